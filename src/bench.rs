@@ -1,0 +1,123 @@
+//! `konbini bench`: the performance figures, each printed with its ratio to the limit that
+//! bounds it, measured in the same run on the same disk. Figures, never assertions.
+
+use std::hint::black_box;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use chrono::NaiveDate;
+use rusqlite::{Connection, TransactionBehavior};
+
+use crate::domain::BillBarcode;
+use crate::register::check_barcode;
+use crate::replay::synth::{SynthOptions, store_day};
+use crate::replay::{Observer, ReplayOptions, replay};
+
+/// Durable replay against raw SQLite commits.
+#[derive(Debug, Clone)]
+pub struct ReplayFigures {
+    /// Sales replayed.
+    pub sales: u64,
+    /// Durable replay throughput (one synchronous=FULL commit per sale).
+    pub replay_sales_per_s: f64,
+    /// Raw single-row synchronous=FULL commits on the same disk.
+    pub raw_commits_per_s: f64,
+}
+
+struct Quiet;
+impl Observer for Quiet {
+    fn bad_line(&mut self, _line: u64, _reason: &str) {}
+}
+
+/// Measure durable replay and raw commits in `dir` (same disk), `sales` of each.
+pub fn replay_figures(dir: &Path, sales: u64) -> anyhow::Result<ReplayFigures> {
+    let work = dir.join(format!("konbini-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&work)?;
+    let result = (|| {
+        let log = work.join("bench.jsonl");
+        let text = store_day(&SynthOptions {
+            sales,
+            seed: 7,
+            date: NaiveDate::from_ymd_opt(2026, 11, 28).expect("valid date"),
+            mistakes: false,
+            max_slips: 1,
+        });
+        std::fs::write(&log, text)?;
+        // Raw before and after the replay; the better of the two is the limit.
+        let raw1 = raw_commits(&work.join("raw1.db"), sales)?;
+        let opts = ReplayOptions {
+            log,
+            journal: work.join("journal.db"),
+            receipts: None,
+        };
+        let start = Instant::now();
+        let summary = replay(&opts, &mut Quiet)?;
+        let replay_time = start.elapsed();
+        anyhow::ensure!(
+            summary.tally.sales.completed == sales,
+            "replay completed {} sales, expected {sales}",
+            summary.tally.sales.completed
+        );
+        let raw2 = raw_commits(&work.join("raw2.db"), sales)?;
+        Ok(ReplayFigures {
+            sales,
+            replay_sales_per_s: per_second(sales, replay_time),
+            raw_commits_per_s: per_second(sales, raw1.min(raw2)),
+        })
+    })();
+    let _ = std::fs::remove_dir_all(&work);
+    result
+}
+
+/// Time `n` single-row commits, each its own `BEGIN IMMEDIATE` transaction, in WAL mode
+/// with synchronous=FULL: the most a durable journal can do on this disk.
+fn raw_commits(path: &PathBuf, n: u64) -> anyhow::Result<Duration> {
+    let mut conn = Connection::open(path)?;
+    let mode: String = conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
+    anyhow::ensure!(mode == "wal", "raw bench database is not in WAL mode");
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.execute_batch("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT NOT NULL)")?;
+    let row = "x".repeat(200);
+    let start = Instant::now();
+    for i in 0..n {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute(
+            "INSERT INTO t (id, v) VALUES (?1, ?2)",
+            rusqlite::params![i as i64, row],
+        )?;
+        tx.commit()?;
+    }
+    Ok(start.elapsed())
+}
+
+/// Barcode parse + checks 1-4 per second on one core, for about `duration`.
+pub fn barcode_per_second(duration: Duration) -> f64 {
+    let today = NaiveDate::from_ymd_opt(2026, 11, 28).expect("valid date");
+    let frames: Vec<String> = (0..4096u64)
+        .map(|i| {
+            let code = BillBarcode::build(&crate::domain::BillFields {
+                company_code: "912345",
+                free_area: &format!("{:021}", i * 104_729),
+                reissue: 0,
+                deadline: crate::domain::Deadline::On(today + chrono::Duration::days(30)),
+                stamp: false,
+                amount: crate::domain::Yen::new(1_000 + i),
+            })
+            .expect("valid fields");
+            format!("]C1{code}")
+        })
+        .collect();
+    let start = Instant::now();
+    let mut done = 0u64;
+    while start.elapsed() < duration {
+        for f in &frames {
+            let _ = black_box(check_barcode(black_box(f), today));
+        }
+        done += frames.len() as u64;
+    }
+    per_second(done, start.elapsed())
+}
+
+fn per_second(n: u64, t: Duration) -> f64 {
+    n as f64 / t.as_secs_f64().max(1e-9)
+}

@@ -1,0 +1,257 @@
+//! The command line (`spec/cli.md`): clap definitions, each flag's help beside it, and the
+//! dispatch. Errors come back to `main` as one sentence naming what is wrong.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use chrono::NaiveDate;
+use clap::{Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::journal::Journal;
+use crate::replay::synth::{SynthOptions, store_day};
+use crate::replay::{Observer, ReplayOptions, replay};
+
+/// A konbini point-of-sale terminal simulator.
+#[derive(Debug, Parser)]
+#[command(name = "konbini", version, about, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Replay a scan log through the register core into a journal, headless.
+    Replay {
+        /// The scan log (JSON Lines, spec/scan-log.md).
+        log: PathBuf,
+        /// The SQLite journal to write (created if missing).
+        #[arg(long, default_value = "konbini.db")]
+        journal: PathBuf,
+        /// Print the replay summary as the only thing on stdout (JSON).
+        #[arg(long)]
+        json: bool,
+        /// Also print every receipt into this directory (one .txt per sale).
+        #[arg(long, value_name = "DIR")]
+        receipts: Option<PathBuf>,
+    },
+    /// Check or export a journal.
+    Journal {
+        #[command(subcommand)]
+        command: JournalCommand,
+    },
+    /// Write a synthetic scan log of a store day (deterministic for a seed).
+    SynthLog {
+        /// Completed sales to generate.
+        #[arg(long, default_value_t = 300)]
+        sales: u64,
+        /// Seed of the generator.
+        #[arg(long, default_value_t = 2026)]
+        seed: u64,
+        /// The store's day (YYYY-MM-DD).
+        #[arg(long, default_value = "2026-11-28")]
+        date: NaiveDate,
+        /// A clerk who makes no mistakes.
+        #[arg(long)]
+        no_mistakes: bool,
+        /// At most this many slips in one sale.
+        #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=20))]
+        max_slips: u32,
+        /// Write here instead of stdout.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
+    /// Print the performance figures with their ratios to the limits that bound them.
+    Bench {
+        #[command(subcommand)]
+        what: Option<BenchCommand>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum JournalCommand {
+    /// Check the hash chain and invariants; name the first bad sale.
+    Verify {
+        /// The journal.
+        #[arg(long)]
+        journal: PathBuf,
+    },
+    /// One JSON object per completed sale, in journal order.
+    Export {
+        /// The journal.
+        #[arg(long)]
+        journal: PathBuf,
+        /// Include each slip's id (the upstream idempotency key; unique per journal).
+        #[arg(long)]
+        with_ids: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum BenchCommand {
+    /// Durable replay sales/s against raw synchronous=FULL SQLite commits/s.
+    Replay {
+        /// Sales to replay (and raw commits to time).
+        #[arg(long, default_value_t = 5000)]
+        sales: u64,
+        /// Directory on the disk to measure (a scratch folder is made and removed there).
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+    },
+    /// Bill barcode parse + validate per second on one core.
+    Barcode {
+        /// How long to run, in seconds.
+        #[arg(long, default_value_t = 2.0)]
+        seconds: f64,
+    },
+}
+
+/// Run a parsed command line.
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Replay {
+            log,
+            journal,
+            json,
+            receipts,
+        } => run_replay(
+            ReplayOptions {
+                log,
+                journal,
+                receipts,
+            },
+            json,
+        ),
+        Command::Journal { command } => run_journal(command),
+        Command::SynthLog {
+            sales,
+            seed,
+            date,
+            no_mistakes,
+            max_slips,
+            output,
+        } => {
+            let text = store_day(&SynthOptions {
+                sales,
+                seed,
+                date,
+                mistakes: !no_mistakes,
+                max_slips,
+            });
+            match output {
+                Some(path) => std::fs::write(&path, text)
+                    .with_context(|| format!("cannot write {}", path.display()))?,
+                None => std::io::stdout().write_all(text.as_bytes())?,
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench { what } => run_bench(what),
+    }
+}
+
+/// Bad lines on stderr, and a progress bar when stderr is a terminal and JSON is off.
+struct CliObserver {
+    log: PathBuf,
+    bar: Option<ProgressBar>,
+}
+
+impl Observer for CliObserver {
+    fn bad_line(&mut self, line: u64, reason: &str) {
+        let message = format!("{}:{line}: bad line: {reason}", self.log.display());
+        match &self.bar {
+            Some(bar) => bar.suspend(|| eprintln!("{message}")),
+            None => eprintln!("{message}"),
+        }
+    }
+
+    fn progress(&mut self, offset: u64, len: u64) {
+        if let Some(bar) = &self.bar {
+            bar.set_length(len);
+            bar.set_position(offset);
+        }
+    }
+}
+
+fn run_replay(opts: ReplayOptions, json: bool) -> anyhow::Result<ExitCode> {
+    let bar = (!json && std::io::stderr().is_terminal()).then(|| {
+        let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
+        bar.set_style(
+            ProgressStyle::with_template("replay {wide_bar} {bytes}/{total_bytes} {eta}")
+                .expect("valid template"),
+        );
+        bar
+    });
+    let mut observer = CliObserver {
+        log: opts.log.clone(),
+        bar,
+    };
+    let result = replay(&opts, &mut observer);
+    if let Some(bar) = &observer.bar {
+        bar.finish_and_clear();
+    }
+    let summary = result?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&summary)?);
+    } else {
+        println!("replayed {}", opts.log.display());
+        println!("{}", summary.human());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn run_journal(command: JournalCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        JournalCommand::Verify { journal } => {
+            let report = Journal::open_read_only(&journal)?.verify()?;
+            println!(
+                "OK: journal {} holds {} sales ({} slips), chain intact, head {}",
+                journal.display(),
+                report.sales,
+                report.slips,
+                report.head.as_deref().unwrap_or("(empty)")
+            );
+        }
+        JournalCommand::Export { journal, with_ids } => {
+            let stdout = std::io::stdout();
+            let mut out = std::io::BufWriter::new(stdout.lock());
+            Journal::open_read_only(&journal)?.export(&mut out, with_ids)?;
+            out.flush().context("cannot write the export to stdout")?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn run_bench(what: Option<BenchCommand>) -> anyhow::Result<ExitCode> {
+    let (replay, barcode) = match what {
+        None => (Some((5000, PathBuf::from("."))), Some(2.0)),
+        Some(BenchCommand::Replay { sales, dir }) => (Some((sales, dir)), None),
+        Some(BenchCommand::Barcode { seconds }) => (None, Some(seconds)),
+    };
+    if let Some(seconds) = barcode {
+        let per_s = crate::bench::barcode_per_second(Duration::from_secs_f64(seconds));
+        println!(
+            "barcode parse+validate: {:.2} M/s on one core (goal 5 M/s: {:.2}x)",
+            per_s / 1e6,
+            per_s / 5e6
+        );
+    }
+    if let Some((sales, dir)) = replay {
+        let f = crate::bench::replay_figures(&dir, sales)?;
+        println!(
+            "raw single-row synchronous=FULL commits: {:.0}/s (limit, same disk: {})",
+            f.raw_commits_per_s,
+            dir.display()
+        );
+        println!(
+            "durable replay: {:.0} sales/s over {} sales; ratio to raw commits {:.2} (goal >= 0.80)",
+            f.replay_sales_per_s,
+            f.sales,
+            f.replay_sales_per_s / f.raw_commits_per_s
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}

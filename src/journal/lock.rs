@@ -1,0 +1,49 @@
+//! The one-writer rule across processes: an exclusive `flock` on `<journal>.lock`, held for
+//! as long as the journal is open for writing. A separate file, because closing any
+//! descriptor of the database file itself would drop SQLite's own POSIX locks.
+
+use std::fs::{File, OpenOptions};
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+
+use super::JournalError;
+
+pub(super) struct WriterLock {
+    _file: File,
+}
+
+impl WriterLock {
+    pub(super) fn acquire(journal: &Path) -> Result<WriterLock, JournalError> {
+        let mut name = journal.as_os_str().to_owned();
+        name.push(".lock");
+        let lock_path = PathBuf::from(name);
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|source| match source.kind() {
+                std::io::ErrorKind::NotFound | std::io::ErrorKind::PermissionDenied => {
+                    JournalError::Open {
+                        path: journal.to_owned(),
+                        source: rusqlite::Error::SqliteFailure(
+                            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CANTOPEN),
+                            Some(source.to_string()),
+                        ),
+                    }
+                }
+                _ => JournalError::Lock {
+                    path: journal.to_owned(),
+                    source,
+                },
+            })?;
+        // SAFETY: flock on a descriptor we own; no memory is involved.
+        let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+        if rc != 0 {
+            return Err(JournalError::Busy {
+                path: journal.to_owned(),
+            });
+        }
+        Ok(WriterLock { _file: file })
+    }
+}

@@ -1,0 +1,58 @@
+//! The print queue: one job per committed sale, queued in the sale's transaction and marked
+//! printed only once the printer took it. A receipt is never printed without a sale behind
+//! it, and a sale whose receipt could not be printed (paper out, crash) is printed later.
+
+use rusqlite::{TransactionBehavior, params};
+
+use super::{Journal, JournalError};
+
+impl Journal {
+    /// Sales whose receipt is still to be printed, oldest first.
+    pub fn queued_prints(&self) -> Result<Vec<u64>, JournalError> {
+        let mut st = self
+            .conn
+            .prepare_cached(
+                "SELECT sale_seq FROM print_queue WHERE state = 'queued' ORDER BY sale_seq",
+            )
+            .map_err(self.err())?;
+        st.query_map([], |r| r.get::<_, i64>(0).map(|s| s as u64))
+            .and_then(|rows| rows.collect())
+            .map_err(self.err())
+    }
+
+    /// The printer took sale `seq`'s receipt.
+    pub fn mark_printed(&mut self, seq: u64) -> Result<(), JournalError> {
+        self.update_print_job(seq, "UPDATE print_queue SET state = 'printed', attempts = attempts + 1, last_error = NULL WHERE sale_seq = ?1", None)
+    }
+
+    /// Printing sale `seq`'s receipt failed; it stays queued.
+    pub fn print_failed(&mut self, seq: u64, error: &str) -> Result<(), JournalError> {
+        self.update_print_job(
+            seq,
+            "UPDATE print_queue SET attempts = attempts + 1, last_error = ?2 WHERE sale_seq = ?1",
+            Some(error),
+        )
+    }
+
+    fn update_print_job(
+        &mut self,
+        seq: u64,
+        sql: &str,
+        error: Option<&str>,
+    ) -> Result<(), JournalError> {
+        let err = super::sqlite_error(&self.path);
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(&err)?;
+        {
+            let mut st = tx.prepare_cached(sql).map_err(&err)?;
+            match error {
+                Some(e) => st.execute(params![seq as i64, e]),
+                None => st.execute(params![seq as i64]),
+            }
+            .map_err(&err)?;
+        }
+        tx.commit().map_err(&err)
+    }
+}

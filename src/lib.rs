@@ -1,0 +1,22 @@
+//! konbini-pos: a konbini point-of-sale terminal simulator.
+//!
+//! A tour, in the order a payment flows (see ARCHITECTURE.md for the rules of the house):
+//!
+//! - [`domain`]: yen, the four chains, the GS1-128 bill barcode, the paperless reference,
+//!   Japan time. Pure values.
+//! - [`register`]: the pure register core. `Register::update(Msg) -> Vec<Effect>`; every
+//!   rule of a sale lives here and nowhere else.
+//! - [`journal`]: the durable SQLite journal, the only code that touches the database.
+//! - [`receipt`]: the receipt layout, independent of any printer.
+//! - [`replay`]: `konbini replay`, a scan log through the core into the journal.
+//! - [`bench`]: the performance figures.
+//! - [`cli`]: the command line.
+
+pub mod bench;
+pub mod cli;
+pub mod domain;
+pub mod failpoint;
+pub mod journal;
+pub mod receipt;
+pub mod register;
+pub mod replay;

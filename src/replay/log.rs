@@ -1,0 +1,319 @@
+//! Reading a scan log (`spec/scan-log.md`): bounded lines, then one entry per line. A line
+//! that is not UTF-8, not JSON, or not one of the forms is `Entry::Bad` with the reason; it
+//! never stops the replay. Lines longer than `LINE_MAX_BYTES` are skipped without being
+//! held in memory, so memory stays flat whatever the log holds.
+
+use std::io::{self, BufRead};
+
+use chrono::{DateTime, FixedOffset};
+use serde_json::{Map, Value};
+
+use crate::domain::{Chain, Yen};
+use crate::register::{Station, Store};
+
+/// The longest line read; a longer one is a bad line. Real lines are under 300 bytes.
+pub const LINE_MAX_BYTES: usize = 64 * 1024;
+
+/// One line of a log, classified.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Entry {
+    /// Empty or whitespace only.
+    Blank,
+    /// A header line (only meaningful as the first non-blank line).
+    Header(Header),
+    /// An event line.
+    Event {
+        /// Its `at`.
+        at: DateTime<FixedOffset>,
+        /// What happened.
+        event: Event,
+    },
+    /// Anything else: why it is bad.
+    Bad(String),
+}
+
+/// The optional first line.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Header {
+    /// `konbini_scan_log`: the format version.
+    pub version: u64,
+    /// Terminal and store, defaults where the header is silent.
+    pub station: Result<Station, String>,
+}
+
+/// The event of a line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// A scanner frame.
+    Scan(String),
+    /// Keyed-in paperless numbers (checked by the register, not here).
+    KeyIn {
+        /// As keyed.
+        chain: String,
+        /// As keyed.
+        payment_code: String,
+        /// As keyed.
+        confirmation_number: String,
+    },
+    /// Cash handed over.
+    Tender(Yen),
+    /// Complete the open sale.
+    Complete,
+    /// Cancel the open sale.
+    Cancel,
+}
+
+/// Classify one line (without its `\n`).
+pub fn parse_line(bytes: &[u8]) -> Entry {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Entry::Blank;
+    }
+    let text = match std::str::from_utf8(bytes) {
+        Ok(t) => t,
+        Err(e) => return Entry::Bad(format!("not UTF-8 ({e})")),
+    };
+    let mut obj = match serde_json::from_str::<Value>(text) {
+        Ok(Value::Object(obj)) => obj,
+        Ok(_) => return Entry::Bad("not a JSON object".to_owned()),
+        Err(e) => return Entry::Bad(format!("not JSON ({e})")),
+    };
+    if let Some(version) = obj.remove("konbini_scan_log") {
+        return parse_header(version, obj);
+    }
+    let at = match obj.remove("at") {
+        Some(Value::String(at)) => match DateTime::parse_from_rfc3339(&at) {
+            Ok(at) => at,
+            Err(e) => return Entry::Bad(format!("`at` {at:?} is not RFC 3339 ({e})")),
+        },
+        Some(_) => return Entry::Bad("`at` is not a string".to_owned()),
+        None => return Entry::Bad("no `at`".to_owned()),
+    };
+    if obj.len() != 1 {
+        let keys: Vec<&str> = obj.keys().map(String::as_str).collect();
+        return Entry::Bad(format!(
+            "expected exactly one event key besides `at`, found {keys:?}"
+        ));
+    }
+    let (key, value) = obj.into_iter().next().expect("one key");
+    match parse_event(&key, value) {
+        Ok(event) => Entry::Event { at, event },
+        Err(reason) => Entry::Bad(reason),
+    }
+}
+
+fn parse_event(key: &str, value: Value) -> Result<Event, String> {
+    match (key, value) {
+        ("scan", Value::String(frame)) => Ok(Event::Scan(frame)),
+        ("scan", _) => Err("`scan` is not a string".to_owned()),
+        ("key_in", Value::Object(mut fields)) => {
+            let mut take = |name: &str| match fields.remove(name) {
+                Some(Value::String(s)) => Ok(s),
+                Some(_) => Err(format!("`key_in.{name}` is not a string")),
+                None => Err(format!("`key_in` has no `{name}`")),
+            };
+            let event = Event::KeyIn {
+                chain: take("chain")?,
+                payment_code: take("payment_code")?,
+                confirmation_number: take("confirmation_number")?,
+            };
+            match fields.keys().next() {
+                Some(extra) => Err(format!("`key_in` has an unknown field `{extra}`")),
+                None => Ok(event),
+            }
+        }
+        ("key_in", _) => Err("`key_in` is not an object".to_owned()),
+        ("tender", Value::Number(n)) => match n.as_u64() {
+            Some(yen) if yen > 0 && yen <= Yen::MAX.get() => Ok(Event::Tender(Yen::new(yen))),
+            _ => Err(format!("`tender` {n} is not a whole number of yen above 0")),
+        },
+        ("tender", _) => Err("`tender` is not a number".to_owned()),
+        ("complete", Value::Bool(true)) => Ok(Event::Complete),
+        ("complete", _) => Err("`complete` is not `true`".to_owned()),
+        ("cancel", Value::Bool(true)) => Ok(Event::Cancel),
+        ("cancel", _) => Err("`cancel` is not `true`".to_owned()),
+        (other, _) => Err(format!("unknown event `{other}`")),
+    }
+}
+
+fn parse_header(version: Value, mut obj: Map<String, Value>) -> Entry {
+    let Some(version) = version.as_u64() else {
+        return Entry::Bad("`konbini_scan_log` is not a version number".to_owned());
+    };
+    let station = (|| {
+        let mut station = Station::default();
+        match obj.remove("terminal") {
+            Some(Value::String(t)) if !t.is_empty() => station.terminal = t,
+            Some(_) => return Err("`terminal` is not a non-empty string".to_owned()),
+            None => {}
+        }
+        match obj.remove("store") {
+            Some(Value::Object(mut s)) => {
+                let mut text = |name: &str, default: &str| match s.remove(name) {
+                    Some(Value::String(v)) => Ok(v),
+                    None => Ok(default.to_owned()),
+                    Some(_) => Err(format!("`store.{name}` is not a string")),
+                };
+                let code = text("code", &station.store.code)?;
+                let name = text("name", &station.store.name)?;
+                let chain = match s.remove("chain") {
+                    Some(Value::String(c)) => Some(c.parse::<Chain>().map_err(|e| e.to_string())?),
+                    Some(Value::Null) | None => None,
+                    Some(_) => return Err("`store.chain` is not a string".to_owned()),
+                };
+                station.store = Store { code, chain, name };
+            }
+            Some(_) => return Err("`store` is not an object".to_owned()),
+            None => {}
+        }
+        match obj.keys().next() {
+            Some(extra) => Err(format!("unknown header field `{extra}`")),
+            None => Ok(station),
+        }
+    })();
+    Entry::Header(Header { version, station })
+}
+
+/// Reads lines of at most [`LINE_MAX_BYTES`], tracking the byte offset after each line.
+pub struct LineReader<R> {
+    inner: R,
+    offset: u64,
+}
+
+/// One line read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LineRead {
+    /// Whether the line was longer than the limit (its bytes were dropped).
+    pub too_long: bool,
+    /// Byte offset just after the line (and its `\n`).
+    pub end_offset: u64,
+}
+
+impl<R: BufRead> LineReader<R> {
+    /// Read from `inner`, which is positioned at byte `offset` of the log.
+    pub fn new(inner: R, offset: u64) -> LineReader<R> {
+        LineReader { inner, offset }
+    }
+
+    /// The next line into `buf` (without `\n`), or None at the end of the log.
+    pub fn next_line(&mut self, buf: &mut Vec<u8>) -> io::Result<Option<LineRead>> {
+        buf.clear();
+        let mut too_long = false;
+        let mut any = false;
+        loop {
+            let chunk = match self.inner.fill_buf() {
+                Ok(c) => c,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            if chunk.is_empty() {
+                break;
+            }
+            any = true;
+            let (piece, used, done) = match chunk.iter().position(|&b| b == b'\n') {
+                Some(i) => (&chunk[..i], i + 1, true),
+                None => (chunk, chunk.len(), false),
+            };
+            if !too_long {
+                if buf.len() + piece.len() > LINE_MAX_BYTES {
+                    too_long = true;
+                    buf.clear();
+                } else {
+                    buf.extend_from_slice(piece);
+                }
+            }
+            self.inner.consume(used);
+            self.offset += used as u64;
+            if done {
+                break;
+            }
+        }
+        Ok(any.then_some(LineRead {
+            too_long,
+            end_offset: self.offset,
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lines(input: &[u8]) -> Vec<(Vec<u8>, LineRead)> {
+        let mut r = LineReader::new(input, 0);
+        let mut buf = Vec::new();
+        let mut out = Vec::new();
+        while let Some(l) = r.next_line(&mut buf).unwrap() {
+            out.push((buf.clone(), l));
+        }
+        out
+    }
+
+    #[test]
+    fn splits_lines_and_tracks_offsets() {
+        let got = lines(b"a\n\nbc\nd");
+        let texts: Vec<&[u8]> = got.iter().map(|(b, _)| b.as_slice()).collect();
+        assert_eq!(texts, [b"a" as &[u8], b"", b"bc", b"d"]);
+        let ends: Vec<u64> = got.iter().map(|(_, l)| l.end_offset).collect();
+        assert_eq!(ends, [2, 3, 6, 7]);
+    }
+
+    #[test]
+    fn drops_overlong_lines_without_holding_them() {
+        let mut input = vec![b'x'; LINE_MAX_BYTES + 10];
+        input.extend_from_slice(b"\nok\n");
+        let got = lines(&input);
+        assert_eq!(got.len(), 2);
+        assert!(got[0].1.too_long);
+        assert!(got[0].0.is_empty());
+        assert_eq!(got[1].0, b"ok");
+        assert!(!got[1].1.too_long);
+    }
+
+    #[test]
+    fn classifies_forms() {
+        assert_eq!(parse_line(b"   \r"), Entry::Blank);
+        assert!(matches!(
+            parse_line(br#"{"at":"2026-11-28T10:15:03+09:00","tender":2000}"#),
+            Entry::Event { event: Event::Tender(y), .. } if y == Yen::new(2000)
+        ));
+        for bad in [
+            &br#"{"at":"2026-11-28T10:15:03+09:00","tender":0}"#[..],
+            br#"{"at":"2026-11-28T10:15:03+09:00","tender":-5}"#,
+            br#"{"at":"2026-11-28T10:15:03+09:00","tender":1.5}"#,
+            br#"{"at":"2026-11-28T10:15:03+09:00","tender":"100"}"#,
+            br#"{"at":"2026-11-28T10:15:03+09:00","complete":false}"#,
+            br#"{"at":"2026-11-28T10:15:03+09:00","cancel":1}"#,
+            br#"{"at":"2026-11-28T10:15:03","complete":true}"#,
+            br#"{"complete":true}"#,
+            br#"{"at":"2026-11-28T10:15:03+09:00","complete":true,"cancel":true}"#,
+            br#"{"at":"2026-11-28T10:15:03+09:00"}"#,
+            br#"{"at":"2026-11-28T10:15:03+09:00","refund":100}"#,
+            br#"{"at":"2026-11-28T10:15:03+09:00","key_in":{"chain":"lawson","payment_code":"1"}}"#,
+            br#"{"at":"2026-11-28T10:15:03+09:00","scan":12}"#,
+            br#"[1,2]"#,
+            br#"{"at":"2026-11-28T10:15:03+09:00","scan":"91"#,
+            b"\xff\xfe{}",
+        ] {
+            assert!(
+                matches!(parse_line(bad), Entry::Bad(_)),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+    }
+
+    #[test]
+    fn header_fields() {
+        let Entry::Header(h) = parse_line(
+            r#"{"konbini_scan_log": 1, "terminal": "T07", "store": {"code": "0042", "chain": "lawson", "name": "ローソン 札幌北口店"}}"#
+                .as_bytes(),
+        ) else {
+            panic!("not a header")
+        };
+        assert_eq!(h.version, 1);
+        let station = h.station.unwrap();
+        assert_eq!(station.terminal, "T07");
+        assert_eq!(station.store.chain, Some(Chain::Lawson));
+        assert_eq!(station.store.name, "ローソン 札幌北口店");
+    }
+}

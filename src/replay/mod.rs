@@ -1,0 +1,405 @@
+//! `konbini replay`: a scan log through the register core into the journal, headless.
+//!
+//! Streaming: one line in memory at a time. Deterministic: only the log's `at` times are
+//! used, never the wall clock. Resumable: every committed sale carries the replay's position
+//! and counters in its own transaction (keyed by the log's SHA-256), so a replay killed at
+//! any instant and run again continues right after its last committed sale and ends with
+//! the same summary and journal as a run never interrupted. Receipts still queued (killed
+//! between commit and print) are printed first.
+
+mod log;
+mod receipts;
+mod summary;
+pub mod synth;
+
+use std::collections::VecDeque;
+use std::fs::File;
+use std::io::{BufReader, Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, FixedOffset};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::failpoint;
+use crate::journal::{Journal, JournalError, ReplayProgress, hex};
+use crate::register::{Effect, LookupAnswer, Msg, Register, Station};
+pub use log::{Entry, Event, LINE_MAX_BYTES, LineReader, parse_line};
+pub use receipts::ReceiptDir;
+pub use summary::{JournalSummary, SaleCounts, Summary, Tally};
+
+/// What to replay, and where.
+#[derive(Debug, Clone)]
+pub struct ReplayOptions {
+    /// The scan log.
+    pub log: PathBuf,
+    /// The journal (created if missing).
+    pub journal: PathBuf,
+    /// Print receipts into this directory.
+    pub receipts: Option<PathBuf>,
+}
+
+/// What can stop a replay. Each names the file at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum ReplayError {
+    /// The log cannot be read.
+    #[error("scan log {path}: {source}")]
+    Log {
+        /// The log.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The log's header asks for a format this build does not read.
+    #[error(
+        "scan log {path}:{line}: format version {version} is not supported (this konbini reads version 1)"
+    )]
+    Version {
+        /// The log.
+        path: PathBuf,
+        /// The header's line.
+        line: u64,
+        /// The version it asks for.
+        version: u64,
+    },
+    /// The header is there but wrong.
+    #[error("scan log {path}:{line}: bad header: {detail}")]
+    Header {
+        /// The log.
+        path: PathBuf,
+        /// The header's line.
+        line: u64,
+        /// What is wrong.
+        detail: String,
+    },
+    /// The journal failed.
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+    /// A receipt could not be written.
+    #[error("receipts directory {path}: {source}")]
+    Receipts {
+        /// The directory.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+}
+
+/// Everything a replay needs to resume: saved with each committed sale.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct ReplayState {
+    tally: Tally,
+    /// From the header, if there was one.
+    station: Option<Station>,
+    /// Whether a non-blank line has been read (a header is only valid before that).
+    started: bool,
+    /// The latest `at` read: times may not go backwards.
+    last_at: Option<DateTime<FixedOffset>>,
+}
+
+/// How the replay reports what a person should see while it runs.
+pub trait Observer {
+    /// A bad line, with its 1-based number and the reason.
+    fn bad_line(&mut self, line: u64, reason: &str);
+    /// Progress in bytes of the log.
+    fn progress(&mut self, _offset: u64, _len: u64) {}
+}
+
+/// An observer that prints bad lines on stderr.
+pub struct StderrObserver<'a> {
+    /// The log, to name in messages.
+    pub log: &'a Path,
+}
+
+impl Observer for StderrObserver<'_> {
+    fn bad_line(&mut self, line: u64, reason: &str) {
+        eprintln!("{}:{line}: bad line: {reason}", self.log.display());
+    }
+}
+
+/// Replay `opts.log` into `opts.journal`; the summary when the log was read to its end.
+pub fn replay(opts: &ReplayOptions, observer: &mut dyn Observer) -> Result<Summary, ReplayError> {
+    let log_err = |source| ReplayError::Log {
+        path: opts.log.clone(),
+        source,
+    };
+    let (log_sha256, log_len) = hash_file(&opts.log).map_err(log_err)?;
+    let mut journal = Journal::open(&opts.journal)?;
+    let printer = opts
+        .receipts
+        .as_deref()
+        .map(|dir| {
+            ReceiptDir::create(dir).map_err(|source| ReplayError::Receipts {
+                path: dir.to_owned(),
+                source,
+            })
+        })
+        .transpose()?;
+    if let Some(printer) = &printer {
+        for seq in journal.queued_prints()? {
+            print_receipt(&mut journal, printer, seq)?;
+        }
+    }
+
+    let saved = journal.replay_progress(&log_sha256)?;
+    let (mut state, start) = match &saved {
+        Some(p) => (
+            serde_json::from_str::<ReplayState>(&p.state).map_err(|e| {
+                JournalError::NotAJournal {
+                    path: opts.journal.clone(),
+                    detail: format!("unreadable replay progress: {e}"),
+                }
+            })?,
+            (p.offset, p.line),
+        ),
+        None => (ReplayState::default(), (0, 0)),
+    };
+    if !saved.as_ref().is_some_and(|p| p.finished) {
+        let mut run = Run {
+            opts,
+            log_sha256: &log_sha256,
+            journal: &mut journal,
+            printer: printer.as_ref(),
+            register: Register::new(state.station.clone().unwrap_or_default()),
+            offset: start.0,
+            line: start.1,
+        };
+        run.read_log(&mut state, log_len, observer)?;
+    }
+    let (sales, head) = journal.head()?;
+    Ok(Summary {
+        tally: state.tally,
+        journal: JournalSummary {
+            path: opts.journal.display().to_string(),
+            sales,
+            head,
+        },
+    })
+}
+
+/// One pass over the rest of a log.
+struct Run<'a> {
+    opts: &'a ReplayOptions,
+    log_sha256: &'a str,
+    journal: &'a mut Journal,
+    printer: Option<&'a ReceiptDir>,
+    register: Register,
+    /// Bytes and lines fully processed.
+    offset: u64,
+    line: u64,
+}
+
+impl Run<'_> {
+    fn read_log(
+        &mut self,
+        state: &mut ReplayState,
+        log_len: u64,
+        observer: &mut dyn Observer,
+    ) -> Result<(), ReplayError> {
+        let log_err = |source| ReplayError::Log {
+            path: self.opts.log.clone(),
+            source,
+        };
+        let mut file = File::open(&self.opts.log).map_err(log_err)?;
+        file.seek(SeekFrom::Start(self.offset)).map_err(log_err)?;
+        let mut reader = LineReader::new(BufReader::with_capacity(64 * 1024, file), self.offset);
+        let mut buf = Vec::new();
+        while let Some(read) = reader.next_line(&mut buf).map_err(log_err)? {
+            self.line += 1;
+            self.offset = read.end_offset;
+            if self.line.is_multiple_of(256) {
+                observer.progress(self.offset, log_len);
+            }
+            let entry = if read.too_long {
+                Entry::Bad(format!("longer than {LINE_MAX_BYTES} bytes"))
+            } else {
+                parse_line(&buf)
+            };
+            self.entry(state, entry, observer)?;
+            failpoint::hit("replay-line");
+        }
+        for effect in self.register.update(Msg::EndOfInput) {
+            if effect == Effect::SaleAbandoned {
+                state.tally.sales.abandoned += 1;
+            }
+        }
+        observer.progress(self.offset, log_len);
+        self.journal.save_replay_progress(
+            self.log_sha256,
+            &ReplayProgress {
+                offset: self.offset,
+                line: self.line,
+                state: serde_json::to_string(&*state).expect("state serializes"),
+                finished: true,
+            },
+        )?;
+        Ok(())
+    }
+
+    fn entry(
+        &mut self,
+        state: &mut ReplayState,
+        entry: Entry,
+        observer: &mut dyn Observer,
+    ) -> Result<(), ReplayError> {
+        let first = !state.started;
+        match entry {
+            Entry::Blank => return Ok(()),
+            Entry::Header(header) if first => {
+                state.started = true;
+                if header.version != 1 {
+                    return Err(ReplayError::Version {
+                        path: self.opts.log.clone(),
+                        line: self.line,
+                        version: header.version,
+                    });
+                }
+                let station = header.station.map_err(|detail| ReplayError::Header {
+                    path: self.opts.log.clone(),
+                    line: self.line,
+                    detail,
+                })?;
+                self.register = Register::new(station.clone());
+                state.station = Some(station);
+                return Ok(());
+            }
+            _ => {}
+        }
+        state.started = true;
+        state.tally.events += 1;
+        let bad = match entry {
+            Entry::Blank => unreachable!("returned above"),
+            Entry::Header(_) => "a header after the first line".to_owned(),
+            Entry::Bad(reason) => reason,
+            Entry::Event { at, event } => {
+                if let Some(last) = state.last_at
+                    && at < last
+                {
+                    format!(
+                        "`at` {} is before the previous line's {}",
+                        at.to_rfc3339(),
+                        last.to_rfc3339()
+                    )
+                } else {
+                    state.last_at = Some(at);
+                    let msg = match event {
+                        Event::Scan(frame) => Msg::Scan { at, frame },
+                        Event::KeyIn {
+                            chain,
+                            payment_code,
+                            confirmation_number,
+                        } => Msg::KeyIn {
+                            at,
+                            chain,
+                            payment_code,
+                            confirmation_number,
+                        },
+                        Event::Tender(amount) => Msg::Tender { at, amount },
+                        Event::Complete => Msg::Complete { at },
+                        Event::Cancel => Msg::Cancel { at },
+                    };
+                    return self.feed(state, msg);
+                }
+            }
+        };
+        state.tally.ignore("bad_line");
+        observer.bad_line(self.line, &bad);
+        Ok(())
+    }
+
+    /// Run one message through the core, answering its questions and carrying out its
+    /// effects in order until it has nothing more to say.
+    fn feed(&mut self, state: &mut ReplayState, msg: Msg) -> Result<(), ReplayError> {
+        let mut queue = VecDeque::from([msg]);
+        while let Some(msg) = queue.pop_front() {
+            for effect in self.register.update(msg) {
+                match effect {
+                    Effect::CheckPaid(slip) => queue.push_back(Msg::PaidChecked {
+                        already_paid: self.journal.is_paid(&slip.pay_key())?,
+                        slip,
+                    }),
+                    // No payment network in a plain replay: every key-in is offline.
+                    Effect::Lookup { at, reference } => queue.push_back(Msg::LookedUp {
+                        at,
+                        reference,
+                        answer: LookupAnswer::Offline,
+                    }),
+                    Effect::Rejected(rejection) => state.tally.reject(rejection.reason),
+                    Effect::Ignored(reason) => state.tally.ignore(reason.as_str()),
+                    Effect::CommitSale(sale) => {
+                        // The state after this line, saved atomically with the sale.
+                        let mut after = state.clone();
+                        after.tally.completed(&sale);
+                        let progress = ReplayProgress {
+                            offset: self.offset,
+                            line: self.line,
+                            state: serde_json::to_string(&after).expect("state serializes"),
+                            finished: false,
+                        };
+                        let committed = self
+                            .journal
+                            .commit_sale(&sale, Some((self.log_sha256, &progress)))?;
+                        *state = after;
+                        queue.push_back(Msg::Committed { seq: committed.seq });
+                    }
+                    Effect::PrintReceipt { seq } => {
+                        if let Some(printer) = self.printer {
+                            print_receipt(self.journal, printer, seq)?;
+                        }
+                    }
+                    Effect::SaleCancelled => state.tally.sales.cancelled += 1,
+                    Effect::SaleAbandoned => state.tally.sales.abandoned += 1,
+                    // Counted at commit; no drawer, no sync, nothing to show in a replay.
+                    Effect::SaleCompleted { .. }
+                    | Effect::SlipAdded { .. }
+                    | Effect::Tendered { .. }
+                    | Effect::OpenDrawer
+                    | Effect::WakeSync
+                    | Effect::CommitFailed { .. } => {}
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Print a committed sale's receipt and mark its job done.
+fn print_receipt(journal: &mut Journal, printer: &ReceiptDir, seq: u64) -> Result<(), ReplayError> {
+    let Some(sale) = journal.sale(seq)? else {
+        return Ok(());
+    };
+    printer
+        .print(&sale)
+        .map_err(|source| ReplayError::Receipts {
+            path: printer.dir().to_owned(),
+            source,
+        })?;
+    failpoint::hit("replay-after-print");
+    journal.mark_printed(seq)?;
+    Ok(())
+}
+
+/// SHA-256 (hex) and length of a file, read in a stream.
+fn hash_file(path: &Path) -> std::io::Result<(String, u64)> {
+    let mut file = File::open(path)?;
+    if file.metadata()?.is_dir() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "is a directory",
+        ));
+    }
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut len = 0u64;
+    loop {
+        let n = match file.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        hasher.update(&buf[..n]);
+        len += n as u64;
+    }
+    Ok((hex(&hasher.finalize()), len))
+}

@@ -1,1 +1,9 @@
-fn main() {}
+//! The integration tests: one binary (builds are slow on two cores). Each module is one
+//! area; helpers live in `common`.
+
+mod common;
+mod crash;
+mod journal;
+mod props;
+mod register_rules;
+mod replay_logs;

@@ -1,0 +1,94 @@
+//! Helpers shared by the integration tests: running the real `konbini` binary, temporary
+//! directories, and golden files (`KONBINI_BLESS=1` rewrites them).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use chrono::{DateTime, FixedOffset};
+
+pub fn konbini() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_konbini"))
+}
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn shipped_log(name: &str) -> PathBuf {
+    repo().join("tests/logs").join(name)
+}
+
+pub fn tempdir() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("konbini-it-")
+        .tempdir()
+        .expect("temp dir")
+}
+
+/// Run the binary; return its output whatever the exit status.
+pub fn run(args: &[&str]) -> Output {
+    konbini().args(args).output().expect("run konbini")
+}
+
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8(out.stdout.clone()).expect("stdout is UTF-8")
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// `konbini replay LOG --journal J --json [extra]`, which must succeed; its summary.
+pub fn replay_json(log: &Path, journal: &Path, extra: &[&str]) -> serde_json::Value {
+    let mut args = vec![
+        "replay",
+        log.to_str().unwrap(),
+        "--journal",
+        journal.to_str().unwrap(),
+        "--json",
+    ];
+    args.extend_from_slice(extra);
+    let out = run(&args);
+    assert!(out.status.success(), "replay failed: {}", stderr(&out));
+    serde_json::from_str(&stdout(&out)).unwrap_or_else(|e| {
+        panic!("stdout is not one JSON object ({e}): {}", stdout(&out))
+    })
+}
+
+/// `konbini journal export` of a journal, which must succeed.
+pub fn export(journal: &Path) -> String {
+    let out = run(&["journal", "export", "--journal", journal.to_str().unwrap()]);
+    assert!(out.status.success(), "export failed: {}", stderr(&out));
+    stdout(&out)
+}
+
+/// `konbini journal verify`: Ok(stdout) or Err(stderr).
+pub fn verify(journal: &Path) -> Result<String, String> {
+    let out = run(&["journal", "verify", "--journal", journal.to_str().unwrap()]);
+    if out.status.success() {
+        Ok(stdout(&out))
+    } else {
+        Err(stderr(&out))
+    }
+}
+
+/// Compare `actual` with the golden file, or rewrite it under `KONBINI_BLESS=1`.
+pub fn golden(name: &str, actual: &str) {
+    let path = repo().join("tests/golden").join(name);
+    if std::env::var_os("KONBINI_BLESS").is_some() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, actual).unwrap();
+        return;
+    }
+    let expected = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e} (run with KONBINI_BLESS=1 to create)", path.display()));
+    assert!(
+        expected == actual,
+        "{} differs from the actual output:\n{actual}",
+        path.display()
+    );
+}
+
+pub fn at(s: &str) -> DateTime<FixedOffset> {
+    DateTime::parse_from_rfc3339(s).expect("test time")
+}

@@ -1,0 +1,224 @@
+//! The journal's house rules and verification: PRAGMAs read back, schema checks, the
+//! writer lock, and `journal verify` catching each kind of tampering.
+
+use std::path::{Path, PathBuf};
+
+use konbini_pos::journal::Journal;
+use rusqlite::Connection;
+
+use crate::common::*;
+
+/// A journal with the shipped store day (300 sales) in it.
+fn store_day_journal(dir: &Path) -> PathBuf {
+    let journal = dir.join("day.db");
+    replay_json(&shipped_log("store-day.jsonl"), &journal, &[]);
+    journal
+}
+
+fn tamper(journal: &Path, sql: &str) {
+    let conn = Connection::open(journal).unwrap();
+    conn.execute_batch("PRAGMA foreign_keys = OFF").unwrap();
+    conn.execute_batch(sql).unwrap();
+}
+
+fn verify_fails_at(journal: &Path, seq: u64, words: &str) {
+    let err = verify(journal).expect_err("tampering must be caught");
+    assert!(
+        err.contains(&format!("sale {seq}:")) && err.contains(words),
+        "expected sale {seq} / {words:?}, got: {err}"
+    );
+    assert!(err.contains(journal.to_str().unwrap()), "{err}");
+}
+
+#[test]
+fn pragmas_are_read_back_at_open() {
+    let dir = tempdir();
+    let j = Journal::open(&dir.path().join("j.db")).unwrap();
+    assert_eq!(j.pragma("journal_mode").unwrap(), "wal");
+    assert_eq!(j.pragma("synchronous").unwrap(), "2", "FULL");
+    assert_eq!(j.pragma("foreign_keys").unwrap(), "1");
+    assert_eq!(j.pragma("user_version").unwrap(), "1", "migrated from empty to the latest");
+    assert_eq!(j.journal_id().len(), 32);
+}
+
+#[test]
+fn the_journal_id_is_made_once() {
+    let dir = tempdir();
+    let path = dir.path().join("j.db");
+    let id = Journal::open(&path).unwrap().journal_id().to_owned();
+    assert_eq!(Journal::open(&path).unwrap().journal_id(), id);
+    let other = Journal::open(&dir.path().join("k.db")).unwrap();
+    assert_ne!(other.journal_id(), id, "two journals never share an id");
+}
+
+#[test]
+fn slip_ids_derive_from_the_journal_id_and_are_unique() {
+    let dir = tempdir();
+    let journal = store_day_journal(dir.path());
+    let id = Journal::open_read_only(&journal).unwrap().journal_id().to_owned();
+    let out = run(&["journal", "export", "--journal", journal.to_str().unwrap(), "--with-ids"]);
+    let mut ids = std::collections::HashSet::new();
+    for line in stdout(&out).lines() {
+        let sale: serde_json::Value = serde_json::from_str(line).unwrap();
+        for (i, slip) in sale["slips"].as_array().unwrap().iter().enumerate() {
+            let expected = format!("{id}-{}-{}", sale["seq"], i + 1);
+            assert_eq!(slip["id"], expected.as_str());
+            assert!(ids.insert(expected));
+        }
+    }
+    assert!(ids.len() > 300);
+}
+
+#[test]
+fn export_has_the_fields_of_the_contract() {
+    let dir = tempdir();
+    let journal = dir.path().join("e.db");
+    replay_json(&shipped_log("edge-cases.jsonl"), &journal, &[]);
+    let text = export(&journal);
+    let sales: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(sales.len(), 3);
+    let s = &sales[1];
+    assert_eq!(s["seq"], 2);
+    assert_eq!(s["at"], "2026-11-28T09:00:09+09:00");
+    assert_eq!((s["total_yen"].as_u64(), s["tendered_yen"].as_u64(), s["change_yen"].as_u64()), (Some(300_120), Some(300_120), Some(0)));
+    let slip = &s["slips"][1];
+    assert_eq!(slip["amount_yen"], 300_000);
+    assert_eq!(slip["stamp"], true);
+    assert_eq!(slip["barcode"].as_str().unwrap().len(), 44);
+    assert_eq!(slip["sync"], "pending");
+    assert!(slip.get("id").is_none(), "ids only with --with-ids");
+}
+
+#[test]
+fn verify_passes_an_intact_journal() {
+    let dir = tempdir();
+    let journal = store_day_journal(dir.path());
+    let ok = verify(&journal).unwrap();
+    assert!(ok.starts_with("OK"), "{ok}");
+    assert!(ok.contains("300 sales"), "{ok}");
+}
+
+#[test]
+fn verify_catches_a_changed_sale() {
+    let dir = tempdir();
+    let journal = store_day_journal(dir.path());
+    tamper(&journal, "UPDATE sales SET tendered_yen = tendered_yen + 1000, change_yen = change_yen + 1000 WHERE seq = 5");
+    verify_fails_at(&journal, 5, "changed");
+}
+
+#[test]
+fn verify_catches_a_changed_slip() {
+    let dir = tempdir();
+    let journal = store_day_journal(dir.path());
+    tamper(&journal, "UPDATE slips SET at = '2026-11-28T07:00:00+09:00' WHERE sale_seq = 7 AND idx = 1");
+    verify_fails_at(&journal, 7, "changed");
+    let dir = tempdir();
+    let journal = store_day_journal(dir.path());
+    tamper(&journal, "UPDATE slips SET amount_yen = amount_yen - 100 WHERE sale_seq = 8 AND idx = 1");
+    verify_fails_at(&journal, 8, "total");
+}
+
+#[test]
+fn verify_catches_a_deleted_sale() {
+    let dir = tempdir();
+    let journal = store_day_journal(dir.path());
+    tamper(
+        &journal,
+        "DELETE FROM print_queue WHERE sale_seq = 10;
+         DELETE FROM outbox WHERE slip_id IN (SELECT id FROM slips WHERE sale_seq = 10);
+         DELETE FROM slips WHERE sale_seq = 10;
+         DELETE FROM sales WHERE seq = 10;",
+    );
+    verify_fails_at(&journal, 10, "missing");
+}
+
+#[test]
+fn verify_catches_the_last_sale_deleted() {
+    let dir = tempdir();
+    let journal = store_day_journal(dir.path());
+    tamper(
+        &journal,
+        "DELETE FROM print_queue WHERE sale_seq = 300;
+         DELETE FROM outbox WHERE slip_id IN (SELECT id FROM slips WHERE sale_seq = 300);
+         DELETE FROM slips WHERE sale_seq = 300;
+         DELETE FROM sales WHERE seq = 300;",
+    );
+    verify_fails_at(&journal, 300, "head");
+}
+
+#[test]
+fn verify_catches_an_inserted_sale() {
+    let dir = tempdir();
+    let journal = store_day_journal(dir.path());
+    // Make room at seq 10 and put a forged copy of sale 9 there, chained to it.
+    tamper(
+        &journal,
+        "UPDATE sales SET seq = seq + 1000 WHERE seq >= 10;
+         UPDATE sales SET seq = seq - 999 WHERE seq >= 1010;
+         UPDATE slips SET sale_seq = sale_seq + 1000 WHERE sale_seq >= 10;
+         UPDATE slips SET sale_seq = sale_seq - 999 WHERE sale_seq >= 1010;
+         UPDATE print_queue SET sale_seq = sale_seq + 1000 WHERE sale_seq >= 10;
+         UPDATE print_queue SET sale_seq = sale_seq - 999 WHERE sale_seq >= 1010;
+         INSERT INTO sales SELECT 10, at, terminal, store_code, store_chain, store_name,
+             total_yen, tendered_yen, change_yen, hash, hash FROM sales WHERE seq = 9;",
+    );
+    verify_fails_at(&journal, 10, "");
+}
+
+#[test]
+fn verify_catches_reordered_sales() {
+    let dir = tempdir();
+    let journal = store_day_journal(dir.path());
+    tamper(
+        &journal,
+        "UPDATE sales SET seq = -1 WHERE seq = 20;
+         UPDATE sales SET seq = 20 WHERE seq = 21;
+         UPDATE sales SET seq = 21 WHERE seq = -1;",
+    );
+    verify_fails_at(&journal, 20, "");
+}
+
+#[test]
+fn verify_of_a_missing_journal_names_it() {
+    let err = verify(Path::new("/no/such/journal.db")).unwrap_err();
+    assert!(err.contains("journal /no/such/journal.db does not exist"), "{err}");
+}
+
+#[test]
+fn verify_of_a_file_that_is_not_a_journal() {
+    let dir = tempdir();
+    let path = dir.path().join("notes.db");
+    std::fs::write(&path, "this is not SQLite, just some text that is long enough to look like a header......").unwrap();
+    let err = verify(&path).unwrap_err();
+    assert!(err.contains("notes.db") && err.contains("not a konbini journal"), "{err}");
+}
+
+#[test]
+fn a_journal_from_a_newer_schema_is_refused() {
+    let dir = tempdir();
+    let journal = dir.path().join("new.db");
+    drop(Journal::open(&journal).unwrap());
+    tamper(&journal, "PRAGMA user_version = 99");
+    let out = run(&["replay", shipped_log("edge-cases.jsonl").to_str().unwrap(), "--journal", journal.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.contains("schema version 99, newer than this konbini-pos knows"), "{err}");
+    assert!(err.contains("new.db"), "{err}");
+    let conn = Connection::open(&journal).unwrap();
+    let sales: i64 = conn.query_row("SELECT count(*) FROM sales", [], |r| r.get(0)).unwrap();
+    assert_eq!(sales, 0, "nothing was written");
+}
+
+#[test]
+fn one_writer_at_a_time() {
+    let dir = tempdir();
+    let journal = dir.path().join("j.db");
+    let held = Journal::open(&journal).unwrap();
+    let out = run(&["replay", shipped_log("edge-cases.jsonl").to_str().unwrap(), "--journal", journal.to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("is in use by another konbini process"), "{}", stderr(&out));
+    // Readers are welcome meanwhile.
+    assert!(verify(&journal).is_ok());
+    drop(held);
+    replay_json(&shipped_log("edge-cases.jsonl"), &journal, &[]);
+}

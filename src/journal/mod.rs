@@ -36,6 +36,9 @@ pub use verify::VerifyReport;
 /// The schema, one numbered file per version. Never edit a released file: add one.
 const MIGRATION_FILES: &[&str] = &[include_str!("../../migrations/0001_journal.sql")];
 
+/// The page size of new journals, in bytes.
+pub const JOURNAL_PAGE_SIZE: i64 = 1024;
+
 fn migrations() -> Migrations<'static> {
     Migrations::new(MIGRATION_FILES.iter().map(|sql| M::up(sql)).collect())
 }
@@ -217,6 +220,13 @@ impl Journal {
                 return Err(JournalError::ReadOnly {
                     path: path.to_owned(),
                 });
+            }
+            if version == 0 {
+                // A new journal: small pages, because every commit writes each page it
+                // touches (about six) to the WAL and syncs them; a sale is a few hundred
+                // bytes. Only possible before the first table and before WAL mode.
+                conn.pragma_update(None, "page_size", JOURNAL_PAGE_SIZE)
+                    .map_err(&err)?;
             }
             let mode: String = conn
                 .pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))

@@ -1,6 +1,7 @@
 //! Where a replay of a scan log got to. Saved in the same transaction as each sale the
-//! replay commits, so after a kill the replay resumes right after the last committed sale
-//! with the counters it had then.
+//! replay commits (as the meta row `replay:<log sha256>`, on the same page as the chain
+//! head), so after a kill the replay resumes right after the last committed sale with the
+//! counters it had then.
 
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
 
@@ -19,26 +20,43 @@ pub struct ReplayProgress {
     pub finished: bool,
 }
 
+fn key(log_sha256: &str) -> String {
+    format!("replay:{log_sha256}")
+}
+
 impl ReplayProgress {
     pub(super) fn save(
         &self,
         conn: &rusqlite::Connection,
         log_sha256: &str,
     ) -> rusqlite::Result<()> {
+        let value = format!(
+            "{} {} {} {}",
+            self.offset,
+            self.line,
+            u8::from(self.finished),
+            self.state
+        );
         conn.prepare_cached(
-            "INSERT INTO replay_progress (log_sha256, offset, line, state, finished)
-             VALUES (?1, ?2, ?3, ?4, ?5)
-             ON CONFLICT (log_sha256) DO UPDATE SET offset = excluded.offset,
-                 line = excluded.line, state = excluded.state, finished = excluded.finished",
+            "INSERT INTO meta (key, value) VALUES (?1, ?2)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
         )?
-        .execute(params![
-            log_sha256,
-            self.offset as i64,
-            self.line as i64,
-            self.state,
-            self.finished
-        ])?;
+        .execute(params![key(log_sha256), value])?;
         Ok(())
+    }
+
+    fn parse(value: &str) -> Option<ReplayProgress> {
+        let mut parts = value.splitn(4, ' ');
+        Some(ReplayProgress {
+            offset: parts.next()?.parse().ok()?,
+            line: parts.next()?.parse().ok()?,
+            finished: match parts.next()? {
+                "0" => false,
+                "1" => true,
+                _ => return None,
+            },
+            state: parts.next()?.to_owned(),
+        })
     }
 }
 
@@ -48,21 +66,23 @@ impl Journal {
         &self,
         log_sha256: &str,
     ) -> Result<Option<ReplayProgress>, JournalError> {
-        self.conn
+        let value: Option<String> = self
+            .conn
             .query_row(
-                "SELECT offset, line, state, finished FROM replay_progress WHERE log_sha256 = ?1",
-                [log_sha256],
-                |r| {
-                    Ok(ReplayProgress {
-                        offset: r.get::<_, i64>(0)? as u64,
-                        line: r.get::<_, i64>(1)? as u64,
-                        state: r.get(2)?,
-                        finished: r.get(3)?,
-                    })
-                },
+                "SELECT value FROM meta WHERE key = ?1",
+                [key(log_sha256)],
+                |r| r.get(0),
             )
             .optional()
-            .map_err(self.err())
+            .map_err(self.err())?;
+        value
+            .map(|v| {
+                ReplayProgress::parse(&v).ok_or_else(|| JournalError::NotAJournal {
+                    path: self.path.clone(),
+                    detail: format!("unreadable replay progress {v:?}"),
+                })
+            })
+            .transpose()
     }
 
     /// Record a replay's position on its own (at the end of the log).
@@ -78,5 +98,29 @@ impl Journal {
             .map_err(&err)?;
         progress.save(&tx, log_sha256).map_err(&err)?;
         tx.commit().map_err(&err)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn progress_round_trips_through_its_text() {
+        let p = ReplayProgress {
+            offset: 123,
+            line: 4,
+            state: r#"{"a": "b c"}"#.to_owned(),
+            finished: true,
+        };
+        let conn = rusqlite::Connection::open_in_memory().unwrap();
+        conn.execute_batch("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)")
+            .unwrap();
+        p.save(&conn, "abc").unwrap();
+        let v: String = conn
+            .query_row("SELECT value FROM meta", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(ReplayProgress::parse(&v), Some(p));
+        assert_eq!(ReplayProgress::parse("1 2 x {}"), None);
     }
 }

@@ -104,15 +104,15 @@ impl Journal {
         let mut st = self
             .conn
             .prepare_cached(
-                "SELECT s.id, s.idx, s.at, s.barcode, s.chain, s.payment_code,
+                "SELECT s.sale_seq, s.idx, s.at, s.barcode, s.chain, s.payment_code,
                         s.confirmation_number, s.payment, s.merchant, s.amount_yen, s.stamp,
                         o.state
-                 FROM slips s LEFT JOIN outbox o ON o.slip_id = s.id
+                 FROM slips s LEFT JOIN outbox o ON o.sale_seq = s.sale_seq AND o.idx = s.idx
                  WHERE s.sale_seq = ?1 ORDER BY s.idx",
             )
             .map_err(self.err())?;
         let slips = st
-            .query_map([seq as i64], slip_from_row)
+            .query_map([seq as i64], |row| slip_from_row(row, &self.journal_id))
             .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
             .map_err(self.err())?;
         Ok(slips)
@@ -157,11 +157,11 @@ fn insert_sale(tx: &rusqlite::Transaction<'_>, r: &SaleRecord) -> rusqlite::Resu
         r.hash,
     ])?;
     let mut slip_st = tx.prepare_cached(
-        "INSERT INTO slips (id, sale_seq, idx, at, pay_key, barcode, chain, payment_code,
+        "INSERT INTO slips (sale_seq, idx, at, pay_key, barcode, chain, payment_code,
                             confirmation_number, payment, merchant, amount_yen, stamp)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
     )?;
-    let mut outbox_st = tx.prepare_cached("INSERT INTO outbox (slip_id) VALUES (?1)")?;
+    let mut outbox_st = tx.prepare_cached("INSERT INTO outbox (sale_seq, idx) VALUES (?1, ?2)")?;
     for s in &r.slips {
         let (barcode, chain, code, conf, payment, merchant) = match &s.pay {
             SlipPay::Barcode(d) => (Some(d.as_str()), None, None, None, None, None),
@@ -181,7 +181,6 @@ fn insert_sale(tx: &rusqlite::Transaction<'_>, r: &SaleRecord) -> rusqlite::Resu
             ),
         };
         slip_st.execute(params![
-            s.id,
             r.seq as i64,
             s.idx,
             s.at,
@@ -195,7 +194,7 @@ fn insert_sale(tx: &rusqlite::Transaction<'_>, r: &SaleRecord) -> rusqlite::Resu
             i64::from(s.amount),
             s.stamp,
         ])?;
-        outbox_st.execute([&s.id])?;
+        outbox_st.execute(params![r.seq as i64, s.idx])?;
     }
     tx.prepare_cached("INSERT INTO print_queue (sale_seq) VALUES (?1)")?
         .execute([r.seq as i64])?;
@@ -241,7 +240,7 @@ fn sale_from_row(row: &Row<'_>) -> rusqlite::Result<SaleRecord> {
     })
 }
 
-fn slip_from_row(row: &Row<'_>) -> rusqlite::Result<SlipRecord> {
+fn slip_from_row(row: &Row<'_>, journal_id: &str) -> rusqlite::Result<SlipRecord> {
     let barcode: Option<String> = row.get(3)?;
     let pay = match barcode {
         Some(digits) => SlipPay::Barcode(digits),
@@ -258,9 +257,11 @@ fn slip_from_row(row: &Row<'_>) -> rusqlite::Result<SlipRecord> {
         },
     };
     let sync: Option<String> = row.get(11)?;
+    let seq: i64 = row.get(0)?;
+    let idx: u32 = row.get(1)?;
     Ok(SlipRecord {
-        id: row.get(0)?,
-        idx: row.get(1)?,
+        id: super::record::slip_id(journal_id, seq as u64, idx),
+        idx,
         at: row.get(2)?,
         pay,
         amount: yen(row, 9)?,

@@ -10,7 +10,8 @@ use std::fmt::Write;
 
 use chrono::{DateTime, Duration, FixedOffset, NaiveDate, TimeZone};
 
-use crate::domain::{BillBarcode, BillFields, Deadline, Yen, time::jst};
+use crate::domain::time::{business_date, jst};
+use crate::domain::{BillBarcode, BillFields, Deadline, Yen};
 
 /// What to generate.
 #[derive(Debug, Clone)]
@@ -99,11 +100,12 @@ pub fn write_log(opts: &SynthOptions, out: &mut String) {
         for _ in 0..slips {
             serial += 1;
             let days = 3 + rng.below(40) as i64;
+            let today = business_date(&at);
             let (code, amount) = new_slip(
                 &mut rng,
-                opts.date,
+                today,
                 serial,
-                Deadline::On(opts.date + Duration::days(days)),
+                Deadline::On(today + Duration::days(days)),
             );
             let frame = frame(&mut rng, &code);
             if mistakes && rng.chance(3) {
@@ -133,11 +135,12 @@ pub fn write_log(opts: &SynthOptions, out: &mut String) {
         }
         if mistakes && rng.chance(2) {
             let days = 1 + rng.below(20) as i64;
+            let today = business_date(&at);
             let (expired, _) = new_slip(
                 &mut rng,
-                opts.date,
+                today,
                 900_000 + serial,
-                Deadline::On(opts.date - Duration::days(days)),
+                Deadline::On(today - Duration::days(days)),
             );
             event(out, &mut at, &mut rng, &format!(r#""scan":"]C1{expired}""#));
         }

@@ -50,9 +50,8 @@ pub fn replay_json(log: &Path, journal: &Path, extra: &[&str]) -> serde_json::Va
     args.extend_from_slice(extra);
     let out = run(&args);
     assert!(out.status.success(), "replay failed: {}", stderr(&out));
-    serde_json::from_str(&stdout(&out)).unwrap_or_else(|e| {
-        panic!("stdout is not one JSON object ({e}): {}", stdout(&out))
-    })
+    serde_json::from_str(&stdout(&out))
+        .unwrap_or_else(|e| panic!("stdout is not one JSON object ({e}): {}", stdout(&out)))
 }
 
 /// `konbini journal export` of a journal, which must succeed.
@@ -80,8 +79,12 @@ pub fn golden(name: &str, actual: &str) {
         std::fs::write(&path, actual).unwrap();
         return;
     }
-    let expected = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{}: {e} (run with KONBINI_BLESS=1 to create)", path.display()));
+    let expected = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e} (run with KONBINI_BLESS=1 to create)",
+            path.display()
+        )
+    });
     assert!(
         expected == actual,
         "{} differs from the actual output:\n{actual}",

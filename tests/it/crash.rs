@@ -18,7 +18,15 @@ fn portable(mut summary: Value) -> Value {
 /// A busier day than the shipped one: 600 sales with mistakes, 2 MB of log at most.
 fn long_log(dir: &Path) -> PathBuf {
     let log = dir.join("long.jsonl");
-    let out = run(&["synth-log", "--sales", "600", "--seed", "99", "-o", log.to_str().unwrap()]);
+    let out = run(&[
+        "synth-log",
+        "--sales",
+        "600",
+        "--seed",
+        "99",
+        "-o",
+        log.to_str().unwrap(),
+    ]);
     assert!(out.status.success());
     log
 }
@@ -34,7 +42,10 @@ fn receipts_in(dir: &Path) -> Vec<(String, Vec<u8>)> {
         .map(|rd| {
             rd.map(|e| {
                 let e = e.unwrap();
-                (e.file_name().into_string().unwrap(), std::fs::read(e.path()).unwrap())
+                (
+                    e.file_name().into_string().unwrap(),
+                    std::fs::read(e.path()).unwrap(),
+                )
             })
             .collect()
         })
@@ -46,7 +57,11 @@ fn receipts_in(dir: &Path) -> Vec<(String, Vec<u8>)> {
 fn reference(log: &Path, dir: &Path) -> Reference {
     let journal = dir.join("ref.db");
     let receipts = dir.join("ref-receipts");
-    let summary = portable(replay_json(log, &journal, &["--receipts", receipts.to_str().unwrap()]));
+    let summary = portable(replay_json(
+        log,
+        &journal,
+        &["--receipts", receipts.to_str().unwrap()],
+    ));
     Reference {
         summary,
         export: export(&journal),
@@ -70,9 +85,16 @@ fn replay_cmd(log: &Path, journal: &Path, receipts: &Path) -> std::process::Comm
 
 /// Re-run to completion and compare everything with the uninterrupted run.
 fn finish_and_compare(log: &Path, journal: &Path, receipts: &Path, want: &Reference, what: &str) {
-    let summary = portable(replay_json(log, journal, &["--receipts", receipts.to_str().unwrap()]));
+    let summary = portable(replay_json(
+        log,
+        journal,
+        &["--receipts", receipts.to_str().unwrap()],
+    ));
     assert_eq!(summary, want.summary, "{what}: summary differs");
-    assert!(export(journal) == want.export, "{what}: journal export differs");
+    assert!(
+        export(journal) == want.export,
+        "{what}: journal export differs"
+    );
     assert!(verify(journal).is_ok(), "{what}: verify failed");
     let got = receipts_in(receipts);
     assert_eq!(got.len(), want.receipts.len(), "{what}: receipt count");
@@ -101,7 +123,11 @@ fn killed_at_chosen_points_resumes_identically() {
             .output()
             .unwrap()
             .status;
-        assert_eq!(status.signal(), Some(libc::SIGKILL), "{point}:{n} must have killed the replay");
+        assert_eq!(
+            status.signal(),
+            Some(libc::SIGKILL),
+            "{point}:{n} must have killed the replay"
+        );
         finish_and_compare(&log, &journal, &receipts, &want, &format!("{point}:{n}"));
     }
 }
@@ -120,7 +146,10 @@ fn killed_again_and_again_still_ends_identically() {
             .unwrap()
             .status;
         assert_eq!(status.signal(), Some(libc::SIGKILL));
-        assert!(verify(&journal).is_ok(), "the journal is whole after every kill");
+        assert!(
+            verify(&journal).is_ok(),
+            "the journal is whole after every kill"
+        );
     }
     finish_and_compare(&log, &journal, &receipts, &want, "repeated kills");
 }
@@ -141,7 +170,13 @@ fn killed_at_arbitrary_instants_resumes_identically() {
         std::thread::sleep(Duration::from_millis(delay_ms));
         child.kill().unwrap(); // SIGKILL, if it has not finished yet
         child.wait().unwrap();
-        finish_and_compare(&log, &journal, &receipts, &want, &format!("kill after {delay_ms} ms"));
+        finish_and_compare(
+            &log,
+            &journal,
+            &receipts,
+            &want,
+            &format!("kill after {delay_ms} ms"),
+        );
     }
 }
 
@@ -172,17 +207,32 @@ fn a_full_disk_stops_the_replay_cleanly_and_a_rerun_finishes_it() {
     let want = portable(replay_json(&log, &want_journal, &[]));
     let journal = dir.path().join("full.db");
     let mut cmd = konbini();
-    cmd.args(["replay", log.to_str().unwrap(), "--journal", journal.to_str().unwrap(), "--json"]);
+    cmd.args([
+        "replay",
+        log.to_str().unwrap(),
+        "--journal",
+        journal.to_str().unwrap(),
+        "--json",
+    ]);
     with_file_size_limit(&mut cmd, 160 * 1024);
     let out = cmd.output().unwrap();
-    assert!(!out.status.success(), "the replay must fail when writes fail");
+    assert!(
+        !out.status.success(),
+        "the replay must fail when writes fail"
+    );
     let err = stderr(&out);
-    assert!(err.contains("full.db") && err.contains("the disk is full"), "{err}");
+    assert!(
+        err.contains("full.db") && err.contains("the disk is full"),
+        "{err}"
+    );
     assert_eq!(err.trim().lines().count(), 1, "one clear error: {err}");
     assert!(stdout(&out).is_empty(), "no summary for a failed replay");
     // Every sale that made it is whole, and the rest are not there at all.
     let ok = verify(&journal).expect("intact after the failure");
-    assert!(!ok.contains(" 0 sales") && !ok.contains(" 300 sales"), "{ok}");
+    assert!(
+        !ok.contains(" 0 sales") && !ok.contains(" 300 sales"),
+        "{ok}"
+    );
     // Space again: the same command finishes as if nothing had happened.
     assert_eq!(portable(replay_json(&log, &journal, &[])), want);
     assert!(export(&journal) == export(&want_journal));
@@ -205,17 +255,29 @@ fn a_read_only_journal_is_one_clear_error() {
     std::fs::set_permissions(&ro_dir, std::os::unix::fs::PermissionsExt::from_mode(0o555)).unwrap();
     let root = unsafe { libc::geteuid() } == 0;
     let mut cmd = konbini();
-    cmd.args(["replay", shipped_log("store-day.jsonl").to_str().unwrap(), "--journal", ro.to_str().unwrap()]);
+    cmd.args([
+        "replay",
+        shipped_log("store-day.jsonl").to_str().unwrap(),
+        "--journal",
+        ro.to_str().unwrap(),
+    ]);
     if root {
         // Root ignores permission bits; drop to nobody for this one command.
         cmd.uid(65534).gid(65534);
-        std::fs::set_permissions(dir.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        std::fs::set_permissions(
+            dir.path(),
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .unwrap();
     }
     let out = cmd.output().unwrap();
     std::fs::set_permissions(&ro_dir, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     assert!(!out.status.success());
     let err = stderr(&out);
     assert!(err.contains("ro.db"), "{err}");
-    assert!(err.contains("read-only") || err.contains("cannot be opened"), "{err}");
+    assert!(
+        err.contains("read-only") || err.contains("cannot be opened"),
+        "{err}"
+    );
     assert!(export(&ro) == before, "nothing was written");
 }

@@ -148,7 +148,10 @@ fn payment(id: &str, amount: u64) -> LookupAnswer {
 fn first_accepted_slip_opens_a_sale_and_totals_add_up() {
     let mut s = Shell::new();
     assert!(s.reg.open_sale().is_none());
-    assert_eq!(added(&s.scan(NOON, &format!("]C1{}", ok("1", 1200)))), Some(Yen::new(1200)));
+    assert_eq!(
+        added(&s.scan(NOON, &format!("]C1{}", ok("1", 1200)))),
+        Some(Yen::new(1200))
+    );
     assert_eq!(added(&s.scan(NOON, &ok("2", 800))), Some(Yen::new(2000)));
     assert_eq!(s.reg.open_sale().unwrap().slips().len(), 2);
 }
@@ -167,9 +170,16 @@ fn malformed_frames_are_refused_malformed() {
         "こんにちは".into(),
         good.replace('1', "l"),
     ] {
-        assert_eq!(rejected(&s.scan(NOON, &frame)), Some(Reason::Malformed), "{frame:?}");
+        assert_eq!(
+            rejected(&s.scan(NOON, &frame)),
+            Some(Reason::Malformed),
+            "{frame:?}"
+        );
     }
-    assert!(s.reg.open_sale().is_none(), "a rejected slip never opens a sale");
+    assert!(
+        s.reg.open_sale().is_none(),
+        "a rejected slip never opens a sale"
+    );
 }
 
 #[test]
@@ -198,9 +208,14 @@ fn expiry_follows_the_business_date_in_japan() {
     let due_27 = slip("1", due(2026, 11, 27), false, 1200);
     // 14:59 UTC on the 27th is 23:59 in Japan: still payable.
     assert_eq!(rejected(&s.scan("2026-11-27T14:59:59Z", &due_27)), None);
-    s.send(Msg::Cancel { at: at("2026-11-27T15:00:00Z") });
+    s.send(Msg::Cancel {
+        at: at("2026-11-27T15:00:00Z"),
+    });
     // 15:00 UTC is midnight in Japan: expired, whatever the offset the log used.
-    assert_eq!(rejected(&s.scan("2026-11-27T15:00:00Z", &due_27)), Some(Reason::Expired));
+    assert_eq!(
+        rejected(&s.scan("2026-11-27T15:00:00Z", &due_27)),
+        Some(Reason::Expired)
+    );
     assert_eq!(
         rejected(&s.scan("2026-11-27T16:00:00+01:00", &due_27)),
         Some(Reason::Expired)
@@ -213,8 +228,14 @@ fn expiry_follows_the_business_date_in_japan() {
 #[test]
 fn amount_limits_are_inclusive() {
     let mut s = Shell::new();
-    assert_eq!(rejected(&s.scan(NOON, &ok("1", 119))), Some(Reason::BelowMinimum));
-    assert_eq!(rejected(&s.scan(NOON, &ok("2", 300_001))), Some(Reason::AboveMaximum));
+    assert_eq!(
+        rejected(&s.scan(NOON, &ok("1", 119))),
+        Some(Reason::BelowMinimum)
+    );
+    assert_eq!(
+        rejected(&s.scan(NOON, &ok("2", 300_001))),
+        Some(Reason::AboveMaximum)
+    );
     assert_eq!(rejected(&s.scan(NOON, &ok("3", 120))), None);
     assert_eq!(rejected(&s.scan(NOON, &ok("4", 300_000))), None);
 }
@@ -264,7 +285,10 @@ fn a_sale_holds_twenty_slips() {
     for i in 0..20 {
         assert_eq!(rejected(&s.scan(NOON, &ok(&format!("{i:03}"), 1000))), None);
     }
-    assert_eq!(rejected(&s.scan(NOON, &ok("99", 1000))), Some(Reason::SaleFull));
+    assert_eq!(
+        rejected(&s.scan(NOON, &ok("99", 1000))),
+        Some(Reason::SaleFull)
+    );
     assert_eq!(s.reg.open_sale().unwrap().slips().len(), 20);
 }
 
@@ -282,14 +306,20 @@ fn insufficient_tender_keeps_the_sale_open_and_tenders_add_up() {
     let mut s = Shell::new();
     s.scan(NOON, &ok("1", 1500));
     s.tender(1000);
-    assert_eq!(s.complete(), vec![Effect::Ignored(Ignored::InsufficientTender)]);
+    assert_eq!(
+        s.complete(),
+        vec![Effect::Ignored(Ignored::InsufficientTender)]
+    );
     assert!(s.reg.open_sale().is_some());
     s.tender(1000);
     let effects = s.complete();
     let Effect::CommitSale(sale) = &effects[0] else {
         panic!("{effects:?}")
     };
-    assert_eq!((sale.total, sale.tendered, sale.change), (Yen::new(1500), Yen::new(2000), Yen::new(500)));
+    assert_eq!(
+        (sale.total, sale.tendered, sale.change),
+        (Yen::new(1500), Yen::new(2000), Yen::new(500))
+    );
 }
 
 #[test]
@@ -321,8 +351,15 @@ fn a_failed_commit_reopens_the_sale_with_everything_in_it() {
     s.scan(NOON, &ok("1", 1000));
     s.tender(5000);
     let effects = s.complete();
-    assert!(matches!(effects.last(), Some(Effect::CommitFailed { .. })), "{effects:?}");
-    assert!(!effects.iter().any(|e| matches!(e, Effect::PrintReceipt { .. } | Effect::OpenDrawer)));
+    assert!(
+        matches!(effects.last(), Some(Effect::CommitFailed { .. })),
+        "{effects:?}"
+    );
+    assert!(
+        !effects
+            .iter()
+            .any(|e| matches!(e, Effect::PrintReceipt { .. } | Effect::OpenDrawer))
+    );
     let sale = s.reg.open_sale().unwrap();
     assert_eq!((sale.slips().len(), sale.tendered()), (1, Yen::new(5000)));
     s.fail_commit = false;
@@ -333,23 +370,46 @@ fn a_failed_commit_reopens_the_sale_with_everything_in_it() {
 fn input_while_committing_is_ignored_busy() {
     let mut reg = Register::new(Station::default());
     let frame = ok("1", 1000);
-    let effects = reg.update(Msg::Scan { at: at(NOON), frame });
-    let Effect::CheckPaid(slip) = effects[0].clone() else { panic!() };
-    reg.update(Msg::PaidChecked { slip, already_paid: false });
-    reg.update(Msg::Tender { at: at(NOON), amount: Yen::new(1000) });
-    assert!(matches!(reg.update(Msg::Complete { at: at(NOON) })[0], Effect::CommitSale(_)));
+    let effects = reg.update(Msg::Scan {
+        at: at(NOON),
+        frame,
+    });
+    let Effect::CheckPaid(slip) = effects[0].clone() else {
+        panic!()
+    };
+    reg.update(Msg::PaidChecked {
+        slip,
+        already_paid: false,
+    });
+    reg.update(Msg::Tender {
+        at: at(NOON),
+        amount: Yen::new(1000),
+    });
+    assert!(matches!(
+        reg.update(Msg::Complete { at: at(NOON) })[0],
+        Effect::CommitSale(_)
+    ));
     assert_eq!(
         reg.update(Msg::Cancel { at: at(NOON) }),
         vec![Effect::Ignored(Ignored::Busy)]
     );
-    assert_eq!(reg.update(Msg::Committed { seq: 7 })[0], Effect::SaleCompleted { seq: 7, change: Yen::ZERO });
+    assert_eq!(
+        reg.update(Msg::Committed { seq: 7 })[0],
+        Effect::SaleCompleted {
+            seq: 7,
+            change: Yen::ZERO
+        }
+    );
 }
 
 #[test]
 fn cancel_and_end_of_input() {
     let mut s = Shell::new();
     s.scan(NOON, &ok("1", 1000));
-    assert_eq!(s.send(Msg::Cancel { at: at(NOON) }), vec![Effect::SaleCancelled]);
+    assert_eq!(
+        s.send(Msg::Cancel { at: at(NOON) }),
+        vec![Effect::SaleCancelled]
+    );
     assert!(s.reg.open_sale().is_none());
     // A cancelled slip was never paid: it can be scanned again.
     assert_eq!(rejected(&s.scan(NOON, &ok("1", 1000))), None);
@@ -360,25 +420,58 @@ fn cancel_and_end_of_input() {
 #[test]
 fn key_in_checks() {
     let mut s = Shell::new();
-    assert_eq!(rejected(&s.key_in("7eleven", "123456", "09012345678")), Some(Reason::Malformed));
-    assert_eq!(rejected(&s.key_in("lawson", "", "09012345678")), Some(Reason::Malformed));
-    assert_eq!(rejected(&s.key_in("lawson", "123456", "123")), Some(Reason::Malformed));
-    assert_eq!(rejected(&s.key_in("lawson", "123456", "09012345678")), Some(Reason::Offline));
+    assert_eq!(
+        rejected(&s.key_in("7eleven", "123456", "09012345678")),
+        Some(Reason::Malformed)
+    );
+    assert_eq!(
+        rejected(&s.key_in("lawson", "", "09012345678")),
+        Some(Reason::Malformed)
+    );
+    assert_eq!(
+        rejected(&s.key_in("lawson", "123456", "123")),
+        Some(Reason::Malformed)
+    );
+    assert_eq!(
+        rejected(&s.key_in("lawson", "123456", "09012345678")),
+        Some(Reason::Offline)
+    );
     s.lookup = LookupAnswer::Unknown;
-    assert_eq!(rejected(&s.key_in("lawson", "123456", "09012345678")), Some(Reason::UnknownPayment));
+    assert_eq!(
+        rejected(&s.key_in("lawson", "123456", "09012345678")),
+        Some(Reason::UnknownPayment)
+    );
     s.lookup = LookupAnswer::NotPayable("succeeded".into());
-    assert_eq!(rejected(&s.key_in("lawson", "123456", "09012345678")), Some(Reason::NotPayable));
+    assert_eq!(
+        rejected(&s.key_in("lawson", "123456", "09012345678")),
+        Some(Reason::NotPayable)
+    );
     s.lookup = payment("pi_small", 100);
-    assert_eq!(rejected(&s.key_in("lawson", "123456", "09012345678")), Some(Reason::BelowMinimum));
+    assert_eq!(
+        rejected(&s.key_in("lawson", "123456", "09012345678")),
+        Some(Reason::BelowMinimum)
+    );
     s.lookup = payment("pi_big", 300_001);
-    assert_eq!(rejected(&s.key_in("lawson", "123456", "09012345678")), Some(Reason::AboveMaximum));
+    assert_eq!(
+        rejected(&s.key_in("lawson", "123456", "09012345678")),
+        Some(Reason::AboveMaximum)
+    );
     s.lookup = payment("pi_ok", 4_500);
-    assert_eq!(added(&s.key_in("lawson", "123456", "09012345678")), Some(Yen::new(4_500)));
+    assert_eq!(
+        added(&s.key_in("lawson", "123456", "09012345678")),
+        Some(Yen::new(4_500))
+    );
     // The same payment keyed in again, even at another chain: already in the sale.
-    assert_eq!(rejected(&s.key_in("familymart", "654321", "09012345678")), Some(Reason::AlreadyInSale));
+    assert_eq!(
+        rejected(&s.key_in("familymart", "654321", "09012345678")),
+        Some(Reason::AlreadyInSale)
+    );
     s.tender(5_000);
     s.complete();
-    assert_eq!(rejected(&s.key_in("lawson", "123456", "09012345678")), Some(Reason::AlreadyPaid));
+    assert_eq!(
+        rejected(&s.key_in("lawson", "123456", "09012345678")),
+        Some(Reason::AlreadyPaid)
+    );
 }
 
 #[test]
@@ -390,7 +483,14 @@ fn revenue_stamp_rules() {
     s.key_in("lawson", "1", "09012345678");
     s.lookup = payment("pi_50000", 50_000);
     s.key_in("lawson", "2", "09012345679");
-    let stamps: Vec<bool> = s.reg.open_sale().unwrap().slips().iter().map(|x| x.needs_stamp()).collect();
+    let stamps: Vec<bool> = s
+        .reg
+        .open_sale()
+        .unwrap()
+        .slips()
+        .iter()
+        .map(|x| x.needs_stamp())
+        .collect();
     // The barcode's flag decides for a slip; ¥50,000 and more for a keyed-in payment.
     assert_eq!(stamps, [true, false, false, true]);
 }

@@ -18,7 +18,10 @@ fn edge_case_log_counts_every_rule() {
     let s = replay_json(&shipped_log("edge-cases.jsonl"), &journal, &[]);
     // Hand-counted from tests/logs/make_edge_cases.py.
     assert_eq!(s["events"], 70);
-    assert_eq!(s["sales"], json!({"completed": 3, "cancelled": 1, "abandoned": 1}));
+    assert_eq!(
+        s["sales"],
+        json!({"completed": 3, "cancelled": 1, "abandoned": 1})
+    );
     assert_eq!(s["slips_paid"], 23);
     assert_eq!(s["paid_yen"], 1500 + 300_120 + 20_190);
     assert_eq!(s["tendered_yen"], 2000 + 300_120 + 50_000);
@@ -57,7 +60,10 @@ fn the_shipped_store_day_is_what_synth_log_generates() {
     let out = run(&["synth-log"]);
     assert!(out.status.success());
     let shipped = std::fs::read(shipped_log("store-day.jsonl")).unwrap();
-    assert!(out.stdout == shipped, "regenerate with: konbini synth-log -o tests/logs/store-day.jsonl");
+    assert!(
+        out.stdout == shipped,
+        "regenerate with: konbini synth-log -o tests/logs/store-day.jsonl"
+    );
 }
 
 #[test]
@@ -65,12 +71,24 @@ fn json_mode_prints_only_the_summary_and_bad_lines_go_to_stderr() {
     let dir = tempdir();
     let journal = dir.path().join("j.db");
     let log = shipped_log("edge-cases.jsonl");
-    let out = run(&["replay", log.to_str().unwrap(), "--journal", journal.to_str().unwrap(), "--json"]);
+    let out = run(&[
+        "replay",
+        log.to_str().unwrap(),
+        "--journal",
+        journal.to_str().unwrap(),
+        "--json",
+    ]);
     assert!(out.status.success());
     let _: Value = serde_json::from_str(&stdout(&out)).expect("stdout is exactly one JSON value");
     let err = stderr(&out);
-    assert!(err.contains("edge-cases.jsonl:35: bad line: not JSON"), "{err}");
-    assert!(err.contains("edge-cases.jsonl:36: bad line: not UTF-8"), "{err}");
+    assert!(
+        err.contains("edge-cases.jsonl:35: bad line: not JSON"),
+        "{err}"
+    );
+    assert!(
+        err.contains("edge-cases.jsonl:36: bad line: not UTF-8"),
+        "{err}"
+    );
     assert_eq!(err.lines().count(), 9, "{err}");
 }
 
@@ -79,11 +97,19 @@ fn without_json_a_human_summary() {
     let dir = tempdir();
     let journal = dir.path().join("j.db");
     let log = shipped_log("store-day.jsonl");
-    let out = run(&["replay", log.to_str().unwrap(), "--journal", journal.to_str().unwrap()]);
+    let out = run(&[
+        "replay",
+        log.to_str().unwrap(),
+        "--journal",
+        journal.to_str().unwrap(),
+    ]);
     assert!(out.status.success());
     let text = stdout(&out);
     assert!(text.contains("sales: 300 completed"), "{text}");
-    assert!(text.contains(&format!("journal {}: 300 sales", journal.display())), "{text}");
+    assert!(
+        text.contains(&format!("journal {}: 300 sales", journal.display())),
+        "{text}"
+    );
 }
 
 #[test]
@@ -126,13 +152,20 @@ fn receipts_are_written_per_sale_in_japanese() {
     let dir = tempdir();
     let journal = dir.path().join("j.db");
     let receipts = dir.path().join("receipts");
-    replay_json(&shipped_log("edge-cases.jsonl"), &journal, &["--receipts", receipts.to_str().unwrap()]);
+    replay_json(
+        &shipped_log("edge-cases.jsonl"),
+        &journal,
+        &["--receipts", receipts.to_str().unwrap()],
+    );
     let mut names: Vec<String> = std::fs::read_dir(&receipts)
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
     names.sort();
-    assert_eq!(names, ["T09-000001.txt", "T09-000002.txt", "T09-000003.txt"]);
+    assert_eq!(
+        names,
+        ["T09-000001.txt", "T09-000002.txt", "T09-000003.txt"]
+    );
     let second = std::fs::read_to_string(receipts.join("T09-000002.txt")).unwrap();
     for expected in [
         "ファミリーマート 札幌駅前店",
@@ -148,7 +181,10 @@ fn receipts_are_written_per_sale_in_japanese() {
         "お預り",
         "お釣り",
     ] {
-        assert!(second.contains(expected), "missing {expected:?} in\n{second}");
+        assert!(
+            second.contains(expected),
+            "missing {expected:?} in\n{second}"
+        );
     }
     // No stamp notice on a receipt whose slips need none.
     let first = std::fs::read_to_string(receipts.join("T09-000001.txt")).unwrap();
@@ -164,7 +200,11 @@ fn receipts_queued_without_a_printer_print_on_a_later_run() {
     let receipts = dir.path().join("r");
     replay_json(&shipped_log("edge-cases.jsonl"), &journal, &[]);
     assert!(!receipts.exists());
-    replay_json(&shipped_log("edge-cases.jsonl"), &journal, &["--receipts", receipts.to_str().unwrap()]);
+    replay_json(
+        &shipped_log("edge-cases.jsonl"),
+        &journal,
+        &["--receipts", receipts.to_str().unwrap()],
+    );
     assert_eq!(std::fs::read_dir(&receipts).unwrap().count(), 3);
 }
 
@@ -172,11 +212,24 @@ fn receipts_queued_without_a_printer_print_on_a_later_run() {
 fn a_missing_log_is_one_clear_error() {
     let dir = tempdir();
     let journal = dir.path().join("j.db");
-    let out = run(&["replay", "/no/such/log.jsonl", "--journal", journal.to_str().unwrap(), "--json"]);
+    let out = run(&[
+        "replay",
+        "/no/such/log.jsonl",
+        "--journal",
+        journal.to_str().unwrap(),
+        "--json",
+    ]);
     assert!(!out.status.success());
-    assert!(stderr(&out).contains("scan log /no/such/log.jsonl"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("scan log /no/such/log.jsonl"),
+        "{}",
+        stderr(&out)
+    );
     assert!(stdout(&out).is_empty());
-    assert!(!journal.exists(), "nothing is created for a log that cannot be read");
+    assert!(
+        !journal.exists(),
+        "nothing is created for a log that cannot be read"
+    );
 }
 
 #[test]
@@ -197,10 +250,23 @@ fn a_journal_in_a_missing_directory_is_one_clear_error() {
 fn a_newer_log_format_is_refused() {
     let dir = tempdir();
     let log = dir.path().join("v2.jsonl");
-    std::fs::write(&log, "{\"konbini_scan_log\": 2}\n{\"at\":\"2026-11-28T10:00:00+09:00\",\"cancel\":true}\n").unwrap();
-    let out = run(&["replay", log.to_str().unwrap(), "--journal", dir.path().join("j.db").to_str().unwrap()]);
+    std::fs::write(
+        &log,
+        "{\"konbini_scan_log\": 2}\n{\"at\":\"2026-11-28T10:00:00+09:00\",\"cancel\":true}\n",
+    )
+    .unwrap();
+    let out = run(&[
+        "replay",
+        log.to_str().unwrap(),
+        "--journal",
+        dir.path().join("j.db").to_str().unwrap(),
+    ]);
     assert!(!out.status.success());
-    assert!(stderr(&out).contains("v2.jsonl:1: format version 2 is not supported"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("v2.jsonl:1: format version 2 is not supported"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -228,14 +294,24 @@ fn memory_stays_flat_with_a_huge_line() {
         for _ in 0..64 {
             f.write_all(&chunk).unwrap();
         }
-        f.write_all(b"\n{\"at\":\"2026-11-28T10:00:00+09:00\",\"cancel\":true}\n").unwrap();
+        f.write_all(b"\n{\"at\":\"2026-11-28T10:00:00+09:00\",\"cancel\":true}\n")
+            .unwrap();
     }
     let mut cmd = konbini();
-    cmd.args(["replay", log.to_str().unwrap(), "--journal", dir.path().join("j.db").to_str().unwrap(), "--json"]);
+    cmd.args([
+        "replay",
+        log.to_str().unwrap(),
+        "--journal",
+        dir.path().join("j.db").to_str().unwrap(),
+        "--json",
+    ]);
     // SAFETY: only setrlimit, async-signal-safe, between fork and exec.
     unsafe {
         cmd.pre_exec(|| {
-            let limit = libc::rlimit { rlim_cur: 40 << 20, rlim_max: 40 << 20 };
+            let limit = libc::rlimit {
+                rlim_cur: 40 << 20,
+                rlim_max: 40 << 20,
+            };
             if libc::setrlimit(libc::RLIMIT_AS, &limit) != 0 {
                 return Err(std::io::Error::last_os_error());
             }

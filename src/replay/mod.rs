@@ -125,6 +125,8 @@ pub fn replay(opts: &ReplayOptions, observer: &mut dyn Observer) -> Result<Summa
     };
     let (log_sha256, log_len) = hash_file(&opts.log).map_err(log_err)?;
     let mut journal = Journal::open(&opts.journal)?;
+    // Never append to a journal whose chain is broken: that would bury the evidence.
+    journal.verify()?;
     let printer = opts
         .receipts
         .as_deref()

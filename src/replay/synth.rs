@@ -101,12 +101,12 @@ pub fn write_log(opts: &SynthOptions, out: &mut String) {
             serial += 1;
             let days = 3 + rng.below(40) as i64;
             let today = business_date(&at);
-            let (code, amount) = new_slip(
-                &mut rng,
-                today,
-                serial,
-                Deadline::On(today + Duration::days(days)),
-            );
+            let deadline = if rng.chance(10) {
+                Deadline::None
+            } else {
+                Deadline::On(today + Duration::days(days))
+            };
+            let (code, amount) = new_slip(&mut rng, today, serial, deadline);
             let frame = frame(&mut rng, &code);
             if mistakes && rng.chance(3) {
                 // A misread: one digit off, so the check digit fails; the clerk rescans.
@@ -203,11 +203,6 @@ fn new_slip(rng: &mut Rng, date: NaiveDate, serial: u64, deadline: Deadline) -> 
         50_000 + rng.below(150_000)
     } else {
         amount
-    };
-    let deadline = if rng.chance(10) {
-        Deadline::None
-    } else {
-        deadline
     };
     let free = format!(
         "{}{:012}",

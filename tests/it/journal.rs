@@ -285,3 +285,29 @@ fn one_writer_at_a_time() {
     drop(held);
     replay_json(&shipped_log("edge-cases.jsonl"), &journal, &[]);
 }
+
+#[test]
+fn replay_refuses_to_append_to_a_tampered_journal() {
+    let dir = tempdir();
+    let journal = store_day_journal(dir.path());
+    tamper(
+        &journal,
+        "UPDATE sales SET total_yen = total_yen - 1, change_yen = change_yen + 1 WHERE seq = 12",
+    );
+    let out = run(&[
+        "replay",
+        shipped_log("edge-cases.jsonl").to_str().unwrap(),
+        "--journal",
+        journal.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.contains("day.db") && err.contains("sale 12"), "{err}");
+    assert!(stdout(&out).is_empty());
+    let conn = Connection::open(&journal).unwrap();
+    let sales: i64 = conn
+        .query_row("SELECT count(*) FROM sales", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(sales, 300, "nothing was appended");
+}

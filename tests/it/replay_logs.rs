@@ -324,3 +324,25 @@ fn memory_stays_flat_with_a_huge_line() {
     assert_eq!(s["ignored"]["bad_line"], 1);
     assert_eq!(s["ignored"]["no_open_sale"], 1);
 }
+
+#[test]
+fn a_synthetic_day_completes_exactly_the_sales_it_promises() {
+    // Every mistake the generator makes is refused or made good, so the benchmark and
+    // the demos replay exactly the sales they ask for.
+    let dir = tempdir();
+    let log = dir.path().join("synth.jsonl");
+    let out = run(&[
+        "synth-log",
+        "--sales",
+        "1500",
+        "--seed",
+        "11",
+        "-o",
+        log.to_str().unwrap(),
+    ]);
+    assert!(out.status.success());
+    let s = replay_json(&log, &dir.path().join("j.db"), &[]);
+    assert_eq!(s["sales"]["completed"], 1500, "{s}");
+    assert_eq!(s["sales"]["abandoned"], 0);
+    assert_eq!(s["rejected"].get("sale_full"), None, "{s}");
+}

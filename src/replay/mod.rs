@@ -205,6 +205,7 @@ impl Run<'_> {
         let mut file = File::open(&self.opts.log).map_err(log_err)?;
         file.seek(SeekFrom::Start(self.offset)).map_err(log_err)?;
         let mut reader = LineReader::new(BufReader::with_capacity(64 * 1024, file), self.offset);
+        observer.progress(self.offset, log_len);
         let mut buf = Vec::new();
         while let Some(read) = reader.next_line(&mut buf).map_err(log_err)? {
             self.line += 1;

@@ -346,3 +346,55 @@ fn a_synthetic_day_completes_exactly_the_sales_it_promises() {
     assert_eq!(s["sales"]["abandoned"], 0);
     assert_eq!(s["rejected"].get("sale_full"), None, "{s}");
 }
+
+/// Run the command in a pseudo-terminal (util-linux `script`) and return what the terminal
+/// showed, stdout and stderr together.
+fn on_a_terminal(args: &[&str]) -> String {
+    let dir = tempdir();
+    let typescript = dir.path().join("typescript");
+    let bin = env!("CARGO_BIN_EXE_konbini");
+    let command = std::iter::once(bin)
+        .chain(args.iter().copied())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let out = std::process::Command::new("script")
+        .args(["-q", "-e", "-c", &command, typescript.to_str().unwrap()])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("script(1) from util-linux runs commands in a pseudo-terminal");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&std::fs::read(typescript).unwrap()).into_owned()
+}
+
+#[test]
+fn a_progress_bar_on_a_terminal_unless_json() {
+    let dir = tempdir();
+    let log = shipped_log("store-day.jsonl");
+    let shown = on_a_terminal(&[
+        "replay",
+        log.to_str().unwrap(),
+        "--journal",
+        dir.path().join("a.db").to_str().unwrap(),
+    ]);
+    assert!(
+        shown.contains("replay ") && shown.contains("KiB"),
+        "no progress bar in:\n{shown}"
+    );
+    assert!(shown.contains("sales: 300 completed"), "{shown}");
+    let shown = on_a_terminal(&[
+        "replay",
+        log.to_str().unwrap(),
+        "--journal",
+        dir.path().join("b.db").to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(
+        !shown.contains("KiB"),
+        "a progress bar with --json:\n{shown}"
+    );
+    assert!(shown.contains("\"events\": 1129"), "{shown}");
+}

@@ -148,3 +148,26 @@ pub fn barcode_per_second(duration: Duration) -> f64 {
 fn per_second(n: u64, t: Duration) -> f64 {
     n as f64 / t.as_secs_f64().max(1e-9)
 }
+
+/// Scanner frames per second through the codec (CRLF suffix, 44-digit GS1-128 frames) for
+/// about `duration`, and the wire time of one such frame at 9,600 baud 8N1 (10 bits a byte).
+pub fn codec_frames_per_second(duration: Duration) -> (f64, Duration) {
+    use bytes::BytesMut;
+    use tokio_util::codec::Decoder;
+
+    use crate::scanner::{Framing, SCAN_FRAME_MAX_BYTES, ScanCodec};
+    let frame = "]C191912345012345678901234567890101033101230003\r\n";
+    let wire: Vec<u8> = frame.repeat(10_000).into_bytes();
+    let mut codec = ScanCodec::new(Framing::Line, SCAN_FRAME_MAX_BYTES);
+    let start = Instant::now();
+    let mut frames = 0u64;
+    while start.elapsed() < duration {
+        let mut buf = BytesMut::from(&wire[..]);
+        while let Ok(Some(f)) = codec.decode(black_box(&mut buf)) {
+            black_box(f);
+            frames += 1;
+        }
+    }
+    let wire_time = Duration::from_secs_f64(frame.len() as f64 * 10.0 / 9600.0);
+    (per_second(frames, start.elapsed()), wire_time)
+}

@@ -105,6 +105,12 @@ enum BenchCommand {
         #[arg(long, default_value = ".")]
         dir: PathBuf,
     },
+    /// Scanner frames per second through the serial codec.
+    Codec {
+        /// How long to run, in seconds.
+        #[arg(long, default_value_t = 2.0)]
+        seconds: f64,
+    },
     /// Bill barcode parse + validate per second on one core.
     Barcode {
         /// How long to run, in seconds.
@@ -229,11 +235,24 @@ fn run_journal(command: JournalCommand) -> anyhow::Result<ExitCode> {
 }
 
 fn run_bench(what: Option<BenchCommand>) -> anyhow::Result<ExitCode> {
-    let (replay, barcode) = match what {
-        None => (Some((3000, 5, PathBuf::from("."))), Some(2.0)),
-        Some(BenchCommand::Replay { sales, rounds, dir }) => (Some((sales, rounds, dir)), None),
-        Some(BenchCommand::Barcode { seconds }) => (None, Some(seconds)),
+    let (replay, barcode, codec) = match what {
+        None => (Some((3000, 5, PathBuf::from("."))), Some(2.0), Some(2.0)),
+        Some(BenchCommand::Replay { sales, rounds, dir }) => {
+            (Some((sales, rounds, dir)), None, None)
+        }
+        Some(BenchCommand::Barcode { seconds }) => (None, Some(seconds), None),
+        Some(BenchCommand::Codec { seconds }) => (None, None, Some(seconds)),
     };
+    if let Some(seconds) = codec {
+        let (per_s, wire) = crate::bench::codec_frames_per_second(Duration::from_secs_f64(seconds));
+        println!(
+            "scanner codec: {:.2} M frames/s (goal 1 M/s: {:.2}x); one frame's wire time at 9,600 baud: {:.1} ms, i.e. {:.0} frames/s on the wire",
+            per_s / 1e6,
+            per_s / 1e6,
+            wire.as_secs_f64() * 1e3,
+            1.0 / wire.as_secs_f64()
+        );
+    }
     if let Some(seconds) = barcode {
         let per_s = crate::bench::barcode_per_second(Duration::from_secs_f64(seconds));
         println!(

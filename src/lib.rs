@@ -20,3 +20,4 @@ pub mod journal;
 pub mod receipt;
 pub mod register;
 pub mod replay;
+pub mod scanner;

@@ -38,7 +38,6 @@ CREATE TABLE slips (
     sale_seq            INTEGER NOT NULL REFERENCES sales (seq),
     idx                 INTEGER NOT NULL,          -- 1-based position in the sale
     at                  TEXT NOT NULL,             -- when it was scanned or keyed in
-    pay_key             TEXT NOT NULL UNIQUE,      -- what makes two slips the same payment
     barcode             TEXT,                      -- the 44 digits, or NULL for a keyed-in payment
     chain               TEXT,                      -- keyed-in: the chain, payment code, confirmation number,
     payment_code        TEXT,                      --   and the network's payment id and merchant
@@ -47,9 +46,15 @@ CREATE TABLE slips (
     merchant            TEXT,
     amount_yen          INTEGER NOT NULL CHECK (amount_yen > 0),
     stamp               INTEGER NOT NULL CHECK (stamp IN (0, 1)),
+    -- What makes two slips the same payment (checks 5 and 6): derived, so it cannot be
+    -- edited apart from what it is derived from. The same text as `Slip::pay_key`.
+    pay_key             TEXT NOT NULL GENERATED ALWAYS AS (
+                            CASE WHEN barcode IS NOT NULL THEN 'barcode:' || barcode
+                                 ELSE 'payment:' || payment END) VIRTUAL,
     PRIMARY KEY (sale_seq, idx),
     CHECK ((barcode IS NULL) = (payment IS NOT NULL))
 ) STRICT, WITHOUT ROWID;
+CREATE UNIQUE INDEX slips_pay_key ON slips (pay_key);
 
 -- Store-and-forward: one row per slip; the sync task moves it out of 'pending'.
 CREATE TABLE outbox (

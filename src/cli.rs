@@ -46,14 +46,14 @@ enum Command {
     },
     /// Write a synthetic scan log of a store day (deterministic for a seed).
     SynthLog {
-        /// Completed sales to generate.
-        #[arg(long, default_value_t = 300)]
+        /// Completed sales to generate (at most 10,000,000).
+        #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(0..=10_000_000))]
         sales: u64,
         /// Seed of the generator.
         #[arg(long, default_value_t = 2026)]
         seed: u64,
-        /// The store's day (YYYY-MM-DD).
-        #[arg(long, default_value = "2026-11-28")]
+        /// The store's day (YYYY-MM-DD, 2000 to 2060: slips carry two-digit years).
+        #[arg(long, default_value = "2026-11-28", value_parser = parse_synth_date)]
         date: NaiveDate,
         /// A clerk who makes no mistakes.
         #[arg(long)]
@@ -79,6 +79,9 @@ enum JournalCommand {
         /// The journal.
         #[arg(long)]
         journal: PathBuf,
+        /// Also require the chain to end at this hash (a head recorded elsewhere).
+        #[arg(long, value_name = "HASH")]
+        expect_head: Option<String>,
     },
     /// One JSON object per completed sale, in journal order.
     Export {
@@ -108,15 +111,31 @@ enum BenchCommand {
     /// Scanner frames per second through the serial codec.
     Codec {
         /// How long to run, in seconds.
-        #[arg(long, default_value_t = 2.0)]
+        #[arg(long, default_value_t = 2.0, value_parser = parse_seconds)]
         seconds: f64,
     },
     /// Bill barcode parse + validate per second on one core.
     Barcode {
         /// How long to run, in seconds.
-        #[arg(long, default_value_t = 2.0)]
+        #[arg(long, default_value_t = 2.0, value_parser = parse_seconds)]
         seconds: f64,
     },
+}
+
+fn parse_synth_date(s: &str) -> Result<NaiveDate, String> {
+    let date: NaiveDate = s.parse().map_err(|e| format!("{e}"))?;
+    if (2000..=2060).contains(&chrono::Datelike::year(&date)) {
+        Ok(date)
+    } else {
+        Err("the year must be 2000 to 2060".to_owned())
+    }
+}
+
+fn parse_seconds(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 && v <= 3600.0 => Ok(v),
+        _ => Err("expected a number of seconds above 0 and at most 3600".to_owned()),
+    }
 }
 
 /// Run a parsed command line.
@@ -214,8 +233,11 @@ fn run_replay(opts: ReplayOptions, json: bool) -> anyhow::Result<ExitCode> {
 
 fn run_journal(command: JournalCommand) -> anyhow::Result<ExitCode> {
     match command {
-        JournalCommand::Verify { journal } => {
-            let report = Journal::open_read_only(&journal)?.verify()?;
+        JournalCommand::Verify {
+            journal,
+            expect_head,
+        } => {
+            let report = Journal::open_read_only(&journal)?.verify(expect_head.as_deref())?;
             println!(
                 "OK: journal {} holds {} sales ({} slips), chain intact, head {}",
                 journal.display(),

@@ -160,8 +160,12 @@ fn japanese_time(at: &str) -> String {
 
 /// A confirmation number is often the customer's phone number: show its last 4 digits.
 fn mask(number: &str) -> String {
-    let keep = number.len().saturating_sub(4);
-    format!("{}{}", "*".repeat(keep), &number[keep..])
+    let hidden = number.chars().count().saturating_sub(4);
+    number
+        .chars()
+        .enumerate()
+        .map(|(i, c)| if i < hidden { '*' } else { c })
+        .collect()
 }
 
 fn center(text: &str, columns: usize) -> String {

@@ -57,16 +57,15 @@ impl Journal {
         with_ids: bool,
     ) -> Result<u64, JournalError> {
         let mut n = 0;
+        let snapshot = self.conn.unchecked_transaction().map_err(self.err())?;
         self.for_each_sale(|sale| {
             let line = serde_json::to_string(&export_sale(&sale, with_ids))
                 .expect("export rows serialize");
-            writeln!(out, "{line}").map_err(|e| JournalError::Lock {
-                path: self.path.clone(),
-                source: e,
-            })?;
+            writeln!(out, "{line}").map_err(|source| JournalError::Output { source })?;
             n += 1;
             Ok(())
         })?;
+        drop(snapshot);
         Ok(n)
     }
 }

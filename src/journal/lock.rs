@@ -14,7 +14,18 @@ pub(super) struct WriterLock {
 
 impl WriterLock {
     pub(super) fn acquire(journal: &Path) -> Result<WriterLock, JournalError> {
-        let mut name = journal.as_os_str().to_owned();
+        // Two spellings of one journal must meet at one lock.
+        let canonical = match (journal.parent(), journal.file_name()) {
+            (Some(dir), Some(file)) => std::fs::canonicalize(if dir.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                dir
+            })
+            .map(|d| d.join(file))
+            .unwrap_or_else(|_| journal.to_owned()),
+            _ => journal.to_owned(),
+        };
+        let mut name = canonical.into_os_string();
         name.push(".lock");
         let lock_path = PathBuf::from(name);
         let file = OpenOptions::new()

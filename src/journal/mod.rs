@@ -134,6 +134,12 @@ pub enum JournalError {
         /// SQLite's error.
         source: rusqlite::Error,
     },
+    /// The export could not be written.
+    #[error("cannot write the export: {source}")]
+    Output {
+        /// The OS error.
+        source: std::io::Error,
+    },
     /// The lock file could not be created.
     #[error("journal {path}: cannot create its lock file: {source}")]
     Lock {

@@ -74,16 +74,6 @@ pub enum SlipPay {
     },
 }
 
-impl SlipPay {
-    /// The key that makes two slips the same payment (see `Slip::pay_key`).
-    pub fn pay_key(&self) -> String {
-        match self {
-            SlipPay::Barcode(digits) => format!("barcode:{digits}"),
-            SlipPay::KeyIn { payment, .. } => format!("payment:{payment}"),
-        }
-    }
-}
-
 /// The outbox state of a slip's confirmation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]

@@ -82,7 +82,8 @@ impl Journal {
         }
     }
 
-    /// Visit every sale in journal order, slips included, without loading them all.
+    /// Visit every sale in journal order, slips included, without loading them all. A row
+    /// that cannot be read is reported as tampering with that sale.
     pub fn for_each_sale(
         &self,
         mut visit: impl FnMut(SaleRecord) -> Result<(), JournalError>,
@@ -93,29 +94,39 @@ impl Journal {
             .map_err(self.err())?;
         let mut rows = st.query([]).map_err(self.err())?;
         while let Some(row) = rows.next().map_err(self.err())? {
-            let mut sale = sale_from_row(row).map_err(self.err())?;
-            sale.slips = self.slips_of(sale.seq)?;
+            let seq = row.get::<_, i64>(0).map_err(self.err())? as u64;
+            let unreadable = |e: rusqlite::Error| match e {
+                rusqlite::Error::FromSqlConversionFailure(..)
+                | rusqlite::Error::InvalidColumnType(..)
+                | rusqlite::Error::IntegralValueOutOfRange(..) => JournalError::Tampered {
+                    path: self.path.clone(),
+                    seq,
+                    problem: format!("cannot be read ({e})"),
+                },
+                other => super::sqlite_error(&self.path)(other),
+            };
+            let mut sale = sale_from_row(row).map_err(unreadable)?;
+            sale.slips = self.read_slips(seq).map_err(unreadable)?;
             visit(sale)?;
         }
         Ok(())
     }
 
     pub(super) fn slips_of(&self, seq: u64) -> Result<Vec<SlipRecord>, JournalError> {
-        let mut st = self
-            .conn
+        self.read_slips(seq).map_err(self.err())
+    }
+
+    fn read_slips(&self, seq: u64) -> rusqlite::Result<Vec<SlipRecord>> {
+        self.conn
             .prepare_cached(
                 "SELECT s.sale_seq, s.idx, s.at, s.barcode, s.chain, s.payment_code,
                         s.confirmation_number, s.payment, s.merchant, s.amount_yen, s.stamp,
                         o.state
                  FROM slips s LEFT JOIN outbox o ON o.sale_seq = s.sale_seq AND o.idx = s.idx
                  WHERE s.sale_seq = ?1 ORDER BY s.idx",
-            )
-            .map_err(self.err())?;
-        let slips = st
-            .query_map([seq as i64], |row| slip_from_row(row, &self.journal_id))
-            .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
-            .map_err(self.err())?;
-        Ok(slips)
+            )?
+            .query_map([seq as i64], |row| slip_from_row(row, &self.journal_id))?
+            .collect()
     }
 }
 
@@ -157,9 +168,9 @@ fn insert_sale(tx: &rusqlite::Transaction<'_>, r: &SaleRecord) -> rusqlite::Resu
         r.hash,
     ])?;
     let mut slip_st = tx.prepare_cached(
-        "INSERT INTO slips (sale_seq, idx, at, pay_key, barcode, chain, payment_code,
+        "INSERT INTO slips (sale_seq, idx, at, barcode, chain, payment_code,
                             confirmation_number, payment, merchant, amount_yen, stamp)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
     )?;
     let mut outbox_st = tx.prepare_cached("INSERT INTO outbox (sale_seq, idx) VALUES (?1, ?2)")?;
     for s in &r.slips {
@@ -184,7 +195,6 @@ fn insert_sale(tx: &rusqlite::Transaction<'_>, r: &SaleRecord) -> rusqlite::Resu
             r.seq as i64,
             s.idx,
             s.at,
-            s.pay.pay_key(),
             barcode,
             chain,
             code,

@@ -3,9 +3,9 @@
 //! head that no longer matches), an inserted sale (a broken link) and reordered sales (seq is
 //! part of the hashed content).
 
-use super::record::{GENESIS_HASH, SaleRecord};
+use super::record::{GENESIS_HASH, SaleRecord, SlipPay};
 use super::{Journal, JournalError};
-use crate::domain::Yen;
+use crate::domain::{BillBarcode, Yen};
 
 /// What a successful verification covered.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,8 +19,12 @@ pub struct VerifyReport {
 }
 
 impl Journal {
-    /// Check SQLite's own integrity, then every sale in order. The first problem is the error.
-    pub fn verify(&self) -> Result<VerifyReport, JournalError> {
+    /// Check SQLite's own integrity, then every sale in order, all in one read snapshot (a
+    /// writer may go on meanwhile). The first problem is the error. With `expect_head`, the
+    /// chain must also end at that hash: a head kept elsewhere (the payment network keeps
+    /// each terminal's) catches sales removed or rewritten together with the local head.
+    pub fn verify(&self, expect_head: Option<&str>) -> Result<VerifyReport, JournalError> {
+        let snapshot = self.conn.unchecked_transaction().map_err(self.err())?;
         let integrity: String = self
             .conn
             .query_row("PRAGMA quick_check", [], |r| r.get(0))
@@ -97,6 +101,19 @@ impl Journal {
                 problem: format!("{orphans} slip, outbox or print rows belong to no sale"),
             });
         }
+        if let Some(expected) = expect_head
+            && expected != prev
+        {
+            return Err(JournalError::Tampered {
+                path: self.path.clone(),
+                seq: sales,
+                problem: format!(
+                    "the chain ends at hash {prev}, not the expected {expected} \
+                     (sales were removed or rewritten)"
+                ),
+            });
+        }
+        drop(snapshot);
         Ok(VerifyReport {
             sales,
             slips,
@@ -112,6 +129,18 @@ impl Journal {
         for (slip, idx) in sale.slips.iter().zip(1u32..) {
             if slip.idx != idx {
                 return Ok(Some(format!("slip {idx} is missing")));
+            }
+            if let SlipPay::Barcode(digits) = &slip.pay {
+                match BillBarcode::parse(digits) {
+                    Ok(code)
+                        if code.amount() == slip.amount && code.needs_stamp() == slip.stamp => {}
+                    Ok(_) => {
+                        return Ok(Some(format!(
+                            "slip {idx}'s amount or stamp differs from its barcode"
+                        )));
+                    }
+                    Err(e) => return Ok(Some(format!("slip {idx}'s barcode is invalid: {e}"))),
+                }
             }
         }
         let total = sale

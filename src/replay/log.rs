@@ -9,10 +9,15 @@ use chrono::{DateTime, FixedOffset};
 use serde_json::{Map, Value};
 
 use crate::domain::{Chain, Yen};
+
 use crate::register::{Station, Store};
 
 /// The longest line read; a longer one is a bad line. Real lines are under 300 bytes.
 pub const LINE_MAX_BYTES: usize = 64 * 1024;
+
+/// The most cash one `tender` line may hand over: far more than any konbini sees, far
+/// less than the journal can add up.
+pub const MAX_TENDER_YEN: u64 = 1_000_000_000_000;
 
 /// One line of a log, classified.
 #[derive(Debug, Clone, PartialEq)]
@@ -37,7 +42,7 @@ pub enum Entry {
 pub struct Header {
     /// `konbini_scan_log`: the format version.
     pub version: u64,
-    /// Terminal and store, defaults where the header is silent.
+    /// Terminal and store, defaults where the header is silent; or why they are wrong.
     pub station: Result<Station, String>,
 }
 
@@ -123,8 +128,10 @@ fn parse_event(key: &str, value: Value) -> Result<Event, String> {
         }
         ("key_in", _) => Err("`key_in` is not an object".to_owned()),
         ("tender", Value::Number(n)) => match n.as_u64() {
-            Some(yen) if yen > 0 && yen <= Yen::MAX.get() => Ok(Event::Tender(Yen::new(yen))),
-            _ => Err(format!("`tender` {n} is not a whole number of yen above 0")),
+            Some(yen) if yen > 0 && yen <= MAX_TENDER_YEN => Ok(Event::Tender(Yen::new(yen))),
+            _ => Err(format!(
+                "`tender` {n} is not a whole number of yen from 1 to {MAX_TENDER_YEN}"
+            )),
         },
         ("tender", _) => Err("`tender` is not a number".to_owned()),
         ("complete", Value::Bool(true)) => Ok(Event::Complete),
@@ -142,8 +149,17 @@ fn parse_header(version: Value, mut obj: Map<String, Value>) -> Entry {
     let station = (|| {
         let mut station = Station::default();
         match obj.remove("terminal") {
-            Some(Value::String(t)) if !t.is_empty() => station.terminal = t,
-            Some(_) => return Err("`terminal` is not a non-empty string".to_owned()),
+            // It names receipt files: letters, digits, `-` and `_` only.
+            Some(Value::String(t))
+                if (1..=16).contains(&t.len())
+                    && t.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') =>
+            {
+                station.terminal = t
+            }
+            Some(_) => {
+                return Err("`terminal` is not 1-16 letters, digits, `-` or `_`".to_owned());
+            }
             None => {}
         }
         match obj.remove("store") {

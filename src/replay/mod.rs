@@ -62,16 +62,6 @@ pub enum ReplayError {
         /// The version it asks for.
         version: u64,
     },
-    /// The header is there but wrong.
-    #[error("scan log {path}:{line}: bad header: {detail}")]
-    Header {
-        /// The log.
-        path: PathBuf,
-        /// The header's line.
-        line: u64,
-        /// What is wrong.
-        detail: String,
-    },
     /// The journal failed.
     #[error(transparent)]
     Journal(#[from] JournalError),
@@ -105,18 +95,6 @@ pub trait Observer {
     fn progress(&mut self, _offset: u64, _len: u64) {}
 }
 
-/// An observer that prints bad lines on stderr.
-pub struct StderrObserver<'a> {
-    /// The log, to name in messages.
-    pub log: &'a Path,
-}
-
-impl Observer for StderrObserver<'_> {
-    fn bad_line(&mut self, line: u64, reason: &str) {
-        eprintln!("{}:{line}: bad line: {reason}", self.log.display());
-    }
-}
-
 /// Replay `opts.log` into `opts.journal`; the summary when the log was read to its end.
 pub fn replay(opts: &ReplayOptions, observer: &mut dyn Observer) -> Result<Summary, ReplayError> {
     let log_err = |source| ReplayError::Log {
@@ -126,7 +104,7 @@ pub fn replay(opts: &ReplayOptions, observer: &mut dyn Observer) -> Result<Summa
     let (log_sha256, log_len) = hash_file(&opts.log).map_err(log_err)?;
     let mut journal = Journal::open(&opts.journal)?;
     // Never append to a journal whose chain is broken: that would bury the evidence.
-    journal.verify()?;
+    journal.verify(None)?;
     let printer = opts
         .receipts
         .as_deref()
@@ -257,13 +235,18 @@ impl Run<'_> {
                         version: header.version,
                     });
                 }
-                let station = header.station.map_err(|detail| ReplayError::Header {
-                    path: self.opts.log.clone(),
-                    line: self.line,
-                    detail,
-                })?;
-                self.register = Register::new(station.clone());
-                state.station = Some(station);
+                match header.station {
+                    Ok(station) => {
+                        self.register = Register::new(station.clone());
+                        state.station = Some(station);
+                    }
+                    // A header of the wrong form is a bad line; the defaults stand.
+                    Err(detail) => {
+                        state.tally.events += 1;
+                        state.tally.ignore("bad_line");
+                        observer.bad_line(self.line, &format!("bad header: {detail}"));
+                    }
+                }
                 return Ok(());
             }
             _ => {}
@@ -385,10 +368,11 @@ fn print_receipt(journal: &mut Journal, printer: &ReceiptDir, seq: u64) -> Resul
 /// SHA-256 (hex) and length of a file, read in a stream.
 fn hash_file(path: &Path) -> std::io::Result<(String, u64)> {
     let mut file = File::open(path)?;
-    if file.metadata()?.is_dir() {
+    // Read twice (hashed, then replayed) and resumed by offset: a pipe cannot be.
+    if !file.metadata()?.is_file() {
         return Err(std::io::Error::new(
             std::io::ErrorKind::InvalidInput,
-            "is a directory",
+            "not a regular file (a pipe or a directory cannot be replayed and resumed)",
         ));
     }
     let mut hasher = Sha256::new();

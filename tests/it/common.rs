@@ -95,3 +95,9 @@ pub fn golden(name: &str, actual: &str) {
 pub fn at(s: &str) -> DateTime<FixedOffset> {
     DateTime::parse_from_rfc3339(s).expect("test time")
 }
+
+/// A summary without the journal path (which is a temp dir's), for comparisons.
+pub fn portable(mut summary: serde_json::Value) -> serde_json::Value {
+    summary["journal"]["path"] = serde_json::json!("<journal>");
+    summary
+}

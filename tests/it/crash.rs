@@ -6,14 +6,9 @@ use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::common::*;
-
-fn portable(mut summary: Value) -> Value {
-    summary["journal"]["path"] = json!("<journal>");
-    summary
-}
 
 /// A busier day than the shipped one: 600 sales with mistakes, 2 MB of log at most.
 fn long_log(dir: &Path) -> PathBuf {
@@ -154,12 +149,29 @@ fn killed_again_and_again_still_ends_identically() {
     finish_and_compare(&log, &journal, &receipts, &want, "repeated kills");
 }
 
+/// Sales committed so far in a journal another process is writing (0 before it exists).
+fn committed(journal: &Path) -> i64 {
+    rusqlite::Connection::open_with_flags(journal, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .and_then(|c| c.query_row("SELECT count(*) FROM sales", [], |r| r.get(0)))
+        .unwrap_or(0)
+}
+
 #[test]
 fn killed_at_arbitrary_instants_resumes_identically() {
     let dir = tempdir();
-    let log = long_log(dir.path());
+    let log = dir.path().join("long.jsonl");
+    let out = run(&[
+        "synth-log",
+        "--sales",
+        "3000",
+        "--seed",
+        "5",
+        "-o",
+        log.to_str().unwrap(),
+    ]);
+    assert!(out.status.success());
     let want = reference(&log, dir.path());
-    for (i, delay_ms) in [5u64, 40, 120].into_iter().enumerate() {
+    for (i, after) in [1i64, 900, 2100].into_iter().enumerate() {
         let journal = dir.path().join(format!("k{i}.db"));
         let receipts = dir.path().join(format!("kr{i}"));
         let mut child = replay_cmd(&log, &journal, &receipts)
@@ -167,17 +179,59 @@ fn killed_at_arbitrary_instants_resumes_identically() {
             .stderr(std::process::Stdio::null())
             .spawn()
             .unwrap();
-        std::thread::sleep(Duration::from_millis(delay_ms));
-        child.kill().unwrap(); // SIGKILL, if it has not finished yet
-        child.wait().unwrap();
+        // Kill it from outside once it has committed `after` sales: wherever it is then.
+        while committed(&journal) < after && child.try_wait().unwrap().is_none() {
+            std::thread::sleep(Duration::from_micros(300));
+        }
+        child.kill().unwrap();
+        let status = child.wait().unwrap();
+        assert_eq!(
+            status.signal(),
+            Some(libc::SIGKILL),
+            "the replay finished before the kill at {after}"
+        );
+        let done = committed(&journal);
+        assert!(done >= after && done < 3000, "killed after {done} sales");
         finish_and_compare(
             &log,
             &journal,
             &receipts,
             &want,
-            &format!("kill after {delay_ms} ms"),
+            &format!("kill after {after} sales"),
         );
     }
+}
+
+#[test]
+fn verify_reads_a_consistent_snapshot_while_a_replay_writes() {
+    let dir = tempdir();
+    let log = dir.path().join("long.jsonl");
+    assert!(
+        run(&["synth-log", "--sales", "3000", "-o", log.to_str().unwrap()])
+            .status
+            .success()
+    );
+    let journal = dir.path().join("j.db");
+    let mut child = konbini()
+        .args([
+            "replay",
+            log.to_str().unwrap(),
+            "--journal",
+            journal.to_str().unwrap(),
+            "--json",
+        ])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut checks = 0;
+    while child.try_wait().unwrap().is_none() {
+        if committed(&journal) > 0 {
+            verify(&journal).expect("a journal being written verifies at every instant");
+            checks += 1;
+        }
+    }
+    assert!(child.wait().unwrap().success());
+    assert!(checks > 0, "verify never ran while the replay wrote");
 }
 
 /// Run `konbini` with the largest file it may write limited to `bytes` (EFBIG past it),

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use konbini_pos::journal::Journal;
+use konbini_pos::journal::{Journal, SlipPay};
 use rusqlite::Connection;
 
 use crate::common::*;
@@ -147,7 +147,7 @@ fn verify_catches_a_changed_slip() {
         &journal,
         "UPDATE slips SET amount_yen = amount_yen - 100 WHERE sale_seq = 8 AND idx = 1",
     );
-    verify_fails_at(&journal, 8, "total");
+    verify_fails_at(&journal, 8, "differs from its barcode");
 }
 
 #[test]
@@ -182,21 +182,171 @@ fn verify_catches_the_last_sale_deleted() {
 fn verify_catches_an_inserted_sale() {
     let dir = tempdir();
     let journal = store_day_journal(dir.path());
-    // Make room at seq 10 and put a forged copy of sale 9 there, chained to it.
+    // A forger who knows the hashing: a whole, self-consistent sale 10 chained to sale 9,
+    // with the old sales from 10 on moved up by one.
+    let nine = Journal::open_read_only(&journal)
+        .unwrap()
+        .sale(9)
+        .unwrap()
+        .unwrap();
+    let mut forged = nine.clone();
+    forged.seq = 10;
+    forged.prev_hash = nine.hash.clone();
+    forged.slips.truncate(1);
+    let code = konbini_pos::domain::BillBarcode::build(&konbini_pos::domain::BillFields {
+        company_code: "999999",
+        free_area: "1",
+        reissue: 0,
+        deadline: konbini_pos::domain::Deadline::None,
+        stamp: false,
+        amount: forged.total,
+    })
+    .unwrap();
+    forged.slips[0].pay = SlipPay::Barcode(code.to_string());
+    forged.slips[0].amount = forged.total;
+    forged.slips[0].stamp = false;
+    forged.hash = forged.content_hash();
     tamper(
         &journal,
-        "UPDATE sales SET seq = seq + 1000 WHERE seq >= 10;
-         UPDATE sales SET seq = seq - 999 WHERE seq >= 1010;
-         UPDATE slips SET sale_seq = sale_seq + 1000 WHERE sale_seq >= 10;
-         UPDATE outbox SET sale_seq = sale_seq + 1000 WHERE sale_seq >= 10;
-         UPDATE outbox SET sale_seq = sale_seq - 999 WHERE sale_seq >= 1010;
-         UPDATE slips SET sale_seq = sale_seq - 999 WHERE sale_seq >= 1010;
-         UPDATE print_queue SET sale_seq = sale_seq + 1000 WHERE sale_seq >= 10;
-         UPDATE print_queue SET sale_seq = sale_seq - 999 WHERE sale_seq >= 1010;
-         INSERT INTO sales SELECT 10, at, terminal, store_code, store_chain, store_name,
-             total_yen, tendered_yen, change_yen, hash, hash FROM sales WHERE seq = 9;",
+        &format!(
+            "UPDATE sales SET seq = seq + 1000 WHERE seq >= 10;
+             UPDATE sales SET seq = seq - 999 WHERE seq >= 1010;
+             UPDATE slips SET sale_seq = sale_seq + 1000 WHERE sale_seq >= 10;
+             UPDATE slips SET sale_seq = sale_seq - 999 WHERE sale_seq >= 1010;
+             UPDATE outbox SET sale_seq = sale_seq + 1000 WHERE sale_seq >= 10;
+             UPDATE outbox SET sale_seq = sale_seq - 999 WHERE sale_seq >= 1010;
+             UPDATE print_queue SET sale_seq = sale_seq + 1000 WHERE sale_seq >= 10;
+             UPDATE print_queue SET sale_seq = sale_seq - 999 WHERE sale_seq >= 1010;
+             INSERT INTO sales SELECT 10, at, terminal, store_code, store_chain, store_name,
+                 total_yen, tendered_yen, change_yen, '{prev}', '{hash}' FROM sales WHERE seq = 9;
+             INSERT INTO slips (sale_seq, idx, at, barcode, amount_yen, stamp)
+                 VALUES (10, 1, '{at}', '{code}', {total}, 0);
+             INSERT INTO outbox (sale_seq, idx) VALUES (10, 1);
+             INSERT INTO print_queue (sale_seq) VALUES (10);
+             UPDATE meta SET value = '301' WHERE key = 'head_seq';",
+            prev = forged.prev_hash,
+            hash = forged.hash,
+            at = forged.slips[0].at,
+            total = forged.total.get(),
+        ),
     );
-    verify_fails_at(&journal, 10, "");
+    // Sale 10 is perfect; the sale after it no longer follows.
+    verify_fails_at(&journal, 11, "does not follow");
+}
+
+#[test]
+fn pay_keys_are_derived_and_cannot_be_edited() {
+    let dir = tempdir();
+    let journal = store_day_journal(dir.path());
+    let conn = Connection::open(&journal).unwrap();
+    let err = conn
+        .execute("UPDATE slips SET pay_key = 'x' WHERE sale_seq = 1", [])
+        .unwrap_err();
+    assert!(err.to_string().contains("generated column"), "{err}");
+}
+
+#[test]
+fn an_expected_head_catches_a_truncated_journal_with_a_rewritten_head() {
+    let dir = tempdir();
+    let journal = store_day_journal(dir.path());
+    let head = Journal::open_read_only(&journal)
+        .unwrap()
+        .head()
+        .unwrap()
+        .1
+        .unwrap();
+    tamper(
+        &journal,
+        "DELETE FROM print_queue WHERE sale_seq = 300;
+         DELETE FROM outbox WHERE sale_seq = 300;
+         DELETE FROM slips WHERE sale_seq = 300;
+         DELETE FROM sales WHERE seq = 300;
+         UPDATE meta SET value = '299' WHERE key = 'head_seq';
+         UPDATE meta SET value = (SELECT hash FROM sales WHERE seq = 299) WHERE key = 'head_hash';",
+    );
+    // The file alone cannot tell (README: what verify catches) ...
+    assert!(verify(&journal).is_ok());
+    // ... a head kept elsewhere can.
+    let out = run(&[
+        "journal",
+        "verify",
+        "--journal",
+        journal.to_str().unwrap(),
+        "--expect-head",
+        &head,
+    ]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("sales were removed or rewritten"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn a_keyed_in_payment_is_journaled_exported_and_printed() {
+    use konbini_pos::domain::{PaperlessRef, Yen};
+    use konbini_pos::receipt::{COLUMNS_80MM, Receipt};
+    use konbini_pos::register::{NewSale, PaymentInfo, Slip, SlipKind, Station};
+
+    let dir = tempdir();
+    let path = dir.path().join("k.db");
+    let mut j = Journal::open(&path).unwrap();
+    let slip = Slip {
+        at: at("2026-11-28T10:00:00+09:00"),
+        kind: SlipKind::KeyIn {
+            reference: PaperlessRef::parse("lawson", "123456", "09012345678").unwrap(),
+            payment: PaymentInfo {
+                payment: "pi_123".into(),
+                amount: Yen::new(55_000),
+                merchant: "Example Shop".into(),
+                description: "order 42".into(),
+                customer_name: "山田太郎".into(),
+                expires_at: None,
+            },
+        },
+    };
+    assert!(!j.is_paid(&slip.pay_key()).unwrap());
+    let sale = NewSale {
+        at: at("2026-11-28T10:00:05+09:00"),
+        station: Station::default(),
+        slips: vec![slip.clone()],
+        total: Yen::new(55_000),
+        tendered: Yen::new(60_000),
+        change: Yen::new(5_000),
+    };
+    let committed = j.commit_sale(&sale, None).unwrap();
+    assert_eq!(committed.seq, 1);
+    // The core's pay key and the journal's derived one are the same text.
+    assert!(j.is_paid(&slip.pay_key()).unwrap());
+    assert!(j.verify(None).is_ok());
+    let record = j.sale(1).unwrap().unwrap();
+    assert_eq!(record.hash, committed.hash);
+    let text = Receipt::for_sale(&record).to_text(COLUMNS_80MM);
+    for expected in [
+        "収納代行 ローソン",
+        "Example Shop",
+        "受付番号 123456",
+        "確認番号 *******5678",
+        "収入印紙",
+        "¥55,000",
+        "¥5,000",
+    ] {
+        assert!(text.contains(expected), "{expected:?} missing in\n{text}");
+    }
+    drop(j);
+    let exported: serde_json::Value = serde_json::from_str(export(&path).trim()).unwrap();
+    let s = &exported["slips"][0];
+    assert_eq!(
+        (
+            s["chain"].as_str(),
+            s["payment_code"].as_str(),
+            s["confirmation_number"].as_str()
+        ),
+        (Some("lawson"), Some("123456"), Some("09012345678"))
+    );
+    assert_eq!(s["stamp"], true);
+    assert!(s.get("barcode").is_none());
 }
 
 #[test]

@@ -494,3 +494,37 @@ fn revenue_stamp_rules() {
     // The barcode's flag decides for a slip; ¥50,000 and more for a keyed-in payment.
     assert_eq!(stamps, [true, false, false, true]);
 }
+
+#[test]
+fn a_bad_deadline_is_malformed_even_with_a_wrong_check_digit() {
+    let mut s = Shell::new();
+    let mut d = ok("1", 1200).into_bytes();
+    d[30..36].copy_from_slice(b"261340");
+    d[43] = b'0' + (d[43] - b'0' + 1) % 10;
+    assert_eq!(
+        rejected(&s.scan(NOON, &String::from_utf8(d).unwrap())),
+        Some(Reason::Malformed)
+    );
+}
+
+#[test]
+fn in_a_full_sale_a_repeat_is_already_in_sale_and_a_paid_slip_already_paid() {
+    let mut s = Shell::new();
+    let paid = ok("777", 1000);
+    s.scan(NOON, &paid);
+    s.tender(1000);
+    s.complete();
+    for i in 0..20 {
+        s.scan(NOON, &ok(&format!("{i:03}"), 1000));
+    }
+    // Checks 5 and 6 name the slip's own problem; only a good slip hears `sale_full`.
+    assert_eq!(
+        rejected(&s.scan(NOON, &ok("005", 1000))),
+        Some(Reason::AlreadyInSale)
+    );
+    assert_eq!(rejected(&s.scan(NOON, &paid)), Some(Reason::AlreadyPaid));
+    assert_eq!(
+        rejected(&s.scan(NOON, &ok("999", 1000))),
+        Some(Reason::SaleFull)
+    );
+}

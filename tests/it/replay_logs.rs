@@ -5,10 +5,9 @@ use serde_json::{Value, json};
 
 use crate::common::*;
 
-/// The summary without the journal path (which is the temp dir's).
-fn portable(mut summary: Value) -> String {
-    summary["journal"]["path"] = json!("<journal>");
-    serde_json::to_string_pretty(&summary).unwrap() + "\n"
+/// The summary as a golden file holds it.
+fn golden_summary(summary: Value) -> String {
+    serde_json::to_string_pretty(&portable(summary)).unwrap() + "\n"
 }
 
 #[test]
@@ -40,7 +39,7 @@ fn edge_case_log_counts_every_rule() {
         json!({"no_open_sale": 4, "insufficient_tender": 1, "bad_line": 9})
     );
     assert_eq!(s["journal"]["sales"], 3);
-    golden("edge-cases.summary.json", &portable(s));
+    golden("edge-cases.summary.json", &golden_summary(s));
     golden("edge-cases.export.jsonl", &export(&journal));
     assert!(verify(&journal).is_ok());
 }
@@ -51,7 +50,7 @@ fn store_day_matches_its_golden_summary_and_export() {
     let journal = dir.path().join("day.db");
     let s = replay_json(&shipped_log("store-day.jsonl"), &journal, &[]);
     assert_eq!(s["sales"]["completed"], 300);
-    golden("store-day.summary.json", &portable(s));
+    golden("store-day.summary.json", &golden_summary(s));
     golden("store-day.export.jsonl", &export(&journal));
 }
 
@@ -397,4 +396,77 @@ fn a_progress_bar_on_a_terminal_unless_json() {
         "a progress bar with --json:\n{shown}"
     );
     assert!(shown.contains("\"events\": 1129"), "{shown}");
+}
+
+#[test]
+fn a_bad_header_is_a_bad_line_and_the_defaults_stand() {
+    let dir = tempdir();
+    let log = dir.path().join("h.jsonl");
+    std::fs::write(
+        &log,
+        concat!(
+            r#"{"konbini_scan_log": 1, "terminal": "../../etc", "store": {"code": "1"}}"#, "\n",
+            r#"{"at":"2026-11-28T10:00:00+09:00","scan":"]C191912345012345678901234567890101033101230003"}"#, "\n",
+        ),
+    )
+    .unwrap();
+    let receipts = dir.path().join("r");
+    let out = run(&[
+        "replay",
+        log.to_str().unwrap(),
+        "--journal",
+        dir.path().join("j.db").to_str().unwrap(),
+        "--json",
+        "--receipts",
+        receipts.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("h.jsonl:1: bad line: bad header: `terminal`"),
+        "{}",
+        stderr(&out)
+    );
+    let s: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(s["ignored"]["bad_line"], 1);
+    assert_eq!(s["events"], 2);
+    // That published test slip expired in 2001: nothing to print, nothing outside the dir.
+    assert_eq!(s["rejected"]["expired"], 1);
+}
+
+#[test]
+fn a_pipe_is_refused_with_a_reason() {
+    let out = konbini()
+        .args(["replay", "/dev/stdin", "--journal", "/tmp/konbini-never.db"])
+        .stdin(std::process::Stdio::piped())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("scan log /dev/stdin: not a regular file"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!std::path::Path::new("/tmp/konbini-never.db").exists());
+}
+
+#[test]
+fn a_tender_beyond_any_till_is_a_bad_line() {
+    let dir = tempdir();
+    let log = dir.path().join("t.jsonl");
+    std::fs::write(
+        &log,
+        concat!(
+            r#"{"at":"2026-11-28T10:00:00+09:00","scan":"]C191912345012345678901234567890101033101230003"}"#, "\n",
+            r#"{"at":"2026-11-28T10:00:01+09:00","tender":9223372036854775807}"#, "\n",
+            r#"{"at":"2026-11-28T10:00:02+09:00","tender":9223372036854775807}"#, "\n",
+        ),
+    )
+    .unwrap();
+    let s = replay_json(&log, &dir.path().join("j.db"), &[]);
+    assert_eq!(s["ignored"]["bad_line"], 2, "{s}");
+    assert_eq!(
+        s["ignored"].as_object().unwrap().len(),
+        3,
+        "only the spec's reasons: {s}"
+    );
 }

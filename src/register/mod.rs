@@ -7,6 +7,10 @@
 //! reads a clock, and imports no tokio, SQLite, terminal or serial code. The TUI, the replay
 //! and the tests all drive this one core, so a recorded session replays to the same result.
 //!
+//! A shell answers each question before it sends the next input: an answer that arrives
+//! while the sale is being committed is ignored (`Ignored::Busy`), so an asynchronous shell
+//! (the UI) must not send `Complete` while a `CheckPaid` or `Lookup` is unanswered.
+//!
 //! A sale is committed in two steps: `Complete` yields `Effect::CommitSale`; only when the
 //! journal answers `Msg::Committed` do the drawer, the receipt and the sync follow. A failed
 //! commit reopens the sale, so nothing the clerk accepted is lost.

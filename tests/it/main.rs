@@ -7,3 +7,4 @@ mod journal;
 mod props;
 mod register_rules;
 mod replay_logs;
+mod scanner;

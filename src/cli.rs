@@ -65,6 +65,33 @@ enum Command {
         #[arg(long, short)]
         output: Option<PathBuf>,
     },
+    /// Find and test the register's devices.
+    Devices {
+        #[command(subcommand)]
+        command: DevicesCommand,
+    },
+    /// A virtual serial barcode scanner on a pseudo-terminal, scanning lines of a file or
+    /// stdin (`\x1d` in a line stands for GS, FNC1).
+    ScannerSim {
+        /// Barcodes to scan, one per line (default: stdin).
+        #[arg(long)]
+        input: Option<PathBuf>,
+        /// Also point this path at the device (a stable name, as udev would make).
+        #[arg(long)]
+        link: Option<PathBuf>,
+        /// What the scanner appends to each frame.
+        #[arg(long, value_enum, default_value_t = crate::scanner::sim::Suffix::Crlf)]
+        suffix: crate::scanner::sim::Suffix,
+        /// Pace bytes as on a serial line at this baud rate (0: as fast as possible).
+        #[arg(long, default_value_t = 9600)]
+        baud: u32,
+        /// Pause between two scans, in milliseconds.
+        #[arg(long, default_value_t = 800)]
+        gap_ms: u64,
+        /// After the input ends, keep the device open until Ctrl+C.
+        #[arg(long)]
+        hold: bool,
+    },
     /// Print the performance figures with their ratios to the limits that bound them.
     Bench {
         #[command(subcommand)]
@@ -92,6 +119,39 @@ enum JournalCommand {
         #[arg(long)]
         with_ids: bool,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum DevicesCommand {
+    /// Serial ports and receipt printers found, with their stable names.
+    List {
+        /// One JSON object per device instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print each frame a scanner sends as a JSON line with the register's verdict.
+    ScanTest {
+        /// The scanner's device (a udev name such as /dev/konbini/scanner, or a tty).
+        #[arg(long)]
+        port: PathBuf,
+        /// Line speed (RS-232 scanners; USB CDC-ACM ones ignore it).
+        #[arg(long, default_value_t = 9600)]
+        baud: u32,
+        /// Stop after this many frames (default: until Ctrl+C).
+        #[arg(long)]
+        count: Option<u64>,
+        /// How frames are delimited.
+        #[arg(long, value_enum, default_value_t = FramingArg::Line)]
+        framing: FramingArg,
+    },
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum FramingArg {
+    /// Frames end at CR, LF or CRLF.
+    Line,
+    /// STX frame ETX.
+    StxEtx,
 }
 
 #[derive(Debug, Subcommand)]
@@ -178,6 +238,15 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench { what } => run_bench(what),
+        Command::Devices { command } => run_devices(command),
+        Command::ScannerSim {
+            input,
+            link,
+            suffix,
+            baud,
+            gap_ms,
+            hold,
+        } => run_scanner_sim(input, link, suffix, baud, gap_ms, hold),
     }
 }
 
@@ -227,6 +296,98 @@ fn run_replay(opts: ReplayOptions, json: bool) -> anyhow::Result<ExitCode> {
     } else {
         println!("replayed {}", opts.log.display());
         println!("{}", summary.human());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn run_devices(command: DevicesCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        DevicesCommand::List { json } => {
+            let found = crate::devices::list(std::path::Path::new("/"));
+            for d in &found {
+                if json {
+                    println!("{}", serde_json::to_string(d)?);
+                } else {
+                    let names: Vec<String> =
+                        d.names.iter().map(|n| n.display().to_string()).collect();
+                    println!(
+                        "{:8} {:20} usb {:10} {}",
+                        d.kind,
+                        d.path.display(),
+                        d.usb_id.as_deref().unwrap_or("-"),
+                        if names.is_empty() {
+                            "(no stable name: see udev/README.md)".to_owned()
+                        } else {
+                            names.join(" ")
+                        }
+                    );
+                }
+            }
+            if found.is_empty() && !json {
+                eprintln!("no serial ports or USB printers found under /dev");
+            }
+        }
+        DevicesCommand::ScanTest {
+            port,
+            baud,
+            count,
+            framing,
+        } => {
+            let mut config = crate::scanner::ReaderConfig::new(port);
+            config.baud = baud;
+            config.framing = match framing {
+                FramingArg::Line => crate::scanner::Framing::Line,
+                FramingArg::StxEtx => crate::scanner::Framing::StxEtx,
+            };
+            crate::devices::scan_test(config, count)?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn run_scanner_sim(
+    input: Option<PathBuf>,
+    link: Option<PathBuf>,
+    suffix: crate::scanner::sim::Suffix,
+    baud: u32,
+    gap_ms: u64,
+    hold: bool,
+) -> anyhow::Result<ExitCode> {
+    let mut port = crate::scanner::sim::VirtualPort::open()
+        .context("cannot open a pseudo-terminal for the virtual scanner")?;
+    if let Some(link) = &link {
+        port.link(link)
+            .with_context(|| format!("cannot point {} at the virtual scanner", link.display()))?;
+        println!("scanner on {} as {}", port.path().display(), link.display());
+    } else {
+        println!("scanner on {}", port.path().display());
+    }
+    std::io::stdout().flush()?;
+    let mut reader: Box<dyn std::io::BufRead> = match &input {
+        Some(path) => Box::new(std::io::BufReader::new(
+            std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?,
+        )),
+        None => Box::new(std::io::stdin().lock()),
+    };
+    let n = crate::scanner::sim::scan_lines(
+        &mut port,
+        &mut reader,
+        suffix,
+        (baud > 0).then_some(baud),
+        Duration::from_millis(gap_ms),
+    )?;
+    eprintln!("scanned {n} barcodes");
+    if hold {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
+            .block_on(tokio::signal::ctrl_c())?;
+    } else {
+        // Give a reader time to take the last frame before the cable goes.
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    if let Some(link) = &link {
+        let _ = std::fs::remove_file(link);
     }
     Ok(ExitCode::SUCCESS)
 }

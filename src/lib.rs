@@ -14,6 +14,7 @@
 
 pub mod bench;
 pub mod cli;
+pub mod devices;
 pub mod domain;
 pub mod failpoint;
 pub mod journal;

@@ -5,6 +5,7 @@
 pub mod codec;
 pub mod debounce;
 pub mod reader;
+pub mod sim;
 pub mod wedge;
 
 pub use codec::{CodecStats, Frame, Framing, SCAN_FRAME_MAX_BYTES, ScanCodec};

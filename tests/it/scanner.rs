@@ -224,3 +224,94 @@ async fn a_device_that_is_not_there_yet_is_waited_for() {
     assert_eq!(h.next_frame().await, CODE);
     h.stop().await;
 }
+
+/// `konbini scanner-sim` feeding `konbini devices scan-test`, both the real binary, through
+/// a pseudo-terminal under a stable name; the scanner is unplugged (the simulator exits)
+/// and plugged back (a second simulator under the same name) mid-test.
+#[test]
+fn scan_test_reads_the_simulator_through_an_unplug() {
+    use konbini_pos::domain::{BillBarcode, BillFields, Deadline, Yen};
+    use std::process::{Command, Stdio};
+
+    let dir = tempdir();
+    let link = dir.path().join("scanner");
+    let good = BillBarcode::build(&BillFields {
+        company_code: "912345",
+        free_area: "42",
+        reissue: 0,
+        deadline: Deadline::None,
+        stamp: false,
+        amount: Yen::new(1200),
+    })
+    .unwrap();
+    let first = dir.path().join("first.txt");
+    std::fs::write(&first, format!("]C1{good}\n\n]E04912345678904\n")).unwrap();
+    let second = dir.path().join("second.txt");
+    std::fs::write(
+        &second,
+        format!("]C1\\x1d{good}\n{}\n", &good.as_str()[..43]),
+    )
+    .unwrap();
+    let sim = |input: &Path, hold: bool| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_konbini"));
+        cmd.args([
+            "scanner-sim",
+            "--input",
+            input.to_str().unwrap(),
+            "--link",
+            link.to_str().unwrap(),
+            "--gap-ms",
+            "50",
+            "--baud",
+            "38400",
+        ]);
+        if hold {
+            cmd.arg("--hold");
+        }
+        cmd.stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    assert!(sim(&first, false).wait().unwrap().success());
+    // The first scanner has come and gone; the test starts now and must wait for it.
+    let test = Command::new(env!("CARGO_BIN_EXE_konbini"))
+        .args([
+            "devices",
+            "scan-test",
+            "--port",
+            link.to_str().unwrap(),
+            "--count",
+            "2",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    // Plugged back, and it stays plugged until the test has read it.
+    let mut second_sim = sim(&second, true);
+    let out = test.wait_with_output().unwrap();
+    second_sim.kill().unwrap();
+    second_sim.wait().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<serde_json::Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0]["frame"], format!("]C1\u{1d}{good}"));
+    assert_eq!(lines[0]["symbology"], "]C1");
+    assert_eq!(lines[0]["outcome"], "accepted");
+    assert_eq!(lines[1]["symbology"], serde_json::Value::Null);
+    assert_eq!(lines[1]["outcome"], "malformed");
+    assert!(lines[0]["at"].as_str().unwrap().ends_with("+09:00"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("not connected"), "{err}");
+    assert!(err.contains("connected"), "{err}");
+}

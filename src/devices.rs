@@ -1,0 +1,169 @@
+//! `konbini devices`: what a person setting up a register needs. `list` finds serial ports
+//! and receipt printers with their stable names; `scan-test` shows what a scanner sends and
+//! how the register would judge it, through unplugs.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::domain::time::{business_date, jst};
+use crate::register::check_barcode;
+use crate::scanner::reader::{self, ReaderConfig, ScannerEvent};
+
+/// A device found by `list`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FoundDevice {
+    /// The kernel's device node.
+    pub path: PathBuf,
+    /// `serial` or `printer`.
+    pub kind: &'static str,
+    /// Stable names pointing at it (`/dev/konbini/...`, `/dev/serial/by-id/...`).
+    pub names: Vec<PathBuf>,
+    /// USB `vendor:product`, when it hangs off USB.
+    pub usb_id: Option<String>,
+}
+
+/// Serial ports (USB serial and CDC-ACM) and USB printers under `/dev`, with the names
+/// udev gave them. `root` is `/` except in tests.
+pub fn list(root: &Path) -> Vec<FoundDevice> {
+    let dev = root.join("dev");
+    let mut found = Vec::new();
+    let mut add = |dir: PathBuf, prefixes: &[&str], kind: &'static str| {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            return;
+        };
+        let mut paths: Vec<PathBuf> = entries
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| {
+                p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| prefixes.iter().any(|pre| n.starts_with(pre)))
+            })
+            .collect();
+        paths.sort();
+        for path in paths {
+            found.push(FoundDevice {
+                usb_id: usb_id(root, &path),
+                names: Vec::new(),
+                path,
+                kind,
+            });
+        }
+    };
+    add(dev.clone(), &["ttyUSB", "ttyACM"], "serial");
+    add(dev.join("usb"), &["lp"], "printer");
+    for links in [
+        dev.join("konbini"),
+        dev.join("serial/by-id"),
+        dev.join("pos"),
+    ] {
+        let Ok(entries) = std::fs::read_dir(&links) else {
+            continue;
+        };
+        for link in entries.flatten().map(|e| e.path()) {
+            let Ok(target) = std::fs::canonicalize(&link) else {
+                continue;
+            };
+            if let Some(d) = found
+                .iter_mut()
+                .find(|d| std::fs::canonicalize(&d.path).ok().as_ref() == Some(&target))
+            {
+                d.names.push(link);
+                d.names.sort();
+            }
+        }
+    }
+    found
+}
+
+/// `idVendor:idProduct` of the USB device a tty or lp node belongs to, from sysfs.
+fn usb_id(root: &Path, node: &Path) -> Option<String> {
+    let name = node.file_name()?.to_str()?;
+    let class = if name.starts_with("lp") {
+        "usbmisc"
+    } else {
+        "tty"
+    };
+    let mut dir =
+        std::fs::canonicalize(root.join("sys/class").join(class).join(name).join("device")).ok()?;
+    for _ in 0..4 {
+        let vendor = std::fs::read_to_string(dir.join("idVendor"));
+        let product = std::fs::read_to_string(dir.join("idProduct"));
+        if let (Ok(v), Ok(p)) = (vendor, product) {
+            return Some(format!("{}:{}", v.trim(), p.trim()));
+        }
+        dir = dir.parent()?.to_owned();
+    }
+    None
+}
+
+/// One line of `scan-test` output.
+#[derive(Debug, Serialize)]
+struct ScanLine<'a> {
+    at: String,
+    frame: &'a str,
+    symbology: Option<&'a str>,
+    outcome: &'a str,
+}
+
+/// Read frames from `config.path` and print each as a JSON line with the register's
+/// verdict (checks 1-4 at today's date in Japan), until `count` frames or Ctrl+C. Status
+/// changes go to stderr. Keeps reading through unplugs.
+pub fn scan_test(config: ReaderConfig, count: Option<u64>) -> anyhow::Result<u64> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let path = config.path.display().to_string();
+        let (tx, mut rx) = mpsc::channel(64);
+        let cancel = CancellationToken::new();
+        let reader = tokio::spawn(reader::run(config, tx, cancel.clone()));
+        let mut seen = 0u64;
+        let stdout = std::io::stdout();
+        while count.is_none_or(|c| seen < c) {
+            let event = tokio::select! {
+                _ = tokio::signal::ctrl_c() => break,
+                e = rx.recv() => match e { Some(e) => e, None => break },
+            };
+            match event {
+                ScannerEvent::Connected => eprintln!("scanner {path}: connected"),
+                ScannerEvent::Disconnected { error } => {
+                    eprintln!("scanner {path}: not connected ({error}); waiting for it")
+                }
+                ScannerEvent::Frame(frame) => {
+                    let now = chrono::Utc::now().with_timezone(&jst());
+                    let verdict = check_barcode(&frame.text, business_date(&now));
+                    let outcome = match &verdict {
+                        Ok(_) => "accepted",
+                        Err(r) => r.reason.as_str(),
+                    };
+                    let line = ScanLine {
+                        at: now.to_rfc3339_opts(chrono::SecondsFormat::Millis, false),
+                        frame: &frame.text,
+                        symbology: frame.symbology(),
+                        outcome,
+                    };
+                    let mut out = stdout.lock();
+                    writeln!(out, "{}", serde_json::to_string(&line)?)?;
+                    out.flush()?;
+                    seen += 1;
+                }
+            }
+        }
+        cancel.cancel();
+        let stats = reader.await?;
+        eprintln!(
+            "scanner {path}: {} frames, {} re-reads dropped, {} oversize, {} partial, {} not UTF-8",
+            stats.codec.frames,
+            stats.rereads,
+            stats.codec.oversize,
+            stats.codec.partial,
+            stats.codec.invalid_utf8
+        );
+        Ok(seen)
+    })
+}

@@ -128,6 +128,9 @@ enum DevicesCommand {
         /// One JSON object per device instead of a table.
         #[arg(long)]
         json: bool,
+        /// Device profiles to recognise devices by.
+        #[arg(long, default_value = "hardware")]
+        profiles: PathBuf,
     },
     /// Print each frame a scanner sends as a JSON line with the register's verdict.
     ScanTest {
@@ -302,8 +305,9 @@ fn run_replay(opts: ReplayOptions, json: bool) -> anyhow::Result<ExitCode> {
 
 fn run_devices(command: DevicesCommand) -> anyhow::Result<ExitCode> {
     match command {
-        DevicesCommand::List { json } => {
-            let found = crate::devices::list(std::path::Path::new("/"));
+        DevicesCommand::List { json, profiles } => {
+            let profiles = crate::hardware::Profiles::load(&profiles)?;
+            let found = crate::devices::list(std::path::Path::new("/"), &profiles);
             for d in &found {
                 if json {
                     println!("{}", serde_json::to_string(d)?);
@@ -311,10 +315,11 @@ fn run_devices(command: DevicesCommand) -> anyhow::Result<ExitCode> {
                     let names: Vec<String> =
                         d.names.iter().map(|n| n.display().to_string()).collect();
                     println!(
-                        "{:8} {:20} usb {:10} {}",
+                        "{:8} {:20} usb {:10} profile {:18} {}",
                         d.kind,
                         d.path.display(),
                         d.usb_id.as_deref().unwrap_or("-"),
+                        d.profile.as_deref().unwrap_or("-"),
                         if names.is_empty() {
                             "(no stable name: see udev/README.md)".to_owned()
                         } else {

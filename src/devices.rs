@@ -24,11 +24,13 @@ pub struct FoundDevice {
     pub names: Vec<PathBuf>,
     /// USB `vendor:product`, when it hangs off USB.
     pub usb_id: Option<String>,
+    /// The device profile matching its USB ids.
+    pub profile: Option<String>,
 }
 
 /// Serial ports (USB serial and CDC-ACM) and USB printers under `/dev`, with the names
 /// udev gave them. `root` is `/` except in tests.
-pub fn list(root: &Path) -> Vec<FoundDevice> {
+pub fn list(root: &Path, profiles: &crate::hardware::Profiles) -> Vec<FoundDevice> {
     let dev = root.join("dev");
     let mut found = Vec::new();
     let mut add = |dir: PathBuf, prefixes: &[&str], kind: &'static str| {
@@ -46,8 +48,13 @@ pub fn list(root: &Path) -> Vec<FoundDevice> {
             .collect();
         paths.sort();
         for path in paths {
+            let usb_id = usb_id(root, &path);
             found.push(FoundDevice {
-                usb_id: usb_id(root, &path),
+                profile: usb_id
+                    .as_deref()
+                    .and_then(|id| profiles.name_of(id))
+                    .map(str::to_owned),
+                usb_id,
                 names: Vec::new(),
                 path,
                 kind,

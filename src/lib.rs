@@ -17,6 +17,7 @@ pub mod cli;
 pub mod devices;
 pub mod domain;
 pub mod failpoint;
+pub mod hardware;
 pub mod journal;
 pub mod receipt;
 pub mod register;

@@ -8,3 +8,4 @@ mod props;
 mod register_rules;
 mod replay_logs;
 mod scanner;
+mod udev;

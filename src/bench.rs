@@ -171,3 +171,52 @@ pub fn codec_frames_per_second(duration: Duration) -> (f64, Duration) {
     let wire_time = Duration::from_secs_f64(frame.len() as f64 * 10.0 / 9600.0);
     (per_second(frames, start.elapsed()), wire_time)
 }
+
+/// Scan-to-message latency through a real pseudo-terminal: the virtual scanner writes a
+/// whole frame, the reader task delivers it; `n` samples. Returns (p50, p99) and the wire
+/// time of the same frame at 9,600 baud, the latency a real RS-232 scanner adds anyway.
+pub fn scan_latency(n: usize) -> anyhow::Result<(Duration, Duration, Duration)> {
+    use crate::scanner::reader::{self, ReaderConfig, ScannerEvent};
+    use crate::scanner::sim::{Suffix, VirtualPort};
+
+    let frame_base = "]C19191234501234567890123456789010103310123000";
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()?;
+    let mut port = VirtualPort::open()?;
+    let mut config = ReaderConfig::new(port.path());
+    // Every sample is a different frame, so none is a re-read.
+    config.debounce = Duration::ZERO;
+    let (tx, mut rx) = tokio::sync::mpsc::channel(16);
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let task = runtime.spawn(reader::run(config, tx, cancel.clone()));
+    let mut samples = Vec::with_capacity(n);
+    runtime.block_on(async {
+        while !matches!(rx.recv().await, Some(ScannerEvent::Connected)) {}
+    });
+    for i in 0..n {
+        let wire = Suffix::Crlf.wire(&format!("{frame_base}{}", i % 10));
+        let start = Instant::now();
+        port.send(&wire, None)?;
+        let got = runtime.block_on(async {
+            tokio::time::timeout(Duration::from_secs(5), async {
+                loop {
+                    match rx.recv().await {
+                        Some(ScannerEvent::Frame(_)) => return true,
+                        Some(_) => {}
+                        None => return false,
+                    }
+                }
+            })
+            .await
+        });
+        anyhow::ensure!(got == Ok(true), "the reader lost frame {i}");
+        samples.push(start.elapsed());
+    }
+    cancel.cancel();
+    let _ = runtime.block_on(task);
+    samples.sort();
+    let wire_time = Duration::from_secs_f64(49.0 * 10.0 / 9600.0);
+    Ok((samples[n / 2], samples[n * 99 / 100], wire_time))
+}

@@ -171,7 +171,7 @@ enum BenchCommand {
         #[arg(long, default_value = ".")]
         dir: PathBuf,
     },
-    /// Scanner frames per second through the serial codec.
+    /// Scanner frames per second through the serial codec, and scan-to-message latency.
     Codec {
         /// How long to run, in seconds.
         #[arg(long, default_value_t = 2.0, value_parser = parse_seconds)]
@@ -432,6 +432,14 @@ fn run_bench(what: Option<BenchCommand>) -> anyhow::Result<ExitCode> {
         Some(BenchCommand::Codec { seconds }) => (None, None, Some(seconds)),
     };
     if let Some(seconds) = codec {
+        let (p50, p99, wire) = crate::bench::scan_latency(1000)?;
+        println!(
+            "scan-to-message over a pseudo-terminal: p50 {:.3} ms, p99 {:.3} ms (goal p99 < 2 ms); a 44-digit frame's wire time at 9,600 baud is {:.1} ms ({:.3} of it)",
+            p50.as_secs_f64() * 1e3,
+            p99.as_secs_f64() * 1e3,
+            wire.as_secs_f64() * 1e3,
+            p99.as_secs_f64() / wire.as_secs_f64()
+        );
         let (per_s, wire) = crate::bench::codec_frames_per_second(Duration::from_secs_f64(seconds));
         println!(
             "scanner codec: {:.2} M frames/s (goal 1 M/s: {:.2}x); one frame's wire time at 9,600 baud: {:.1} ms, i.e. {:.0} frames/s on the wire",

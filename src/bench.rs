@@ -192,9 +192,7 @@ pub fn scan_latency(n: usize) -> anyhow::Result<(Duration, Duration, Duration)> 
     let cancel = tokio_util::sync::CancellationToken::new();
     let task = runtime.spawn(reader::run(config, tx, cancel.clone()));
     let mut samples = Vec::with_capacity(n);
-    runtime.block_on(async {
-        while !matches!(rx.recv().await, Some(ScannerEvent::Connected)) {}
-    });
+    runtime.block_on(async { while !matches!(rx.recv().await, Some(ScannerEvent::Connected)) {} });
     for i in 0..n {
         let wire = Suffix::Crlf.wire(&format!("{frame_base}{}", i % 10));
         let start = Instant::now();

@@ -147,6 +147,32 @@ enum DevicesCommand {
         #[arg(long, value_enum, default_value_t = FramingArg::Line)]
         framing: FramingArg,
     },
+    /// Print a test receipt (ESC/POS, Shift_JIS) and report the printer's status; exit 1
+    /// when it reports a problem (offline, cover open, paper end, an error).
+    PrintTest {
+        /// The printer: a serial port or a /dev/usb/lp* device (or /dev/konbini/printer).
+        #[arg(long)]
+        port: PathBuf,
+        /// Line speed of a serial printer.
+        #[arg(long, default_value_t = 38400)]
+        baud: u32,
+        /// Paper width in millimetres.
+        #[arg(long, value_enum, default_value_t = PaperArg::Mm80)]
+        paper: PaperArg,
+        /// Also kick the cash drawer (pin 2, 100 ms on, 200 ms off).
+        #[arg(long)]
+        drawer: bool,
+    },
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum PaperArg {
+    /// 80 mm paper, 48 columns.
+    #[value(name = "80")]
+    Mm80,
+    /// 58 mm paper, 32 columns.
+    #[value(name = "58")]
+    Mm58,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -345,6 +371,22 @@ fn run_devices(command: DevicesCommand) -> anyhow::Result<ExitCode> {
                 FramingArg::StxEtx => crate::scanner::Framing::StxEtx,
             };
             crate::devices::scan_test(config, count)?;
+        }
+        DevicesCommand::PrintTest {
+            port,
+            baud,
+            paper,
+            drawer,
+        } => {
+            let columns = match paper {
+                PaperArg::Mm80 => crate::receipt::COLUMNS_80MM,
+                PaperArg::Mm58 => crate::receipt::COLUMNS_58MM,
+            };
+            let ok =
+                crate::devices::print_test(&port, baud, columns, drawer.then_some((2, 100, 200)))?;
+            if !ok {
+                return Ok(ExitCode::FAILURE);
+            }
         }
     }
     Ok(ExitCode::SUCCESS)

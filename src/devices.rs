@@ -174,3 +174,100 @@ pub fn scan_test(config: ReaderConfig, count: Option<u64>) -> anyhow::Result<u64
         Ok(seen)
     })
 }
+
+/// The test receipt `print-test` prints: the printer's name, the time, Japanese text, an
+/// amount and a rule, so a person can check the code page, kanji, ¥ and the cut at once.
+pub fn test_receipt(port: &Path) -> crate::receipt::Receipt {
+    use crate::receipt::{Line, Receipt};
+    let now = chrono::Utc::now().with_timezone(&jst());
+    Receipt {
+        number: "TEST".to_owned(),
+        lines: vec![
+            Line::Title("テスト印字".to_owned()),
+            Line::Center("konbini-pos".to_owned()),
+            Line::Text(format!("{}", now.format("%Y-%m-%d %H:%M:%S JST"))),
+            Line::Text(port.display().to_string()),
+            Line::Rule,
+            Line::Text("漢字 かな カナ ｶﾅ ABC abc 0123456789".to_owned()),
+            Line::Pair("収納代行".to_owned(), "¥1,200".to_owned()),
+            Line::Notice("収入印紙 印紙税申告納付につき税務署承認済".to_owned()),
+            Line::BigPair("合計".to_owned(), "¥1,200".to_owned()),
+            Line::Rule,
+            Line::Center("印字テスト完了".to_owned()),
+        ],
+    }
+}
+
+/// Print the test receipt on `port`, optionally kick the drawer, and report the status.
+/// Ok(true) when the printer reports no problem (or cannot report at all).
+pub fn print_test(
+    port: &Path,
+    baud: u32,
+    columns: usize,
+    drawer: Option<(u8, u16, u16)>,
+) -> anyhow::Result<bool> {
+    use anyhow::Context;
+
+    use crate::printer::{PrinterPort, StatusReport, encode_receipt};
+    let mut printer = PrinterPort::open(port, baud)
+        .with_context(|| format!("printer {}: cannot open", port.display()))?;
+    let mut job = encode_receipt(&test_receipt(port), columns);
+    if let Some((pin, on_ms, off_ms)) = drawer {
+        konbini_firmware::escpos::Command::DrawerKick { pin, on_ms, off_ms }
+            .encode(&mut |b: &[u8]| job.extend_from_slice(b));
+    }
+    printer
+        .send(&job)
+        .with_context(|| format!("printer {}: cannot write", port.display()))?;
+    println!("sent {} bytes to {}", job.len(), port.display());
+    let report = printer
+        .status()
+        .with_context(|| format!("printer {}: cannot ask its status", port.display()))?;
+    Ok(match report {
+        StatusReport::NoReply => {
+            println!(
+                "status: no reply to DLE EOT (a USB printer without a read channel, or nothing there)"
+            );
+            true
+        }
+        StatusReport::Garbled(b) => {
+            println!("status: reply 0x{b:02x} is not a status byte (is Auto Status Back on?)");
+            false
+        }
+        StatusReport::Status(s) => {
+            let mut problems = Vec::new();
+            if s.offline {
+                problems.push("offline");
+            }
+            if s.cover_open {
+                problems.push("cover open");
+            }
+            if s.paper_end {
+                problems.push("paper end");
+            }
+            if s.cutter_error {
+                problems.push("cutter error");
+            }
+            if s.unrecoverable {
+                problems.push("unrecoverable error");
+            }
+            println!(
+                "status: {}; paper {}; drawer pin 3 {}",
+                if problems.is_empty() {
+                    "ready".to_owned()
+                } else {
+                    problems.join(", ")
+                },
+                if s.paper_end {
+                    "out"
+                } else if s.paper_near_end {
+                    "near end"
+                } else {
+                    "ok"
+                },
+                if s.drawer_pin_high { "high" } else { "low" }
+            );
+            problems.is_empty()
+        }
+    })
+}

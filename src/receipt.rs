@@ -34,6 +34,19 @@ pub enum Line {
     Blank,
 }
 
+impl Line {
+    /// The line as plain text `columns` wide, without its newline.
+    pub fn to_text(&self, columns: usize) -> String {
+        match self {
+            Line::Title(t) | Line::Center(t) => center(t, columns),
+            Line::Text(t) | Line::Notice(t) => t.clone(),
+            Line::Pair(l, r) | Line::BigPair(l, r) => pair(l, r, columns),
+            Line::Rule => "-".repeat(columns),
+            Line::Blank => String::new(),
+        }
+    }
+}
+
 /// A receipt, ready to render.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Receipt {
@@ -126,13 +139,7 @@ impl Receipt {
     pub fn to_text(&self, columns: usize) -> String {
         let mut out = String::new();
         for line in &self.lines {
-            match line {
-                Line::Title(t) | Line::Center(t) => out.push_str(&center(t, columns)),
-                Line::Text(t) | Line::Notice(t) => out.push_str(t),
-                Line::Pair(l, r) | Line::BigPair(l, r) => out.push_str(&pair(l, r, columns)),
-                Line::Rule => out.push_str(&"-".repeat(columns)),
-                Line::Blank => {}
-            }
+            out.push_str(&line.to_text(columns));
             out.push('\n');
         }
         out

@@ -1,10 +1,13 @@
 //! konbini-firmware: the receipt printer's firmware, `#![no_std]`.
 //!
-//! It will own the ESC/POS command set (encode and decode), the raster engine and the
-//! thermal-head driver over embedded-hal (issue 5). For now it holds the paper geometry
-//! that the host's receipt layout and the firmware must agree on.
+//! It owns the ESC/POS command set (`escpos`: commands as types, their encoding, status
+//! replies), and will own the decoder, the raster engine and the thermal-head driver over
+//! embedded-hal (issue 5). The host encodes its receipts with the same types, so the
+//! virtual printer and a real one receive the same bytes.
 #![no_std]
 #![deny(missing_docs)]
+
+pub mod escpos;
 
 /// Print-head dots per line on 80 mm paper.
 pub const DOTS_80MM: u16 = 576;

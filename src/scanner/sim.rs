@@ -1,4 +1,5 @@
-//! `konbini scanner-sim`: a virtual serial scanner on a pseudo-terminal. It prints the
+//! `konbini scanner-sim`: a virtual serial scanner on a pseudo-terminal (the same
+//! pseudo-terminal pair also plays a serial printer in tests). It prints the
 //! device path, optionally points a stable name at it (as udev would), then "scans" each
 //! line of its input: the frame with the configured suffix, paced at the line's baud rate
 //! (10 bits a byte, 8N1), with a pause between scans as a clerk's hand makes.
@@ -102,6 +103,12 @@ impl VirtualPort {
         let _ = std::fs::remove_file(&tmp);
         std::os::unix::fs::symlink(&self.path, &tmp)?;
         std::fs::rename(&tmp, link)
+    }
+
+    /// The cable's far end: what a program writes to the device is read here (a printer
+    /// simulated by a test reads jobs and answers status queries through it).
+    pub fn far_end(&mut self) -> &mut File {
+        &mut self.master
     }
 
     /// Send bytes as the scanner would at `baud` (None: all at once).

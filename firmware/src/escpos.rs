@@ -1,0 +1,251 @@
+//! The ESC/POS commands a receipt needs, as types, and their encoding. No allocation: a
+//! command writes its bytes through a sink. The decoder (bytes to commands, for the
+//! printer side) comes with the raster engine (issue 5).
+//!
+//! Byte values follow Epson's ESC/POS reference as summarised in
+//! `shared/reference/hardware.md` §3 (for example GS V 66 n is a partial cut after feeding
+//! n dots; DLE EOT n asks for a real-time status byte).
+
+/// ESC.
+pub const ESC: u8 = 0x1B;
+/// GS.
+pub const GS: u8 = 0x1D;
+/// FS.
+pub const FS: u8 = 0x1C;
+/// DLE.
+pub const DLE: u8 = 0x10;
+/// EOT.
+pub const EOT: u8 = 0x04;
+/// LF.
+pub const LF: u8 = 0x0A;
+
+/// Text justification (ESC a n).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Justify {
+    /// Left.
+    Left,
+    /// Centre.
+    Center,
+    /// Right.
+    Right,
+}
+
+/// Which real-time status DLE EOT n asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusKind {
+    /// n = 1: printer status (drawer, online).
+    Printer = 1,
+    /// n = 2: offline cause (cover, paper end stop).
+    Offline = 2,
+    /// n = 3: error cause (cutter, unrecoverable).
+    Error = 3,
+    /// n = 4: roll paper sensor (near end, end).
+    Paper = 4,
+}
+
+/// One ESC/POS command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Command<'a> {
+    /// ESC @: clear the buffer and reset modes.
+    Initialize,
+    /// ESC t n: character code table (1 = half-width katakana).
+    CodeTable(u8),
+    /// ESC R n: international character set (8 = Japan: 0x5C prints as ¥).
+    International(u8),
+    /// FS C n: kanji code system (0 = JIS, 1 = Shift_JIS).
+    KanjiCodeSystem(u8),
+    /// FS &: kanji mode on.
+    KanjiOn,
+    /// FS .: kanji mode off.
+    KanjiOff,
+    /// Bytes of text already in the printer's encoding. Must not contain DLE EOT.
+    Text(&'a [u8]),
+    /// LF: print and feed one line.
+    LineFeed,
+    /// ESC E n: emphasis.
+    Emphasis(bool),
+    /// ESC a n: justification.
+    Justify(Justify),
+    /// GS ! n: character size, width and height multipliers 1-8.
+    Size {
+        /// Width multiplier.
+        width: u8,
+        /// Height multiplier.
+        height: u8,
+    },
+    /// ESC d n: print and feed n lines.
+    FeedLines(u8),
+    /// GS V 66 n: feed n dots, then cut (partial when the cutter has one).
+    Cut {
+        /// Leave a hinge.
+        partial: bool,
+        /// Dots to feed before cutting.
+        feed: u8,
+    },
+    /// ESC p m t1 t2: drawer kick on pin 2 or 5, pulse times in milliseconds.
+    DrawerKick {
+        /// Connector pin, 2 or 5.
+        pin: u8,
+        /// On time.
+        on_ms: u16,
+        /// Off time.
+        off_ms: u16,
+    },
+    /// DLE EOT n: ask for a status byte, answered at once.
+    Status(StatusKind),
+}
+
+impl Command<'_> {
+    /// Write this command's bytes through `out`.
+    pub fn encode(&self, out: &mut impl FnMut(&[u8])) {
+        match *self {
+            Command::Initialize => out(&[ESC, b'@']),
+            Command::CodeTable(n) => out(&[ESC, b't', n]),
+            Command::International(n) => out(&[ESC, b'R', n]),
+            Command::KanjiCodeSystem(n) => out(&[FS, b'C', n]),
+            Command::KanjiOn => out(&[FS, b'&']),
+            Command::KanjiOff => out(&[FS, b'.']),
+            Command::Text(bytes) => out(bytes),
+            Command::LineFeed => out(&[LF]),
+            Command::Emphasis(on) => out(&[ESC, b'E', u8::from(on)]),
+            Command::Justify(j) => out(&[
+                ESC,
+                b'a',
+                match j {
+                    Justify::Left => 0,
+                    Justify::Center => 1,
+                    Justify::Right => 2,
+                },
+            ]),
+            Command::Size { width, height } => {
+                let w = width.clamp(1, 8) - 1;
+                let h = height.clamp(1, 8) - 1;
+                out(&[GS, b'!', (w << 4) | h])
+            }
+            Command::FeedLines(n) => out(&[ESC, b'd', n]),
+            Command::Cut { partial, feed } => out(&[GS, b'V', if partial { 66 } else { 65 }, feed]),
+            Command::DrawerKick { pin, on_ms, off_ms } => {
+                // Pulse times are in units of 2 ms, at most 255 units.
+                let units = |ms: u16| (ms / 2).clamp(1, 255) as u8;
+                out(&[
+                    ESC,
+                    b'p',
+                    if pin == 5 { 1 } else { 0 },
+                    units(on_ms),
+                    units(off_ms),
+                ])
+            }
+            Command::Status(kind) => out(&[DLE, EOT, kind as u8]),
+        }
+    }
+}
+
+/// What the four DLE EOT replies say, decoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PrinterStatus {
+    /// The printer is offline.
+    pub offline: bool,
+    /// The cover is open.
+    pub cover_open: bool,
+    /// Printing stopped at the end of the paper.
+    pub paper_end: bool,
+    /// The roll is nearly used up.
+    pub paper_near_end: bool,
+    /// The autocutter failed.
+    pub cutter_error: bool,
+    /// An unrecoverable error occurred.
+    pub unrecoverable: bool,
+    /// Drawer-kick connector pin 3 is high (drawer open or closed depends on the drawer).
+    pub drawer_pin_high: bool,
+}
+
+/// A reply byte that does not carry the fixed bits of a status reply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NotAStatusByte(pub u8);
+
+impl PrinterStatus {
+    /// Fold one reply to `kind` into the status. Every reply has bit 1 and bit 4 set and
+    /// bits 0 and 7 clear: `(b & 0x93) == 0x12`.
+    pub fn apply(&mut self, kind: StatusKind, byte: u8) -> Result<(), NotAStatusByte> {
+        if byte & 0x93 != 0x12 {
+            return Err(NotAStatusByte(byte));
+        }
+        let bit = |mask: u8| byte & mask != 0;
+        match kind {
+            StatusKind::Printer => {
+                self.drawer_pin_high = bit(0x04);
+                self.offline = bit(0x08);
+            }
+            StatusKind::Offline => {
+                self.cover_open = bit(0x04);
+                self.paper_end |= bit(0x20);
+            }
+            StatusKind::Error => {
+                self.cutter_error = bit(0x08);
+                self.unrecoverable = bit(0x20);
+            }
+            StatusKind::Paper => {
+                self.paper_near_end = byte & 0x0C == 0x0C;
+                self.paper_end |= byte & 0x60 == 0x60;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use std::vec::Vec;
+
+    use super::*;
+
+    fn bytes(c: Command<'_>) -> Vec<u8> {
+        let mut v = Vec::new();
+        c.encode(&mut |b| v.extend_from_slice(b));
+        v
+    }
+
+    #[test]
+    fn encodes_the_documented_bytes() {
+        assert_eq!(bytes(Command::Initialize), [0x1B, 0x40]);
+        assert_eq!(bytes(Command::KanjiCodeSystem(1)), [0x1C, 0x43, 1]);
+        assert_eq!(bytes(Command::International(8)), [0x1B, 0x52, 8]);
+        assert_eq!(
+            bytes(Command::Size {
+                width: 2,
+                height: 2
+            }),
+            [0x1D, 0x21, 0x11]
+        );
+        assert_eq!(
+            bytes(Command::Cut {
+                partial: true,
+                feed: 3
+            }),
+            [0x1D, 0x56, 66, 3]
+        );
+        assert_eq!(
+            bytes(Command::DrawerKick {
+                pin: 2,
+                on_ms: 100,
+                off_ms: 200
+            }),
+            [0x1B, 0x70, 0, 50, 100]
+        );
+        assert_eq!(bytes(Command::Status(StatusKind::Paper)), [0x10, 0x04, 4]);
+        assert_eq!(bytes(Command::Justify(Justify::Center)), [0x1B, 0x61, 1]);
+    }
+
+    #[test]
+    fn decodes_status_replies() {
+        let mut s = PrinterStatus::default();
+        s.apply(StatusKind::Printer, 0x16).unwrap();
+        assert!(s.drawer_pin_high && !s.offline);
+        s.apply(StatusKind::Paper, 0x12 | 0x0C).unwrap();
+        assert!(s.paper_near_end && !s.paper_end);
+        s.apply(StatusKind::Offline, 0x12 | 0x04 | 0x20).unwrap();
+        assert!(s.cover_open && s.paper_end);
+        assert_eq!(s.apply(StatusKind::Paper, 0xFF), Err(NotAStatusByte(0xFF)));
+    }
+}

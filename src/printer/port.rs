@@ -1,0 +1,126 @@
+//! Where printer bytes go: a serial ESC/POS printer (any tty, with its baud rate) or a USB
+//! printer-class device file (`/dev/usb/lp*`), and the DLE EOT status query over either.
+
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Write};
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use konbini_firmware::escpos::{Command, PrinterStatus, StatusKind};
+
+/// How long to wait for one status byte.
+pub const STATUS_TIMEOUT: Duration = Duration::from_millis(800);
+
+/// An open printer.
+pub struct PrinterPort {
+    path: PathBuf,
+    file: File,
+}
+
+/// What the printer answered to DLE EOT 1-4.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StatusReport {
+    /// All four replies, decoded.
+    Status(PrinterStatus),
+    /// No reply in time (USB printers without a read channel, or no printer at all).
+    NoReply,
+    /// A reply that is not a status byte (ASB on, or another protocol).
+    Garbled(u8),
+}
+
+impl PrinterPort {
+    /// Open `path`. A tty is put in raw mode at `baud` (8N1); a device file is used as is.
+    pub fn open(path: &Path, baud: u32) -> std::io::Result<PrinterPort> {
+        let file = OpenOptions::new().read(true).write(true).open(path)?;
+        // SAFETY: isatty/tcgetattr/tcsetattr on a descriptor we own, with a termios
+        // struct fully written by tcgetattr before it is changed.
+        unsafe {
+            let fd = file.as_raw_fd();
+            if libc::isatty(fd) == 1 {
+                let mut t: libc::termios = std::mem::zeroed();
+                if libc::tcgetattr(fd, &mut t) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                libc::cfmakeraw(&mut t);
+                let speed = match baud {
+                    9600 => libc::B9600,
+                    19200 => libc::B19200,
+                    38400 => libc::B38400,
+                    57600 => libc::B57600,
+                    115200 => libc::B115200,
+                    other => {
+                        return Err(std::io::Error::new(
+                            std::io::ErrorKind::InvalidInput,
+                            format!(
+                                "baud rate {other} is not one of 9600, 19200, 38400, 57600, 115200"
+                            ),
+                        ));
+                    }
+                };
+                libc::cfsetspeed(&mut t, speed);
+                if libc::tcsetattr(fd, libc::TCSANOW, &t) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+        }
+        Ok(PrinterPort {
+            path: path.to_owned(),
+            file,
+        })
+    }
+
+    /// The device.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Send a job.
+    pub fn send(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.file.write_all(bytes)?;
+        self.file.flush()
+    }
+
+    /// Ask DLE EOT 1, 2, 3 and 4 and decode the replies.
+    pub fn status(&mut self) -> std::io::Result<StatusReport> {
+        let mut status = PrinterStatus::default();
+        for kind in [
+            StatusKind::Printer,
+            StatusKind::Offline,
+            StatusKind::Error,
+            StatusKind::Paper,
+        ] {
+            let mut query = Vec::new();
+            Command::Status(kind).encode(&mut |b: &[u8]| query.extend_from_slice(b));
+            self.send(&query)?;
+            let Some(byte) = self.read_byte(STATUS_TIMEOUT)? else {
+                return Ok(StatusReport::NoReply);
+            };
+            if status.apply(kind, byte).is_err() {
+                return Ok(StatusReport::Garbled(byte));
+            }
+        }
+        Ok(StatusReport::Status(status))
+    }
+
+    fn read_byte(&mut self, timeout: Duration) -> std::io::Result<Option<u8>> {
+        let mut pfd = libc::pollfd {
+            fd: self.file.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: poll on one pollfd we own.
+        let ready = unsafe { libc::poll(&mut pfd, 1, timeout.as_millis() as libc::c_int) };
+        if ready < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        if ready == 0 || pfd.revents & libc::POLLIN == 0 {
+            return Ok(None);
+        }
+        let mut b = [0u8; 1];
+        match self.file.read(&mut b)? {
+            0 => Ok(None),
+            _ => Ok(Some(b[0])),
+        }
+    }
+}

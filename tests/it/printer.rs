@@ -22,28 +22,45 @@ fn print_test_against(replies: [Option<u8>; 4]) -> (Vec<u8>, Output) {
     let mut job = Vec::new();
     let mut answered = 0;
     let mut buf = [0u8; 4096];
-    loop {
+    let mut child = child;
+    while answered < 4 {
         let n = port.far_end().read(&mut buf).unwrap();
         job.extend_from_slice(&buf[..n]);
         // A status query is DLE EOT n; text never holds DLE, so this is unambiguous.
-        while job.len() >= 3
-            && job[job.len() - 3] == 0x10
-            && job[job.len() - 2] == 0x04
-            && answered < 4
-        {
-            let n = job[job.len() - 1];
+        let tail = &job[job.len().saturating_sub(3)..];
+        if tail.len() == 3 && tail[0] == 0x10 && tail[1] == 0x04 {
+            let n = tail[2];
             assert_eq!(n as usize, answered + 1, "queries in order 1-4");
             answered += 1;
             match replies[n as usize - 1] {
                 Some(byte) => port.far_end().write_all(&[byte]).unwrap(),
-                None => return (job, child.wait_with_output().unwrap()),
+                None => break,
             }
-            break;
-        }
-        if answered == 4 {
-            return (job, child.wait_with_output().unwrap());
         }
     }
+    let status = child.wait().unwrap();
+    let mut stdout = Vec::new();
+    let mut stderr = Vec::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_end(&mut stdout)
+        .unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_end(&mut stderr)
+        .unwrap();
+    (
+        job,
+        Output {
+            status,
+            stdout,
+            stderr,
+        },
+    )
 }
 
 fn contains(hay: &[u8], needle: &[u8]) -> bool {

@@ -146,6 +146,12 @@ enum DevicesCommand {
         /// How frames are delimited.
         #[arg(long, value_enum, default_value_t = FramingArg::Line)]
         framing: FramingArg,
+        /// Take baud, framing and debounce from this scanner profile instead.
+        #[arg(long, conflicts_with_all = ["baud", "framing"])]
+        profile: Option<String>,
+        /// Where the device profiles are.
+        #[arg(long, default_value = "hardware")]
+        profiles: PathBuf,
     },
     /// Print a test receipt (ESC/POS, Shift_JIS) and report the printer's status; exit 1
     /// when it reports a problem (offline, cover open, paper end, an error).
@@ -363,12 +369,27 @@ fn run_devices(command: DevicesCommand) -> anyhow::Result<ExitCode> {
             baud,
             count,
             framing,
+            profile,
+            profiles,
         } => {
-            let mut config = crate::scanner::ReaderConfig::new(port);
-            config.baud = baud;
-            config.framing = match framing {
-                FramingArg::Line => crate::scanner::Framing::Line,
-                FramingArg::StxEtx => crate::scanner::Framing::StxEtx,
+            let config = match profile {
+                Some(name) => crate::hardware::Profiles::load(&profiles)?
+                    .scanners
+                    .into_iter()
+                    .find(|s| s.name == name)
+                    .with_context(|| {
+                        format!("no scanner profile {name:?} in {}", profiles.display())
+                    })?
+                    .reader_config(&port),
+                None => {
+                    let mut config = crate::scanner::ReaderConfig::new(port);
+                    config.baud = baud;
+                    config.framing = match framing {
+                        FramingArg::Line => crate::scanner::Framing::Line,
+                        FramingArg::StxEtx => crate::scanner::Framing::StxEtx,
+                    };
+                    config
+                }
             };
             crate::devices::scan_test(config, count)?;
         }

@@ -204,6 +204,20 @@ impl Profiles {
     }
 }
 
+impl ScannerProfile {
+    /// A reader configuration for this scanner at `path`.
+    pub fn reader_config(&self, path: &Path) -> crate::scanner::ReaderConfig {
+        let mut config = crate::scanner::ReaderConfig::new(path);
+        config.baud = self.baud;
+        config.framing = match self.suffix {
+            Suffix::StxEtx => crate::scanner::Framing::StxEtx,
+            _ => crate::scanner::Framing::Line,
+        };
+        config.debounce = std::time::Duration::from_millis(self.debounce_ms);
+        config
+    }
+}
+
 fn check_usb_id(vendor: &str, product: &str) -> Result<(), String> {
     let hex4 = |s: &str| {
         s.len() == 4

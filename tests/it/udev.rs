@@ -218,3 +218,23 @@ fn devices_list_finds_ports_their_names_and_profiles() {
     assert_eq!(found[1].kind, "printer");
     assert_eq!(found[1].profile, None);
 }
+
+#[test]
+fn a_scanner_profile_configures_the_reader() {
+    let profiles = Profiles::load(&repo().join("hardware")).unwrap();
+    let opticon = profiles
+        .scanners
+        .iter()
+        .find(|s| s.name == "opticon-nlv1001")
+        .unwrap();
+    let config = opticon.reader_config(std::path::Path::new("/dev/konbini/scanner"));
+    assert_eq!(config.debounce, std::time::Duration::from_millis(700));
+    assert_eq!(config.baud, 9600);
+    assert_eq!(config.framing, konbini_pos::scanner::Framing::Line);
+    let mut stx = opticon.clone();
+    stx.suffix = konbini_pos::scanner::sim::Suffix::StxEtx;
+    assert_eq!(
+        stx.reader_config(std::path::Path::new("/x")).framing,
+        konbini_pos::scanner::Framing::StxEtx
+    );
+}

@@ -147,20 +147,17 @@ impl ScanCodec {
         }
     }
 
-    fn decode_line(&mut self, buf: &mut BytesMut) -> Option<Frame> {
-        loop {
-            if self.after_cr && buf.first() == Some(&LF) {
-                buf.advance(1);
+    /// Where the frame being read ends (the first byte matching `is_end` past what was
+    /// examined already). None: not yet; an overlong partial frame is discarded meanwhile,
+    /// so the buffer never grows past `max_len` plus one read.
+    fn find_end(&mut self, buf: &mut BytesMut, is_end: impl Fn(u8) -> bool) -> Option<usize> {
+        match buf[self.scanned..].iter().position(|&b| is_end(b)) {
+            Some(i) => {
+                let end = self.scanned + i;
+                self.scanned = 0;
+                Some(end)
             }
-            if buf.is_empty() {
-                return None;
-            }
-            self.after_cr = false;
-            let end = buf[self.scanned..]
-                .iter()
-                .position(|&b| b == CR || b == LF)
-                .map(|i| i + self.scanned);
-            let Some(end) = end else {
+            None => {
                 self.scanned = buf.len();
                 if self.discarding || buf.len() > self.max_len {
                     if !self.discarding {
@@ -170,23 +167,40 @@ impl ScanCodec {
                     buf.clear();
                     self.scanned = 0;
                 }
+                None
+            }
+        }
+    }
+
+    /// A complete frame's bytes: passed on, or dropped (the tail of a discarded overlong
+    /// frame, an overlong frame, an empty one).
+    fn finish(&mut self, frame: &[u8]) -> Option<Frame> {
+        if std::mem::take(&mut self.discarding) {
+            return None;
+        }
+        if frame.len() > self.max_len {
+            self.stats.oversize += 1;
+            return None;
+        }
+        (!frame.is_empty()).then(|| self.emit(frame))
+    }
+
+    fn decode_line(&mut self, buf: &mut BytesMut) -> Option<Frame> {
+        loop {
+            if self.after_cr && buf.first() == Some(&LF) {
+                buf.advance(1);
+            }
+            if buf.is_empty() {
                 return None;
-            };
+            }
+            self.after_cr = false;
+            let end = self.find_end(buf, |b| b == CR || b == LF)?;
             self.after_cr = buf[end] == CR;
             let frame = buf.split_to(end);
             buf.advance(1);
-            self.scanned = 0;
-            if std::mem::take(&mut self.discarding) {
-                continue;
+            if let Some(frame) = self.finish(&frame) {
+                return Some(frame);
             }
-            if frame.len() > self.max_len {
-                self.stats.oversize += 1;
-                continue;
-            }
-            if frame.is_empty() {
-                continue;
-            }
-            return Some(self.emit(&frame));
         }
     }
 
@@ -207,46 +221,20 @@ impl ScanCodec {
                     }
                 }
             }
-            let stop = buf[self.scanned..]
-                .iter()
-                .position(|&b| b == ETX || b == STX)
-                .map(|i| i + self.scanned);
-            let Some(stop) = stop else {
-                self.scanned = buf.len();
-                if self.discarding || buf.len() > self.max_len {
-                    if !self.discarding {
-                        self.stats.oversize += 1;
-                        self.discarding = true;
-                    }
-                    buf.clear();
-                    self.scanned = 0;
-                }
-                return None;
-            };
+            let stop = self.find_end(buf, |b| b == ETX || b == STX)?;
             let frame = buf.split_to(stop);
-            let restart = buf[0] == STX;
-            if !restart {
-                buf.advance(1); // the ETX
-                self.in_frame = false;
-            } else {
+            if buf[0] == STX {
                 // A new STX before ETX: the old frame lost its end; start over.
                 buf.advance(1);
                 self.stats.partial += 1;
-                self.scanned = 0;
                 self.discarding = false;
                 continue;
             }
-            self.scanned = 0;
-            if std::mem::take(&mut self.discarding) || frame.len() > self.max_len {
-                if frame.len() > self.max_len {
-                    self.stats.oversize += 1;
-                }
-                continue;
+            buf.advance(1); // the ETX
+            self.in_frame = false;
+            if let Some(frame) = self.finish(&frame) {
+                return Some(frame);
             }
-            if frame.is_empty() {
-                continue;
-            }
-            return Some(self.emit(&frame));
         }
     }
 }

@@ -21,6 +21,19 @@ fn tamper(journal: &Path, sql: &str) {
     conn.execute_batch(sql).unwrap();
 }
 
+/// Remove sale `seq` and every row that belongs to it.
+fn delete_sale(journal: &Path, seq: u64) {
+    tamper(
+        journal,
+        &format!(
+            "DELETE FROM print_queue WHERE sale_seq = {seq};
+             DELETE FROM outbox WHERE sale_seq = {seq};
+             DELETE FROM slips WHERE sale_seq = {seq};
+             DELETE FROM sales WHERE seq = {seq};"
+        ),
+    );
+}
+
 fn verify_fails_at(journal: &Path, seq: u64, words: &str) {
     let err = verify(journal).expect_err("tampering must be caught");
     assert!(
@@ -154,13 +167,7 @@ fn verify_catches_a_changed_slip() {
 fn verify_catches_a_deleted_sale() {
     let dir = tempdir();
     let journal = store_day_journal(dir.path());
-    tamper(
-        &journal,
-        "DELETE FROM print_queue WHERE sale_seq = 10;
-         DELETE FROM outbox WHERE sale_seq = 10;
-         DELETE FROM slips WHERE sale_seq = 10;
-         DELETE FROM sales WHERE seq = 10;",
-    );
+    delete_sale(&journal, 10);
     verify_fails_at(&journal, 10, "missing");
 }
 
@@ -168,13 +175,7 @@ fn verify_catches_a_deleted_sale() {
 fn verify_catches_the_last_sale_deleted() {
     let dir = tempdir();
     let journal = store_day_journal(dir.path());
-    tamper(
-        &journal,
-        "DELETE FROM print_queue WHERE sale_seq = 300;
-         DELETE FROM outbox WHERE sale_seq = 300;
-         DELETE FROM slips WHERE sale_seq = 300;
-         DELETE FROM sales WHERE seq = 300;",
-    );
+    delete_sale(&journal, 300);
     verify_fails_at(&journal, 300, "head");
 }
 
@@ -255,13 +256,10 @@ fn an_expected_head_catches_a_truncated_journal_with_a_rewritten_head() {
         .unwrap()
         .1
         .unwrap();
+    delete_sale(&journal, 300);
     tamper(
         &journal,
-        "DELETE FROM print_queue WHERE sale_seq = 300;
-         DELETE FROM outbox WHERE sale_seq = 300;
-         DELETE FROM slips WHERE sale_seq = 300;
-         DELETE FROM sales WHERE seq = 300;
-         UPDATE meta SET value = '299' WHERE key = 'head_seq';
+        "UPDATE meta SET value = '299' WHERE key = 'head_seq';
          UPDATE meta SET value = (SELECT hash FROM sales WHERE seq = 299) WHERE key = 'head_hash';",
     );
     // The file alone cannot tell (README: what verify catches) ...

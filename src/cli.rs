@@ -12,7 +12,7 @@ use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::journal::Journal;
-use crate::replay::synth::{SynthOptions, store_day};
+use crate::replay::synth::{SynthOptions, write_log};
 use crate::replay::{Observer, ReplayOptions, replay};
 
 /// A konbini point-of-sale terminal simulator.
@@ -258,17 +258,29 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             max_slips,
             output,
         } => {
-            let text = store_day(&SynthOptions {
+            let opts = SynthOptions {
                 sales,
                 seed,
                 date,
                 mistakes: !no_mistakes,
                 max_slips,
-            });
+            };
+            // Streamed: a large synthetic log never sits in memory.
             match output {
-                Some(path) => std::fs::write(&path, text)
-                    .with_context(|| format!("cannot write {}", path.display()))?,
-                None => std::io::stdout().write_all(text.as_bytes())?,
+                Some(path) => {
+                    let file = std::fs::File::create(&path)
+                        .with_context(|| format!("cannot write {}", path.display()))?;
+                    let mut out = std::io::BufWriter::new(file);
+                    write_log(&opts, &mut out)
+                        .and_then(|()| out.flush())
+                        .with_context(|| format!("cannot write {}", path.display()))?;
+                }
+                None => {
+                    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+                    write_log(&opts, &mut out)
+                        .and_then(|()| out.flush())
+                        .context("cannot write the log to stdout")?;
+                }
             }
             Ok(ExitCode::SUCCESS)
         }

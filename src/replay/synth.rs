@@ -6,8 +6,6 @@
 //! no sale open, a slip paid earlier brought back, an amount over the konbini limit, a
 //! paperless payment keyed in (offline without a network), and a garbled line.
 
-use std::fmt::Write;
-
 use chrono::{DateTime, Duration, FixedOffset, NaiveDate, TimeZone};
 
 use crate::domain::time::{business_date, jst};
@@ -63,13 +61,13 @@ const BILLERS: [(&str, u64, u64); 8] = [
 
 /// Write a log for `opts` into a String (a few hundred sales is a few hundred KB).
 pub fn store_day(opts: &SynthOptions) -> String {
-    let mut out = String::new();
-    write_log(opts, &mut out);
-    out
+    let mut out = Vec::new();
+    write_log(opts, &mut out).expect("writing to memory cannot fail");
+    String::from_utf8(out).expect("the log is UTF-8")
 }
 
 /// Write a log for `opts` into `out`.
-pub fn write_log(opts: &SynthOptions, out: &mut String) {
+pub fn write_log(opts: &SynthOptions, out: &mut dyn std::io::Write) -> std::io::Result<()> {
     let mut rng = Rng(opts.seed);
     let open = jst()
         .from_local_datetime(&opts.date.and_hms_opt(6, 30, 0).expect("valid time"))
@@ -78,16 +76,16 @@ pub fn write_log(opts: &SynthOptions, out: &mut String) {
     let mut at = open;
     let mut paid: Vec<String> = Vec::new();
     let mut serial = 0u64;
-    let _ = writeln!(
+    writeln!(
         out,
         r#"{{"konbini_scan_log": 1, "terminal": "T01", "store": {{"code": "0042", "chain": "lawson", "name": "ローソン 札幌北口店"}}}}"#
-    );
+    )?;
     let mut completed = 0;
     while completed < opts.sales {
         at += Duration::milliseconds(20_000 + rng.below(160_000) as i64);
         let mistakes = opts.mistakes;
         if mistakes && rng.chance(2) {
-            event(out, &mut at, &mut rng, r#""tender":1000"#);
+            event(out, &mut at, &mut rng, r#""tender":1000"#)?;
         }
         let slips = 1 + rng.below(u64::from(opts.max_slips.max(1))) as u32;
         let slips = if opts.max_slips > 1 && rng.chance(70) {
@@ -114,21 +112,21 @@ pub fn write_log(opts: &SynthOptions, out: &mut String) {
                 let i = 2 + rng.below(40) as usize;
                 bad[i] = b'0' + (bad[i] - b'0' + 1) % 10;
                 let bad = String::from_utf8(bad).expect("digits");
-                event(out, &mut at, &mut rng, &format!(r#""scan":"]C1{bad}""#));
+                event(out, &mut at, &mut rng, &format!(r#""scan":"]C1{bad}""#))?;
             }
             event(
                 out,
                 &mut at,
                 &mut rng,
                 &format!(r#""scan":{}"#, json(&frame)),
-            );
+            )?;
             if mistakes && rng.chance(4) {
                 event(
                     out,
                     &mut at,
                     &mut rng,
                     &format!(r#""scan":{}"#, json(&frame)),
-                );
+                )?;
             }
             in_sale.push(code.as_str().to_owned());
             total += amount.get();
@@ -142,11 +140,11 @@ pub fn write_log(opts: &SynthOptions, out: &mut String) {
                 900_000 + serial,
                 Deadline::On(today - Duration::days(days)),
             );
-            event(out, &mut at, &mut rng, &format!(r#""scan":"]C1{expired}""#));
+            event(out, &mut at, &mut rng, &format!(r#""scan":"]C1{expired}""#))?;
         }
         if mistakes && rng.chance(1) && !paid.is_empty() {
             let again = paid[rng.below(paid.len() as u64) as usize].clone();
-            event(out, &mut at, &mut rng, &format!(r#""scan":"]C1{again}""#));
+            event(out, &mut at, &mut rng, &format!(r#""scan":"]C1{again}""#))?;
         }
         if mistakes && rng.chance(1) {
             let over = BillBarcode::build(&BillFields {
@@ -158,7 +156,7 @@ pub fn write_log(opts: &SynthOptions, out: &mut String) {
                 amount: Yen::new(300_001 + rng.below(100_000)),
             })
             .expect("valid fields");
-            event(out, &mut at, &mut rng, &format!(r#""scan":"{over}""#));
+            event(out, &mut at, &mut rng, &format!(r#""scan":"{over}""#))?;
         }
         if mistakes && rng.chance(2) {
             event(
@@ -166,34 +164,39 @@ pub fn write_log(opts: &SynthOptions, out: &mut String) {
                 &mut at,
                 &mut rng,
                 r#""key_in":{"chain":"lawson","payment_code":"123456","confirmation_number":"09012345678"}"#,
-            );
+            )?;
         }
         if mistakes && rng.chance(1) {
-            out.push_str("{\"at\":\"2026-11-28T1\n");
+            out.write_all(b"{\"at\":\"2026-11-28T1\n")?;
         }
         if mistakes && rng.chance(3) {
-            event(out, &mut at, &mut rng, r#""cancel":true"#);
+            event(out, &mut at, &mut rng, r#""cancel":true"#)?;
             continue;
         }
         let cash = round_up(total, if total < 10_000 { 1_000 } else { 10_000 });
         if mistakes && rng.chance(4) && total > 1_000 {
             // Short: the customer finds more money.
             let short = total / 2;
-            event(out, &mut at, &mut rng, &format!(r#""tender":{short}"#));
-            event(out, &mut at, &mut rng, r#""complete":true"#);
+            event(out, &mut at, &mut rng, &format!(r#""tender":{short}"#))?;
+            event(out, &mut at, &mut rng, r#""complete":true"#)?;
             event(
                 out,
                 &mut at,
                 &mut rng,
                 &format!(r#""tender":{}"#, cash - short),
-            );
+            )?;
         } else {
-            event(out, &mut at, &mut rng, &format!(r#""tender":{cash}"#));
+            event(out, &mut at, &mut rng, &format!(r#""tender":{cash}"#))?;
         }
-        event(out, &mut at, &mut rng, r#""complete":true"#);
+        event(out, &mut at, &mut rng, r#""complete":true"#)?;
         paid.extend(in_sale);
+        // Customers bring back recent slips; keeping only those keeps memory flat.
+        if paid.len() > 2048 {
+            paid.drain(..1024);
+        }
         completed += 1;
     }
+    Ok(())
 }
 
 fn new_slip(rng: &mut Rng, date: NaiveDate, serial: u64, deadline: Deadline) -> (BillBarcode, Yen) {
@@ -231,13 +234,18 @@ fn frame(rng: &mut Rng, code: &BillBarcode) -> String {
     }
 }
 
-fn event(out: &mut String, at: &mut DateTime<FixedOffset>, rng: &mut Rng, body: &str) {
+fn event(
+    out: &mut dyn std::io::Write,
+    at: &mut DateTime<FixedOffset>,
+    rng: &mut Rng,
+    body: &str,
+) -> std::io::Result<()> {
     *at += Duration::milliseconds(800 + rng.below(6_000) as i64);
-    let _ = writeln!(
+    writeln!(
         out,
         r#"{{"at":"{}",{body}}}"#,
         at.to_rfc3339_opts(chrono::SecondsFormat::Millis, false)
-    );
+    )
 }
 
 fn json(s: &str) -> String {

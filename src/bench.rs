@@ -218,3 +218,25 @@ pub fn scan_latency(n: usize) -> anyhow::Result<(Duration, Duration, Duration)> 
     let wire_time = Duration::from_secs_f64(49.0 * 10.0 / 9600.0);
     Ok((samples[n / 2], samples[n * 99 / 100], wire_time))
 }
+
+/// ESC/POS decoder throughput in MB/s over typical receipt jobs, for about `duration`.
+pub fn decoder_mb_per_second(duration: Duration) -> f64 {
+    let receipt = crate::devices::test_receipt(Path::new("/dev/usb/lp0"));
+    let job = crate::printer::encode_receipt(&receipt, crate::receipt::COLUMNS_80MM);
+    let jobs = job.repeat(64);
+    let start = Instant::now();
+    let mut bytes = 0u64;
+    let mut events = 0u64;
+    while start.elapsed() < duration {
+        let mut decoder = konbini_firmware::decoder::Decoder::new();
+        for &b in black_box(&jobs) {
+            decoder.push(b, &mut |e| {
+                black_box(e);
+                events += 1;
+            });
+        }
+        bytes += jobs.len() as u64;
+    }
+    black_box(events);
+    bytes as f64 / 1e6 / start.elapsed().as_secs_f64()
+}

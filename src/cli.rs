@@ -209,6 +209,12 @@ enum BenchCommand {
         #[arg(long, default_value_t = 2.0, value_parser = parse_seconds)]
         seconds: f64,
     },
+    /// ESC/POS decoder throughput.
+    Decoder {
+        /// How long to run, in seconds.
+        #[arg(long, default_value_t = 2.0, value_parser = parse_seconds)]
+        seconds: f64,
+    },
     /// Bill barcode parse + validate per second on one core.
     Barcode {
         /// How long to run, in seconds.
@@ -498,14 +504,27 @@ fn run_journal(command: JournalCommand) -> anyhow::Result<ExitCode> {
 }
 
 fn run_bench(what: Option<BenchCommand>) -> anyhow::Result<ExitCode> {
-    let (replay, barcode, codec) = match what {
-        None => (Some((3000, 5, PathBuf::from("."))), Some(2.0), Some(2.0)),
+    let (replay, barcode, codec, decoder) = match what {
+        None => (
+            Some((3000, 5, PathBuf::from("."))),
+            Some(2.0),
+            Some(2.0),
+            Some(2.0),
+        ),
         Some(BenchCommand::Replay { sales, rounds, dir }) => {
-            (Some((sales, rounds, dir)), None, None)
+            (Some((sales, rounds, dir)), None, None, None)
         }
-        Some(BenchCommand::Barcode { seconds }) => (None, Some(seconds), None),
-        Some(BenchCommand::Codec { seconds }) => (None, None, Some(seconds)),
+        Some(BenchCommand::Barcode { seconds }) => (None, Some(seconds), None, None),
+        Some(BenchCommand::Codec { seconds }) => (None, None, Some(seconds), None),
+        Some(BenchCommand::Decoder { seconds }) => (None, None, None, Some(seconds)),
     };
+    if let Some(seconds) = decoder {
+        let mb_s = crate::bench::decoder_mb_per_second(Duration::from_secs_f64(seconds));
+        println!(
+            "ESC/POS decoder: {mb_s:.0} MB/s (goal 100 MB/s: {:.2}x); a serial printer at 38,400 baud takes 0.0038 MB/s",
+            mb_s / 100.0
+        );
+    }
     if let Some(seconds) = codec {
         let (p50, p99, wire) = crate::bench::scan_latency(1000)?;
         println!(

@@ -7,6 +7,7 @@
 #![no_std]
 #![deny(missing_docs)]
 
+pub mod decoder;
 pub mod escpos;
 
 /// Print-head dots per line on 80 mm paper.

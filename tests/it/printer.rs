@@ -150,3 +150,59 @@ fn a_missing_printer_is_one_clear_error() {
         "{err}"
     );
 }
+
+/// The receipt layout → ESC/POS bytes → the firmware's decoder → the same lines of text:
+/// nothing skipped, every line there, in order.
+#[test]
+fn a_receipt_job_decodes_back_to_its_lines() {
+    use konbini_firmware::decoder::{Cmd, Decoder, Event};
+    use konbini_pos::printer::encode_receipt;
+    use konbini_pos::receipt::COLUMNS_80MM;
+
+    let receipt = konbini_pos::devices::test_receipt(std::path::Path::new("/dev/usb/lp0"));
+    let job = encode_receipt(&receipt, COLUMNS_80MM);
+    let mut decoder = Decoder::new();
+    let mut lines: Vec<Vec<u8>> = vec![Vec::new()];
+    let mut cut = false;
+    for &b in &job {
+        decoder.push(b, &mut |e| match e {
+            Event::Data(d) => lines.last_mut().unwrap().push(d),
+            Event::Command(Cmd::LineFeed) => lines.push(Vec::new()),
+            Event::Command(Cmd::Cut { partial: true, .. }) => cut = true,
+            Event::Skipped(s) => panic!("skipped byte {s:#04x}"),
+            _ => {}
+        });
+    }
+    assert!(cut);
+    assert_eq!(decoder.skipped(), 0);
+    let text: Vec<String> = lines
+        .iter()
+        .map(|l| encoding_rs::SHIFT_JIS.decode(l).0.replace('\\', "¥"))
+        .filter(|l| !l.is_empty())
+        .collect();
+    let expected: Vec<String> = receipt
+        .lines
+        .iter()
+        .map(|l| match l {
+            konbini_pos::receipt::Line::Title(t) | konbini_pos::receipt::Line::Center(t) => {
+                t.clone()
+            }
+            other => other.to_text(COLUMNS_80MM),
+        })
+        .filter(|l| !l.is_empty())
+        .collect();
+    assert_eq!(text, expected);
+}
+
+proptest::proptest! {
+    #[test]
+    fn the_decoder_takes_any_bytes(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..2000)) {
+        let mut decoder = konbini_firmware::decoder::Decoder::new();
+        let mut events = 0usize;
+        for &b in &bytes {
+            decoder.push(b, &mut |_| events += 1);
+        }
+        // At most two events a byte (a payload's last byte and its end).
+        proptest::prop_assert!(events <= 2 * bytes.len());
+    }
+}

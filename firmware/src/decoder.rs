@@ -1,0 +1,661 @@
+//! The streaming ESC/POS decoder: bytes in, one at a time, events out, in constant memory.
+//!
+//! It separates "not enough bytes yet" (no event) from a complete command, and never
+//! fails: an unknown command is skipped (and counted) the way a printer ignores it, a
+//! command's parameters are taken from whatever bytes follow, as a printer would. Payloads
+//! of any declared length (barcode data, a QR symbol's data, raster image rows) are not
+//! held here: they stream out as [`Event::Payload`] bytes between a command that announces
+//! them and [`Event::PayloadEnd`], so a huge length field costs time, never memory. The
+//! engine that consumes them bounds what it keeps.
+
+use crate::escpos::{DLE, ESC, FS, GS, Justify, LF, StatusKind};
+
+/// What a command's payload is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PayloadKind {
+    /// GS k: barcode data of `system` (0-6 Function A, NUL-terminated; 65-79 Function B).
+    Barcode {
+        /// The barcode system byte `m`.
+        system: u8,
+    },
+    /// GS ( k, fn 80: data to store in the QR symbol.
+    QrData,
+    /// GS v 0: raster image rows, `width_bytes` bytes each, `height` rows, mode `m`.
+    Raster {
+        /// Scaling mode (0 normal, 1 double width, 2 double height, 3 quadruple).
+        mode: u8,
+        /// Bytes per row (8 dots each).
+        width_bytes: u16,
+        /// Rows.
+        height: u16,
+    },
+}
+
+/// A command without a payload, decoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cmd {
+    /// ESC @.
+    Initialize,
+    /// LF.
+    LineFeed,
+    /// CR (ignored by most printers in LF mode).
+    CarriageReturn,
+    /// ESC ! n: print mode bits (font B, emphasis, double height, double width, underline).
+    PrintMode(u8),
+    /// ESC E n.
+    Emphasis(bool),
+    /// ESC - n: underline 0, 1 or 2 dots.
+    Underline(u8),
+    /// ESC a n.
+    Justify(Justify),
+    /// ESC d n.
+    FeedLines(u8),
+    /// ESC J n: feed n dots.
+    FeedDots(u8),
+    /// ESC t n.
+    CodeTable(u8),
+    /// ESC R n.
+    International(u8),
+    /// ESC p m t1 t2 (times in units of 2 ms).
+    DrawerKick {
+        /// 0: pin 2, 1: pin 5.
+        pin: u8,
+        /// On time, units of 2 ms.
+        on: u8,
+        /// Off time, units of 2 ms.
+        off: u8,
+    },
+    /// GS ! n: width and height multipliers.
+    Size {
+        /// 1-8.
+        width: u8,
+        /// 1-8.
+        height: u8,
+    },
+    /// GS B n: white on black.
+    Reverse(bool),
+    /// GS h n: barcode height in dots.
+    BarcodeHeight(u8),
+    /// GS w n: barcode module width in dots.
+    BarcodeWidth(u8),
+    /// GS H n: HRI position (0 none, 1 above, 2 below, 3 both).
+    HriPosition(u8),
+    /// GS V: cut, with the feed before it in dots (0 for m = 0/1/48/49).
+    Cut {
+        /// Partial (leaves a hinge).
+        partial: bool,
+        /// Dots fed before the cut.
+        feed: u8,
+    },
+    /// GS r n: transmit status (1 paper, 2 drawer).
+    TransmitStatus(u8),
+    /// DLE EOT n: real-time status request.
+    Status(StatusKind),
+    /// FS C n.
+    KanjiCodeSystem(u8),
+    /// FS &.
+    KanjiOn,
+    /// FS ..
+    KanjiOff,
+    /// FS ! n: kanji print mode (bit 2 double width, bit 3 double height, bit 7 underline).
+    KanjiPrintMode(u8),
+    /// GS ( k fn 65: QR model (49 model 1, 50 model 2, 51 micro).
+    QrModel(u8),
+    /// GS ( k fn 67: QR module size in dots.
+    QrModuleSize(u8),
+    /// GS ( k fn 69: QR error correction (48 L, 49 M, 50 Q, 51 H).
+    QrErrorLevel(u8),
+    /// GS ( k fn 81: print the stored QR symbol.
+    QrPrint,
+}
+
+/// One thing the decoder found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Event {
+    /// A byte to print (ANK, or one byte of a two-byte kanji: the engine pairs them).
+    Data(u8),
+    /// A command.
+    Command(Cmd),
+    /// A command whose payload follows as `Payload` bytes, then `PayloadEnd`.
+    PayloadStart(PayloadKind),
+    /// One payload byte.
+    Payload(u8),
+    /// The end of the payload.
+    PayloadEnd,
+    /// A byte the printer ignores (an unknown command, or a stray control byte).
+    Skipped(u8),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Ground,
+    /// After ESC, GS, FS or DLE.
+    Prefix(u8),
+    /// A command's parameters so far.
+    Params {
+        prefix: u8,
+        cmd: u8,
+        got: u8,
+        p: [u8; 8],
+    },
+    /// Payload bytes left, announced by a length.
+    Counted(u32),
+    /// Function A barcode data, ended by NUL.
+    UntilNul,
+    /// Bytes of an unsupported function to drop silently.
+    Discard(u32),
+    /// GS ( k QR function parameters: which function, bytes left, the first one.
+    QrParams {
+        function: u8,
+        left: u32,
+        first: Option<u8>,
+    },
+    /// GS ( k fn 80: the `m` byte before `data` bytes of QR data.
+    QrStore {
+        data: u32,
+    },
+}
+
+/// The decoder. Feed it bytes with [`Decoder::push`]; it keeps at most a command's few
+/// parameter bytes.
+#[derive(Debug, Clone)]
+pub struct Decoder {
+    state: State,
+    skipped: u32,
+}
+
+impl Default for Decoder {
+    fn default() -> Self {
+        Decoder::new()
+    }
+}
+
+/// Parameter bytes a command needs, given those read so far; None for an unknown command.
+fn needed(prefix: u8, cmd: u8, p: &[u8]) -> Option<usize> {
+    Some(match (prefix, cmd) {
+        (ESC, b'@') | (FS, b'&' | b'.') => 0,
+        (ESC, b'!' | b'E' | b'-' | b'a' | b'd' | b'J' | b't' | b'R') => 1,
+        (GS, b'!' | b'B' | b'h' | b'w' | b'H' | b'r') | (FS, b'C' | b'!') | (DLE, 0x04) => 1,
+        (ESC, b'p') => 3,
+        // GS V m, and n when m is 65 or 66.
+        (GS, b'V') => match p.first() {
+            Some(65 | 66) => 2,
+            _ => 1,
+        },
+        // GS k m, and n when m is 65 or more (Function B).
+        (GS, b'k') => match p.first() {
+            Some(&m) if m >= 65 => 2,
+            _ => 1,
+        },
+        // GS v 0 m xL xH yL yH.
+        (GS, b'v') => 6,
+        // GS ( k pL pH cn fn, then per function.
+        (GS, b'(') => 5,
+        _ => return None,
+    })
+}
+
+impl Decoder {
+    /// A decoder at the start of a job.
+    pub const fn new() -> Decoder {
+        Decoder {
+            state: State::Ground,
+            skipped: 0,
+        }
+    }
+
+    /// Bytes skipped so far (unknown commands, stray control bytes, unsupported functions).
+    pub fn skipped(&self) -> u32 {
+        self.skipped
+    }
+
+    /// Whether the decoder is between commands.
+    pub fn idle(&self) -> bool {
+        self.state == State::Ground
+    }
+
+    /// Take one byte; hand what it completes (none, one or two events) to `emit`.
+    pub fn push(&mut self, byte: u8, emit: &mut impl FnMut(Event)) {
+        match self.state {
+            State::Ground => match byte {
+                ESC | GS | FS | DLE => self.state = State::Prefix(byte),
+                LF => emit(Event::Command(Cmd::LineFeed)),
+                b'\r' => emit(Event::Command(Cmd::CarriageReturn)),
+                0x00..=0x1F | 0x7F => self.skip(byte, emit),
+                _ => emit(Event::Data(byte)),
+            },
+            State::Prefix(prefix) => match needed(prefix, byte, &[]) {
+                Some(0) => {
+                    self.state = State::Ground;
+                    emit(Event::Command(simple(prefix, byte, &[])));
+                }
+                Some(_) => {
+                    self.state = State::Params {
+                        prefix,
+                        cmd: byte,
+                        got: 0,
+                        p: [0; 8],
+                    }
+                }
+                None => {
+                    // Unknown: a printer drops the prefix and the command byte.
+                    self.state = State::Ground;
+                    self.skipped += 1;
+                    self.skip(byte, emit);
+                }
+            },
+            State::Params {
+                prefix,
+                cmd,
+                got,
+                mut p,
+            } => {
+                p[usize::from(got)] = byte;
+                let got = got + 1;
+                let have = &p[..usize::from(got)];
+                if needed(prefix, cmd, have).is_some_and(|n| usize::from(got) < n) {
+                    self.state = State::Params {
+                        prefix,
+                        cmd,
+                        got,
+                        p,
+                    };
+                    return;
+                }
+                self.state = State::Ground;
+                self.complete(prefix, cmd, have, emit);
+            }
+            State::Counted(left) => {
+                emit(Event::Payload(byte));
+                if left <= 1 {
+                    self.state = State::Ground;
+                    emit(Event::PayloadEnd);
+                } else {
+                    self.state = State::Counted(left - 1);
+                }
+            }
+            State::UntilNul => {
+                if byte == 0 {
+                    self.state = State::Ground;
+                    emit(Event::PayloadEnd);
+                } else {
+                    emit(Event::Payload(byte));
+                }
+            }
+            State::QrParams {
+                function,
+                left,
+                first,
+            } => {
+                let first = first.or(Some(byte));
+                if left > 1 {
+                    self.state = State::QrParams {
+                        function,
+                        left: left - 1,
+                        first,
+                    };
+                    return;
+                }
+                self.state = State::Ground;
+                let n = first.unwrap_or(byte);
+                emit(Event::Command(match function {
+                    65 => Cmd::QrModel(n),
+                    67 => Cmd::QrModuleSize(byte),
+                    69 => Cmd::QrErrorLevel(byte),
+                    _ => Cmd::QrPrint,
+                }));
+            }
+            State::QrStore { data } => {
+                // `byte` is m (48); the data follows.
+                self.state = State::Ground;
+                emit(Event::PayloadStart(PayloadKind::QrData));
+                self.payload(data, emit);
+            }
+            State::Discard(left) => {
+                self.skipped += 1;
+                self.state = if left <= 1 {
+                    State::Ground
+                } else {
+                    State::Discard(left - 1)
+                };
+            }
+        }
+    }
+
+    /// A command's parameters are all there.
+    fn complete(&mut self, prefix: u8, cmd: u8, p: &[u8], emit: &mut impl FnMut(Event)) {
+        match (prefix, cmd) {
+            (GS, b'k') => match (p[0], p.get(1)) {
+                (system @ 0..=6, _) => {
+                    emit(Event::PayloadStart(PayloadKind::Barcode { system }));
+                    self.state = State::UntilNul;
+                }
+                (system, Some(&len)) => {
+                    emit(Event::PayloadStart(PayloadKind::Barcode { system }));
+                    self.payload(u32::from(len), emit);
+                }
+                // m 7-64 is no barcode system: the printer drops the command.
+                (_, None) => self.skipped += 3,
+            },
+            (GS, b'v') => {
+                if p[0] != b'0' && p[0] != 0 {
+                    // Not GS v 0: unknown; drop the command byte and parameters.
+                    self.skipped += 8;
+                    return;
+                }
+                let width_bytes = u16::from_le_bytes([p[2], p[3]]);
+                let height = u16::from_le_bytes([p[4], p[5]]);
+                emit(Event::PayloadStart(PayloadKind::Raster {
+                    mode: p[1] & 0x03,
+                    width_bytes,
+                    height,
+                }));
+                self.payload(u32::from(width_bytes) * u32::from(height), emit);
+            }
+            (GS, b'(') => {
+                // GS ( k pL pH cn fn: the length counts cn, fn and what follows.
+                let len = u32::from(u16::from_le_bytes([p[1], p[2]]));
+                let (cn, function) = (p[3], p[4]);
+                let rest = len.saturating_sub(2);
+                match (p[0], cn, function) {
+                    (b'k', 49, 65 | 67 | 69 | 81) if (1..=2).contains(&rest) => {
+                        self.state = State::QrParams {
+                            function,
+                            left: rest,
+                            first: None,
+                        };
+                    }
+                    (b'k', 49, 80) if rest >= 1 => {
+                        self.state = State::QrStore { data: rest - 1 };
+                    }
+                    _ => {
+                        // Another 2D symbol or function: skipped by its length.
+                        self.skipped += 7;
+                        self.discard(rest);
+                    }
+                }
+            }
+            _ => emit(Event::Command(simple(prefix, cmd, p))),
+        }
+    }
+
+    /// `n` payload bytes follow (none: the payload ends at once).
+    fn payload(&mut self, n: u32, emit: &mut impl FnMut(Event)) {
+        if n == 0 {
+            emit(Event::PayloadEnd);
+        } else {
+            self.state = State::Counted(n);
+        }
+    }
+
+    fn discard(&mut self, n: u32) {
+        if n > 0 {
+            self.state = State::Discard(n);
+        }
+    }
+
+    fn skip(&mut self, byte: u8, emit: &mut impl FnMut(Event)) {
+        self.skipped += 1;
+        emit(Event::Skipped(byte));
+    }
+}
+
+/// A command whose parameters are all in `p` (as many as `needed` said).
+fn simple(prefix: u8, cmd: u8, p: &[u8]) -> Cmd {
+    let n = p.first().copied().unwrap_or(0);
+    match (prefix, cmd) {
+        (ESC, b'@') => Cmd::Initialize,
+        (ESC, b'!') => Cmd::PrintMode(n),
+        (ESC, b'E') => Cmd::Emphasis(n & 1 == 1),
+        (ESC, b'-') => Cmd::Underline(match n {
+            0 | b'0' => 0,
+            1 | b'1' => 1,
+            _ => 2,
+        }),
+        (ESC, b'a') => Cmd::Justify(match n {
+            1 | b'1' => Justify::Center,
+            2 | b'2' => Justify::Right,
+            _ => Justify::Left,
+        }),
+        (ESC, b'd') => Cmd::FeedLines(n),
+        (ESC, b'J') => Cmd::FeedDots(n),
+        (ESC, b't') => Cmd::CodeTable(n),
+        (ESC, b'R') => Cmd::International(n),
+        (ESC, b'p') => Cmd::DrawerKick {
+            pin: n & 1,
+            on: p[1],
+            off: p[2],
+        },
+        (GS, b'!') => Cmd::Size {
+            width: (n >> 4 & 0x07) + 1,
+            height: (n & 0x07) + 1,
+        },
+        (GS, b'B') => Cmd::Reverse(n & 1 == 1),
+        (GS, b'h') => Cmd::BarcodeHeight(n),
+        (GS, b'w') => Cmd::BarcodeWidth(n),
+        (GS, b'H') => Cmd::HriPosition(n & 0x03),
+        (GS, b'V') => Cmd::Cut {
+            partial: matches!(n, 1 | 49 | 66),
+            feed: if matches!(n, 65 | 66) { p[1] } else { 0 },
+        },
+        (GS, b'r') => Cmd::TransmitStatus(n),
+        (DLE, 0x04) => Cmd::Status(match n {
+            2 => StatusKind::Offline,
+            3 => StatusKind::Error,
+            4 => StatusKind::Paper,
+            _ => StatusKind::Printer,
+        }),
+        (FS, b'C') => Cmd::KanjiCodeSystem(n),
+        (FS, b'&') => Cmd::KanjiOn,
+        (FS, b'.') => Cmd::KanjiOff,
+        (FS, b'!') => Cmd::KanjiPrintMode(n),
+        _ => Cmd::Initialize, // unreachable: `needed` knows only the commands above
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use std::vec::Vec;
+
+    use super::*;
+    use crate::escpos::Command;
+
+    fn decode(bytes: &[u8]) -> Vec<Event> {
+        let mut d = Decoder::new();
+        let mut out = Vec::new();
+        for &b in bytes {
+            d.push(b, &mut |e| out.push(e));
+        }
+        out
+    }
+
+    fn encode(c: Command<'_>) -> Vec<u8> {
+        let mut v = Vec::new();
+        c.encode(&mut |b| v.extend_from_slice(b));
+        v
+    }
+
+    #[test]
+    fn every_encoded_command_decodes_to_itself() {
+        use Cmd as C;
+        let cases: [(Command<'_>, Vec<Event>); 14] = [
+            (Command::Initialize, [Event::Command(C::Initialize)].into()),
+            (
+                Command::CodeTable(1),
+                [Event::Command(C::CodeTable(1))].into(),
+            ),
+            (
+                Command::International(8),
+                [Event::Command(C::International(8))].into(),
+            ),
+            (
+                Command::KanjiCodeSystem(1),
+                [Event::Command(C::KanjiCodeSystem(1))].into(),
+            ),
+            (Command::KanjiOn, [Event::Command(C::KanjiOn)].into()),
+            (Command::KanjiOff, [Event::Command(C::KanjiOff)].into()),
+            (
+                Command::Text(b"Ab\x97\xcc"),
+                [
+                    Event::Data(b'A'),
+                    Event::Data(b'b'),
+                    Event::Data(0x97),
+                    Event::Data(0xcc),
+                ]
+                .into(),
+            ),
+            (Command::LineFeed, [Event::Command(C::LineFeed)].into()),
+            (
+                Command::Emphasis(true),
+                [Event::Command(C::Emphasis(true))].into(),
+            ),
+            (
+                Command::Justify(Justify::Right),
+                [Event::Command(C::Justify(Justify::Right))].into(),
+            ),
+            (
+                Command::Size {
+                    width: 2,
+                    height: 3,
+                },
+                [Event::Command(C::Size {
+                    width: 2,
+                    height: 3,
+                })]
+                .into(),
+            ),
+            (
+                Command::Cut {
+                    partial: true,
+                    feed: 5,
+                },
+                [Event::Command(C::Cut {
+                    partial: true,
+                    feed: 5,
+                })]
+                .into(),
+            ),
+            (
+                Command::DrawerKick {
+                    pin: 5,
+                    on_ms: 100,
+                    off_ms: 200,
+                },
+                [Event::Command(C::DrawerKick {
+                    pin: 1,
+                    on: 50,
+                    off: 100,
+                })]
+                .into(),
+            ),
+            (
+                Command::Status(StatusKind::Paper),
+                [Event::Command(C::Status(StatusKind::Paper))].into(),
+            ),
+        ];
+        for (command, events) in cases {
+            assert_eq!(decode(&encode(command)), events, "{command:?}");
+        }
+    }
+
+    #[test]
+    fn barcodes_function_a_and_b() {
+        let a = decode(b"\x1dk\x04ABC\x00x");
+        assert_eq!(
+            a,
+            [
+                Event::PayloadStart(PayloadKind::Barcode { system: 4 }),
+                Event::Payload(b'A'),
+                Event::Payload(b'B'),
+                Event::Payload(b'C'),
+                Event::PayloadEnd,
+                Event::Data(b'x'),
+            ]
+        );
+        // GS k 73 (CODE128) n=4 "{C" 0x0c 0x22.
+        let b = decode(&[0x1d, b'k', 73, 4, b'{', b'C', 12, 34, b'y']);
+        assert_eq!(b.len(), 7);
+        assert_eq!(
+            b[0],
+            Event::PayloadStart(PayloadKind::Barcode { system: 73 })
+        );
+        assert_eq!(b[5], Event::PayloadEnd);
+        assert_eq!(b[6], Event::Data(b'y'));
+    }
+
+    #[test]
+    fn qr_functions() {
+        let mut job = Vec::new();
+        job.extend_from_slice(&[0x1d, b'(', b'k', 4, 0, 49, 65, 50, 0]); // model 2
+        job.extend_from_slice(&[0x1d, b'(', b'k', 3, 0, 49, 67, 6]); // module 6
+        job.extend_from_slice(&[0x1d, b'(', b'k', 3, 0, 49, 69, 49]); // level M
+        job.extend_from_slice(&[0x1d, b'(', b'k', 6, 0, 49, 80, 48, b'a', b'b', b'c']); // store
+        job.extend_from_slice(&[0x1d, b'(', b'k', 3, 0, 49, 81, 48]); // print
+        assert_eq!(
+            decode(&job),
+            [
+                Event::Command(Cmd::QrModel(50)),
+                Event::Command(Cmd::QrModuleSize(6)),
+                Event::Command(Cmd::QrErrorLevel(49)),
+                Event::PayloadStart(PayloadKind::QrData),
+                Event::Payload(b'a'),
+                Event::Payload(b'b'),
+                Event::Payload(b'c'),
+                Event::PayloadEnd,
+                Event::Command(Cmd::QrPrint),
+            ]
+        );
+    }
+
+    #[test]
+    fn raster_images_stream_their_rows() {
+        let mut job = Vec::from([0x1d, b'v', b'0', 0, 2, 0, 2, 0]);
+        job.extend_from_slice(&[1, 2, 3, 4, b'z']);
+        let events = decode(&job);
+        assert_eq!(
+            events[0],
+            Event::PayloadStart(PayloadKind::Raster {
+                mode: 0,
+                width_bytes: 2,
+                height: 2
+            })
+        );
+        assert_eq!(events[5], Event::PayloadEnd);
+        assert_eq!(events[6], Event::Data(b'z'));
+        // An empty image ends at once.
+        assert_eq!(
+            decode(&[0x1d, b'v', b'0', 0, 0, 0, 0, 0]).last(),
+            Some(&Event::PayloadEnd)
+        );
+    }
+
+    #[test]
+    fn huge_lengths_cost_no_memory() {
+        // 65,535-byte QR store and a 65,535 x 65,535 raster: streamed, never held.
+        let mut d = Decoder::new();
+        let mut n = 0u32;
+        for &b in &[0x1d, b'(', b'k', 0xff, 0xff, 49, 80, 48] {
+            d.push(b, &mut |_| n += 1);
+        }
+        for _ in 0..100_000 {
+            d.push(b'x', &mut |_| n += 1);
+        }
+        assert!(n > 65_000);
+        assert!(d.idle(), "the store ended after its declared length");
+        assert!(core::mem::size_of::<Decoder>() <= 32);
+    }
+
+    #[test]
+    fn unknown_commands_and_stray_controls_are_skipped() {
+        let events = decode(b"\x1b\x7fA\x07B\x1d(Z\x02\x00\x01\x02C");
+        assert_eq!(
+            events
+                .iter()
+                .filter(|e| matches!(e, Event::Data(_)))
+                .count(),
+            3
+        );
+        assert_eq!(events.last(), Some(&Event::Data(b'C')));
+    }
+}

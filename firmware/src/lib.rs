@@ -9,6 +9,7 @@
 
 pub mod decoder;
 pub mod escpos;
+pub mod head;
 
 /// Print-head dots per line on 80 mm paper.
 pub const DOTS_80MM: u16 = 576;

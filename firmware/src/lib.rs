@@ -7,6 +7,7 @@
 #![no_std]
 #![deny(missing_docs)]
 
+pub mod code128;
 pub mod decoder;
 pub mod escpos;
 pub mod head;

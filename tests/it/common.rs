@@ -101,3 +101,19 @@ pub fn portable(mut summary: serde_json::Value) -> serde_json::Value {
     summary["journal"]["path"] = serde_json::json!("<journal>");
     summary
 }
+
+/// `konbini synth-log` of `sales` sales with `seed` into `dir`; the log's path.
+pub fn synth_log(dir: &Path, sales: u64, seed: u64) -> PathBuf {
+    let log = dir.join(format!("synth-{sales}-{seed}.jsonl"));
+    let out = run(&[
+        "synth-log",
+        "--sales",
+        &sales.to_string(),
+        "--seed",
+        &seed.to_string(),
+        "-o",
+        log.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    log
+}

@@ -10,20 +10,9 @@ use serde_json::Value;
 
 use crate::common::*;
 
-/// A busier day than the shipped one: 600 sales with mistakes, 2 MB of log at most.
+/// A busier day than the shipped one: 600 sales with mistakes.
 fn long_log(dir: &Path) -> PathBuf {
-    let log = dir.join("long.jsonl");
-    let out = run(&[
-        "synth-log",
-        "--sales",
-        "600",
-        "--seed",
-        "99",
-        "-o",
-        log.to_str().unwrap(),
-    ]);
-    assert!(out.status.success());
-    log
+    synth_log(dir, 600, 99)
 }
 
 struct Reference {
@@ -159,17 +148,7 @@ fn committed(journal: &Path) -> i64 {
 #[test]
 fn killed_at_arbitrary_instants_resumes_identically() {
     let dir = tempdir();
-    let log = dir.path().join("long.jsonl");
-    let out = run(&[
-        "synth-log",
-        "--sales",
-        "3000",
-        "--seed",
-        "5",
-        "-o",
-        log.to_str().unwrap(),
-    ]);
-    assert!(out.status.success());
+    let log = synth_log(dir.path(), 3000, 5);
     let want = reference(&log, dir.path());
     for (i, after) in [1i64, 900, 2100].into_iter().enumerate() {
         let journal = dir.path().join(format!("k{i}.db"));
@@ -205,12 +184,7 @@ fn killed_at_arbitrary_instants_resumes_identically() {
 #[test]
 fn verify_reads_a_consistent_snapshot_while_a_replay_writes() {
     let dir = tempdir();
-    let log = dir.path().join("long.jsonl");
-    assert!(
-        run(&["synth-log", "--sales", "3000", "-o", log.to_str().unwrap()])
-            .status
-            .success()
-    );
+    let log = synth_log(dir.path(), 3000, 2026);
     let journal = dir.path().join("j.db");
     let mut child = konbini()
         .args([

@@ -329,17 +329,7 @@ fn a_synthetic_day_completes_exactly_the_sales_it_promises() {
     // Every mistake the generator makes is refused or made good, so the benchmark and
     // the demos replay exactly the sales they ask for.
     let dir = tempdir();
-    let log = dir.path().join("synth.jsonl");
-    let out = run(&[
-        "synth-log",
-        "--sales",
-        "1500",
-        "--seed",
-        "11",
-        "-o",
-        log.to_str().unwrap(),
-    ]);
-    assert!(out.status.success());
+    let log = synth_log(dir.path(), 1500, 11);
     let s = replay_json(&log, &dir.path().join("j.db"), &[]);
     assert_eq!(s["sales"]["completed"], 1500, "{s}");
     assert_eq!(s["sales"]["abandoned"], 0);

@@ -18,9 +18,18 @@ const CODE: &str = "]C191912345012345678901234567890101033101230003";
 const CODE2: &str = "]C191959919833262024010101043480024071000395003";
 
 /// A pseudo-terminal pair in raw mode: the master is the scanner's end of the cable.
+/// Dropping it is an unplug: the device goes and, as udev does on removal, so does its
+/// stable name (a stale name could meet a reused pty number of another test).
 struct Plug {
     master: File,
     _slave: OwnedFd,
+    link: PathBuf,
+}
+
+impl Drop for Plug {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.link);
+    }
 }
 
 fn plug_in(link: &Path) -> Plug {
@@ -53,6 +62,7 @@ fn plug_in(link: &Path) -> Plug {
         Plug {
             master: File::from_raw_fd(master),
             _slave: OwnedFd::from_raw_fd(slave),
+            link: link.to_owned(),
         }
     }
 }

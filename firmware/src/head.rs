@@ -72,7 +72,7 @@ where
     I: InputPin<Error = PinE>,
     D: DelayNs,
 {
-    /// A head `dots` wide (a multiple of 8 and of `STROBES`), burning at most
+    /// A head `dots` wide (a multiple of 8; the strobe groups share its bytes), burning at most
     /// `max_heated` dots at once. Nothing is switched until the first line.
     pub fn new(
         parts: Parts<SPI, P, I, D, STROBES>,
@@ -143,11 +143,12 @@ where
     }
 
     /// Strobe the groups in batches of at most `max_heated` dots (a group hotter than
-    /// that alone is burnt alone); groups without a dot are not strobed at all.
+    /// that alone is burnt alone); groups without a dot are not strobed at all. Group `g`
+    /// covers bytes `g·len/STROBES .. (g+1)·len/STROBES`, so every byte belongs to exactly
+    /// one group whatever the width.
     fn burn(&mut self, line: &[u8]) -> Result<(), Error<SPI::Error, PinE>> {
-        let group_bytes = (self.line_bytes / STROBES).max(1);
         let dots = |g: usize| -> u32 {
-            line[g * group_bytes..((g + 1) * group_bytes).min(line.len())]
+            line[g * line.len() / STROBES..(g + 1) * line.len() / STROBES]
                 .iter()
                 .map(|b| b.count_ones())
                 .sum()
@@ -174,24 +175,28 @@ where
     }
 
     fn fire(&mut self, batch: &[bool; STROBES]) -> Result<(), Error<SPI::Error, PinE>> {
-        for (pin, _) in self
-            .parts
-            .strobes
-            .iter_mut()
-            .zip(batch)
-            .filter(|(_, on)| **on)
-        {
-            pin.set_high().map_err(Error::Pin)?;
-        }
+        self.set_strobes(batch, true)?;
         self.parts.delay.delay_us(self.timing.strobe_us);
+        self.set_strobes(batch, false)
+    }
+
+    fn set_strobes(
+        &mut self,
+        batch: &[bool; STROBES],
+        on: bool,
+    ) -> Result<(), Error<SPI::Error, PinE>> {
         for (pin, _) in self
             .parts
             .strobes
             .iter_mut()
             .zip(batch)
-            .filter(|(_, on)| **on)
+            .filter(|(_, b)| **b)
         {
-            pin.set_low().map_err(Error::Pin)?;
+            if on {
+                pin.set_high().map_err(Error::Pin)?;
+            } else {
+                pin.set_low().map_err(Error::Pin)?;
+            }
         }
         Ok(())
     }
@@ -256,6 +261,20 @@ mod tests {
         paper: &[PinT],
         delay: &[DelayT],
     ) -> ThermalHead<Spi<u8>, Pin, Pin, CheckedDelay, 4> {
+        head_with(32, spi, latch, strobes, motor, power, paper, delay)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn head_with(
+        dots: u16,
+        spi: &[SpiT<u8>],
+        latch: &[PinT],
+        strobes: [&[PinT]; 4],
+        motor: [&[PinT]; 4],
+        power: &[PinT],
+        paper: &[PinT],
+        delay: &[DelayT],
+    ) -> ThermalHead<Spi<u8>, Pin, Pin, CheckedDelay, 4> {
         ThermalHead::new(
             Parts {
                 spi: Spi::new(spi),
@@ -266,7 +285,7 @@ mod tests {
                 paper: pin(paper),
                 delay: CheckedDelay::new(delay),
             },
-            32,
+            dots,
             10,
             TIMING,
         )
@@ -320,6 +339,40 @@ mod tests {
             ],
         );
         let mut h = h;
+        h.print_line(&line).unwrap();
+        done(h);
+    }
+
+    #[test]
+    fn every_byte_belongs_to_a_group_when_the_width_does_not_divide() {
+        // 24 dots (3 bytes) over 4 groups: bytes split 0 / 1 / 1 / 1. The first and the
+        // last byte's dots are both burnt, in one batch (2 dots); group 0 holds no byte.
+        let line = [0x01, 0x00, 0x80];
+        let hi = PinT::set(State::High);
+        let lo = PinT::set(State::Low);
+        let mut h = head_with(
+            24,
+            &[
+                SpiT::transaction_start(),
+                SpiT::write_vec(line.to_vec()),
+                SpiT::transaction_end(),
+            ],
+            &[lo.clone(), hi.clone()],
+            [
+                &[],
+                &[hi.clone(), lo.clone()],
+                &[],
+                &[hi.clone(), lo.clone()],
+            ],
+            [&[lo.clone()], &[hi.clone()], &[hi.clone()], &[lo.clone()]],
+            &[hi.clone()],
+            &[PinT::get(State::Low)],
+            &[
+                DelayT::delay_ns(100),
+                DelayT::delay_us(1200),
+                DelayT::delay_us(500),
+            ],
+        );
         h.print_line(&line).unwrap();
         done(h);
     }

@@ -7,10 +7,14 @@
 #![no_std]
 #![deny(missing_docs)]
 
+pub mod barcode;
 pub mod code128;
 pub mod decoder;
 pub mod escpos;
+pub mod fonts;
 pub mod head;
+pub mod qr;
+pub mod raster;
 
 /// Print-head dots per line on 80 mm paper.
 pub const DOTS_80MM: u16 = 576;

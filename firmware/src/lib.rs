@@ -1,9 +1,19 @@
-//! konbini-firmware: the receipt printer's firmware, `#![no_std]`.
+//! konbini-firmware: the receipt printer's firmware, `#![no_std]`, without allocation.
 //!
-//! It owns the ESC/POS command set (`escpos`: commands as types, their encoding, status
-//! replies), and will own the decoder, the raster engine and the thermal-head driver over
-//! embedded-hal (issue 5). The host encodes its receipts with the same types, so the
-//! virtual printer and a real one receive the same bytes.
+//! A tour, in the order bytes travel:
+//! - `escpos`: the ESC/POS commands as types, their encoding, and status replies. The
+//!   host encodes its receipts with these, so the virtual printer and a real one receive
+//!   the same bytes.
+//! - `decoder`: bytes to events, one byte at a time, in constant memory.
+//! - `raster`: events to dot lines of the paper width and a UTF-8 transcript, through the
+//!   [`raster::Paper`] trait; with `fonts` (Unifont glyphs, Shift_JIS / JIS to Unicode),
+//!   `barcode` and `code128` (CODE128 / GS1-128 bars) and `qr` (the QR store).
+//! - `head`: the thermal-head driver over embedded-hal 1.0.
+//! - `firmware_loop`: serial bytes in (`embedded-io`), the engine onto the mechanism,
+//!   DLE EOT answered from the sensors.
+//!
+//! The host's virtual printer runs the same `Decoder` and `Engine` with a `Paper` that
+//! collects dot lines into a picture and text lines into a transcript.
 #![no_std]
 #![deny(missing_docs)]
 
@@ -11,6 +21,7 @@ pub mod barcode;
 pub mod code128;
 pub mod decoder;
 pub mod escpos;
+pub mod firmware_loop;
 pub mod fonts;
 pub mod head;
 pub mod qr;

@@ -291,6 +291,7 @@ impl Engine {
             Cmd::Initialize => {
                 // ESC @ clears the print buffer too.
                 self.clear_line();
+                self.receiving = Receiving::Nothing;
                 self.modes = Modes::reset();
                 self.qr.reset_settings();
             }

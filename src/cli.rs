@@ -92,11 +92,63 @@ enum Command {
         #[arg(long)]
         hold: bool,
     },
+    /// The payment network simulator: a Stripe-compatible merchant API, the terminal API
+    /// registers confirm to, hosted vouchers and signed webhooks (spec/network-api.md).
+    Network(NetworkArgs),
     /// Print the performance figures with their ratios to the limits that bound them.
     Bench {
         #[command(subcommand)]
         what: Option<BenchCommand>,
     },
+}
+
+#[derive(Debug, clap::Args)]
+struct NetworkArgs {
+    /// Address to serve on (port 0 picks a free port).
+    #[arg(long, default_value = "127.0.0.1:4242")]
+    listen: String,
+    /// The network's SQLite store (created if missing).
+    #[arg(long, default_value = "network.db")]
+    db: PathBuf,
+    /// The merchant's secret key that the Stripe libraries send as a bearer token.
+    #[arg(long, default_value = "sk_test_konbini")]
+    api_key: String,
+    /// A terminal allowed to confirm payments, as ID=SECRET (repeatable).
+    #[arg(long = "terminal", value_name = "ID=SECRET", value_parser = parse_terminal)]
+    terminals: Vec<(String, String)>,
+    /// The base address customers reach voucher pages at (default: the listening address).
+    #[arg(long)]
+    public_url: Option<String>,
+    /// The six-digit biller code in this network's bill barcodes.
+    #[arg(long, default_value = crate::network::DEFAULT_COMPANY_CODE, value_parser = parse_company_code)]
+    company_code: String,
+    /// The merchant's name, as registers and vouchers show it.
+    #[arg(long, default_value = "Konbini Demo Shop")]
+    merchant_name: String,
+    /// Seconds after a voucher's deadline that store confirmations are still credited and
+    /// before the payment fails.
+    #[arg(long, default_value_t = crate::network::DEFAULT_EXPIRY_GRACE_SECONDS)]
+    expiry_grace: i64,
+    /// Stripe test mode's rule that any confirmed payment succeeds by itself after 3 minutes.
+    #[arg(long)]
+    test_autopay: bool,
+}
+
+fn parse_terminal(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((id, secret)) if !id.is_empty() && !secret.is_empty() => {
+            Ok((id.to_owned(), secret.to_owned()))
+        }
+        _ => Err(format!("{s:?} is not ID=SECRET")),
+    }
+}
+
+fn parse_company_code(s: &str) -> Result<String, String> {
+    if s.len() == 6 && s.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(s.to_owned())
+    } else {
+        Err(format!("{s:?} is not six digits"))
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -291,6 +343,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench { what } => run_bench(what),
+        Command::Network(args) => run_network(args),
         Command::Devices { command } => run_devices(command),
         Command::ScannerSim {
             input,
@@ -324,6 +377,50 @@ impl Observer for CliObserver {
             bar.set_position(offset);
         }
     }
+}
+
+fn run_network(args: NetworkArgs) -> anyhow::Result<ExitCode> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(&args.listen)
+            .await
+            .with_context(|| format!("cannot listen on {} (--listen)", args.listen))?;
+        let addr = listener.local_addr()?;
+        let mut settings = crate::network::Settings::new(&args.api_key);
+        settings.terminals = args.terminals.into_iter().collect();
+        settings.company_code = args.company_code;
+        settings.merchant_name = args.merchant_name;
+        settings.expiry_grace_seconds = args.expiry_grace;
+        settings.test_autopay = args.test_autopay;
+        settings.public_url = args
+            .public_url
+            .unwrap_or_else(|| format!("http://{addr}"))
+            .trim_end_matches('/')
+            .to_owned();
+        let net = crate::network::Network::open(&args.db, settings)?;
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "listening on http://{addr}")?;
+        out.flush()?;
+        drop(out);
+        let cancel = tokio_util::sync::CancellationToken::new();
+        let stop = cancel.clone();
+        tokio::spawn(async move {
+            let mut term =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                    .expect("SIGTERM handler");
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            stop.cancel();
+        });
+        crate::network::serve(net, listener, cancel)
+            .await
+            .context("the network server failed")?;
+        Ok(ExitCode::SUCCESS)
+    })
 }
 
 fn run_replay(opts: ReplayOptions, json: bool) -> anyhow::Result<ExitCode> {

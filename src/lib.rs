@@ -19,6 +19,7 @@ pub mod domain;
 pub mod failpoint;
 pub mod hardware;
 pub mod journal;
+pub mod network;
 pub mod printer;
 pub mod receipt;
 pub mod register;

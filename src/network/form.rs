@@ -1,0 +1,283 @@
+//! Stripe's form encoding: `application/x-www-form-urlencoded` bodies (and query strings)
+//! whose keys nest with brackets, as the official client libraries send them:
+//! `payment_method_options[konbini][expires_after_days]=3`, arrays as
+//! `payment_method_types[0]=konbini` or `payment_method_types[]=konbini`, brackets raw or
+//! percent-encoded.
+//!
+//! A [`Form`] keeps the pairs in order with their parsed paths. Each endpoint lists the
+//! parameters it knows as patterns (`metadata[*]` for any key, `expand[]` for an array);
+//! anything else is Stripe's `parameter_unknown`, naming the parameter as it was sent.
+
+use super::error::ApiError;
+
+/// One `key=value` pair with the key split at its brackets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Pair {
+    /// The key as sent, after percent-decoding: what error messages name.
+    raw: String,
+    /// `a[b][0]` is `["a", "b", "0"]`; `a[]` is `["a", ""]`.
+    path: Vec<String>,
+    value: String,
+}
+
+/// A decoded form body or query string.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Form {
+    pairs: Vec<Pair>,
+}
+
+/// Split `a[b][c]` into its segments; `None` when the brackets do not pair up.
+fn split_key(key: &str) -> Option<Vec<String>> {
+    let (head, mut rest) = match key.find('[') {
+        Some(i) => (&key[..i], &key[i..]),
+        None => (key, ""),
+    };
+    if head.is_empty() {
+        return None;
+    }
+    let mut path = vec![head.to_owned()];
+    while !rest.is_empty() {
+        let inner = rest.strip_prefix('[')?;
+        let close = inner.find(']')?;
+        let seg = &inner[..close];
+        if seg.contains('[') {
+            return None;
+        }
+        path.push(seg.to_owned());
+        rest = &inner[close + 1..];
+    }
+    Some(path)
+}
+
+/// An array index or an empty `[]` segment.
+fn is_index(seg: &str) -> bool {
+    seg.is_empty() || seg.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// The path as a pattern: indices become `[]`.
+fn pattern_of(path: &[String]) -> String {
+    let mut s = path[0].clone();
+    for seg in &path[1..] {
+        if is_index(seg) {
+            s.push_str("[]");
+        } else {
+            s.push('[');
+            s.push_str(seg);
+            s.push(']');
+        }
+    }
+    s
+}
+
+/// Whether `pattern` (as [`pattern_of`] makes) matches an allowed one, where `*` stands
+/// for any one named segment.
+fn matches(allowed: &str, pattern: &str) -> bool {
+    if allowed == pattern {
+        return true;
+    }
+    let Some(prefix) = allowed.strip_suffix("[*]") else {
+        return false;
+    };
+    pattern
+        .strip_prefix(prefix)
+        .and_then(|rest| rest.strip_prefix('['))
+        .is_some_and(|rest| {
+            rest.strip_suffix(']')
+                .is_some_and(|k| !k.is_empty() && !k.contains('[') && !k.contains(']'))
+        })
+}
+
+impl Form {
+    /// Decode a body or query string. A key whose brackets do not pair up is refused.
+    pub fn parse(bytes: &[u8]) -> Result<Form, ApiError> {
+        let mut pairs = Vec::new();
+        for (k, v) in form_urlencoded::parse(bytes) {
+            let path = split_key(&k).ok_or_else(|| {
+                ApiError::invalid(
+                    "parameter_unknown",
+                    &k,
+                    format!("Invalid parameter name: {k} (its brackets do not pair up)"),
+                )
+            })?;
+            pairs.push(Pair {
+                raw: k.into_owned(),
+                path,
+                value: v.into_owned(),
+            });
+        }
+        Ok(Form { pairs })
+    }
+
+    /// Refuse any parameter not in `allowed` with Stripe's `parameter_unknown`.
+    pub fn check_known(&self, allowed: &[&str]) -> Result<(), ApiError> {
+        for p in &self.pairs {
+            let pattern = pattern_of(&p.path);
+            if !allowed.iter().any(|a| matches(a, &pattern)) {
+                return Err(ApiError::invalid(
+                    "parameter_unknown",
+                    &p.raw,
+                    format!("Received unknown parameter: {}", p.raw),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The last value sent for a scalar parameter named in bracket notation
+    /// (`payment_method_options[konbini][expires_at]`).
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.pairs
+            .iter()
+            .rev()
+            .find(|p| pattern_of(&p.path) == name && !p.path.iter().skip(1).any(|s| is_index(s)))
+            .map(|p| p.value.as_str())
+    }
+
+    /// Whether any parameter at or under `name` was sent.
+    pub fn has(&self, name: &str) -> bool {
+        self.pairs.iter().any(|p| {
+            let pat = pattern_of(&p.path);
+            pat == name || pat.starts_with(&format!("{name}["))
+        })
+    }
+
+    /// A non-empty string parameter; an empty value counts as not sent.
+    pub fn string(&self, name: &str) -> Option<&str> {
+        self.get(name).filter(|v| !v.is_empty())
+    }
+
+    /// An integer parameter.
+    pub fn int(&self, name: &str) -> Result<Option<i64>, ApiError> {
+        match self.string(name) {
+            None => Ok(None),
+            Some(v) => v
+                .parse::<i64>()
+                .map(Some)
+                .map_err(|_| ApiError::not_integer(name, v)),
+        }
+    }
+
+    /// A boolean parameter (`true` / `false`).
+    pub fn bool(&self, name: &str) -> Result<Option<bool>, ApiError> {
+        match self.string(name) {
+            None => Ok(None),
+            Some("true") => Ok(Some(true)),
+            Some("false") => Ok(Some(false)),
+            Some(v) => Err(ApiError::invalid(
+                "parameter_invalid_boolean",
+                name,
+                format!("Invalid boolean: {v}"),
+            )),
+        }
+    }
+
+    /// The values of an array parameter `name[0]`, `name[1]`, ... or `name[]`, in index
+    /// order (the order sent for `[]`).
+    pub fn array(&self, name: &str) -> Vec<&str> {
+        let mut items: Vec<(u64, usize, &str)> = self
+            .pairs
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.path.len() == 2 && p.path[0] == name && is_index(&p.path[1]))
+            .map(|(i, p)| (p.path[1].parse().unwrap_or(u64::MAX), i, p.value.as_str()))
+            .collect();
+        items.sort();
+        items.into_iter().map(|(_, _, v)| v).collect()
+    }
+
+    /// The entries of a hash parameter `name[key]=value` (metadata), in the order sent; a
+    /// later value for the same key wins.
+    pub fn map(&self, name: &str) -> Vec<(&str, &str)> {
+        let mut out: Vec<(&str, &str)> = Vec::new();
+        for p in &self.pairs {
+            if p.path.len() == 2 && p.path[0] == name && !is_index(&p.path[1]) {
+                out.retain(|(k, _)| *k != p.path[1]);
+                out.push((p.path[1].as_str(), p.value.as_str()));
+            }
+        }
+        out
+    }
+
+    /// A stable fingerprint of the parameters, for idempotency checks: the pairs sorted.
+    pub fn fingerprint(&self) -> String {
+        let mut keys: Vec<(String, &str)> = self
+            .pairs
+            .iter()
+            .map(|p| (p.raw.clone(), p.value.as_str()))
+            .collect();
+        keys.sort();
+        let mut s = String::new();
+        for (k, v) in keys {
+            s.push_str(&k);
+            s.push('=');
+            s.push_str(v);
+            s.push('&');
+        }
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nested_brackets_raw_and_percent_encoded_read_the_same() {
+        let raw = Form::parse(b"payment_method_options[konbini][expires_after_days]=3").unwrap();
+        let enc =
+            Form::parse(b"payment_method_options%5Bkonbini%5D%5Bexpires_after_days%5D=3").unwrap();
+        for f in [raw, enc] {
+            assert_eq!(
+                f.int("payment_method_options[konbini][expires_after_days]")
+                    .unwrap(),
+                Some(3)
+            );
+        }
+    }
+
+    #[test]
+    fn arrays_by_index_or_empty_brackets() {
+        let f = Form::parse(b"t[1]=b&t[0]=a").unwrap();
+        assert_eq!(f.array("t"), vec!["a", "b"]);
+        let f = Form::parse(b"t[]=a&t[]=b").unwrap();
+        assert_eq!(f.array("t"), vec!["a", "b"]);
+        f.check_known(&["t[]"]).unwrap();
+    }
+
+    #[test]
+    fn unknown_parameters_are_named_as_sent() {
+        let f = Form::parse(b"amount=1&payment_method_options[konbini][tos]=x").unwrap();
+        let e = f
+            .check_known(&["amount", "payment_method_options[konbini][expires_at]"])
+            .unwrap_err();
+        assert_eq!(e.code, Some("parameter_unknown"));
+        assert_eq!(
+            e.param.as_deref(),
+            Some("payment_method_options[konbini][tos]")
+        );
+    }
+
+    #[test]
+    fn metadata_takes_any_key_but_not_deeper() {
+        let f = Form::parse(b"metadata[order]=42&metadata[x]=").unwrap();
+        f.check_known(&["metadata[*]"]).unwrap();
+        assert_eq!(f.map("metadata"), vec![("order", "42"), ("x", "")]);
+        let f = Form::parse(b"metadata[a][b]=1").unwrap();
+        assert!(f.check_known(&["metadata[*]"]).is_err());
+    }
+
+    #[test]
+    fn malformed_keys_and_values_are_refused_with_their_name() {
+        assert!(Form::parse(b"a[b=1").is_err());
+        assert!(Form::parse(b"[a]=1").is_err());
+        let f = Form::parse(b"amount=12x").unwrap();
+        let e = f.int("amount").unwrap_err();
+        assert_eq!(e.message, "Invalid integer: 12x");
+        assert_eq!(e.param.as_deref(), Some("amount"));
+        let f = Form::parse(b"confirm=yes").unwrap();
+        assert_eq!(
+            f.bool("confirm").unwrap_err().param.as_deref(),
+            Some("confirm")
+        );
+    }
+}

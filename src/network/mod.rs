@@ -1,0 +1,200 @@
+//! `konbini network`: the payment network simulator that registers confirm to and merchants
+//! integrate with (spec/network-api.md).
+//!
+//! - `http.rs`: the axum router. The merchant API is a Stripe-compatible subset (form
+//!   bodies with bracket nesting, bearer keys, Stripe-shaped errors, idempotency keys) so
+//!   the official Stripe libraries work against it; the terminal API is signed JSON.
+//! - `payments.rs`: the konbini rules and the life of a payment and its refunds.
+//! - `terminal.rs`: signatures, look-ups, confirmations, each terminal's journal chain.
+//! - `webhooks.rs`: Stripe-signed event delivery from an outbox, with backoff.
+//! - `voucher.rs`: the hosted voucher page with its GS1-128 barcode in SVG.
+//! - `store.rs`: the SQLite store, the only code touching the network's database.
+//! - `clock.rs`, `business_days.rs`: the one movable clock; payout dates.
+//!
+//! The network owns one store connection behind a mutex: one writer, so concurrent
+//! confirmations of one payment are decided one after the other. Store work runs on
+//! tokio's blocking pool and never holds the lock across an await.
+
+pub mod business_days;
+pub mod clock;
+pub mod error;
+pub mod form;
+mod http;
+pub mod objects;
+pub mod payments;
+pub mod store;
+pub mod terminal;
+pub mod voucher;
+pub mod webhooks;
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use clock::Clock;
+use store::{Store, StoreError};
+use terminal::ReplayGuard;
+
+/// The network's company code in the bill barcodes it issues (the biller field). Slips of
+/// other company codes are other billers' and are collected on their behalf.
+pub const DEFAULT_COMPANY_CODE: &str = "958001";
+/// How long after a voucher's deadline a store's confirmation is still credited, and when
+/// the payment is failed (Stripe: "typically about an hour").
+pub const DEFAULT_EXPIRY_GRACE_SECONDS: i64 = 3600;
+/// Largest merchant API body.
+pub const MAX_MERCHANT_BODY_BYTES: usize = 64 * 1024;
+/// Largest terminal API body (500 confirmations of about 400 bytes, with room).
+pub const MAX_TERMINAL_BODY_BYTES: usize = 1024 * 1024;
+
+/// How the network is set up.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The merchant's secret key (`sk_test_...`).
+    pub api_key: String,
+    /// Terminal id -> shared secret.
+    pub terminals: HashMap<String, String>,
+    /// Six digits: the biller code in this network's barcodes.
+    pub company_code: String,
+    /// The merchant's name, as registers show it.
+    pub merchant_name: String,
+    /// `http://host:port` as customers reach the voucher pages.
+    pub public_url: String,
+    /// See [`DEFAULT_EXPIRY_GRACE_SECONDS`].
+    pub expiry_grace_seconds: i64,
+    /// Stripe test mode's "any email succeeds after 3 minutes". Off by default: this
+    /// network's payments are paid by registers.
+    pub test_autopay: bool,
+}
+
+impl Settings {
+    /// Settings with the defaults and this key.
+    pub fn new(api_key: &str) -> Settings {
+        Settings {
+            api_key: api_key.to_owned(),
+            terminals: HashMap::new(),
+            company_code: DEFAULT_COMPANY_CODE.to_owned(),
+            merchant_name: "Konbini Demo Shop".to_owned(),
+            public_url: String::new(),
+            expiry_grace_seconds: DEFAULT_EXPIRY_GRACE_SECONDS,
+            test_autopay: false,
+        }
+    }
+}
+
+/// A running network's state.
+pub struct Network {
+    settings: Settings,
+    /// The one clock.
+    pub clock: Clock,
+    store: Mutex<Store>,
+    wake_webhooks: Notify,
+    wake_scheduler: Notify,
+    replay_guard: ReplayGuard,
+}
+
+const CLOCK_META_KEY: &str = "clock_offset_ms";
+
+impl Network {
+    /// Open the network's store (created if missing) and resume its clock.
+    pub fn open(db: &Path, settings: Settings) -> Result<Arc<Network>, StoreError> {
+        let mut store = Store::open(db)?;
+        let offset = {
+            let tx = store.read().map_err(|source| StoreError::Sqlite {
+                path: db.display().to_string(),
+                source,
+            })?;
+            tx.meta(CLOCK_META_KEY)
+                .ok()
+                .flatten()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0)
+        };
+        Ok(Arc::new(Network {
+            settings,
+            clock: Clock::with_offset_ms(offset),
+            store: Mutex::new(store),
+            wake_webhooks: Notify::new(),
+            wake_scheduler: Notify::new(),
+            replay_guard: ReplayGuard::default(),
+        }))
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// Run `f` with the store (blocking: call from the blocking pool).
+    pub fn with_store<T>(&self, f: impl FnOnce(&mut Store) -> T) -> T {
+        let mut store = self.store.lock().unwrap_or_else(|e| e.into_inner());
+        f(&mut store)
+    }
+
+    fn wake(&self, scheduler: bool, webhooks: bool) {
+        if scheduler {
+            self.wake_scheduler.notify_one();
+        }
+        if webhooks {
+            self.wake_webhooks.notify_one();
+        }
+    }
+}
+
+/// Serve the network on `listener` until `cancel`, with its scheduler and webhook delivery.
+pub async fn serve(
+    net: Arc<Network>,
+    listener: tokio::net::TcpListener,
+    cancel: CancellationToken,
+) -> std::io::Result<()> {
+    let tasks = [
+        tokio::spawn(scheduler(net.clone(), cancel.clone())),
+        tokio::spawn(webhooks::run(net.clone(), cancel.clone())),
+    ];
+    let app = http::router(net);
+    let shutdown = cancel.clone();
+    let served = axum::serve(listener, app)
+        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+        .await;
+    cancel.cancel();
+    for t in tasks {
+        let _ = t.await;
+    }
+    served
+}
+
+/// Expire vouchers, run test-mode outcomes and refund deadlines when they fall due.
+async fn scheduler(net: Arc<Network>, cancel: CancellationToken) {
+    loop {
+        let notified = net.wake_scheduler.notified();
+        let n = net.clone();
+        let ran = tokio::task::spawn_blocking(move || {
+            let now = n.clock.unix();
+            n.with_store(|s| {
+                let tx = s.write()?;
+                let changed = payments::run_due(&tx, &n.settings, now)?;
+                tx.prune_idempotency(now - 86_400)?;
+                tx.commit()?;
+                Ok::<_, error::ApiError>(changed)
+            })
+        })
+        .await;
+        match ran {
+            Ok(Ok(changed)) if changed > 0 => {
+                net.wake(false, true);
+                continue;
+            }
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => eprintln!("konbini network: scheduler: {}", e.message),
+            Err(e) => eprintln!("konbini network: scheduler task failed: {e}"),
+        }
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = notified => {}
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+        }
+    }
+}

@@ -1,0 +1,684 @@
+//! The network's SQLite store: the only code that touches the network's database.
+//!
+//! One connection, owned by the [`Network`](super::Network) behind a mutex: one writer, every
+//! change in one `BEGIN IMMEDIATE` transaction, `journal_mode=WAL` and `synchronous=FULL` read
+//! back at open, so a stopped and restarted simulator has lost nothing it answered.
+//! Records are JSON documents (see `objects.rs`) beside the columns searched by.
+
+use std::path::Path;
+
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use rusqlite_migration::{M, Migrations};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::objects::{Charge, PaymentIntent, Refund, WebhookEndpoint, event_json};
+
+const MIGRATION_FILES: &[&str] = &[include_str!("../../migrations/network/0001_network.sql")];
+
+fn migrations() -> Migrations<'static> {
+    Migrations::new(MIGRATION_FILES.iter().map(|sql| M::up(sql)).collect())
+}
+
+/// The store could not be opened or used.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// SQLite failed.
+    #[error("network database {path}: {source}")]
+    Sqlite {
+        /// The file.
+        path: String,
+        /// What SQLite said.
+        source: rusqlite::Error,
+    },
+    /// A PRAGMA did not take.
+    #[error("network database {path}: {pragma} is {found}, expected {expected}")]
+    Pragma {
+        /// The file.
+        path: String,
+        /// Which.
+        pragma: &'static str,
+        /// Read back.
+        found: String,
+        /// Wanted.
+        expected: &'static str,
+    },
+    /// Not a network database, or a newer one.
+    #[error("network database {path}: {detail}")]
+    Schema {
+        /// The file.
+        path: String,
+        /// What is wrong.
+        detail: String,
+    },
+}
+
+/// The open store.
+pub struct Store {
+    conn: Connection,
+}
+
+fn doc<T: Serialize>(value: &T) -> String {
+    serde_json::to_string(value).expect("records serialize")
+}
+
+fn undoc<T: DeserializeOwned>(text: &str) -> rusqlite::Result<T> {
+    serde_json::from_str(text).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
+    })
+}
+
+impl Store {
+    /// Open (creating if missing) the store at `path`; `:memory:` for a throwaway one.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        let p = path.display().to_string();
+        let err = |source| StoreError::Sqlite {
+            path: p.clone(),
+            source,
+        };
+        let mut conn = Connection::open(path).map_err(err)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(err)?;
+        let mode: String = conn
+            .pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))
+            .map_err(err)?;
+        let memory = path == Path::new(":memory:");
+        if !memory && mode.to_lowercase() != "wal" {
+            return Err(StoreError::Pragma {
+                path: p,
+                pragma: "journal_mode",
+                found: mode,
+                expected: "wal",
+            });
+        }
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(err)?;
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(err)?;
+        let sync: i64 = conn
+            .pragma_query_value(None, "synchronous", |r| r.get(0))
+            .map_err(err)?;
+        if sync != 2 {
+            return Err(StoreError::Pragma {
+                path: p,
+                pragma: "synchronous",
+                found: sync.to_string(),
+                expected: "2 (FULL)",
+            });
+        }
+        migrations()
+            .to_latest(&mut conn)
+            .map_err(|e| StoreError::Schema {
+                path: p.clone(),
+                detail: e.to_string(),
+            })?;
+        Ok(Store { conn })
+    }
+
+    /// Start a write transaction (`BEGIN IMMEDIATE`).
+    pub fn write(&mut self) -> rusqlite::Result<Tx<'_>> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        Ok(Tx { tx })
+    }
+
+    /// A read through the same connection (reads see every committed write).
+    pub fn read(&mut self) -> rusqlite::Result<Tx<'_>> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Deferred)?;
+        Ok(Tx { tx })
+    }
+}
+
+/// One transaction on the store, with the operations the network needs.
+pub struct Tx<'a> {
+    tx: Transaction<'a>,
+}
+
+/// A saved idempotent answer.
+pub struct SavedAnswer {
+    /// The parameters' fingerprint when first used.
+    pub fingerprint: String,
+    /// The HTTP status.
+    pub status: u16,
+    /// The JSON body.
+    pub body: String,
+}
+
+/// A webhook delivery waiting for its time.
+pub struct DueDelivery {
+    /// The event's row.
+    pub event_seq: i64,
+    /// The endpoint.
+    pub endpoint: String,
+    /// Attempts so far.
+    pub attempts: i64,
+}
+
+impl Tx<'_> {
+    /// Commit.
+    pub fn commit(self) -> rusqlite::Result<()> {
+        self.tx.commit()
+    }
+
+    /// A meta value.
+    pub fn meta(&self, key: &str) -> rusqlite::Result<Option<String>> {
+        self.tx
+            .prepare_cached("SELECT value FROM meta WHERE key = ?1")?
+            .query_row([key], |r| r.get(0))
+            .optional()
+    }
+
+    /// Set a meta value.
+    pub fn set_meta(&self, key: &str, value: &str) -> rusqlite::Result<()> {
+        self.tx
+            .prepare_cached("INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)")?
+            .execute([key, value])?;
+        Ok(())
+    }
+
+    /// The next payment number.
+    pub fn next_pi_seq(&self) -> rusqlite::Result<i64> {
+        self.tx
+            .prepare_cached("SELECT COALESCE(MAX(seq), 0) + 1 FROM payment_intents")?
+            .query_row([], |r| r.get(0))
+    }
+
+    /// Insert a new PaymentIntent.
+    pub fn insert_pi(&self, pi: &PaymentIntent) -> rusqlite::Result<()> {
+        self.tx
+            .prepare_cached(
+                "INSERT INTO payment_intents (seq, id, created, due_at, doc) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![pi.seq, pi.id, pi.created, pi.due_at(), doc(pi)])?;
+        Ok(())
+    }
+
+    /// Save a changed PaymentIntent.
+    pub fn update_pi(&self, pi: &PaymentIntent) -> rusqlite::Result<()> {
+        self.tx
+            .prepare_cached("UPDATE payment_intents SET due_at = ?2, doc = ?3 WHERE seq = ?1")?
+            .execute(params![pi.seq, pi.due_at(), doc(pi)])?;
+        Ok(())
+    }
+
+    /// A PaymentIntent by id.
+    pub fn pi(&self, id: &str) -> rusqlite::Result<Option<PaymentIntent>> {
+        let text: Option<String> = self
+            .tx
+            .prepare_cached("SELECT doc FROM payment_intents WHERE id = ?1")?
+            .query_row([id], |r| r.get(0))
+            .optional()?;
+        text.map(|t| undoc(&t)).transpose()
+    }
+
+    /// A PaymentIntent by its number.
+    pub fn pi_by_seq(&self, seq: i64) -> rusqlite::Result<Option<PaymentIntent>> {
+        let text: Option<String> = self
+            .tx
+            .prepare_cached("SELECT doc FROM payment_intents WHERE seq = ?1")?
+            .query_row([seq], |r| r.get(0))
+            .optional()?;
+        text.map(|t| undoc(&t)).transpose()
+    }
+
+    /// PaymentIntents newest first, after (older than) `starting_after` or before (newer
+    /// than) `ending_before`, at most `limit` plus one (to tell `has_more`).
+    pub fn list_pis(
+        &self,
+        limit: i64,
+        starting_after: Option<i64>,
+        ending_before: Option<i64>,
+    ) -> rusqlite::Result<Vec<PaymentIntent>> {
+        let rows: Vec<String> = if let Some(before) = ending_before {
+            let mut v: Vec<String> = self
+                .tx
+                .prepare_cached(
+                    "SELECT doc FROM payment_intents WHERE seq > ?1 ORDER BY seq ASC LIMIT ?2",
+                )?
+                .query_map(params![before, limit + 1], |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
+            v.reverse();
+            v
+        } else {
+            self.tx
+                .prepare_cached(
+                    "SELECT doc FROM payment_intents WHERE seq < ?1 ORDER BY seq DESC LIMIT ?2",
+                )?
+                .query_map(
+                    params![starting_after.unwrap_or(i64::MAX), limit + 1],
+                    |r| r.get(0),
+                )?
+                .collect::<Result<_, _>>()?
+        };
+        rows.iter().map(|t| undoc(t)).collect()
+    }
+
+    /// PaymentIntents the scheduler must look at by `now`.
+    pub fn due_pis(&self, now: i64, limit: i64) -> rusqlite::Result<Vec<PaymentIntent>> {
+        let rows: Vec<String> = self
+            .tx
+            .prepare_cached(
+                "SELECT doc FROM payment_intents WHERE due_at <= ?1 ORDER BY due_at LIMIT ?2",
+            )?
+            .query_map(params![now, limit], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        rows.iter().map(|t| undoc(t)).collect()
+    }
+
+    /// The earliest time any payment or refund is due.
+    pub fn next_due(&self) -> rusqlite::Result<Option<i64>> {
+        self.tx
+            .prepare_cached(
+                "SELECT MIN(t) FROM (SELECT MIN(due_at) AS t FROM payment_intents WHERE due_at IS NOT NULL
+                 UNION ALL SELECT MIN(due_at) FROM refunds WHERE due_at IS NOT NULL)",
+            )?
+            .query_row([], |r| r.get(0))
+    }
+
+    /// Claim a payment code for a chain; false when it is taken by a payable payment.
+    pub fn claim_code(&self, chain: &str, code: &str, pi_seq: i64) -> rusqlite::Result<bool> {
+        let n = self
+            .tx
+            .prepare_cached(
+                "INSERT OR IGNORE INTO payment_codes (chain, code, pi_seq, active) VALUES (?1, ?2, ?3, 1)",
+            )?
+            .execute(params![chain, code, pi_seq])?;
+        Ok(n == 1)
+    }
+
+    /// Retire a payment's codes (paid, expired, cancelled or replaced).
+    pub fn retire_codes(&self, pi_seq: i64) -> rusqlite::Result<()> {
+        self.tx
+            .prepare_cached("UPDATE payment_codes SET active = 0 WHERE pi_seq = ?1 AND active = 1")?
+            .execute([pi_seq])?;
+        Ok(())
+    }
+
+    /// The payment a chain's code names: the payable one, else the latest that had it.
+    pub fn pi_by_code(&self, chain: &str, code: &str) -> rusqlite::Result<Option<PaymentIntent>> {
+        let seq: Option<i64> = self
+            .tx
+            .prepare_cached(
+                "SELECT pi_seq FROM payment_codes WHERE chain = ?1 AND code = ?2
+                 ORDER BY active DESC, pi_seq DESC LIMIT 1",
+            )?
+            .query_row([chain, code], |r| r.get(0))
+            .optional()?;
+        match seq {
+            Some(s) => self.pi_by_seq(s),
+            None => Ok(None),
+        }
+    }
+
+    /// Insert a charge.
+    pub fn insert_charge(&self, pi_seq: i64, charge: &Charge) -> rusqlite::Result<()> {
+        self.tx
+            .prepare_cached(
+                "INSERT INTO charges (id, txn_id, pi_seq, doc) VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![
+                charge.id,
+                charge.balance_transaction,
+                pi_seq,
+                doc(charge)
+            ])?;
+        Ok(())
+    }
+
+    /// Save a changed charge.
+    pub fn update_charge(&self, charge: &Charge) -> rusqlite::Result<()> {
+        self.tx
+            .prepare_cached("UPDATE charges SET doc = ?2 WHERE id = ?1")?
+            .execute(params![charge.id, doc(charge)])?;
+        Ok(())
+    }
+
+    /// A charge by id.
+    pub fn charge(&self, id: &str) -> rusqlite::Result<Option<Charge>> {
+        let text: Option<String> = self
+            .tx
+            .prepare_cached("SELECT doc FROM charges WHERE id = ?1")?
+            .query_row([id], |r| r.get(0))
+            .optional()?;
+        text.map(|t| undoc(&t)).transpose()
+    }
+
+    /// A charge by its balance transaction's id.
+    pub fn charge_by_txn(&self, txn: &str) -> rusqlite::Result<Option<Charge>> {
+        let text: Option<String> = self
+            .tx
+            .prepare_cached("SELECT doc FROM charges WHERE txn_id = ?1")?
+            .query_row([txn], |r| r.get(0))
+            .optional()?;
+        text.map(|t| undoc(&t)).transpose()
+    }
+
+    /// Insert a refund.
+    pub fn insert_refund(&self, pi_seq: i64, refund: &Refund) -> rusqlite::Result<()> {
+        self.tx
+            .prepare_cached(
+                "INSERT INTO refunds (id, pi_seq, created, due_at, doc) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![
+                refund.id,
+                pi_seq,
+                refund.created,
+                refund.due_at(),
+                doc(refund)
+            ])?;
+        Ok(())
+    }
+
+    /// Save a changed refund.
+    pub fn update_refund(&self, refund: &Refund) -> rusqlite::Result<()> {
+        self.tx
+            .prepare_cached("UPDATE refunds SET due_at = ?2, doc = ?3 WHERE id = ?1")?
+            .execute(params![refund.id, refund.due_at(), doc(refund)])?;
+        Ok(())
+    }
+
+    /// A refund by id.
+    pub fn refund(&self, id: &str) -> rusqlite::Result<Option<Refund>> {
+        let text: Option<String> = self
+            .tx
+            .prepare_cached("SELECT doc FROM refunds WHERE id = ?1")?
+            .query_row([id], |r| r.get(0))
+            .optional()?;
+        text.map(|t| undoc(&t)).transpose()
+    }
+
+    /// A refund by its bank-details page token.
+    pub fn refund_by_token(&self, token: &str) -> rusqlite::Result<Option<Refund>> {
+        let text: Option<String> = self
+            .tx
+            .prepare_cached("SELECT doc FROM refunds WHERE json_extract(doc, '$.token') = ?1")?
+            .query_row([token], |r| r.get(0))
+            .optional()?;
+        text.map(|t| undoc(&t)).transpose()
+    }
+
+    /// Every refund of a payment.
+    pub fn refunds_of(&self, pi_seq: i64) -> rusqlite::Result<Vec<Refund>> {
+        let rows: Vec<String> = self
+            .tx
+            .prepare_cached("SELECT doc FROM refunds WHERE pi_seq = ?1 ORDER BY seq")?
+            .query_map([pi_seq], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        rows.iter().map(|t| undoc(t)).collect()
+    }
+
+    /// Refunds due by `now`.
+    pub fn due_refunds(&self, now: i64, limit: i64) -> rusqlite::Result<Vec<Refund>> {
+        let rows: Vec<String> = self
+            .tx
+            .prepare_cached("SELECT doc FROM refunds WHERE due_at <= ?1 ORDER BY due_at LIMIT ?2")?
+            .query_map(params![now, limit], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        rows.iter().map(|t| undoc(t)).collect()
+    }
+
+    /// The PaymentIntent a voucher token belongs to.
+    pub fn pi_by_voucher(&self, token: &str) -> rusqlite::Result<Option<PaymentIntent>> {
+        let text: Option<String> = self
+            .tx
+            .prepare_cached(
+                "SELECT doc FROM payment_intents WHERE json_extract(doc, '$.voucher.token') = ?1",
+            )?
+            .query_row([token], |r| r.get(0))
+            .optional()?;
+        text.map(|t| undoc(&t)).transpose()
+    }
+
+    /// Record an event and queue it for every endpoint that wants it. Returns its id.
+    pub fn emit(
+        &self,
+        event_id: &str,
+        event_type: &str,
+        created: i64,
+        object: serde_json::Value,
+    ) -> rusqlite::Result<()> {
+        let body = event_json(event_id, event_type, created, object);
+        self.tx
+            .prepare_cached("INSERT INTO events (id, type, created, doc) VALUES (?1, ?2, ?3, ?4)")?
+            .execute(params![event_id, event_type, created, body.to_string()])?;
+        let seq = self.tx.last_insert_rowid();
+        for ep in self.endpoints()? {
+            if ep.wants(event_type) {
+                self.tx
+                    .prepare_cached(
+                        "INSERT INTO deliveries (event_seq, endpoint, next_at) VALUES (?1, ?2, ?3)",
+                    )?
+                    .execute(params![seq, ep.id, created])?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Events newest first, optionally of one type, with the same paging as [`Tx::list_pis`].
+    pub fn list_events(
+        &self,
+        limit: i64,
+        starting_after: Option<&str>,
+        event_type: Option<&str>,
+    ) -> rusqlite::Result<Vec<serde_json::Value>> {
+        let after: i64 = match starting_after {
+            Some(id) => self
+                .tx
+                .prepare_cached("SELECT seq FROM events WHERE id = ?1")?
+                .query_row([id], |r| r.get(0))
+                .optional()?
+                .unwrap_or(i64::MAX),
+            None => i64::MAX,
+        };
+        let rows: Vec<String> = self
+            .tx
+            .prepare_cached(
+                "SELECT doc FROM events WHERE seq < ?1 AND (?2 IS NULL OR type = ?2)
+                 ORDER BY seq DESC LIMIT ?3",
+            )?
+            .query_map(params![after, event_type, limit + 1], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        rows.iter().map(|t| undoc(t)).collect()
+    }
+
+    /// One event by id.
+    pub fn event(&self, id: &str) -> rusqlite::Result<Option<serde_json::Value>> {
+        let text: Option<String> = self
+            .tx
+            .prepare_cached("SELECT doc FROM events WHERE id = ?1")?
+            .query_row([id], |r| r.get(0))
+            .optional()?;
+        text.map(|t| undoc(&t)).transpose()
+    }
+
+    /// Insert a webhook endpoint.
+    pub fn insert_endpoint(&self, ep: &WebhookEndpoint) -> rusqlite::Result<()> {
+        self.tx
+            .prepare_cached("INSERT INTO webhook_endpoints (id, created, doc) VALUES (?1, ?2, ?3)")?
+            .execute(params![ep.id, ep.created, doc(ep)])?;
+        Ok(())
+    }
+
+    /// Delete a webhook endpoint and its undelivered events; true if it existed.
+    pub fn delete_endpoint(&self, id: &str) -> rusqlite::Result<bool> {
+        self.tx
+            .prepare_cached("DELETE FROM deliveries WHERE endpoint = ?1 AND delivered = 0")?
+            .execute([id])?;
+        let n = self
+            .tx
+            .prepare_cached("DELETE FROM webhook_endpoints WHERE id = ?1")?
+            .execute([id])?;
+        Ok(n == 1)
+    }
+
+    /// Every webhook endpoint, oldest first.
+    pub fn endpoints(&self) -> rusqlite::Result<Vec<WebhookEndpoint>> {
+        let rows: Vec<String> = self
+            .tx
+            .prepare_cached("SELECT doc FROM webhook_endpoints ORDER BY created, id")?
+            .query_map([], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        rows.iter().map(|t| undoc(t)).collect()
+    }
+
+    /// One webhook endpoint.
+    pub fn endpoint(&self, id: &str) -> rusqlite::Result<Option<WebhookEndpoint>> {
+        let text: Option<String> = self
+            .tx
+            .prepare_cached("SELECT doc FROM webhook_endpoints WHERE id = ?1")?
+            .query_row([id], |r| r.get(0))
+            .optional()?;
+        text.map(|t| undoc(&t)).transpose()
+    }
+
+    /// Deliveries due by `now`.
+    pub fn due_deliveries(&self, now: i64, limit: i64) -> rusqlite::Result<Vec<DueDelivery>> {
+        self.tx
+            .prepare_cached(
+                "SELECT event_seq, endpoint, attempts FROM deliveries
+                 WHERE delivered = 0 AND next_at <= ?1 ORDER BY next_at, event_seq LIMIT ?2",
+            )?
+            .query_map(params![now, limit], |r| {
+                Ok(DueDelivery {
+                    event_seq: r.get(0)?,
+                    endpoint: r.get(1)?,
+                    attempts: r.get(2)?,
+                })
+            })?
+            .collect()
+    }
+
+    /// The earliest undelivered delivery's time.
+    pub fn next_delivery(&self) -> rusqlite::Result<Option<i64>> {
+        self.tx
+            .prepare_cached("SELECT MIN(next_at) FROM deliveries WHERE delivered = 0")?
+            .query_row([], |r| r.get(0))
+    }
+
+    /// An event's stored JSON text by row.
+    pub fn event_doc(&self, seq: i64) -> rusqlite::Result<Option<String>> {
+        self.tx
+            .prepare_cached("SELECT doc FROM events WHERE seq = ?1")?
+            .query_row([seq], |r| r.get(0))
+            .optional()
+    }
+
+    /// Record a delivery attempt's outcome.
+    pub fn delivery_done(
+        &self,
+        d: &DueDelivery,
+        delivered: bool,
+        status: Option<u16>,
+        error: Option<&str>,
+        next_at: i64,
+    ) -> rusqlite::Result<()> {
+        self.tx
+            .prepare_cached(
+                "UPDATE deliveries SET delivered = ?3, attempts = attempts + 1, last_status = ?4,
+                 last_error = ?5, next_at = ?6 WHERE event_seq = ?1 AND endpoint = ?2",
+            )?
+            .execute(params![
+                d.event_seq,
+                d.endpoint,
+                delivered,
+                status,
+                error,
+                next_at
+            ])?;
+        Ok(())
+    }
+
+    /// Deliveries of every event: (event id, endpoint, delivered, attempts).
+    pub fn delivery_report(&self) -> rusqlite::Result<Vec<(String, String, bool, i64)>> {
+        self.tx
+            .prepare_cached(
+                "SELECT e.id, d.endpoint, d.delivered, d.attempts FROM deliveries d
+                 JOIN events e ON e.seq = d.event_seq ORDER BY d.event_seq",
+            )?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+            .collect()
+    }
+
+    /// A saved idempotent answer.
+    pub fn idempotent(&self, key: &str) -> rusqlite::Result<Option<SavedAnswer>> {
+        self.tx
+            .prepare_cached("SELECT fingerprint, status, body FROM idempotency WHERE key = ?1")?
+            .query_row([key], |r| {
+                Ok(SavedAnswer {
+                    fingerprint: r.get(0)?,
+                    status: r.get(1)?,
+                    body: r.get(2)?,
+                })
+            })
+            .optional()
+    }
+
+    /// Save an answer under an idempotency key.
+    pub fn save_idempotent(
+        &self,
+        key: &str,
+        fingerprint: &str,
+        status: u16,
+        body: &str,
+        now: i64,
+    ) -> rusqlite::Result<()> {
+        self.tx
+            .prepare_cached(
+                "INSERT OR REPLACE INTO idempotency (key, fingerprint, status, body, created)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![key, fingerprint, status, body, now])?;
+        Ok(())
+    }
+
+    /// Forget idempotency keys older than `before` (Stripe prunes after 24 h).
+    pub fn prune_idempotency(&self, before: i64) -> rusqlite::Result<usize> {
+        self.tx
+            .prepare_cached("DELETE FROM idempotency WHERE created < ?1")?
+            .execute([before])
+    }
+
+    /// The raw connection, for the terminal API's own statements (`terminal.rs`).
+    pub fn conn(&self) -> &Transaction<'_> {
+        &self.tx
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrations_are_valid() {
+        migrations().validate().unwrap();
+    }
+
+    #[test]
+    fn pragmas_are_read_back_on_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("net.db");
+        let mut store = Store::open(&path).unwrap();
+        let tx = store.read().unwrap();
+        let mode: String = tx
+            .conn()
+            .pragma_query_value(None, "journal_mode", |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, "wal");
+        drop(tx);
+        drop(store);
+        // Reopening an existing store works and keeps its data.
+        let mut store = Store::open(&path).unwrap();
+        let tx = store.write().unwrap();
+        tx.set_meta("k", "v").unwrap();
+        tx.commit().unwrap();
+        drop(store);
+        let mut store = Store::open(&path).unwrap();
+        assert_eq!(
+            store.read().unwrap().meta("k").unwrap().as_deref(),
+            Some("v")
+        );
+    }
+}

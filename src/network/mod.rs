@@ -37,7 +37,6 @@ use tokio_util::sync::CancellationToken;
 
 use clock::Clock;
 use store::{Store, StoreError};
-use terminal::ReplayGuard;
 
 /// The network's company code in the bill barcodes it issues (the biller field). Slips of
 /// other company codes are other billers' and are collected on their behalf.
@@ -93,7 +92,6 @@ pub struct Network {
     store: Mutex<Store>,
     wake_webhooks: Notify,
     wake_scheduler: Notify,
-    replay_guard: ReplayGuard,
 }
 
 const CLOCK_META_KEY: &str = "clock_offset_ms";
@@ -119,7 +117,6 @@ impl Network {
             store: Mutex::new(store),
             wake_webhooks: Notify::new(),
             wake_scheduler: Notify::new(),
-            replay_guard: ReplayGuard::default(),
         }))
     }
 

@@ -153,10 +153,7 @@ impl PaymentIntent {
             .voucher
             .as_ref()
             .map(|v| v.expires_at + v.grace_seconds);
-        let auto = match self.auto {
-            Some(AutoOutcome::SucceedAt(t)) => Some(t),
-            None => None,
-        };
+        let auto = self.auto.map(|AutoOutcome::SucceedAt(t)| t);
         match (expiry, auto) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),

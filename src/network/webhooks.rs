@@ -37,6 +37,9 @@ pub fn backoff_seconds(attempts: i64) -> i64 {
         .min(MAX_BACKOFF_SECONDS)
 }
 
+/// One attempt's outcome: delivered (2xx), the HTTP status, the transport error.
+type Attempt = (bool, Option<u16>, Option<String>);
+
 /// Deliver events until cancelled.
 pub async fn run(net: Arc<Network>, cancel: CancellationToken) {
     let client = match reqwest::Client::builder()
@@ -79,7 +82,8 @@ pub async fn run(net: Arc<Network>, cancel: CancellationToken) {
             let mut set = tokio::task::JoinSet::new();
             for (d, body, ep) in jobs {
                 let client = client.clone();
-                let t = net.clock.unix();
+                // Signed with the wall clock, as receivers check freshness against theirs.
+                let t = chrono::Utc::now().timestamp();
                 set.spawn(async move {
                     let sig = signature_header(&ep.secret, t, body.as_bytes());
                     let res = client
@@ -100,7 +104,7 @@ pub async fn run(net: Arc<Network>, cancel: CancellationToken) {
                     (d, outcome)
                 });
             }
-            let mut done: Vec<(DueDelivery, (bool, Option<u16>, Option<String>))> = Vec::new();
+            let mut done: Vec<(DueDelivery, Attempt)> = Vec::new();
             while let Some(r) = set.join_next().await {
                 if let Ok(v) = r {
                     done.push(v);

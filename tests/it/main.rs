@@ -4,6 +4,7 @@
 mod common;
 mod crash;
 mod journal;
+mod network;
 mod printer;
 mod props;
 mod register_rules;

@@ -1,0 +1,1322 @@
+//! The payment network simulator over real HTTP: the real `konbini network` binary on a
+//! loopback port with its own SQLite file, driven as a merchant (form bodies, bearer key),
+//! as registers (signed terminal requests) and as a webhook endpoint (a TCP server here
+//! whose signatures are checked by Python's `hmac`, an implementation independent of ours).
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use konbini_pos::domain::{BillBarcode, Deadline};
+use konbini_pos::network::terminal::sign;
+use serde_json::{Value, json};
+
+use crate::common::{konbini, tempdir};
+
+pub const KEY: &str = "sk_test_it";
+pub const TERMINALS: [(&str, &str); 2] = [("reg-1", "secret-one"), ("reg-2", "secret-two")];
+
+/// A running `konbini network`; killed when dropped.
+pub struct Net {
+    child: Child,
+    pub url: String,
+    http: reqwest::blocking::Client,
+}
+
+impl Drop for Net {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Net {
+    pub fn start(db: &Path, extra: &[&str]) -> Net {
+        let mut cmd = konbini();
+        cmd.args(["network", "--listen", "127.0.0.1:0", "--db"])
+            .arg(db)
+            .args(["--api-key", KEY]);
+        for (id, secret) in TERMINALS {
+            cmd.arg("--terminal").arg(format!("{id}={secret}"));
+        }
+        let mut child = cmd
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start konbini network");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let url = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("first line is {line:?}"))
+            .to_owned();
+        Net {
+            child,
+            url,
+            http: reqwest::blocking::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .unwrap(),
+        }
+    }
+
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    fn answer(r: reqwest::blocking::Response) -> (u16, Value) {
+        let status = r.status().as_u16();
+        let text = r.text().unwrap();
+        let v = serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("status {status}: not JSON ({e}): {text}"));
+        (status, v)
+    }
+
+    /// A merchant POST with a form body (`key=value` pairs, sent percent-encoded).
+    pub fn post(&self, path: &str, form: &[(&str, &str)]) -> (u16, Value) {
+        self.post_with(path, form, None)
+    }
+
+    pub fn post_with(&self, path: &str, form: &[(&str, &str)], key: Option<&str>) -> (u16, Value) {
+        let body: String = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(form)
+            .finish();
+        let mut req = self
+            .http
+            .post(format!("{}{path}", self.url))
+            .bearer_auth(KEY)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body);
+        if let Some(k) = key {
+            req = req.header("Idempotency-Key", k);
+        }
+        Net::answer(req.send().unwrap())
+    }
+
+    pub fn get(&self, path: &str) -> (u16, Value) {
+        Net::answer(
+            self.http
+                .get(format!("{}{path}", self.url))
+                .bearer_auth(KEY)
+                .send()
+                .unwrap(),
+        )
+    }
+
+    pub fn raw(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Vec<u8>,
+    ) -> (u16, Value) {
+        let mut req = self
+            .http
+            .request(method.parse().unwrap(), format!("{}{path}", self.url))
+            .body(body);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        Net::answer(req.send().unwrap())
+    }
+
+    /// A signed terminal request.
+    pub fn terminal(
+        &self,
+        terminal: usize,
+        method: &str,
+        path: &str,
+        body: &Value,
+    ) -> (u16, Value) {
+        let (id, secret) = TERMINALS[terminal];
+        let bytes = if method == "GET" {
+            Vec::new()
+        } else {
+            body.to_string().into_bytes()
+        };
+        let t = Utc::now().timestamp();
+        let sig = sign(secret, t, method, path, &bytes);
+        self.raw(
+            method,
+            path,
+            &[
+                ("Konbini-Terminal", id),
+                ("Konbini-Signature", &sig),
+                ("content-type", "application/json"),
+            ],
+            bytes,
+        )
+    }
+
+    /// The network's clock.
+    pub fn now(&self) -> i64 {
+        self.get("/v1/test_helpers/clock").1["now"]
+            .as_i64()
+            .unwrap()
+    }
+
+    pub fn advance(&self, seconds: i64) {
+        let (s, v) = self.post(
+            "/v1/test_helpers/clock",
+            &[("advance_seconds", &seconds.to_string())],
+        );
+        assert_eq!(s, 200, "{v}");
+    }
+
+    /// Create and confirm a konbini payment of `amount` yen.
+    pub fn pay(&self, amount: i64, extra: &[(&str, &str)]) -> Value {
+        let amount = amount.to_string();
+        let mut form = vec![
+            ("amount", amount.as_str()),
+            ("currency", "jpy"),
+            ("payment_method_types[0]", "konbini"),
+            ("confirm", "true"),
+            ("payment_method_data[type]", "konbini"),
+            ("payment_method_data[billing_details][name]", "山田 太郎"),
+            (
+                "payment_method_data[billing_details][email]",
+                "taro@example.jp",
+            ),
+        ];
+        form.extend_from_slice(extra);
+        let (s, v) = self.post("/v1/payment_intents", &form);
+        assert_eq!(s, 200, "{v}");
+        v
+    }
+
+    /// Wait (up to 10 s) until `check` holds for the payment.
+    pub fn wait_pi(&self, id: &str, check: impl Fn(&Value) -> bool) -> Value {
+        let start = Instant::now();
+        loop {
+            let (_, v) = self.get(&format!("/v1/payment_intents/{id}"));
+            if check(&v) {
+                return v;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "payment never got there: {v}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+/// The payment code and confirmation number at `chain`.
+pub fn codes(pi: &Value, chain: &str) -> (String, String) {
+    let s = &pi["next_action"]["konbini_display_details"]["stores"][chain];
+    (
+        s["payment_code"].as_str().unwrap().to_owned(),
+        s["confirmation_number"].as_str().unwrap().to_owned(),
+    )
+}
+
+pub fn barcode_of(pi: &Value) -> String {
+    pi["next_action"]["konbini_display_details"]["barcode"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// One confirmation as a register sends it.
+pub fn slip(id: &str, chain: &str, amount: i64, paid_at: i64, pay: Value) -> Value {
+    let mut v = json!({
+        "id": id,
+        "store": "0042",
+        "chain": chain,
+        "paid_at": DateTime::<Utc>::from_timestamp(paid_at, 0).unwrap().to_rfc3339(),
+        "amount": amount,
+    });
+    for (k, val) in pay.as_object().unwrap() {
+        v[k] = val.clone();
+    }
+    v
+}
+
+fn confirm(net: &Net, terminal: usize, slips: Vec<Value>) -> Vec<Value> {
+    let (s, v) = net.terminal(
+        terminal,
+        "POST",
+        "/terminal/v1/confirmations",
+        &json!({ "confirmations": slips }),
+    );
+    assert_eq!(s, 200, "{v}");
+    v["results"].as_array().unwrap().clone()
+}
+
+/// A webhook endpoint on loopback: records (signature header, body) and answers 500 to the
+/// first `fail_first` requests, then 200.
+pub struct Hook {
+    pub url: String,
+    pub got: Arc<Mutex<Vec<(String, String)>>>,
+}
+
+impl Hook {
+    pub fn start(fail_first: usize) -> Hook {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        let got = Arc::new(Mutex::new(Vec::new()));
+        let g = got.clone();
+        std::thread::spawn(move || {
+            let mut served = 0;
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut sig = String::new();
+                let mut len = 0usize;
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                        break;
+                    }
+                    let lower = line.to_ascii_lowercase();
+                    if let Some(v) = lower.strip_prefix("content-length:") {
+                        len = v.trim().parse().unwrap_or(0);
+                    }
+                    if lower.starts_with("stripe-signature:") {
+                        sig = line["stripe-signature:".len()..].trim().to_owned();
+                    }
+                }
+                let mut body = vec![0; len];
+                if reader.read_exact(&mut body).is_err() {
+                    continue;
+                }
+                served += 1;
+                let status = if served <= fail_first {
+                    "500 Internal Server Error"
+                } else {
+                    "200 OK"
+                };
+                if served > fail_first {
+                    g.lock()
+                        .unwrap()
+                        .push((sig, String::from_utf8(body).unwrap()));
+                }
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 {status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+                );
+            }
+        });
+        Hook { url, got }
+    }
+
+    /// Wait (up to 20 s) until an event of this type arrived; return (signature, body).
+    pub fn wait_for(&self, event_type: &str, object_id: &str) -> (String, Value) {
+        let start = Instant::now();
+        loop {
+            for (sig, body) in self.got.lock().unwrap().iter() {
+                let v: Value = serde_json::from_str(body).unwrap();
+                if v["type"] == event_type && v["data"]["object"]["id"] == object_id {
+                    return (sig.clone(), v);
+                }
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "no {event_type} for {object_id}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Every delivered (signature, raw body).
+    pub fn all(&self) -> Vec<(String, String)> {
+        self.got.lock().unwrap().clone()
+    }
+}
+
+/// Verify a Stripe-Signature with Python's hmac, as Stripe's libraries do: HMAC-SHA256 of
+/// "<t>.<body>" under the whole whsec_ secret, hex, any v1 matching.
+fn python_verifies(secret: &str, header: &str, body: &str) -> bool {
+    let script = r#"
+import hmac, hashlib, sys
+secret, header, body = sys.argv[1], sys.argv[2], sys.stdin.buffer.read()
+parts = [p.split("=", 1) for p in header.split(",")]
+t = [v for k, v in parts if k == "t"][0]
+sigs = [v for k, v in parts if k == "v1"]
+mac = hmac.new(secret.encode(), t.encode() + b"." + body, hashlib.sha256).hexdigest()
+sys.exit(0 if any(hmac.compare_digest(mac, s) for s in sigs) else 1)
+"#;
+    let mut child = std::process::Command::new("python3")
+        .args(["-c", script, secret, header])
+        .stdin(Stdio::piped())
+        .spawn()
+        .expect("python3");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(body.as_bytes())
+        .unwrap();
+    child.wait().unwrap().success()
+}
+
+/// Read the SVG's bar rectangles back into module widths and decode them as Code 128.
+fn decode_svg_barcode(svg: &str) -> String {
+    let mut bars: Vec<(u32, u32)> = Vec::new();
+    for part in svg.split("<rect ").skip(2) {
+        let attr = |name: &str| -> u32 {
+            let i = part.find(&format!("{name}=\"")).unwrap() + name.len() + 2;
+            part[i..].split('"').next().unwrap().parse().unwrap()
+        };
+        bars.push((attr("x"), attr("width")));
+    }
+    let module = bars.iter().map(|b| b.1).min().unwrap();
+    let mut widths = Vec::new();
+    for (i, (x, w)) in bars.iter().enumerate() {
+        if i > 0 {
+            let (px, pw) = bars[i - 1];
+            widths.push(((x - px - pw) / module) as u8);
+        }
+        widths.push((w / module) as u8);
+    }
+    let mut values = [0u8; 40];
+    let n = konbini_firmware::code128::decode_widths(&widths, &mut values).expect("readable bars");
+    assert_eq!(values[0], konbini_firmware::code128::START_C);
+    assert_eq!(values[1], konbini_firmware::code128::FNC1);
+    values[2..n].iter().map(|v| format!("{v:02}")).collect()
+}
+
+#[test]
+fn a_konbini_payment_goes_from_voucher_to_paid_to_refunded() {
+    let dir = tempdir();
+    let net = Net::start(&dir.path().join("net.db"), &[]);
+    let hook = Hook::start(2); // the first two deliveries fail: retried until a 2xx
+    let (s, ep) = net.post(
+        "/v1/webhook_endpoints",
+        &[("url", &hook.url), ("enabled_events[]", "*")],
+    );
+    assert_eq!(s, 200, "{ep}");
+    let secret = ep["secret"].as_str().unwrap().to_owned();
+    assert!(secret.starts_with("whsec_"));
+
+    let pi = net.pay(
+        52_000,
+        &[(
+            "payment_method_options[konbini][product_description]",
+            "ご注文の商品",
+        )],
+    );
+    let id = pi["id"].as_str().unwrap().to_owned();
+    assert_eq!(pi["status"], "requires_action");
+    assert_eq!(pi["next_action"]["type"], "konbini_display_details");
+    let details = &pi["next_action"]["konbini_display_details"];
+    let expires_at = details["expires_at"].as_i64().unwrap();
+    for chain in ["familymart", "lawson", "ministop", "seicomart"] {
+        let (code, number) = codes(&pi, chain);
+        assert_eq!(code.len(), 6, "{code}");
+        assert_eq!(number.len(), 11, "{number}");
+    }
+    // The barcode: this network's biller code, the amount, the stamp flag, the deadline.
+    let barcode = BillBarcode::parse(&barcode_of(&pi)).expect("a valid bill barcode");
+    assert_eq!(barcode.company_code(), "958001");
+    assert_eq!(barcode.amount().get(), 52_000);
+    assert!(barcode.needs_stamp(), "52,000 yen needs a revenue stamp");
+    let deadline = konbini_pos::domain::time::business_date(
+        &DateTime::<Utc>::from_timestamp(expires_at, 0).unwrap(),
+    );
+    assert_eq!(barcode.deadline(), Deadline::On(deadline));
+    // Expiry defaults to 23:59:59 JST.
+    assert_eq!((expires_at + 9 * 3600) % 86_400, 86_399);
+
+    // The hosted voucher: Japanese, English on request, codes, and a barcode that decodes.
+    let url = details["hosted_voucher_url"].as_str().unwrap();
+    let page = reqwest::blocking::get(url).unwrap().text().unwrap();
+    assert!(page.contains("¥52,000"), "{page}");
+    assert!(page.contains("お支払い期限"));
+    assert!(page.contains(&codes(&pi, "lawson").0));
+    let svg = &page[page.find("<svg").unwrap()..page.find("</svg>").unwrap() + 6];
+    assert_eq!(decode_svg_barcode(svg), barcode.as_str());
+    let en = reqwest::blocking::get(format!("{url}?lang=en"))
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(en.contains("Pay by") && en.contains("Payment code"));
+
+    // A register keys in the Lawson code: look-up, then confirmation.
+    let (code, number) = codes(&pi, "lawson");
+    let (s, found) = net.terminal(
+        0,
+        "GET",
+        &format!(
+            "/terminal/v1/lookup?chain=lawson&payment_code={code}&confirmation_number={number}"
+        ),
+        &Value::Null,
+    );
+    assert_eq!(s, 200, "{found}");
+    assert_eq!(found["payment"], id.as_str());
+    assert_eq!(found["amount"], 52_000);
+    assert_eq!(found["description"], "ご注文の商品");
+    let paid_at = net.now();
+    let pay = json!({"payment_code": code, "confirmation_number": number});
+    let results = confirm(
+        &net,
+        0,
+        vec![slip("j1-1-0", "lawson", 52_000, paid_at, pay.clone())],
+    );
+    assert_eq!(results[0]["status"], "accepted", "{results:?}");
+    // The same slip again: duplicate. Another slip for the paid payment: conflict.
+    let again = confirm(
+        &net,
+        0,
+        vec![slip("j1-1-0", "lawson", 52_000, paid_at, pay.clone())],
+    );
+    assert_eq!(again[0]["status"], "duplicate");
+    let other = confirm(
+        &net,
+        1,
+        vec![slip("j2-7-0", "lawson", 52_000, paid_at, pay.clone())],
+    );
+    assert_eq!(other[0]["status"], "conflict");
+    assert_eq!(other[0]["reason"], "already_paid");
+    // The same id with other content: rejected.
+    let changed = confirm(
+        &net,
+        0,
+        vec![slip("j1-1-0", "lawson", 52_000, paid_at + 5, pay)],
+    );
+    assert_eq!(changed[0]["status"], "rejected");
+    assert_eq!(changed[0]["reason"], "idempotency_mismatch");
+    // The paid code is no longer payable.
+    let (s, gone) = net.terminal(
+        0,
+        "GET",
+        &format!(
+            "/terminal/v1/lookup?chain=lawson&payment_code={code}&confirmation_number={number}"
+        ),
+        &Value::Null,
+    );
+    assert_eq!(
+        (s, gone["error"]["status"].as_str()),
+        (409, Some("succeeded"))
+    );
+
+    // Succeeded, with the chain and a payout date four business days on.
+    let (_, paid) = net.get(&format!(
+        "/v1/payment_intents/{id}?expand[]=latest_charge.balance_transaction"
+    ));
+    assert_eq!(paid["status"], "succeeded");
+    assert_eq!(paid["amount_received"], 52_000);
+    let charge = &paid["latest_charge"];
+    assert_eq!(
+        charge["payment_method_details"]["konbini"]["store"]["chain"],
+        "lawson"
+    );
+    let txn = &charge["balance_transaction"];
+    let expect = konbini_pos::network::business_days::available_on(
+        DateTime::<Utc>::from_timestamp(paid_at, 0).unwrap(),
+    );
+    assert_eq!(txn["available_on"], expect);
+    assert_eq!(txn["status"], "pending");
+
+    // Webhooks: each event once, signed so an independent HMAC accepts it.
+    for ty in ["payment_intent.requires_action", "payment_intent.succeeded"] {
+        let (sig, body) = hook.wait_for(ty, &id);
+        let raw = body.to_string();
+        let original = hook
+            .all()
+            .into_iter()
+            .find(|(_, b)| serde_json::from_str::<Value>(b).unwrap() == body)
+            .unwrap();
+        assert!(python_verifies(&secret, &sig, &original.1), "{ty}: {sig}");
+        assert!(!python_verifies("whsec_wrong", &sig, &original.1));
+        assert!(!raw.is_empty());
+    }
+    let (_, events) = net.get("/v1/events?limit=100");
+    let types: Vec<&str> = events["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["type"].as_str().unwrap())
+        .collect();
+    assert!(types.contains(&"charge.succeeded"), "{types:?}");
+
+    // Refunds: partial, too much, bank details, success; and a 45-day failure.
+    let (s, r1) = net.post(
+        "/v1/refunds",
+        &[("payment_intent", &id), ("amount", "2000")],
+    );
+    assert_eq!(s, 200, "{r1}");
+    assert_eq!(r1["status"], "requires_action");
+    assert_eq!(
+        r1["next_action"]["display_details"]["email_sent"]["email_sent_to"],
+        "taro@example.jp"
+    );
+    let (s, too_much) = net.post(
+        "/v1/refunds",
+        &[("payment_intent", &id), ("amount", "50001")],
+    );
+    assert_eq!(
+        (s, too_much["error"]["code"].as_str()),
+        (400, Some("amount_too_large"))
+    );
+    assert_eq!(too_much["error"]["param"], "amount");
+    let r1_id = r1["id"].as_str().unwrap();
+    // The customer's page takes the bank account.
+    let page_url = r1["next_action"]["display_details"]["bank_details_url"]
+        .as_str()
+        .unwrap();
+    let form = reqwest::blocking::Client::new()
+        .post(page_url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("routing_number=1100000&account_number=0001234")
+        .send()
+        .unwrap();
+    assert_eq!(form.status().as_u16(), 200);
+    let start = Instant::now();
+    loop {
+        let (_, r) = net.get(&format!("/v1/refunds/{r1_id}"));
+        if r["status"] == "succeeded" {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(10), "{r}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let (_, r2) = net.post(
+        "/v1/refunds",
+        &[("payment_intent", &id), ("amount", "10000")],
+    );
+    assert_eq!(r2["status"], "requires_action");
+    net.advance(45 * 86_400 + 5);
+    let r2_id = r2["id"].as_str().unwrap();
+    let start = Instant::now();
+    loop {
+        let (_, r) = net.get(&format!("/v1/refunds/{r2_id}"));
+        if r["status"] == "failed" {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(10), "{r}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // The failed refund gave its amount back: 50,000 yen may still be refunded.
+    let (_, ch) = net.get(&format!("/v1/charges/{}", charge["id"].as_str().unwrap()));
+    assert_eq!(ch["amount_refunded"], 2000);
+    let (_, txn_now) = net.get(&format!(
+        "/v1/balance_transactions/{}",
+        txn["id"].as_str().unwrap()
+    ));
+    assert_eq!(
+        txn_now["status"], "available",
+        "45 days later the funds are available"
+    );
+    hook.wait_for("refund.failed", r2_id);
+}
+
+#[test]
+fn vouchers_expire_by_the_clock_and_late_confirmations_are_judged_by_paid_at() {
+    let dir = tempdir();
+    let net = Net::start(&dir.path().join("net.db"), &["--expiry-grace", "3600"]);
+    let hook = Hook::start(0);
+    net.post(
+        "/v1/webhook_endpoints",
+        &[
+            ("url", &hook.url),
+            ("enabled_events[0]", "payment_intent.payment_failed"),
+        ],
+    );
+    let a = net.pay(
+        1200,
+        &[("payment_method_options[konbini][expires_after_days]", "1")],
+    );
+    let b = net.pay(
+        1300,
+        &[("payment_method_options[konbini][expires_after_days]", "1")],
+    );
+    let expires_at = a["next_action"]["konbini_display_details"]["expires_at"]
+        .as_i64()
+        .unwrap();
+    let now = net.now();
+    // Past the deadline and the hour of grace.
+    net.advance(expires_at - now + 3601);
+    let a_id = a["id"].as_str().unwrap();
+    let failed = net.wait_pi(a_id, |v| v["status"] == "requires_payment_method");
+    assert_eq!(
+        failed["last_payment_error"]["code"],
+        "payment_intent_payment_attempt_expired"
+    );
+    assert!(failed["next_action"].is_null());
+    hook.wait_for("payment_intent.payment_failed", a_id);
+    // A kiosk can no longer start it.
+    let (code, number) = codes(&a, "familymart");
+    let (s, v) = net.terminal(
+        1,
+        "GET",
+        &format!(
+            "/terminal/v1/lookup?chain=familymart&payment_code={code}&confirmation_number={number}"
+        ),
+        &Value::Null,
+    );
+    assert_eq!((s, v["error"]["status"].as_str()), (409, Some("expired")));
+    // A store that took the cash before the deadline (offline until now) is credited...
+    let late = confirm(
+        &net,
+        0,
+        vec![slip(
+            "late-1",
+            "familymart",
+            1200,
+            expires_at - 60,
+            json!({"barcode": barcode_of(&a)}),
+        )],
+    );
+    assert_eq!(late[0]["status"], "accepted", "{late:?}");
+    net.wait_pi(a_id, |v| v["status"] == "succeeded");
+    // ...one that took it after the grace is a conflict: cash the network will not credit.
+    let too_late = confirm(
+        &net,
+        0,
+        vec![slip(
+            "late-2",
+            "familymart",
+            1300,
+            expires_at + 3700,
+            json!({"barcode": barcode_of(&b)}),
+        )],
+    );
+    assert_eq!(too_late[0]["status"], "conflict");
+    assert_eq!(too_late[0]["reason"], "expired");
+}
+
+#[test]
+fn stripe_test_mode_magic_values_behave_as_documented() {
+    let dir = tempdir();
+    let net = Net::start(&dir.path().join("net.db"), &[]);
+    let quick = net.pay(
+        2000,
+        &[(
+            "payment_method_data[billing_details][email]",
+            "ok+succeed_immediately@example.jp",
+        )],
+    );
+    net.wait_pi(quick["id"].as_str().unwrap(), |v| {
+        v["status"] == "succeeded"
+    });
+    let expire = net.pay(
+        2000,
+        &[(
+            "payment_method_options[konbini][confirmation_number]",
+            "33333333330",
+        )],
+    );
+    net.wait_pi(expire["id"].as_str().unwrap(), |v| {
+        v["status"] == "requires_payment_method"
+    });
+    let delayed = net.pay(
+        2000,
+        &[(
+            "payment_method_options[konbini][confirmation_number]",
+            "11111111110",
+        )],
+    );
+    let delayed_id = delayed["id"].as_str().unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(
+        net.get(&format!("/v1/payment_intents/{delayed_id}")).1["status"],
+        "requires_action"
+    );
+    net.advance(181);
+    let paid = net.wait_pi(delayed_id, |v| v["status"] == "succeeded");
+    assert!(paid["latest_charge"].is_string());
+    // A plain email waits for a store (autopay is off by default).
+    let plain = net.pay(2000, &[]);
+    net.advance(600);
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(
+        net.get(&format!(
+            "/v1/payment_intents/{}",
+            plain["id"].as_str().unwrap()
+        ))
+        .1["status"],
+        "requires_action"
+    );
+    let (s, v) = net.post(
+        "/v1/payment_intents",
+        &[
+            ("amount", "2000"),
+            ("currency", "jpy"),
+            ("confirm", "true"),
+            ("payment_method_data[billing_details][name]", "A"),
+            ("payment_method_data[billing_details][email]", "a@b.jp"),
+            (
+                "payment_method_options[konbini][confirmation_number]",
+                "01234567890",
+            ),
+        ],
+    );
+    assert_eq!(s, 400);
+    assert_eq!(
+        v["error"]["code"],
+        "payment_intent_konbini_rejected_confirmation_number"
+    );
+}
+
+#[test]
+fn bad_merchant_requests_get_stripe_shaped_errors_never_a_500() {
+    let dir = tempdir();
+    let net = Net::start(&dir.path().join("net.db"), &[]);
+    let base = [("currency", "jpy")];
+    let with = |extra: &[(&'static str, &'static str)]| -> Vec<(&'static str, &'static str)> {
+        let mut v = base.to_vec();
+        if !extra.iter().any(|(k, _)| *k == "amount") {
+            v.push(("amount", "1200"));
+        }
+        v.extend_from_slice(extra);
+        v
+    };
+    // (form, expected code, expected param)
+    type Case<'a> = (Vec<(&'a str, &'a str)>, &'a str, &'a str);
+    let cases: Vec<Case> = vec![
+        (with(&[("surprise", "1")]), "parameter_unknown", "surprise"),
+        (
+            with(&[(
+                "payment_method_options[konbini][tos_shown_and_accepted]",
+                "true",
+            )]),
+            "parameter_unknown",
+            "payment_method_options[konbini][tos_shown_and_accepted]",
+        ),
+        (
+            with(&[("amount", "12x")]),
+            "parameter_invalid_integer",
+            "amount",
+        ),
+        (
+            vec![("amount", "1200"), ("currency", "usd")],
+            "payment_intent_invalid_parameter",
+            "currency",
+        ),
+        (vec![("currency", "jpy")], "parameter_missing", "amount"),
+        (with(&[("amount", "119")]), "amount_too_small", "amount"),
+        (with(&[("amount", "300001")]), "amount_too_large", "amount"),
+        (
+            with(&[("confirm", "maybe")]),
+            "parameter_invalid_boolean",
+            "confirm",
+        ),
+        (
+            with(&[("payment_method_options[konbini][expires_after_days]", "61")]),
+            "parameter_invalid_integer",
+            "payment_method_options[konbini][expires_after_days]",
+        ),
+        (
+            with(&[
+                ("payment_method_options[konbini][expires_after_days]", "2"),
+                ("payment_method_options[konbini][expires_at]", "4102444800"),
+            ]),
+            "payment_intent_invalid_parameter",
+            "payment_method_options[konbini][expires_at]",
+        ),
+        (
+            with(&[(
+                "payment_method_options[konbini][confirmation_number]",
+                "12345",
+            )]),
+            "payment_intent_invalid_parameter",
+            "payment_method_options[konbini][confirmation_number]",
+        ),
+        (
+            with(&[(
+                "payment_method_options[konbini][confirmation_number]",
+                "00000000000",
+            )]),
+            "payment_intent_invalid_parameter",
+            "payment_method_options[konbini][confirmation_number]",
+        ),
+        (
+            with(&[(
+                "payment_method_options[konbini][product_description]",
+                "あいうえおかきくけこさしすせそたちつてとなにぬ",
+            )]),
+            "payment_intent_invalid_parameter",
+            "payment_method_options[konbini][product_description]",
+        ),
+        (
+            with(&[(
+                "payment_method_options[konbini][product_description]",
+                "ケーキ🎂",
+            )]),
+            "payment_intent_invalid_parameter",
+            "payment_method_options[konbini][product_description]",
+        ),
+        (
+            with(&[
+                ("confirm", "true"),
+                ("payment_method_data[billing_details][email]", "a@b.jp"),
+            ]),
+            "parameter_missing",
+            "payment_method_data[billing_details][name]",
+        ),
+        (
+            with(&[
+                ("confirm", "true"),
+                ("payment_method_data[billing_details][name]", "A"),
+            ]),
+            "parameter_missing",
+            "payment_method_data[billing_details][email]",
+        ),
+        (
+            with(&[("payment_method_types[0]", "card")]),
+            "payment_intent_invalid_parameter",
+            "payment_method_types",
+        ),
+    ];
+    for (form, code, param) in cases {
+        let (s, v) = net.post("/v1/payment_intents", &form);
+        assert_eq!(s, 400, "{form:?}: {v}");
+        assert_eq!(v["error"]["type"], "invalid_request_error", "{form:?}");
+        assert_eq!(v["error"]["code"], code, "{form:?}: {v}");
+        assert_eq!(v["error"]["param"], param, "{form:?}: {v}");
+        assert!(v["error"]["message"].as_str().unwrap().len() > 10);
+    }
+    // Keys.
+    let (s, v) = net.raw("GET", "/v1/payment_intents", &[], vec![]);
+    assert_eq!(s, 401);
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("did not provide an API key")
+    );
+    let (s, v) = net.raw(
+        "GET",
+        "/v1/payment_intents",
+        &[("authorization", "Bearer sk_test_wrong9876")],
+        vec![],
+    );
+    assert_eq!(s, 401);
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .ends_with("****9876"),
+        "{v}"
+    );
+    // Oversized, malformed and unknown.
+    let big = format!(
+        "amount=1200&currency=jpy&description={}",
+        "x".repeat(200_000)
+    );
+    let (s, v) = net.raw(
+        "POST",
+        "/v1/payment_intents",
+        &[
+            ("authorization", &format!("Bearer {KEY}")),
+            ("content-type", "application/x-www-form-urlencoded"),
+        ],
+        big.into_bytes(),
+    );
+    assert_eq!(s, 413, "{v}");
+    assert_eq!(v["error"]["type"], "invalid_request_error");
+    let (s, v) = net.raw(
+        "POST",
+        "/v1/payment_intents",
+        &[("authorization", &format!("Bearer {KEY}"))],
+        b"amount[=1&%ff%fe=\x00".to_vec(),
+    );
+    assert_eq!(s, 400, "{v}");
+    let (s, v) = net.get("/v1/payment_intents/pi_nothere");
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (404, Some("resource_missing"))
+    );
+    let (s, v) = net.get("/v1/customers");
+    assert_eq!(s, 404);
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("Unrecognized request URL")
+    );
+    // State errors: a paid payment cannot be cancelled.
+    let pi = net.pay(
+        1500,
+        &[(
+            "payment_method_data[billing_details][email]",
+            "x+succeed_immediately@e.jp",
+        )],
+    );
+    let id = pi["id"].as_str().unwrap();
+    net.wait_pi(id, |v| v["status"] == "succeeded");
+    let (s, v) = net.post(&format!("/v1/payment_intents/{id}/cancel"), &[]);
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (400, Some("payment_intent_unexpected_state"))
+    );
+}
+
+#[test]
+fn idempotency_keys_replay_the_first_answer_and_refuse_other_parameters() {
+    let dir = tempdir();
+    let net = Net::start(&dir.path().join("net.db"), &[]);
+    let form = [("amount", "1200"), ("currency", "jpy")];
+    let (s1, a) = net.post_with("/v1/payment_intents", &form, Some("order-17"));
+    let (s2, b) = net.post_with("/v1/payment_intents", &form, Some("order-17"));
+    assert_eq!((s1, s2), (200, 200));
+    assert_eq!(a, b, "the replay is the saved answer");
+    let (_, list) = net.get("/v1/payment_intents?limit=100");
+    assert_eq!(
+        list["data"].as_array().unwrap().len(),
+        1,
+        "one payment, not two"
+    );
+    let (s, v) = net.post_with(
+        "/v1/payment_intents",
+        &[("amount", "1300"), ("currency", "jpy")],
+        Some("order-17"),
+    );
+    assert_eq!(s, 400);
+    assert_eq!(v["error"]["type"], "idempotency_error");
+    // Validation failures are not saved: the key can be used once the request is right.
+    let (s, _) = net.post_with(
+        "/v1/payment_intents",
+        &[("amount", "1"), ("currency", "jpy")],
+        Some("order-18"),
+    );
+    assert_eq!(s, 400);
+    let (s, _) = net.post_with(
+        "/v1/payment_intents",
+        &[("amount", "1200"), ("currency", "jpy")],
+        Some("order-18"),
+    );
+    assert_eq!(s, 200);
+    // Lists page newest first.
+    for _ in 0..4 {
+        net.post("/v1/payment_intents", &form);
+    }
+    let (_, page1) = net.get("/v1/payment_intents?limit=2");
+    assert_eq!(page1["has_more"], true);
+    let last = page1["data"][1]["id"].as_str().unwrap();
+    let (_, page2) = net.get(&format!(
+        "/v1/payment_intents?limit=10&starting_after={last}"
+    ));
+    assert_eq!(page2["data"].as_array().unwrap().len(), 4);
+    assert_eq!(page2["has_more"], false);
+}
+
+#[test]
+fn terminal_requests_need_a_fresh_valid_signature() {
+    let dir = tempdir();
+    let net = Net::start(&dir.path().join("net.db"), &[]);
+    let path = "/terminal/v1/confirmations";
+    let body = json!({"confirmations": []}).to_string().into_bytes();
+    let t = Utc::now().timestamp();
+    let good = sign("secret-one", t, "POST", path, &body);
+    let cases: Vec<(Vec<(&str, String)>, &str)> = vec![
+        (vec![], "Konbini-Terminal"),
+        (
+            vec![
+                ("Konbini-Terminal", "reg-9".into()),
+                ("Konbini-Signature", good.clone()),
+            ],
+            "not known",
+        ),
+        (
+            vec![
+                ("Konbini-Terminal", "reg-1".into()),
+                ("Konbini-Signature", sign("guess", t, "POST", path, &body)),
+            ],
+            "does not match",
+        ),
+        (
+            vec![
+                ("Konbini-Terminal", "reg-1".into()),
+                (
+                    "Konbini-Signature",
+                    sign("secret-one", t - 301, "POST", path, &body),
+                ),
+            ],
+            "300 s",
+        ),
+        (
+            vec![
+                ("Konbini-Terminal", "reg-2".into()),
+                ("Konbini-Signature", good.clone()),
+            ],
+            "does not match",
+        ),
+    ];
+    for (headers, says) in cases {
+        let h: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let (s, v) = net.raw("POST", path, &h, body.clone());
+        assert_eq!(s, 401, "{h:?}: {v}");
+        assert!(
+            v["error"]["message"].as_str().unwrap().contains(says),
+            "{h:?}: {v}"
+        );
+    }
+    let h = [
+        ("Konbini-Terminal", "reg-1"),
+        ("Konbini-Signature", good.as_str()),
+    ];
+    let (s, v) = net.raw("POST", path, &h, body.clone());
+    assert_eq!(s, 200, "{v}");
+    // Replayed within the window: answered, and harmless (writes are idempotent by slip id).
+    let pi = net.pay(1200, &[]);
+    let one = json!({"confirmations": [slip("replayed-1", "lawson", 1200, net.now(), json!({"barcode": barcode_of(&pi)}))]});
+    let one = one.to_string().into_bytes();
+    let sig = sign("secret-one", Utc::now().timestamp(), "POST", path, &one);
+    let h = [
+        ("Konbini-Terminal", "reg-1"),
+        ("Konbini-Signature", sig.as_str()),
+    ];
+    let (_, first) = net.raw("POST", path, &h, one.clone());
+    let (_, replayed) = net.raw("POST", path, &h, one);
+    assert_eq!(first["results"][0]["status"], "accepted");
+    assert_eq!(replayed["results"][0]["status"], "duplicate");
+    let (_, charges) = net.get("/v1/events?type=charge.succeeded");
+    assert_eq!(
+        charges["data"].as_array().unwrap().len(),
+        1,
+        "one charge, not two"
+    );
+    // A body that is not the confirmations shape is a 400, not a 500.
+    let (s, v) = net.terminal(0, "POST", path, &json!({"confirmation": 1}));
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (400, Some("invalid_request"))
+    );
+    let many: Vec<Value> = (0..501).map(|i| json!({"id": i.to_string()})).collect();
+    let (s, _) = net.terminal(0, "POST", path, &json!({ "confirmations": many }));
+    assert_eq!(s, 400);
+}
+
+#[test]
+fn confirmations_are_judged_one_by_one_and_other_billers_are_collected() {
+    let dir = tempdir();
+    let net = Net::start(&dir.path().join("net.db"), &[]);
+    let pi = net.pay(3000, &[]);
+    let now = net.now();
+    let bc = barcode_of(&pi);
+    let other = "91912345012345678901234567890101033101230003"; // another biller, 123,000 yen
+    let results = confirm(
+        &net,
+        0,
+        vec![
+            slip("s-1", "ministop", 3000, now, json!({"barcode": bc})),
+            slip("s-2", "ministop", 123000, now, json!({"barcode": other})),
+            slip("s-3", "ministop", 123000, now, json!({"barcode": other})),
+            slip("s-4", "ministop", 999, now, json!({"barcode": other})),
+            slip(
+                "s-5",
+                "ministop",
+                3000,
+                now,
+                json!({"barcode": "91958001000000000000000000099926120100030001"}),
+            ),
+            slip(
+                "s-6",
+                "ministop",
+                3000,
+                now,
+                json!({"payment_code": "000000", "confirmation_number": "09012345678"}),
+            ),
+            json!({"id": "s-7", "store": "1", "chain": "7eleven", "paid_at": "x", "amount": 1}),
+            slip(
+                "s-8",
+                "ministop",
+                3000,
+                now,
+                json!({"barcode": bc, "payment_code": "1"}),
+            ),
+            json!("not an object"),
+        ],
+    );
+    let got: Vec<(&str, &str)> = results
+        .iter()
+        .map(|r| {
+            (
+                r["status"].as_str().unwrap(),
+                r["reason"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert_eq!(got[0], ("accepted", ""));
+    assert_eq!(
+        got[1],
+        ("accepted", ""),
+        "another biller's slip is collected"
+    );
+    assert_eq!(
+        got[2],
+        ("conflict", "already_paid"),
+        "the same slip paid twice"
+    );
+    assert_eq!(got[3], ("rejected", "amount_mismatch"));
+    assert!(
+        got[4].1.starts_with("invalid_barcode") || got[4].1 == "unknown_payment",
+        "{got:?}"
+    );
+    assert_eq!(got[5], ("rejected", "unknown_payment"));
+    assert!(got[6].1.starts_with("invalid"), "{got:?}");
+    assert!(got[7].1.starts_with("invalid"), "{got:?}");
+    assert_eq!(got[8].0, "rejected");
+    net.wait_pi(pi["id"].as_str().unwrap(), |v| v["status"] == "succeeded");
+}
+
+#[test]
+fn two_terminals_paying_one_payment_at_once_get_exactly_one_accepted() {
+    let dir = tempdir();
+    let net = Arc::new(Net::start(&dir.path().join("net.db"), &[]));
+    for round in 0..5 {
+        let pi = net.pay(5000, &[]);
+        let bc = barcode_of(&pi);
+        let now = net.now();
+        let handles: Vec<_> = (0..8)
+            .map(|i| {
+                let net = net.clone();
+                let bc = bc.clone();
+                std::thread::spawn(move || {
+                    confirm(
+                        &net,
+                        i % 2,
+                        vec![slip(
+                            &format!("r{round}-t{i}"),
+                            "seicomart",
+                            5000,
+                            now,
+                            json!({"barcode": bc}),
+                        )],
+                    )[0]["status"]
+                        .as_str()
+                        .unwrap()
+                        .to_owned()
+                })
+            })
+            .collect();
+        let statuses: Vec<String> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+        let accepted = statuses.iter().filter(|s| *s == "accepted").count();
+        assert_eq!(accepted, 1, "{statuses:?}");
+        assert_eq!(statuses.iter().filter(|s| *s == "conflict").count(), 7);
+    }
+}
+
+#[test]
+fn each_terminals_journal_chain_is_tracked_with_gaps_and_forks() {
+    let dir = tempdir();
+    let net = Net::start(&dir.path().join("net.db"), &[]);
+    let h = |n: u8| format!("{n:02x}").repeat(32);
+    let link = |seq: i64, prev: &str, hash: &str| json!({"seq": seq, "prev": prev, "hash": hash});
+    let other = "91912345012345678901234567890101033101230003";
+    let now = net.now();
+    let s = |id: &str, j: Value| {
+        let mut v = slip(id, "lawson", 123000, now, json!({"barcode": other}));
+        v["journal"] = j;
+        v
+    };
+    let batch = vec![
+        s("c-1", link(1, &h(0), &h(1))),
+        s("c-2", link(2, &h(1), &h(2))),
+        s("c-4", link(4, &h(3), &h(4))),
+    ];
+    confirm(&net, 0, batch);
+    let (_, report) = net.get("/v1/test_helpers/terminals/reg-1/chain");
+    assert_eq!(report["gaps"], json!([{"from": 3, "to": 3}]), "{report}");
+    assert_eq!(report["forks"], json!([]));
+    assert_eq!(report["intact"], false);
+    // Sale 5 links to something other than sale 4's hash: a fork.
+    let r = confirm(&net, 0, vec![s("c-5", link(5, &h(9), &h(5)))]);
+    assert_eq!(
+        r[0]["status"], "conflict",
+        "the barcode was already paid: {r:?}"
+    );
+    let (_, report) = net.get("/v1/test_helpers/terminals/reg-1/chain");
+    assert_eq!(report["forks"].as_array().unwrap().len(), 1, "{report}");
+    assert_eq!(report["forks"][0]["seq"], 5);
+    // The terminal can read its own chain; a malformed link is rejected.
+    let (st, own) = net.terminal(0, "GET", "/terminal/v1/chain", &Value::Null);
+    assert_eq!((st, own["head"]["seq"].as_i64()), (200, Some(5)));
+    let r = confirm(&net, 0, vec![s("c-6", link(6, "zz", &h(6)))]);
+    assert!(
+        r[0]["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("invalid_journal"),
+        "{r:?}"
+    );
+}
+
+#[test]
+fn a_restarted_network_has_lost_nothing_and_delivers_what_was_pending() {
+    let dir = tempdir();
+    let db = dir.path().join("net.db");
+    let net = Net::start(&db, &[]);
+    // An endpoint that is down: events wait in the outbox.
+    let dead = TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead_port = dead.local_addr().unwrap().port();
+    drop(dead);
+    let (_, ep) = net.post(
+        "/v1/webhook_endpoints",
+        &[
+            ("url", &format!("http://127.0.0.1:{dead_port}/hook")),
+            ("enabled_events[]", "*"),
+        ],
+    );
+    let pi = net.pay(4000, &[]);
+    let id = pi["id"].as_str().unwrap().to_owned();
+    net.advance(7 * 86_400);
+    let moved = net.now();
+    net.kill();
+    let net = Net::start(&db, &[]);
+    assert!(
+        (net.now() - moved).abs() <= 5,
+        "the clock resumes where it was"
+    );
+    let (s, again) = net.get(&format!("/v1/payment_intents/{id}"));
+    assert_eq!(s, 200);
+    assert_eq!(again["id"], id.as_str());
+    let (_, events) = net.get("/v1/events");
+    assert!(!events["data"].as_array().unwrap().is_empty());
+    let (_, deliveries) = net.get("/v1/test_helpers/deliveries");
+    assert!(
+        deliveries["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|d| d["delivered"] == false)
+    );
+    assert!(ep["secret"].is_string());
+}
+
+/// Runs tests/node/lifecycle.mjs with the official `stripe` npm package against the
+/// simulator. `npm ci` fetches the pinned package if it is not installed yet.
+#[test]
+fn the_official_stripe_node_library_works_unmodified() {
+    let node_dir = crate::common::repo().join("tests/node");
+    if !node_dir.join("node_modules/stripe").exists() {
+        let out = std::process::Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund"])
+            .current_dir(&node_dir)
+            .output()
+            .expect("npm (Node.js) is needed for the Stripe library test");
+        assert!(
+            out.status.success(),
+            "npm ci failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let dir = tempdir();
+    let net = Net::start(&dir.path().join("net.db"), &[]);
+    let out = std::process::Command::new("node")
+        .arg(node_dir.join("lifecycle.mjs"))
+        .env("NETWORK_URL", &net.url)
+        .env("STRIPE_KEY", KEY)
+        .env("TERMINAL_ID", TERMINALS[0].0)
+        .env("TERMINAL_SECRET", TERMINALS[0].1)
+        .output()
+        .expect("node");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "stripe-node run failed:\n{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("ok: lifecycle"), "{text}");
+}

@@ -240,3 +240,176 @@ pub fn decoder_mb_per_second(duration: Duration) -> f64 {
     black_box(events);
     bytes as f64 / 1e6 / start.elapsed().as_secs_f64()
 }
+
+/// The payment network's figures, all on one in-process server over loopback HTTP.
+#[derive(Debug, Clone, Copy)]
+pub struct NetworkFigures {
+    /// Raw `GET /health` round trips per second (the HTTP stack's own limit).
+    pub health_per_second: f64,
+    /// Konbini PaymentIntents created and confirmed per second (`confirm=true`).
+    pub creations_per_second: f64,
+    /// Confirmations per second through the signed terminal API, in batches of 100.
+    pub confirmations_per_second: f64,
+    /// Clients sending at once.
+    pub clients: usize,
+}
+
+/// Measure the network: `payments` PaymentIntents created, then all confirmed by barcode
+/// in signed batches of 100, against raw `/health` round trips, with `clients` at once.
+pub fn network_figures(payments: usize, clients: usize) -> anyhow::Result<NetworkFigures> {
+    use crate::network::{Network, Settings, serve, terminal::sign};
+    use tokio_util::sync::CancellationToken;
+
+    let dir = std::env::temp_dir().join(format!("konbini-bench-net-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let figures = rt.block_on(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let base = format!("http://{addr}");
+        let mut settings = Settings::new("sk_test_bench");
+        settings.public_url = base.clone();
+        settings
+            .terminals
+            .insert("bench".to_owned(), "bench-secret".to_owned());
+        let net = Network::open(&dir.join("network.db"), settings)?;
+        let cancel = CancellationToken::new();
+        let server = tokio::spawn(serve(net, listener, cancel.clone()));
+        let client = reqwest::Client::new();
+
+        // Raw round trips.
+        let health_n = 4000;
+        let start = Instant::now();
+        let mut set = tokio::task::JoinSet::new();
+        for _ in 0..clients {
+            let (client, url) = (client.clone(), format!("{base}/health"));
+            set.spawn(async move {
+                for _ in 0..health_n / clients {
+                    client.get(&url).send().await?.bytes().await?;
+                }
+                Ok::<_, reqwest::Error>(())
+            });
+        }
+        while let Some(r) = set.join_next().await {
+            r??;
+        }
+        let health_per_second = per_second(health_n as u64, start.elapsed());
+
+        // Creations.
+        let start = Instant::now();
+        let mut set = tokio::task::JoinSet::new();
+        for _ in 0..clients {
+            let (client, url) = (client.clone(), format!("{base}/v1/payment_intents"));
+            set.spawn(async move {
+                let mut barcodes = Vec::new();
+                for i in 0..payments / clients {
+                    let body = format!(
+                        "amount={}&currency=jpy&payment_method_types[0]=konbini&confirm=true&payment_method_data[type]=konbini&payment_method_data[billing_details][name]=Bench&payment_method_data[billing_details][email]=bench%40example.jp",
+                        1000 + i
+                    );
+                    let v: serde_json::Value = client
+                        .post(&url)
+                        .bearer_auth("sk_test_bench")
+                        .header("content-type", "application/x-www-form-urlencoded")
+                        .body(body)
+                        .send()
+                        .await?
+                        .json()
+                        .await?;
+                    let code = v["next_action"]["konbini_display_details"]["barcode"]
+                        .as_str()
+                        .map(str::to_owned);
+                    barcodes.push((code.unwrap_or_default(), 1000 + i as i64));
+                }
+                Ok::<_, reqwest::Error>(barcodes)
+            });
+        }
+        let mut all = Vec::new();
+        while let Some(r) = set.join_next().await {
+            all.extend(r??);
+        }
+        let creations_per_second = per_second(all.len() as u64, start.elapsed());
+        anyhow::ensure!(
+            all.iter().all(|(b, _)| b.len() == 44),
+            "a payment came back without its barcode"
+        );
+
+        // Confirmations, signed batches of 100.
+        let batches: Vec<Vec<serde_json::Value>> = all
+            .chunks(100)
+            .enumerate()
+            .map(|(b, chunk)| {
+                chunk
+                    .iter()
+                    .enumerate()
+                    .map(|(i, (barcode, amount))| {
+                        let seq = (b * 100 + i + 1) as i64;
+                        serde_json::json!({
+                            "id": format!("bench-{seq}"),
+                            "store": "0001",
+                            "chain": "lawson",
+                            "paid_at": chrono::Utc::now().to_rfc3339(),
+                            "amount": amount,
+                            "barcode": barcode,
+                            "journal": {"seq": seq, "prev": format!("{:064x}", seq - 1), "hash": format!("{seq:064x}")},
+                        })
+                    })
+                    .collect()
+            })
+            .collect();
+        let queue = std::sync::Arc::new(std::sync::Mutex::new(batches));
+        let start = Instant::now();
+        let mut set = tokio::task::JoinSet::new();
+        for _ in 0..clients {
+            let (client, queue) = (client.clone(), queue.clone());
+            let url = format!("{base}/terminal/v1/confirmations");
+            set.spawn(async move {
+                let mut accepted = 0usize;
+                loop {
+                    let Some(batch) = queue.lock().map_err(|_| anyhow::anyhow!("poisoned"))?.pop() else {
+                        break;
+                    };
+                    let body = serde_json::json!({ "confirmations": batch }).to_string();
+                    let t = chrono::Utc::now().timestamp();
+                    let sig = sign("bench-secret", t, "POST", "/terminal/v1/confirmations", body.as_bytes());
+                    let v: serde_json::Value = client
+                        .post(&url)
+                        .header("Konbini-Terminal", "bench")
+                        .header("Konbini-Signature", sig)
+                        .header("content-type", "application/json")
+                        .body(body)
+                        .send()
+                        .await?
+                        .json()
+                        .await?;
+                    accepted += v["results"]
+                        .as_array()
+                        .map_or(0, |r| r.iter().filter(|x| x["status"] == "accepted").count());
+                }
+                Ok::<_, anyhow::Error>(accepted)
+            });
+        }
+        let mut accepted = 0;
+        while let Some(r) = set.join_next().await {
+            accepted += r??;
+        }
+        let confirmations_per_second = per_second(accepted as u64, start.elapsed());
+        anyhow::ensure!(
+            accepted == all.len(),
+            "only {accepted} of {} confirmations were accepted",
+            all.len()
+        );
+        cancel.cancel();
+        let _ = server.await;
+        Ok::<_, anyhow::Error>(NetworkFigures {
+            health_per_second,
+            creations_per_second,
+            confirmations_per_second,
+            clients,
+        })
+    });
+    let _ = std::fs::remove_dir_all(&dir);
+    figures
+}

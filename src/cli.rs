@@ -261,6 +261,16 @@ enum BenchCommand {
         #[arg(long, default_value_t = 2.0, value_parser = parse_seconds)]
         seconds: f64,
     },
+    /// The payment network: confirmations/s in signed batches of 100 and PaymentIntent
+    /// creations/s, against raw `GET /health` round trips/s on the same server.
+    Network {
+        /// PaymentIntents to create and then confirm.
+        #[arg(long, default_value_t = 20_000)]
+        payments: usize,
+        /// Clients sending at once.
+        #[arg(long, default_value_t = 4)]
+        clients: usize,
+    },
     /// ESC/POS decoder throughput.
     Decoder {
         /// How long to run, in seconds.
@@ -601,6 +611,26 @@ fn run_journal(command: JournalCommand) -> anyhow::Result<ExitCode> {
 }
 
 fn run_bench(what: Option<BenchCommand>) -> anyhow::Result<ExitCode> {
+    let network = match &what {
+        None => Some((20_000, 4)),
+        Some(BenchCommand::Network { payments, clients }) => Some((*payments, *clients)),
+        Some(_) => None,
+    };
+    if let Some((payments, clients)) = network {
+        let f = crate::bench::network_figures(payments.max(100), clients.max(1))?;
+        println!(
+            "network: GET /health {:.0} round trips/s; PaymentIntent create+confirm {:.0}/s; confirmations in signed batches of 100: {:.0}/s (goal 20,000/s: {:.2}x), {:.1} confirmations per /health round trip ({} clients)",
+            f.health_per_second,
+            f.creations_per_second,
+            f.confirmations_per_second,
+            f.confirmations_per_second / 20_000.0,
+            f.confirmations_per_second / f.health_per_second,
+            f.clients
+        );
+        if matches!(what, Some(BenchCommand::Network { .. })) {
+            return Ok(ExitCode::SUCCESS);
+        }
+    }
     let (replay, barcode, codec, decoder) = match what {
         None => (
             Some((3000, 5, PathBuf::from("."))),
@@ -614,6 +644,7 @@ fn run_bench(what: Option<BenchCommand>) -> anyhow::Result<ExitCode> {
         Some(BenchCommand::Barcode { seconds }) => (None, Some(seconds), None, None),
         Some(BenchCommand::Codec { seconds }) => (None, None, Some(seconds), None),
         Some(BenchCommand::Decoder { seconds }) => (None, None, None, Some(seconds)),
+        Some(BenchCommand::Network { .. }) => (None, None, None, None),
     };
     if let Some(seconds) = decoder {
         let mb_s = crate::bench::decoder_mb_per_second(Duration::from_secs_f64(seconds));

@@ -79,6 +79,9 @@ impl Store {
         let mut conn = Connection::open(path).map_err(err)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(err)?;
+        // More distinct statements than rusqlite's default cache of 16: without room for
+        // all of them, a confirmation batch re-prepares statements over and over.
+        conn.set_prepared_statement_cache_capacity(128);
         let mode: String = conn
             .pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))
             .map_err(err)?;
@@ -120,7 +123,10 @@ impl Store {
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        Ok(Tx { tx })
+        Ok(Tx {
+            tx,
+            endpoints: std::cell::RefCell::new(None),
+        })
     }
 
     /// A read through the same connection (reads see every committed write).
@@ -128,13 +134,18 @@ impl Store {
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Deferred)?;
-        Ok(Tx { tx })
+        Ok(Tx {
+            tx,
+            endpoints: std::cell::RefCell::new(None),
+        })
     }
 }
 
 /// One transaction on the store, with the operations the network needs.
 pub struct Tx<'a> {
     tx: Transaction<'a>,
+    /// The webhook endpoints, read once per transaction for [`Tx::emit`].
+    endpoints: std::cell::RefCell<Option<Vec<WebhookEndpoint>>>,
 }
 
 /// A saved idempotent answer.
@@ -445,7 +456,11 @@ impl Tx<'_> {
             .prepare_cached("INSERT INTO events (id, type, created, doc) VALUES (?1, ?2, ?3, ?4)")?
             .execute(params![event_id, event_type, created, body.to_string()])?;
         let seq = self.tx.last_insert_rowid();
-        for ep in self.endpoints()? {
+        if self.endpoints.borrow().is_none() {
+            *self.endpoints.borrow_mut() = Some(self.endpoints()?);
+        }
+        let cached = self.endpoints.borrow();
+        for ep in cached.iter().flatten() {
             if ep.wants(event_type) {
                 self.tx
                     .prepare_cached(
@@ -499,6 +514,7 @@ impl Tx<'_> {
         self.tx
             .prepare_cached("INSERT INTO webhook_endpoints (id, created, doc) VALUES (?1, ?2, ?3)")?
             .execute(params![ep.id, ep.created, doc(ep)])?;
+        *self.endpoints.borrow_mut() = None;
         Ok(())
     }
 
@@ -511,6 +527,7 @@ impl Tx<'_> {
             .tx
             .prepare_cached("DELETE FROM webhook_endpoints WHERE id = ?1")?
             .execute([id])?;
+        *self.endpoints.borrow_mut() = None;
         Ok(n == 1)
     }
 

@@ -39,19 +39,42 @@ pub(super) fn router(net: Arc<Network>) -> Router {
         .with_state(net)
 }
 
-/// Read a body up to `limit` bytes; more is refused, not buffered.
+/// Read a body up to `limit` bytes; more is refused, not buffered. An oversized body is
+/// read and thrown away (up to [`DRAIN_LIMIT_BYTES`]) so the client, still sending, gets the
+/// 413 answer rather than a reset connection.
 async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes, String> {
+    use http_body_util::BodyExt;
+    let too_big = || format!("The request body is larger than {limit} bytes.");
+    let mut body = body;
+    let mut buf = Vec::new();
+    let mut seen = 0usize;
     let declared = headers
         .get("content-length")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > limit) {
-        return Err(format!("The request body is larger than {limit} bytes."));
+    if declared.is_some_and(|n| n > DRAIN_LIMIT_BYTES) {
+        return Err(too_big());
     }
-    axum::body::to_bytes(body, limit)
-        .await
-        .map_err(|_| format!("The request body is larger than {limit} bytes, or was cut off."))
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| format!("The request body could not be read: {e}."))?;
+        if let Ok(data) = frame.into_data() {
+            seen += data.len();
+            if seen > DRAIN_LIMIT_BYTES {
+                return Err(too_big());
+            }
+            if seen <= limit {
+                buf.extend_from_slice(&data);
+            }
+        }
+    }
+    if seen > limit {
+        return Err(too_big());
+    }
+    Ok(Bytes::from(buf))
 }
+
+/// The most an oversized body is read (and discarded) before the connection is dropped.
+const DRAIN_LIMIT_BYTES: usize = 4 * 1024 * 1024;
 
 fn check_key(net: &Network, headers: &HeaderMap) -> Result<(), ApiError> {
     let auth = headers

@@ -407,25 +407,52 @@ fn confirm_one(
         }
         Err(r) => ("conflict", Some(r.to_owned())),
     };
-    conn.prepare_cached(
-        "INSERT INTO confirmations (id, terminal, fingerprint, status, reason, pi_seq, chain, store,
-         amount, paid_at, barcode, received_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-    )?
-    .execute(params![
-        c.id,
+    let outcome = Outcome { id, status, reason };
+    record(
+        tx,
         terminal,
-        fingerprint,
-        status,
-        reason,
-        pi_seq,
-        c.chain.as_str(),
-        c.store,
-        c.amount,
-        c.paid_at,
-        barcode,
-        now
-    ])?;
-    Ok(Outcome { id, status, reason })
+        &c,
+        &fingerprint,
+        &outcome,
+        Some(pi_seq),
+        barcode.as_deref(),
+        now,
+    )?;
+    Ok(outcome)
+}
+
+/// Keep an accepted or conflicting confirmation under its slip id.
+#[allow(clippy::too_many_arguments)]
+fn record(
+    tx: &Tx<'_>,
+    terminal: &str,
+    c: &ConfirmationIn,
+    fingerprint: &str,
+    outcome: &Outcome,
+    pi_seq: Option<i64>,
+    barcode: Option<&str>,
+    now: i64,
+) -> rusqlite::Result<()> {
+    tx.conn()
+        .prepare_cached(
+            "INSERT INTO confirmations (id, terminal, fingerprint, status, reason, pi_seq, chain, store,
+             amount, paid_at, barcode, received_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+        )?
+        .execute(params![
+            c.id,
+            terminal,
+            fingerprint,
+            outcome.status,
+            outcome.reason,
+            pi_seq,
+            c.chain.as_str(),
+            c.store,
+            c.amount,
+            c.paid_at,
+            barcode,
+            now
+        ])?;
+    Ok(())
 }
 
 /// A slip of another biller: the network collects for it (no PaymentIntent). Paying the
@@ -449,28 +476,22 @@ fn collect_for_other_biller(
     } else {
         ("accepted", None)
     };
-    conn.prepare_cached(
-        "INSERT INTO confirmations (id, terminal, fingerprint, status, reason, pi_seq, chain, store,
-         amount, paid_at, barcode, received_at) VALUES (?1, ?2, ?3, ?4, ?5, NULL, ?6, ?7, ?8, ?9, ?10, ?11)",
-    )?
-    .execute(params![
-        c.id,
-        terminal,
-        fingerprint,
-        status,
-        reason,
-        c.chain.as_str(),
-        c.store,
-        c.amount,
-        c.paid_at,
-        barcode,
-        now
-    ])?;
-    Ok(Outcome {
+    let outcome = Outcome {
         id: c.id.clone(),
         status,
         reason,
-    })
+    };
+    record(
+        tx,
+        terminal,
+        c,
+        fingerprint,
+        &outcome,
+        None,
+        Some(barcode),
+        now,
+    )?;
+    Ok(outcome)
 }
 
 /// Record a journal link; flag a fork when it contradicts what the network already holds.

@@ -17,17 +17,16 @@ CREATE TABLE payment_intents (
 );
 CREATE INDEX payment_intents_due ON payment_intents (due_at) WHERE due_at IS NOT NULL;
 
--- Payment codes handed out per chain. Unique among payable payments of a chain; kept after
--- so a register keying in an old code is told the payment is no longer payable.
+-- Payment codes handed out per chain, never changed afterwards. A code is payable while its
+-- payment is requires_action with this code on its current voucher; a new claim checks the
+-- earlier holders of the code, so codes are unique among payable payments of a chain without
+-- any update when a payment is paid (which would rewrite random pages of this table).
 CREATE TABLE payment_codes (
     chain  TEXT NOT NULL,
     code   TEXT NOT NULL,
     pi_seq INTEGER NOT NULL REFERENCES payment_intents (seq),
-    active INTEGER NOT NULL,
     PRIMARY KEY (chain, code, pi_seq)
 ) WITHOUT ROWID;
-CREATE UNIQUE INDEX payment_codes_active ON payment_codes (chain, code) WHERE active = 1;
-CREATE INDEX payment_codes_pi ON payment_codes (pi_seq);
 
 -- A charge carries its balance transaction (txn_id, available_on) in its document.
 CREATE TABLE charges (
@@ -84,11 +83,14 @@ CREATE TABLE chain_flags (
     at       INTEGER NOT NULL
 );
 
+-- An event keeps a snapshot of its object as stored (kind + the record's document); the
+-- Stripe Event JSON is rendered from it when listed or delivered, the same bytes each time.
 CREATE TABLE events (
     seq     INTEGER PRIMARY KEY,
     id      TEXT NOT NULL UNIQUE,
     type    TEXT NOT NULL,
     created INTEGER NOT NULL,
+    kind    TEXT NOT NULL CHECK (kind IN ('payment_intent', 'charge', 'refund')),
     doc     TEXT NOT NULL
 );
 

@@ -340,7 +340,7 @@ fn dispatch(
         }
         ("POST", ["payment_intents", id, "cancel"]) => {
             let mut pi = get_pi(id)?;
-            payments::cancel(tx, s, &mut pi, form, now)?;
+            payments::cancel(tx, &mut pi, form, now)?;
             Ok(Answer::changed(
                 payments::render_pi(tx, s, &pi, &expand, now)?,
                 false,
@@ -365,7 +365,7 @@ fn dispatch(
             Ok(Answer::ok(c.render_balance_transaction(now)))
         }
         ("POST", ["refunds"]) => {
-            let r = payments::create_refund(tx, s, form, now)?;
+            let r = payments::create_refund(tx, form, now)?;
             Ok(Answer::changed(r.render(&s.public_url), true))
         }
         ("GET", ["refunds", id]) => {
@@ -391,7 +391,7 @@ fn dispatch(
                 )
                 .executing());
             }
-            payments::fail_refund(tx, s, &mut r, "expired_or_canceled_card", now)?;
+            payments::fail_refund(tx, &mut r, "expired_or_canceled_card", now)?;
             Ok(Answer::changed(r.render(&s.public_url), false))
         }
         ("POST", ["test_helpers", "refunds", id, "bank_details"]) => {
@@ -401,7 +401,6 @@ fn dispatch(
                 .ok_or_else(|| ApiError::missing_resource("refund", id, "refund"))?;
             payments::submit_bank_details(
                 tx,
-                s,
                 &mut r,
                 form.string("routing_number").unwrap_or(""),
                 form.string("account_number").unwrap_or(""),
@@ -477,15 +476,18 @@ fn dispatch(
         ("GET", ["events"]) => {
             form.check_known(&["limit", "starting_after", "type", "expand[]"])?;
             let limit = limit_of(form)?;
-            let items =
-                tx.list_events(limit, form.string("starting_after"), form.string("type"))?;
+            let items = tx
+                .list_events(limit, form.string("starting_after"), form.string("type"))?
+                .iter()
+                .map(|e| e.render(&s.public_url))
+                .collect();
             Ok(Answer::ok(list_json("/v1/events", items, limit as usize)))
         }
         ("GET", ["events", id]) => {
             let e = tx
                 .event(id)?
                 .ok_or_else(|| ApiError::missing_resource("event", id, "id"))?;
-            Ok(Answer::ok(e))
+            Ok(Answer::ok(e.render(&s.public_url)))
         }
         ("GET", ["test_helpers", "clock"]) => Ok(Answer::ok(clock_json(net))),
         ("POST", ["test_helpers", "clock"]) => {
@@ -595,19 +597,26 @@ async fn terminal_confirmations(
             ..TerminalError::invalid(m)
         })?;
     let terminal = terminal_auth(&net, "POST", &uri, &headers, &bytes).await?;
-    let n = net.clone();
-    let (v, any) = tokio::task::spawn_blocking(move || {
-        let now = n.clock.unix();
-        n.with_store(|s| {
-            let tx = s.write()?;
-            let out = terminal::confirm_batch(&tx, &n.settings, &terminal, &bytes, now)?;
-            tx.commit()?;
-            Ok::<_, TerminalError>(out)
-        })
-    })
-    .await
-    .map_err(|e| TerminalError::invalid(format!("the batch failed: {e}")))??;
-    net.wake(false, any);
+    let items = terminal::parse_batch(&bytes)?;
+    let (reply, answer) = tokio::sync::oneshot::channel();
+    let job = super::ConfirmJob {
+        terminal,
+        items,
+        reply,
+    };
+    let unavailable = || TerminalError {
+        status: StatusCode::SERVICE_UNAVAILABLE,
+        code: "unavailable",
+        message: "the network is shutting down; retry".into(),
+        payment_status: None,
+    };
+    // A full queue waits on the blocking pool rather than stalling an async worker.
+    let sender = net.confirm_tx.clone();
+    tokio::task::spawn_blocking(move || sender.send(job))
+        .await
+        .map_err(|_| unavailable())?
+        .map_err(|_| unavailable())?;
+    let v = answer.await.map_err(|_| unavailable())??;
     Ok(axum::Json(v).into_response())
 }
 
@@ -698,7 +707,6 @@ async fn refund_submit(
                 };
                 let res = payments::submit_bank_details(
                     &tx,
-                    &n.settings,
                     &mut r,
                     form.string("routing_number").unwrap_or(""),
                     form.string("account_number").unwrap_or(""),

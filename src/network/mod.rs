@@ -92,7 +92,20 @@ pub struct Network {
     store: Mutex<Store>,
     wake_webhooks: Notify,
     wake_scheduler: Notify,
+    /// Confirmation batches waiting for the confirmer (group commit).
+    confirm_tx: std::sync::mpsc::SyncSender<ConfirmJob>,
+    confirm_rx: Mutex<Option<std::sync::mpsc::Receiver<ConfirmJob>>>,
 }
+
+/// One terminal's parsed batch, and where its answer goes.
+struct ConfirmJob {
+    terminal: String,
+    items: Vec<serde_json::Value>,
+    reply: tokio::sync::oneshot::Sender<Result<serde_json::Value, error::TerminalError>>,
+}
+
+/// Most batches committed together.
+const GROUP_COMMIT_MAX_BATCHES: usize = 16;
 
 const CLOCK_META_KEY: &str = "clock_offset_ms";
 
@@ -111,7 +124,10 @@ impl Network {
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(0)
         };
+        let (confirm_tx, confirm_rx) = std::sync::mpsc::sync_channel(256);
         Ok(Arc::new(Network {
+            confirm_tx,
+            confirm_rx: Mutex::new(Some(confirm_rx)),
             settings,
             clock: Clock::with_offset_ms(offset),
             store: Mutex::new(store),
@@ -147,6 +163,20 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     cancel: CancellationToken,
 ) -> std::io::Result<()> {
+    let Some(rx) = net
+        .confirm_rx
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .take()
+    else {
+        return Err(std::io::Error::other(
+            "this network is already being served",
+        ));
+    };
+    let confirmer = {
+        let n = net.clone();
+        std::thread::spawn(move || confirmer(n, rx))
+    };
     let tasks = [
         tokio::spawn(scheduler(net.clone(), cancel.clone())),
         tokio::spawn(webhooks::run(net.clone(), cancel.clone())),
@@ -160,7 +190,53 @@ pub async fn serve(
     for t in tasks {
         let _ = t.await;
     }
+    // The router (and its senders) are gone; the confirmer ends when the channel closes
+    // or, as the network itself still holds a sender, is left to end with the process.
+    drop(confirmer);
     served
+}
+
+/// Judge confirmation batches, committing every batch waiting at that moment (up to
+/// [`GROUP_COMMIT_MAX_BATCHES`]) in one transaction: one fsync for several terminals.
+/// A store failure answers every batch of the group with the error; nothing is half-kept.
+fn confirmer(net: Arc<Network>, rx: std::sync::mpsc::Receiver<ConfirmJob>) {
+    while let Ok(first) = rx.recv() {
+        let mut jobs = vec![first];
+        while jobs.len() < GROUP_COMMIT_MAX_BATCHES {
+            match rx.try_recv() {
+                Ok(j) => jobs.push(j),
+                Err(_) => break,
+            }
+        }
+        let now = net.clock.unix();
+        let mut answers = Vec::with_capacity(jobs.len());
+        let mut any = false;
+        let outcome = net.with_store(|s| -> Result<(), error::TerminalError> {
+            let tx = s.write()?;
+            for job in &mut jobs {
+                let items = std::mem::take(&mut job.items);
+                let (v, accepted) =
+                    terminal::apply_batch(&tx, &net.settings, &job.terminal, items, now)?;
+                any |= accepted;
+                answers.push(v);
+            }
+            tx.commit()?;
+            Ok(())
+        });
+        match outcome {
+            Ok(()) => {
+                for (job, v) in jobs.into_iter().zip(answers) {
+                    let _ = job.reply.send(Ok(v));
+                }
+                net.wake(false, any);
+            }
+            Err(e) => {
+                for job in jobs {
+                    let _ = job.reply.send(Err(e.clone()));
+                }
+            }
+        }
+    }
 }
 
 /// Expire vouchers, run test-mode outcomes and refund deadlines when they fall due.
@@ -172,7 +248,7 @@ async fn scheduler(net: Arc<Network>, cancel: CancellationToken) {
             let now = n.clock.unix();
             n.with_store(|s| {
                 let tx = s.write()?;
-                let changed = payments::run_due(&tx, &n.settings, now)?;
+                let changed = payments::run_due(&tx, now)?;
                 tx.prune_idempotency(now - 86_400)?;
                 tx.commit()?;
                 Ok::<_, error::ApiError>(changed)

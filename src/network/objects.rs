@@ -494,6 +494,68 @@ impl WebhookEndpoint {
     }
 }
 
+/// The object an event is about, as it was when the event happened.
+#[derive(Debug, Clone, Copy)]
+pub enum Snapshot<'a> {
+    /// A PaymentIntent.
+    PaymentIntent(&'a PaymentIntent),
+    /// A charge.
+    Charge(&'a Charge),
+    /// A refund.
+    Refund(&'a Refund),
+}
+
+impl Snapshot<'_> {
+    /// The kind stored beside the document.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Snapshot::PaymentIntent(_) => "payment_intent",
+            Snapshot::Charge(_) => "charge",
+            Snapshot::Refund(_) => "refund",
+        }
+    }
+
+    /// The record's stored document.
+    pub fn doc(&self) -> String {
+        match self {
+            Snapshot::PaymentIntent(v) => serde_json::to_string(v),
+            Snapshot::Charge(v) => serde_json::to_string(v),
+            Snapshot::Refund(v) => serde_json::to_string(v),
+        }
+        .expect("records serialize")
+    }
+}
+
+/// A stored event: its snapshot is rendered into Stripe's shape when read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventRow {
+    /// `evt_...`.
+    pub id: String,
+    /// `payment_intent.succeeded`, ...
+    pub event_type: String,
+    /// Unix seconds.
+    pub created: i64,
+    /// What the document is.
+    pub kind: String,
+    /// The object's stored document at the time.
+    pub doc: String,
+}
+
+impl EventRow {
+    /// The Stripe Event JSON.
+    pub fn render(&self, base_url: &str) -> Value {
+        let object = match self.kind.as_str() {
+            "payment_intent" => {
+                serde_json::from_str::<PaymentIntent>(&self.doc).map(|p| p.render(base_url))
+            }
+            "charge" => serde_json::from_str::<Charge>(&self.doc).map(|c| c.render()),
+            _ => serde_json::from_str::<Refund>(&self.doc).map(|r| r.render(base_url)),
+        }
+        .unwrap_or_else(|e| json!({"error": format!("unreadable snapshot: {e}")}));
+        event_json(&self.id, &self.event_type, self.created, object)
+    }
+}
+
 /// A Stripe Event around a snapshot of an object.
 pub fn event_json(id: &str, event_type: &str, created: i64, object: Value) -> Value {
     json!({

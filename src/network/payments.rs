@@ -15,6 +15,7 @@ use super::Settings;
 use super::business_days::available_on;
 use super::error::ApiError;
 use super::form::Form;
+use super::objects::Snapshot;
 use super::objects::{
     AutoOutcome, Billing, Charge, KonbiniOptions, PaymentIntent, PiStatus,
     REFUND_BANK_DETAILS_DAYS, Refund, RefundStatus, Voucher,
@@ -34,9 +35,24 @@ const TEST_DELAY_SECONDS: i64 = 180;
 /// Digits of a payment code.
 const PAYMENT_CODE_DIGITS: u32 = 6;
 
-/// A random id with Stripe's prefix style: `pi_` and 24 letters and digits.
+/// An id in Stripe's style: `pi_` and 24 letters and digits. The first 10 grow with time
+/// (milliseconds, then a counter) and the last 14 are random: unique, unguessable, and in
+/// creation order, so the store's id indexes grow at their right edge instead of having
+/// random pages rewritten on every insert.
 pub fn new_id(prefix: &str) -> String {
-    format!("{prefix}_{}", random_alnum(24))
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    const ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    let now = (chrono::Utc::now().timestamp_millis().max(0) as u64) << 12;
+    let _ = NEXT.fetch_max(now, Ordering::Relaxed);
+    let mut n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let mut head = [b'0'; 10];
+    for slot in head.iter_mut().rev() {
+        *slot = ALPHABET[(n % 62) as usize];
+        n /= 62;
+    }
+    let head = std::str::from_utf8(&head).expect("ASCII");
+    format!("{prefix}_{head}{}", random_alnum(14))
 }
 
 /// `n` random letters and digits.
@@ -336,7 +352,7 @@ pub fn create(
         tx.insert_pi(&pi)?;
         claim_codes(tx, &mut pi)?;
         tx.update_pi(&pi)?;
-        emit_pi(tx, settings, &pi, "payment_intent.requires_action", now)?;
+        emit_pi(tx, &pi, "payment_intent.requires_action", now)?;
     } else {
         if pi.billing.is_some() {
             pi.payment_method = Some(new_id("pm"));
@@ -366,10 +382,9 @@ pub fn confirm(
     form.check_known(CONFIRM_PARAMS)?;
     check_payment_method_type(form)?;
     let wake = confirm_pi(tx, settings, pi, form, now)?;
-    tx.retire_codes(pi.seq)?;
     claim_codes(tx, pi)?;
     tx.update_pi(pi)?;
-    emit_pi(tx, settings, pi, "payment_intent.requires_action", now)?;
+    emit_pi(tx, pi, "payment_intent.requires_action", now)?;
     Ok(wake)
 }
 
@@ -561,7 +576,7 @@ fn claim_codes(tx: &Tx<'_>, pi: &mut PaymentIntent) -> Result<(), ApiError> {
         let mut claimed = None;
         for _ in 0..200 {
             let code = random_digits(PAYMENT_CODE_DIGITS);
-            if tx.claim_code(chain.as_str(), &code, pi.seq)? {
+            if tx.claim_code(chain, &code, pi.seq)? {
                 claimed = Some(code);
                 break;
             }
@@ -577,30 +592,13 @@ fn claim_codes(tx: &Tx<'_>, pi: &mut PaymentIntent) -> Result<(), ApiError> {
     Ok(())
 }
 
-fn emit_pi(
-    tx: &Tx<'_>,
-    settings: &Settings,
-    pi: &PaymentIntent,
-    event_type: &str,
-    now: i64,
-) -> Result<(), ApiError> {
-    tx.emit(
-        &new_id("evt"),
-        event_type,
-        now,
-        pi.render(&settings.public_url),
-    )?;
+fn emit_pi(tx: &Tx<'_>, pi: &PaymentIntent, event_type: &str, now: i64) -> Result<(), ApiError> {
+    tx.emit(&new_id("evt"), event_type, now, Snapshot::PaymentIntent(pi))?;
     Ok(())
 }
 
 /// `POST /v1/payment_intents/{id}/cancel`.
-pub fn cancel(
-    tx: &Tx<'_>,
-    settings: &Settings,
-    pi: &mut PaymentIntent,
-    form: &Form,
-    now: i64,
-) -> Result<(), ApiError> {
+pub fn cancel(tx: &Tx<'_>, pi: &mut PaymentIntent, form: &Form, now: i64) -> Result<(), ApiError> {
     form.check_known(&["cancellation_reason", "expand[]"])?;
     let reason = form.string("cancellation_reason");
     if let Some(r) = reason
@@ -634,9 +632,8 @@ pub fn cancel(
     pi.canceled_at = Some(now);
     pi.cancellation_reason = reason.map(str::to_owned);
     pi.auto = None;
-    tx.retire_codes(pi.seq)?;
     tx.update_pi(pi)?;
-    emit_pi(tx, settings, pi, "payment_intent.canceled", now)?;
+    emit_pi(tx, pi, "payment_intent.canceled", now)?;
     Ok(())
 }
 
@@ -655,7 +652,6 @@ pub struct PaidAt<'a> {
 /// A store took the cash: the payment succeeds, with its charge and balance transaction.
 pub fn succeed(
     tx: &Tx<'_>,
-    settings: &Settings,
     pi: &mut PaymentIntent,
     paid: &PaidAt<'_>,
     now: i64,
@@ -681,20 +677,19 @@ pub fn succeed(
     pi.expired = false;
     pi.last_payment_error = None;
     tx.insert_charge(pi.seq, &charge)?;
-    tx.retire_codes(pi.seq)?;
     tx.update_pi(pi)?;
-    tx.emit(&new_id("evt"), "charge.succeeded", now, charge.render())?;
-    emit_pi(tx, settings, pi, "payment_intent.succeeded", now)?;
+    tx.emit(
+        &new_id("evt"),
+        "charge.succeeded",
+        now,
+        Snapshot::Charge(&charge),
+    )?;
+    emit_pi(tx, pi, "payment_intent.succeeded", now)?;
     Ok(charge)
 }
 
 /// The voucher ran out unpaid: back to `requires_payment_method`, `payment_failed` sent.
-pub fn expire(
-    tx: &Tx<'_>,
-    settings: &Settings,
-    pi: &mut PaymentIntent,
-    now: i64,
-) -> Result<(), ApiError> {
+pub fn expire(tx: &Tx<'_>, pi: &mut PaymentIntent, now: i64) -> Result<(), ApiError> {
     pi.status = PiStatus::RequiresPaymentMethod;
     pi.expired = true;
     pi.auto = None;
@@ -704,15 +699,14 @@ pub fn expire(
         "message": "The konbini voucher expired before the customer paid at a store.",
         "payment_method": {"id": pi.payment_method, "object": "payment_method", "type": "konbini"},
     }));
-    tx.retire_codes(pi.seq)?;
     tx.update_pi(pi)?;
-    emit_pi(tx, settings, pi, "payment_intent.payment_failed", now)?;
+    emit_pi(tx, pi, "payment_intent.payment_failed", now)?;
     Ok(())
 }
 
 /// Run whatever is due by `now`: test-mode successes, expiries, refund deadlines and
 /// transfers. Returns how many records changed.
-pub fn run_due(tx: &Tx<'_>, settings: &Settings, now: i64) -> Result<usize, ApiError> {
+pub fn run_due(tx: &Tx<'_>, now: i64) -> Result<usize, ApiError> {
     let mut changed = 0;
     for mut pi in tx.due_pis(now, 500)? {
         if pi.status != PiStatus::RequiresAction {
@@ -729,13 +723,13 @@ pub fn run_due(tx: &Tx<'_>, settings: &Settings, now: i64) -> Result<usize, ApiE
                 confirmation: None,
                 at,
             };
-            succeed(tx, settings, &mut pi, &paid, now)?;
+            succeed(tx, &mut pi, &paid, now)?;
             changed += 1;
             continue;
         }
         let v = pi.voucher.as_ref().expect("requires_action has a voucher");
         if now >= v.expires_at + v.grace_seconds {
-            expire(tx, settings, &mut pi, now)?;
+            expire(tx, &mut pi, now)?;
             changed += 1;
         } else {
             tx.update_pi(&pi)?;
@@ -744,11 +738,11 @@ pub fn run_due(tx: &Tx<'_>, settings: &Settings, now: i64) -> Result<usize, ApiE
     for mut refund in tx.due_refunds(now, 500)? {
         match refund.status {
             RefundStatus::RequiresAction if now >= refund.expires_at => {
-                fail_refund(tx, settings, &mut refund, "expired_or_canceled_card", now)?;
+                fail_refund(tx, &mut refund, "expired_or_canceled_card", now)?;
             }
             RefundStatus::Pending if refund.transfer_at.is_some_and(|t| t <= now) => {
                 if refund.transfer_fails {
-                    fail_refund(tx, settings, &mut refund, "declined", now)?;
+                    fail_refund(tx, &mut refund, "declined", now)?;
                 } else {
                     refund.status = RefundStatus::Succeeded;
                     tx.update_refund(&refund)?;
@@ -756,7 +750,7 @@ pub fn run_due(tx: &Tx<'_>, settings: &Settings, now: i64) -> Result<usize, ApiE
                         &new_id("evt"),
                         "refund.updated",
                         now,
-                        refund.render(&settings.public_url),
+                        Snapshot::Refund(&refund),
                     )?;
                 }
             }
@@ -782,12 +776,7 @@ pub const REFUND_PARAMS: &[&str] = &[
 ];
 
 /// `POST /v1/refunds`: refund all or part of a paid payment.
-pub fn create_refund(
-    tx: &Tx<'_>,
-    settings: &Settings,
-    form: &Form,
-    now: i64,
-) -> Result<Refund, ApiError> {
+pub fn create_refund(tx: &Tx<'_>, form: &Form, now: i64) -> Result<Refund, ApiError> {
     form.check_known(REFUND_PARAMS)?;
     let pi = match (form.string("payment_intent"), form.string("charge")) {
         (Some(id), _) => tx
@@ -883,9 +872,14 @@ pub fn create_refund(
         &new_id("evt"),
         "refund.created",
         now,
-        refund.render(&settings.public_url),
+        Snapshot::Refund(&refund),
     )?;
-    tx.emit(&new_id("evt"), "charge.refunded", now, charge.render())?;
+    tx.emit(
+        &new_id("evt"),
+        "charge.refunded",
+        now,
+        Snapshot::Charge(&charge),
+    )?;
     Ok(refund)
 }
 
@@ -896,7 +890,6 @@ const FAILING_ACCOUNTS: &[&str] = &["1111113", "1111116", "3333335", "4444440"];
 /// the scheduler's next turn (failing for Stripe's failing test accounts).
 pub fn submit_bank_details(
     tx: &Tx<'_>,
-    settings: &Settings,
     refund: &mut Refund,
     routing: &str,
     account: &str,
@@ -936,7 +929,7 @@ pub fn submit_bank_details(
         &new_id("evt"),
         "refund.updated",
         now,
-        refund.render(&settings.public_url),
+        Snapshot::Refund(refund),
     )?;
     Ok(())
 }
@@ -945,7 +938,6 @@ pub fn submit_bank_details(
 /// refunded amount goes back.
 pub fn fail_refund(
     tx: &Tx<'_>,
-    settings: &Settings,
     refund: &mut Refund,
     reason: &str,
     now: i64,
@@ -957,9 +949,18 @@ pub fn fail_refund(
         charge.amount_refunded -= refund.amount;
         tx.update_charge(&charge)?;
     }
-    let json = refund.render(&settings.public_url);
-    tx.emit(&new_id("evt"), "refund.failed", now, json.clone())?;
-    tx.emit(&new_id("evt"), "refund.updated", now, json)?;
+    tx.emit(
+        &new_id("evt"),
+        "refund.failed",
+        now,
+        Snapshot::Refund(refund),
+    )?;
+    tx.emit(
+        &new_id("evt"),
+        "refund.updated",
+        now,
+        Snapshot::Refund(refund),
+    )?;
     Ok(())
 }
 

@@ -12,7 +12,10 @@ use rusqlite_migration::{M, Migrations};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::objects::{Charge, PaymentIntent, Refund, WebhookEndpoint, event_json};
+use super::objects::{
+    Charge, EventRow, PaymentIntent, PiStatus, Refund, Snapshot, WebhookEndpoint,
+};
+use crate::domain::Chain;
 
 const MIGRATION_FILES: &[&str] = &[include_str!("../../migrations/network/0001_network.sql")];
 
@@ -289,32 +292,41 @@ impl Tx<'_> {
             .query_row([], |r| r.get(0))
     }
 
-    /// Claim a payment code for a chain; false when it is taken by a payable payment.
-    pub fn claim_code(&self, chain: &str, code: &str, pi_seq: i64) -> rusqlite::Result<bool> {
-        let n = self
+    /// Claim a payment code for a chain; false when a payable payment holds it.
+    pub fn claim_code(&self, chain: Chain, code: &str, pi_seq: i64) -> rusqlite::Result<bool> {
+        let holders: Vec<i64> = self
             .tx
-            .prepare_cached(
-                "INSERT OR IGNORE INTO payment_codes (chain, code, pi_seq, active) VALUES (?1, ?2, ?3, 1)",
-            )?
-            .execute(params![chain, code, pi_seq])?;
-        Ok(n == 1)
-    }
-
-    /// Retire a payment's codes (paid, expired, cancelled or replaced).
-    pub fn retire_codes(&self, pi_seq: i64) -> rusqlite::Result<()> {
+            .prepare_cached("SELECT pi_seq FROM payment_codes WHERE chain = ?1 AND code = ?2")?
+            .query_map([chain.as_str(), code], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        for seq in holders {
+            if let Some(pi) = self.pi_by_seq(seq)?
+                && pi.status == PiStatus::RequiresAction
+                && pi
+                    .voucher
+                    .as_ref()
+                    .and_then(|v| v.codes.get(&chain))
+                    .map(String::as_str)
+                    == Some(code)
+            {
+                return Ok(false);
+            }
+        }
         self.tx
-            .prepare_cached("UPDATE payment_codes SET active = 0 WHERE pi_seq = ?1 AND active = 1")?
-            .execute([pi_seq])?;
-        Ok(())
+            .prepare_cached(
+                "INSERT OR IGNORE INTO payment_codes (chain, code, pi_seq) VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![chain.as_str(), code, pi_seq])?;
+        Ok(true)
     }
 
-    /// The payment a chain's code names: the payable one, else the latest that had it.
+    /// The payment a chain's code names: its latest holder (the payable one, if any).
     pub fn pi_by_code(&self, chain: &str, code: &str) -> rusqlite::Result<Option<PaymentIntent>> {
         let seq: Option<i64> = self
             .tx
             .prepare_cached(
                 "SELECT pi_seq FROM payment_codes WHERE chain = ?1 AND code = ?2
-                 ORDER BY active DESC, pi_seq DESC LIMIT 1",
+                 ORDER BY pi_seq DESC LIMIT 1",
             )?
             .query_row([chain, code], |r| r.get(0))
             .optional()?;
@@ -443,18 +455,26 @@ impl Tx<'_> {
         text.map(|t| undoc(&t)).transpose()
     }
 
-    /// Record an event and queue it for every endpoint that wants it. Returns its id.
+    /// Record an event about `object` as it is now, and queue it for every endpoint that
+    /// wants it.
     pub fn emit(
         &self,
         event_id: &str,
         event_type: &str,
         created: i64,
-        object: serde_json::Value,
+        object: Snapshot<'_>,
     ) -> rusqlite::Result<()> {
-        let body = event_json(event_id, event_type, created, object);
         self.tx
-            .prepare_cached("INSERT INTO events (id, type, created, doc) VALUES (?1, ?2, ?3, ?4)")?
-            .execute(params![event_id, event_type, created, body.to_string()])?;
+            .prepare_cached(
+                "INSERT INTO events (id, type, created, kind, doc) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![
+                event_id,
+                event_type,
+                created,
+                object.kind(),
+                object.doc()
+            ])?;
         let seq = self.tx.last_insert_rowid();
         if self.endpoints.borrow().is_none() {
             *self.endpoints.borrow_mut() = Some(self.endpoints()?);
@@ -472,13 +492,24 @@ impl Tx<'_> {
         Ok(())
     }
 
-    /// Events newest first, optionally of one type, with the same paging as [`Tx::list_pis`].
+    fn event_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<EventRow> {
+        Ok(EventRow {
+            id: r.get(0)?,
+            event_type: r.get(1)?,
+            created: r.get(2)?,
+            kind: r.get(3)?,
+            doc: r.get(4)?,
+        })
+    }
+
+    /// Events newest first, optionally of one type, after (older than) `starting_after`, at
+    /// most `limit` plus one (to tell `has_more`).
     pub fn list_events(
         &self,
         limit: i64,
         starting_after: Option<&str>,
         event_type: Option<&str>,
-    ) -> rusqlite::Result<Vec<serde_json::Value>> {
+    ) -> rusqlite::Result<Vec<EventRow>> {
         let after: i64 = match starting_after {
             Some(id) => self
                 .tx
@@ -488,25 +519,21 @@ impl Tx<'_> {
                 .unwrap_or(i64::MAX),
             None => i64::MAX,
         };
-        let rows: Vec<String> = self
-            .tx
+        self.tx
             .prepare_cached(
-                "SELECT doc FROM events WHERE seq < ?1 AND (?2 IS NULL OR type = ?2)
+                "SELECT id, type, created, kind, doc FROM events WHERE seq < ?1 AND (?2 IS NULL OR type = ?2)
                  ORDER BY seq DESC LIMIT ?3",
             )?
-            .query_map(params![after, event_type, limit + 1], |r| r.get(0))?
-            .collect::<Result<_, _>>()?;
-        rows.iter().map(|t| undoc(t)).collect()
+            .query_map(params![after, event_type, limit + 1], Tx::event_row)?
+            .collect()
     }
 
     /// One event by id.
-    pub fn event(&self, id: &str) -> rusqlite::Result<Option<serde_json::Value>> {
-        let text: Option<String> = self
-            .tx
-            .prepare_cached("SELECT doc FROM events WHERE id = ?1")?
-            .query_row([id], |r| r.get(0))
-            .optional()?;
-        text.map(|t| undoc(&t)).transpose()
+    pub fn event(&self, id: &str) -> rusqlite::Result<Option<EventRow>> {
+        self.tx
+            .prepare_cached("SELECT id, type, created, kind, doc FROM events WHERE id = ?1")?
+            .query_row([id], Tx::event_row)
+            .optional()
     }
 
     /// Insert a webhook endpoint.
@@ -575,11 +602,11 @@ impl Tx<'_> {
             .query_row([], |r| r.get(0))
     }
 
-    /// An event's stored JSON text by row.
-    pub fn event_doc(&self, seq: i64) -> rusqlite::Result<Option<String>> {
+    /// An event by row.
+    pub fn event_by_seq(&self, seq: i64) -> rusqlite::Result<Option<EventRow>> {
         self.tx
-            .prepare_cached("SELECT doc FROM events WHERE seq = ?1")?
-            .query_row([seq], |r| r.get(0))
+            .prepare_cached("SELECT id, type, created, kind, doc FROM events WHERE seq = ?1")?
+            .query_row([seq], Tx::event_row)
             .optional()
     }
 

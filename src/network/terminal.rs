@@ -230,27 +230,37 @@ fn is_hex64(s: &str) -> bool {
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
-/// `POST /terminal/v1/confirmations`: the body is already authenticated. Returns the
-/// response JSON and whether anything was accepted (to wake webhook delivery).
-pub fn confirm_batch(
-    tx: &Tx<'_>,
-    settings: &Settings,
-    terminal: &str,
-    body: &[u8],
-    now: i64,
-) -> Result<(Value, bool), TerminalError> {
+/// Check a `POST /terminal/v1/confirmations` body's shape (before any store work): the
+/// confirmations it holds, at most [`MAX_BATCH`].
+pub fn parse_batch(body: &[u8]) -> Result<Vec<Value>, TerminalError> {
     let v: Value = serde_json::from_slice(body)
         .map_err(|e| TerminalError::invalid(format!("the body is not JSON: {e}")))?;
-    let items = v
-        .get("confirmations")
-        .and_then(Value::as_array)
-        .ok_or_else(|| TerminalError::invalid("the body needs a \"confirmations\" array"))?;
+    let Value::Object(mut map) = v else {
+        return Err(TerminalError::invalid("the body must be a JSON object"));
+    };
+    let Some(Value::Array(items)) = map.remove("confirmations") else {
+        return Err(TerminalError::invalid(
+            "the body needs a \"confirmations\" array",
+        ));
+    };
     if items.len() > MAX_BATCH {
         return Err(TerminalError::invalid(format!(
             "{} confirmations in one batch; at most {MAX_BATCH}",
             items.len()
         )));
     }
+    Ok(items)
+}
+
+/// Judge and record a parsed batch in `tx`. Returns the response JSON and whether anything
+/// was accepted (to wake webhook delivery).
+pub fn apply_batch(
+    tx: &Tx<'_>,
+    settings: &Settings,
+    terminal: &str,
+    items: Vec<Value>,
+    now: i64,
+) -> Result<(Value, bool), TerminalError> {
     let mut results = Vec::with_capacity(items.len());
     let mut any = false;
     for item in items {
@@ -265,7 +275,7 @@ fn confirm_one(
     tx: &Tx<'_>,
     settings: &Settings,
     terminal: &str,
-    item: &Value,
+    item: Value,
     now: i64,
 ) -> Result<Outcome, TerminalError> {
     let id = item
@@ -273,7 +283,7 @@ fn confirm_one(
         .and_then(Value::as_str)
         .unwrap_or("")
         .to_owned();
-    let c: ConfirmationIn = match serde_json::from_value(item.clone()) {
+    let c: ConfirmationIn = match serde_json::from_value(item) {
         Ok(c) => c,
         Err(e) => return Ok(rejected(&id, format!("invalid: {e}"))),
     };
@@ -401,7 +411,7 @@ fn confirm_one(
                 confirmation: Some(&c.id),
                 at: paid_at,
             };
-            payments::succeed(tx, settings, &mut pi, &paid, now)
+            payments::succeed(tx, &mut pi, &paid, now)
                 .map_err(|e| TerminalError::invalid(e.message))?;
             ("accepted", None)
         }

@@ -61,11 +61,12 @@ pub async fn run(net: Arc<Network>, cancel: CancellationToken) {
             let due = tx.due_deliveries(now, BATCH)?;
             let mut jobs = Vec::with_capacity(due.len());
             for d in due {
-                let (Some(body), Some(ep)) =
-                    (tx.event_doc(d.event_seq)?, tx.endpoint(&d.endpoint)?)
+                let (Some(event), Some(ep)) =
+                    (tx.event_by_seq(d.event_seq)?, tx.endpoint(&d.endpoint)?)
                 else {
                     continue;
                 };
+                let body = event.render(&net.settings().public_url).to_string();
                 jobs.push((d, body, ep));
             }
             let next = tx.next_delivery()?;

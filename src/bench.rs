@@ -66,6 +66,7 @@ pub fn replay_figures(dir: &Path, sales: u64, rounds: u32) -> anyhow::Result<Rep
                 log: log.clone(),
                 journal: work.join(format!("journal{round}.db")),
                 receipts: None,
+                upstream: None,
             };
             let start = Instant::now();
             let summary = replay(&opts, &mut Quiet)?;

@@ -38,6 +38,19 @@ enum Command {
         /// Also print every receipt into this directory (one .txt per sale).
         #[arg(long, value_name = "DIR")]
         receipts: Option<PathBuf>,
+        /// Post confirmations to this payment network (`konbini network`) and look key-ins
+        /// up there; the replay ends when the outbox is drained or --drain-timeout passed.
+        #[arg(long, value_name = "URL", requires_all = ["terminal_id", "terminal_secret"])]
+        upstream: Option<String>,
+        /// This register's terminal id at the network.
+        #[arg(long, value_name = "ID")]
+        terminal_id: Option<String>,
+        /// The terminal's shared secret.
+        #[arg(long, value_name = "SECRET")]
+        terminal_secret: Option<String>,
+        /// Seconds to wait at the end for every confirmation to be sent.
+        #[arg(long, value_name = "SECONDS", default_value_t = 30.0, value_parser = parse_drain)]
+        drain_timeout: f64,
     },
     /// Check or export a journal.
     Journal {
@@ -301,6 +314,13 @@ fn parse_seconds(s: &str) -> Result<f64, String> {
     }
 }
 
+fn parse_drain(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if (0.0..=86_400.0).contains(&v) => Ok(v),
+        _ => Err("expected a number of seconds from 0 to 86400".to_owned()),
+    }
+}
+
 /// Run a parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
@@ -309,11 +329,21 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             journal,
             json,
             receipts,
+            upstream,
+            terminal_id,
+            terminal_secret,
+            drain_timeout,
         } => run_replay(
             ReplayOptions {
                 log,
                 journal,
                 receipts,
+                upstream: upstream.map(|url| crate::replay::UpstreamOptions {
+                    url,
+                    terminal_id: terminal_id.unwrap_or_default(),
+                    terminal_secret: terminal_secret.unwrap_or_default(),
+                    drain_timeout: Duration::from_secs_f64(drain_timeout),
+                }),
             },
             json,
         ),

@@ -25,3 +25,4 @@ pub mod receipt;
 pub mod register;
 pub mod replay;
 pub mod scanner;
+pub mod sync;

@@ -15,6 +15,7 @@
 
 mod export;
 mod lock;
+mod outbox;
 mod print_queue;
 mod progress;
 mod record;
@@ -26,6 +27,7 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection, ErrorCode, OpenFlags};
 use rusqlite_migration::{M, Migrations};
 
+pub use outbox::{OutboxSummary, PendingSlip};
 pub use progress::ReplayProgress;
 pub use record::{
     GENESIS_HASH, SaleRecord, SlipPay, SlipRecord, SyncState, hex, journal_time, slip_id,

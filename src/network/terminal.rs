@@ -182,7 +182,9 @@ struct JournalLink {
 struct ConfirmationIn {
     id: String,
     store: String,
-    chain: Chain,
+    /// The store's chain; may be unknown for a scanned bill barcode.
+    #[serde(default)]
+    chain: Option<Chain>,
     paid_at: String,
     amount: i64,
     #[serde(default)]
@@ -321,7 +323,7 @@ fn confirm_one(
     let fingerprint = format!(
         "{}|{}|{}|{}|{}|{}|{}",
         c.store,
-        c.chain,
+        c.chain.map_or("", Chain::as_str),
         paid_at.timestamp_millis(),
         c.amount,
         c.barcode.as_deref().unwrap_or(""),
@@ -354,7 +356,10 @@ fn confirm_one(
     let (pi, barcode) = if by_code {
         let code = c.payment_code.as_deref().unwrap_or("");
         let number = c.confirmation_number.as_deref().unwrap_or("");
-        let Some(pi) = tx.pi_by_code(c.chain.as_str(), code)? else {
+        let Some(chain) = c.chain else {
+            return Ok(rejected(&id, "invalid: a keyed-in payment needs its chain"));
+        };
+        let Some(pi) = tx.pi_by_code(chain.as_str(), code)? else {
             return Ok(rejected(&id, "unknown_payment"));
         };
         if pi.voucher.as_ref().map(|v| v.confirmation_number.as_str()) != Some(number) {
@@ -406,7 +411,7 @@ fn confirm_one(
         Ok(()) => {
             let mut pi = pi;
             let paid = PaidAt {
-                chain: Some(c.chain),
+                chain: c.chain,
                 store: Some(&c.store),
                 confirmation: Some(&c.id),
                 at: paid_at,
@@ -455,7 +460,7 @@ fn record(
             outcome.status,
             outcome.reason,
             pi_seq,
-            c.chain.as_str(),
+            c.chain.map_or("", Chain::as_str),
             c.store,
             c.amount,
             c.paid_at,

@@ -16,6 +16,10 @@ use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
 
 use chrono::{DateTime, FixedOffset};
 use serde::{Deserialize, Serialize};
@@ -24,9 +28,11 @@ use sha2::{Digest, Sha256};
 use crate::failpoint;
 use crate::journal::{Journal, JournalError, ReplayProgress, hex};
 use crate::register::{Effect, LookupAnswer, Msg, Register, Station};
+use crate::sync::upstream::{HttpUpstream, Upstream, UpstreamError};
+use crate::sync::{SharedJournal, SyncHandle};
 pub use log::{Entry, Event, LINE_MAX_BYTES, LineReader, parse_line};
 pub use receipts::ReceiptDir;
-pub use summary::{JournalSummary, SaleCounts, Summary, Tally};
+pub use summary::{JournalSummary, SaleCounts, Summary, SyncSummary, Tally};
 
 /// What to replay, and where.
 #[derive(Debug, Clone)]
@@ -37,6 +43,120 @@ pub struct ReplayOptions {
     pub journal: PathBuf,
     /// Print receipts into this directory.
     pub receipts: Option<PathBuf>,
+    /// Post confirmations to this payment network and look key-ins up there.
+    pub upstream: Option<UpstreamOptions>,
+}
+
+/// The payment network a replay confirms to.
+#[derive(Debug, Clone)]
+pub struct UpstreamOptions {
+    /// `http://host:port` or `https://...`.
+    pub url: String,
+    /// This register's terminal id at the network.
+    pub terminal_id: String,
+    /// Its shared secret.
+    pub terminal_secret: String,
+    /// How long to wait at the end for the outbox to drain.
+    pub drain_timeout: Duration,
+}
+
+/// Attempts at an online look-up before the key-in is refused `offline`.
+const LOOKUP_ATTEMPTS: u32 = 3;
+/// Each look-up attempt's time limit: three attempts and their pauses fit in about 3 s.
+const LOOKUP_TIMEOUT: Duration = Duration::from_millis(900);
+
+/// The sync task and the online look-ups of a replay with an upstream.
+struct Online {
+    rt: tokio::runtime::Runtime,
+    upstream: HttpUpstream,
+    lookups: HttpUpstream,
+    handle: Arc<SyncHandle>,
+    cancel: CancellationToken,
+}
+
+impl Online {
+    fn start(opts: &UpstreamOptions, journal: &SharedJournal) -> Result<Online, ReplayError> {
+        let bad = |detail: String| ReplayError::Upstream { detail };
+        let upstream = HttpUpstream::new(
+            &opts.url,
+            &opts.terminal_id,
+            &opts.terminal_secret,
+            Duration::from_secs(10),
+        )
+        .map_err(bad)?;
+        let lookups = HttpUpstream::new(
+            &opts.url,
+            &opts.terminal_id,
+            &opts.terminal_secret,
+            LOOKUP_TIMEOUT,
+        )
+        .map_err(bad)?;
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .map_err(|e| bad(format!("cannot start the sync runtime: {e}")))?;
+        let handle = Arc::new(SyncHandle::default());
+        let cancel = CancellationToken::new();
+        rt.spawn({
+            let (journal, upstream, handle, cancel) = (
+                journal.clone(),
+                upstream.clone(),
+                handle.clone(),
+                cancel.clone(),
+            );
+            async move {
+                if let Err(e) = crate::sync::run(journal, upstream, handle, cancel).await {
+                    eprintln!("konbini sync stopped: {e}");
+                }
+            }
+        });
+        Ok(Online {
+            rt,
+            upstream,
+            lookups,
+            handle,
+            cancel,
+        })
+    }
+
+    /// Look a key-in up, a few attempts within about 3 s, else `Offline`.
+    fn lookup(&self, reference: &crate::domain::PaperlessRef) -> LookupAnswer {
+        for attempt in 0..LOOKUP_ATTEMPTS {
+            match self.rt.block_on(self.lookups.lookup(reference)) {
+                Ok(answer) => return answer,
+                Err(UpstreamError::Unauthorized(_)) => return LookupAnswer::Offline,
+                Err(_) if attempt + 1 < LOOKUP_ATTEMPTS => {
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                Err(_) => {}
+            }
+        }
+        LookupAnswer::Offline
+    }
+
+    /// Wait until nothing is pending, or `timeout`.
+    fn drain(&self, journal: &SharedJournal, timeout: Duration) -> Result<(), ReplayError> {
+        let start = std::time::Instant::now();
+        loop {
+            let pending = lock(journal).first_pending()?;
+            if pending.is_none() || start.elapsed() >= timeout {
+                return Ok(());
+            }
+            self.handle.wake();
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn stop(self) {
+        self.cancel.cancel();
+        let _ = &self.upstream;
+        self.rt.shutdown_timeout(Duration::from_secs(2));
+    }
+}
+
+fn lock(journal: &SharedJournal) -> std::sync::MutexGuard<'_, Journal> {
+    journal.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// What can stop a replay. Each names the file at fault.
@@ -65,6 +185,12 @@ pub enum ReplayError {
     /// The journal failed.
     #[error(transparent)]
     Journal(#[from] JournalError),
+    /// The upstream cannot be used as given.
+    #[error("upstream: {detail}")]
+    Upstream {
+        /// What is wrong.
+        detail: String,
+    },
     /// A receipt could not be written.
     #[error("receipts directory {path}: {source}")]
     Receipts {
@@ -102,9 +228,10 @@ pub fn replay(opts: &ReplayOptions, observer: &mut dyn Observer) -> Result<Summa
         source,
     };
     let (log_sha256, log_len) = hash_file(&opts.log).map_err(log_err)?;
-    let mut journal = Journal::open(&opts.journal)?;
+    let journal = Journal::open(&opts.journal)?;
     // Never append to a journal whose chain is broken: that would bury the evidence.
     journal.verify(None)?;
+    let journal: SharedJournal = Arc::new(Mutex::new(journal));
     let printer = opts
         .receipts
         .as_deref()
@@ -116,12 +243,18 @@ pub fn replay(opts: &ReplayOptions, observer: &mut dyn Observer) -> Result<Summa
         })
         .transpose()?;
     if let Some(printer) = &printer {
-        for seq in journal.queued_prints()? {
-            print_receipt(&mut journal, printer, seq)?;
+        let queued = lock(&journal).queued_prints()?;
+        for seq in queued {
+            print_receipt(&mut lock(&journal), printer, seq)?;
         }
     }
+    let online = opts
+        .upstream
+        .as_ref()
+        .map(|u| Online::start(u, &journal))
+        .transpose()?;
 
-    let saved = journal.replay_progress(&log_sha256)?;
+    let saved = lock(&journal).replay_progress(&log_sha256)?;
     let (mut state, start) = match &saved {
         Some(p) => (
             serde_json::from_str::<ReplayState>(&p.state).map_err(|e| {
@@ -138,7 +271,8 @@ pub fn replay(opts: &ReplayOptions, observer: &mut dyn Observer) -> Result<Summa
         let mut run = Run {
             opts,
             log_sha256: &log_sha256,
-            journal: &mut journal,
+            journal: &journal,
+            online: online.as_ref(),
             printer: printer.as_ref(),
             register: Register::new(state.station.clone().unwrap_or_default()),
             offset: start.0,
@@ -146,7 +280,26 @@ pub fn replay(opts: &ReplayOptions, observer: &mut dyn Observer) -> Result<Summa
         };
         run.read_log(&mut state, log_len, observer)?;
     }
-    let (sales, head) = journal.head()?;
+    let sync = match online {
+        Some(online) => {
+            let timeout = opts
+                .upstream
+                .as_ref()
+                .map_or(Duration::ZERO, |u| u.drain_timeout);
+            let drained = online.drain(&journal, timeout);
+            online.stop();
+            drained?;
+            let s = lock(&journal).outbox_summary((0, 0))?;
+            Some(SyncSummary {
+                sent: s.sent,
+                pending: s.pending,
+                conflicts: s.conflicts,
+                rejected: s.rejected,
+            })
+        }
+        None => None,
+    };
+    let (sales, head) = lock(&journal).head()?;
     Ok(Summary {
         tally: state.tally,
         journal: JournalSummary {
@@ -154,6 +307,7 @@ pub fn replay(opts: &ReplayOptions, observer: &mut dyn Observer) -> Result<Summa
             sales,
             head,
         },
+        sync,
     })
 }
 
@@ -161,7 +315,8 @@ pub fn replay(opts: &ReplayOptions, observer: &mut dyn Observer) -> Result<Summa
 struct Run<'a> {
     opts: &'a ReplayOptions,
     log_sha256: &'a str,
-    journal: &'a mut Journal,
+    journal: &'a SharedJournal,
+    online: Option<&'a Online>,
     printer: Option<&'a ReceiptDir>,
     register: Register,
     /// Bytes and lines fully processed.
@@ -205,7 +360,7 @@ impl Run<'_> {
             }
         }
         observer.progress(self.offset, log_len);
-        self.journal.save_replay_progress(
+        lock(self.journal).save_replay_progress(
             self.log_sha256,
             &ReplayProgress {
                 offset: self.offset,
@@ -301,15 +456,20 @@ impl Run<'_> {
             for effect in self.register.update(msg) {
                 match effect {
                     Effect::CheckPaid(slip) => queue.push_back(Msg::PaidChecked {
-                        already_paid: self.journal.is_paid(&slip.pay_key())?,
+                        already_paid: lock(self.journal).is_paid(&slip.pay_key())?,
                         slip,
                     }),
-                    // No payment network in a plain replay: every key-in is offline.
-                    Effect::Lookup { at, reference } => queue.push_back(Msg::LookedUp {
-                        at,
-                        reference,
-                        answer: LookupAnswer::Offline,
-                    }),
+                    // Without a payment network every key-in is offline.
+                    Effect::Lookup { at, reference } => {
+                        let answer = self
+                            .online
+                            .map_or(LookupAnswer::Offline, |o| o.lookup(&reference));
+                        queue.push_back(Msg::LookedUp {
+                            at,
+                            reference,
+                            answer,
+                        })
+                    }
                     Effect::Rejected(rejection) => state.tally.reject(rejection.reason),
                     Effect::Ignored(reason) => state.tally.ignore(reason.as_str()),
                     Effect::CommitSale(sale) => {
@@ -322,15 +482,17 @@ impl Run<'_> {
                             state: serde_json::to_string(&after).expect("state serializes"),
                             finished: false,
                         };
-                        let committed = self
-                            .journal
+                        let committed = lock(self.journal)
                             .commit_sale(&sale, Some((self.log_sha256, &progress)))?;
                         *state = after;
+                        if let Some(online) = self.online {
+                            online.handle.wake();
+                        }
                         queue.push_back(Msg::Committed { seq: committed.seq });
                     }
                     Effect::PrintReceipt { seq } => {
                         if let Some(printer) = self.printer {
-                            print_receipt(self.journal, printer, seq)?;
+                            print_receipt(&mut lock(self.journal), printer, seq)?;
                         }
                     }
                     Effect::SaleCancelled => state.tally.sales.cancelled += 1,

@@ -107,6 +107,22 @@ pub struct Summary {
     pub tally: Tally,
     /// The journal.
     pub journal: JournalSummary,
+    /// With an upstream: where the slips' confirmations stand at the end.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sync: Option<SyncSummary>,
+}
+
+/// The outbox at the end of a replay with an upstream.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncSummary {
+    /// Accepted by the network (or duplicates of accepted ones).
+    pub sent: u64,
+    /// Not yet accepted (the drain timed out, or the network is down).
+    pub pending: u64,
+    /// Cash the network will not credit: to reconcile.
+    pub conflicts: u64,
+    /// Refused by the network as invalid.
+    pub rejected: u64,
 }
 
 impl Summary {
@@ -146,6 +162,13 @@ impl Summary {
             self.journal.sales,
             self.journal.head.as_deref().unwrap_or("(empty)")
         );
+        if let Some(sync) = &self.sync {
+            let _ = write!(
+                s,
+                "\nsync: {} sent, {} pending, {} conflicts, {} rejected",
+                sync.sent, sync.pending, sync.conflicts, sync.rejected
+            );
+        }
         s
     }
 }

@@ -1,0 +1,233 @@
+//! Store-and-forward: the task that carries every journaled slip's confirmation to the
+//! payment network, exactly once, through any outage.
+//!
+//! - Wakes on a commit ([`SyncHandle::wake`]) or a timer; reads pending outbox rows by a
+//!   low-water mark and sends them in signed batches of at most [`BATCH_MAX`].
+//! - Each verdict is recorded in the journal in one transaction: accepted or duplicate ->
+//!   `sent`, conflict -> `conflict`, rejected -> `rejected` with its reason.
+//! - Timeouts, connection errors, 5xx, 429 and garbled answers are retried with exponential
+//!   backoff and full jitter (`backoff.rs`), honouring `Retry-After`; never a busy loop.
+//! - A 401 is a configuration error: reported at once in the status and on stderr, then
+//!   retried only slowly.
+//! - All of its state is in the journal: killed mid-batch, it resends the same slip ids and
+//!   the network answers `duplicate`. Only the backoff is in memory.
+//!
+//! It never decides whether a sale happened (the journal did), and never holds the journal
+//! lock while waiting on the network.
+
+pub mod backoff;
+pub mod upstream;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::Serialize;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use crate::journal::{Journal, JournalError, SyncState};
+use backoff::Backoff;
+use upstream::{Confirmation, Upstream, UpstreamError};
+
+/// Most confirmations in one request (the network's limit).
+pub const BATCH_MAX: usize = 500;
+/// How often an idle task looks at the outbox anyway.
+const IDLE_POLL: Duration = Duration::from_secs(5);
+/// How long a terminal with a wrong secret waits between attempts.
+const UNAUTHORIZED_RETRY: Duration = Duration::from_secs(60);
+
+/// What the UI and the summary show about the link.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct SyncStatus {
+    /// The last exchange with the network worked.
+    pub online: bool,
+    /// Slips not yet accepted.
+    pub pending: u64,
+    /// Their yen.
+    pub pending_yen: u64,
+    /// When the oldest of them was paid.
+    pub oldest_pending_at: Option<String>,
+    /// Slips accepted so far (journal-wide).
+    pub sent: u64,
+    /// Slips the network will not credit.
+    pub conflicts: u64,
+    /// Slips the network refused as invalid.
+    pub rejected: u64,
+    /// The last failure, while it lasts.
+    pub last_error: Option<String>,
+    /// A configuration problem (wrong terminal secret): needs a person.
+    pub config_error: Option<String>,
+}
+
+/// Shared between the sync task and whoever commits sales or shows the status.
+#[derive(Debug, Default)]
+pub struct SyncHandle {
+    wake: Notify,
+    status: Mutex<SyncStatus>,
+}
+
+impl SyncHandle {
+    /// A sale was committed: look at the outbox now.
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// The latest status.
+    pub fn status(&self) -> SyncStatus {
+        self.status
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    fn update(&self, f: impl FnOnce(&mut SyncStatus)) {
+        f(&mut self.status.lock().unwrap_or_else(|e| e.into_inner()));
+    }
+}
+
+/// The journal, shared by the register (commits) and the sync task (outbox).
+pub type SharedJournal = Arc<Mutex<Journal>>;
+
+fn with_journal<T>(journal: &SharedJournal, f: impl FnOnce(&mut Journal) -> T) -> T {
+    f(&mut journal.lock().unwrap_or_else(|e| e.into_inner()))
+}
+
+/// Refresh the status's outbox figures from the journal.
+fn refresh(
+    journal: &SharedJournal,
+    handle: &SyncHandle,
+    mark: (u64, u32),
+) -> Result<(), JournalError> {
+    let s = with_journal(journal, |j| j.outbox_summary(mark))?;
+    handle.update(|st| {
+        st.pending = s.pending;
+        st.pending_yen = s.pending_yen;
+        st.oldest_pending_at = s.oldest_pending_at;
+        st.sent = s.sent;
+        st.conflicts = s.conflicts;
+        st.rejected = s.rejected;
+    });
+    Ok(())
+}
+
+/// Run until `cancel`: send what is pending, wait for more.
+pub async fn run<U: Upstream>(
+    journal: SharedJournal,
+    upstream: U,
+    handle: Arc<SyncHandle>,
+    cancel: CancellationToken,
+) -> Result<(), JournalError> {
+    let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(30));
+    let mut mark = {
+        let j = journal.clone();
+        tokio::task::spawn_blocking(move || with_journal(&j, |j| j.first_pending()))
+            .await
+            .expect("the journal task ran")?
+            .unwrap_or((u64::MAX, 0))
+    };
+    loop {
+        let woken = handle.wake.notified();
+        if mark.0 == u64::MAX {
+            // Nothing was pending: anything new is after the last sale.
+            let j = journal.clone();
+            mark = tokio::task::spawn_blocking(move || with_journal(&j, |j| j.first_pending()))
+                .await
+                .expect("the journal task ran")?
+                .unwrap_or((u64::MAX, 0));
+        }
+        let batch = if mark.0 == u64::MAX {
+            Vec::new()
+        } else {
+            let j = journal.clone();
+            tokio::task::spawn_blocking(move || {
+                with_journal(&j, |j| j.pending_from(mark, BATCH_MAX))
+            })
+            .await
+            .expect("the journal task ran")?
+        };
+        {
+            let j = journal.clone();
+            let h = handle.clone();
+            let m = if mark.0 == u64::MAX {
+                (u64::MAX, 0)
+            } else {
+                mark
+            };
+            tokio::task::spawn_blocking(move || refresh(&j, &h, m))
+                .await
+                .expect("the journal task ran")?;
+        }
+        if batch.is_empty() {
+            mark = (u64::MAX, 0);
+            tokio::select! {
+                _ = cancel.cancelled() => return Ok(()),
+                _ = woken => {}
+                _ = tokio::time::sleep(IDLE_POLL) => {}
+            }
+            continue;
+        }
+        let confirmations: Vec<Confirmation> = batch.iter().map(Confirmation::of).collect();
+        let sent = tokio::select! {
+            _ = cancel.cancelled() => return Ok(()),
+            r = upstream.confirm(&confirmations) => r,
+        };
+        let wait = match sent {
+            Ok(verdicts) => {
+                let results: Vec<((u64, u32), SyncState, Option<String>)> = batch
+                    .iter()
+                    .zip(&verdicts)
+                    .map(|(slip, v)| {
+                        let state = match v.status.as_str() {
+                            "accepted" | "duplicate" => SyncState::Sent,
+                            "conflict" => SyncState::Conflict,
+                            _ => SyncState::Rejected,
+                        };
+                        (slip.key(), state, v.reason.clone())
+                    })
+                    .collect();
+                let last = batch.last().expect("not empty").key();
+                let j = journal.clone();
+                tokio::task::spawn_blocking(move || with_journal(&j, |j| j.record_sync(&results)))
+                    .await
+                    .expect("the journal task ran")?;
+                mark = (last.0, last.1 + 1);
+                backoff.reset();
+                handle.update(|st| {
+                    st.online = true;
+                    st.last_error = None;
+                    st.config_error = None;
+                });
+                continue;
+            }
+            Err(UpstreamError::Unauthorized(detail)) => {
+                let message = UpstreamError::Unauthorized(detail).to_string();
+                if handle.status().config_error.as_deref() != Some(message.as_str()) {
+                    eprintln!("konbini sync: {message}");
+                }
+                handle.update(|st| {
+                    st.online = false;
+                    st.last_error = Some(message.clone());
+                    st.config_error = Some(message);
+                });
+                UNAUTHORIZED_RETRY
+            }
+            Err(e) => {
+                let retry_after = match &e {
+                    UpstreamError::Unavailable { retry_after, .. } => *retry_after,
+                    _ => None,
+                };
+                handle.update(|st| {
+                    st.online = false;
+                    st.last_error = Some(e.to_string());
+                });
+                backoff.next_delay(retry_after)
+            }
+        };
+        // A failed batch is retried after the delay, not on every new sale: a commit does
+        // not make the network come back.
+        tokio::select! {
+            _ = cancel.cancelled() => return Ok(()),
+            _ = tokio::time::sleep(wait) => {}
+        }
+    }
+}

@@ -1,0 +1,329 @@
+//! The payment network as the register sees it: a trait, and its HTTP implementation
+//! (reqwest, https through rustls) signing every request as spec/network-api.md says.
+//!
+//! Answers are checked before they are believed: a body that is not the expected JSON, or
+//! results that do not match the ids sent one for one, are errors to retry, never results.
+
+use std::future::Future;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::domain::{PaperlessRef, Yen};
+use crate::journal::{PendingSlip, SlipPay};
+use crate::network::terminal::sign;
+use crate::register::{LookupAnswer, PaymentInfo};
+
+/// One confirmation as the terminal API takes it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Confirmation {
+    id: String,
+    store: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    chain: Option<String>,
+    paid_at: String,
+    amount: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    barcode: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    payment_code: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    confirmation_number: Option<String>,
+    journal: JournalLink,
+}
+
+#[derive(Debug, Clone, Serialize)]
+struct JournalLink {
+    seq: u64,
+    prev: String,
+    hash: String,
+}
+
+impl Confirmation {
+    /// The confirmation of a pending slip.
+    pub fn of(slip: &PendingSlip) -> Confirmation {
+        let (chain, barcode, code, number) = match &slip.pay {
+            SlipPay::Barcode(b) => (
+                slip.store_chain.map(|c| c.to_string()),
+                Some(b.clone()),
+                None,
+                None,
+            ),
+            SlipPay::KeyIn {
+                chain,
+                payment_code,
+                confirmation_number,
+                ..
+            } => (
+                Some(chain.to_string()),
+                None,
+                Some(payment_code.clone()),
+                Some(confirmation_number.clone()),
+            ),
+        };
+        Confirmation {
+            id: slip.id.clone(),
+            store: slip.store_code.clone(),
+            chain,
+            paid_at: slip.paid_at.clone(),
+            amount: slip.amount.get(),
+            barcode,
+            payment_code: code,
+            confirmation_number: number,
+            journal: JournalLink {
+                seq: slip.seq,
+                prev: slip.prev_hash.clone(),
+                hash: slip.hash.clone(),
+            },
+        }
+    }
+
+    /// The slip id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+}
+
+/// The network's verdict on one confirmation.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Verdict {
+    /// The slip id.
+    pub id: String,
+    /// `accepted`, `duplicate`, `conflict` or `rejected`.
+    pub status: String,
+    /// Why (conflicts and rejections).
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// Why a call did not produce an answer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UpstreamError {
+    /// Connection refused or reset, timeout, DNS: try again later.
+    #[error("network unreachable: {0}")]
+    Transport(String),
+    /// 5xx or 429: try again later, not before `retry_after`.
+    #[error("network answered {status}")]
+    Unavailable {
+        /// The HTTP status.
+        status: u16,
+        /// From `Retry-After`.
+        retry_after: Option<Duration>,
+    },
+    /// 401: the terminal id or secret is wrong. A configuration error, not an outage.
+    #[error(
+        "the network refused this terminal's signature (401): check --terminal-id and --terminal-secret ({0})"
+    )]
+    Unauthorized(String),
+    /// An answer that cannot be believed (not JSON, wrong shape, other ids).
+    #[error("the network's answer makes no sense: {0}")]
+    Garbled(String),
+}
+
+/// What the register needs from a payment network.
+pub trait Upstream: Send + Sync + 'static {
+    /// Send a batch of confirmations; the verdicts, one per confirmation, in order.
+    fn confirm(
+        &self,
+        batch: &[Confirmation],
+    ) -> impl Future<Output = Result<Vec<Verdict>, UpstreamError>> + Send;
+
+    /// Look a keyed-in payment up.
+    fn lookup(
+        &self,
+        reference: &PaperlessRef,
+    ) -> impl Future<Output = Result<LookupAnswer, UpstreamError>> + Send;
+}
+
+/// The terminal API over HTTP(S).
+#[derive(Debug, Clone)]
+pub struct HttpUpstream {
+    client: reqwest::Client,
+    base: String,
+    terminal: String,
+    secret: String,
+}
+
+impl HttpUpstream {
+    /// A client for `base` (`http://host:port` or `https://...`), signing as `terminal`.
+    pub fn new(
+        base: &str,
+        terminal: &str,
+        secret: &str,
+        timeout: Duration,
+    ) -> Result<HttpUpstream, String> {
+        if !(base.starts_with("http://") || base.starts_with("https://")) {
+            return Err(format!(
+                "upstream {base:?} is not an http:// or https:// URL"
+            ));
+        }
+        let client = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout.min(Duration::from_secs(3)))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+        Ok(HttpUpstream {
+            client,
+            base: base.trim_end_matches('/').to_owned(),
+            terminal: terminal.to_owned(),
+            secret: secret.to_owned(),
+        })
+    }
+
+    async fn send(
+        &self,
+        method: &str,
+        path_and_query: &str,
+        body: Vec<u8>,
+    ) -> Result<(u16, Vec<u8>), UpstreamError> {
+        let t = chrono::Utc::now().timestamp();
+        let signature = sign(&self.secret, t, method, path_and_query, &body);
+        let url = format!("{}{path_and_query}", self.base);
+        let req = if method == "GET" {
+            self.client.get(url)
+        } else {
+            self.client
+                .post(url)
+                .header("content-type", "application/json")
+                .body(body)
+        };
+        let resp = req
+            .header("Konbini-Terminal", &self.terminal)
+            .header("Konbini-Signature", signature)
+            .send()
+            .await
+            .map_err(|e| UpstreamError::Transport(describe(&e)))?;
+        let status = resp.status().as_u16();
+        let retry_after = resp
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        let bytes = resp
+            .bytes()
+            .await
+            .map_err(|e| UpstreamError::Transport(describe(&e)))?;
+        match status {
+            401 => Err(UpstreamError::Unauthorized(
+                String::from_utf8_lossy(&bytes[..bytes.len().min(300)]).into_owned(),
+            )),
+            429 | 500..=599 => Err(UpstreamError::Unavailable {
+                status,
+                retry_after,
+            }),
+            _ => Ok((status, bytes.to_vec())),
+        }
+    }
+}
+
+/// reqwest's error with its causes, on one line.
+fn describe(e: &reqwest::Error) -> String {
+    let mut s = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        s.push_str(": ");
+        s.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    s
+}
+
+#[derive(Deserialize)]
+struct Results {
+    results: Vec<Verdict>,
+}
+
+#[derive(Deserialize)]
+struct Found {
+    payment: String,
+    amount: u64,
+    #[serde(default)]
+    merchant: String,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    customer_name: String,
+    #[serde(default)]
+    expires_at: Option<i64>,
+}
+
+impl Upstream for HttpUpstream {
+    async fn confirm(&self, batch: &[Confirmation]) -> Result<Vec<Verdict>, UpstreamError> {
+        let body = serde_json::to_vec(&serde_json::json!({ "confirmations": batch }))
+            .expect("confirmations serialize");
+        let (status, bytes) = self
+            .send("POST", "/terminal/v1/confirmations", body)
+            .await?;
+        if status != 200 {
+            return Err(UpstreamError::Garbled(format!(
+                "status {status}: {}",
+                String::from_utf8_lossy(&bytes[..bytes.len().min(200)])
+            )));
+        }
+        let results: Results = serde_json::from_slice(&bytes).map_err(|e| {
+            UpstreamError::Garbled(format!(
+                "not the results JSON ({e}): {}",
+                String::from_utf8_lossy(&bytes[..bytes.len().min(120)])
+            ))
+        })?;
+        check_verdicts(batch, &results.results)?;
+        Ok(results.results)
+    }
+
+    async fn lookup(&self, reference: &PaperlessRef) -> Result<LookupAnswer, UpstreamError> {
+        let path = format!(
+            "/terminal/v1/lookup?chain={}&payment_code={}&confirmation_number={}",
+            reference.chain, reference.payment_code, reference.confirmation_number
+        );
+        let (status, bytes) = self.send("GET", &path, Vec::new()).await?;
+        match status {
+            200 => {
+                let f: Found = serde_json::from_slice(&bytes)
+                    .map_err(|e| UpstreamError::Garbled(format!("not a payment ({e})")))?;
+                Ok(LookupAnswer::Payable(PaymentInfo {
+                    payment: f.payment,
+                    amount: Yen::new(f.amount),
+                    merchant: f.merchant,
+                    description: f.description,
+                    customer_name: f.customer_name,
+                    expires_at: f.expires_at,
+                }))
+            }
+            404 => Ok(LookupAnswer::Unknown),
+            409 => {
+                let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+                let state = v["error"]["status"].as_str().unwrap_or("not_payable");
+                Ok(LookupAnswer::NotPayable(state.to_owned()))
+            }
+            other => Err(UpstreamError::Garbled(format!("look-up answered {other}"))),
+        }
+    }
+}
+
+/// The verdicts must answer exactly the ids sent, in order, with a known status.
+pub fn check_verdicts(batch: &[Confirmation], verdicts: &[Verdict]) -> Result<(), UpstreamError> {
+    if verdicts.len() != batch.len() {
+        return Err(UpstreamError::Garbled(format!(
+            "{} results for {} confirmations",
+            verdicts.len(),
+            batch.len()
+        )));
+    }
+    for (c, v) in batch.iter().zip(verdicts) {
+        if v.id != c.id {
+            return Err(UpstreamError::Garbled(format!(
+                "a result for {:?} where {:?} was sent",
+                v.id, c.id
+            )));
+        }
+        if !["accepted", "duplicate", "conflict", "rejected"].contains(&v.status.as_str()) {
+            return Err(UpstreamError::Garbled(format!(
+                "unknown status {:?}",
+                v.status
+            )));
+        }
+    }
+    Ok(())
+}

@@ -10,4 +10,5 @@ mod props;
 mod register_rules;
 mod replay_logs;
 mod scanner;
+mod sync;
 mod udev;

@@ -1,0 +1,191 @@
+//! Store-and-forward over real HTTP: `konbini replay --upstream` against the real
+//! `konbini network` binary, through outages, kills and (with `proxy.rs`) a faulty link.
+//! Every test ends with every slip accepted exactly once: each payment succeeded, one
+//! charge per payment, one `payment_intent.succeeded` webhook per payment.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Output;
+
+use serde_json::{Value, json};
+
+use crate::common::{konbini, stderr, stdout, tempdir};
+use crate::network::{Hook, Net, TERMINALS, barcode_of, codes};
+
+/// Create `n` payments (amounts 1000 + i) and write a scan log paying them, one sale each:
+/// barcodes, and every third one keyed in at Lawson.
+fn payments_and_log(net: &Net, n: usize, log: &Path) -> Vec<String> {
+    let mut ids = Vec::new();
+    let mut lines = vec![json!({"konbini_scan_log": 1, "terminal": TERMINALS[0].0,
+        "store": {"code": "0042", "chain": "lawson", "name": "ローソン 札幌北口店"}})];
+    for i in 0..n {
+        let amount = 1000 + i as i64;
+        let pi = net.pay(amount, &[]);
+        ids.push(pi["id"].as_str().unwrap().to_owned());
+        let at = |s: usize| format!("2026-11-28T{:02}:{:02}:{:02}+09:00", 9 + (i * 30 + s) / 3600, (i * 30 + s) / 60 % 60, (i * 30 + s) % 60);
+        if i % 3 == 2 {
+            let (code, number) = codes(&pi, "lawson");
+            lines.push(json!({"at": at(0), "key_in": {"chain": "lawson", "payment_code": code, "confirmation_number": number}}));
+        } else {
+            lines.push(json!({"at": at(0), "scan": format!("]C1{}", barcode_of(&pi))}));
+        }
+        lines.push(json!({"at": at(10), "tender": 5000}));
+        lines.push(json!({"at": at(20), "complete": true}));
+    }
+    let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    std::fs::write(log, text).unwrap();
+    ids
+}
+
+fn replay(log: &Path, journal: &Path, url: &str, secret: &str, drain: &str, env: &[(&str, &str)]) -> Output {
+    let mut cmd = konbini();
+    cmd.args(["replay"])
+        .arg(log)
+        .arg("--journal")
+        .arg(journal)
+        .args(["--json", "--upstream", url, "--terminal-id", TERMINALS[0].0])
+        .args(["--terminal-secret", secret, "--drain-timeout", drain]);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().unwrap()
+}
+
+fn summary(out: &Output) -> Value {
+    assert!(out.status.success(), "replay failed: {}", stderr(out));
+    serde_json::from_str(&stdout(out)).unwrap_or_else(|e| panic!("{e}: {}", stdout(out)))
+}
+
+/// Every payment succeeded, with one charge each, and (if a hook) one succeeded webhook each.
+pub fn assert_each_paid_once(net: &Net, ids: &[String], hook: Option<&Hook>) {
+    for id in ids {
+        let pi = net.wait_pi(id, |v| v["status"] == "succeeded");
+        assert!(pi["latest_charge"].is_string(), "{pi}");
+    }
+    let (_, charges) = net.get("/v1/events?type=charge.succeeded&limit=100");
+    let mut per_pi: BTreeMap<String, usize> = BTreeMap::new();
+    for e in charges["data"].as_array().unwrap() {
+        *per_pi
+            .entry(e["data"]["object"]["payment_intent"].as_str().unwrap().to_owned())
+            .or_default() += 1;
+    }
+    for id in ids {
+        assert_eq!(per_pi.get(id), Some(&1), "charges of {id}: {per_pi:?}");
+    }
+    if let Some(hook) = hook {
+        for id in ids {
+            hook.wait_for("payment_intent.succeeded", id);
+        }
+        let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+        for (_, body) in hook.all() {
+            let v: Value = serde_json::from_str(&body).unwrap();
+            if v["type"] == "payment_intent.succeeded" {
+                *seen.entry(v["data"]["object"]["id"].as_str().unwrap().to_owned()).or_default() += 1;
+            }
+        }
+        for id in ids {
+            assert_eq!(seen.get(id), Some(&1), "webhooks for {id}");
+        }
+    }
+}
+
+#[test]
+fn a_replay_with_an_upstream_confirms_every_slip_and_the_merchant_hears_once() {
+    let dir = tempdir();
+    let net = Net::start(&dir.path().join("net.db"), &[]);
+    let hook = Hook::start(0);
+    net.post("/v1/webhook_endpoints", &[("url", &hook.url), ("enabled_events[]", "payment_intent.succeeded")]);
+    let log = dir.path().join("day.jsonl");
+    let ids = payments_and_log(&net, 12, &log);
+    let journal = dir.path().join("j.db");
+    let s = summary(&replay(&log, &journal, &net.url, TERMINALS[0].1, "30", &[]));
+    assert_eq!(s["sales"]["completed"], 12, "{s}");
+    assert_eq!(s["sync"], json!({"sent": 12, "pending": 0, "conflicts": 0, "rejected": 0}));
+    assert_each_paid_once(&net, &ids, Some(&hook));
+    // The network saw the register's journal chain whole.
+    let (_, chain) = net.get(&format!("/v1/test_helpers/terminals/{}/chain", TERMINALS[0].0));
+    assert_eq!(chain["intact"], true, "{chain}");
+    assert_eq!(chain["head"]["hash"], s["journal"]["head"]);
+    // The export shows every slip sent.
+    let export = crate::common::export(&journal);
+    assert_eq!(export.matches("\"sync\":\"sent\"").count(), 12);
+}
+
+#[test]
+fn the_network_down_for_the_whole_replay_and_back_later_loses_nothing() {
+    let dir = tempdir();
+    let db = dir.path().join("net.db");
+    let net = Net::start(&db, &[]);
+    let log = dir.path().join("day.jsonl");
+    let ids = payments_and_log(&net, 9, &log);
+    let url = net.url.clone();
+    net.kill();
+    let journal = dir.path().join("j.db");
+    let down = summary(&replay(&log, &journal, &url, TERMINALS[0].1, "1", &[]));
+    // The barcodes sell offline; the key-ins need the network and are refused offline.
+    assert_eq!(down["sales"]["completed"], 6, "{down}");
+    assert_eq!(down["rejected"]["offline"], 3, "{down}");
+    assert_eq!(down["sync"]["pending"], 6);
+    assert_eq!(down["sync"]["sent"], 0);
+    // Back (on another port): re-running drains what is pending, and sells nothing twice.
+    let net = Net::start(&db, &[]);
+    let again = summary(&replay(&log, &journal, &net.url, TERMINALS[0].1, "30", &[]));
+    assert_eq!(again["sync"], json!({"sent": 6, "pending": 0, "conflicts": 0, "rejected": 0}));
+    assert_eq!(again["journal"], down["journal"]);
+    let paid: Vec<String> = ids.iter().enumerate().filter(|(i, _)| i % 3 != 2).map(|(_, id)| id.clone()).collect();
+    assert_each_paid_once(&net, &paid, None);
+}
+
+#[test]
+fn killed_between_the_networks_answer_and_the_journal_write_it_resends_and_nothing_doubles() {
+    let dir = tempdir();
+    let net = Net::start(&dir.path().join("net.db"), &[]);
+    let log = dir.path().join("day.jsonl");
+    let ids = payments_and_log(&net, 8, &log);
+    let journal = dir.path().join("j.db");
+    let out = replay(&log, &journal, &net.url, TERMINALS[0].1, "30", &[("KONBINI_CRASH_AT", "sync-before-record:1")]);
+    assert!(!out.status.success(), "the failpoint kills the replay");
+    let s = summary(&replay(&log, &journal, &net.url, TERMINALS[0].1, "30", &[]));
+    assert_eq!(s["sync"]["pending"], 0, "{s}");
+    assert_eq!(s["sync"]["sent"], 8, "{s}");
+    assert_each_paid_once(&net, &ids, None);
+}
+
+#[test]
+fn a_wrong_terminal_secret_is_reported_at_once_and_nothing_is_lost() {
+    let dir = tempdir();
+    let net = Net::start(&dir.path().join("net.db"), &[]);
+    let log = dir.path().join("day.jsonl");
+    payments_and_log(&net, 3, &log);
+    let journal = dir.path().join("j.db");
+    let out = replay(&log, &journal, &net.url, "not-the-secret", "2", &[]);
+    let s = summary(&out);
+    assert!(stderr(&out).contains("401"), "stderr: {}", stderr(&out));
+    assert!(stderr(&out).contains("--terminal-secret"), "stderr: {}", stderr(&out));
+    assert_eq!(s["sync"]["pending"], 2, "{s}");
+    assert_eq!(s["rejected"]["offline"], 1, "the key-in could not be looked up: {s}");
+}
+
+#[test]
+fn an_upstream_that_is_not_a_url_is_a_clear_error() {
+    let dir = tempdir();
+    let log = dir.path().join("day.jsonl");
+    std::fs::write(&log, "").unwrap();
+    let out = konbini()
+        .args(["replay"])
+        .arg(&log)
+        .arg("--journal")
+        .arg(dir.path().join("j.db"))
+        .args(["--upstream", "ftp://x", "--terminal-id", "T", "--terminal-secret", "s"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("ftp://x"), "{}", stderr(&out));
+    let out = konbini()
+        .args(["replay"])
+        .arg(&log)
+        .args(["--upstream", "http://127.0.0.1:1"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "--upstream needs the terminal id and secret");
+}

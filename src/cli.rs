@@ -51,6 +51,12 @@ enum Command {
         /// Seconds to wait at the end for every confirmation to be sent.
         #[arg(long, value_name = "SECONDS", default_value_t = 30.0, value_parser = parse_drain)]
         drain_timeout: f64,
+        /// Offline, refuse new slips once this many yen are unsent (`offline_limit`).
+        #[arg(long, value_name = "YEN", default_value_t = 3_000_000)]
+        max_unsent_yen: u64,
+        /// Offline, refuse new slips once the oldest unsent one is this many hours old.
+        #[arg(long, value_name = "HOURS", default_value_t = 72, value_parser = clap::value_parser!(u32).range(1..=8760))]
+        max_offline_hours: u32,
     },
     /// Check or export a journal.
     Journal {
@@ -333,6 +339,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             terminal_id,
             terminal_secret,
             drain_timeout,
+            max_unsent_yen,
+            max_offline_hours,
         } => run_replay(
             ReplayOptions {
                 log,
@@ -343,6 +351,10 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     terminal_id: terminal_id.unwrap_or_default(),
                     terminal_secret: terminal_secret.unwrap_or_default(),
                     drain_timeout: Duration::from_secs_f64(drain_timeout),
+                    limits: crate::register::OfflineLimits {
+                        max_unsent: crate::domain::Yen::new(max_unsent_yen),
+                        max_age: chrono::Duration::hours(i64::from(max_offline_hours)),
+                    },
                 }),
             },
             json,

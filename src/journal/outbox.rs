@@ -169,10 +169,10 @@ impl Journal {
         tx.commit().map_err(&err)
     }
 
-    /// Counts of the outbox by state, and the pending amount and oldest pending payment,
-    /// reading pending rows from `from` on (the caller's low-water mark).
+    /// Counts of the outbox by state (a scan of the whole outbox), and the pending amount
+    /// and oldest pending payment from `from` on (the caller's low-water mark).
     pub fn outbox_summary(&self, from: (u64, u32)) -> Result<OutboxSummary, JournalError> {
-        let mut summary = OutboxSummary::default();
+        let mut summary = self.pending_summary(from)?;
         self.conn
             .prepare_cached(
                 "SELECT state, COUNT(*) FROM outbox WHERE state != 'pending' GROUP BY state",
@@ -192,6 +192,13 @@ impl Journal {
                 Ok(())
             })
             .map_err(self.err())?;
+        Ok(summary)
+    }
+
+    /// Only the pending part of [`Journal::outbox_summary`], reading from `from` on: cheap
+    /// when `from` is a low-water mark.
+    pub fn pending_summary(&self, from: (u64, u32)) -> Result<OutboxSummary, JournalError> {
+        let mut summary = OutboxSummary::default();
         self.conn
             .prepare_cached(
                 "SELECT COUNT(*), COALESCE(SUM(l.amount_yen), 0), MIN(s.at)

@@ -140,6 +140,38 @@ pub enum Msg {
     },
     /// No more input (end of a replayed log).
     EndOfInput,
+    /// The link to the payment network as the sync task last saw it.
+    Link(LinkState),
+}
+
+/// The payment network link and the unsent confirmations, for the offline limits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkState {
+    /// The last exchange with the network worked.
+    pub online: bool,
+    /// Yen of slips not yet accepted by the network.
+    pub pending: Yen,
+    /// When the oldest of them was paid.
+    pub oldest_pending_at: Option<DateTime<FixedOffset>>,
+}
+
+/// How far a register may sell offline, as card terminals' store-and-forward modes allow:
+/// past either limit, new slips are refused `offline_limit` until the link is back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OfflineLimits {
+    /// Most yen not yet accepted by the network.
+    pub max_unsent: Yen,
+    /// Oldest a not-yet-accepted slip may be.
+    pub max_age: chrono::Duration,
+}
+
+impl Default for OfflineLimits {
+    fn default() -> OfflineLimits {
+        OfflineLimits {
+            max_unsent: Yen::new(3_000_000),
+            max_age: chrono::Duration::hours(72),
+        }
+    }
 }
 
 /// Why an input changed nothing.
@@ -292,6 +324,9 @@ enum State {
 pub struct Register {
     station: Station,
     state: State,
+    limits: OfflineLimits,
+    /// None without a payment network: no offline limits apply.
+    link: Option<LinkState>,
 }
 
 impl Register {
@@ -300,7 +335,15 @@ impl Register {
         Register {
             station,
             state: State::Idle,
+            limits: OfflineLimits::default(),
+            link: None,
         }
+    }
+
+    /// With these offline limits (they apply once a [`Msg::Link`] came in).
+    pub fn with_limits(mut self, limits: OfflineLimits) -> Register {
+        self.limits = limits;
+        self
     }
 
     /// Where this register stands.
@@ -383,6 +426,10 @@ impl Register {
                     vec![]
                 }
             },
+            Msg::Link(link) => {
+                self.link = Some(link);
+                vec![]
+            }
             Msg::EndOfInput => match std::mem::replace(&mut self.state, State::Idle) {
                 State::Open(_) => vec![Effect::SaleAbandoned],
                 other => {
@@ -427,12 +474,39 @@ impl Register {
         vec![Effect::Rejected(rejection)]
     }
 
-    /// Check 5, then ask the journal for check 6.
+    /// The offline limits, check 5, then ask the journal for check 6.
     fn offer(&mut self, slip: Slip) -> Vec<Effect> {
+        if let Some(rejection) = self.over_offline_limit(&slip) {
+            return vec![Effect::Rejected(rejection)];
+        }
         match self.in_sale(&slip) {
             Some(rejection) => vec![Effect::Rejected(rejection)],
             None => vec![Effect::CheckPaid(slip)],
         }
+    }
+
+    fn over_offline_limit(&self, slip: &Slip) -> Option<Rejection> {
+        let link = self.link.as_ref().filter(|l| !l.online)?;
+        if link.pending >= self.limits.max_unsent {
+            return Some(Rejection::new(
+                Reason::OfflineLimit,
+                format!(
+                    "offline with {} unsent (the limit is {}): no new slips until the network is back",
+                    link.pending, self.limits.max_unsent
+                ),
+            ));
+        }
+        let oldest = link.oldest_pending_at?;
+        (slip.at - oldest >= self.limits.max_age).then(|| {
+            Rejection::new(
+                Reason::OfflineLimit,
+                format!(
+                    "offline with a slip unsent since {} (the limit is {} hours): no new slips until the network is back",
+                    oldest.to_rfc3339(),
+                    self.limits.max_age.num_hours()
+                ),
+            )
+        })
     }
 
     fn in_sale(&self, slip: &Slip) -> Option<Rejection> {

@@ -37,6 +37,8 @@ pub enum Reason {
     UnknownPayment,
     /// The payment network says it is paid, cancelled or expired.
     NotPayable,
+    /// Offline with too much unsent (amount or age): no new slips until the link is back.
+    OfflineLimit,
 }
 
 impl Reason {
@@ -54,6 +56,7 @@ impl Reason {
             Reason::Offline => "offline",
             Reason::UnknownPayment => "unknown_payment",
             Reason::NotPayable => "not_payable",
+            Reason::OfflineLimit => "offline_limit",
         }
     }
 }

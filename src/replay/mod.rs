@@ -27,7 +27,7 @@ use sha2::{Digest, Sha256};
 
 use crate::failpoint;
 use crate::journal::{Journal, JournalError, ReplayProgress, hex};
-use crate::register::{Effect, LookupAnswer, Msg, Register, Station};
+use crate::register::{Effect, LinkState, LookupAnswer, Msg, OfflineLimits, Register, Station};
 use crate::sync::upstream::{HttpUpstream, Upstream, UpstreamError};
 use crate::sync::{SharedJournal, SyncHandle};
 pub use log::{Entry, Event, LINE_MAX_BYTES, LineReader, parse_line};
@@ -58,6 +58,8 @@ pub struct UpstreamOptions {
     pub terminal_secret: String,
     /// How long to wait at the end for the outbox to drain.
     pub drain_timeout: Duration,
+    /// How far to sell while the network is unreachable.
+    pub limits: OfflineLimits,
 }
 
 /// Attempts at an online look-up before the key-in is refused `offline`.
@@ -72,9 +74,46 @@ struct Online {
     lookups: HttpUpstream,
     handle: Arc<SyncHandle>,
     cancel: CancellationToken,
+    /// While offline: no slip before this outbox key is pending (saves rescanning).
+    mark: std::cell::Cell<Option<(u64, u32)>>,
 }
 
 impl Online {
+    /// The link for the offline limits. Online, the limits do not apply; offline, the
+    /// unsent amount and age are read from the journal itself (not from the sync task's
+    /// last refresh, which may lag a commit), from a low-water mark.
+    fn link(&self, journal: &SharedJournal) -> Result<LinkState, ReplayError> {
+        if self.handle.status().online {
+            self.mark.set(None);
+            return Ok(LinkState {
+                online: true,
+                pending: crate::domain::Yen::ZERO,
+                oldest_pending_at: None,
+            });
+        }
+        let j = lock(journal);
+        let mark = match self.mark.get() {
+            Some(m) => m,
+            None => {
+                let m = match j.first_pending()? {
+                    Some(m) => m,
+                    None => (j.head()?.0 + 1, 0),
+                };
+                self.mark.set(Some(m));
+                m
+            }
+        };
+        let s = j.pending_summary(mark)?;
+        Ok(LinkState {
+            online: false,
+            pending: crate::domain::Yen::new(s.pending_yen),
+            oldest_pending_at: s
+                .oldest_pending_at
+                .as_deref()
+                .and_then(|t| DateTime::parse_from_rfc3339(t).ok()),
+        })
+    }
+
     fn start(opts: &UpstreamOptions, journal: &SharedJournal) -> Result<Online, ReplayError> {
         let bad = |detail: String| ReplayError::Upstream { detail };
         let upstream = HttpUpstream::new(
@@ -117,6 +156,7 @@ impl Online {
             lookups,
             handle,
             cancel,
+            mark: std::cell::Cell::new(None),
         })
     }
 
@@ -152,6 +192,15 @@ impl Online {
         self.cancel.cancel();
         let _ = &self.upstream;
         self.rt.shutdown_timeout(Duration::from_secs(2));
+    }
+}
+
+/// A register with the offline limits of the upstream, if any.
+fn new_register(opts: &ReplayOptions, station: Station) -> Register {
+    let register = Register::new(station);
+    match &opts.upstream {
+        Some(u) => register.with_limits(u.limits),
+        None => register,
     }
 }
 
@@ -274,7 +323,7 @@ pub fn replay(opts: &ReplayOptions, observer: &mut dyn Observer) -> Result<Summa
             journal: &journal,
             online: online.as_ref(),
             printer: printer.as_ref(),
-            register: Register::new(state.station.clone().unwrap_or_default()),
+            register: new_register(opts, state.station.clone().unwrap_or_default()),
             offset: start.0,
             line: start.1,
         };
@@ -392,7 +441,7 @@ impl Run<'_> {
                 }
                 match header.station {
                     Ok(station) => {
-                        self.register = Register::new(station.clone());
+                        self.register = new_register(self.opts, station.clone());
                         state.station = Some(station);
                     }
                     // A header of the wrong form is a bad line; the defaults stand.
@@ -423,6 +472,12 @@ impl Run<'_> {
                     )
                 } else {
                     state.last_at = Some(at);
+                    if let Some(online) = self.online
+                        && matches!(event, Event::Scan(_) | Event::KeyIn { .. })
+                    {
+                        let link = online.link(self.journal)?;
+                        self.register.update(Msg::Link(link));
+                    }
                     let msg = match event {
                         Event::Scan(frame) => Msg::Scan { at, frame },
                         Event::KeyIn {

@@ -92,20 +92,17 @@ fn with_journal<T>(journal: &SharedJournal, f: impl FnOnce(&mut Journal) -> T) -
     f(&mut journal.lock().unwrap_or_else(|e| e.into_inner()))
 }
 
-/// Refresh the status's outbox figures from the journal.
+/// Refresh the status's pending figures from the journal, from the low-water mark.
 fn refresh(
     journal: &SharedJournal,
     handle: &SyncHandle,
     mark: (u64, u32),
 ) -> Result<(), JournalError> {
-    let s = with_journal(journal, |j| j.outbox_summary(mark))?;
+    let s = with_journal(journal, |j| j.pending_summary(mark))?;
     handle.update(|st| {
         st.pending = s.pending;
         st.pending_yen = s.pending_yen;
         st.oldest_pending_at = s.oldest_pending_at;
-        st.sent = s.sent;
-        st.conflicts = s.conflicts;
-        st.rejected = s.rejected;
     });
     Ok(())
 }
@@ -118,6 +115,18 @@ pub async fn run<U: Upstream>(
     cancel: CancellationToken,
 ) -> Result<(), JournalError> {
     let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(30));
+    {
+        // The final states' counts once (a scan of the outbox); then counted as recorded.
+        let j = journal.clone();
+        let s = tokio::task::spawn_blocking(move || with_journal(&j, |j| j.outbox_summary((0, 0))))
+            .await
+            .expect("the journal task ran")?;
+        handle.update(|st| {
+            st.sent = s.sent;
+            st.conflicts = s.conflicts;
+            st.rejected = s.rejected;
+        });
+    }
     let mut mark = {
         let j = journal.clone();
         tokio::task::spawn_blocking(move || with_journal(&j, |j| j.first_pending()))
@@ -193,6 +202,13 @@ pub async fn run<U: Upstream>(
                 mark = (last.0, last.1 + 1);
                 backoff.reset();
                 handle.update(|st| {
+                    for v in &verdicts {
+                        match v.status.as_str() {
+                            "accepted" | "duplicate" => st.sent += 1,
+                            "conflict" => st.conflicts += 1,
+                            _ => st.rejected += 1,
+                        }
+                    }
                     st.online = true;
                     st.last_error = None;
                     st.config_error = None;

@@ -528,3 +528,49 @@ fn in_a_full_sale_a_repeat_is_already_in_sale_and_a_paid_slip_already_paid() {
         Some(Reason::SaleFull)
     );
 }
+
+#[test]
+fn offline_limits_refuse_new_slips_until_the_link_is_back() {
+    use konbini_pos::register::{LinkState, OfflineLimits};
+    let mut shell = Shell::new();
+    shell.reg = Register::new(Station::default()).with_limits(OfflineLimits {
+        max_unsent: Yen::new(10_000),
+        max_age: chrono::Duration::hours(72),
+    });
+    // No link reported (no network configured): no limits.
+    assert_eq!(rejected(&shell.scan(NOON, &ok("1", 1200))), None);
+    let offline = |pending: u64, oldest: &str| {
+        Msg::Link(LinkState {
+            online: false,
+            pending: Yen::new(pending),
+            oldest_pending_at: Some(at(oldest)),
+        })
+    };
+    // Under both limits: sells.
+    shell.send(offline(9_999, "2026-11-26T12:00:01+09:00"));
+    assert_eq!(rejected(&shell.scan(NOON, &ok("2", 1200))), None);
+    // At the amount limit.
+    shell.send(offline(10_000, "2026-11-28T11:00:00+09:00"));
+    assert_eq!(
+        rejected(&shell.scan(NOON, &ok("3", 1200))),
+        Some(Reason::OfflineLimit)
+    );
+    // The oldest unsent slip 72 hours old.
+    shell.send(offline(100, "2026-11-25T12:00:00+09:00"));
+    assert_eq!(
+        rejected(&shell.scan(NOON, &ok("4", 1200))),
+        Some(Reason::OfflineLimit)
+    );
+    // A malformed frame is still malformed: the limit applies to slips that would sell.
+    assert_eq!(
+        rejected(&shell.scan(NOON, "]C1123")),
+        Some(Reason::Malformed)
+    );
+    // The link is back: the limits lift.
+    shell.send(Msg::Link(LinkState {
+        online: true,
+        pending: Yen::new(50_000),
+        oldest_pending_at: Some(at("2026-11-20T12:00:00+09:00")),
+    }));
+    assert_eq!(rejected(&shell.scan(NOON, &ok("5", 1200))), None);
+}

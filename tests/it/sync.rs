@@ -22,7 +22,14 @@ fn payments_and_log(net: &Net, n: usize, log: &Path) -> Vec<String> {
         let amount = 1000 + i as i64;
         let pi = net.pay(amount, &[]);
         ids.push(pi["id"].as_str().unwrap().to_owned());
-        let at = |s: usize| format!("2026-11-28T{:02}:{:02}:{:02}+09:00", 9 + (i * 30 + s) / 3600, (i * 30 + s) / 60 % 60, (i * 30 + s) % 60);
+        let at = |s: usize| {
+            format!(
+                "2026-11-28T{:02}:{:02}:{:02}+09:00",
+                9 + (i * 30 + s) / 3600,
+                (i * 30 + s) / 60 % 60,
+                (i * 30 + s) % 60
+            )
+        };
         if i % 3 == 2 {
             let (code, number) = codes(&pi, "lawson");
             lines.push(json!({"at": at(0), "key_in": {"chain": "lawson", "payment_code": code, "confirmation_number": number}}));
@@ -37,7 +44,14 @@ fn payments_and_log(net: &Net, n: usize, log: &Path) -> Vec<String> {
     ids
 }
 
-fn replay(log: &Path, journal: &Path, url: &str, secret: &str, drain: &str, env: &[(&str, &str)]) -> Output {
+fn replay(
+    log: &Path,
+    journal: &Path,
+    url: &str,
+    secret: &str,
+    drain: &str,
+    env: &[(&str, &str)],
+) -> Output {
     let mut cmd = konbini();
     cmd.args(["replay"])
         .arg(log)
@@ -66,7 +80,12 @@ pub fn assert_each_paid_once(net: &Net, ids: &[String], hook: Option<&Hook>) {
     let mut per_pi: BTreeMap<String, usize> = BTreeMap::new();
     for e in charges["data"].as_array().unwrap() {
         *per_pi
-            .entry(e["data"]["object"]["payment_intent"].as_str().unwrap().to_owned())
+            .entry(
+                e["data"]["object"]["payment_intent"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned(),
+            )
             .or_default() += 1;
     }
     for id in ids {
@@ -80,7 +99,9 @@ pub fn assert_each_paid_once(net: &Net, ids: &[String], hook: Option<&Hook>) {
         for (_, body) in hook.all() {
             let v: Value = serde_json::from_str(&body).unwrap();
             if v["type"] == "payment_intent.succeeded" {
-                *seen.entry(v["data"]["object"]["id"].as_str().unwrap().to_owned()).or_default() += 1;
+                *seen
+                    .entry(v["data"]["object"]["id"].as_str().unwrap().to_owned())
+                    .or_default() += 1;
             }
         }
         for id in ids {
@@ -94,16 +115,28 @@ fn a_replay_with_an_upstream_confirms_every_slip_and_the_merchant_hears_once() {
     let dir = tempdir();
     let net = Net::start(&dir.path().join("net.db"), &[]);
     let hook = Hook::start(0);
-    net.post("/v1/webhook_endpoints", &[("url", &hook.url), ("enabled_events[]", "payment_intent.succeeded")]);
+    net.post(
+        "/v1/webhook_endpoints",
+        &[
+            ("url", &hook.url),
+            ("enabled_events[]", "payment_intent.succeeded"),
+        ],
+    );
     let log = dir.path().join("day.jsonl");
     let ids = payments_and_log(&net, 12, &log);
     let journal = dir.path().join("j.db");
     let s = summary(&replay(&log, &journal, &net.url, TERMINALS[0].1, "30", &[]));
     assert_eq!(s["sales"]["completed"], 12, "{s}");
-    assert_eq!(s["sync"], json!({"sent": 12, "pending": 0, "conflicts": 0, "rejected": 0}));
+    assert_eq!(
+        s["sync"],
+        json!({"sent": 12, "pending": 0, "conflicts": 0, "rejected": 0})
+    );
     assert_each_paid_once(&net, &ids, Some(&hook));
     // The network saw the register's journal chain whole.
-    let (_, chain) = net.get(&format!("/v1/test_helpers/terminals/{}/chain", TERMINALS[0].0));
+    let (_, chain) = net.get(&format!(
+        "/v1/test_helpers/terminals/{}/chain",
+        TERMINALS[0].0
+    ));
     assert_eq!(chain["intact"], true, "{chain}");
     assert_eq!(chain["head"]["hash"], s["journal"]["head"]);
     // The export shows every slip sent.
@@ -130,9 +163,17 @@ fn the_network_down_for_the_whole_replay_and_back_later_loses_nothing() {
     // Back (on another port): re-running drains what is pending, and sells nothing twice.
     let net = Net::start(&db, &[]);
     let again = summary(&replay(&log, &journal, &net.url, TERMINALS[0].1, "30", &[]));
-    assert_eq!(again["sync"], json!({"sent": 6, "pending": 0, "conflicts": 0, "rejected": 0}));
+    assert_eq!(
+        again["sync"],
+        json!({"sent": 6, "pending": 0, "conflicts": 0, "rejected": 0})
+    );
     assert_eq!(again["journal"], down["journal"]);
-    let paid: Vec<String> = ids.iter().enumerate().filter(|(i, _)| i % 3 != 2).map(|(_, id)| id.clone()).collect();
+    let paid: Vec<String> = ids
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| i % 3 != 2)
+        .map(|(_, id)| id.clone())
+        .collect();
     assert_each_paid_once(&net, &paid, None);
 }
 
@@ -143,7 +184,14 @@ fn killed_between_the_networks_answer_and_the_journal_write_it_resends_and_nothi
     let log = dir.path().join("day.jsonl");
     let ids = payments_and_log(&net, 8, &log);
     let journal = dir.path().join("j.db");
-    let out = replay(&log, &journal, &net.url, TERMINALS[0].1, "30", &[("KONBINI_CRASH_AT", "sync-before-record:1")]);
+    let out = replay(
+        &log,
+        &journal,
+        &net.url,
+        TERMINALS[0].1,
+        "30",
+        &[("KONBINI_CRASH_AT", "sync-before-record:1")],
+    );
     assert!(!out.status.success(), "the failpoint kills the replay");
     let s = summary(&replay(&log, &journal, &net.url, TERMINALS[0].1, "30", &[]));
     assert_eq!(s["sync"]["pending"], 0, "{s}");
@@ -161,9 +209,16 @@ fn a_wrong_terminal_secret_is_reported_at_once_and_nothing_is_lost() {
     let out = replay(&log, &journal, &net.url, "not-the-secret", "2", &[]);
     let s = summary(&out);
     assert!(stderr(&out).contains("401"), "stderr: {}", stderr(&out));
-    assert!(stderr(&out).contains("--terminal-secret"), "stderr: {}", stderr(&out));
+    assert!(
+        stderr(&out).contains("--terminal-secret"),
+        "stderr: {}",
+        stderr(&out)
+    );
     assert_eq!(s["sync"]["pending"], 2, "{s}");
-    assert_eq!(s["rejected"]["offline"], 1, "the key-in could not be looked up: {s}");
+    assert_eq!(
+        s["rejected"]["offline"], 1,
+        "the key-in could not be looked up: {s}"
+    );
 }
 
 #[test]
@@ -176,7 +231,14 @@ fn an_upstream_that_is_not_a_url_is_a_clear_error() {
         .arg(&log)
         .arg("--journal")
         .arg(dir.path().join("j.db"))
-        .args(["--upstream", "ftp://x", "--terminal-id", "T", "--terminal-secret", "s"])
+        .args([
+            "--upstream",
+            "ftp://x",
+            "--terminal-id",
+            "T",
+            "--terminal-secret",
+            "s",
+        ])
         .output()
         .unwrap();
     assert!(!out.status.success());
@@ -187,5 +249,47 @@ fn an_upstream_that_is_not_a_url_is_a_clear_error() {
         .args(["--upstream", "http://127.0.0.1:1"])
         .output()
         .unwrap();
-    assert!(!out.status.success(), "--upstream needs the terminal id and secret");
+    assert!(
+        !out.status.success(),
+        "--upstream needs the terminal id and secret"
+    );
+}
+
+#[test]
+fn offline_past_the_unsent_limit_new_slips_are_refused_offline_limit() {
+    let dir = tempdir();
+    let net = Net::start(&dir.path().join("net.db"), &[]);
+    let log = dir.path().join("day.jsonl");
+    payments_and_log(&net, 9, &log);
+    let url = net.url.clone();
+    net.kill();
+    let mut cmd = konbini();
+    let out = cmd
+        .args(["replay"])
+        .arg(&log)
+        .arg("--journal")
+        .arg(dir.path().join("j.db"))
+        .args([
+            "--json",
+            "--upstream",
+            &url,
+            "--terminal-id",
+            TERMINALS[0].0,
+        ])
+        .args([
+            "--terminal-secret",
+            TERMINALS[0].1,
+            "--drain-timeout",
+            "0.5",
+        ])
+        .args(["--max-unsent-yen", "3000"])
+        .output()
+        .unwrap();
+    let s = summary(&out);
+    // Barcodes of 1000, 1001 and 1003 yen sell (3004 unsent); the next barcodes are refused;
+    // the key-ins cannot be looked up at all.
+    assert_eq!(s["sales"]["completed"], 3, "{s}");
+    assert_eq!(s["rejected"]["offline_limit"], 3, "{s}");
+    assert_eq!(s["rejected"]["offline"], 3, "{s}");
+    assert_eq!(s["sync"]["pending"], 3);
 }

@@ -414,3 +414,243 @@ pub fn network_figures(payments: usize, clients: usize) -> anyhow::Result<Networ
     let _ = std::fs::remove_dir_all(&dir);
     figures
 }
+
+/// Store-and-forward figures: draining a journal's outbox to a local network, and the time
+/// from a sale's commit to the merchant's webhook.
+#[derive(Debug, Clone)]
+pub struct SyncFigures {
+    /// Slips drained.
+    pub slips: usize,
+    /// The network taking the same confirmations from one client, alone, per second.
+    pub network_alone_per_second: f64,
+    /// The sync task draining the journal, per second.
+    pub drain_per_second: f64,
+    /// Commit-to-webhook latencies, sorted.
+    pub latencies: Vec<Duration>,
+}
+
+/// Start an in-process network on loopback with terminal `bench`; its base URL and its stop.
+async fn bench_network(
+    dir: &Path,
+    name: &str,
+) -> anyhow::Result<(String, tokio_util::sync::CancellationToken)> {
+    use crate::network::{Network, Settings, serve};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let base = format!("http://{}", listener.local_addr()?);
+    let mut settings = Settings::new("sk_test_bench");
+    settings.public_url = base.clone();
+    settings
+        .terminals
+        .insert("bench".to_owned(), "bench-secret".to_owned());
+    let net = Network::open(&dir.join(format!("{name}.db")), settings)?;
+    let cancel = tokio_util::sync::CancellationToken::new();
+    tokio::spawn(serve(net, listener, cancel.clone()));
+    Ok((base, cancel))
+}
+
+/// A sale of one slip paying `barcode`, completed now.
+fn one_slip_sale(barcodes: &[BillBarcode]) -> crate::register::NewSale {
+    use crate::register::{NewSale, Slip, SlipKind, Station};
+    let at = chrono::Utc::now().with_timezone(&crate::domain::time::jst());
+    let slips: Vec<Slip> = barcodes
+        .iter()
+        .map(|b| Slip {
+            at,
+            kind: SlipKind::Barcode(*b),
+        })
+        .collect();
+    let total = barcodes.iter().fold(crate::domain::Yen::ZERO, |t, b| {
+        crate::domain::Yen::new(t.get() + b.amount().get())
+    });
+    NewSale {
+        at,
+        station: Station::default(),
+        slips,
+        total,
+        tendered: total,
+        change: crate::domain::Yen::ZERO,
+    }
+}
+
+/// Measure the sync task: `slips` journaled slips (other billers' barcodes, 20 a sale)
+/// drained to one network, against the same confirmations posted to another network
+/// alone in batches of 500 from one client; then `samples` sales each paying a fresh
+/// PaymentIntent, timed from commit to the `payment_intent.succeeded` webhook.
+pub fn sync_figures(slips: usize, samples: usize) -> anyhow::Result<SyncFigures> {
+    use crate::domain::{BillFields, Deadline, Yen};
+    use crate::journal::Journal;
+    use crate::sync::upstream::{Confirmation, HttpUpstream, Upstream};
+    use crate::sync::{SharedJournal, SyncHandle};
+    use std::sync::{Arc, Mutex};
+
+    let dir = std::env::temp_dir().join(format!("konbini-bench-sync-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir)?;
+    // The journal: 20 slips a sale.
+    let mut journal = Journal::open(&dir.join("journal.db"))?;
+    let deadline = Deadline::On(NaiveDate::from_ymd_opt(2099, 12, 31).expect("a date"));
+    let codes: Vec<BillBarcode> = (0..slips)
+        .map(|i| {
+            BillBarcode::build(&BillFields {
+                company_code: "912345",
+                free_area: &format!("{i:021}"),
+                reissue: 0,
+                deadline,
+                stamp: false,
+                amount: Yen::new(1000 + (i % 1000) as u64),
+            })
+            .expect("valid fields")
+        })
+        .collect();
+    for chunk in codes.chunks(20) {
+        journal.commit_sale(&one_slip_sale(chunk), None)?;
+    }
+    let journal: SharedJournal = Arc::new(Mutex::new(journal));
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let figures = rt.block_on(async {
+        // The network alone: the very confirmations the sync task will send.
+        let (alone_url, alone_stop) = bench_network(&dir, "alone").await?;
+        let upstream =
+            HttpUpstream::new(&alone_url, "bench", "bench-secret", Duration::from_secs(30))
+                .map_err(anyhow::Error::msg)?;
+        let mut batches = Vec::new();
+        {
+            let j = journal.lock().map_err(|_| anyhow::anyhow!("poisoned"))?;
+            let mut from = (0, 0);
+            loop {
+                let batch = j.pending_from(from, crate::sync::BATCH_MAX)?;
+                let Some(last) = batch.last() else { break };
+                from = (last.seq, last.idx + 1);
+                batches.push(batch.iter().map(Confirmation::of).collect::<Vec<_>>());
+            }
+        }
+        let start = Instant::now();
+        for batch in &batches {
+            upstream.confirm(batch).await?;
+        }
+        let network_alone_per_second = per_second(slips as u64, start.elapsed());
+        alone_stop.cancel();
+
+        // The sync task draining the journal to a fresh network with a webhook endpoint.
+        let (url, stop) = bench_network(&dir, "drain").await?;
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(String, Instant)>();
+        let hook = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let hook_url = format!("http://{}/hook", hook.local_addr()?);
+        let app = axum::Router::new().route(
+            "/hook",
+            axum::routing::post(move |body: axum::body::Bytes| {
+                let tx = tx.clone();
+                async move {
+                    let now = Instant::now();
+                    if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&body)
+                        && v["type"] == "payment_intent.succeeded"
+                    {
+                        let id = v["data"]["object"]["id"].as_str().unwrap_or("").to_owned();
+                        let _ = tx.send((id, now));
+                    }
+                    "ok"
+                }
+            }),
+        );
+        tokio::spawn(async move { axum::serve(hook, app).await });
+        let client = reqwest::Client::new();
+        client
+            .post(format!("{url}/v1/webhook_endpoints"))
+            .bearer_auth("sk_test_bench")
+            .form(&[
+                ("url", hook_url.as_str()),
+                ("enabled_events[]", "payment_intent.succeeded"),
+            ])
+            .send()
+            .await?
+            .error_for_status()?;
+        let handle = Arc::new(SyncHandle::default());
+        let cancel = tokio_util::sync::CancellationToken::new();
+        let sync_upstream =
+            HttpUpstream::new(&url, "bench", "bench-secret", Duration::from_secs(30))
+                .map_err(anyhow::Error::msg)?;
+        let start = Instant::now();
+        let task = tokio::spawn(crate::sync::run(
+            journal.clone(),
+            sync_upstream,
+            handle.clone(),
+            cancel.clone(),
+        ));
+        loop {
+            let j = journal.clone();
+            let pending = tokio::task::spawn_blocking(move || {
+                j.lock()
+                    .map_err(|_| anyhow::anyhow!("poisoned"))?
+                    .first_pending()
+                    .map_err(anyhow::Error::from)
+            })
+            .await??;
+            if pending.is_none() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let drain_per_second = per_second(slips as u64, start.elapsed());
+
+        // Commit to webhook, one sale at a time with the link up.
+        let mut latencies = Vec::with_capacity(samples);
+        for i in 0..samples {
+            let v: serde_json::Value = client
+                .post(format!("{url}/v1/payment_intents"))
+                .bearer_auth("sk_test_bench")
+                .form(&[
+                    ("amount", (1000 + i).to_string().as_str()),
+                    ("currency", "jpy"),
+                    ("confirm", "true"),
+                    ("payment_method_data[billing_details][name]", "Bench"),
+                    (
+                        "payment_method_data[billing_details][email]",
+                        "bench@example.jp",
+                    ),
+                ])
+                .send()
+                .await?
+                .json()
+                .await?;
+            let id = v["id"].as_str().unwrap_or_default().to_owned();
+            let code = BillBarcode::parse(
+                v["next_action"]["konbini_display_details"]["barcode"]
+                    .as_str()
+                    .unwrap_or_default(),
+            )
+            .map_err(|e| anyhow::anyhow!("the network's barcode: {e}"))?;
+            let j = journal.clone();
+            let committed = tokio::task::spawn_blocking(move || {
+                let mut j = j.lock().map_err(|_| anyhow::anyhow!("poisoned"))?;
+                j.commit_sale(&one_slip_sale(&[code]), None)?;
+                Ok::<_, anyhow::Error>(Instant::now())
+            })
+            .await??;
+            handle.wake();
+            loop {
+                let (got, at) = tokio::time::timeout(Duration::from_secs(30), rx.recv())
+                    .await?
+                    .ok_or_else(|| anyhow::anyhow!("the webhook receiver stopped"))?;
+                if got == id {
+                    latencies.push(at.saturating_duration_since(committed));
+                    break;
+                }
+            }
+        }
+        latencies.sort();
+        cancel.cancel();
+        let _ = task.await;
+        stop.cancel();
+        Ok::<_, anyhow::Error>(SyncFigures {
+            slips,
+            network_alone_per_second,
+            drain_per_second,
+            latencies,
+        })
+    });
+    drop(rt);
+    let _ = std::fs::remove_dir_all(&dir);
+    figures
+}

@@ -290,6 +290,16 @@ enum BenchCommand {
         #[arg(long, default_value_t = 4)]
         clients: usize,
     },
+    /// Store-and-forward: drain a journal of N slips to a local network against the
+    /// network's own rate for the same confirmations; commit-to-webhook latency.
+    Sync {
+        /// Slips to journal and drain.
+        #[arg(long, default_value_t = 100_000)]
+        slips: usize,
+        /// Sales timed from commit to webhook.
+        #[arg(long, default_value_t = 200)]
+        samples: usize,
+    },
     /// ESC/POS decoder throughput.
     Decoder {
         /// How long to run, in seconds.
@@ -658,6 +668,32 @@ fn run_bench(what: Option<BenchCommand>) -> anyhow::Result<ExitCode> {
         Some(BenchCommand::Network { payments, clients }) => Some((*payments, *clients)),
         Some(_) => None,
     };
+    let sync = match &what {
+        None => Some((100_000, 200)),
+        Some(BenchCommand::Sync { slips, samples }) => Some((*slips, *samples)),
+        Some(_) => None,
+    };
+    if let Some((slips, samples)) = sync {
+        let f = crate::bench::sync_figures(slips.max(500), samples.max(1))?;
+        let pct = |p: f64| {
+            f.latencies
+                .get(((f.latencies.len() as f64 * p) as usize).min(f.latencies.len() - 1))
+                .map_or(0.0, |d| d.as_secs_f64() * 1e3)
+        };
+        println!(
+            "sync: drained {} slips at {:.0}/s; the network alone took the same confirmations at {:.0}/s (ratio {:.2}, goal >= 0.8); commit to webhook p50 {:.1} ms, p99 {:.1} ms (goal p99 < 100 ms, {} sales)",
+            f.slips,
+            f.drain_per_second,
+            f.network_alone_per_second,
+            f.drain_per_second / f.network_alone_per_second,
+            pct(0.5),
+            pct(0.99),
+            f.latencies.len()
+        );
+        if matches!(what, Some(BenchCommand::Sync { .. })) {
+            return Ok(ExitCode::SUCCESS);
+        }
+    }
     if let Some((payments, clients)) = network {
         let f = crate::bench::network_figures(payments.max(100), clients.max(1))?;
         println!(
@@ -686,7 +722,7 @@ fn run_bench(what: Option<BenchCommand>) -> anyhow::Result<ExitCode> {
         Some(BenchCommand::Barcode { seconds }) => (None, Some(seconds), None, None),
         Some(BenchCommand::Codec { seconds }) => (None, None, Some(seconds), None),
         Some(BenchCommand::Decoder { seconds }) => (None, None, None, Some(seconds)),
-        Some(BenchCommand::Network { .. }) => (None, None, None, None),
+        Some(BenchCommand::Network { .. } | BenchCommand::Sync { .. }) => (None, None, None, None),
     };
     if let Some(seconds) = decoder {
         let mb_s = crate::bench::decoder_mb_per_second(Duration::from_secs_f64(seconds));

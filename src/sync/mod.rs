@@ -33,6 +33,8 @@ use upstream::{Confirmation, Upstream, UpstreamError};
 pub const BATCH_MAX: usize = 500;
 /// How often an idle task looks at the outbox anyway.
 const IDLE_POLL: Duration = Duration::from_secs(5);
+/// How often the pending figures are recomputed while draining.
+const REFRESH_EVERY: Duration = Duration::from_secs(1);
 /// How long a terminal with a wrong secret waits between attempts.
 const UNAUTHORIZED_RETRY: Duration = Duration::from_secs(60);
 
@@ -98,7 +100,12 @@ fn refresh(
     handle: &SyncHandle,
     mark: (u64, u32),
 ) -> Result<(), JournalError> {
-    let s = with_journal(journal, |j| j.pending_summary(mark))?;
+    // No mark: nothing was pending at the last look, and no scan is needed to say so.
+    let s = if mark.0 == u64::MAX {
+        crate::journal::OutboxSummary::default()
+    } else {
+        with_journal(journal, |j| j.pending_summary(mark))?
+    };
     handle.update(|st| {
         st.pending = s.pending;
         st.pending_yen = s.pending_yen;
@@ -115,6 +122,7 @@ pub async fn run<U: Upstream>(
     cancel: CancellationToken,
 ) -> Result<(), JournalError> {
     let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(30));
+    let mut last_refresh: Option<std::time::Instant> = None;
     {
         // The final states' counts once (a scan of the outbox); then counted as recorded.
         let j = journal.clone();
@@ -154,17 +162,15 @@ pub async fn run<U: Upstream>(
             .await
             .expect("the journal task ran")?
         };
-        {
+        // The pending figures cost a scan of what is pending: refreshed at most once a
+        // second while draining, and whenever there is nothing to send.
+        if batch.is_empty() || last_refresh.is_none_or(|t| t.elapsed() >= REFRESH_EVERY) {
             let j = journal.clone();
             let h = handle.clone();
-            let m = if mark.0 == u64::MAX {
-                (u64::MAX, 0)
-            } else {
-                mark
-            };
-            tokio::task::spawn_blocking(move || refresh(&j, &h, m))
+            tokio::task::spawn_blocking(move || refresh(&j, &h, mark))
                 .await
                 .expect("the journal task ran")?;
+            last_refresh = Some(std::time::Instant::now());
         }
         if batch.is_empty() {
             mark = (u64::MAX, 0);

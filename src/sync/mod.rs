@@ -114,6 +114,16 @@ fn refresh(
     Ok(())
 }
 
+/// Wait for the previous batch's verdicts to be written.
+async fn finish(
+    recording: &mut Option<tokio::task::JoinHandle<Result<(), JournalError>>>,
+) -> Result<(), JournalError> {
+    match recording.take() {
+        Some(h) => h.await.expect("the journal task ran"),
+        None => Ok(()),
+    }
+}
+
 /// Run until `cancel`: send what is pending, wait for more.
 pub async fn run<U: Upstream>(
     journal: SharedJournal,
@@ -142,9 +152,15 @@ pub async fn run<U: Upstream>(
             .expect("the journal task ran")?
             .unwrap_or((u64::MAX, 0))
     };
+    // Pipelined: while batch N is on the wire the next one is read, and while batch N's
+    // verdicts are being written the next one is sent. Verdicts are still written in order
+    // (each write waits for the one before), and a crash before a write only means a resend.
+    let mut recording: Option<tokio::task::JoinHandle<Result<(), JournalError>>> = None;
+    let mut prefetched: Option<Vec<crate::journal::PendingSlip>> = None;
     loop {
         let woken = handle.wake.notified();
         if mark.0 == u64::MAX {
+            finish(&mut recording).await?;
             // Nothing was pending: anything new is after the last sale.
             let j = journal.clone();
             mark = tokio::task::spawn_blocking(move || with_journal(&j, |j| j.first_pending()))
@@ -152,19 +168,22 @@ pub async fn run<U: Upstream>(
                 .expect("the journal task ran")?
                 .unwrap_or((u64::MAX, 0));
         }
-        let batch = if mark.0 == u64::MAX {
-            Vec::new()
-        } else {
-            let j = journal.clone();
-            tokio::task::spawn_blocking(move || {
-                with_journal(&j, |j| j.pending_from(mark, BATCH_MAX))
-            })
-            .await
-            .expect("the journal task ran")?
+        let batch = match prefetched.take() {
+            Some(b) => b,
+            None if mark.0 == u64::MAX => Vec::new(),
+            None => {
+                let j = journal.clone();
+                tokio::task::spawn_blocking(move || {
+                    with_journal(&j, |j| j.pending_from(mark, BATCH_MAX))
+                })
+                .await
+                .expect("the journal task ran")?
+            }
         };
         // The pending figures cost a scan of what is pending: refreshed at most once a
         // second while draining, and whenever there is nothing to send.
         if batch.is_empty() || last_refresh.is_none_or(|t| t.elapsed() >= REFRESH_EVERY) {
+            finish(&mut recording).await?;
             let j = journal.clone();
             let h = handle.clone();
             tokio::task::spawn_blocking(move || refresh(&j, &h, mark))
@@ -182,10 +201,18 @@ pub async fn run<U: Upstream>(
             continue;
         }
         let confirmations: Vec<Confirmation> = batch.iter().map(Confirmation::of).collect();
+        let last = batch.last().expect("not empty").key();
+        let after = (last.0, last.1 + 1);
+        let prefetch = {
+            let j = journal.clone();
+            tokio::task::spawn_blocking(move || with_journal(&j, |j| j.pending_from(after, BATCH_MAX)))
+        };
         let sent = tokio::select! {
             _ = cancel.cancelled() => return Ok(()),
             r = upstream.confirm(&confirmations) => r,
         };
+        let next = prefetch.await.expect("the journal task ran");
+        finish(&mut recording).await?;
         let wait = match sent {
             Ok(verdicts) => {
                 let results: Vec<((u64, u32), SyncState, Option<String>)> = batch
@@ -200,12 +227,12 @@ pub async fn run<U: Upstream>(
                         (slip.key(), state, v.reason.clone())
                     })
                     .collect();
-                let last = batch.last().expect("not empty").key();
                 let j = journal.clone();
-                tokio::task::spawn_blocking(move || with_journal(&j, |j| j.record_sync(&results)))
-                    .await
-                    .expect("the journal task ran")?;
-                mark = (last.0, last.1 + 1);
+                recording = Some(tokio::task::spawn_blocking(move || {
+                    with_journal(&j, |j| j.record_sync(&results))
+                }));
+                mark = after;
+                prefetched = Some(next?);
                 backoff.reset();
                 handle.update(|st| {
                     for v in &verdicts {

@@ -205,7 +205,9 @@ pub async fn run<U: Upstream>(
         let after = (last.0, last.1 + 1);
         let prefetch = {
             let j = journal.clone();
-            tokio::task::spawn_blocking(move || with_journal(&j, |j| j.pending_from(after, BATCH_MAX)))
+            tokio::task::spawn_blocking(move || {
+                with_journal(&j, |j| j.pending_from(after, BATCH_MAX))
+            })
         };
         let sent = tokio::select! {
             _ = cancel.cancelled() => return Ok(()),

@@ -327,3 +327,74 @@ pub fn check_verdicts(batch: &[Confirmation], verdicts: &[Verdict]) -> Result<()
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{Chain, Yen};
+
+    fn pending(idx: u32, pay: SlipPay) -> PendingSlip {
+        PendingSlip {
+            seq: 7,
+            idx,
+            id: format!("j-7-{idx}"),
+            paid_at: "2026-11-28T10:15:03+09:00".into(),
+            store_code: "0042".into(),
+            store_chain: None,
+            pay,
+            amount: Yen::new(1200),
+            prev_hash: "a".repeat(64),
+            hash: "b".repeat(64),
+            attempts: 0,
+        }
+    }
+
+    #[test]
+    fn confirmations_carry_the_fields_of_the_terminal_api() {
+        let c = Confirmation::of(&pending(1, SlipPay::Barcode("9".repeat(44))));
+        let v = serde_json::to_value(&c).unwrap();
+        assert_eq!(v["id"], "j-7-1");
+        assert_eq!(v["barcode"], "9".repeat(44));
+        assert!(v.get("chain").is_none(), "no store chain known: none sent");
+        assert_eq!(v["journal"]["seq"], 7);
+        let k = Confirmation::of(&pending(
+            2,
+            SlipPay::KeyIn {
+                chain: Chain::Ministop,
+                payment_code: "123456".into(),
+                confirmation_number: "09012345678".into(),
+                payment: "pi_x".into(),
+                merchant: "m".into(),
+            },
+        ));
+        let v = serde_json::to_value(&k).unwrap();
+        assert_eq!(v["chain"], "ministop");
+        assert_eq!(v["payment_code"], "123456");
+        assert!(v.get("barcode").is_none());
+    }
+
+    #[test]
+    fn verdicts_for_other_ids_or_of_another_count_are_not_believed() {
+        let batch = vec![
+            Confirmation::of(&pending(1, SlipPay::Barcode("1".repeat(44)))),
+            Confirmation::of(&pending(2, SlipPay::Barcode("2".repeat(44)))),
+        ];
+        let v = |id: &str, status: &str| Verdict {
+            id: id.into(),
+            status: status.into(),
+            reason: None,
+        };
+        assert!(check_verdicts(&batch, &[v("j-7-1", "accepted"), v("j-7-2", "duplicate")]).is_ok());
+        for bad in [
+            vec![v("j-7-1", "accepted")],
+            vec![v("j-7-2", "accepted"), v("j-7-1", "accepted")],
+            vec![v("j-7-1", "accepted"), v("someone-else", "accepted")],
+            vec![v("j-7-1", "accepted"), v("j-7-2", "maybe")],
+        ] {
+            assert!(
+                matches!(check_verdicts(&batch, &bad), Err(UpstreamError::Garbled(_))),
+                "{bad:?}"
+            );
+        }
+    }
+}

@@ -99,7 +99,7 @@ enum Command {
         /// The ESC/POS byte stream.
         #[arg(long, value_name = "JOB.bin")]
         input: PathBuf,
-        /// The picture to write (white paper, black dots, grey dashes where it was cut).
+        /// The picture to write (1-bit PNG: white paper, black dots, a dotted row where it was cut).
         #[arg(long, value_name = "OUT.png")]
         png: PathBuf,
         /// The transcript to write: one line per printed text line, UTF-8.

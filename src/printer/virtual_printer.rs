@@ -1,5 +1,5 @@
 //! The virtual printer: the firmware's own decoder and raster engine running on the host,
-//! printing onto a capturing [`Paper`] that keeps the dot lines (for a PNG: white paper,
+//! printing onto a capturing [`Paper`] that keeps the dot lines (for a 1-bit PNG: white paper,
 //! black dots, one pixel a dot) and the text lines (the transcript).
 //!
 //! It owns the captured paper and its bounds: at most [`PAPER_MAX_DOT_LINES`] dot lines
@@ -18,8 +18,9 @@ use konbini_firmware::raster::{Engine, Faults, Paper};
 pub const PAPER_MAX_DOT_LINES: u32 = 40_000;
 /// Most bytes of transcript on one sheet.
 pub const TRANSCRIPT_MAX_BYTES: usize = 1 << 20;
-/// Grey level of the line drawn where paper was cut (not printed: a mark for the viewer).
-const CUT_MARK_GREY: u8 = 0xB0;
+/// The row drawn where paper was cut (not printed: a mark for the viewer): one dot in
+/// eight.
+const CUT_MARK_DOTS: u8 = 0x80;
 
 /// Why the paper could not take more.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -113,42 +114,42 @@ impl Sheet {
         Ok(())
     }
 
-    /// Write the sheet as an 8-bit greyscale PNG, one pixel a dot: white paper, black
-    /// dots, a light grey line where the paper was cut. Rows are streamed, so the
-    /// picture is never held in memory at 8 bits a pixel.
+    /// Write the sheet as a 1-bit greyscale PNG, one pixel a dot: white paper, black
+    /// dots, and a dotted line (every eighth dot, an extra row) where the paper was cut.
+    /// The dot lines are already packed bits, so each row goes out as it is, inverted.
     pub fn write_png<W: Write>(&self, out: W) -> Result<(), png::EncodingError> {
         let width = u32::from(self.dots);
         let height = (self.dot_lines() + self.cuts.len() as u32).max(1);
         let mut encoder = png::Encoder::new(out, width, height);
         encoder.set_color(png::ColorType::Grayscale);
-        encoder.set_depth(png::BitDepth::Eight);
+        encoder.set_depth(png::BitDepth::One);
         encoder.set_compression(png::Compression::Fast);
         let mut writer = encoder.write_header()?;
         let mut stream = writer.stream_writer()?;
-        let mut pixels = vec![0u8; usize::from(self.dots)];
+        let n = self.line_bytes();
+        let mut row = vec![0u8; n];
+        let cut_mark = vec![!CUT_MARK_DOTS; n];
         let mut cuts = self.cuts.iter().peekable();
         let mut written = 0u32;
-        for y in 0..self.dot_lines() {
-            while cuts.next_if(|&&c| c == y).is_some() {
-                stream.write_all(cut_mark(&mut pixels))?;
+        for (y, dots) in self.rows.chunks_exact(n.max(1)).enumerate() {
+            while cuts.next_if(|&&c| c as usize == y).is_some() {
+                stream.write_all(&cut_mark)?;
                 written += 1;
             }
-            if let Some(row) = self.row(y) {
-                for (x, p) in pixels.iter_mut().enumerate() {
-                    let black = row[x / 8] & (0x80 >> (x % 8)) != 0;
-                    *p = if black { 0 } else { 0xFF };
-                }
+            // PNG greyscale: 1 is white; a dot is 1 on our paper.
+            for (o, d) in row.iter_mut().zip(dots) {
+                *o = !d;
             }
-            stream.write_all(&pixels)?;
+            stream.write_all(&row)?;
             written += 1;
         }
         for _ in cuts {
-            stream.write_all(cut_mark(&mut pixels))?;
+            stream.write_all(&cut_mark)?;
             written += 1;
         }
         if written == 0 {
-            pixels.fill(0xFF);
-            stream.write_all(&pixels)?;
+            row.fill(0xFF);
+            stream.write_all(&row)?;
         }
         stream.finish()
     }
@@ -159,18 +160,6 @@ impl Sheet {
         self.write_png(&mut out)?;
         Ok(out)
     }
-}
-
-/// A dashed grey line across the paper.
-fn cut_mark(pixels: &mut [u8]) -> &[u8] {
-    for (x, p) in pixels.iter_mut().enumerate() {
-        *p = if (x / 6) % 2 == 0 {
-            CUT_MARK_GREY
-        } else {
-            0xFF
-        };
-    }
-    pixels
 }
 
 /// The capturing paper: dot lines and text onto the current sheet; at a cut, either a new

@@ -20,12 +20,12 @@ use std::path::Path;
 use konbini_firmware::escpos::{Command, GS, Justify};
 use unicode_width::UnicodeWidthStr;
 
+use crate::receipt::{Line, Receipt};
+
 /// Height of the receipt-number bar code, dots (7.5 mm).
 const RECEIPT_BARCODE_HEIGHT_DOTS: u8 = 60;
 /// Module (narrowest bar) width of the receipt-number bar code, dots.
 const RECEIPT_BARCODE_MODULE_DOTS: u8 = 2;
-
-use crate::receipt::{Line, Receipt};
 
 /// The ESC/POS job for `receipt` on a printer `columns` characters wide (Font A: 48 on
 /// 80 mm paper, 32 on 58 mm).

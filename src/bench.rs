@@ -654,3 +654,110 @@ pub fn sync_figures(slips: usize, samples: usize) -> anyhow::Result<SyncFigures>
     let _ = std::fs::remove_dir_all(&dir);
     figures
 }
+
+/// The printer figures for a typical receipt (two bill payments, one with a revenue stamp).
+#[derive(Debug, Clone)]
+pub struct PrinterFigures {
+    /// Lines of the receipt's layout.
+    pub layout_lines: usize,
+    /// Receipts laid out and encoded to ESC/POS per second.
+    pub encode_per_s: f64,
+    /// Bytes of the job.
+    pub job_bytes: usize,
+    /// Job to dot lines through the firmware's decoder and engine (median).
+    pub raster: Duration,
+    /// Dot lines printed.
+    pub dot_lines: u32,
+    /// Dot lines to PNG bytes (median).
+    pub png: Duration,
+    /// The job's wire time on a serial printer at 38,400 baud, 8N1 (10 bits a byte).
+    pub wire: Duration,
+}
+
+/// A typical committed sale: two bill payments, one of them stamped.
+pub fn sample_sale() -> crate::journal::SaleRecord {
+    use crate::domain::{BillFields, Deadline, Yen};
+    use crate::journal::{SaleRecord, SlipPay, SlipRecord, SyncState};
+    let deadline = NaiveDate::from_ymd_opt(2026, 12, 15).expect("valid date");
+    let slip = |idx: u32, free: &str, yen: u64| {
+        let code = BillBarcode::build(&BillFields {
+            company_code: "912345",
+            free_area: free,
+            reissue: 0,
+            deadline: Deadline::On(deadline),
+            stamp: yen >= 50_000,
+            amount: Yen::new(yen),
+        })
+        .expect("valid fields");
+        SlipRecord {
+            id: format!("bench-1-{idx}"),
+            idx,
+            at: "2026-11-28T10:14:40+09:00".to_owned(),
+            pay: SlipPay::Barcode(code.to_string()),
+            amount: Yen::new(yen),
+            stamp: yen >= 50_000,
+            sync: SyncState::Pending,
+        }
+    };
+    SaleRecord {
+        seq: 42,
+        at: "2026-11-28T10:15:03+09:00".to_owned(),
+        terminal: "T01".to_owned(),
+        store: crate::register::Store {
+            code: "0815".to_owned(),
+            chain: Some(crate::domain::Chain::FamilyMart),
+            name: "ファミリーマート 札幌駅前店".to_owned(),
+        },
+        total: Yen::new(55_400),
+        tendered: Yen::new(60_000),
+        change: Yen::new(4_600),
+        slips: vec![
+            slip(1, "112000000000000000001", 5_400),
+            slip(2, "113000000000000000002", 50_000),
+        ],
+        prev_hash: String::new(),
+        hash: String::new(),
+    }
+}
+
+/// Receipt → ESC/POS per second, and receipt → raster lines (and → PNG) per receipt, each
+/// for about `duration`; beside the job's wire time at 38,400 baud.
+pub fn printer_figures(duration: Duration) -> anyhow::Result<PrinterFigures> {
+    use crate::printer::{encode_receipt, render};
+    use crate::receipt::{COLUMNS_80MM, Receipt};
+
+    let sale = sample_sale();
+    let start = Instant::now();
+    let mut encoded = 0u64;
+    let mut job = Vec::new();
+    while start.elapsed() < duration {
+        for _ in 0..100 {
+            job = encode_receipt(&Receipt::for_sale(black_box(&sale)), COLUMNS_80MM);
+            black_box(&job);
+        }
+        encoded += 100;
+    }
+    let encode_per_s = per_second(encoded, start.elapsed());
+    let mut raster = Vec::new();
+    let mut pngs = Vec::new();
+    let mut dot_lines = 0;
+    let start = Instant::now();
+    while start.elapsed() < duration || raster.is_empty() {
+        let t = Instant::now();
+        let (sheet, _) = render(black_box(&job), konbini_firmware::DOTS_80MM)?;
+        raster.push(t.elapsed().as_secs_f64());
+        dot_lines = sheet.dot_lines();
+        let t = Instant::now();
+        black_box(sheet.png_bytes()?);
+        pngs.push(t.elapsed().as_secs_f64());
+    }
+    Ok(PrinterFigures {
+        layout_lines: Receipt::for_sale(&sale).lines.len(),
+        encode_per_s,
+        job_bytes: job.len(),
+        raster: Duration::from_secs_f64(median(&mut raster)),
+        dot_lines,
+        png: Duration::from_secs_f64(median(&mut pngs)),
+        wire: Duration::from_secs_f64(job.len() as f64 * 10.0 / 38_400.0),
+    })
+}

@@ -35,7 +35,8 @@ enum Command {
         /// Print the replay summary as the only thing on stdout (JSON).
         #[arg(long)]
         json: bool,
-        /// Also print every receipt into this directory (one .txt per sale).
+        /// Also print every receipt into this directory: per sale, `<receipt no>.txt` and
+        /// `<receipt no>.png` (the virtual printer's picture, 80 mm).
         #[arg(long, value_name = "DIR")]
         receipts: Option<PathBuf>,
         /// Post confirmations to this payment network (`konbini network`) and look key-ins
@@ -110,6 +111,58 @@ enum Command {
         /// After the input ends, keep the device open until Ctrl+C.
         #[arg(long)]
         hold: bool,
+    },
+    /// Run an ESC/POS job through the printer firmware's interpreter and raster engine and
+    /// write the picture of the paper (PNG, one pixel a dot) and the text it printed.
+    PrintRender {
+        /// The ESC/POS byte stream.
+        #[arg(long, value_name = "JOB.bin")]
+        input: PathBuf,
+        /// The picture to write (1-bit PNG: white paper, black dots, a dotted row where it was cut).
+        #[arg(long, value_name = "OUT.png")]
+        png: PathBuf,
+        /// The transcript to write: one line per printed text line, UTF-8.
+        #[arg(long, value_name = "OUT.txt")]
+        text: PathBuf,
+        /// Paper width in dots: 576 (80 mm) or 384 (58 mm).
+        #[arg(long, default_value_t = 576, value_parser = parse_dots)]
+        dots: u16,
+    },
+    /// A virtual serial ESC/POS printer on a pseudo-terminal: the printer firmware prints
+    /// each job (cut to cut) as job-NNNN.png and job-NNNN.txt and answers DLE EOT status.
+    PrinterSim {
+        /// Directory for the printed jobs (created if missing).
+        #[arg(long, default_value = "receipts")]
+        out: PathBuf,
+        /// Also point this path at the device (a stable name, as udev would make).
+        #[arg(long)]
+        link: Option<PathBuf>,
+        /// Paper width in dots: 576 (80 mm) or 384 (58 mm).
+        #[arg(long, default_value_t = 576, value_parser = parse_dots)]
+        dots: u16,
+        /// Start with the paper out (DLE EOT reports paper end; nothing prints).
+        #[arg(long)]
+        paper_out: bool,
+        /// The paper is out while this file exists (touch it to pull the paper, remove it
+        /// to load paper again).
+        #[arg(long, value_name = "PATH")]
+        paper_out_file: Option<PathBuf>,
+    },
+    /// Print the journal's queued receipts on a printer, oldest first; at paper end (or
+    /// cover open, offline) they stay queued: exit 1, run again when paper is back.
+    PrintQueue {
+        /// The journal whose print queue to drain.
+        #[arg(long)]
+        journal: PathBuf,
+        /// The printer: a serial port or a /dev/usb/lp* device (or /dev/konbini/printer).
+        #[arg(long)]
+        port: PathBuf,
+        /// Line speed of a serial printer.
+        #[arg(long, default_value_t = 38400)]
+        baud: u32,
+        /// Paper width in millimetres.
+        #[arg(long, value_enum, default_value_t = PaperArg::Mm80)]
+        paper: PaperArg,
     },
     /// The payment network simulator: a Stripe-compatible merchant API, the terminal API
     /// registers confirm to, hosted vouchers and signed webhooks (spec/network-api.md).
@@ -306,6 +359,13 @@ enum BenchCommand {
         #[arg(long, default_value_t = 2.0, value_parser = parse_seconds)]
         seconds: f64,
     },
+    /// Receipt to ESC/POS bytes per second, and receipt to raster lines, against the
+    /// receipt's serial wire time at 38,400 baud.
+    Printer {
+        /// How long to run each measurement, in seconds.
+        #[arg(long, default_value_t = 2.0, value_parser = parse_seconds)]
+        seconds: f64,
+    },
     /// Bill barcode parse + validate per second on one core.
     Barcode {
         /// How long to run, in seconds.
@@ -320,6 +380,14 @@ fn parse_synth_date(s: &str) -> Result<NaiveDate, String> {
         Ok(date)
     } else {
         Err("the year must be 2000 to 2060".to_owned())
+    }
+}
+
+fn parse_dots(s: &str) -> Result<u16, String> {
+    match s {
+        "576" => Ok(576),
+        "384" => Ok(384),
+        _ => Err("paper is 576 dots (80 mm) or 384 dots (58 mm) wide".to_owned()),
     }
 }
 
@@ -405,6 +473,33 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench { what } => run_bench(what),
+        Command::PrintRender {
+            input,
+            png,
+            text,
+            dots,
+        } => run_print_render(&input, &png, &text, dots),
+        Command::PrinterSim {
+            out,
+            link,
+            dots,
+            paper_out,
+            paper_out_file,
+        } => run_printer_sim(
+            crate::printer::sim::SimOptions {
+                out_dir: out,
+                dots,
+                paper_out,
+                paper_out_file,
+            },
+            link,
+        ),
+        Command::PrintQueue {
+            journal,
+            port,
+            baud,
+            paper,
+        } => run_print_queue(&journal, &port, baud, paper),
         Command::Network(args) => run_network(args),
         Command::Devices { command } => run_devices(command),
         Command::ScannerSim {
@@ -637,6 +732,163 @@ fn run_scanner_sim(
     Ok(ExitCode::SUCCESS)
 }
 
+fn run_print_render(
+    input: &std::path::Path,
+    png: &std::path::Path,
+    text: &std::path::Path,
+    dots: u16,
+) -> anyhow::Result<ExitCode> {
+    use std::io::Read;
+
+    use crate::printer::VirtualPrinter;
+    let mut file = std::fs::File::open(input)
+        .with_context(|| format!("cannot read the job {}", input.display()))?;
+    let mut printer = VirtualPrinter::new(dots);
+    // Streamed: the job is never held whole; the paper's own bound stops absurd jobs.
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut bytes = 0u64;
+    loop {
+        let n = match file.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                return Err(e).with_context(|| format!("cannot read the job {}", input.display()));
+            }
+        };
+        bytes += n as u64;
+        printer
+            .print(&buf[..n])
+            .with_context(|| format!("cannot render the job {}", input.display()))?;
+    }
+    printer
+        .finish()
+        .with_context(|| format!("cannot render the job {}", input.display()))?;
+    let (faults, skipped) = (printer.faults(), printer.skipped_bytes());
+    let sheet = printer.take_sheet();
+    let picture = sheet
+        .png_bytes()
+        .with_context(|| format!("cannot encode the picture {}", png.display()))?;
+    crate::printer::write_files(&[(png, &picture), (text, sheet.transcript().as_bytes())])?;
+    println!(
+        "{}: {bytes} bytes, {} dot lines ({:.1} mm of paper), {} text lines -> {}, {}",
+        input.display(),
+        sheet.dot_lines(),
+        f64::from(sheet.dot_lines()) / 8.0,
+        sheet.transcript().lines().count(),
+        png.display(),
+        text.display()
+    );
+    if skipped > 0
+        || faults.replaced_chars > 0
+        || faults.barcodes_dropped > 0
+        || faults.qr_dropped > 0
+        || faults.images_clipped > 0
+    {
+        println!(
+            "left out: {skipped} bytes skipped, {} characters replaced, {} bar codes and {} QR symbols not printed, {} images clipped",
+            faults.replaced_chars,
+            faults.barcodes_dropped,
+            faults.qr_dropped,
+            faults.images_clipped
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn run_printer_sim(
+    opts: crate::printer::sim::SimOptions,
+    link: Option<PathBuf>,
+) -> anyhow::Result<ExitCode> {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let sim = crate::printer::sim::Sim::open(&opts, stop.clone()).with_context(|| {
+        format!(
+            "cannot open a pseudo-terminal or the output directory {} for the virtual printer",
+            opts.out_dir.display()
+        )
+    })?;
+    if let Some(link) = &link {
+        sim.link(link)
+            .with_context(|| format!("cannot point {} at the virtual printer", link.display()))?;
+        println!("printer on {} as {}", sim.path().display(), link.display());
+    } else {
+        println!("printer on {}", sim.path().display());
+    }
+    std::io::stdout().flush()?;
+    // Ctrl+C or SIGTERM: the serial read sees the flag and the loop ends cleanly.
+    let signals = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    std::thread::spawn(move || {
+        signals.block_on(async {
+            let Ok(mut term) =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            else {
+                return;
+            };
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        });
+        stop.store(true, Ordering::Relaxed);
+    });
+    let result = sim.run();
+    if let Some(link) = &link {
+        let _ = std::fs::remove_file(link);
+    }
+    let (written, failed) = result.context("the virtual printer stopped")?;
+    eprintln!(
+        "printer-sim: {written} jobs written into {}",
+        opts.out_dir.display()
+    );
+    if failed > 0 {
+        anyhow::bail!(
+            "printer-sim: {failed} jobs could not be written into {}",
+            opts.out_dir.display()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn run_print_queue(
+    journal: &std::path::Path,
+    port: &std::path::Path,
+    baud: u32,
+    paper: PaperArg,
+) -> anyhow::Result<ExitCode> {
+    let columns = match paper {
+        PaperArg::Mm80 => crate::receipt::COLUMNS_80MM,
+        PaperArg::Mm58 => crate::receipt::COLUMNS_58MM,
+    };
+    anyhow::ensure!(
+        journal.exists(),
+        "journal {} does not exist",
+        journal.display()
+    );
+    let mut journal = Journal::open(journal)?;
+    let mut printer = crate::printer::PrinterPort::open(port, baud)
+        .with_context(|| format!("printer {}: cannot open", port.display()))?;
+    let report = crate::printer::queue::drain(&mut journal, &mut printer, columns)?;
+    println!(
+        "printed {} receipts on {}",
+        report.printed.len(),
+        port.display()
+    );
+    if let Some((seq, why)) = report.held {
+        eprintln!(
+            "printer {}: {why}; the receipt of sale {seq} and {} after it stay queued: print again when the printer is ready",
+            port.display(),
+            report.still_queued.saturating_sub(1)
+        );
+        return Ok(ExitCode::FAILURE);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 fn run_journal(command: JournalCommand) -> anyhow::Result<ExitCode> {
     match command {
         JournalCommand::Verify {
@@ -709,21 +961,49 @@ fn run_bench(what: Option<BenchCommand>) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::SUCCESS);
         }
     }
-    let (replay, barcode, codec, decoder) = match what {
+    let (replay, barcode, codec, decoder, printer) = match what {
         None => (
             Some((3000, 5, PathBuf::from("."))),
             Some(2.0),
             Some(2.0),
             Some(2.0),
+            Some(2.0),
         ),
         Some(BenchCommand::Replay { sales, rounds, dir }) => {
-            (Some((sales, rounds, dir)), None, None, None)
+            (Some((sales, rounds, dir)), None, None, None, None)
         }
-        Some(BenchCommand::Barcode { seconds }) => (None, Some(seconds), None, None),
-        Some(BenchCommand::Codec { seconds }) => (None, None, Some(seconds), None),
-        Some(BenchCommand::Decoder { seconds }) => (None, None, None, Some(seconds)),
-        Some(BenchCommand::Network { .. } | BenchCommand::Sync { .. }) => (None, None, None, None),
+        Some(BenchCommand::Barcode { seconds }) => (None, Some(seconds), None, None, None),
+        Some(BenchCommand::Codec { seconds }) => (None, None, Some(seconds), None, None),
+        Some(BenchCommand::Decoder { seconds }) => (None, None, None, Some(seconds), None),
+        Some(BenchCommand::Printer { seconds }) => (None, None, None, None, Some(seconds)),
+        Some(BenchCommand::Network { .. } | BenchCommand::Sync { .. }) => {
+            (None, None, None, None, None)
+        }
     };
+    if let Some(seconds) = printer {
+        let f = crate::bench::printer_figures(Duration::from_secs_f64(seconds))?;
+        let wire_ms = f.wire.as_secs_f64() * 1e3;
+        println!(
+            "receipt -> ESC/POS: {:.0} receipts/s ({:.1} MB/s of job bytes; a {} B job, {} lines of layout)",
+            f.encode_per_s,
+            f.encode_per_s * f.job_bytes as f64 / 1e6,
+            f.job_bytes,
+            f.layout_lines
+        );
+        println!(
+            "receipt -> raster lines (firmware decoder + engine, 576 dots): {:.3} ms per receipt, {} dot lines (goal < 2 ms: {:.2} of it); PNG encoding adds {:.3} ms",
+            f.raster.as_secs_f64() * 1e3,
+            f.dot_lines,
+            f.raster.as_secs_f64() * 1e3 / 2.0,
+            f.png.as_secs_f64() * 1e3
+        );
+        println!(
+            "the same job on a serial line at 38,400 baud: {wire_ms:.0} ms ({} bytes x 10 bits); encoding takes {:.5} of it, rastering {:.4}",
+            f.job_bytes,
+            1.0 / f.encode_per_s / f.wire.as_secs_f64(),
+            f.raster.as_secs_f64() / f.wire.as_secs_f64()
+        );
+    }
     if let Some(seconds) = decoder {
         let mb_s = crate::bench::decoder_mb_per_second(Duration::from_secs_f64(seconds));
         println!(

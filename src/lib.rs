@@ -8,6 +8,8 @@
 //!   rule of a sale lives here and nowhere else.
 //! - [`journal`]: the durable SQLite journal, the only code that touches the database.
 //! - [`receipt`]: the receipt layout, independent of any printer.
+//! - [`printer`]: receipts to ESC/POS, printer ports and status, the virtual printer (the
+//!   firmware's engine to PNG), `printer-sim` and the print queue.
 //! - [`replay`]: `konbini replay`, a scan log through the core into the journal.
 //! - [`bench`]: the performance figures.
 //! - [`cli`]: the command line.

@@ -52,6 +52,11 @@ pub trait Mechanism {
     fn rest(&mut self) -> Result<(), Self::Error>;
     /// Read the sensors.
     fn sensors(&mut self) -> Sensors;
+    /// The text of the line just printed (UTF-8). A real mechanism has no use for it (the
+    /// default drops it); a simulated one keeps it as the job's transcript.
+    fn text_line(&mut self, _text: &str) -> Result<(), Self::Error> {
+        Ok(())
+    }
 }
 
 /// A mechanism that is only a thermal head: cuts feed nothing and cut nothing, the drawer
@@ -109,7 +114,8 @@ pub struct Printer<S, M> {
     stopped: bool,
 }
 
-/// The engine's paper is the mechanism (the transcript goes nowhere on a real printer).
+/// The engine's paper is the mechanism (the transcript goes to `Mechanism::text_line`,
+/// which drops it on a real printer).
 struct OnMechanism<'a, M>(&'a mut M);
 
 impl<M: Mechanism> Paper for OnMechanism<'_, M> {
@@ -120,8 +126,8 @@ impl<M: Mechanism> Paper for OnMechanism<'_, M> {
     fn feed(&mut self, dots: u16) -> Result<(), M::Error> {
         self.0.feed(dots)
     }
-    fn text_line(&mut self, _text: &str) -> Result<(), M::Error> {
-        Ok(())
+    fn text_line(&mut self, text: &str) -> Result<(), M::Error> {
+        self.0.text_line(text)
     }
     fn cut(&mut self, partial: bool) -> Result<(), M::Error> {
         self.0.cut(partial)

@@ -83,13 +83,23 @@ impl PrinterPort {
 
     /// Ask DLE EOT 1, 2, 3 and 4 and decode the replies.
     pub fn status(&mut self) -> std::io::Result<StatusReport> {
-        let mut status = PrinterStatus::default();
-        for kind in [
+        self.status_of(&[
             StatusKind::Printer,
             StatusKind::Offline,
             StatusKind::Error,
             StatusKind::Paper,
-        ] {
+        ])
+    }
+
+    /// Ask DLE EOT 4 alone: the roll paper sensor. Paper end here means no paper now,
+    /// where DLE EOT 2 also says "printing was stopped by paper end" until the next job.
+    pub fn paper_sensor(&mut self) -> std::io::Result<StatusReport> {
+        self.status_of(&[StatusKind::Paper])
+    }
+
+    fn status_of(&mut self, kinds: &[StatusKind]) -> std::io::Result<StatusReport> {
+        let mut status = PrinterStatus::default();
+        for &kind in kinds {
             let mut query = Vec::new();
             Command::Status(kind).encode(&mut |b: &[u8]| query.extend_from_slice(b));
             self.send(&query)?;

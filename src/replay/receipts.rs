@@ -1,11 +1,16 @@
-//! The replay's receipt printer: one file per committed sale in a directory, written whole
-//! (temporary file, then rename) so a kill never leaves half a receipt.
+//! The replay's receipt printer: per committed sale, the receipt's text (`.txt`, the
+//! layout's plain rendering) and its picture (`.png`: the layout encoded to ESC/POS and
+//! printed by the virtual printer on 80 mm paper), each written whole (temporary file,
+//! then rename) so a kill never leaves half a receipt.
 
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use konbini_firmware::DOTS_80MM;
+
 use crate::journal::SaleRecord;
+use crate::printer::{encode_receipt, render, write_whole};
 use crate::receipt::{COLUMNS_80MM, Receipt};
 
 /// A directory receipts are printed into.
@@ -28,10 +33,14 @@ impl ReceiptDir {
         &self.dir
     }
 
-    /// Print `sale`'s receipt as `<receipt number>.txt`. Printing the same sale again
-    /// writes the same file.
+    /// Print `sale`'s receipt as `<receipt number>.png` and `<receipt number>.txt`.
+    /// Printing the same sale again writes the same files. Returns the `.txt` path.
     pub fn print(&self, sale: &SaleRecord) -> std::io::Result<PathBuf> {
         let receipt = Receipt::for_sale(sale);
+        let job = encode_receipt(&receipt, COLUMNS_80MM);
+        let (sheet, _) = render(&job, DOTS_80MM).map_err(std::io::Error::other)?;
+        let png = sheet.png_bytes().map_err(std::io::Error::other)?;
+        write_whole(&self.dir.join(format!("{}.png", receipt.number)), &png)?;
         let path = self.dir.join(format!("{}.txt", receipt.number));
         let tmp = self.dir.join(format!(".{}.txt.tmp", receipt.number));
         let mut file = fs::File::create(&tmp)?;

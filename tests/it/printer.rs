@@ -206,3 +206,441 @@ proptest::proptest! {
         proptest::prop_assert!(events <= 2 * bytes.len());
     }
 }
+
+// ---- The virtual printer: layout → bytes → firmware → PNG and transcript ----
+
+use std::io::BufRead;
+use std::path::Path;
+
+use crate::common::{run, shipped_log, stderr, stdout, tempdir};
+
+/// A PNG's width, height and count of black pixels (1-bit greyscale, as the virtual
+/// printer writes; the cut mark's dots count too).
+fn decode_png(bytes: &[u8]) -> (u32, u32, u64) {
+    let decoder = png::Decoder::new(std::io::Cursor::new(bytes));
+    let mut reader = decoder.read_info().expect("a PNG");
+    let mut buf = vec![0; reader.output_buffer_size().expect("size")];
+    let info = reader.next_frame(&mut buf).expect("a frame");
+    assert_eq!(info.color_type, png::ColorType::Grayscale);
+    assert_eq!(info.bit_depth, png::BitDepth::One);
+    let row_bytes = info.width.div_ceil(8) as usize;
+    let mut black = 0u64;
+    for row in buf[..info.buffer_size()].chunks_exact(row_bytes) {
+        for x in 0..info.width as usize {
+            if row[x / 8] & (0x80 >> (x % 8)) == 0 {
+                black += 1;
+            }
+        }
+    }
+    (info.width, info.height, black)
+}
+
+/// Every non-blank line of the receipt's layout, in order, appears in the transcript
+/// (the printer justifies with dots, not spaces, so lines compare trimmed). At 48 columns
+/// every line fits and is one transcript line; at 32 the printer wraps the layout's long
+/// lines (a 21-digit customer number with its label), so there the content is looked for
+/// in order across line breaks.
+fn assert_transcript_holds(
+    receipt: &konbini_pos::receipt::Receipt,
+    columns: usize,
+    transcript: &str,
+) {
+    let wrapped = columns < konbini_pos::receipt::COLUMNS_80MM;
+    let joined: String = transcript.lines().map(str::trim).collect();
+    let mut printed = transcript.lines().map(str::trim);
+    let mut at = 0;
+    for line in &receipt.lines {
+        let want = match line {
+            konbini_pos::receipt::Line::Title(t) | konbini_pos::receipt::Line::Center(t) => {
+                t.trim().to_owned()
+            }
+            other => other.to_text(columns).trim().to_owned(),
+        };
+        if want.is_empty() {
+            continue;
+        }
+        let found = if wrapped {
+            joined[at..]
+                .find(&want)
+                .map(|i| at += i + want.len())
+                .is_some()
+        } else {
+            printed.any(|p| p == want)
+        };
+        assert!(
+            found,
+            "{want:?} is not in the transcript (in order):\n{transcript}"
+        );
+    }
+    // The receipt number's bar code prints its HRI below it, after the last line.
+    assert_eq!(
+        transcript.lines().map(str::trim).rfind(|l| !l.is_empty()),
+        Some(receipt.number.as_str()),
+        "no HRI under the bars at the end:\n{transcript}"
+    );
+}
+
+#[test]
+fn a_sale_receipt_prints_every_line_and_its_number_as_bars_on_80_and_58_mm() {
+    use konbini_pos::printer::{encode_receipt, render};
+    use konbini_pos::receipt::{COLUMNS_58MM, COLUMNS_80MM, Receipt};
+
+    let receipt = Receipt::for_sale(&konbini_pos::bench::sample_sale());
+    for (columns, dots) in [(COLUMNS_80MM, 576u16), (COLUMNS_58MM, 384)] {
+        let job = encode_receipt(&receipt, columns);
+        let (sheet, faults) = render(&job, dots).unwrap();
+        assert_eq!(
+            faults,
+            Default::default(),
+            "nothing replaced or dropped at {dots} dots"
+        );
+        assert_transcript_holds(&receipt, columns, sheet.transcript());
+        assert!(sheet.transcript().contains("ファミリーマート 札幌駅前店"));
+        assert!(
+            sheet.transcript().contains("¥55,400"),
+            "{}",
+            sheet.transcript()
+        );
+        let (w, h, black) = decode_png(&sheet.png_bytes().unwrap());
+        assert_eq!(w, u32::from(dots));
+        // One pixel row a dot line, plus the cut mark (one dot in eight).
+        assert_eq!(h, sheet.dot_lines() + 1);
+        assert_eq!(black, sheet.black_dots() + u64::from(dots) / 8);
+        assert!(black > 10_000, "a receipt's worth of ink: {black}");
+    }
+}
+
+fn render_cli(job: &Path, png: &Path, txt: &Path, extra: &[&str]) -> std::process::Output {
+    let mut args = vec![
+        "print-render",
+        "--input",
+        job.to_str().unwrap(),
+        "--png",
+        png.to_str().unwrap(),
+        "--text",
+        txt.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    run(&args)
+}
+
+#[test]
+fn print_render_writes_the_picture_and_the_text_of_a_job() {
+    use konbini_pos::printer::encode_receipt;
+    use konbini_pos::receipt::{COLUMNS_58MM, COLUMNS_80MM};
+
+    let dir = tempdir();
+    let receipt = konbini_pos::devices::test_receipt(Path::new("/dev/usb/lp0"));
+    for (columns, dots) in [(COLUMNS_80MM, "576"), (COLUMNS_58MM, "384")] {
+        let job = dir.path().join(format!("job{dots}.bin"));
+        std::fs::write(&job, encode_receipt(&receipt, columns)).unwrap();
+        let png = dir.path().join(format!("out{dots}.png"));
+        let txt = dir.path().join(format!("out{dots}.txt"));
+        let out = render_cli(&job, &png, &txt, &["--dots", dots]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let (w, _, black) = decode_png(&std::fs::read(&png).unwrap());
+        assert_eq!(w.to_string(), dots);
+        assert!(black > 1000);
+        let text = std::fs::read_to_string(&txt).unwrap();
+        assert_transcript_holds(&receipt, columns, &text);
+        assert!(text.contains("漢字 かな カナ ｶﾅ"), "{text}");
+    }
+    // No leftovers: only what was asked for.
+    let mut names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "job384.bin",
+            "job576.bin",
+            "out384.png",
+            "out384.txt",
+            "out576.png",
+            "out576.txt"
+        ]
+    );
+}
+
+#[test]
+fn print_render_of_a_missing_or_absurd_job_is_one_error_and_writes_nothing() {
+    let dir = tempdir();
+    let png = dir.path().join("out.png");
+    let txt = dir.path().join("out.txt");
+
+    let missing = dir.path().join("no-such-job.bin");
+    let out = render_cli(&missing, &png, &txt, &[]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("no-such-job.bin"), "{}", stderr(&out));
+
+    // A job that feeds paper for ever (ESC J 255 without end) is refused, not drawn.
+    let endless = dir.path().join("endless.bin");
+    std::fs::write(&endless, [0x1b, b'J', 255].repeat(2000)).unwrap();
+    let out = render_cli(&endless, &png, &txt, &[]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("endless.bin"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("dot lines"), "{}", stderr(&out));
+
+    // A directory as the input.
+    let out = render_cli(dir.path(), &png, &txt, &[]);
+    assert!(!out.status.success());
+
+    // A width no printer has.
+    std::fs::write(dir.path().join("ok.bin"), b"\x1b@hi\n").unwrap();
+    let out = render_cli(&dir.path().join("ok.bin"), &png, &txt, &["--dots", "500"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("--dots"), "{}", stderr(&out));
+
+    // An output that cannot be written: neither file appears.
+    let out = render_cli(
+        &dir.path().join("ok.bin"),
+        &png,
+        &dir.path().join("no-such-dir/out.txt"),
+        &[],
+    );
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("no-such-dir/out.txt"),
+        "{}",
+        stderr(&out)
+    );
+
+    assert!(!png.exists() && !txt.exists());
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .filter(|n| n.to_string_lossy().ends_with(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+#[test]
+fn print_render_shows_garbage_as_skipped_bytes_not_a_crash() {
+    let dir = tempdir();
+    let job = dir.path().join("junk.bin");
+    let mut bytes: Vec<u8> = (0..=255u8).cycle().take(20_000).collect();
+    bytes.extend_from_slice(b"\x1b@END\n");
+    std::fs::write(&job, &bytes).unwrap();
+    let png = dir.path().join("j.png");
+    let txt = dir.path().join("j.txt");
+    let out = render_cli(&job, &png, &txt, &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(std::fs::read_to_string(&txt).unwrap().ends_with("END\n"));
+}
+
+/// `konbini printer-sim`, started on a real pseudo-terminal; stopped with SIGTERM on drop.
+struct PrinterSim {
+    child: std::process::Child,
+    device: String,
+    lines: std::io::Lines<std::io::BufReader<std::process::ChildStdout>>,
+}
+
+impl PrinterSim {
+    fn start(out: &Path, extra: &[&str]) -> PrinterSim {
+        let mut child = crate::common::konbini()
+            .args(["printer-sim", "--out", out.to_str().unwrap()])
+            .args(extra)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+        let first = lines.next().unwrap().unwrap();
+        let device = first
+            .strip_prefix("printer on ")
+            .unwrap_or_else(|| panic!("first line: {first}"))
+            .split(' ')
+            .next()
+            .unwrap()
+            .to_owned();
+        PrinterSim {
+            child,
+            device,
+            lines,
+        }
+    }
+
+    /// The next line the simulator prints (a written job), waiting for it.
+    fn next_line(&mut self) -> String {
+        self.lines.next().unwrap().unwrap()
+    }
+
+    fn stop(mut self) -> std::process::Output {
+        // SAFETY: kill(2) on the pid of a child we started and have not reaped.
+        unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM) };
+        let rest: Vec<String> = self.lines.by_ref().map_while(Result::ok).collect();
+        let mut out = self.child.wait_with_output().unwrap();
+        out.stdout = rest.join("\n").into_bytes();
+        out
+    }
+}
+
+fn job_files(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn printer_sim_prints_a_job_to_png_and_answers_print_test_status() {
+    let dir = tempdir();
+    let out_dir = dir.path().join("printed");
+    let link = dir.path().join("printer");
+    let paper_out = dir.path().join("paper-out");
+    let mut sim = PrinterSim::start(
+        &out_dir,
+        &[
+            "--link",
+            link.to_str().unwrap(),
+            "--paper-out-file",
+            paper_out.to_str().unwrap(),
+        ],
+    );
+    assert!(sim.device.starts_with("/dev/pts/"), "{}", sim.device);
+
+    let out = run(&["devices", "print-test", "--port", link.to_str().unwrap()]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    assert!(
+        stdout(&out).contains("status: ready; paper ok"),
+        "{}",
+        stdout(&out)
+    );
+    let line = sim.next_line();
+    assert!(line.starts_with("job-0001: "), "{line}");
+    let png = std::fs::read(out_dir.join("job-0001.png")).unwrap();
+    let (w, _, black) = decode_png(&png);
+    assert_eq!(w, 576);
+    assert!(black > 1000);
+    let text = std::fs::read_to_string(out_dir.join("job-0001.txt")).unwrap();
+    assert!(text.contains("テスト印字"), "{text}");
+    assert!(text.contains("印字テスト完了"), "{text}");
+
+    // Pull the paper: the status says so, print-test fails, and no new job appears.
+    std::fs::write(&paper_out, b"").unwrap();
+    let out = run(&["devices", "print-test", "--port", link.to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(stdout(&out).contains("paper end"), "{}", stdout(&out));
+    assert!(stdout(&out).contains("paper out"), "{}", stdout(&out));
+
+    std::fs::remove_file(&paper_out).unwrap();
+    let out = run(&["devices", "print-test", "--port", link.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stdout(&out));
+    assert!(sim.next_line().starts_with("job-0002: "));
+
+    let done = sim.stop();
+    assert!(done.status.success(), "{}", stderr(&done));
+    assert!(!link.exists(), "the link goes with the simulator");
+    assert_eq!(
+        job_files(&out_dir),
+        [
+            "job-0001.png",
+            "job-0001.txt",
+            "job-0002.png",
+            "job-0002.txt"
+        ]
+    );
+}
+
+#[test]
+fn paper_end_keeps_sales_committed_and_receipts_queued_until_paper_is_back() {
+    let dir = tempdir();
+    let journal = dir.path().join("j.db");
+    // Replayed with no printer: three committed sales, three queued print jobs.
+    crate::common::replay_json(&shipped_log("edge-cases.jsonl"), &journal, &[]);
+    let export_before = crate::common::export(&journal);
+
+    let out_dir = dir.path().join("printed");
+    let paper_out = dir.path().join("paper-out");
+    std::fs::write(&paper_out, b"").unwrap();
+    let mut sim = PrinterSim::start(&out_dir, &["--paper-out-file", paper_out.to_str().unwrap()]);
+    let queue = |sim: &PrinterSim| {
+        run(&[
+            "print-queue",
+            "--journal",
+            journal.to_str().unwrap(),
+            "--port",
+            &sim.device,
+        ])
+    };
+
+    let out = queue(&sim);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("paper end; the receipt of sale 1 and 2 after it stay queued"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        job_files(&out_dir).is_empty(),
+        "nothing printed without paper"
+    );
+    assert_eq!(
+        crate::common::export(&journal),
+        export_before,
+        "sales untouched"
+    );
+    assert!(crate::common::verify(&journal).is_ok());
+
+    std::fs::remove_file(&paper_out).unwrap();
+    let out = queue(&sim);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("printed 3 receipts"),
+        "{}",
+        stdout(&out)
+    );
+    for n in 1..=3 {
+        assert!(sim.next_line().starts_with(&format!("job-000{n}: ")));
+    }
+    let second = std::fs::read_to_string(out_dir.join("job-0002.txt")).unwrap();
+    assert!(second.contains("レシート No. T09-000002"), "{second}");
+    assert!(
+        second.lines().any(|l| l == "T09-000002"),
+        "HRI under the bars"
+    );
+
+    // Printed once: a second run has nothing left to print.
+    let out = queue(&sim);
+    assert!(out.status.success());
+    assert!(
+        stdout(&out).contains("printed 0 receipts"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(crate::common::verify(&journal).is_ok());
+    sim.stop();
+}
+
+#[test]
+fn replay_receipts_have_a_picture_beside_each_text() {
+    let dir = tempdir();
+    let receipts = dir.path().join("r");
+    crate::common::replay_json(
+        &shipped_log("edge-cases.jsonl"),
+        &dir.path().join("j.db"),
+        &["--receipts", receipts.to_str().unwrap()],
+    );
+    for n in 1..=3 {
+        let png = std::fs::read(receipts.join(format!("T09-00000{n}.png"))).unwrap();
+        let (w, h, black) = decode_png(&png);
+        assert_eq!(w, 576);
+        assert!(h > 500 && black > 10_000, "{h} rows, {black} black");
+    }
+    // The picture is the journal's sale through encode_receipt and the virtual printer.
+    let journal = konbini_pos::journal::Journal::open_read_only(&dir.path().join("j.db")).unwrap();
+    let sale = journal.sale(2).unwrap().unwrap();
+    let job = konbini_pos::printer::encode_receipt(
+        &konbini_pos::receipt::Receipt::for_sale(&sale),
+        konbini_pos::receipt::COLUMNS_80MM,
+    );
+    let (sheet, _) = konbini_pos::printer::render(&job, 576).unwrap();
+    assert!(
+        sheet.png_bytes().unwrap() == std::fs::read(receipts.join("T09-000002.png")).unwrap(),
+        "the replay's picture is the printer's"
+    );
+}

@@ -163,7 +163,14 @@ fn receipts_are_written_per_sale_in_japanese() {
     names.sort();
     assert_eq!(
         names,
-        ["T09-000001.txt", "T09-000002.txt", "T09-000003.txt"]
+        [
+            "T09-000001.png",
+            "T09-000001.txt",
+            "T09-000002.png",
+            "T09-000002.txt",
+            "T09-000003.png",
+            "T09-000003.txt"
+        ]
     );
     let second = std::fs::read_to_string(receipts.join("T09-000002.txt")).unwrap();
     for expected in [
@@ -204,7 +211,8 @@ fn receipts_queued_without_a_printer_print_on_a_later_run() {
         &journal,
         &["--receipts", receipts.to_str().unwrap()],
     );
-    assert_eq!(std::fs::read_dir(&receipts).unwrap().count(), 3);
+    // A picture and a text per sale.
+    assert_eq!(std::fs::read_dir(&receipts).unwrap().count(), 6);
 }
 
 #[test]

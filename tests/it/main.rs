@@ -7,6 +7,7 @@ mod journal;
 mod network;
 mod printer;
 mod props;
+mod proxy;
 mod register_rules;
 mod replay_logs;
 mod scanner;

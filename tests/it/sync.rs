@@ -293,3 +293,137 @@ fn offline_past_the_unsent_limit_new_slips_are_refused_offline_limit() {
     assert_eq!(s["rejected"]["offline"], 3, "{s}");
     assert_eq!(s["sync"]["pending"], 3);
 }
+
+/// Payments paid by barcode only (key-ins would need a look-up through the faulty link).
+fn barcode_payments_and_log(net: &Net, n: usize, log: &Path) -> Vec<String> {
+    let mut ids = Vec::new();
+    let mut lines = vec![json!({"konbini_scan_log": 1, "terminal": TERMINALS[0].0,
+        "store": {"code": "0042", "chain": "familymart", "name": "ファミリーマート 札幌駅前店"}})];
+    for i in 0..n {
+        let pi = net.pay(1000 + i as i64, &[]);
+        ids.push(pi["id"].as_str().unwrap().to_owned());
+        let t = |s: usize| {
+            format!(
+                "2026-11-28T10:{:02}:{:02}+09:00",
+                (i * 3 + s) / 60,
+                (i * 3 + s) % 60
+            )
+        };
+        lines.push(json!({"at": t(0), "scan": format!("]C1{}", barcode_of(&pi))}));
+        lines.push(json!({"at": t(1), "tender": 10000}));
+        lines.push(json!({"at": t(2), "complete": true}));
+    }
+    let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    std::fs::write(log, text).unwrap();
+    ids
+}
+
+fn network_addr(net: &Net) -> std::net::SocketAddr {
+    net.url.trim_start_matches("http://").parse().unwrap()
+}
+
+fn spawn_replay(log: &Path, journal: &Path, url: &str, drain: &str) -> std::process::Child {
+    konbini()
+        .args(["replay"])
+        .arg(log)
+        .arg("--journal")
+        .arg(journal)
+        .args(["--json", "--upstream", url, "--terminal-id", TERMINALS[0].0])
+        .args([
+            "--terminal-secret",
+            TERMINALS[0].1,
+            "--drain-timeout",
+            drain,
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// The end-to-end test of issue 4: payments made through the Stripe-compatible API, a scan
+/// log paying them replayed through a link that answers garbage, resets connections
+/// mid-request and mid-response, answers 503 and 429 with Retry-After, goes slow, and flaps
+/// up and down; in the end every payment succeeded once and every webhook came once.
+#[test]
+fn through_a_faulty_link_every_payment_is_confirmed_exactly_once() {
+    use crate::proxy::{Mode, Proxy};
+    use std::time::Duration;
+    let dir = tempdir();
+    let net = Net::start(&dir.path().join("net.db"), &[]);
+    let hook = Hook::start(1);
+    net.post(
+        "/v1/webhook_endpoints",
+        &[("url", &hook.url), ("enabled_events[]", "*")],
+    );
+    let log = dir.path().join("day.jsonl");
+    let ids = barcode_payments_and_log(&net, 15, &log);
+    let proxy = Proxy::start(network_addr(&net));
+    proxy.set_mode(Mode::Garbage);
+    let journal = dir.path().join("j.db");
+    let child = spawn_replay(&log, &journal, &proxy.url(), "120");
+    for mode in [
+        Mode::Garbage,
+        Mode::ResetMidRequest,
+        Mode::ResetMidResponse,
+        Mode::Status(503, Some(1)),
+        Mode::Status(429, Some(1)),
+        Mode::Slow(Duration::from_millis(1500)),
+        Mode::Flaky {
+            period: Duration::from_millis(700),
+        },
+        Mode::ResetMidResponse,
+    ] {
+        proxy.set_mode(mode);
+        std::thread::sleep(Duration::from_millis(1200));
+    }
+    proxy.set_mode(Mode::Pass);
+    let out = child.wait_with_output().unwrap();
+    let s = summary(&out);
+    assert_eq!(s["sales"]["completed"], 15, "{s}");
+    assert_eq!(
+        s["sync"],
+        json!({"sent": 15, "pending": 0, "conflicts": 0, "rejected": 0}),
+        "{s}"
+    );
+    assert!(proxy.connections() > 3, "the faults were met");
+    assert_each_paid_once(&net, &ids, Some(&hook));
+}
+
+#[test]
+fn killed_with_a_batch_on_a_slow_wire_the_rerun_confirms_each_once() {
+    use crate::proxy::{Mode, Proxy};
+    use std::time::Duration;
+    let dir = tempdir();
+    let net = Net::start(&dir.path().join("net.db"), &[]);
+    let log = dir.path().join("day.jsonl");
+    let ids = barcode_payments_and_log(&net, 10, &log);
+    let proxy = Proxy::start(network_addr(&net));
+    proxy.set_mode(Mode::Slow(Duration::from_secs(2)));
+    let journal = dir.path().join("j.db");
+    let mut child = spawn_replay(&log, &journal, &proxy.url(), "60");
+    // The network has the batch (the proxy forwards at once) while the answer is held.
+    let start = std::time::Instant::now();
+    while proxy.requests_forwarded() == 0 {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "nothing was sent"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap(); // SIGKILL
+    let _ = child.wait();
+    proxy.set_mode(Mode::Pass);
+    let s = summary(&replay(
+        &log,
+        &journal,
+        &proxy.url(),
+        TERMINALS[0].1,
+        "30",
+        &[],
+    ));
+    assert_eq!(s["sales"]["completed"], 10, "{s}");
+    assert_eq!(s["sync"]["sent"], 10, "{s}");
+    assert_eq!(s["sync"]["pending"], 0, "{s}");
+    assert_each_paid_once(&net, &ids, None);
+}

@@ -578,17 +578,18 @@ pub fn sync_figures(slips: usize, samples: usize) -> anyhow::Result<SyncFigures>
             handle.clone(),
             cancel.clone(),
         ));
+        // Watch the drain by a low-water mark, so that watching costs no rescans.
+        let mut mark = (0u64, 0u32);
         loop {
             let j = journal.clone();
-            let pending = tokio::task::spawn_blocking(move || {
-                j.lock()
-                    .map_err(|_| anyhow::anyhow!("poisoned"))?
-                    .first_pending()
-                    .map_err(anyhow::Error::from)
+            let first = tokio::task::spawn_blocking(move || {
+                let j = j.lock().map_err(|_| anyhow::anyhow!("poisoned"))?;
+                Ok::<_, anyhow::Error>(j.pending_from(mark, 1)?.first().map(|p| p.key()))
             })
             .await??;
-            if pending.is_none() {
-                break;
+            match first {
+                None => break,
+                Some(key) => mark = key,
             }
             tokio::time::sleep(Duration::from_millis(5)).await;
         }

@@ -178,10 +178,17 @@ impl Online {
     /// Wait until nothing is pending, or `timeout`.
     fn drain(&self, journal: &SharedJournal, timeout: Duration) -> Result<(), ReplayError> {
         let start = std::time::Instant::now();
+        // Watched by a low-water mark: each look scans only what was sent since the last.
+        let mut mark = (0u64, 0u32);
         loop {
-            let pending = lock(journal).first_pending()?;
-            if pending.is_none() || start.elapsed() >= timeout {
-                return Ok(());
+            let first = lock(journal)
+                .pending_from(mark, 1)?
+                .first()
+                .map(|p| p.key());
+            match first {
+                None => return Ok(()),
+                Some(_) if start.elapsed() >= timeout => return Ok(()),
+                Some(key) => mark = key,
             }
             self.handle.wake();
             std::thread::sleep(Duration::from_millis(50));

@@ -34,7 +34,7 @@ pub const BATCH_MAX: usize = 500;
 /// How often an idle task looks at the outbox anyway.
 const IDLE_POLL: Duration = Duration::from_secs(5);
 /// How often the pending figures are recomputed while draining.
-const REFRESH_EVERY: Duration = Duration::from_secs(1);
+const REFRESH_EVERY: Duration = Duration::from_secs(5);
 /// How long a terminal with a wrong secret waits between attempts.
 const UNAUTHORIZED_RETRY: Duration = Duration::from_secs(60);
 
@@ -180,8 +180,8 @@ pub async fn run<U: Upstream>(
                 .expect("the journal task ran")?
             }
         };
-        // The pending figures cost a scan of what is pending: refreshed at most once a
-        // second while draining, and whenever there is nothing to send.
+        // The pending figures cost a scan of what is pending: refreshed at most every
+        // few seconds while draining, and whenever there is nothing to send.
         if batch.is_empty() || last_refresh.is_none_or(|t| t.elapsed() >= REFRESH_EVERY) {
             finish(&mut recording).await?;
             let j = journal.clone();

@@ -251,8 +251,14 @@ struct Found {
 
 impl Upstream for HttpUpstream {
     async fn confirm(&self, batch: &[Confirmation]) -> Result<Vec<Verdict>, UpstreamError> {
-        let body = serde_json::to_vec(&serde_json::json!({ "confirmations": batch }))
-            .expect("confirmations serialize");
+        #[derive(Serialize)]
+        struct Body<'a> {
+            confirmations: &'a [Confirmation],
+        }
+        let body = serde_json::to_vec(&Body {
+            confirmations: batch,
+        })
+        .expect("confirmations serialize");
         let (status, bytes) = self
             .send("POST", "/terminal/v1/confirmations", body)
             .await?;

@@ -154,7 +154,8 @@ enum Command {
         /// The journal whose print queue to drain.
         #[arg(long)]
         journal: PathBuf,
-        /// The printer: a serial port or a /dev/usb/lp* device (or /dev/konbini/printer).
+        /// The printer: a serial port, a /dev/usb/lp* device (or /dev/konbini/printer), or a
+        /// network printer's raw port as tcp://HOST:9100.
         #[arg(long)]
         port: PathBuf,
         /// Line speed of a serial printer.
@@ -280,7 +281,8 @@ enum DevicesCommand {
     /// Print a test receipt (ESC/POS, Shift_JIS) and report the printer's status; exit 1
     /// when it reports a problem (offline, cover open, paper end, an error).
     PrintTest {
-        /// The printer: a serial port or a /dev/usb/lp* device (or /dev/konbini/printer).
+        /// The printer: a serial port, a /dev/usb/lp* device (or /dev/konbini/printer), or a
+        /// network printer's raw port as tcp://HOST:9100.
         #[arg(long)]
         port: PathBuf,
         /// Line speed of a serial printer.

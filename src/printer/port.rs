@@ -1,9 +1,11 @@
-//! Where printer bytes go: a serial ESC/POS printer (any tty, with its baud rate) or a USB
-//! printer-class device file (`/dev/usb/lp*`), and the DLE EOT status query over either.
+//! Where printer bytes go: a serial ESC/POS printer (any tty, with its baud rate), a USB
+//! printer-class device file (`/dev/usb/lp*`), or a network printer's raw port
+//! (`tcp://HOST:9100`), and the DLE EOT status query over any of them.
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
-use std::os::fd::AsRawFd;
+use std::net::TcpStream;
+use std::os::fd::{AsRawFd, RawFd};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -15,8 +17,49 @@ pub const STATUS_TIMEOUT: Duration = Duration::from_millis(800);
 /// An open printer.
 pub struct PrinterPort {
     path: PathBuf,
-    file: File,
+    file: Link,
 }
+
+/// The byte stream to the printer.
+enum Link {
+    /// A tty or a device file.
+    File(File),
+    /// A network printer's raw port (JetDirect, usually 9100).
+    Tcp(TcpStream),
+}
+
+impl Link {
+    fn write_all(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        match self {
+            Link::File(f) => f.write_all(bytes),
+            Link::Tcp(s) => s.write_all(bytes),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Link::File(f) => f.flush(),
+            Link::Tcp(s) => s.flush(),
+        }
+    }
+
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Link::File(f) => f.read(buf),
+            Link::Tcp(s) => s.read(buf),
+        }
+    }
+
+    fn as_raw_fd(&self) -> RawFd {
+        match self {
+            Link::File(f) => f.as_raw_fd(),
+            Link::Tcp(s) => s.as_raw_fd(),
+        }
+    }
+}
+
+/// How long to wait for a network printer to accept the connection.
+const TCP_CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// What the printer answered to DLE EOT 1-4.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,8 +73,29 @@ pub enum StatusReport {
 }
 
 impl PrinterPort {
-    /// Open `path`. A tty is put in raw mode at `baud` (8N1); a device file is used as is.
+    /// Open `path`. `tcp://HOST:PORT` connects to a network printer's raw port; a tty is
+    /// put in raw mode at `baud` (8N1); a device file is used as is.
     pub fn open(path: &Path, baud: u32) -> std::io::Result<PrinterPort> {
+        if let Some(addr) = path.to_str().and_then(|p| p.strip_prefix("tcp://")) {
+            use std::net::ToSocketAddrs;
+            let mut last = std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("{addr:?} names no address (expected tcp://HOST:PORT)"),
+            );
+            for sa in addr.to_socket_addrs()? {
+                match TcpStream::connect_timeout(&sa, TCP_CONNECT_TIMEOUT) {
+                    Ok(stream) => {
+                        stream.set_nodelay(true)?;
+                        return Ok(PrinterPort {
+                            path: path.to_owned(),
+                            file: Link::Tcp(stream),
+                        });
+                    }
+                    Err(e) => last = e,
+                }
+            }
+            return Err(last);
+        }
         let file = OpenOptions::new().read(true).write(true).open(path)?;
         // SAFETY: isatty/tcgetattr/tcsetattr on a descriptor we own, with a termios
         // struct fully written by tcgetattr before it is changed.
@@ -66,7 +130,7 @@ impl PrinterPort {
         }
         Ok(PrinterPort {
             path: path.to_owned(),
-            file,
+            file: Link::File(file),
         })
     }
 

@@ -6,6 +6,7 @@ mod crash;
 mod journal;
 mod network;
 mod printer;
+mod printer_tcp;
 mod props;
 mod proxy;
 mod register_rules;

@@ -673,6 +673,20 @@ pub struct PrinterFigures {
     pub png: Duration,
     /// The job's wire time on a serial printer at 38,400 baud, 8N1 (10 bits a byte).
     pub wire: Duration,
+    /// receiptline (npm) encoding the same receipt to ESC/POS in the same run, or why it
+    /// was not measured (no Node.js, the package not installed).
+    pub receiptline: Result<ReceiptlineFigures, String>,
+}
+
+/// The receiptline npm package encoding the bench's receipt (tests/node/receiptline-bench.mjs).
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct ReceiptlineFigures {
+    /// The package's version.
+    pub version: String,
+    /// Receipts encoded to ESC/POS per second.
+    pub receipts_per_s: f64,
+    /// Bytes of its job.
+    pub job_bytes: usize,
 }
 
 /// A typical committed sale: two bill payments, one of them stamped.
@@ -760,5 +774,114 @@ pub fn printer_figures(duration: Duration) -> anyhow::Result<PrinterFigures> {
         dot_lines,
         png: Duration::from_secs_f64(median(&mut pngs)),
         wire: Duration::from_secs_f64(job.len() as f64 * 10.0 / 38_400.0),
+        receiptline: receiptline_figures(&Receipt::for_sale(&sale), duration),
     })
+}
+
+/// Runs tests/node/receiptline-bench.mjs on the receipt's receiptline document for about
+/// `duration`. Any failure is the reason it was not measured, never an error of the bench.
+fn receiptline_figures(
+    receipt: &crate::receipt::Receipt,
+    duration: Duration,
+) -> Result<ReceiptlineFigures, String> {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/node");
+    if !dir.join("node_modules/receiptline").is_dir() {
+        return Err(format!(
+            "the package is not installed (npm ci --prefix {})",
+            dir.display()
+        ));
+    }
+    let mut child = Command::new("node")
+        .arg(dir.join("receiptline-bench.mjs"))
+        .arg(duration.as_secs_f64().to_string())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot run node: {e}"))?;
+    let doc = receiptline_document(receipt, crate::receipt::COLUMNS_80MM);
+    if let Some(mut stdin) = child.stdin.take() {
+        // A failed write shows as the script's own failure below.
+        let _ = stdin.write_all(doc.as_bytes());
+    }
+    let out = child.wait_with_output().map_err(|e| format!("node: {e}"))?;
+    if !out.status.success() {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        return Err(format!(
+            "node failed ({}): {}",
+            out.status,
+            stderr.lines().next().unwrap_or("")
+        ));
+    }
+    serde_json::from_slice(&out.stdout).map_err(|e| format!("unexpected output from node: {e}"))
+}
+
+/// The receipt as a receiptline document laid out as `encode_receipt` prints it: the
+/// title large, centred lines centred, amounts flush right, emphasis where ours has it,
+/// rules, and the receipt number as CODE128 (module 2, 60 dots, text below).
+fn receiptline_document(receipt: &crate::receipt::Receipt, columns: usize) -> String {
+    use crate::receipt::Line;
+    use unicode_width::UnicodeWidthStr;
+
+    // receiptline's markup characters escaped; leading spaces kept as `~`.
+    let text = |t: &str| {
+        let body = t.trim_start_matches(' ');
+        let mut out = "~".repeat(t.len() - body.len());
+        for c in body.chars() {
+            if "\\|{}-=~_\"`^".contains(c) {
+                out.push('\\');
+            }
+            out.push(c);
+        }
+        out
+    };
+    let mut doc = String::new();
+    for line in &receipt.lines {
+        let l = match line {
+            Line::Title(t) if t.width() * 2 > columns => format!("^^\"{}", text(t)),
+            Line::Title(t) => format!("^^^\"{}", text(t)),
+            Line::Center(t) => text(t),
+            Line::Text(t) => format!("|{}", text(t)),
+            Line::Notice(t) => format!("|\"{}", text(t)),
+            Line::Pair(l, r) if l.is_empty() => format!("| {}", text(r)),
+            Line::Pair(l, r) => format!("{} | {}", text(l), text(r)),
+            Line::BigPair(l, r) => format!("\"{}\" | \"{}", text(l), text(r)),
+            Line::Rule => "---".to_owned(),
+            Line::Blank => String::new(),
+        };
+        doc.push_str(&l);
+        doc.push('\n');
+    }
+    doc.push_str(&format!(
+        "{{code:{}; option:code128,2,60,hri}}\n",
+        receipt.number
+    ));
+    doc
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_receiptline_document_has_every_line_of_the_bench_receipt() {
+        let receipt = crate::receipt::Receipt::for_sale(&sample_sale());
+        let doc = receiptline_document(&receipt, crate::receipt::COLUMNS_80MM);
+        let lines: Vec<&str> = doc.lines().collect();
+        // The store name is too wide for double width: double height, emphasised.
+        assert_eq!(lines[0], "^^\"ファミリーマート 札幌駅前店");
+        assert!(lines.contains(&"|~~収納企業 912345"), "{doc}");
+        assert!(lines.contains(&"| ¥50,000"), "{doc}");
+        assert!(lines.contains(&"\"合計\" | \"¥55,400"), "{doc}");
+        assert!(lines.contains(&"---"), "{doc}");
+        assert_eq!(
+            lines.last(),
+            Some(&"{code:T01-000042; option:code128,2,60,hri}")
+        );
+        assert_eq!(lines.len(), receipt.lines.len() + 1);
+        println!("{doc}");
+    }
 }

@@ -1005,6 +1005,16 @@ fn run_bench(what: Option<BenchCommand>) -> anyhow::Result<ExitCode> {
             1.0 / f.encode_per_s / f.wire.as_secs_f64(),
             f.raster.as_secs_f64() / f.wire.as_secs_f64()
         );
+        match &f.receiptline {
+            Ok(r) => println!(
+                "receiptline (npm {}) encodes the same receipt at {:.0} receipts/s ({} B job): ours is {:.1} x faster (goal >= 10x)",
+                r.version,
+                r.receipts_per_s,
+                r.job_bytes,
+                f.encode_per_s / r.receipts_per_s
+            ),
+            Err(why) => println!("receiptline (npm): not measured: {why}"),
+        }
     }
     if let Some(seconds) = decoder {
         let mb_s = crate::bench::decoder_mb_per_second(Duration::from_secs_f64(seconds));

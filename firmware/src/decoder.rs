@@ -20,7 +20,9 @@ pub enum PayloadKind {
     },
     /// GS ( k, fn 80: data to store in the QR symbol.
     QrData,
-    /// GS v 0: raster image rows, `width_bytes` bytes each, `height` rows, mode `m`.
+    /// GS v 0 (and the graphics functions GS ( L / GS 8 L fn 112, printed as they are
+    /// stored: the print that follows them, fn 50, then has nothing left to do): raster
+    /// image rows, `width_bytes` bytes each, `height` rows, mode `m`.
     Raster {
         /// Scaling mode (0 normal, 1 double width, 2 double height, 3 quadruple).
         mode: u8,
@@ -107,6 +109,28 @@ pub enum Cmd {
     QrErrorLevel(u8),
     /// GS ( k fn 81: print the stored QR symbol.
     QrPrint,
+    /// ESC 3 n: line spacing in dots; ESC 2 sets the default (`None`).
+    LineSpacing(Option<u8>),
+    /// ESC $ nL nH: the next character at this many dots from the print area's left edge.
+    AbsolutePosition(u16),
+    /// ESC \ nL nH: the next character this many dots right (negative: left).
+    RelativePosition(i16),
+    /// GS L nL nH: left margin in dots.
+    LeftMargin(u16),
+    /// GS W nL nH: print area width in dots.
+    PrintAreaWidth(u16),
+    /// FS - n: kanji underline 0, 1 or 2 dots.
+    KanjiUnderline(u8),
+    /// A command a printer takes that changes nothing this engine draws, for the values
+    /// host libraries send: ESC M (font; only Font A is built in), ESC SP and FS S
+    /// (character spacing), ESC { (upside down), GS a (automatic status back), FS ( A
+    /// (kanji font), GS ( L fn 50 (print the graphics already printed as stored).
+    NoEffect {
+        /// ESC, GS or FS.
+        prefix: u8,
+        /// The command byte (for GS ( and FS ( functions, the function's letter).
+        cmd: u8,
+    },
 }
 
 /// One thing the decoder found.
@@ -136,7 +160,7 @@ enum State {
         prefix: u8,
         cmd: u8,
         got: u8,
-        p: [u8; 8],
+        p: [u8; PARAMS_MAX],
     },
     /// Payload bytes left, announced by a length.
     Counted(u32),
@@ -156,6 +180,10 @@ enum State {
     },
 }
 
+/// Most parameter bytes a command has before its payload: GS 8 L p1-p4 m fn a bx by c xL
+/// xH yL yH.
+const PARAMS_MAX: usize = 15;
+
 /// The decoder. Feed it bytes with [`Decoder::push`]; it keeps at most a command's few
 /// parameter bytes.
 #[derive(Debug, Clone)]
@@ -173,9 +201,12 @@ impl Default for Decoder {
 /// Parameter bytes a command needs, given those read so far; None for an unknown command.
 fn needed(prefix: u8, cmd: u8, p: &[u8]) -> Option<usize> {
     Some(match (prefix, cmd) {
-        (ESC, b'@') | (FS, b'&' | b'.') => 0,
+        (ESC, b'@' | b'2') | (FS, b'&' | b'.') => 0,
         (ESC, b'!' | b'E' | b'-' | b'a' | b'd' | b'J' | b't' | b'R') => 1,
-        (GS, b'!' | b'B' | b'h' | b'w' | b'H' | b'r') | (FS, b'C' | b'!') | (DLE, 0x04) => 1,
+        (ESC, b'M' | b' ' | b'3' | b'{') => 1,
+        (GS, b'!' | b'B' | b'h' | b'w' | b'H' | b'r' | b'a') => 1,
+        (FS, b'C' | b'!' | b'-') | (DLE, 0x04) => 1,
+        (ESC, b'$' | b'\\') | (GS, b'L' | b'W') | (FS, b'S') => 2,
         (ESC, b'p') => 3,
         // GS V m, and n when m is 65 or 66.
         (GS, b'V') => match p.first() {
@@ -189,8 +220,17 @@ fn needed(prefix: u8, cmd: u8, p: &[u8]) -> Option<usize> {
         },
         // GS v 0 m xL xH yL yH.
         (GS, b'v') => 6,
-        // GS ( k pL pH cn fn, then per function.
-        (GS, b'(') => 5,
+        // GS ( k pL pH cn fn, then per function; GS ( L pL pH m fn, and for fn 112 (store
+        // a raster graphic) a bx by c xL xH yL yH; FS ( A pL pH fn m.
+        (GS | FS, b'(') => match p.get(4) {
+            Some(112) if prefix == GS && p[0] == b'L' => 13,
+            _ => 5,
+        },
+        // GS 8 L p1 p2 p3 p4 m fn, and for fn 112 as GS ( L.
+        (GS, b'8') => match p.get(6) {
+            Some(112) if p[0] == b'L' => 15,
+            _ => 7,
+        },
         _ => return None,
     })
 }
@@ -234,7 +274,7 @@ impl Decoder {
                         prefix,
                         cmd: byte,
                         got: 0,
-                        p: [0; 8],
+                        p: [0; PARAMS_MAX],
                     }
                 }
                 None => {
@@ -352,21 +392,26 @@ impl Decoder {
                 }));
                 self.payload(u32::from(width_bytes) * u32::from(height), emit);
             }
-            (GS, b'(') => {
+            (GS | FS, b'(') => {
                 // GS ( k pL pH cn fn: the length counts cn, fn and what follows.
                 let len = u32::from(u16::from_le_bytes([p[1], p[2]]));
                 let (cn, function) = (p[3], p[4]);
                 let rest = len.saturating_sub(2);
-                match (p[0], cn, function) {
-                    (b'k', 49, 65 | 67 | 69 | 81) if (1..=2).contains(&rest) => {
+                match (prefix, p[0], cn, function) {
+                    (GS, b'k', 49, 65 | 67 | 69 | 81) if (1..=2).contains(&rest) => {
                         self.state = State::QrParams {
                             function,
                             left: rest,
                             first: None,
                         };
                     }
-                    (b'k', 49, 80) if rest >= 1 => {
+                    (GS, b'k', 49, 80) if rest >= 1 => {
                         self.state = State::QrStore { data: rest - 1 };
+                    }
+                    (GS, b'L', _, 112) => self.graphic(len, &p[5..13], emit),
+                    (GS, b'L', _, 2 | 50) | (FS, b'A', _, _) => {
+                        emit(Event::Command(Cmd::NoEffect { prefix, cmd: p[0] }));
+                        self.discard(rest);
                     }
                     _ => {
                         // Another 2D symbol or function: skipped by its length.
@@ -375,8 +420,38 @@ impl Decoder {
                     }
                 }
             }
+            (GS, b'8') => {
+                // GS 8 L p1-p4 m fn: a 32-bit length counting m, fn and what follows.
+                let len = u32::from_le_bytes([p[1], p[2], p[3], p[4]]);
+                if p[0] == b'L' && p[6] == 112 {
+                    self.graphic(len, &p[7..15], emit);
+                } else {
+                    self.skipped += 9;
+                    self.discard(len.saturating_sub(2));
+                }
+            }
             _ => emit(Event::Command(simple(prefix, cmd, p))),
         }
+    }
+
+    /// GS ( L / GS 8 L fn 112 with its `len` (counting m, fn, the eight parameters in `p`
+    /// and the data) and `p` = a bx by c xL xH yL yH: a monochrome graphic (a = 48)
+    /// streams out as a raster image of the data the length announces; others (multiple
+    /// tone) are skipped by their length.
+    fn graphic(&mut self, len: u32, p: &[u8], emit: &mut impl FnMut(Event)) {
+        let data = len.saturating_sub(10);
+        if p[0] != 48 || len < 10 {
+            self.skipped += 15;
+            self.discard(data);
+            return;
+        }
+        let width_dots = u16::from_le_bytes([p[4], p[5]]);
+        emit(Event::PayloadStart(PayloadKind::Raster {
+            mode: u8::from(p[1] == 2) | (u8::from(p[2] == 2) << 1),
+            width_bytes: width_dots.div_ceil(8),
+            height: u16::from_le_bytes([p[6], p[7]]),
+        }));
+        self.payload(data, emit);
     }
 
     /// `n` payload bytes follow (none: the payload ends at once).
@@ -405,6 +480,18 @@ fn simple(prefix: u8, cmd: u8, p: &[u8]) -> Cmd {
     let n = p.first().copied().unwrap_or(0);
     match (prefix, cmd) {
         (ESC, b'@') => Cmd::Initialize,
+        (ESC, b'2') => Cmd::LineSpacing(None),
+        (ESC, b'3') => Cmd::LineSpacing(Some(n)),
+        (ESC, b'$') => Cmd::AbsolutePosition(u16::from_le_bytes([n, p[1]])),
+        (ESC, b'\\') => Cmd::RelativePosition(i16::from_le_bytes([n, p[1]])),
+        (GS, b'L') => Cmd::LeftMargin(u16::from_le_bytes([n, p[1]])),
+        (GS, b'W') => Cmd::PrintAreaWidth(u16::from_le_bytes([n, p[1]])),
+        (FS, b'-') => Cmd::KanjiUnderline(match n {
+            0 | b'0' => 0,
+            1 | b'1' => 1,
+            _ => 2,
+        }),
+        (ESC, b'M' | b' ' | b'{') | (GS, b'a') | (FS, b'S') => Cmd::NoEffect { prefix, cmd },
         (ESC, b'!') => Cmd::PrintMode(n),
         (ESC, b'E') => Cmd::Emphasis(n & 1 == 1),
         (ESC, b'-') => Cmd::Underline(match n {
@@ -628,6 +715,60 @@ mod tests {
             decode(&[0x1d, b'v', b'0', 0, 0, 0, 0, 0]).last(),
             Some(&Event::PayloadEnd)
         );
+    }
+
+    #[test]
+    fn host_library_preambles_positions_and_graphics() {
+        // receiptline's preamble: GS a 0, ESC M 0, FS ( A (kanji font), ESC SP 0, FS S 0 0,
+        // ESC 3 0, ESC { 0: all taken, nothing skipped, nothing printed.
+        let preamble =
+            b"\x1da\x00\x1bM0\x1c(A\x02\x000\x00\x1b \x00\x1cS\x00\x00\x1b3\x00\x1b{\x00";
+        let mut d = Decoder::new();
+        let mut events = Vec::new();
+        for &b in preamble.iter() {
+            d.push(b, &mut |e| events.push(e));
+        }
+        assert_eq!(d.skipped(), 0, "{events:?}");
+        assert!(d.idle());
+        assert!(events.contains(&Event::Command(Cmd::LineSpacing(Some(0)))));
+        assert!(!events.iter().any(|e| matches!(e, Event::Data(_))));
+        assert_eq!(
+            decode(b"\x1b$\x20\x01\x1b\\\xf4\xff\x1dL\x0c\x00\x1dW\x40\x02"),
+            [
+                Event::Command(Cmd::AbsolutePosition(288)),
+                Event::Command(Cmd::RelativePosition(-12)),
+                Event::Command(Cmd::LeftMargin(12)),
+                Event::Command(Cmd::PrintAreaWidth(576)),
+            ]
+        );
+        // GS 8 L fn 112: a 10 x 2 dot monochrome graphic (2 bytes a row), then GS ( L fn 50.
+        let mut job = Vec::from(*b"\x1d8L\x0e\x00\x00\x000p0\x01\x011\x0a\x00\x02\x00");
+        job.extend_from_slice(&[0xff, 0xc0, 0x80, 0x40]);
+        job.extend_from_slice(b"\x1d(L\x02\x0002z");
+        let events = decode(&job);
+        assert_eq!(
+            events[0],
+            Event::PayloadStart(PayloadKind::Raster {
+                mode: 0,
+                width_bytes: 2,
+                height: 2
+            })
+        );
+        assert_eq!(events[5], Event::PayloadEnd);
+        assert_eq!(
+            events[6],
+            Event::Command(Cmd::NoEffect {
+                prefix: GS,
+                cmd: b'L'
+            })
+        );
+        assert_eq!(events[7], Event::Data(b'z'));
+        // Multiple-tone graphics are skipped by their length.
+        let mut d = Decoder::new();
+        for &b in b"\x1d(L\x0e\x000p4\x01\x011\x0a\x00\x02\x00\x01\x02\x03\x04" {
+            d.push(b, &mut |_| {});
+        }
+        assert!(d.idle() && d.skipped() > 0);
     }
 
     #[test]

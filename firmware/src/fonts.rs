@@ -158,18 +158,28 @@ pub fn kanji_glyph(ch: char) -> Option<CellGlyph> {
     bitmap16(ch).map(|b| scale(&b, 16, KANJI_WIDTH_DOTS))
 }
 
-/// The character an ANK byte (0x20-0x7E, 0xA1-0xDF) prints as; None for bytes with no
-/// character in the tables this printer has (code page bytes other than katakana).
+/// The character an ANK byte (0x20-0x7E, 0x80-0x9F, 0xA1-0xDF) prints as; None for bytes
+/// with no character in the tables this printer has (code page bytes other than katakana).
 /// `japan` is ESC R 8: 0x5C prints as ¥.
 pub fn ank_char(byte: u8, japan: bool) -> Option<char> {
     match byte {
         0x5C if japan => Some('¥'),
         0x20..=0x7E => Some(char::from(byte)),
+        // The katakana table's block elements and box drawing (host libraries draw rules
+        // and table borders with them).
+        0x80..=0x9F => Some(KATAKANA_TABLE_GRAPHICS[usize::from(byte - 0x80)]),
         // Half-width katakana U+FF61-U+FF9F sit at 0xA1-0xDF in order.
         0xA1..=0xDF => char::from_u32(0xFF61 + u32::from(byte - 0xA1)),
         _ => None,
     }
 }
+
+/// Bytes 0x80-0x9F of the katakana code table (ESC t 1), as Epson's Japanese printers have
+/// them.
+const KATAKANA_TABLE_GRAPHICS: [char; 32] = [
+    '▁', '▂', '▃', '▄', '▅', '▆', '▇', '█', '▏', '▎', '▍', '▌', '▋', '▊', '▉', '┼', '┴', '┬', '┤',
+    '├', '▔', '─', '│', '▕', '┌', '┐', '└', '┘', '╭', '╮', '╰', '╯',
+];
 
 /// Whether `byte` starts a two-byte Shift_JIS character.
 pub fn is_shift_jis_lead(byte: u8) -> bool {
@@ -282,7 +292,10 @@ mod tests {
         assert_eq!(ank_char(0x5C, true), Some('¥'));
         assert_eq!(ank_char(0x5C, false), Some('\\'));
         assert_eq!(ank_char(0xB6, false), Some('ｶ'));
-        assert_eq!(ank_char(0x80, true), None);
+        assert_eq!(ank_char(0x95, true), Some('─'));
+        assert_eq!(ank_char(0x9F, true), Some('╯'));
+        assert_eq!(ank_char(0xA0, true), None);
+        assert_eq!(ank_char(0xE0, true), None);
         assert_eq!(shift_jis_char(0x97, 0xCC), Some('領'));
         assert_eq!(shift_jis_char(0x81, 0x20), None);
         assert_eq!(jis_char(0x4E, 0x4E), Some('領'));

@@ -105,6 +105,12 @@ struct Modes {
     barcode_height: u8,
     barcode_module: u8,
     hri: u8,
+    /// ESC 3 / ESC 2: dots a text line feeds at least.
+    line_spacing: u16,
+    /// GS L: left margin, dots.
+    left_margin: u16,
+    /// GS W: print area width, dots (clipped to the paper at use).
+    area_width: u16,
 }
 
 impl Modes {
@@ -122,6 +128,9 @@ impl Modes {
             barcode_height: BARCODE_DEFAULT_HEIGHT_DOTS,
             barcode_module: BARCODE_DEFAULT_MODULE_DOTS,
             hri: 0,
+            line_spacing: LINE_SPACING_DOTS,
+            left_margin: 0,
+            area_width: u16::MAX,
         }
     }
 }
@@ -361,6 +370,14 @@ impl Engine {
             Cmd::QrModuleSize(n) => self.qr.set_module_dots(n),
             Cmd::QrErrorLevel(n) => self.qr.set_level(n),
             Cmd::QrPrint => self.print_qr(paper)?,
+            Cmd::LineSpacing(n) => m.line_spacing = n.map_or(LINE_SPACING_DOTS, u16::from),
+            Cmd::KanjiUnderline(n) => m.underline_dots = n.min(2),
+            // Set at the start of a line, as a printer takes them.
+            Cmd::LeftMargin(n) => m.left_margin = n,
+            Cmd::PrintAreaWidth(n) => m.area_width = n,
+            Cmd::AbsolutePosition(x) => self.move_to(i32::from(x)),
+            Cmd::RelativePosition(dx) => self.move_to(i32::from(self.line_used) + i32::from(dx)),
+            Cmd::NoEffect { .. } => {}
         }
         Ok(())
     }
@@ -450,7 +467,7 @@ impl Engine {
         let w = u16::from(style.size.width);
         let h = u16::from(style.size.height);
         let width = glyph.width * w;
-        if self.line_used > 0 && self.line_used + width > self.dots {
+        if self.line_used > 0 && self.line_used + width > self.area_width() {
             self.print_line(paper, true)?;
         }
         if self.line_used == 0 {
@@ -520,14 +537,47 @@ impl Engine {
         self.lead = None;
     }
 
-    /// Left offset of something `width` dots wide under justification `j`.
+    /// The print area's left edge and width (GS L, GS W) on this paper: at least one
+    /// character cell wide, as printers enforce.
+    fn area(&self) -> (u16, u16) {
+        let left = self.modes.left_margin.min(self.dots - ANK_WIDTH_DOTS);
+        let width = self
+            .modes
+            .area_width
+            .clamp(ANK_WIDTH_DOTS, self.dots - left);
+        (left, width)
+    }
+
+    fn area_width(&self) -> u16 {
+        self.area().1
+    }
+
+    /// Left offset of something `width` dots wide under justification `j`, in the print
+    /// area.
     fn offset(&self, j: Justify, width: u16) -> u16 {
-        let room = self.dots.saturating_sub(width);
-        match j {
-            Justify::Left => 0,
-            Justify::Center => room / 2,
-            Justify::Right => room,
+        justified(self.area(), self.dots, j, width)
+    }
+
+    /// ESC $ / ESC \: the next character at `x` dots from the print area's left edge;
+    /// ignored outside the area, as printers do. A move right shows in the transcript as
+    /// the spaces it stands for (at least one).
+    fn move_to(&mut self, x: i32) {
+        let Ok(x) = u16::try_from(x) else {
+            return;
+        };
+        if x > self.area_width() {
+            return;
         }
+        if self.line_used == 0 {
+            self.line_justify = self.modes.justify;
+        }
+        if x > self.line_used && self.text_len > 0 {
+            let spaces = usize::from((x - self.line_used) / ANK_WIDTH_DOTS).max(1);
+            let end = (self.text_len + spaces).min(TEXT_MAX_BYTES);
+            self.text[self.text_len..end].fill(b' ');
+            self.text_len = end;
+        }
+        self.line_used = x;
     }
 
     /// Print the composed line: its rows, then (with `spacing`) the rest of the line
@@ -546,7 +596,7 @@ impl Engine {
             paper.dot_line(&self.out[..bytes])?;
         }
         if spacing {
-            let rest = LINE_SPACING_DOTS.saturating_sub(self.line_height);
+            let rest = self.modes.line_spacing.saturating_sub(self.line_height);
             if rest > 0 {
                 paper.feed(rest)?;
             }
@@ -733,6 +783,7 @@ impl Engine {
         let module = u16::from(self.qr.module_dots());
         let dots = self.dots;
         let justify = self.modes.justify;
+        let area = self.area();
         let bytes = self.line_bytes();
         let Ok(code) = self.qr.encode() else {
             self.faults.qr_dropped += 1;
@@ -744,12 +795,7 @@ impl Engine {
             self.faults.qr_dropped += 1;
             return Ok(());
         }
-        let room = dots - width;
-        let x0 = match justify {
-            Justify::Left => 0,
-            Justify::Center => room / 2,
-            Justify::Right => room,
-        };
+        let x0 = justified(area, dots, justify, width);
         let out = &mut self.out;
         for y in 0..size {
             out.fill(0);
@@ -767,6 +813,20 @@ impl Engine {
         }
         Ok(())
     }
+}
+
+/// Left offset of something `width` dots wide under justification `j` in the print
+/// area `(left, width)` of paper `dots` wide; something wider than the area still stays on
+/// the paper.
+fn justified((left, area): (u16, u16), dots: u16, j: Justify, width: u16) -> u16 {
+    let room = area.saturating_sub(width);
+    let x = left
+        + match j {
+            Justify::Left => 0,
+            Justify::Center => room / 2,
+            Justify::Right => room,
+        };
+    x.min(dots.saturating_sub(width))
 }
 
 /// `out` = `row` moved right by `offset` dots (dots pushed past the end are dropped).

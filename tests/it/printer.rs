@@ -364,6 +364,84 @@ fn print_render_writes_the_picture_and_the_text_of_a_job() {
     );
 }
 
+/// A job as the receiptline npm package (pinned in tests/node) emits it for a Japanese
+/// document: its own preamble (GS a, ESC M, FS ( A, ESC SP, FS S, ESC 3, ESC {), print
+/// areas and positions for two-column amounts (GS L, GS W, ESC $, ESC \), rules drawn
+/// with the katakana table's box characters, CODE128 with HRI, and the QR code as a raster
+/// graphic (GS 8 L, GS ( L). `npm ci` fetches the package if it is not installed yet.
+#[test]
+fn print_render_draws_a_receiptline_job_with_japanese_text_bars_and_a_raster_qr() {
+    let node_dir = crate::common::repo().join("tests/node");
+    if !node_dir.join("node_modules/receiptline").exists() {
+        let out = std::process::Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund"])
+            .current_dir(&node_dir)
+            .output()
+            .expect("npm (Node.js) is needed for the receiptline test");
+        assert!(
+            out.status.success(),
+            "npm ci failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let dir = tempdir();
+    let (with_qr, without_qr) = (dir.path().join("qr.bin"), dir.path().join("plain.bin"));
+    let out = std::process::Command::new("node")
+        .arg(node_dir.join("receiptline-job.mjs"))
+        .args([&with_qr, &without_qr])
+        .output()
+        .expect("node");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let mut heights = Vec::new();
+    for job in [&with_qr, &without_qr] {
+        let (png, txt) = (job.with_extension("png"), job.with_extension("txt"));
+        let out = render_cli(job, &png, &txt, &[]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        // Every byte understood: no skipped bytes, replaced characters or dropped symbols.
+        assert!(!stdout(&out).contains("left out"), "{}", stdout(&out));
+        let text = std::fs::read_to_string(&txt).unwrap();
+        let lines: Vec<&str> = text.lines().map(str::trim).collect();
+        let rule = "─".repeat(48);
+        for want in [
+            "ローソン 大通公園店",
+            rule.as_str(),
+            "合計",
+            "T02-000777",
+            "ありがとうございました",
+        ] {
+            assert!(
+                lines.iter().any(|l| l.starts_with(want)),
+                "{want:?} not in:\n{text}"
+            );
+        }
+        // Two columns: the label on the left, the amount flush right at 48 columns.
+        for (label, amount) in [("店舗 0815", "レジ T02"), ("おにぎり 鮭", "¥150")] {
+            let line = text
+                .lines()
+                .find(|l| l.starts_with(label))
+                .unwrap_or_else(|| panic!("{label:?} not in:\n{text}"));
+            assert!(line.ends_with(amount), "{line:?}");
+            assert!(line.chars().count() > 30, "not flush right: {line:?}");
+        }
+        let (w, h, black) = decode_png(&std::fs::read(&png).unwrap());
+        assert_eq!(w, 576);
+        assert!(black > 5_000, "{black}");
+        heights.push(h);
+    }
+    // The QR code (21 modules or more, 4 dots each) is on the paper.
+    assert!(
+        heights[0] >= heights[1] + 21 * 4,
+        "the QR job is {} dots tall, without it {}",
+        heights[0],
+        heights[1]
+    );
+}
+
 #[test]
 fn print_render_of_a_missing_or_absurd_job_is_one_error_and_writes_nothing() {
     let dir = tempdir();

@@ -610,12 +610,19 @@ async fn terminal_confirmations(
         message: "the network is shutting down; retry".into(),
         payment_status: None,
     };
-    // A full queue waits on the blocking pool rather than stalling an async worker.
-    let sender = net.confirm_tx.clone();
-    tokio::task::spawn_blocking(move || sender.send(job))
-        .await
-        .map_err(|_| unavailable())?
-        .map_err(|_| unavailable())?;
+    // Straight onto the queue; only a full queue waits, on the blocking pool rather than
+    // stalling an async worker.
+    match net.confirm_tx.try_send(job) {
+        Ok(()) => {}
+        Err(std::sync::mpsc::TrySendError::Full(job)) => {
+            let sender = net.confirm_tx.clone();
+            tokio::task::spawn_blocking(move || sender.send(job))
+                .await
+                .map_err(|_| unavailable())?
+                .map_err(|_| unavailable())?;
+        }
+        Err(std::sync::mpsc::TrySendError::Disconnected(_)) => return Err(unavailable()),
+    }
     let v = answer.await.map_err(|_| unavailable())??;
     Ok(axum::Json(v).into_response())
 }

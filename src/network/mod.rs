@@ -100,7 +100,7 @@ pub struct Network {
 /// One terminal's parsed batch, and where its answer goes.
 struct ConfirmJob {
     terminal: String,
-    items: Vec<serde_json::Value>,
+    items: Vec<terminal::Parsed>,
     reply: tokio::sync::oneshot::Sender<Result<serde_json::Value, error::TerminalError>>,
 }
 

@@ -503,6 +503,13 @@ pub enum Snapshot<'a> {
     Charge(&'a Charge),
     /// A refund.
     Refund(&'a Refund),
+    /// A record already serialized for the store (saves doing it twice).
+    Stored {
+        /// `payment_intent`, `charge` or `refund`.
+        kind: &'static str,
+        /// The stored document.
+        doc: &'a str,
+    },
 }
 
 impl Snapshot<'_> {
@@ -512,17 +519,19 @@ impl Snapshot<'_> {
             Snapshot::PaymentIntent(_) => "payment_intent",
             Snapshot::Charge(_) => "charge",
             Snapshot::Refund(_) => "refund",
+            Snapshot::Stored { kind, .. } => kind,
         }
     }
 
     /// The record's stored document.
-    pub fn doc(&self) -> String {
-        match self {
+    pub fn doc(&self) -> std::borrow::Cow<'_, str> {
+        let json = match self {
             Snapshot::PaymentIntent(v) => serde_json::to_string(v),
             Snapshot::Charge(v) => serde_json::to_string(v),
             Snapshot::Refund(v) => serde_json::to_string(v),
-        }
-        .expect("records serialize")
+            Snapshot::Stored { doc, .. } => return std::borrow::Cow::Borrowed(doc),
+        };
+        std::borrow::Cow::Owned(json.expect("records serialize"))
     }
 }
 

@@ -676,15 +676,22 @@ pub fn succeed(
     pi.auto = None;
     pi.expired = false;
     pi.last_payment_error = None;
-    tx.insert_charge(pi.seq, &charge)?;
-    tx.update_pi(pi)?;
+    // Each record is serialized once: for its row and for its event's snapshot.
+    let charge_doc = tx.insert_charge(pi.seq, &charge)?;
+    let pi_doc = tx.update_pi(pi)?;
+    let stored = |kind, doc| Snapshot::Stored { kind, doc };
     tx.emit(
         &new_id("evt"),
         "charge.succeeded",
         now,
-        Snapshot::Charge(&charge),
+        stored("charge", &charge_doc),
     )?;
-    emit_pi(tx, pi, "payment_intent.succeeded", now)?;
+    tx.emit(
+        &new_id("evt"),
+        "payment_intent.succeeded",
+        now,
+        stored("payment_intent", &pi_doc),
+    )?;
     Ok(charge)
 }
 

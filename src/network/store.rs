@@ -210,12 +210,13 @@ impl Tx<'_> {
         Ok(())
     }
 
-    /// Save a changed PaymentIntent.
-    pub fn update_pi(&self, pi: &PaymentIntent) -> rusqlite::Result<()> {
+    /// Save a changed PaymentIntent; returns the stored document.
+    pub fn update_pi(&self, pi: &PaymentIntent) -> rusqlite::Result<String> {
+        let text = doc(pi);
         self.tx
             .prepare_cached("UPDATE payment_intents SET due_at = ?2, doc = ?3 WHERE seq = ?1")?
-            .execute(params![pi.seq, pi.due_at(), doc(pi)])?;
-        Ok(())
+            .execute(params![pi.seq, pi.due_at(), text])?;
+        Ok(text)
     }
 
     /// A PaymentIntent by id.
@@ -337,18 +338,14 @@ impl Tx<'_> {
     }
 
     /// Insert a charge.
-    pub fn insert_charge(&self, pi_seq: i64, charge: &Charge) -> rusqlite::Result<()> {
+    pub fn insert_charge(&self, pi_seq: i64, charge: &Charge) -> rusqlite::Result<String> {
+        let text = doc(charge);
         self.tx
             .prepare_cached(
                 "INSERT INTO charges (id, txn_id, pi_seq, doc) VALUES (?1, ?2, ?3, ?4)",
             )?
-            .execute(params![
-                charge.id,
-                charge.balance_transaction,
-                pi_seq,
-                doc(charge)
-            ])?;
-        Ok(())
+            .execute(params![charge.id, charge.balance_transaction, pi_seq, text])?;
+        Ok(text)
     }
 
     /// Save a changed charge.

@@ -232,26 +232,47 @@ fn is_hex64(s: &str) -> bool {
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
-/// Check a `POST /terminal/v1/confirmations` body's shape (before any store work): the
-/// confirmations it holds, at most [`MAX_BATCH`].
-pub fn parse_batch(body: &[u8]) -> Result<Vec<Value>, TerminalError> {
-    let v: Value = serde_json::from_slice(body)
-        .map_err(|e| TerminalError::invalid(format!("the body is not JSON: {e}")))?;
-    let Value::Object(mut map) = v else {
-        return Err(TerminalError::invalid("the body must be a JSON object"));
-    };
-    let Some(Value::Array(items)) = map.remove("confirmations") else {
-        return Err(TerminalError::invalid(
-            "the body needs a \"confirmations\" array",
-        ));
-    };
-    if items.len() > MAX_BATCH {
+/// One confirmation of a batch, parsed (in the request's own task, before the single
+/// writer sees it): the typed confirmation, or its id and why it could not be read.
+#[derive(Debug)]
+pub struct Parsed(Result<ConfirmationIn, (String, String)>);
+
+#[derive(Deserialize)]
+struct BatchIn<'a> {
+    #[serde(borrow)]
+    confirmations: Vec<&'a serde_json::value::RawValue>,
+}
+
+/// Check a `POST /terminal/v1/confirmations` body's shape and parse its confirmations, at
+/// most [`MAX_BATCH`]. A confirmation that cannot be read is kept, to be answered
+/// `rejected`; a body that is not a batch at all is refused whole.
+pub fn parse_batch(body: &[u8]) -> Result<Vec<Parsed>, TerminalError> {
+    let batch: BatchIn<'_> = serde_json::from_slice(body).map_err(|e| {
+        TerminalError::invalid(format!(
+            "the body is not {{\"confirmations\": [...]}} JSON: {e}"
+        ))
+    })?;
+    if batch.confirmations.len() > MAX_BATCH {
         return Err(TerminalError::invalid(format!(
             "{} confirmations in one batch; at most {MAX_BATCH}",
-            items.len()
+            batch.confirmations.len()
         )));
     }
-    Ok(items)
+    Ok(batch
+        .confirmations
+        .into_iter()
+        .map(|raw| {
+            Parsed(
+                serde_json::from_str::<ConfirmationIn>(raw.get()).map_err(|e| {
+                    let id = serde_json::from_str::<Value>(raw.get())
+                        .ok()
+                        .and_then(|v| v.get("id").and_then(Value::as_str).map(str::to_owned))
+                        .unwrap_or_default();
+                    (id, format!("invalid: {e}"))
+                }),
+            )
+        })
+        .collect())
 }
 
 /// Judge and record a parsed batch in `tx`. Returns the response JSON and whether anything
@@ -260,7 +281,7 @@ pub fn apply_batch(
     tx: &Tx<'_>,
     settings: &Settings,
     terminal: &str,
-    items: Vec<Value>,
+    items: Vec<Parsed>,
     now: i64,
 ) -> Result<(Value, bool), TerminalError> {
     let mut results = Vec::with_capacity(items.len());
@@ -277,18 +298,14 @@ fn confirm_one(
     tx: &Tx<'_>,
     settings: &Settings,
     terminal: &str,
-    item: Value,
+    item: Parsed,
     now: i64,
 ) -> Result<Outcome, TerminalError> {
-    let id = item
-        .get("id")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_owned();
-    let c: ConfirmationIn = match serde_json::from_value(item) {
+    let c = match item.0 {
         Ok(c) => c,
-        Err(e) => return Ok(rejected(&id, format!("invalid: {e}"))),
+        Err((id, why)) => return Ok(rejected(&id, why)),
     };
+    let id = c.id.clone();
     if c.id.is_empty() || c.id.len() > 255 {
         return Ok(rejected(&id, "invalid: id must be 1-255 characters"));
     }

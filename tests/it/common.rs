@@ -117,3 +117,31 @@ pub fn synth_log(dir: &Path, sales: u64, seed: u64) -> PathBuf {
     assert!(out.status.success(), "{}", stderr(&out));
     log
 }
+
+/// `tests/node`, with its pinned npm packages installed. The tests that need them run in
+/// parallel threads of this binary: one lock, so `npm ci` (which empties `node_modules`
+/// first) never runs under another test's feet, and at most once.
+pub fn node_packages() -> PathBuf {
+    static INSTALL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let dir = repo().join("tests/node");
+    let _guard = INSTALL.lock().unwrap_or_else(|e| e.into_inner());
+    let installed = ["stripe", "receiptline"].iter().all(|p| {
+        dir.join("node_modules")
+            .join(p)
+            .join("package.json")
+            .exists()
+    });
+    if !installed {
+        let out = Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund"])
+            .current_dir(&dir)
+            .output()
+            .expect("npm (Node.js) is needed for the tests that use tests/node");
+        assert!(
+            out.status.success(),
+            "npm ci in tests/node failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    dir
+}

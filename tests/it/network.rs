@@ -1289,19 +1289,7 @@ fn a_restarted_network_has_lost_nothing_and_delivers_what_was_pending() {
 /// simulator. `npm ci` fetches the pinned package if it is not installed yet.
 #[test]
 fn the_official_stripe_node_library_works_unmodified() {
-    let node_dir = crate::common::repo().join("tests/node");
-    if !node_dir.join("node_modules/stripe").exists() {
-        let out = std::process::Command::new("npm")
-            .args(["ci", "--no-audit", "--no-fund"])
-            .current_dir(&node_dir)
-            .output()
-            .expect("npm (Node.js) is needed for the Stripe library test");
-        assert!(
-            out.status.success(),
-            "npm ci failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
+    let node_dir = crate::common::node_packages();
     let dir = tempdir();
     let net = Net::start(&dir.path().join("net.db"), &[]);
     let out = std::process::Command::new("node")

@@ -371,19 +371,7 @@ fn print_render_writes_the_picture_and_the_text_of_a_job() {
 /// graphic (GS 8 L, GS ( L). `npm ci` fetches the package if it is not installed yet.
 #[test]
 fn print_render_draws_a_receiptline_job_with_japanese_text_bars_and_a_raster_qr() {
-    let node_dir = crate::common::repo().join("tests/node");
-    if !node_dir.join("node_modules/receiptline").exists() {
-        let out = std::process::Command::new("npm")
-            .args(["ci", "--no-audit", "--no-fund"])
-            .current_dir(&node_dir)
-            .output()
-            .expect("npm (Node.js) is needed for the receiptline test");
-        assert!(
-            out.status.success(),
-            "npm ci failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
+    let node_dir = crate::common::node_packages();
     let dir = tempdir();
     let (with_qr, without_qr) = (dir.path().join("qr.bin"), dir.path().join("plain.bin"));
     let out = std::process::Command::new("node")

@@ -1,6 +1,7 @@
-//! Where printer bytes go: a serial ESC/POS printer (any tty, with its baud rate), a USB
-//! printer-class device file (`/dev/usb/lp*`), or a network printer's raw port
-//! (`tcp://HOST:9100`), and the DLE EOT status query over any of them.
+//! Where printer bytes go: a serial ESC/POS printer (any tty, at its baud rate, through
+//! linux-embedded-hal's `Serial`, i.e. the embedded-hal-nb serial traits a firmware's UART
+//! would implement too), a USB printer-class device file (`/dev/usb/lp*`), or a network
+//! printer's raw port (`tcp://HOST:9100`), and the DLE EOT status query over any of them.
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
@@ -22,7 +23,9 @@ pub struct PrinterPort {
 
 /// The byte stream to the printer.
 enum Link {
-    /// A tty or a device file.
+    /// A serial port, driven through the embedded-hal-nb serial traits.
+    Serial(linux_embedded_hal::Serial),
+    /// A device file.
     File(File),
     /// A network printer's raw port (JetDirect, usually 9100).
     Tcp(TcpStream),
@@ -31,6 +34,13 @@ enum Link {
 impl Link {
     fn write_all(&mut self, bytes: &[u8]) -> std::io::Result<()> {
         match self {
+            Link::Serial(s) => {
+                for &b in bytes {
+                    nb::block!(embedded_hal_nb::serial::Write::write(s, b))
+                        .map_err(serial_error)?;
+                }
+                Ok(())
+            }
             Link::File(f) => f.write_all(bytes),
             Link::Tcp(s) => s.write_all(bytes),
         }
@@ -38,6 +48,9 @@ impl Link {
 
     fn flush(&mut self) -> std::io::Result<()> {
         match self {
+            Link::Serial(s) => {
+                nb::block!(embedded_hal_nb::serial::Write::flush(s)).map_err(serial_error)
+            }
             Link::File(f) => f.flush(),
             Link::Tcp(s) => s.flush(),
         }
@@ -45,6 +58,14 @@ impl Link {
 
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         match self {
+            Link::Serial(s) => match embedded_hal_nb::serial::Read::read(s) {
+                Ok(b) => {
+                    buf[0] = b;
+                    Ok(1)
+                }
+                Err(nb::Error::WouldBlock) => Ok(0),
+                Err(nb::Error::Other(e)) => Err(serial_error(e)),
+            },
             Link::File(f) => f.read(buf),
             Link::Tcp(s) => s.read(buf),
         }
@@ -52,10 +73,15 @@ impl Link {
 
     fn as_raw_fd(&self) -> RawFd {
         match self {
+            Link::Serial(s) => s.0.as_raw_fd(),
             Link::File(f) => f.as_raw_fd(),
             Link::Tcp(s) => s.as_raw_fd(),
         }
     }
+}
+
+fn serial_error(e: linux_embedded_hal::SerialError) -> std::io::Error {
+    std::io::Error::new(*e.inner(), e)
 }
 
 /// How long to wait for a network printer to accept the connection.
@@ -97,40 +123,26 @@ impl PrinterPort {
             return Err(last);
         }
         let file = OpenOptions::new().read(true).write(true).open(path)?;
-        // SAFETY: isatty/tcgetattr/tcsetattr on a descriptor we own, with a termios
-        // struct fully written by tcgetattr before it is changed.
-        unsafe {
-            let fd = file.as_raw_fd();
-            if libc::isatty(fd) == 1 {
-                let mut t: libc::termios = std::mem::zeroed();
-                if libc::tcgetattr(fd, &mut t) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                libc::cfmakeraw(&mut t);
-                let speed = match baud {
-                    9600 => libc::B9600,
-                    19200 => libc::B19200,
-                    38400 => libc::B38400,
-                    57600 => libc::B57600,
-                    115200 => libc::B115200,
-                    other => {
-                        return Err(std::io::Error::new(
-                            std::io::ErrorKind::InvalidInput,
-                            format!(
-                                "baud rate {other} is not one of 9600, 19200, 38400, 57600, 115200"
-                            ),
-                        ));
-                    }
-                };
-                libc::cfsetspeed(&mut t, speed);
-                if libc::tcsetattr(fd, libc::TCSANOW, &t) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-            }
+        // SAFETY: isatty on a descriptor we own.
+        if unsafe { libc::isatty(file.as_raw_fd()) } != 1 {
+            return Ok(PrinterPort {
+                path: path.to_owned(),
+                file: Link::File(file),
+            });
         }
+        drop(file);
+        if ![9600, 19200, 38400, 57600, 115200].contains(&baud) {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("baud rate {baud} is not one of 9600, 19200, 38400, 57600, 115200"),
+            ));
+        }
+        // Raw 8N1 at `baud`, no flow control (what ESC/POS printers ship with).
+        let serial = linux_embedded_hal::Serial::open(path.display().to_string(), baud)
+            .map_err(|e| std::io::Error::other(e.to_string()))?;
         Ok(PrinterPort {
             path: path.to_owned(),
-            file: Link::File(file),
+            file: Link::Serial(serial),
         })
     }
 

@@ -206,7 +206,7 @@ fn a_wrong_terminal_secret_is_reported_at_once_and_nothing_is_lost() {
     let log = dir.path().join("day.jsonl");
     payments_and_log(&net, 3, &log);
     let journal = dir.path().join("j.db");
-    let out = replay(&log, &journal, &net.url, "not-the-secret", "2", &[]);
+    let out = replay(&log, &journal, &net.url, "not-the-secret", "5", &[]);
     let s = summary(&out);
     assert!(stderr(&out).contains("401"), "stderr: {}", stderr(&out));
     assert!(

@@ -37,13 +37,16 @@ pub fn encode_receipt(receipt: &Receipt, columns: usize) -> Vec<u8> {
     put(Command::CodeTable(1));
     put(Command::KanjiCodeSystem(1));
     put(Command::International(8));
+    // The modes as last sent: a command goes out only when a line needs a change (after
+    // ESC @: left, normal size, no emphasis).
+    let mut sent = (Justify::Left, 1u8, 1u8, false);
     for line in &receipt.lines {
-        let (justify, size, bold, text) = match line {
-            Line::Title(t) => (Justify::Center, 2, true, t.clone()),
-            Line::Center(t) => (Justify::Center, 1, false, t.clone()),
-            Line::BigPair(..) => (Justify::Left, 1, true, line.to_text(columns)),
-            Line::Notice(t) => (Justify::Left, 1, true, t.clone()),
-            _ => (Justify::Left, 1, false, line.to_text(columns)),
+        let (justify, size, bold, text): (_, u8, _, std::borrow::Cow<'_, str>) = match line {
+            Line::Title(t) => (Justify::Center, 2, true, t.as_str().into()),
+            Line::Center(t) => (Justify::Center, 1, false, t.as_str().into()),
+            Line::BigPair(..) => (Justify::Left, 1, true, line.to_text(columns).into()),
+            Line::Notice(t) => (Justify::Left, 1, true, t.as_str().into()),
+            _ => (Justify::Left, 1, false, line.to_text(columns).into()),
         };
         // Double width only when the line still fits: a long store name is printed
         // double height alone rather than wrapped.
@@ -52,12 +55,19 @@ pub fn encode_receipt(receipt: &Receipt, columns: usize) -> Vec<u8> {
         } else {
             size
         };
-        put(Command::Justify(justify));
-        put(Command::Size {
-            width,
-            height: size,
-        });
-        put(Command::Emphasis(bold));
+        if sent.0 != justify {
+            put(Command::Justify(justify));
+        }
+        if (sent.1, sent.2) != (width, size) {
+            put(Command::Size {
+                width,
+                height: size,
+            });
+        }
+        if sent.3 != bold {
+            put(Command::Emphasis(bold));
+        }
+        sent = (justify, width, size, bold);
         let bytes = shift_jis(&text);
         put(Command::Text(&bytes));
         put(Command::LineFeed);
@@ -175,18 +185,34 @@ pub(crate) fn write_whole(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 /// Text in Shift_JIS for the printer. Control characters become spaces (so no text can
 /// smuggle a command, DLE EOT included); what Shift_JIS cannot encode becomes `?`.
 pub fn shift_jis(text: &str) -> Vec<u8> {
-    let mut out = Vec::with_capacity(text.len() * 2);
-    let mut buf = [0u8; 4];
-    for c in text.chars() {
-        let c = if c.is_control() { ' ' } else { c };
-        let (bytes, _, unmappable) = encoding_rs::SHIFT_JIS.encode(c.encode_utf8(&mut buf));
-        if unmappable {
-            out.push(b'?');
-        } else {
-            out.extend_from_slice(&bytes);
+    use encoding_rs::EncoderResult;
+    // Control characters would be commands to the printer: they print as spaces.
+    let cleaned: std::borrow::Cow<'_, str> = if text.chars().any(char::is_control) {
+        text.chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect::<String>()
+            .into()
+    } else {
+        text.into()
+    };
+    let mut encoder = encoding_rs::SHIFT_JIS.new_encoder();
+    let mut out = Vec::with_capacity(
+        encoder
+            .max_buffer_length_from_utf8_without_replacement(cleaned.len())
+            .unwrap_or(cleaned.len() * 2),
+    );
+    let mut rest: &str = &cleaned;
+    loop {
+        let (result, read) =
+            encoder.encode_from_utf8_to_vec_without_replacement(rest, &mut out, true);
+        rest = &rest[read..];
+        match result {
+            EncoderResult::InputEmpty => return out,
+            // Not in Shift_JIS: a question mark, as printers show.
+            EncoderResult::Unmappable(_) => out.push(b'?'),
+            EncoderResult::OutputFull => out.reserve(rest.len() * 2 + 8),
         }
     }
-    out
 }
 
 #[cfg(test)]

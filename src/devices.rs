@@ -235,22 +235,7 @@ pub fn print_test(
             false
         }
         StatusReport::Status(s) => {
-            let mut problems = Vec::new();
-            if s.offline {
-                problems.push("offline");
-            }
-            if s.cover_open {
-                problems.push("cover open");
-            }
-            if s.paper_end {
-                problems.push("paper end");
-            }
-            if s.cutter_error {
-                problems.push("cutter error");
-            }
-            if s.unrecoverable {
-                problems.push("unrecoverable error");
-            }
+            let problems = crate::printer::status_problems(&s);
             println!(
                 "status: {}; paper {}; drawer pin 3 {}",
                 if problems.is_empty() {

@@ -11,7 +11,7 @@ pub mod queue;
 pub mod sim;
 pub mod virtual_printer;
 
-pub use port::{PrinterPort, StatusReport};
+pub use port::{PrinterPort, StatusReport, status_problems};
 pub use virtual_printer::{PaperError, Sheet, VirtualPrinter, render};
 
 use std::io::Write;

@@ -12,6 +12,25 @@ use std::time::Duration;
 
 use konbini_firmware::escpos::{Command, PrinterStatus, StatusKind};
 
+/// What stops the printer, as a clerk would be told: cover open, paper end, cutter error,
+/// unrecoverable error; `offline` only when nothing more specific explains it (a printer
+/// with its cover open is also offline). Empty: ready.
+pub fn status_problems(s: &PrinterStatus) -> Vec<&'static str> {
+    let mut p: Vec<&'static str> = [
+        (s.cover_open, "cover open"),
+        (s.paper_end, "paper end"),
+        (s.cutter_error, "cutter error"),
+        (s.unrecoverable, "unrecoverable error"),
+    ]
+    .into_iter()
+    .filter_map(|(on, name)| on.then_some(name))
+    .collect();
+    if p.is_empty() && s.offline {
+        p.push("offline");
+    }
+    p
+}
+
 /// How long to wait for one status byte.
 pub const STATUS_TIMEOUT: Duration = Duration::from_millis(800);
 

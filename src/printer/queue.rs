@@ -53,22 +53,7 @@ fn problem(status: &StatusReport) -> Option<String> {
 }
 
 fn status_problem(s: &PrinterStatus) -> Option<String> {
-    let mut p = Vec::new();
-    if s.paper_end {
-        p.push("paper end");
-    }
-    if s.cover_open {
-        p.push("cover open");
-    }
-    if s.cutter_error {
-        p.push("cutter error");
-    }
-    if s.unrecoverable {
-        p.push("unrecoverable error");
-    }
-    if p.is_empty() && s.offline {
-        p.push("offline");
-    }
+    let p = super::status_problems(s);
     (!p.is_empty()).then(|| p.join(", "))
 }
 

@@ -275,12 +275,9 @@ impl Sim {
         &self.path
     }
 
-    /// Point `link` at the device.
+    /// Point `link` at the device, atomically (as the scanner simulator does).
     pub fn link(&self, link: &Path) -> std::io::Result<()> {
-        let tmp = link.with_extension("konbini-new");
-        let _ = std::fs::remove_file(&tmp);
-        std::os::unix::fs::symlink(&self.path, &tmp)?;
-        std::fs::rename(&tmp, link)
+        crate::scanner::sim::point_link(&self.path, link)
     }
 
     /// Serve until `stop` is set; then write what is left on the paper (a job without a

@@ -99,10 +99,7 @@ impl VirtualPort {
 
     /// Point `link` at this device, replacing what it pointed at, atomically.
     pub fn link(&self, link: &Path) -> std::io::Result<()> {
-        let tmp = link.with_extension("konbini-new");
-        let _ = std::fs::remove_file(&tmp);
-        std::os::unix::fs::symlink(&self.path, &tmp)?;
-        std::fs::rename(&tmp, link)
+        point_link(&self.path, link)
     }
 
     /// The cable's far end: what a program writes to the device is read here (a printer
@@ -159,4 +156,13 @@ pub fn scan_lines(
         port.send(&suffix.wire(&frame), baud)?;
         n += 1;
     }
+}
+
+/// Point the symlink `link` at `device`, replacing what it pointed at, atomically (a new
+/// link beside it, renamed over), as udev gives a device its stable name.
+pub fn point_link(device: &Path, link: &Path) -> std::io::Result<()> {
+    let tmp = link.with_extension("konbini-new");
+    let _ = std::fs::remove_file(&tmp);
+    std::os::unix::fs::symlink(device, &tmp)?;
+    std::fs::rename(&tmp, link)
 }

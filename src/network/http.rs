@@ -19,8 +19,9 @@ use serde_json::{Value, json};
 
 use super::error::{ApiError, TerminalError};
 use super::form::Form;
+use super::ids::{new_id, random_alnum};
 use super::objects::WebhookEndpoint;
-use super::payments::{self, new_id, random_alnum};
+use super::payments;
 use super::store::Tx;
 use super::{MAX_MERCHANT_BODY_BYTES, MAX_TERMINAL_BODY_BYTES, Network, terminal, voucher};
 

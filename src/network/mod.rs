@@ -20,6 +20,7 @@ pub mod clock;
 pub mod error;
 pub mod form;
 mod http;
+pub mod ids;
 pub mod objects;
 pub mod payments;
 pub mod store;

@@ -15,6 +15,7 @@ use super::Settings;
 use super::business_days::available_on;
 use super::error::ApiError;
 use super::form::Form;
+use super::ids::{new_id, random_alnum};
 use super::objects::Snapshot;
 use super::objects::{
     AutoOutcome, Billing, Charge, KonbiniOptions, PaymentIntent, PiStatus,
@@ -34,35 +35,6 @@ pub const STAMP_THRESHOLD_YEN: i64 = 50_000;
 const TEST_DELAY_SECONDS: i64 = 180;
 /// Digits of a payment code.
 const PAYMENT_CODE_DIGITS: u32 = 6;
-
-/// An id in Stripe's style: `pi_` and 24 letters and digits. The first 10 grow with time
-/// (milliseconds, then a counter) and the last 14 are random: unique, unguessable, and in
-/// creation order, so the store's id indexes grow at their right edge instead of having
-/// random pages rewritten on every insert.
-pub fn new_id(prefix: &str) -> String {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    const ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-    let now = (chrono::Utc::now().timestamp_millis().max(0) as u64) << 12;
-    let _ = NEXT.fetch_max(now, Ordering::Relaxed);
-    let mut n = NEXT.fetch_add(1, Ordering::Relaxed);
-    let mut head = [b'0'; 10];
-    for slot in head.iter_mut().rev() {
-        *slot = ALPHABET[(n % 62) as usize];
-        n /= 62;
-    }
-    let head = std::str::from_utf8(&head).expect("ASCII");
-    format!("{prefix}_{head}{}", random_alnum(14))
-}
-
-/// `n` random letters and digits.
-pub fn random_alnum(n: usize) -> String {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-    let mut rng = rand::rng();
-    (0..n)
-        .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
-        .collect()
-}
 
 fn random_digits(n: u32) -> String {
     let mut rng = rand::rng();
@@ -593,7 +565,7 @@ fn claim_codes(tx: &Tx<'_>, pi: &mut PaymentIntent) -> Result<(), ApiError> {
 }
 
 fn emit_pi(tx: &Tx<'_>, pi: &PaymentIntent, event_type: &str, now: i64) -> Result<(), ApiError> {
-    tx.emit(&new_id("evt"), event_type, now, Snapshot::PaymentIntent(pi))?;
+    tx.emit(event_type, now, Snapshot::PaymentIntent(pi))?;
     Ok(())
 }
 
@@ -680,14 +652,8 @@ pub fn succeed(
     let charge_doc = tx.insert_charge(pi.seq, &charge)?;
     let pi_doc = tx.update_pi(pi)?;
     let stored = |kind, doc| Snapshot::Stored { kind, doc };
+    tx.emit("charge.succeeded", now, stored("charge", &charge_doc))?;
     tx.emit(
-        &new_id("evt"),
-        "charge.succeeded",
-        now,
-        stored("charge", &charge_doc),
-    )?;
-    tx.emit(
-        &new_id("evt"),
         "payment_intent.succeeded",
         now,
         stored("payment_intent", &pi_doc),
@@ -753,12 +719,7 @@ pub fn run_due(tx: &Tx<'_>, now: i64) -> Result<usize, ApiError> {
                 } else {
                     refund.status = RefundStatus::Succeeded;
                     tx.update_refund(&refund)?;
-                    tx.emit(
-                        &new_id("evt"),
-                        "refund.updated",
-                        now,
-                        Snapshot::Refund(&refund),
-                    )?;
+                    tx.emit("refund.updated", now, Snapshot::Refund(&refund))?;
                 }
             }
             _ => {
@@ -875,18 +836,8 @@ pub fn create_refund(tx: &Tx<'_>, form: &Form, now: i64) -> Result<Refund, ApiEr
     charge.amount_refunded += amount;
     tx.update_charge(&charge)?;
     tx.insert_refund(pi.seq, &refund)?;
-    tx.emit(
-        &new_id("evt"),
-        "refund.created",
-        now,
-        Snapshot::Refund(&refund),
-    )?;
-    tx.emit(
-        &new_id("evt"),
-        "charge.refunded",
-        now,
-        Snapshot::Charge(&charge),
-    )?;
+    tx.emit("refund.created", now, Snapshot::Refund(&refund))?;
+    tx.emit("charge.refunded", now, Snapshot::Charge(&charge))?;
     Ok(refund)
 }
 
@@ -932,12 +883,7 @@ pub fn submit_bank_details(
     refund.transfer_at = Some(now);
     refund.transfer_fails = routing == "1100000" && FAILING_ACCOUNTS.contains(&account);
     tx.update_refund(refund)?;
-    tx.emit(
-        &new_id("evt"),
-        "refund.updated",
-        now,
-        Snapshot::Refund(refund),
-    )?;
+    tx.emit("refund.updated", now, Snapshot::Refund(refund))?;
     Ok(())
 }
 
@@ -956,18 +902,8 @@ pub fn fail_refund(
         charge.amount_refunded -= refund.amount;
         tx.update_charge(&charge)?;
     }
-    tx.emit(
-        &new_id("evt"),
-        "refund.failed",
-        now,
-        Snapshot::Refund(refund),
-    )?;
-    tx.emit(
-        &new_id("evt"),
-        "refund.updated",
-        now,
-        Snapshot::Refund(refund),
-    )?;
+    tx.emit("refund.failed", now, Snapshot::Refund(refund))?;
+    tx.emit("refund.updated", now, Snapshot::Refund(refund))?;
     Ok(())
 }
 

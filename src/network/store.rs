@@ -456,11 +456,11 @@ impl Tx<'_> {
     /// wants it.
     pub fn emit(
         &self,
-        event_id: &str,
         event_type: &str,
         created: i64,
         object: Snapshot<'_>,
     ) -> rusqlite::Result<()> {
+        let event_id = super::ids::new_id("evt");
         self.tx
             .prepare_cached(
                 "INSERT INTO events (id, type, created, kind, doc) VALUES (?1, ?2, ?3, ?4, ?5)",

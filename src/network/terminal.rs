@@ -23,6 +23,9 @@ use crate::domain::{BillBarcode, Chain};
 
 /// Seconds a signature stays valid either side of the network's clock.
 pub const SIGNATURE_WINDOW_SECONDS: i64 = 300;
+/// The largest journal sequence number taken (JSON's safe integers): the chain arithmetic
+/// around it (seq - 1, seq + 1) never overflows.
+const MAX_JOURNAL_SEQ: i64 = (1 << 53) - 1;
 /// Most confirmations in one batch.
 pub const MAX_BATCH: usize = 500;
 /// Customer names are cut to this many characters in stores.
@@ -330,11 +333,11 @@ fn confirm_one(
         }
     };
     if let Some(j) = &c.journal
-        && (j.seq < 1 || !is_hex64(&j.prev) || !is_hex64(&j.hash))
+        && (!(1..=MAX_JOURNAL_SEQ).contains(&j.seq) || !is_hex64(&j.prev) || !is_hex64(&j.hash))
     {
         return Ok(rejected(
             &id,
-            "invalid_journal: seq must be >= 1 and prev and hash 64 lowercase hex digits",
+            "invalid_journal: seq must be 1 to 2^53 - 1 and prev and hash 64 lowercase hex digits",
         ));
     }
     let fingerprint = format!(

@@ -1241,6 +1241,21 @@ fn each_terminals_journal_chain_is_tracked_with_gaps_and_forks() {
             .starts_with("invalid_journal"),
         "{r:?}"
     );
+    // Sequence numbers at the edges of i64 are refused, never an overflow.
+    for seq in [i64::MAX, 0, -1] {
+        let r = confirm(
+            &net,
+            0,
+            vec![s(&format!("c-edge{seq}"), link(seq, &h(1), &h(2)))],
+        );
+        assert!(
+            r[0]["reason"]
+                .as_str()
+                .unwrap()
+                .starts_with("invalid_journal"),
+            "{seq}: {r:?}"
+        );
+    }
 }
 
 #[test]

@@ -9,6 +9,10 @@ use std::sync::atomic::{AtomicI64, Ordering};
 
 use chrono::{DateTime, Utc};
 
+/// The farthest the clock moves from the wall clock: 100 years, in milliseconds. Dates
+/// stay far inside what every date computation here can represent.
+pub const MAX_OFFSET_MS: i64 = 100 * 366 * 86_400 * 1000;
+
 /// Wall time plus a movable offset, in milliseconds.
 #[derive(Debug, Default)]
 pub struct Clock {
@@ -25,7 +29,11 @@ impl Clock {
 
     /// Now, on this clock.
     pub fn now(&self) -> DateTime<Utc> {
-        Utc::now() + chrono::Duration::milliseconds(self.offset_ms.load(Ordering::Relaxed))
+        let wall = Utc::now();
+        wall.checked_add_signed(chrono::Duration::milliseconds(
+            self.offset_ms.load(Ordering::Relaxed),
+        ))
+        .unwrap_or(wall)
     }
 
     /// Now, in Unix seconds.
@@ -38,18 +46,24 @@ impl Clock {
         self.offset_ms.load(Ordering::Relaxed)
     }
 
-    /// Move the clock by `seconds` (negative moves it back). Returns the new offset.
+    /// Move the clock by `seconds` (negative moves it back), at most [`MAX_OFFSET_MS`]
+    /// from the wall clock in all. Returns the new offset.
     pub fn advance(&self, seconds: i64) -> i64 {
-        self.offset_ms
-            .fetch_add(seconds.saturating_mul(1000), Ordering::Relaxed)
+        let offset = self
+            .offset_ms()
             .saturating_add(seconds.saturating_mul(1000))
+            .clamp(-MAX_OFFSET_MS, MAX_OFFSET_MS);
+        self.offset_ms.store(offset, Ordering::Relaxed);
+        offset
     }
 
-    /// Set the clock so that now is `unix` seconds. Returns the new offset.
+    /// Set the clock so that now is `unix` seconds (within [`MAX_OFFSET_MS`] of the wall
+    /// clock). Returns the new offset.
     pub fn set_unix(&self, unix: i64) -> i64 {
         let offset = unix
             .saturating_mul(1000)
-            .saturating_sub(Utc::now().timestamp_millis());
+            .saturating_sub(Utc::now().timestamp_millis())
+            .clamp(-MAX_OFFSET_MS, MAX_OFFSET_MS);
         self.offset_ms.store(offset, Ordering::Relaxed);
         offset
     }
@@ -69,6 +83,17 @@ mod tests {
             (after - before - 86_400 * 45).abs() <= 1,
             "{before} -> {after}"
         );
+    }
+
+    #[test]
+    fn absurd_moves_are_bounded_not_a_panic() {
+        let clock = Clock::default();
+        clock.advance(i64::MAX);
+        assert_eq!(clock.offset_ms(), MAX_OFFSET_MS);
+        let _ = clock.now();
+        clock.set_unix(i64::MIN);
+        assert_eq!(clock.offset_ms(), -MAX_OFFSET_MS);
+        let _ = clock.now();
     }
 
     #[test]

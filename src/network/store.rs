@@ -321,20 +321,36 @@ impl Tx<'_> {
         Ok(true)
     }
 
-    /// The payment a chain's code names: its latest holder (the payable one, if any).
+    /// The payment a chain's code names: the one whose live voucher carries it, else its
+    /// latest holder (to say why it is no longer payable).
     pub fn pi_by_code(&self, chain: &str, code: &str) -> rusqlite::Result<Option<PaymentIntent>> {
-        let seq: Option<i64> = self
+        let holders: Vec<i64> = self
             .tx
             .prepare_cached(
-                "SELECT pi_seq FROM payment_codes WHERE chain = ?1 AND code = ?2
-                 ORDER BY pi_seq DESC LIMIT 1",
+                "SELECT pi_seq FROM payment_codes WHERE chain = ?1 AND code = ?2 ORDER BY pi_seq DESC",
             )?
-            .query_row([chain, code], |r| r.get(0))
-            .optional()?;
-        match seq {
-            Some(s) => self.pi_by_seq(s),
-            None => Ok(None),
+            .query_map([chain, code], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        let chain: Option<Chain> = chain.parse().ok();
+        let mut latest = None;
+        for seq in holders {
+            let Some(pi) = self.pi_by_seq(seq)? else {
+                continue;
+            };
+            let live = pi.status == PiStatus::RequiresAction
+                && chain.is_some_and(|c| {
+                    pi.voucher
+                        .as_ref()
+                        .and_then(|v| v.codes.get(&c))
+                        .map(String::as_str)
+                        == Some(code)
+                });
+            if live {
+                return Ok(Some(pi));
+            }
+            latest.get_or_insert(pi);
         }
+        Ok(latest)
     }
 
     /// Insert a charge.

@@ -91,7 +91,7 @@ pub fn authenticate(
     let t = t.ok_or_else(|| {
         TerminalError::unauthorized("the Konbini-Signature header has no t=<unix seconds>")
     })?;
-    if (now - t).abs() > SIGNATURE_WINDOW_SECONDS {
+    if now.abs_diff(t) > SIGNATURE_WINDOW_SECONDS as u64 {
         return Err(TerminalError::unauthorized(format!(
             "the signature's time {t} is more than {SIGNATURE_WINDOW_SECONDS} s from the network's clock ({now})"
         )));
@@ -373,6 +373,9 @@ fn confirm_one(
         track_chain(tx, terminal, j, now)?;
     }
     // Which payment, and may it be paid?
+    // A keyed-in code from a voucher the payment no longer has (it was confirmed again and
+    // given new codes) is not payable, as its look-up says.
+    let mut stale_code = false;
     let (pi, barcode) = if by_code {
         let code = c.payment_code.as_deref().unwrap_or("");
         let number = c.confirmation_number.as_deref().unwrap_or("");
@@ -388,6 +391,12 @@ fn confirm_one(
                 "unknown_payment: the confirmation number does not match",
             ));
         }
+        stale_code = pi
+            .voucher
+            .as_ref()
+            .and_then(|v| v.codes.get(&chain))
+            .map(String::as_str)
+            != Some(code);
         (pi, None)
     } else {
         let text = c.barcode.as_deref().unwrap_or("");
@@ -418,8 +427,8 @@ fn confirm_one(
     let deadline = pi.voucher.as_ref().map(|v| v.expires_at + v.grace_seconds);
     let in_time = deadline.is_some_and(|d| paid_at.timestamp() <= d);
     let verdict: Result<(), &str> = match pi.status {
-        PiStatus::RequiresAction if in_time => Ok(()),
-        PiStatus::RequiresPaymentMethod if pi.expired && in_time => Ok(()),
+        PiStatus::RequiresAction if in_time && !stale_code => Ok(()),
+        PiStatus::RequiresPaymentMethod if pi.expired && in_time && !stale_code => Ok(()),
         PiStatus::RequiresAction | PiStatus::RequiresPaymentMethod if pi.voucher.is_some() => {
             Err("expired")
         }
@@ -436,8 +445,12 @@ fn confirm_one(
                 confirmation: Some(&c.id),
                 at: paid_at,
             };
-            payments::succeed(tx, &mut pi, &paid, now)
-                .map_err(|e| TerminalError::invalid(e.message))?;
+            payments::succeed(tx, &mut pi, &paid, now).map_err(|e| TerminalError {
+                status: axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                code: "internal",
+                message: e.message,
+                payment_status: None,
+            })?;
             ("accepted", None)
         }
         Err(r) => ("conflict", Some(r.to_owned())),

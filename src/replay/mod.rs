@@ -136,6 +136,16 @@ impl Online {
             .build()
             .map_err(|e| bad(format!("cannot start the sync runtime: {e}")))?;
         let handle = Arc::new(SyncHandle::default());
+        // Know the link before the first slip: the offline limits apply only once the
+        // network is known to be unreachable (not while nothing has been tried yet).
+        match rt.block_on(lookups.probe()) {
+            Ok(()) => handle.note_link(true, None, false),
+            Err(e @ UpstreamError::Unauthorized(_)) => {
+                eprintln!("konbini sync: {e}");
+                handle.note_link(false, Some(e.to_string()), true);
+            }
+            Err(e) => handle.note_link(false, Some(e.to_string()), false),
+        }
         let cancel = CancellationToken::new();
         rt.spawn({
             let (journal, upstream, handle, cancel) = (
@@ -145,8 +155,9 @@ impl Online {
                 cancel.clone(),
             );
             async move {
-                if let Err(e) = crate::sync::run(journal, upstream, handle, cancel).await {
+                if let Err(e) = crate::sync::run(journal, upstream, handle.clone(), cancel).await {
                     eprintln!("konbini sync stopped: {e}");
+                    handle.note_link(false, Some(format!("the sync task stopped: {e}")), false);
                 }
             }
         });

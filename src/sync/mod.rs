@@ -74,6 +74,16 @@ impl SyncHandle {
         self.wake.notify_one();
     }
 
+    /// Record a check of the link made outside the task (a probe at start, or the task
+    /// having stopped): online or not, and the error if any.
+    pub fn note_link(&self, online: bool, error: Option<String>, config: bool) {
+        self.update(|st| {
+            st.online = online;
+            st.config_error = if config { error.clone() } else { None };
+            st.last_error = error;
+        });
+    }
+
     /// The latest status.
     pub fn status(&self) -> SyncStatus {
         self.status

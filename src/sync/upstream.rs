@@ -218,6 +218,22 @@ impl HttpUpstream {
     }
 }
 
+impl HttpUpstream {
+    /// Check the link and the terminal's credentials with a signed read (the terminal's
+    /// own chain): Ok when the network answers 200.
+    pub async fn probe(&self) -> Result<(), UpstreamError> {
+        let (status, bytes) = self.send("GET", "/terminal/v1/chain", Vec::new()).await?;
+        if status == 200 {
+            Ok(())
+        } else {
+            Err(UpstreamError::Garbled(format!(
+                "status {status}: {}",
+                String::from_utf8_lossy(&bytes[..bytes.len().min(120)])
+            )))
+        }
+    }
+}
+
 /// reqwest's error with its causes, on one line.
 fn describe(e: &reqwest::Error) -> String {
     let mut s = e.to_string();

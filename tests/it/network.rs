@@ -1043,6 +1043,15 @@ fn terminal_requests_need_a_fresh_valid_signature() {
             "does not match",
         ),
     ];
+    // A time at the edge of i64: stale, not an overflow.
+    let edge = format!("t={},v1={}", i64::MIN, "0".repeat(64));
+    let (s, v) = net.raw(
+        "POST",
+        path,
+        &[("Konbini-Terminal", "reg-1"), ("Konbini-Signature", &edge)],
+        body.clone(),
+    );
+    assert_eq!(s, 401, "{v}");
     for (headers, says) in cases {
         let h: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
         let (s, v) = net.raw("POST", path, &h, body.clone());

@@ -11,6 +11,10 @@
 //! - [`printer`]: receipts to ESC/POS, printer ports and status, the virtual printer (the
 //!   firmware's engine to PNG), `printer-sim` and the print queue.
 //! - [`replay`]: `konbini replay`, a scan log through the core into the journal.
+//! - [`sync`]: store-and-forward: the journal's outbox carried to the payment network.
+//! - [`network`]: `konbini network`, the payment network simulator (Stripe-compatible
+//!   merchant API, terminal API, vouchers, webhooks).
+//! - [`printer`], [`scanner`], [`devices`]: the register's devices, real and simulated.
 //! - [`bench`]: the performance figures.
 //! - [`cli`]: the command line.
 

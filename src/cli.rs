@@ -154,16 +154,8 @@ enum Command {
         /// The journal whose print queue to drain.
         #[arg(long)]
         journal: PathBuf,
-        /// The printer: a serial port, a /dev/usb/lp* device (or /dev/konbini/printer), or a
-        /// network printer's raw port as tcp://HOST:9100.
-        #[arg(long)]
-        port: PathBuf,
-        /// Line speed of a serial printer.
-        #[arg(long, default_value_t = 38400)]
-        baud: u32,
-        /// Paper width in millimetres.
-        #[arg(long, value_enum, default_value_t = PaperArg::Mm80)]
-        paper: PaperArg,
+        #[command(flatten)]
+        printer: PrinterArgs,
     },
     /// The payment network simulator: a Stripe-compatible merchant API, the terminal API
     /// registers confirm to, hosted vouchers and signed webhooks (spec/network-api.md).
@@ -281,20 +273,37 @@ enum DevicesCommand {
     /// Print a test receipt (ESC/POS, Shift_JIS) and report the printer's status; exit 1
     /// when it reports a problem (offline, cover open, paper end, an error).
     PrintTest {
-        /// The printer: a serial port, a /dev/usb/lp* device (or /dev/konbini/printer), or a
-        /// network printer's raw port as tcp://HOST:9100.
-        #[arg(long)]
-        port: PathBuf,
-        /// Line speed of a serial printer.
-        #[arg(long, default_value_t = 38400)]
-        baud: u32,
-        /// Paper width in millimetres.
-        #[arg(long, value_enum, default_value_t = PaperArg::Mm80)]
-        paper: PaperArg,
+        #[command(flatten)]
+        printer: PrinterArgs,
         /// Also kick the cash drawer (pin 2, 100 ms on, 200 ms off).
         #[arg(long)]
         drawer: bool,
     },
+}
+
+/// Where a receipt printer is, and its paper.
+#[derive(Debug, clap::Args)]
+struct PrinterArgs {
+    /// The printer: a serial port, a /dev/usb/lp* device (or /dev/konbini/printer), or a
+    /// network printer's raw port as tcp://HOST:9100.
+    #[arg(long)]
+    port: PathBuf,
+    /// Line speed of a serial printer.
+    #[arg(long, default_value_t = 38400)]
+    baud: u32,
+    /// Paper width in millimetres.
+    #[arg(long, value_enum, default_value_t = PaperArg::Mm80)]
+    paper: PaperArg,
+}
+
+impl PrinterArgs {
+    /// Font A columns on the paper.
+    fn columns(&self) -> usize {
+        match self.paper {
+            PaperArg::Mm80 => crate::receipt::COLUMNS_80MM,
+            PaperArg::Mm58 => crate::receipt::COLUMNS_58MM,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -496,12 +505,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             },
             link,
         ),
-        Command::PrintQueue {
-            journal,
-            port,
-            baud,
-            paper,
-        } => run_print_queue(&journal, &port, baud, paper),
+        Command::PrintQueue { journal, printer } => run_print_queue(&journal, &printer),
         Command::Network(args) => run_network(args),
         Command::Devices { command } => run_devices(command),
         Command::ScannerSim {
@@ -667,18 +671,13 @@ fn run_devices(command: DevicesCommand) -> anyhow::Result<ExitCode> {
             };
             crate::devices::scan_test(config, count)?;
         }
-        DevicesCommand::PrintTest {
-            port,
-            baud,
-            paper,
-            drawer,
-        } => {
-            let columns = match paper {
-                PaperArg::Mm80 => crate::receipt::COLUMNS_80MM,
-                PaperArg::Mm58 => crate::receipt::COLUMNS_58MM,
-            };
-            let ok =
-                crate::devices::print_test(&port, baud, columns, drawer.then_some((2, 100, 200)))?;
+        DevicesCommand::PrintTest { printer, drawer } => {
+            let ok = crate::devices::print_test(
+                &printer.port,
+                printer.baud,
+                printer.columns(),
+                drawer.then_some((2, 100, 200)),
+            )?;
             if !ok {
                 return Ok(ExitCode::FAILURE);
             }
@@ -856,16 +855,8 @@ fn run_printer_sim(
     Ok(ExitCode::SUCCESS)
 }
 
-fn run_print_queue(
-    journal: &std::path::Path,
-    port: &std::path::Path,
-    baud: u32,
-    paper: PaperArg,
-) -> anyhow::Result<ExitCode> {
-    let columns = match paper {
-        PaperArg::Mm80 => crate::receipt::COLUMNS_80MM,
-        PaperArg::Mm58 => crate::receipt::COLUMNS_58MM,
-    };
+fn run_print_queue(journal: &std::path::Path, printer: &PrinterArgs) -> anyhow::Result<ExitCode> {
+    let (port, baud, columns) = (printer.port.as_path(), printer.baud, printer.columns());
     anyhow::ensure!(
         journal.exists(),
         "journal {} does not exist",

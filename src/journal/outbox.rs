@@ -48,7 +48,7 @@ impl PendingSlip {
 }
 
 /// The outbox at a glance (the UI's network status and the replay summary).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct OutboxSummary {
     /// Slips not yet accepted upstream.
     pub pending: u64,

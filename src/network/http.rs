@@ -675,16 +675,30 @@ async fn refund_page(State(net): State<Arc<Network>>, Path(token): Path<String>)
     let t = token.clone();
     match tokio::task::spawn_blocking(move || n.with_store(|s| s.read()?.refund_by_token(&t))).await
     {
-        Ok(Ok(Some(r))) => html(StatusCode::OK, voucher::refund_page(&r, &token, None)),
-        Ok(Ok(None)) => html(
+        Ok(Ok(found)) => refund_answer(found.map(|r| (r, None)), &token),
+        _ => refund_answer_failed(),
+    }
+}
+
+/// The customer's refund page, with a message, or 404.
+fn refund_answer(found: Option<(super::objects::Refund, Option<String>)>, token: &str) -> Response {
+    match found {
+        Some((r, msg)) => html(
+            StatusCode::OK,
+            voucher::refund_page(&r, token, msg.as_deref()),
+        ),
+        None => html(
             StatusCode::NOT_FOUND,
             "<!DOCTYPE html><p>No such refund</p>".into(),
         ),
-        _ => html(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "<!DOCTYPE html><p>error</p>".into(),
-        ),
     }
+}
+
+fn refund_answer_failed() -> Response {
+    html(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "<!DOCTYPE html><p>error</p>".into(),
+    )
 }
 
 async fn refund_submit(
@@ -733,17 +747,7 @@ async fn refund_submit(
     .await;
     net.wake(true, true);
     match out {
-        Ok(Ok(Some((r, msg)))) => html(
-            StatusCode::OK,
-            voucher::refund_page(&r, &token, msg.as_deref()),
-        ),
-        Ok(Ok(None)) => html(
-            StatusCode::NOT_FOUND,
-            "<!DOCTYPE html><p>No such refund</p>".into(),
-        ),
-        _ => html(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "<!DOCTYPE html><p>error</p>".into(),
-        ),
+        Ok(Ok(found)) => refund_answer(found, &token),
+        _ => refund_answer_failed(),
     }
 }

@@ -148,6 +148,21 @@ impl Network {
         f(&mut store)
     }
 
+    /// Run `f` with the store on tokio's blocking pool, never on an async worker (the
+    /// store's lock can be held through a commit).
+    async fn on_store<T: Send + 'static>(
+        self: &Arc<Self>,
+        f: impl FnOnce(&Network, &mut Store) -> T + Send + 'static,
+    ) -> T {
+        let net = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut store = net.store.lock().unwrap_or_else(|e| e.into_inner());
+            f(&net, &mut store)
+        })
+        .await
+        .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
+    }
+
     fn wake(&self, scheduler: bool, webhooks: bool) {
         if scheduler {
             self.wake_scheduler.notify_one();
@@ -242,28 +257,33 @@ fn confirmer(net: Arc<Network>, rx: std::sync::mpsc::Receiver<ConfirmJob>) {
 
 /// Expire vouchers, run test-mode outcomes and refund deadlines when they fall due.
 async fn scheduler(net: Arc<Network>, cancel: CancellationToken) {
+    let mut last_prune: Option<std::time::Instant> = None;
     loop {
         let notified = net.wake_scheduler.notified();
-        let n = net.clone();
-        let ran = tokio::task::spawn_blocking(move || {
-            let now = n.clock.unix();
-            n.with_store(|s| {
+        // Old idempotency keys are a scan of their table: once a minute is plenty.
+        let prune = last_prune.is_none_or(|t| t.elapsed() >= Duration::from_secs(60));
+        if prune {
+            last_prune = Some(std::time::Instant::now());
+        }
+        let ran = net
+            .on_store(move |n, s| {
+                let now = n.clock.unix();
                 let tx = s.write()?;
                 let changed = payments::run_due(&tx, now)?;
-                tx.prune_idempotency(now - 86_400)?;
+                if prune {
+                    tx.prune_idempotency(now - 86_400)?;
+                }
                 tx.commit()?;
                 Ok::<_, error::ApiError>(changed)
             })
-        })
-        .await;
+            .await;
         match ran {
-            Ok(Ok(changed)) if changed > 0 => {
+            Ok(changed) if changed > 0 => {
                 net.wake(false, true);
                 continue;
             }
-            Ok(Ok(_)) => {}
-            Ok(Err(e)) => eprintln!("konbini network: scheduler: {}", e.message),
-            Err(e) => eprintln!("konbini network: scheduler task failed: {e}"),
+            Ok(_) => {}
+            Err(e) => eprintln!("konbini network: scheduler: {}", e.message),
         }
         tokio::select! {
             _ = cancel.cancelled() => return,

@@ -45,30 +45,7 @@ fn random_digits(n: u32) -> String {
 
 const KONBINI: &str = "payment_method_options[konbini]";
 
-/// The parameters that may come with a create.
-pub const CREATE_PARAMS: &[&str] = &[
-    "amount",
-    "currency",
-    "confirm",
-    "description",
-    "receipt_email",
-    "metadata[*]",
-    "expand[]",
-    "payment_method_types[]",
-    "return_url",
-    "statement_descriptor",
-    "payment_method_data[type]",
-    "payment_method_data[billing_details][name]",
-    "payment_method_data[billing_details][email]",
-    "payment_method_data[billing_details][phone]",
-    "payment_method_options[konbini][confirmation_number]",
-    "payment_method_options[konbini][expires_after_days]",
-    "payment_method_options[konbini][expires_at]",
-    "payment_method_options[konbini][product_description]",
-    "payment_method_options[konbini][setup_future_usage]",
-];
-
-/// The parameters that may come with a confirm.
+/// The parameters that may come with a confirm (and with a create that confirms).
 pub const CONFIRM_PARAMS: &[&str] = &[
     "expand[]",
     "receipt_email",
@@ -82,6 +59,17 @@ pub const CONFIRM_PARAMS: &[&str] = &[
     "payment_method_options[konbini][expires_at]",
     "payment_method_options[konbini][product_description]",
     "payment_method_options[konbini][setup_future_usage]",
+];
+
+/// The parameters a create takes besides [`CONFIRM_PARAMS`].
+pub const CREATE_ONLY_PARAMS: &[&str] = &[
+    "amount",
+    "currency",
+    "confirm",
+    "description",
+    "metadata[*]",
+    "payment_method_types[]",
+    "statement_descriptor",
 ];
 
 fn invalid(param: &str, message: impl Into<String>) -> ApiError {
@@ -249,7 +237,7 @@ pub fn create(
     form: &Form,
     now: i64,
 ) -> Result<(PaymentIntent, bool), ApiError> {
-    form.check_known(CREATE_PARAMS)?;
+    form.check_known(&[CREATE_ONLY_PARAMS, CONFIRM_PARAMS].concat())?;
     let amount = form
         .int("amount")?
         .ok_or_else(|| ApiError::missing("amount"))?;

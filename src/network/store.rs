@@ -172,6 +172,34 @@ pub struct DueDelivery {
 }
 
 impl Tx<'_> {
+    /// The record whose `doc` the one-row query `sql` selects, if any.
+    fn one_doc<T: DeserializeOwned>(
+        &self,
+        sql: &str,
+        param: impl rusqlite::ToSql,
+    ) -> rusqlite::Result<Option<T>> {
+        let text: Option<String> = self
+            .tx
+            .prepare_cached(sql)?
+            .query_row([param], |r| r.get(0))
+            .optional()?;
+        text.map(|t| undoc(&t)).transpose()
+    }
+
+    /// The records whose `doc`s the query `sql` selects, in its order.
+    fn docs<T: DeserializeOwned>(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params,
+    ) -> rusqlite::Result<Vec<T>> {
+        let rows: Vec<String> = self
+            .tx
+            .prepare_cached(sql)?
+            .query_map(params, |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        rows.iter().map(|t| undoc(t)).collect()
+    }
+
     /// Commit.
     pub fn commit(self) -> rusqlite::Result<()> {
         self.tx.commit()
@@ -221,22 +249,12 @@ impl Tx<'_> {
 
     /// A PaymentIntent by id.
     pub fn pi(&self, id: &str) -> rusqlite::Result<Option<PaymentIntent>> {
-        let text: Option<String> = self
-            .tx
-            .prepare_cached("SELECT doc FROM payment_intents WHERE id = ?1")?
-            .query_row([id], |r| r.get(0))
-            .optional()?;
-        text.map(|t| undoc(&t)).transpose()
+        self.one_doc("SELECT doc FROM payment_intents WHERE id = ?1", id)
     }
 
     /// A PaymentIntent by its number.
     pub fn pi_by_seq(&self, seq: i64) -> rusqlite::Result<Option<PaymentIntent>> {
-        let text: Option<String> = self
-            .tx
-            .prepare_cached("SELECT doc FROM payment_intents WHERE seq = ?1")?
-            .query_row([seq], |r| r.get(0))
-            .optional()?;
-        text.map(|t| undoc(&t)).transpose()
+        self.one_doc("SELECT doc FROM payment_intents WHERE seq = ?1", seq)
     }
 
     /// PaymentIntents newest first, after (older than) `starting_after` or before (newer
@@ -273,14 +291,10 @@ impl Tx<'_> {
 
     /// PaymentIntents the scheduler must look at by `now`.
     pub fn due_pis(&self, now: i64, limit: i64) -> rusqlite::Result<Vec<PaymentIntent>> {
-        let rows: Vec<String> = self
-            .tx
-            .prepare_cached(
-                "SELECT doc FROM payment_intents WHERE due_at <= ?1 ORDER BY due_at LIMIT ?2",
-            )?
-            .query_map(params![now, limit], |r| r.get(0))?
-            .collect::<Result<_, _>>()?;
-        rows.iter().map(|t| undoc(t)).collect()
+        self.docs(
+            "SELECT doc FROM payment_intents WHERE due_at <= ?1 ORDER BY due_at LIMIT ?2",
+            params![now, limit],
+        )
     }
 
     /// The earliest time any payment or refund is due.
@@ -374,22 +388,12 @@ impl Tx<'_> {
 
     /// A charge by id.
     pub fn charge(&self, id: &str) -> rusqlite::Result<Option<Charge>> {
-        let text: Option<String> = self
-            .tx
-            .prepare_cached("SELECT doc FROM charges WHERE id = ?1")?
-            .query_row([id], |r| r.get(0))
-            .optional()?;
-        text.map(|t| undoc(&t)).transpose()
+        self.one_doc("SELECT doc FROM charges WHERE id = ?1", id)
     }
 
     /// A charge by its balance transaction's id.
     pub fn charge_by_txn(&self, txn: &str) -> rusqlite::Result<Option<Charge>> {
-        let text: Option<String> = self
-            .tx
-            .prepare_cached("SELECT doc FROM charges WHERE txn_id = ?1")?
-            .query_row([txn], |r| r.get(0))
-            .optional()?;
-        text.map(|t| undoc(&t)).transpose()
+        self.one_doc("SELECT doc FROM charges WHERE txn_id = ?1", txn)
     }
 
     /// Insert a refund.
@@ -418,54 +422,39 @@ impl Tx<'_> {
 
     /// A refund by id.
     pub fn refund(&self, id: &str) -> rusqlite::Result<Option<Refund>> {
-        let text: Option<String> = self
-            .tx
-            .prepare_cached("SELECT doc FROM refunds WHERE id = ?1")?
-            .query_row([id], |r| r.get(0))
-            .optional()?;
-        text.map(|t| undoc(&t)).transpose()
+        self.one_doc("SELECT doc FROM refunds WHERE id = ?1", id)
     }
 
     /// A refund by its bank-details page token.
     pub fn refund_by_token(&self, token: &str) -> rusqlite::Result<Option<Refund>> {
-        let text: Option<String> = self
-            .tx
-            .prepare_cached("SELECT doc FROM refunds WHERE json_extract(doc, '$.token') = ?1")?
-            .query_row([token], |r| r.get(0))
-            .optional()?;
-        text.map(|t| undoc(&t)).transpose()
+        self.one_doc(
+            "SELECT doc FROM refunds WHERE json_extract(doc, '$.token') = ?1",
+            token,
+        )
     }
 
     /// Every refund of a payment.
     pub fn refunds_of(&self, pi_seq: i64) -> rusqlite::Result<Vec<Refund>> {
-        let rows: Vec<String> = self
-            .tx
-            .prepare_cached("SELECT doc FROM refunds WHERE pi_seq = ?1 ORDER BY seq")?
-            .query_map([pi_seq], |r| r.get(0))?
-            .collect::<Result<_, _>>()?;
-        rows.iter().map(|t| undoc(t)).collect()
+        self.docs(
+            "SELECT doc FROM refunds WHERE pi_seq = ?1 ORDER BY seq",
+            [pi_seq],
+        )
     }
 
     /// Refunds due by `now`.
     pub fn due_refunds(&self, now: i64, limit: i64) -> rusqlite::Result<Vec<Refund>> {
-        let rows: Vec<String> = self
-            .tx
-            .prepare_cached("SELECT doc FROM refunds WHERE due_at <= ?1 ORDER BY due_at LIMIT ?2")?
-            .query_map(params![now, limit], |r| r.get(0))?
-            .collect::<Result<_, _>>()?;
-        rows.iter().map(|t| undoc(t)).collect()
+        self.docs(
+            "SELECT doc FROM refunds WHERE due_at <= ?1 ORDER BY due_at LIMIT ?2",
+            params![now, limit],
+        )
     }
 
     /// The PaymentIntent a voucher token belongs to.
     pub fn pi_by_voucher(&self, token: &str) -> rusqlite::Result<Option<PaymentIntent>> {
-        let text: Option<String> = self
-            .tx
-            .prepare_cached(
-                "SELECT doc FROM payment_intents WHERE json_extract(doc, '$.voucher.token') = ?1",
-            )?
-            .query_row([token], |r| r.get(0))
-            .optional()?;
-        text.map(|t| undoc(&t)).transpose()
+        self.one_doc(
+            "SELECT doc FROM payment_intents WHERE json_extract(doc, '$.voucher.token') = ?1",
+            token,
+        )
     }
 
     /// Record an event about `object` as it is now, and queue it for every endpoint that
@@ -573,22 +562,12 @@ impl Tx<'_> {
 
     /// Every webhook endpoint, oldest first.
     pub fn endpoints(&self) -> rusqlite::Result<Vec<WebhookEndpoint>> {
-        let rows: Vec<String> = self
-            .tx
-            .prepare_cached("SELECT doc FROM webhook_endpoints ORDER BY created, id")?
-            .query_map([], |r| r.get(0))?
-            .collect::<Result<_, _>>()?;
-        rows.iter().map(|t| undoc(t)).collect()
+        self.docs("SELECT doc FROM webhook_endpoints ORDER BY created, id", [])
     }
 
     /// One webhook endpoint.
     pub fn endpoint(&self, id: &str) -> rusqlite::Result<Option<WebhookEndpoint>> {
-        let text: Option<String> = self
-            .tx
-            .prepare_cached("SELECT doc FROM webhook_endpoints WHERE id = ?1")?
-            .query_row([id], |r| r.get(0))
-            .optional()?;
-        text.map(|t| undoc(&t)).transpose()
+        self.one_doc("SELECT doc FROM webhook_endpoints WHERE id = ?1", id)
     }
 
     /// Deliveries due by `now`.

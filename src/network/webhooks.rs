@@ -56,22 +56,24 @@ pub async fn run(net: Arc<Network>, cancel: CancellationToken) {
     loop {
         let notified = net.wake_webhooks.notified();
         let now = net.clock.unix();
-        let due = net.with_store(|store| {
-            let tx = store.read()?;
-            let due = tx.due_deliveries(now, BATCH)?;
-            let mut jobs = Vec::with_capacity(due.len());
-            for d in due {
-                let (Some(event), Some(ep)) =
-                    (tx.event_by_seq(d.event_seq)?, tx.endpoint(&d.endpoint)?)
-                else {
-                    continue;
-                };
-                let body = event.render(&net.settings().public_url).to_string();
-                jobs.push((d, body, ep));
-            }
-            let next = tx.next_delivery()?;
-            Ok::<_, rusqlite::Error>((jobs, next))
-        });
+        let due = net
+            .on_store(move |net, store| {
+                let tx = store.read()?;
+                let due = tx.due_deliveries(now, BATCH)?;
+                let mut jobs = Vec::with_capacity(due.len());
+                for d in due {
+                    let (Some(event), Some(ep)) =
+                        (tx.event_by_seq(d.event_seq)?, tx.endpoint(&d.endpoint)?)
+                    else {
+                        continue;
+                    };
+                    let body = event.render(&net.settings().public_url).to_string();
+                    jobs.push((d, body, ep));
+                }
+                let next = tx.next_delivery()?;
+                Ok::<_, rusqlite::Error>((jobs, next))
+            })
+            .await;
         let (jobs, next) = match due {
             Ok(v) => v,
             Err(e) => {
@@ -112,18 +114,20 @@ pub async fn run(net: Arc<Network>, cancel: CancellationToken) {
                 }
             }
             let now = net.clock.unix();
-            let saved = net.with_store(|store| {
-                let tx = store.write()?;
-                for (d, (ok, status, err)) in &done {
-                    let next_at = if *ok {
-                        now
-                    } else {
-                        now + backoff_seconds(d.attempts)
-                    };
-                    tx.delivery_done(d, *ok, *status, err.as_deref(), next_at)?;
-                }
-                tx.commit()
-            });
+            let saved = net
+                .on_store(move |_, store| {
+                    let tx = store.write()?;
+                    for (d, (ok, status, err)) in &done {
+                        let next_at = if *ok {
+                            now
+                        } else {
+                            now + backoff_seconds(d.attempts)
+                        };
+                        tx.delivery_done(d, *ok, *status, err.as_deref(), next_at)?;
+                    }
+                    tx.commit()
+                })
+                .await;
             if let Err(e) = saved {
                 eprintln!("konbini network: could not record webhook deliveries: {e}");
             }

@@ -70,7 +70,6 @@ const LOOKUP_TIMEOUT: Duration = Duration::from_millis(900);
 /// The sync task and the online look-ups of a replay with an upstream.
 struct Online {
     rt: tokio::runtime::Runtime,
-    upstream: HttpUpstream,
     lookups: HttpUpstream,
     handle: Arc<SyncHandle>,
     cancel: CancellationToken,
@@ -148,12 +147,7 @@ impl Online {
         }
         let cancel = CancellationToken::new();
         rt.spawn({
-            let (journal, upstream, handle, cancel) = (
-                journal.clone(),
-                upstream.clone(),
-                handle.clone(),
-                cancel.clone(),
-            );
+            let (journal, handle, cancel) = (journal.clone(), handle.clone(), cancel.clone());
             async move {
                 if let Err(e) = crate::sync::run(journal, upstream, handle.clone(), cancel).await {
                     eprintln!("konbini sync stopped: {e}");
@@ -163,7 +157,6 @@ impl Online {
         });
         Ok(Online {
             rt,
-            upstream,
             lookups,
             handle,
             cancel,
@@ -208,7 +201,6 @@ impl Online {
 
     fn stop(self) {
         self.cancel.cancel();
-        let _ = &self.upstream;
         self.rt.shutdown_timeout(Duration::from_secs(2));
     }
 }

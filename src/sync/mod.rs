@@ -25,7 +25,7 @@ use serde::Serialize;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use crate::journal::{Journal, JournalError, SyncState};
+use crate::journal::{Journal, JournalError, OutboxSummary, SyncState};
 use backoff::Backoff;
 use upstream::{Confirmation, Upstream, UpstreamError};
 
@@ -43,18 +43,10 @@ const UNAUTHORIZED_RETRY: Duration = Duration::from_secs(60);
 pub struct SyncStatus {
     /// The last exchange with the network worked.
     pub online: bool,
-    /// Slips not yet accepted.
-    pub pending: u64,
-    /// Their yen.
-    pub pending_yen: u64,
-    /// When the oldest of them was paid.
-    pub oldest_pending_at: Option<String>,
-    /// Slips accepted so far (journal-wide).
-    pub sent: u64,
-    /// Slips the network will not credit.
-    pub conflicts: u64,
-    /// Slips the network refused as invalid.
-    pub rejected: u64,
+    /// The outbox: pending count, yen and oldest (refreshed every few seconds while
+    /// draining), and the final states counted as they are recorded.
+    #[serde(flatten)]
+    pub outbox: OutboxSummary,
     /// The last failure, while it lasts.
     pub last_error: Option<String>,
     /// A configuration problem (wrong terminal secret): needs a person.
@@ -112,14 +104,14 @@ fn refresh(
 ) -> Result<(), JournalError> {
     // No mark: nothing was pending at the last look, and no scan is needed to say so.
     let s = if mark.0 == u64::MAX {
-        crate::journal::OutboxSummary::default()
+        OutboxSummary::default()
     } else {
         with_journal(journal, |j| j.pending_summary(mark))?
     };
     handle.update(|st| {
-        st.pending = s.pending;
-        st.pending_yen = s.pending_yen;
-        st.oldest_pending_at = s.oldest_pending_at;
+        st.outbox.pending = s.pending;
+        st.outbox.pending_yen = s.pending_yen;
+        st.outbox.oldest_pending_at = s.oldest_pending_at;
     });
     Ok(())
 }
@@ -149,11 +141,7 @@ pub async fn run<U: Upstream>(
         let s = tokio::task::spawn_blocking(move || with_journal(&j, |j| j.outbox_summary((0, 0))))
             .await
             .expect("the journal task ran")?;
-        handle.update(|st| {
-            st.sent = s.sent;
-            st.conflicts = s.conflicts;
-            st.rejected = s.rejected;
-        });
+        handle.update(|st| st.outbox = s);
     }
     let mut mark = {
         let j = journal.clone();
@@ -249,9 +237,9 @@ pub async fn run<U: Upstream>(
                 handle.update(|st| {
                     for v in &verdicts {
                         match v.status.as_str() {
-                            "accepted" | "duplicate" => st.sent += 1,
-                            "conflict" => st.conflicts += 1,
-                            _ => st.rejected += 1,
+                            "accepted" | "duplicate" => st.outbox.sent += 1,
+                            "conflict" => st.outbox.conflicts += 1,
+                            _ => st.outbox.rejected += 1,
                         }
                     }
                     st.online = true;

@@ -261,7 +261,12 @@ pub struct Hook {
 
 impl Hook {
     pub fn start(fail_first: usize) -> Hook {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        Hook::start_at("127.0.0.1:0", fail_first)
+    }
+
+    /// A hook listening at `addr` (a fixed port: an endpoint that comes back).
+    pub fn start_at(addr: &str, fail_first: usize) -> Hook {
+        let listener = TcpListener::bind(addr).unwrap();
         let url = format!("http://{}/hook", listener.local_addr().unwrap());
         let got = Arc::new(Mutex::new(Vec::new()));
         let g = got.clone();
@@ -1307,6 +1312,9 @@ fn a_restarted_network_has_lost_nothing_and_delivers_what_was_pending() {
             .all(|d| d["delivered"] == false)
     );
     assert!(ep["secret"].is_string());
+    // The endpoint comes back: the restarted network delivers what waited in its outbox.
+    let hook = Hook::start_at(&format!("127.0.0.1:{dead_port}"), 0);
+    hook.wait_for("payment_intent.requires_action", &id);
 }
 
 /// Runs tests/node/lifecycle.mjs with the official `stripe` npm package against the

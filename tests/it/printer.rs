@@ -346,11 +346,7 @@ fn print_render_writes_the_picture_and_the_text_of_a_job() {
         assert!(text.contains("漢字 かな カナ ｶﾅ"), "{text}");
     }
     // No leftovers: only what was asked for.
-    let mut names: Vec<String> = std::fs::read_dir(dir.path())
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .collect();
-    names.sort();
+    let names = crate::common::file_names(dir.path());
     assert_eq!(
         names,
         [
@@ -544,12 +540,7 @@ impl PrinterSim {
 }
 
 fn job_files(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .collect();
-    names.sort();
-    names
+    crate::common::file_names(dir)
 }
 
 #[test]

@@ -156,11 +156,7 @@ fn receipts_are_written_per_sale_in_japanese() {
         &journal,
         &["--receipts", receipts.to_str().unwrap()],
     );
-    let mut names: Vec<String> = std::fs::read_dir(&receipts)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .collect();
-    names.sort();
+    let names = crate::common::file_names(&receipts);
     assert_eq!(
         names,
         [

@@ -19,12 +19,17 @@ use crate::replay::{Observer, ReplayOptions, replay};
 #[derive(Debug, Parser)]
 #[command(name = "konbini", version, about, propagate_version = true)]
 pub struct Cli {
+    /// Without a subcommand: the register (`konbini register` on embedded defaults).
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// The clerk's register (terminal UI). With no flags: journal ./konbini.db, an
+    /// embedded payment network with demo payments, the keyboard as the scanner, the
+    /// virtual printer into ./receipts/, the session recorded into ./sessions/.
+    Register(crate::ui::RegisterArgs),
     /// Replay a scan log through the register core into a journal, headless.
     Replay {
         /// The scan log (JSON Lines, spec/scan-log.md).
@@ -418,7 +423,14 @@ fn parse_drain(s: &str) -> Result<f64, String> {
 
 /// Run a parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    match cli.command {
+    let command = cli
+        .command
+        .unwrap_or_else(|| Command::Register(crate::ui::RegisterArgs::default()));
+    match command {
+        Command::Register(args) => {
+            crate::ui::run(&args)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Replay {
             log,
             journal,

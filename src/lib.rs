@@ -32,3 +32,4 @@ pub mod register;
 pub mod replay;
 pub mod scanner;
 pub mod sync;
+pub mod ui;

@@ -135,6 +135,56 @@ impl Receipt {
         Receipt { number, lines }
     }
 
+    /// The day close report (Z report) of `date` at `station`, printed at `at`.
+    pub fn for_day(
+        station: &crate::register::Station,
+        date: chrono::NaiveDate,
+        at: &DateTime<chrono::FixedOffset>,
+        t: &crate::journal::DayTotals,
+    ) -> Receipt {
+        let number = format!("Z-{}-{}", station.terminal, date.format("%Y%m%d"));
+        let mut lines = vec![
+            Line::Title(station.store.name.clone()),
+            Line::Center(format!(
+                "店舗 {}  レジ {}",
+                station.store.code, station.terminal
+            )),
+            Line::Blank,
+            Line::Center("精算レポート（Z）".to_owned()),
+            Line::Text(format!("営業日 {}", date.format("%Y/%m/%d"))),
+            Line::Text(format!("発行 {}", japanese_time(&at.to_rfc3339()))),
+            Line::Rule,
+            Line::Pair("取引数".to_owned(), t.sales.to_string()),
+            Line::Pair("払込票".to_owned(), format!("{}枚", t.slips)),
+            Line::Pair("印紙対象".to_owned(), format!("{}枚", t.stamp_slips)),
+            Line::BigPair("収納合計".to_owned(), t.total.to_string()),
+            Line::Pair("お預り".to_owned(), t.tendered.to_string()),
+            Line::Pair("お釣り".to_owned(), t.change.to_string()),
+            Line::Rule,
+        ];
+        for m in &t.by_method {
+            let method = match m.method {
+                crate::journal::PayMethod::Barcode => "バーコード",
+                crate::journal::PayMethod::KeyIn => "番号入力",
+            };
+            let chain = m.chain.map(|c| c.name_ja()).unwrap_or("");
+            lines.push(Line::Text(format!("{method} {chain}")));
+            lines.push(Line::Pair(format!("  {}枚", m.slips), m.amount.to_string()));
+        }
+        if let (Some(first), Some(last)) = (t.first_seq, t.last_seq) {
+            lines.push(Line::Rule);
+            lines.push(Line::Text(format!("取引番号 {first:06} - {last:06}")));
+        }
+        lines.extend([
+            Line::Rule,
+            Line::Pair("送信済".to_owned(), t.sync.sent.to_string()),
+            Line::Pair("未送信".to_owned(), t.sync.pending.to_string()),
+            Line::Pair("要確認".to_owned(), t.sync.conflict.to_string()),
+            Line::Pair("拒否".to_owned(), t.sync.rejected.to_string()),
+        ]);
+        Receipt { number, lines }
+    }
+
     /// The receipt as plain text `columns` wide (CJK characters take two columns).
     pub fn to_text(&self, columns: usize) -> String {
         let mut out = String::new();

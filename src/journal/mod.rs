@@ -9,10 +9,13 @@
 //! - a sale, its slips, one outbox row per slip, its print job, the chain head and the
 //!   replay position are written in one transaction: a sale is all there or not at all;
 //! - sales are hash-chained (see `record`), so `verify` catches any change, deletion,
-//!   insertion or reordering.
+//!   insertion or reordering;
+//! - the register's views of a day (recent sales, the Z report) are aggregate queries on
+//!   the `sales_at` index (see `day`), never sales loaded into memory.
 //!
 //! It never decides whether a sale is valid: that is the register core's job.
 
+mod day;
 mod export;
 mod lock;
 mod outbox;
@@ -27,6 +30,7 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection, ErrorCode, OpenFlags};
 use rusqlite_migration::{M, Migrations};
 
+pub use day::{DayTotals, MethodTotal, PayMethod, PrintState, SaleRow, SyncCounts};
 pub use outbox::{OutboxSummary, PendingSlip};
 pub use progress::ReplayProgress;
 pub use record::{
@@ -36,7 +40,10 @@ pub use sales::Committed;
 pub use verify::VerifyReport;
 
 /// The schema, one numbered file per version. Never edit a released file: add one.
-const MIGRATION_FILES: &[&str] = &[include_str!("../../migrations/0001_journal.sql")];
+const MIGRATION_FILES: &[&str] = &[
+    include_str!("../../migrations/0001_journal.sql"),
+    include_str!("../../migrations/0002_sales_at.sql"),
+];
 
 /// The page size of new journals, in bytes.
 pub const JOURNAL_PAGE_SIZE: i64 = 1024;
@@ -128,6 +135,14 @@ pub enum JournalError {
         /// What is wrong with it.
         problem: String,
     },
+    /// A sum of the journal's figures does not fit (only a tampered journal gets there).
+    #[error("journal {path}: {what} too large to add up")]
+    Overflow {
+        /// The journal.
+        path: PathBuf,
+        /// Which sum.
+        what: &'static str,
+    },
     /// Any other SQLite error.
     #[error("journal {path}: {source}")]
     Sqlite {
@@ -151,6 +166,10 @@ pub enum JournalError {
         source: std::io::Error,
     },
 }
+
+/// The oldest schema a read-only open (verify, export) reads as it is: 0002 only added an
+/// index, so a journal no writer has upgraded yet is still read, never refused.
+const OLDEST_READABLE_SCHEMA: i64 = 1;
 
 /// An open journal. Writable ones hold the writer lock until dropped.
 pub struct Journal {
@@ -251,7 +270,7 @@ impl Journal {
                     detail: other.to_string(),
                 },
             })?;
-        } else if version < known as i64 {
+        } else if version < OLDEST_READABLE_SCHEMA {
             return Err(JournalError::NotAJournal {
                 path: path.to_owned(),
                 detail: format!("schema version {version}, expected {known}"),

@@ -1,4 +1,6 @@
-//! Committing a sale (one `BEGIN IMMEDIATE` transaction) and reading sales back.
+//! Committing a sale (one `BEGIN IMMEDIATE` transaction), or a batch of sales (one
+//! transaction for all of them, written sale by sale exactly as one at a time), and reading
+//! sales back.
 
 use rusqlite::{OptionalExtension, Row, TransactionBehavior, params};
 
@@ -31,25 +33,39 @@ impl Journal {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(&err)?;
-        let (head_seq, head_hash) = head_of(&tx).map_err(&err)?;
-        let seq = head_seq + 1;
-        let prev = if head_seq == 0 {
-            GENESIS_HASH.to_owned()
-        } else {
-            head_hash
-        };
-        let record = SaleRecord::from_new(seq, sale, &self.journal_id, &prev);
-        insert_sale(&tx, &record).map_err(&err)?;
+        let committed = append_sale(&tx, &self.journal_id, sale).map_err(&err)?;
         if let Some((log_sha256, progress)) = progress {
             progress.save(&tx, log_sha256).map_err(&err)?;
         }
         failpoint::hit("journal-before-commit");
         tx.commit().map_err(&err)?;
         failpoint::hit("journal-after-commit");
-        Ok(Committed {
-            seq,
-            hash: record.hash,
-        })
+        Ok(committed)
+    }
+
+    /// Record every sale of `sales`, in order, in ONE transaction: the same rows, chain,
+    /// outbox rows and print jobs as [`Journal::commit_sale`] once per sale (without replay
+    /// progress), but one `COMMIT` and one sync to disk for all of them. All or nothing: if
+    /// any sale cannot be written (a slip already paid, a full disk), none is. For imports
+    /// and benchmarks; the register commits each sale as it completes.
+    pub fn commit_sales(&mut self, sales: &[NewSale]) -> Result<Vec<Committed>, JournalError> {
+        if sales.is_empty() {
+            return Ok(Vec::new());
+        }
+        let err = super::sqlite_error(&self.path);
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(&err)?;
+        let committed = sales
+            .iter()
+            .map(|sale| append_sale(&tx, &self.journal_id, sale))
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(&err)?;
+        failpoint::hit("journal-before-commit");
+        tx.commit().map_err(&err)?;
+        failpoint::hit("journal-after-commit");
+        Ok(committed)
     }
 
     /// Whether a slip with this pay key (see `Slip::pay_key`) was paid in any sale.
@@ -148,6 +164,29 @@ fn head_of(conn: &rusqlite::Connection) -> rusqlite::Result<(u64, String)> {
     })
 }
 
+/// Write `sale` as the next sale after the chain head, inside the caller's write
+/// transaction: its row, slips, outbox rows, print job and the new head. The
+/// one place a sale is written, for [`Journal::commit_sale`] and [`Journal::commit_sales`].
+pub(super) fn append_sale(
+    tx: &rusqlite::Transaction<'_>,
+    journal_id: &str,
+    sale: &NewSale,
+) -> rusqlite::Result<Committed> {
+    let (head_seq, head_hash) = head_of(tx)?;
+    let seq = head_seq + 1;
+    let prev = if head_seq == 0 {
+        GENESIS_HASH.to_owned()
+    } else {
+        head_hash
+    };
+    let record = SaleRecord::from_new(seq, sale, journal_id, &prev);
+    insert_sale(tx, &record)?;
+    Ok(Committed {
+        seq,
+        hash: record.hash,
+    })
+}
+
 fn insert_sale(tx: &rusqlite::Transaction<'_>, r: &SaleRecord) -> rusqlite::Result<()> {
     tx.prepare_cached(
         "INSERT INTO sales (seq, at, terminal, store_code, store_chain, store_name,
@@ -214,7 +253,7 @@ fn insert_sale(tx: &rusqlite::Transaction<'_>, r: &SaleRecord) -> rusqlite::Resu
     Ok(())
 }
 
-fn yen(row: &Row<'_>, idx: usize) -> rusqlite::Result<Yen> {
+pub(super) fn yen(row: &Row<'_>, idx: usize) -> rusqlite::Result<Yen> {
     let v: i64 = row.get(idx)?;
     Yen::try_from(v).map_err(|e| {
         rusqlite::Error::FromSqlConversionFailure(idx, rusqlite::types::Type::Integer, e.into())

@@ -10,6 +10,8 @@
 //! - `voucher.rs`: the hosted voucher page with its GS1-128 barcode in SVG.
 //! - `store.rs`: the SQLite store, the only code touching the network's database.
 //! - `clock.rs`, `business_days.rs`: the one movable clock; payout dates.
+//! - `embedded.rs`: the in-process network the register UI starts when no upstream is
+//!   configured, and the demo payments made through its merchant API.
 //!
 //! The network owns one store connection behind a mutex: one writer, so concurrent
 //! confirmations of one payment are decided one after the other. Store work runs on
@@ -17,6 +19,7 @@
 
 pub mod business_days;
 pub mod clock;
+pub mod embedded;
 pub mod error;
 pub mod form;
 mod http;

@@ -36,8 +36,12 @@ impl ReceiptDir {
     /// Print `sale`'s receipt as `<receipt number>.png` and `<receipt number>.txt`.
     /// Printing the same sale again writes the same files. Returns the `.txt` path.
     pub fn print(&self, sale: &SaleRecord) -> std::io::Result<PathBuf> {
-        let receipt = Receipt::for_sale(sale);
-        let job = encode_receipt(&receipt, COLUMNS_80MM);
+        self.print_receipt(&Receipt::for_sale(sale))
+    }
+
+    /// Print any receipt (a sale's, a Z report) as `<number>.png` and `<number>.txt`.
+    pub fn print_receipt(&self, receipt: &Receipt) -> std::io::Result<PathBuf> {
+        let job = encode_receipt(receipt, COLUMNS_80MM);
         let (sheet, _) = render(&job, DOTS_80MM).map_err(std::io::Error::other)?;
         let png = sheet.png_bytes().map_err(std::io::Error::other)?;
         write_whole(&self.dir.join(format!("{}.png", receipt.number)), &png)?;

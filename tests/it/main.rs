@@ -14,3 +14,5 @@ mod replay_logs;
 mod scanner;
 mod sync;
 mod udev;
+mod ui;
+mod ui_pty;

@@ -493,14 +493,14 @@ fn print_render_shows_garbage_as_skipped_bytes_not_a_crash() {
 }
 
 /// `konbini printer-sim`, started on a real pseudo-terminal; stopped with SIGTERM on drop.
-struct PrinterSim {
+pub struct PrinterSim {
     child: std::process::Child,
-    device: String,
+    pub device: String,
     lines: std::io::Lines<std::io::BufReader<std::process::ChildStdout>>,
 }
 
 impl PrinterSim {
-    fn start(out: &Path, extra: &[&str]) -> PrinterSim {
+    pub fn start(out: &Path, extra: &[&str]) -> PrinterSim {
         let mut child = crate::common::konbini()
             .args(["printer-sim", "--out", out.to_str().unwrap()])
             .args(extra)
@@ -525,11 +525,11 @@ impl PrinterSim {
     }
 
     /// The next line the simulator prints (a written job), waiting for it.
-    fn next_line(&mut self) -> String {
+    pub fn next_line(&mut self) -> String {
         self.lines.next().unwrap().unwrap()
     }
 
-    fn stop(mut self) -> std::process::Output {
+    pub fn stop(mut self) -> std::process::Output {
         // SAFETY: kill(2) on the pid of a child we started and have not reaped.
         unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM) };
         let rest: Vec<String> = self.lines.by_ref().map_while(Result::ok).collect();

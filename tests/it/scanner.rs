@@ -20,7 +20,7 @@ const CODE2: &str = "]C191959919833262024010101043480024071000395003";
 /// A pseudo-terminal pair in raw mode: the master is the scanner's end of the cable.
 /// Dropping it is an unplug: the device goes and, as udev does on removal, so does its
 /// stable name (a stale name could meet a reused pty number of another test).
-struct Plug {
+pub struct Plug {
     master: File,
     _slave: OwnedFd,
     link: PathBuf,
@@ -32,7 +32,7 @@ impl Drop for Plug {
     }
 }
 
-fn plug_in(link: &Path) -> Plug {
+pub fn plug_in(link: &Path) -> Plug {
     let (mut master, mut slave) = (0, 0);
     // SAFETY: openpty writes two descriptors; the termios is fully initialised first.
     let slave_path = unsafe {
@@ -49,6 +49,10 @@ fn plug_in(link: &Path) -> Plug {
             0,
             "openpty"
         );
+        // Not inherited by programs the tests start (a register under test must see the
+        // unplug: an inherited master would keep the line up).
+        libc::fcntl(master, libc::F_SETFD, libc::FD_CLOEXEC);
+        libc::fcntl(slave, libc::F_SETFD, libc::FD_CLOEXEC);
         let name = libc::ptsname(master);
         PathBuf::from(std::ffi::CStr::from_ptr(name).to_str().unwrap())
     };
@@ -119,7 +123,7 @@ impl Harness {
     }
 }
 
-fn send(plug: &mut Plug, bytes: &[u8]) {
+pub fn send(plug: &mut Plug, bytes: &[u8]) {
     plug.master.write_all(bytes).unwrap();
     plug.master.flush().unwrap();
 }

@@ -1,0 +1,837 @@
+//! The register screen's state and its one `handle` function: an input (a key, a paste, a
+//! scanner frame, a worker's answer, a clock tick) in, the jobs for the workers out.
+//!
+//! It owns what the clerk sees and the order inputs reach the register core; the core
+//! makes every decision about slips and sales. It never does I/O and never reads a clock:
+//! the time comes in with each input, so tests drive it exactly as the terminal does.
+//!
+//! Inputs that go to the core (scan, key-in, tender, complete, cancel) are fed one at a time:
+//! while the core waits for an answer (the journal's "paid before?", the network's look-up,
+//! the commit), later inputs wait in `held`, in order, and are fed when it is answered. So
+//! the core sees exactly the sequence the session log records, and a replay of that log
+//! makes the same sales.
+
+use std::collections::VecDeque;
+
+use chrono::{DateTime, FixedOffset, NaiveDate};
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+
+use crate::domain::{Chain, PaperlessRef, Yen, time::business_date};
+use crate::journal::{DayTotals, SaleRow};
+use crate::register::{Effect, Ignored, LinkState, Msg, NewSale, Reason, Register, Slip};
+use crate::replay::Event;
+use crate::sync::SyncStatus;
+
+use super::text::Lang;
+
+/// Longest input line kept (a scan frame is at most a few hundred bytes).
+pub const INPUT_MAX_CHARS: usize = 256;
+/// Most inputs waiting for the core; more are refused with a notice (a held key, a flood).
+pub const HELD_MAX: usize = 64;
+/// Most lines of one paste that are used.
+pub const PASTE_MAX_LINES: usize = 100;
+/// Most digits of a tender typed in (up to ¥999,999,999,999).
+const TENDER_MAX_DIGITS: usize = 12;
+
+/// An input to the app.
+#[derive(Debug, Clone)]
+pub enum Input {
+    /// A key pressed.
+    Key(KeyEvent),
+    /// Text pasted into the terminal (bracketed paste).
+    Paste(String),
+    /// A frame from the serial scanner.
+    Scanned(String),
+    /// The serial scanner's state.
+    Scanner(ScannerState),
+    /// A worker's answer.
+    Answer(Answer),
+    /// The clock moved (once a second or so).
+    Tick,
+    /// The terminal changed size (nothing to do but draw again).
+    Resize,
+    /// The terminal is gone: end the session (an open sale is abandoned, never journaled).
+    Hangup,
+}
+
+/// What a worker answers to a [`Job`].
+#[derive(Debug, Clone)]
+pub enum Answer {
+    /// The answer to one of the core's questions (`PaidChecked`, `LookedUp`,
+    /// `Committed`, `CommitFailed`).
+    Core(Msg),
+    /// A receipt was printed.
+    Printed {
+        /// Its sale.
+        seq: u64,
+    },
+    /// The printer cannot print; the receipt stays queued and prints when it can.
+    PrintHeld {
+        /// The sale whose receipt waits.
+        seq: u64,
+        /// Why (paper end, cover open, offline, unplugged).
+        why: String,
+    },
+    /// Today's sales, newest first.
+    Journal(Vec<SaleRow>),
+    /// The day's totals, and whether the Z report printed.
+    DayClosed {
+        /// The business date.
+        date: NaiveDate,
+        /// The totals.
+        totals: DayTotals,
+        /// Where the Z report went, or why it did not print.
+        printed: Result<String, String>,
+    },
+    /// The next demo voucher's barcode, to be scanned (None: no demo voucher left or ready).
+    DemoScan(Option<String>),
+    /// The next demo voucher's paperless numbers, for the key-in dialog.
+    DemoKeyIn(Option<(Chain, String, String)>),
+    /// The payment network link and the unsent slips.
+    Link(SyncStatus),
+    /// The journal's hash chain was checked at start: the number of sales, or what is wrong.
+    JournalChecked(Result<u64, String>),
+    /// Print jobs still queued.
+    PrintQueue(usize),
+    /// A job failed in a way the clerk must know about (the session log cannot be written).
+    Trouble(String),
+}
+
+/// Work for the workers, in the order given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Job {
+    /// Append this event to the session log.
+    Record {
+        /// When.
+        at: DateTime<FixedOffset>,
+        /// What.
+        event: Event,
+    },
+    /// The core asks whether a slip was paid before; answer `Core(PaidChecked)`.
+    CheckPaid(Slip),
+    /// The core asks the network about keyed-in numbers; answer `Core(LookedUp)`.
+    Lookup {
+        /// When the key-in happened.
+        at: DateTime<FixedOffset>,
+        /// The numbers.
+        reference: PaperlessRef,
+    },
+    /// Commit a sale; answer `Core(Committed)` or `Core(CommitFailed)`.
+    Commit(NewSale),
+    /// Kick the cash drawer.
+    OpenDrawer,
+    /// Print sale `seq`'s receipt (its queued job).
+    Print(u64),
+    /// Print sale `seq`'s receipt again, whatever its job's state.
+    Reprint(u64),
+    /// Wake the sync task.
+    WakeSync,
+    /// Load today's sales (at or after this `at` prefix) for the journal screen.
+    LoadJournal {
+        /// `YYYY-MM-DD` of today in Japan.
+        since: String,
+    },
+    /// Add up `date` and print its Z report.
+    DayClose {
+        /// The business date.
+        date: NaiveDate,
+    },
+    /// Hand over the next demo voucher's barcode.
+    NextDemoScan,
+    /// Hand over the next demo voucher's paperless numbers.
+    NextDemoKeyIn,
+}
+
+/// The serial scanner, as the status bar shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ScannerState {
+    /// No serial scanner: the keyboard (or a keyboard-wedge scanner) is the scanner.
+    Keyboard,
+    /// Open.
+    Connected(String),
+    /// Gone; the reader keeps trying. The path and the error.
+    Unplugged(String, String),
+}
+
+/// The printer, as the status bar shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PrinterState {
+    /// The virtual printer (PNG and text files).
+    Virtual(String),
+    /// A real printer that took the last job.
+    Ready,
+    /// A real printer that cannot print now, and why.
+    Held(String),
+}
+
+/// The journal, as the status bar shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JournalState {
+    /// The hash chain is being checked (in the background, sales go on).
+    Checking,
+    /// Checked: this many sales.
+    Ok(u64),
+    /// Broken: new sales are refused.
+    Broken(String),
+}
+
+/// Which screen is up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Screen {
+    /// The sale.
+    Sale,
+    /// Today's sales.
+    Journal,
+    /// The day close report.
+    DayClose,
+}
+
+/// What the last input did, for the notice line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Notice {
+    /// A slip was refused: the reason and the core's detail.
+    Rejected(Reason, String),
+    /// An input changed nothing.
+    Ignored(Ignored, Yen),
+    /// A slip joined the sale.
+    SlipAdded(Yen),
+    /// Cash was tendered.
+    Tendered(Yen),
+    /// The sale is committed: its number and change.
+    Completed(u64, Yen),
+    /// The journal refused the sale; it is open again.
+    CommitFailed(String),
+    /// The sale was cancelled.
+    Cancelled,
+    /// A receipt printed (after being held, or a reprint).
+    Printed(u64),
+    /// A receipt could not print yet.
+    PrintHeld(u64, String),
+    /// The input line is full.
+    InputTooLong,
+    /// A tender of nothing.
+    ZeroTender,
+    /// Too many inputs waiting.
+    TooManyHeld,
+    /// A paste had more lines than are used.
+    PasteTruncated(usize),
+    /// No demo voucher to hand out.
+    NoDemo,
+    /// A sale is open: this needs none open.
+    SaleOpen,
+    /// Quit asked with a sale open.
+    QuitWithSale,
+    /// The Z report printed, or why not.
+    DayClosed(Result<String, String>),
+    /// Something the clerk must know that is not about a slip.
+    Trouble(String),
+}
+
+impl Notice {
+    /// Whether it is bad news (drawn in red).
+    pub fn is_error(&self) -> bool {
+        matches!(
+            self,
+            Notice::Rejected(..)
+                | Notice::CommitFailed(_)
+                | Notice::PrintHeld(..)
+                | Notice::InputTooLong
+                | Notice::ZeroTender
+                | Notice::TooManyHeld
+                | Notice::PasteTruncated(_)
+                | Notice::NoDemo
+                | Notice::SaleOpen
+                | Notice::QuitWithSale
+                | Notice::DayClosed(Err(_))
+                | Notice::Trouble(_)
+                | Notice::Ignored(..)
+        )
+    }
+}
+
+/// The last completed sale, shown until the next slip.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Completed {
+    /// Journal sequence number.
+    pub seq: u64,
+    /// Its total.
+    pub total: Yen,
+    /// Cash handed over.
+    pub tendered: Yen,
+    /// Change handed back.
+    pub change: Yen,
+}
+
+/// The key-in dialog (F2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyInForm {
+    /// The chain chosen.
+    pub chain: Chain,
+    /// The payment code typed.
+    pub payment_code: String,
+    /// The confirmation number typed.
+    pub confirmation_number: String,
+    /// 0 chain, 1 payment code, 2 confirmation number.
+    pub field: usize,
+}
+
+/// The link and the devices, as the status bar shows them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Status {
+    /// The payment network: None when no network is configured.
+    pub link: Option<SyncStatus>,
+    /// The scanner.
+    pub scanner: ScannerState,
+    /// The printer.
+    pub printer: PrinterState,
+    /// Receipts waiting to print.
+    pub print_queue: usize,
+    /// The journal.
+    pub journal: JournalState,
+}
+
+/// The register screen.
+#[derive(Debug, Clone)]
+pub struct App {
+    register: Register,
+    /// The clerk's language.
+    pub lang: Lang,
+    /// The screen up.
+    pub screen: Screen,
+    /// The key-in dialog, when open.
+    pub dialog: Option<KeyInForm>,
+    /// The help overlay is up.
+    pub help: bool,
+    /// The input line.
+    pub input: String,
+    /// What the last input did.
+    pub notice: Option<Notice>,
+    /// The last completed sale.
+    pub completed: Option<Completed>,
+    /// The status bar.
+    pub status: Status,
+    /// Today's sales (journal screen).
+    pub journal_rows: Vec<SaleRow>,
+    /// The row selected on the journal screen.
+    pub selected: usize,
+    /// The day close report: its date and totals (None while adding up).
+    pub day: Option<(NaiveDate, DayTotals)>,
+    /// The time of the last input.
+    pub now: DateTime<FixedOffset>,
+    /// The clerk asked to quit (with no sale open).
+    pub quit: bool,
+    /// Answers the core waits for.
+    awaiting: usize,
+    /// A network look-up is under way.
+    pub looking_up: bool,
+    /// Inputs for the core waiting for those answers, with their times.
+    held: VecDeque<(DateTime<FixedOffset>, Event)>,
+    /// The sale being committed (for the change shown once it is).
+    committing: Option<NewSale>,
+}
+
+impl App {
+    /// A register screen for `register`, at `now`.
+    pub fn new(register: Register, lang: Lang, status: Status, now: DateTime<FixedOffset>) -> App {
+        App {
+            register,
+            lang,
+            screen: Screen::Sale,
+            dialog: None,
+            help: false,
+            input: String::new(),
+            notice: None,
+            completed: None,
+            status,
+            journal_rows: Vec::new(),
+            selected: 0,
+            day: None,
+            now,
+            quit: false,
+            awaiting: 0,
+            looking_up: false,
+            held: VecDeque::new(),
+            committing: None,
+        }
+    }
+
+    /// The register core (read-only: only `handle` feeds it).
+    pub fn register(&self) -> &Register {
+        &self.register
+    }
+
+    /// Whether the core waits for an answer (inputs are held meanwhile).
+    pub fn busy(&self) -> bool {
+        self.awaiting > 0
+    }
+
+    /// Whether a sale is open (or being committed).
+    pub fn sale_open(&self) -> bool {
+        self.register.open_sale().is_some()
+    }
+
+    /// One input at `now`; the jobs it makes, in order.
+    pub fn handle(&mut self, input: Input, now: DateTime<FixedOffset>) -> Vec<Job> {
+        self.now = now;
+        let mut jobs = Vec::new();
+        match input {
+            Input::Key(key) => self.key(key, &mut jobs),
+            Input::Paste(text) => self.paste(&text, &mut jobs),
+            Input::Scanned(frame) => self.submit(Event::Scan(frame), &mut jobs),
+            Input::Scanner(state) => self.status.scanner = state,
+            Input::Answer(answer) => self.answer(answer, &mut jobs),
+            Input::Resize => {}
+            Input::Hangup => self.quit = true,
+            Input::Tick => {
+                if self.screen == Screen::Journal {
+                    jobs.push(self.load_journal());
+                }
+            }
+        }
+        jobs
+    }
+
+    fn today(&self) -> NaiveDate {
+        business_date(&self.now)
+    }
+
+    fn load_journal(&self) -> Job {
+        Job::LoadJournal {
+            since: self.today().format("%Y-%m-%d").to_string(),
+        }
+    }
+
+    fn key(&mut self, key: KeyEvent, jobs: &mut Vec<Job>) {
+        if key.kind == KeyEventKind::Release {
+            return;
+        }
+        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+        if ctrl && key.code == KeyCode::Char('c') {
+            return self.ask_quit();
+        }
+        if key.code == KeyCode::F(9) {
+            self.lang = self.lang.toggled();
+            return;
+        }
+        if self.help {
+            self.help = false;
+            return;
+        }
+        if key.code == KeyCode::F(1) {
+            self.help = true;
+            return;
+        }
+        if self.dialog.is_some() {
+            return self.dialog_key(key, jobs);
+        }
+        match self.screen {
+            Screen::Sale => self.sale_key(key, ctrl, jobs),
+            Screen::Journal => self.journal_key(key, jobs),
+            Screen::DayClose => self.day_key(key, jobs),
+        }
+    }
+
+    fn ask_quit(&mut self) {
+        if self.sale_open() || self.busy() {
+            self.notice = Some(Notice::QuitWithSale);
+        } else {
+            self.quit = true;
+        }
+    }
+
+    fn sale_key(&mut self, key: KeyEvent, ctrl: bool, jobs: &mut Vec<Job>) {
+        match key.code {
+            KeyCode::Enter => self.enter(jobs),
+            // `spec/cli.md`: Esc cancels the open sale (and whatever was being typed).
+            KeyCode::Esc => {
+                self.input.clear();
+                if self.sale_open() || self.busy() {
+                    self.submit(Event::Cancel, jobs);
+                }
+            }
+            KeyCode::Backspace => {
+                self.input.pop();
+            }
+            KeyCode::F(2) => {
+                self.dialog = Some(KeyInForm {
+                    chain: self
+                        .register
+                        .station()
+                        .store
+                        .chain
+                        .unwrap_or(Chain::FamilyMart),
+                    payment_code: String::new(),
+                    confirmation_number: String::new(),
+                    field: 1,
+                })
+            }
+            KeyCode::F(3) => {
+                self.screen = Screen::Journal;
+                self.selected = 0;
+                jobs.push(self.load_journal());
+            }
+            KeyCode::F(4) => {
+                if self.sale_open() || self.busy() {
+                    self.notice = Some(Notice::SaleOpen);
+                } else {
+                    self.screen = Screen::DayClose;
+                    self.day = None;
+                    jobs.push(Job::DayClose { date: self.today() });
+                }
+            }
+            KeyCode::F(5) => jobs.push(Job::NextDemoScan),
+            KeyCode::F(6) => jobs.push(Job::NextDemoKeyIn),
+            // A scanner sends GS (FNC1) as Ctrl+].
+            KeyCode::Char(']') if ctrl => self.type_char('\u{1d}'),
+            KeyCode::Char('q') if self.input.is_empty() && !self.sale_open() && !self.busy() => {
+                self.quit = true;
+            }
+            KeyCode::Char(c) if !ctrl && !c.is_control() => self.type_char(c),
+            _ => {}
+        }
+    }
+
+    fn type_char(&mut self, c: char) {
+        if self.input.chars().count() >= INPUT_MAX_CHARS {
+            self.notice = Some(Notice::InputTooLong);
+        } else {
+            self.input.push(c);
+        }
+    }
+
+    /// Enter on the input line: a scan, a tender, or complete (`spec/cli.md`).
+    fn enter(&mut self, jobs: &mut Vec<Job>) {
+        let text = std::mem::take(&mut self.input);
+        let text = text.trim();
+        if text.is_empty() {
+            if self.sale_open() || self.busy() {
+                self.submit(Event::Complete, jobs);
+            }
+            return;
+        }
+        self.line(text, jobs);
+    }
+
+    /// A whole line of input (typed, scanned by a wedge, or pasted).
+    fn line(&mut self, text: &str, jobs: &mut Vec<Job>) {
+        let digits = text.bytes().all(|b| b.is_ascii_digit());
+        let open = self.sale_open() || self.busy();
+        if open && digits && text.len() != 44 && text.len() <= TENDER_MAX_DIGITS {
+            match text.parse::<u64>() {
+                Ok(yen) if yen > 0 => self.submit(Event::Tender(Yen::new(yen)), jobs),
+                _ => self.notice = Some(Notice::ZeroTender),
+            }
+        } else {
+            self.submit(Event::Scan(text.to_owned()), jobs);
+        }
+    }
+
+    fn paste(&mut self, text: &str, jobs: &mut Vec<Job>) {
+        if self.dialog.is_some() {
+            // Into the field being typed: digits only.
+            for c in text.chars().filter(char::is_ascii_digit) {
+                self.dialog_char(c);
+            }
+            return;
+        }
+        if self.screen != Screen::Sale {
+            return;
+        }
+        let mut lines = text.split(['\r', '\n']).filter(|l| !l.trim().is_empty());
+        let mut used = 0;
+        for l in lines.by_ref().take(PASTE_MAX_LINES) {
+            used += 1;
+            // What is already typed is the start of the first line.
+            let mut whole = std::mem::take(&mut self.input);
+            whole.extend(
+                l.chars()
+                    .filter(|c| !c.is_control() || *c == '\u{1d}')
+                    .take(INPUT_MAX_CHARS),
+            );
+            let whole = whole.trim().to_owned();
+            if !whole.is_empty() {
+                self.line(&whole, jobs);
+            }
+        }
+        let dropped = lines.count();
+        if dropped > 0 {
+            self.notice = Some(Notice::PasteTruncated(used + dropped));
+        }
+    }
+
+    fn dialog_key(&mut self, key: KeyEvent, jobs: &mut Vec<Job>) {
+        let Some(form) = self.dialog.as_mut() else {
+            return;
+        };
+        match key.code {
+            KeyCode::Esc => self.dialog = None,
+            KeyCode::Tab | KeyCode::Down => form.field = (form.field + 1) % 3,
+            KeyCode::BackTab | KeyCode::Up => form.field = (form.field + 2) % 3,
+            KeyCode::Left | KeyCode::Right if form.field == 0 => {
+                let i = Chain::ALL
+                    .iter()
+                    .position(|c| *c == form.chain)
+                    .unwrap_or(0);
+                let n = Chain::ALL.len();
+                let i = if key.code == KeyCode::Left {
+                    (i + n - 1) % n
+                } else {
+                    (i + 1) % n
+                };
+                form.chain = Chain::ALL[i];
+            }
+            KeyCode::Char(c @ '1'..='4') if form.field == 0 => {
+                form.chain = Chain::ALL[(c as u8 - b'1') as usize];
+                form.field = 1;
+            }
+            KeyCode::Backspace => match form.field {
+                1 => {
+                    form.payment_code.pop();
+                }
+                2 => {
+                    form.confirmation_number.pop();
+                }
+                _ => {}
+            },
+            KeyCode::Enter => {
+                if form.field < 2 && form.confirmation_number.is_empty() {
+                    form.field += 1;
+                    return;
+                }
+                let form = self.dialog.take().expect("open");
+                self.submit(
+                    Event::KeyIn {
+                        chain: form.chain.as_str().to_owned(),
+                        payment_code: form.payment_code,
+                        confirmation_number: form.confirmation_number,
+                    },
+                    jobs,
+                );
+            }
+            KeyCode::Char(c) => self.dialog_char(c),
+            _ => {}
+        }
+    }
+
+    fn dialog_char(&mut self, c: char) {
+        let Some(form) = self.dialog.as_mut() else {
+            return;
+        };
+        // The numbers are digits; hyphens as printed on some vouchers are dropped.
+        if !c.is_ascii_digit() {
+            return;
+        }
+        let field = match form.field {
+            1 => &mut form.payment_code,
+            2 => &mut form.confirmation_number,
+            _ => return,
+        };
+        if field.len() < 20 {
+            field.push(c);
+        }
+    }
+
+    fn journal_key(&mut self, key: KeyEvent, jobs: &mut Vec<Job>) {
+        match key.code {
+            KeyCode::Esc | KeyCode::F(3) => self.screen = Screen::Sale,
+            KeyCode::Up => self.selected = self.selected.saturating_sub(1),
+            KeyCode::Down => {
+                self.selected = (self.selected + 1).min(self.journal_rows.len().saturating_sub(1))
+            }
+            KeyCode::Enter | KeyCode::Char('r') | KeyCode::Char('R') => {
+                if let Some(row) = self.journal_rows.get(self.selected) {
+                    jobs.push(Job::Reprint(row.seq));
+                }
+            }
+            KeyCode::Char('q') => self.ask_quit(),
+            _ => {}
+        }
+    }
+
+    fn day_key(&mut self, key: KeyEvent, jobs: &mut Vec<Job>) {
+        match key.code {
+            KeyCode::Esc | KeyCode::F(4) => self.screen = Screen::Sale,
+            KeyCode::Char('p') | KeyCode::Char('P') => {
+                self.day = None;
+                jobs.push(Job::DayClose { date: self.today() });
+            }
+            KeyCode::Char('q') => self.ask_quit(),
+            _ => {}
+        }
+    }
+
+    /// An input for the core: fed now, or held until the core's pending answers are in.
+    fn submit(&mut self, event: Event, jobs: &mut Vec<Job>) {
+        if self.awaiting > 0 {
+            if self.held.len() >= HELD_MAX {
+                self.notice = Some(Notice::TooManyHeld);
+            } else {
+                self.held.push_back((self.now, event));
+            }
+            return;
+        }
+        self.feed_event(self.now, event, jobs);
+    }
+
+    fn feed_event(&mut self, at: DateTime<FixedOffset>, event: Event, jobs: &mut Vec<Job>) {
+        // The session log is written first: it is what a replay will feed.
+        jobs.push(Job::Record {
+            at,
+            event: event.clone(),
+        });
+        let msg = match event {
+            Event::Scan(frame) => Msg::Scan { at, frame },
+            Event::KeyIn {
+                chain,
+                payment_code,
+                confirmation_number,
+            } => Msg::KeyIn {
+                at,
+                chain,
+                payment_code,
+                confirmation_number,
+            },
+            Event::Tender(amount) => Msg::Tender { at, amount },
+            Event::Complete => Msg::Complete { at },
+            Event::Cancel => Msg::Cancel { at },
+        };
+        self.feed(msg, jobs);
+    }
+
+    /// Run one message through the core and carry out what it says.
+    fn feed(&mut self, msg: Msg, jobs: &mut Vec<Job>) {
+        for effect in self.register.update(msg) {
+            match effect {
+                Effect::CheckPaid(slip) => {
+                    self.awaiting += 1;
+                    jobs.push(Job::CheckPaid(slip));
+                }
+                Effect::Lookup { at, reference } => {
+                    self.awaiting += 1;
+                    self.looking_up = true;
+                    jobs.push(Job::Lookup { at, reference });
+                }
+                Effect::Rejected(r) => self.notice = Some(Notice::Rejected(r.reason, r.detail)),
+                Effect::Ignored(i) => {
+                    let short = self
+                        .register
+                        .open_sale()
+                        .and_then(|s| s.total().checked_sub(s.tendered()))
+                        .unwrap_or(Yen::ZERO);
+                    self.notice = Some(Notice::Ignored(i, short));
+                }
+                Effect::SlipAdded { slip, .. } => {
+                    self.completed = None;
+                    self.notice = Some(Notice::SlipAdded(slip.amount()));
+                }
+                Effect::Tendered { tendered } => self.notice = Some(Notice::Tendered(tendered)),
+                Effect::CommitSale(sale) => {
+                    self.awaiting += 1;
+                    self.committing = Some(sale.clone());
+                    jobs.push(Job::Commit(sale));
+                }
+                Effect::SaleCompleted { seq, change } => {
+                    if let Some(sale) = self.committing.take() {
+                        self.completed = Some(Completed {
+                            seq,
+                            total: sale.total,
+                            tendered: sale.tendered,
+                            change,
+                        });
+                    }
+                    if let JournalState::Ok(n) = &mut self.status.journal {
+                        *n += 1;
+                    }
+                    self.notice = Some(Notice::Completed(seq, change));
+                }
+                Effect::OpenDrawer => jobs.push(Job::OpenDrawer),
+                Effect::PrintReceipt { seq } => jobs.push(Job::Print(seq)),
+                Effect::WakeSync => jobs.push(Job::WakeSync),
+                Effect::CommitFailed { reason } => {
+                    self.committing = None;
+                    self.notice = Some(Notice::CommitFailed(reason));
+                }
+                Effect::SaleCancelled => {
+                    self.completed = None;
+                    self.notice = Some(Notice::Cancelled);
+                }
+                Effect::SaleAbandoned => {}
+            }
+        }
+    }
+
+    fn answer(&mut self, answer: Answer, jobs: &mut Vec<Job>) {
+        match answer {
+            Answer::Core(msg) => {
+                if matches!(msg, Msg::LookedUp { .. }) {
+                    self.looking_up = false;
+                }
+                self.awaiting = self.awaiting.saturating_sub(1);
+                self.feed(msg, jobs);
+                // Feed what waited, until the core asks again.
+                while self.awaiting == 0 {
+                    let Some((at, event)) = self.held.pop_front() else {
+                        break;
+                    };
+                    self.feed_event(at, event, jobs);
+                }
+            }
+            Answer::Printed { seq } => {
+                if matches!(self.status.printer, PrinterState::Held(_)) {
+                    self.status.printer = PrinterState::Ready;
+                    self.notice = Some(Notice::Printed(seq));
+                }
+            }
+            Answer::PrintHeld { seq, why } => {
+                self.status.printer = PrinterState::Held(why.clone());
+                self.notice = Some(Notice::PrintHeld(seq, why));
+            }
+            Answer::PrintQueue(n) => self.status.print_queue = n,
+            Answer::Journal(rows) => {
+                self.journal_rows = rows;
+                self.selected = self.selected.min(self.journal_rows.len().saturating_sub(1));
+            }
+            Answer::DayClosed {
+                date,
+                totals,
+                printed,
+            } => {
+                self.day = Some((date, totals));
+                self.notice = Some(Notice::DayClosed(printed));
+            }
+            Answer::DemoScan(Some(frame)) => self.submit(Event::Scan(frame), jobs),
+            Answer::DemoScan(None) | Answer::DemoKeyIn(None) => self.notice = Some(Notice::NoDemo),
+            Answer::DemoKeyIn(Some((chain, payment_code, confirmation_number))) => {
+                if self.screen == Screen::Sale {
+                    self.dialog = Some(KeyInForm {
+                        chain,
+                        payment_code,
+                        confirmation_number,
+                        field: 2,
+                    });
+                }
+            }
+            Answer::Link(status) => {
+                let link = LinkState {
+                    online: status.online,
+                    pending: Yen::new(status.outbox.pending_yen),
+                    oldest_pending_at: status
+                        .outbox
+                        .oldest_pending_at
+                        .as_deref()
+                        .and_then(|t| DateTime::parse_from_rfc3339(t).ok()),
+                };
+                // Not a clerk's input: never held, never recorded, never a notice. While a
+                // commit is under way the core ignores it; the next tick brings it again.
+                let _ = self.register.update(Msg::Link(link));
+                self.status.link = Some(status);
+            }
+            Answer::JournalChecked(Ok(n)) => self.status.journal = JournalState::Ok(n),
+            Answer::JournalChecked(Err(e)) => {
+                self.status.journal = JournalState::Broken(e.clone());
+                self.notice = Some(Notice::Trouble(e));
+            }
+            Answer::Trouble(e) => self.notice = Some(Notice::Trouble(e)),
+        }
+    }
+}

@@ -1,0 +1,155 @@
+//! The register driven inline, for tests and the benchmark: the same `App`, the same
+//! `Services` against a real journal, virtual printer and session log, and the same
+//! `view::draw`, onto ratatui's `TestBackend`. Every job is run at once, in order, and its
+//! answers fed back until nothing is left, so a test reads the screen a clerk would see
+//! once the register has settled. The clock is the harness's own and moves only when told.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use chrono::{DateTime, FixedOffset};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::buffer::Buffer;
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+use crate::journal::Journal;
+use crate::register::{OfflineLimits, Register, Station};
+use crate::replay::ReceiptDir;
+
+use super::app::{App, Input, Job, JournalState, PrinterState, ScannerState, Status};
+use super::record::Recorder;
+use super::text::Lang;
+use super::worker::{Demo, NetLink, Printer, Services};
+
+/// A register on a test terminal.
+pub struct Harness {
+    /// The screen's state.
+    pub app: App,
+    /// The real parts.
+    pub services: Arc<Services>,
+    /// The test terminal.
+    pub terminal: Terminal<TestBackend>,
+    /// The harness's clock.
+    pub now: DateTime<FixedOffset>,
+}
+
+impl Harness {
+    /// A register at `station` with its journal, receipts and session log in `dir`
+    /// (`konbini.db`, `receipts/`, `session.jsonl`), on a `width` x `height` terminal.
+    pub fn open(
+        dir: &Path,
+        station: Station,
+        now: DateTime<FixedOffset>,
+        (width, height): (u16, u16),
+    ) -> anyhow::Result<Harness> {
+        let journal = Journal::open(&dir.join("konbini.db"))?;
+        let sales = journal.head()?.0;
+        let receipts = dir.join("receipts");
+        let services = Services {
+            journal: Arc::new(Mutex::new(journal)),
+            printer: Printer::Virtual(ReceiptDir::create(&receipts)?),
+            reports: Some(ReceiptDir::create(&receipts)?),
+            recorder: Some(Mutex::new(Recorder::create(
+                &dir.join("session.jsonl"),
+                &station,
+            )?)),
+            net: OnceLock::new(),
+            demo: Mutex::new(Demo::default()),
+            station: station.clone(),
+            broken: Default::default(),
+        };
+        let status = Status {
+            link: None,
+            scanner: ScannerState::Keyboard,
+            printer: PrinterState::Virtual(receipts.display().to_string()),
+            print_queue: 0,
+            journal: JournalState::Ok(sales),
+        };
+        let register = Register::new(station).with_limits(OfflineLimits::default());
+        Ok(Harness {
+            app: App::new(register, Lang::Ja, status, now),
+            services: Arc::new(services),
+            terminal: Terminal::new(TestBackend::new(width, height))?,
+            now,
+        })
+    }
+
+    /// Use this payment network for look-ups (and demo vouchers, if it is embedded).
+    pub fn with_network(self, net: NetLink) -> Harness {
+        let _ = self.services.net.set(net);
+        self
+    }
+
+    /// Feed one input and run every job it leads to.
+    pub fn input(&mut self, input: Input) {
+        let jobs = self.app.handle(input, self.now);
+        self.run(jobs);
+    }
+
+    fn run(&mut self, jobs: Vec<Job>) {
+        let mut queue: std::collections::VecDeque<Job> = jobs.into();
+        while let Some(job) = queue.pop_front() {
+            for answer in self.services.run(job) {
+                queue.extend(self.app.handle(Input::Answer(answer), self.now));
+            }
+        }
+    }
+
+    /// Press a key.
+    pub fn key(&mut self, code: KeyCode) {
+        self.input(Input::Key(KeyEvent::new(code, KeyModifiers::NONE)));
+    }
+
+    /// Press a key with modifiers.
+    pub fn key_with(&mut self, code: KeyCode, modifiers: KeyModifiers) {
+        self.input(Input::Key(KeyEvent::new(code, modifiers)));
+    }
+
+    /// Type `text` (no Enter).
+    pub fn type_text(&mut self, text: &str) {
+        for c in text.chars() {
+            self.key(KeyCode::Char(c));
+        }
+    }
+
+    /// Type `text`, then Enter.
+    pub fn line(&mut self, text: &str) {
+        self.type_text(text);
+        self.key(KeyCode::Enter);
+    }
+
+    /// Move the clock.
+    pub fn advance(&mut self, by: chrono::Duration) {
+        self.now += by;
+    }
+
+    /// Draw the screen; the buffer.
+    pub fn draw(&mut self) -> &Buffer {
+        let app = &self.app;
+        let frame = self
+            .terminal
+            .draw(|f| super::view::draw(f, app))
+            .expect("a test backend draws");
+        frame.buffer
+    }
+
+    /// The screen as text, one line per row (trailing spaces removed).
+    pub fn screen(&mut self) -> String {
+        let buffer = self.draw().clone();
+        let mut out = String::new();
+        for y in 0..buffer.area.height {
+            let mut line = String::new();
+            let mut x = 0;
+            while x < buffer.area.width {
+                let symbol = buffer[(x, y)].symbol();
+                line.push_str(symbol);
+                // A wide character covers the next cell too.
+                x += (unicode_width::UnicodeWidthStr::width(symbol) as u16).max(1);
+            }
+            out.push_str(line.trim_end());
+            out.push('\n');
+        }
+        out
+    }
+}

@@ -1,0 +1,338 @@
+//! The real `konbini` binary in a real pseudo-terminal, read through a vt100 screen parser:
+//! what a clerk at a real terminal sees and types. Keys are the bytes a terminal sends.
+
+use std::fs::File;
+use std::io::{Read, Write};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Child, Stdio};
+use std::sync::mpsc::{Receiver, channel};
+use std::time::{Duration, Instant};
+
+use crate::common::{export, konbini, run, stderr, tempdir};
+
+pub const F2: &str = "\x1bOQ";
+pub const F3: &str = "\x1bOR";
+pub const F5: &str = "\x1b[15~";
+
+/// A program running in a pseudo-terminal of `cols` x `rows`.
+pub struct Pty {
+    master: File,
+    bytes: Receiver<Vec<u8>>,
+    parser: vt100::Parser,
+    pub child: Child,
+}
+
+impl Pty {
+    pub fn spawn(args: &[&str], cwd: &Path, (cols, rows): (u16, u16)) -> Pty {
+        let mut master = -1;
+        let mut slave = -1;
+        let ws = libc::winsize {
+            ws_row: rows,
+            ws_col: cols,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
+        // SAFETY: openpty with valid out-pointers and a valid winsize.
+        let rc = unsafe {
+            libc::openpty(
+                &mut master,
+                &mut slave,
+                std::ptr::null_mut(),
+                std::ptr::null(),
+                &ws,
+            )
+        };
+        assert_eq!(rc, 0, "openpty: {}", std::io::Error::last_os_error());
+        // SAFETY: fcntl on the two descriptors just made. Other tests' children must not
+        // inherit them (they would keep this terminal alive after it is closed).
+        unsafe {
+            libc::fcntl(master, libc::F_SETFD, libc::FD_CLOEXEC);
+            libc::fcntl(slave, libc::F_SETFD, libc::FD_CLOEXEC);
+        }
+        // SAFETY: fresh descriptors we own.
+        let (master, slave) = unsafe { (File::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) };
+        let mut cmd = konbini();
+        cmd.args(args)
+            .current_dir(cwd)
+            .env("TERM", "xterm-256color")
+            .stdin(Stdio::from(slave.try_clone().unwrap()))
+            .stdout(Stdio::from(slave.try_clone().unwrap()))
+            .stderr(Stdio::from(
+                File::create(cwd.join("stderr.txt")).expect("stderr file"),
+            ));
+        // SAFETY: only async-signal-safe calls between fork and exec.
+        unsafe {
+            cmd.pre_exec(|| {
+                if libc::setsid() < 0 || libc::ioctl(0, libc::TIOCSCTTY as _, 0) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let child = cmd.spawn().expect("spawn konbini in a pty");
+        drop(slave);
+        let (tx, bytes) = channel();
+        let mut reader = master.try_clone().unwrap();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 16 * 1024];
+            loop {
+                match reader.read(&mut buf) {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => {
+                        if tx.send(buf[..n].to_vec()).is_err() {
+                            return;
+                        }
+                    }
+                }
+            }
+        });
+        Pty {
+            master,
+            bytes,
+            parser: vt100::Parser::new(
+                std::num::NonZeroU16::new(rows).expect("rows"),
+                std::num::NonZeroU16::new(cols).expect("cols"),
+                0,
+            ),
+            child,
+        }
+    }
+
+    /// Type these bytes, as the terminal would send them.
+    pub fn send(&mut self, keys: &str) {
+        self.master
+            .write_all(keys.as_bytes())
+            .expect("write to the pty");
+        self.master.flush().unwrap();
+    }
+
+    /// The screen now (after reading what has arrived).
+    pub fn screen(&mut self) -> String {
+        while let Ok(b) = self.bytes.try_recv() {
+            self.parser.process(&b);
+        }
+        self.parser.screen().contents()
+    }
+
+    /// Wait until the screen shows `needle`; the screen.
+    pub fn wait_for(&mut self, needle: &str, timeout: Duration) -> String {
+        let end = Instant::now() + timeout;
+        loop {
+            if let Ok(b) = self.bytes.recv_timeout(Duration::from_millis(50)) {
+                self.parser.process(&b);
+            }
+            let screen = self.screen();
+            if screen.contains(needle) {
+                return screen;
+            }
+            if Instant::now() > end {
+                panic!("{needle:?} did not appear within {timeout:?}; the screen:\n{screen}");
+            }
+        }
+    }
+
+    /// Wait for the program to exit; its status.
+    pub fn wait_exit(&mut self, timeout: Duration) -> std::process::ExitStatus {
+        let end = Instant::now() + timeout;
+        loop {
+            while let Ok(b) = self.bytes.try_recv() {
+                self.parser.process(&b);
+            }
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            if Instant::now() > end {
+                let _ = self.child.kill();
+                panic!("konbini did not exit within {timeout:?}");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Pty {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = self.master.as_raw_fd();
+    }
+}
+
+/// The journal export without the sync states (the live register's sales were sent; a
+/// replay without a network keeps them pending).
+fn sales_without_sync(journal: &Path) -> Vec<serde_json::Value> {
+    export(journal)
+        .lines()
+        .map(|l| {
+            let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
+            for slip in v["slips"].as_array_mut().unwrap() {
+                slip.as_object_mut().unwrap().remove("sync");
+            }
+            v
+        })
+        .collect()
+}
+
+#[test]
+fn the_default_command_sells_a_demo_slip_and_shows_the_change() {
+    let dir = tempdir();
+    // No subcommand, no flags: the register on embedded defaults.
+    let mut pty = Pty::spawn(&[], dir.path(), (120, 40));
+    pty.wait_for("オンライン", Duration::from_secs(30));
+    // The first demo voucher is ¥1,980.
+    pty.send(F5);
+    pty.wait_for("追加しました ¥1,980", Duration::from_secs(20));
+    pty.send("5000\r");
+    pty.wait_for("お預り ¥5,000", Duration::from_secs(10));
+    pty.send("\r");
+    let screen = pty.wait_for("お会計完了 No.000001", Duration::from_secs(10));
+    assert!(screen.contains("おつり ¥3,020"), "{screen}");
+    // The network was told: the journal screen shows the sale sent.
+    pty.send(F3);
+    pty.wait_for("送信済", Duration::from_secs(20));
+    pty.send("\x1b");
+    pty.wait_for("F2 番号入力", Duration::from_secs(5));
+    pty.send("q");
+    let status = pty.wait_exit(Duration::from_secs(15));
+    assert!(
+        status.success(),
+        "exit {status}: {}",
+        std::fs::read_to_string(dir.path().join("stderr.txt")).unwrap_or_default()
+    );
+
+    assert!(dir.path().join("konbini.db").exists());
+    assert!(dir.path().join("receipts/T01-000001.png").exists());
+    let sessions: Vec<_> = std::fs::read_dir(dir.path().join("sessions"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "jsonl"))
+        .collect();
+    assert_eq!(sessions.len(), 1, "{sessions:?}");
+    // The recorded session replays to the same sale.
+    let fresh = dir.path().join("replayed.db");
+    let out = run(&[
+        "replay",
+        sessions[0].to_str().unwrap(),
+        "--journal",
+        fresh.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let replayed = sales_without_sync(&fresh);
+    assert_eq!(replayed.len(), 1);
+    assert_eq!(sales_without_sync(&dir.path().join("konbini.db")), replayed);
+}
+
+#[test]
+fn key_in_with_the_network_down_is_refused_offline_and_the_screen_stays_live() {
+    let dir = tempdir();
+    // An upstream nobody listens on.
+    let mut pty = Pty::spawn(
+        &[
+            "register",
+            "--upstream",
+            "http://127.0.0.1:9",
+            "--terminal-secret",
+            "s",
+        ],
+        dir.path(),
+        (120, 40),
+    );
+    pty.wait_for("オフライン", Duration::from_secs(30));
+    pty.send(F2);
+    pty.wait_for("番号入力（ペーパーレス決済）", Duration::from_secs(5));
+    pty.send("123456789012\t09012345678\r");
+    pty.wait_for("決済ネットワークに接続できません", Duration::from_secs(20));
+    pty.send("q");
+    assert!(pty.wait_exit(Duration::from_secs(15)).success());
+}
+
+/// A valid slip with no deadline, as a scanner sends it (AIM prefix, CR LF).
+fn scanned(free: &str, amount: u64) -> String {
+    let code = konbini_pos::domain::BillBarcode::build(&konbini_pos::domain::BillFields {
+        company_code: "958001",
+        free_area: free,
+        reissue: 0,
+        deadline: konbini_pos::domain::Deadline::None,
+        stamp: false,
+        amount: konbini_pos::domain::Yen::new(amount),
+    })
+    .unwrap();
+    format!("]C1{code}\r\n")
+}
+
+/// Flags for a register with no network at all (a closed port: offline, never waiting).
+const OFFLINE: [&str; 4] = ["--upstream", "http://127.0.0.1:9", "--terminal-secret", "x"];
+
+#[test]
+fn the_scanner_unplugged_mid_sale_is_shown_and_the_sale_kept() {
+    let dir = tempdir();
+    let link = dir.path().join("scanner");
+    let mut plug = crate::scanner::plug_in(&link);
+    let mut args = vec!["register", "--scanner", link.to_str().unwrap()];
+    args.extend(OFFLINE);
+    let mut pty = Pty::spawn(&args, dir.path(), (120, 40));
+    pty.wait_for("スキャナ 接続", Duration::from_secs(20));
+    crate::scanner::send(&mut plug, scanned("8001", 1_500).as_bytes());
+    pty.wait_for("合計 ¥1,500", Duration::from_secs(10));
+    drop(plug); // unplugged
+    let screen = pty.wait_for("スキャナ 切断", Duration::from_secs(10));
+    assert!(
+        screen.contains("合計 ¥1,500"),
+        "the sale is still there:\n{screen}"
+    );
+    // Plugged back in under the same name: scans go on into the same sale.
+    let mut plug = crate::scanner::plug_in(&link);
+    pty.wait_for("スキャナ 接続", Duration::from_secs(20));
+    crate::scanner::send(&mut plug, scanned("8002", 500).as_bytes());
+    pty.wait_for("合計 ¥2,000", Duration::from_secs(10));
+    pty.send("2000\r");
+    pty.wait_for("お預り ¥2,000", Duration::from_secs(10));
+    pty.send("\r");
+    pty.wait_for("お会計完了 No.000001", Duration::from_secs(10));
+    pty.send("q");
+    assert!(pty.wait_exit(Duration::from_secs(15)).success());
+    let exported = export(&dir.path().join("konbini.db"));
+    assert!(exported.contains("\"total_yen\":2000"), "{exported}");
+}
+
+#[test]
+fn paper_out_at_complete_keeps_the_sale_and_prints_when_paper_is_back() {
+    let dir = tempdir();
+    let out_dir = dir.path().join("printed");
+    let paper_out = dir.path().join("paper-out");
+    std::fs::write(&paper_out, b"").unwrap();
+    let mut sim = crate::printer::PrinterSim::start(
+        &out_dir,
+        &["--paper-out-file", paper_out.to_str().unwrap()],
+    );
+    let mut args = vec!["register", "--printer", sim.device.as_str()];
+    args.extend(OFFLINE);
+    let mut pty = Pty::spawn(&args, dir.path(), (120, 40));
+    pty.wait_for("F2 番号入力", Duration::from_secs(20));
+    pty.send(&scanned("9001", 2_400).replace("\r\n", "\r"));
+    pty.wait_for("合計 ¥2,400", Duration::from_secs(10));
+    pty.send("3000\r");
+    pty.wait_for("お預り ¥3,000", Duration::from_secs(10));
+    pty.send("\r");
+    let screen = pty.wait_for("印刷できません", Duration::from_secs(15));
+    assert!(screen.contains("paper"), "the reason is shown:\n{screen}");
+    assert!(screen.contains("おつり ¥600"), "{screen}");
+    // The sale is journaled whatever the paper.
+    assert!(export(&dir.path().join("konbini.db")).contains("\"change_yen\":600"));
+    // Paper back: the held receipt prints by itself.
+    std::fs::remove_file(&paper_out).unwrap();
+    pty.wait_for("領収書 No.000001 を印刷しました", Duration::from_secs(20));
+    // The drawer was kicked at complete (paper or not); then the receipt printed.
+    let kick = sim.next_line();
+    assert_eq!(kick, "drawer kick: pin 2, 100 ms on, 200 ms off");
+    let line = sim.next_line();
+    assert!(line.starts_with("job-0001: "), "{line}");
+    let job = std::fs::read_to_string(out_dir.join("job-0001.txt")).unwrap();
+    assert!(job.contains("T01-000001"), "{job}");
+    pty.send("q");
+    assert!(pty.wait_exit(Duration::from_secs(15)).success());
+    sim.stop();
+}

@@ -388,6 +388,20 @@ enum BenchCommand {
         #[arg(long, default_value_t = 2.0, value_parser = parse_seconds)]
         seconds: f64,
     },
+    /// The register UI: frame render time, key-to-screen latency, the real binary's memory
+    /// on a journal of a million sales, and start to first frame. Not part of `bench`.
+    Ui {
+        /// Frames timed on each screen.
+        #[arg(long, default_value_t = 3000)]
+        frames: usize,
+        /// Start-up runs of each kind.
+        #[arg(long, default_value_t = 20)]
+        runs: usize,
+        /// The million-sale journal, built here once (minutes) and reused while it holds
+        /// exactly 1,000,000 sales.
+        #[arg(long, default_value = "target/konbini-bench/journal-1m.db")]
+        journal: PathBuf,
+    },
 }
 
 fn parse_synth_date(s: &str) -> Result<NaiveDate, String> {
@@ -920,6 +934,20 @@ fn run_journal(command: JournalCommand) -> anyhow::Result<ExitCode> {
 }
 
 fn run_bench(what: Option<BenchCommand>) -> anyhow::Result<ExitCode> {
+    if let Some(BenchCommand::Ui {
+        frames,
+        runs,
+        journal,
+    }) = &what
+    {
+        let opts = crate::ui::bench::Options {
+            frames: (*frames).max(1),
+            runs: (*runs).max(1),
+            journal: journal.clone(),
+        };
+        crate::ui::bench::run(&opts, &mut std::io::stdout().lock())?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let network = match &what {
         None => Some((20_000, 4)),
         Some(BenchCommand::Network { payments, clients }) => Some((*payments, *clients)),
@@ -981,7 +1009,7 @@ fn run_bench(what: Option<BenchCommand>) -> anyhow::Result<ExitCode> {
         Some(BenchCommand::Codec { seconds }) => (None, None, Some(seconds), None, None),
         Some(BenchCommand::Decoder { seconds }) => (None, None, None, Some(seconds), None),
         Some(BenchCommand::Printer { seconds }) => (None, None, None, None, Some(seconds)),
-        Some(BenchCommand::Network { .. } | BenchCommand::Sync { .. }) => {
+        Some(BenchCommand::Network { .. } | BenchCommand::Sync { .. } | BenchCommand::Ui { .. }) => {
             (None, None, None, None, None)
         }
     };

@@ -15,6 +15,7 @@
 //! frames.
 
 pub mod app;
+pub mod bench;
 pub mod config;
 pub mod harness;
 pub mod record;

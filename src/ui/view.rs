@@ -157,10 +157,11 @@ fn draw_sale(frame: &mut Frame, area: Rect, app: &App, l: &Labels) {
             l.stamp,
         ])
         .style(Style::new().add_modifier(Modifier::BOLD | Modifier::UNDERLINED));
+        let store_chain = app.register().station().store.chain;
         let rows = slips
             .iter()
             .enumerate()
-            .map(|(i, s)| slip_row(i + 1, s, app.lang, l));
+            .map(|(i, s)| slip_row(i + 1, s, store_chain, app.lang, l));
         let stamps = slips.iter().any(Slip::needs_stamp);
         let [table_area, stamp_area] =
             Layout::vertical([Constraint::Min(3), Constraint::Length(u16::from(stamps))])
@@ -194,12 +195,19 @@ fn draw_sale(frame: &mut Frame, area: Rect, app: &App, l: &Labels) {
     draw_totals(frame, right, app, l);
 }
 
-fn slip_row<'a>(n: usize, slip: &'a Slip, lang: Lang, l: &'a Labels) -> Row<'a> {
+/// A slip's row. A barcode names no chain: it is paid at this store's (`store_chain`).
+fn slip_row<'a>(
+    n: usize,
+    slip: &'a Slip,
+    store_chain: Option<crate::domain::Chain>,
+    lang: Lang,
+    l: &'a Labels,
+) -> Row<'a> {
     let (kind, payee, chain, reference, deadline) = match &slip.kind {
         SlipKind::Barcode(code) => (
             l.barcode.to_owned(),
             code.company_code().to_owned(),
-            "-".to_owned(),
+            store_chain.map_or("-", |c| chain_name(c, lang)).to_owned(),
             mask(code.free_area()),
             match code.deadline() {
                 Deadline::On(d) => d.format("%Y-%m-%d").to_string(),

@@ -891,7 +891,7 @@ fn run_print_queue(journal: &std::path::Path, printer: &PrinterArgs) -> anyhow::
     let mut journal = Journal::open(journal)?;
     let mut printer = crate::printer::PrinterPort::open(port, baud)
         .with_context(|| format!("printer {}: cannot open", port.display()))?;
-    let report = crate::printer::queue::drain(&mut journal, &mut printer, columns)?;
+    let report = crate::printer::queue::drain(&mut journal, &mut printer, columns, 0)?;
     println!(
         "printed {} receipts on {}",
         report.printed.len(),
@@ -1009,9 +1009,9 @@ fn run_bench(what: Option<BenchCommand>) -> anyhow::Result<ExitCode> {
         Some(BenchCommand::Codec { seconds }) => (None, None, Some(seconds), None, None),
         Some(BenchCommand::Decoder { seconds }) => (None, None, None, Some(seconds), None),
         Some(BenchCommand::Printer { seconds }) => (None, None, None, None, Some(seconds)),
-        Some(BenchCommand::Network { .. } | BenchCommand::Sync { .. } | BenchCommand::Ui { .. }) => {
-            (None, None, None, None, None)
-        }
+        Some(
+            BenchCommand::Network { .. } | BenchCommand::Sync { .. } | BenchCommand::Ui { .. },
+        ) => (None, None, None, None, None),
     };
     if let Some(seconds) = printer {
         let f = crate::bench::printer_figures(Duration::from_secs_f64(seconds))?;

@@ -9,15 +9,26 @@ use super::{Journal, JournalError};
 impl Journal {
     /// Sales whose receipt is still to be printed, oldest first.
     pub fn queued_prints(&self) -> Result<Vec<u64>, JournalError> {
+        self.queued_prints_from(0, usize::MAX)
+    }
+
+    /// At most `limit` sales from `from` on whose receipt is still to be printed, oldest
+    /// first (a range of the primary key: cheap however long the journal).
+    pub fn queued_prints_from(&self, from: u64, limit: usize) -> Result<Vec<u64>, JournalError> {
         let mut st = self
             .conn
             .prepare_cached(
-                "SELECT sale_seq FROM print_queue WHERE state = 'queued' ORDER BY sale_seq",
+                "SELECT sale_seq FROM print_queue WHERE sale_seq >= ?1 AND state = 'queued'
+                 ORDER BY sale_seq LIMIT ?2",
             )
             .map_err(self.err())?;
-        st.query_map([], |r| r.get::<_, i64>(0).map(|s| s as u64))
-            .and_then(|rows| rows.collect())
-            .map_err(self.err())
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        st.query_map(
+            rusqlite::params![from.min(i64::MAX as u64) as i64, limit],
+            |r| r.get::<_, i64>(0).map(|s| s as u64),
+        )
+        .and_then(|rows| rows.collect())
+        .map_err(self.err())
     }
 
     /// The printer took sale `seq`'s receipt.

@@ -57,18 +57,19 @@ fn status_problem(s: &PrinterStatus) -> Option<String> {
     (!p.is_empty()).then(|| p.join(", "))
 }
 
-/// Print every queued receipt on `port` (`columns` wide), oldest first, stopping at the
-/// first the printer cannot take.
+/// Print every queued receipt of a sale from `from` on, on `port` (`columns` wide),
+/// oldest first, stopping at the first the printer cannot take.
 pub fn drain(
     journal: &mut Journal,
     port: &mut PrinterPort,
     columns: usize,
+    from: u64,
 ) -> Result<DrainReport, QueueError> {
     let port_err = |path: &std::path::Path| {
         let path = path.to_owned();
         move |source| QueueError::Port { path, source }
     };
-    let queued = journal.queued_prints()?;
+    let queued = journal.queued_prints_from(from, usize::MAX)?;
     let mut report = DrainReport::default();
     for (i, &seq) in queued.iter().enumerate() {
         let Some(sale) = journal.sale(seq)? else {

@@ -58,6 +58,7 @@ impl Harness {
             demo: Mutex::new(Demo::default()),
             station: station.clone(),
             broken: Default::default(),
+            print_floor: Default::default(),
         };
         let status = Status {
             link: None,

@@ -83,6 +83,7 @@ pub fn run(args: &RegisterArgs) -> anyhow::Result<()> {
     let settings = config::resolve(args, now_jst())?;
     // Everything that can refuse to start does so before the terminal is taken over.
     let journal = Journal::open(&settings.journal)?;
+    let print_floor = first_sale_of_today(&journal)?;
     let journal: SharedJournal = Arc::new(Mutex::new(journal));
     let receipts = ReceiptDir::create(&settings.receipts)
         .with_context(|| format!("receipts directory {}", settings.receipts.display()))?;
@@ -107,6 +108,7 @@ pub fn run(args: &RegisterArgs) -> anyhow::Result<()> {
         demo: Mutex::new(Demo::default()),
         station: settings.station.clone(),
         broken: Default::default(),
+        print_floor: print_floor.into(),
     });
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -202,6 +204,21 @@ pub fn run(args: &RegisterArgs) -> anyhow::Result<()> {
         settings.record.display()
     );
     Ok(())
+}
+
+/// The first sale of today in Japan (or the next sale's number): the register prints
+/// queued receipts from there on.
+fn first_sale_of_today(journal: &Journal) -> anyhow::Result<u64> {
+    let today = crate::domain::time::business_date(&now_jst());
+    let tomorrow = today.succ_opt().unwrap_or(today);
+    let totals = journal.day_totals(
+        &today.format("%Y-%m-%d").to_string(),
+        &tomorrow.format("%Y-%m-%d").to_string(),
+    )?;
+    Ok(match totals.first_seq {
+        Some(seq) => seq,
+        None => journal.head()?.0 + 1,
+    })
 }
 
 fn main_loop(

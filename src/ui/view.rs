@@ -626,42 +626,15 @@ fn draw_notice(frame: &mut Frame, area: Rect, app: &App) {
 fn draw_status(frame: &mut Frame, area: Rect, app: &App, l: &Labels) {
     let sep = Span::styled(" │ ", DIM);
     let mut spans = Vec::new();
-    match &app.status.link {
-        None => spans.push(Span::raw(format!("{} -", l.net))),
-        Some(s) => {
-            let (word, style) = if s.online {
-                (l.online, GREEN)
-            } else {
-                (l.offline, RED)
-            };
-            spans.push(Span::raw(format!("{} ", l.net)));
-            spans.push(Span::styled(word, style));
-            spans.push(Span::raw(format!(
-                " {} {}{} {}",
-                l.unsent,
-                s.outbox.pending,
-                l.sales_unit.chars().take(1).collect::<String>(),
-                Yen::new(s.outbox.pending_yen)
-            )));
-            if let Some(e) = s
-                .config_error
-                .as_ref()
-                .or(s.last_error.as_ref())
-                .filter(|_| !s.online)
-            {
-                spans.push(Span::styled(format!(" ({})", shorten(e, 40)), RED));
-            }
+    // The journal, the printer and the scanner first: short, and what the clerk must see;
+    // the network last, its error cut to what fits.
+    spans.push(Span::raw(format!("{} ", l.journal)));
+    match &app.status.journal {
+        JournalState::Checking => spans.push(Span::styled(l.checking, YELLOW)),
+        JournalState::Ok(n) => {
+            spans.push(Span::raw(format!("{} {n}{}", l.journal_ok, l.sales_unit)))
         }
-    }
-    spans.push(sep.clone());
-    spans.push(Span::raw(format!("{} ", l.scanner)));
-    match &app.status.scanner {
-        ScannerState::Keyboard => spans.push(Span::raw(l.keyboard)),
-        ScannerState::Connected(_) => spans.push(Span::styled(l.connected, GREEN)),
-        ScannerState::Unplugged(path, _) => spans.push(Span::styled(
-            format!("{} {}", l.unplugged, shorten(path, 20)),
-            RED,
-        )),
+        JournalState::Broken(_) => spans.push(Span::styled(l.journal_bad, RED)),
     }
     spans.push(sep.clone());
     spans.push(Span::raw(format!("{} ", l.printer)));
@@ -676,14 +649,40 @@ fn draw_status(frame: &mut Frame, area: Rect, app: &App, l: &Labels) {
             YELLOW,
         ));
     }
+    spans.push(sep.clone());
+    spans.push(Span::raw(format!("{} ", l.scanner)));
+    match &app.status.scanner {
+        ScannerState::Keyboard => spans.push(Span::raw(l.keyboard)),
+        ScannerState::Connected(_) => spans.push(Span::styled(l.connected, GREEN)),
+        ScannerState::Unplugged(path, _) => spans.push(Span::styled(
+            format!("{} {}", l.unplugged, shorten(path, 20)),
+            RED,
+        )),
+    }
     spans.push(sep);
-    spans.push(Span::raw(format!("{} ", l.journal)));
-    match &app.status.journal {
-        JournalState::Checking => spans.push(Span::styled(l.checking, YELLOW)),
-        JournalState::Ok(n) => {
-            spans.push(Span::raw(format!("{} {n}{}", l.journal_ok, l.sales_unit)))
+    match &app.status.link {
+        None => spans.push(Span::raw(format!("{} -", l.net))),
+        Some(s) => {
+            let (word, style) = if s.online {
+                (l.online, GREEN)
+            } else {
+                (l.offline, RED)
+            };
+            spans.push(Span::raw(format!("{} ", l.net)));
+            spans.push(Span::styled(word, style));
+            spans.push(Span::raw(format!(" {} {}", l.unsent, s.outbox.pending)));
+            if s.outbox.pending > 0 {
+                spans.push(Span::raw(format!(" {}", Yen::new(s.outbox.pending_yen))));
+            }
+            if let Some(e) = s
+                .config_error
+                .as_ref()
+                .or(s.last_error.as_ref())
+                .filter(|_| !s.online)
+            {
+                spans.push(Span::styled(format!(" ({})", shorten(e, 32)), RED));
+            }
         }
-        JournalState::Broken(_) => spans.push(Span::styled(l.journal_bad, RED)),
     }
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
 }

@@ -7,7 +7,7 @@
 //! It never draws and never decides anything about a sale: the core did.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
@@ -99,7 +99,14 @@ pub struct Services {
     pub station: Station,
     /// The journal's chain was found broken: no new sale is committed on top of it.
     pub broken: AtomicBool,
+    /// The first sale whose queued receipt the register prints by itself: today's first at
+    /// start. Older backlogs (a replay without a printer) are `konbini print-queue`'s, not
+    /// something to pour out of a register at opening time.
+    pub print_floor: AtomicU64,
 }
+
+/// Most receipts printed in one go (the device thread comes back for the rest).
+const PRINT_BATCH: usize = 100;
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
@@ -189,7 +196,10 @@ impl Services {
 
     /// Receipts waiting to print.
     pub fn print_queue_len(&self) -> usize {
-        lock(&self.journal).queued_prints().map_or(0, |q| q.len())
+        let floor = self.print_floor.load(Ordering::Relaxed);
+        lock(&self.journal)
+            .queued_prints_from(floor, 10_000)
+            .map_or(0, |q| q.len())
     }
 
     /// Print every queued receipt the printer can take (also the retry after paper end).
@@ -197,7 +207,8 @@ impl Services {
         let mut answers = Vec::new();
         match &self.printer {
             Printer::Virtual(dir) => {
-                let queued = lock(&self.journal).queued_prints();
+                let floor = self.print_floor.load(Ordering::Relaxed);
+                let queued = lock(&self.journal).queued_prints_from(floor, PRINT_BATCH);
                 match queued {
                     Ok(queued) => {
                         for seq in queued {
@@ -230,7 +241,8 @@ impl Services {
                     }
                 }
                 let p = port.as_mut().expect("opened above");
-                let report = queue::drain(&mut lock(&self.journal), p, *columns);
+                let floor = self.print_floor.load(Ordering::Relaxed);
+                let report = queue::drain(&mut lock(&self.journal), p, *columns, floor);
                 match report {
                     Ok(report) => {
                         answers.extend(report.printed.iter().map(|&seq| Answer::Printed { seq }));
@@ -254,8 +266,9 @@ impl Services {
     }
 
     fn first_queued(&self) -> u64 {
+        let floor = self.print_floor.load(Ordering::Relaxed);
         lock(&self.journal)
-            .queued_prints()
+            .queued_prints_from(floor, 1)
             .ok()
             .and_then(|q| q.first().copied())
             .unwrap_or(0)

@@ -336,3 +336,37 @@ fn paper_out_at_complete_keeps_the_sale_and_prints_when_paper_is_back() {
     assert!(pty.wait_exit(Duration::from_secs(15)).success());
     sim.stop();
 }
+
+#[test]
+fn an_old_print_backlog_is_left_to_print_queue_and_new_sales_print() {
+    let dir = tempdir();
+    let journal = dir.path().join("konbini.db");
+    // Three sales of an earlier day replayed without a printer: three receipts queued.
+    crate::common::replay_json(
+        &crate::common::shipped_log("edge-cases.jsonl"),
+        &journal,
+        &[],
+    );
+    let mut args = vec!["register"];
+    args.extend(OFFLINE);
+    let mut pty = Pty::spawn(&args, dir.path(), (120, 40));
+    pty.wait_for("正常 3件", Duration::from_secs(20));
+    pty.send(&scanned("9101", 700).replace("\r\n", "\r"));
+    pty.wait_for("合計 ¥700", Duration::from_secs(10));
+    pty.send("1000\r\r");
+    pty.wait_for("お会計完了 No.000004", Duration::from_secs(10));
+    let receipt = dir.path().join("receipts/T01-000004.png");
+    let end = Instant::now() + Duration::from_secs(10);
+    while !receipt.exists() && Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(receipt.exists(), "today's sale printed");
+    pty.send("q");
+    assert!(pty.wait_exit(Duration::from_secs(15)).success());
+    let printed = crate::common::file_names(&dir.path().join("receipts"));
+    assert_eq!(
+        printed,
+        ["T01-000004.png", "T01-000004.txt"],
+        "the old backlog is not poured out"
+    );
+}

@@ -888,10 +888,10 @@ fn run_print_queue(journal: &std::path::Path, printer: &PrinterArgs) -> anyhow::
         "journal {} does not exist",
         journal.display()
     );
-    let mut journal = Journal::open(journal)?;
+    let journal = std::sync::Mutex::new(Journal::open(journal)?);
     let mut printer = crate::printer::PrinterPort::open(port, baud)
         .with_context(|| format!("printer {}: cannot open", port.display()))?;
-    let report = crate::printer::queue::drain(&mut journal, &mut printer, columns, 0)?;
+    let report = crate::printer::queue::drain(&journal, &mut printer, columns, 0)?;
     println!(
         "printed {} receipts on {}",
         report.printed.len(),

@@ -104,6 +104,8 @@ fn serial_error(e: linux_embedded_hal::SerialError) -> std::io::Error {
 }
 
 /// How long to wait for a network printer to accept the connection.
+/// Longest a write to a network printer may block.
+const TCP_WRITE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 const TCP_CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// What the printer answered to DLE EOT 1-4.
@@ -131,6 +133,9 @@ impl PrinterPort {
                 match TcpStream::connect_timeout(&sa, TCP_CONNECT_TIMEOUT) {
                     Ok(stream) => {
                         stream.set_nodelay(true)?;
+                        // A printer that stops reading (paper out, jammed) must not hang
+                        // its sender for ever.
+                        stream.set_write_timeout(Some(TCP_WRITE_TIMEOUT))?;
                         return Ok(PrinterPort {
                             path: path.to_owned(),
                             file: Link::Tcp(stream),

@@ -10,6 +10,8 @@
 //! Gap: a printer that cannot answer DLE EOT (a USB printer-class device without a read
 //! channel) is trusted: the job is sent and marked printed, as nothing better is known.
 
+use std::sync::Mutex;
+
 use konbini_firmware::escpos::PrinterStatus;
 
 use super::{PrinterPort, StatusReport, encode_receipt};
@@ -58,28 +60,31 @@ fn status_problem(s: &PrinterStatus) -> Option<String> {
 }
 
 /// Print every queued receipt of a sale from `from` on, on `port` (`columns` wide),
-/// oldest first, stopping at the first the printer cannot take.
+/// oldest first, stopping at the first the printer cannot take. The journal is locked only
+/// for its own reads and writes, never while the printer is being talked to (a printer
+/// out of paper can block a write for long): commits go on meanwhile.
 pub fn drain(
-    journal: &mut Journal,
+    journal: &Mutex<Journal>,
     port: &mut PrinterPort,
     columns: usize,
     from: u64,
 ) -> Result<DrainReport, QueueError> {
+    let lock = || journal.lock().unwrap_or_else(|e| e.into_inner());
     let port_err = |path: &std::path::Path| {
         let path = path.to_owned();
         move |source| QueueError::Port { path, source }
     };
-    let queued = journal.queued_prints_from(from, usize::MAX)?;
+    let queued = lock().queued_prints_from(from, usize::MAX)?;
     let mut report = DrainReport::default();
     for (i, &seq) in queued.iter().enumerate() {
-        let Some(sale) = journal.sale(seq)? else {
+        let Some(sale) = lock().sale(seq)? else {
             continue;
         };
         // The paper sensor, not the full status: a printer stopped by paper end keeps
         // saying so until the next job starts (ESC @), which is this one.
         let before = port.paper_sensor().map_err(port_err(port.path()))?;
         if let Some(why) = problem(&before) {
-            journal.print_failed(seq, &why)?;
+            lock().print_failed(seq, &why)?;
             report.held = Some((seq, why));
             report.still_queued = queued.len() - i;
             return Ok(report);
@@ -90,12 +95,12 @@ pub fn drain(
         let after = port.status().map_err(port_err(port.path()))?;
         if let Some(why) = problem(&after) {
             // Part of it may be on paper; the whole receipt prints again when paper is back.
-            journal.print_failed(seq, &why)?;
+            lock().print_failed(seq, &why)?;
             report.held = Some((seq, why));
             report.still_queued = queued.len() - i;
             return Ok(report);
         }
-        journal.mark_printed(seq)?;
+        lock().mark_printed(seq)?;
         report.printed.push(seq);
     }
     Ok(report)

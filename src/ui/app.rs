@@ -328,11 +328,14 @@ pub struct App {
     held: VecDeque<(DateTime<FixedOffset>, Event)>,
     /// The sale being committed (for the change shown once it is).
     committing: Option<NewSale>,
+    /// The printer's state when nothing is wrong (virtual, or ready).
+    printer_idle: PrinterState,
 }
 
 impl App {
     /// A register screen for `register`, at `now`.
     pub fn new(register: Register, lang: Lang, status: Status, now: DateTime<FixedOffset>) -> App {
+        let printer_idle = status.printer.clone();
         App {
             register,
             lang,
@@ -352,6 +355,7 @@ impl App {
             looking_up: false,
             held: VecDeque::new(),
             committing: None,
+            printer_idle,
         }
     }
 
@@ -372,7 +376,8 @@ impl App {
 
     /// One input at `now`; the jobs it makes, in order.
     pub fn handle(&mut self, input: Input, now: DateTime<FixedOffset>) -> Vec<Job> {
-        self.now = now;
+        // Never backwards (a clock stepped back): the session log's `at` may not decrease.
+        self.now = now.max(self.now);
         let mut jobs = Vec::new();
         match input {
             Input::Key(key) => self.key(key, &mut jobs),
@@ -482,7 +487,8 @@ impl App {
             KeyCode::F(5) => jobs.push(Job::NextDemoScan),
             KeyCode::F(6) => jobs.push(Job::NextDemoKeyIn),
             // A scanner sends GS (FNC1) as Ctrl+].
-            KeyCode::Char(']') if ctrl => self.type_char('\u{1d}'),
+            // crossterm reads byte 0x1D as Ctrl+5 (legacy terminals) or Ctrl+].
+            KeyCode::Char(']') | KeyCode::Char('5') if ctrl => self.type_char('\u{1d}'),
             KeyCode::Char('q') if self.input.is_empty() && !self.sale_open() && !self.busy() => {
                 self.quit = true;
             }
@@ -504,7 +510,11 @@ impl App {
         let text = std::mem::take(&mut self.input);
         let text = text.trim();
         if text.is_empty() {
-            if self.sale_open() || self.busy() {
+            // A second Enter while the first completes is the same press, not a new
+            // `complete` (which would find no sale open).
+            let completing =
+                self.committing.is_some() || matches!(self.held.back(), Some((_, Event::Complete)));
+            if (self.sale_open() || self.busy()) && !completing {
                 self.submit(Event::Complete, jobs);
             }
             return;
@@ -674,11 +684,17 @@ impl App {
     }
 
     fn feed_event(&mut self, at: DateTime<FixedOffset>, event: Event, jobs: &mut Vec<Job>) {
-        // The session log is written first: it is what a replay will feed.
-        jobs.push(Job::Record {
-            at,
-            event: event.clone(),
-        });
+        // The session log is written first: it is what a replay will feed. A `complete`
+        // that commits a sale is the exception: the journal worker logs it once the commit
+        // succeeded (a failed commit reopens the sale and must not replay as one).
+        let first = jobs.len();
+        let complete = event == Event::Complete;
+        if !complete {
+            jobs.push(Job::Record {
+                at,
+                event: event.clone(),
+            });
+        }
         let msg = match event {
             Event::Scan(frame) => Msg::Scan { at, frame },
             Event::KeyIn {
@@ -696,6 +712,15 @@ impl App {
             Event::Cancel => Msg::Cancel { at },
         };
         self.feed(msg, jobs);
+        if complete && !jobs[first..].iter().any(|j| matches!(j, Job::Commit(_))) {
+            jobs.insert(
+                first,
+                Job::Record {
+                    at,
+                    event: Event::Complete,
+                },
+            );
+        }
     }
 
     /// Run one message through the core and carry out what it says.
@@ -778,13 +803,17 @@ impl App {
             }
             Answer::Printed { seq } => {
                 if matches!(self.status.printer, PrinterState::Held(_)) {
-                    self.status.printer = PrinterState::Ready;
+                    self.status.printer = self.printer_idle.clone();
                     self.notice = Some(Notice::Printed(seq));
                 }
             }
             Answer::PrintHeld { seq, why } => {
-                self.status.printer = PrinterState::Held(why.clone());
-                self.notice = Some(Notice::PrintHeld(seq, why));
+                // Retried every few seconds: say it once, not over every later notice.
+                let held = PrinterState::Held(why.clone());
+                if self.status.printer != held {
+                    self.status.printer = held;
+                    self.notice = Some(Notice::PrintHeld(seq, why));
+                }
             }
             Answer::PrintQueue(n) => self.status.print_queue = n,
             Answer::Journal(rows) => {

@@ -327,6 +327,14 @@ pub fn resolve(
                         profiles_dir.display()
                     ))
                 })?;
+            // The profile knows its paper: 576 dots is 80 mm, 384 is 58 mm.
+            let columns = if file.devices.paper_mm.is_some() {
+                columns
+            } else if p.dots_per_line <= 384 {
+                crate::receipt::COLUMNS_58MM
+            } else {
+                crate::receipt::COLUMNS_80MM
+            };
             Some((Path::new("/dev").join(&p.stable_name), baud, columns))
         }
     };
@@ -346,9 +354,10 @@ pub fn resolve(
         .clone()
         .unwrap_or_else(|| PathBuf::from("sessions"));
     let record = args.record.clone().unwrap_or_else(|| {
+        // To the millisecond: two registers (or two starts) in one second get two logs.
         sessions.join(format!(
             "{}-{}.jsonl",
-            now.format("%Y%m%d-%H%M%S"),
+            now.format("%Y%m%d-%H%M%S-%3f"),
             station.terminal
         ))
     });

@@ -32,6 +32,9 @@ pub struct Harness {
     pub terminal: Terminal<TestBackend>,
     /// The harness's clock.
     pub now: DateTime<FixedOffset>,
+    /// Jobs wait in `pending` until [`Harness::settle`], as slow workers would make them.
+    pub defer: bool,
+    pending: std::collections::VecDeque<Job>,
 }
 
 impl Harness {
@@ -73,7 +76,26 @@ impl Harness {
             services: Arc::new(services),
             terminal: Terminal::new(TestBackend::new(width, height))?,
             now,
+            defer: false,
+            pending: Default::default(),
         })
+    }
+
+    /// A harness from parts made elsewhere (the benchmark's own journal).
+    pub fn assemble(
+        app: App,
+        services: Arc<Services>,
+        terminal: Terminal<TestBackend>,
+        now: DateTime<FixedOffset>,
+    ) -> Harness {
+        Harness {
+            app,
+            services,
+            terminal,
+            now,
+            defer: false,
+            pending: Default::default(),
+        }
     }
 
     /// Use this payment network for look-ups (and demo vouchers, if it is embedded).
@@ -89,12 +111,25 @@ impl Harness {
     }
 
     fn run(&mut self, jobs: Vec<Job>) {
-        let mut queue: std::collections::VecDeque<Job> = jobs.into();
-        while let Some(job) = queue.pop_front() {
+        self.pending.extend(jobs);
+        if !self.defer {
+            self.settle();
+        }
+    }
+
+    /// Run every waiting job, and the jobs their answers lead to, until none is left.
+    pub fn settle(&mut self) {
+        while let Some(job) = self.pending.pop_front() {
             for answer in self.services.run(job) {
-                queue.extend(self.app.handle(Input::Answer(answer), self.now));
+                let more = self.app.handle(Input::Answer(answer), self.now);
+                self.pending.extend(more);
             }
         }
+    }
+
+    /// Jobs waiting (with `defer`).
+    pub fn pending(&self) -> usize {
+        self.pending.len()
     }
 
     /// Press a key.

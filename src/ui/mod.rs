@@ -47,6 +47,8 @@ pub use worker::{Demo, NetLink, Printer, Services};
 
 /// How often the clock on screen and the link status are refreshed.
 const TICK: Duration = Duration::from_secs(1);
+/// Longest wait at quit for a worker to finish its jobs.
+const WORKER_EXIT_WAIT: Duration = Duration::from_secs(5);
 /// How often a held receipt is tried again.
 const PRINT_RETRY: Duration = Duration::from_secs(2);
 
@@ -127,7 +129,11 @@ pub fn run(args: &RegisterArgs) -> anyhow::Result<()> {
 
     // Anything written to stderr while the screen is up (a library's warning, the network
     // simulator's log lines) would be drawn over it: it goes to a log beside the session.
-    let log = settings.record.with_extension("log");
+    let log = {
+        let mut name = settings.record.clone().into_os_string();
+        name.push(".stderr");
+        std::path::PathBuf::from(name)
+    };
     let stderr_saved = redirect_stderr(&log);
     let mut terminal = ratatui::init();
     restore_stderr_on_panic(stderr_saved);
@@ -147,8 +153,9 @@ pub fn run(args: &RegisterArgs) -> anyhow::Result<()> {
 
     let (tx, rx) = mpsc::channel::<Input>();
     spawn_input_reader(tx.clone());
-    let journal_jobs = spawn_worker("journal", services.clone(), tx.clone(), None);
-    let device_jobs = spawn_worker("devices", services.clone(), tx.clone(), Some(PRINT_RETRY));
+    let (journal_jobs, journal_done) = spawn_worker("journal", services.clone(), tx.clone(), None);
+    let (device_jobs, device_done) =
+        spawn_worker("devices", services.clone(), tx.clone(), Some(PRINT_RETRY));
     {
         let (services, tx, path) = (services.clone(), tx.clone(), settings.journal.clone());
         std::thread::spawn(move || {
@@ -183,9 +190,13 @@ pub fn run(args: &RegisterArgs) -> anyhow::Result<()> {
     let _ = ratatui::crossterm::execute!(std::io::stdout(), DisableBracketedPaste);
     ratatui::restore();
     cancel.cancel();
-    // The journal worker finishes what it was given (the session log's last lines).
+    // The workers finish what they were given (a commit under way, the session log's last
+    // lines, a receipt being printed) before the runtime they use goes away; a device that
+    // hangs is not waited for past a few seconds.
     drop(journal_jobs);
     drop(device_jobs);
+    let _ = journal_done.recv_timeout(WORKER_EXIT_WAIT);
+    let _ = device_done.recv_timeout(WORKER_EXIT_WAIT);
     rt.shutdown_timeout(Duration::from_secs(2));
     restore_stderr(stderr_saved);
     // Nothing was said: no empty log left beside the session.
@@ -307,11 +318,14 @@ fn spawn_worker(
     services: Arc<Services>,
     tx: Sender<Input>,
     retry: Option<Duration>,
-) -> Sender<Job> {
+) -> (Sender<Job>, Receiver<()>) {
     let (jobs_tx, jobs_rx) = mpsc::channel::<Job>();
+    let (done_tx, done_rx) = mpsc::channel::<()>();
     let _ = std::thread::Builder::new()
         .name(format!("konbini-{name}"))
         .spawn(move || {
+            // Dropped when the thread ends, however: the main thread's wait ends then.
+            let _done = done_tx;
             loop {
                 let job = match retry {
                     None => match jobs_rx.recv() {
@@ -336,7 +350,7 @@ fn spawn_worker(
                 }
             }
         });
-    jobs_tx
+    (jobs_tx, done_rx)
 }
 
 fn spawn_input_reader(tx: Sender<Input>) {

@@ -35,7 +35,7 @@ pub struct Recorder {
 
 impl Recorder {
     /// Create `path` (its directory too) and write the header for `station`. An existing
-    /// file is appended to only if it is empty: two sessions never share a log.
+    /// file is an error: two sessions never share a log.
     pub fn create(path: &Path, station: &Station) -> Result<Recorder, RecordError> {
         let err = |source| RecordError {
             path: path.to_owned(),

@@ -158,7 +158,20 @@ impl Services {
                 }
                 let committed = lock(&self.journal).commit_sale(&sale, None);
                 match committed {
-                    Ok(c) => vec![Answer::Core(Msg::Committed { seq: c.seq })],
+                    Ok(c) => {
+                        // The `complete` that made the sale goes into the session log only
+                        // now: a complete whose commit failed (a full disk) reopened the
+                        // sale and must not replay as a sale.
+                        let mut answers = Vec::new();
+                        if let Some(r) = &self.recorder
+                            && let Err(e) =
+                                lock(r).record(&sale.at, &crate::replay::Event::Complete)
+                        {
+                            answers.push(Answer::Trouble(e.to_string()));
+                        }
+                        answers.push(Answer::Core(Msg::Committed { seq: c.seq }));
+                        answers
+                    }
                     Err(e) => vec![Answer::Core(Msg::CommitFailed {
                         reason: e.to_string(),
                     })],
@@ -224,6 +237,9 @@ impl Services {
                 columns,
                 port,
             } => {
+                if self.print_queue_len() == 0 {
+                    return vec![Answer::PrintQueue(0)];
+                }
                 let mut port = lock(port);
                 if port.is_none() {
                     match PrinterPort::open(path, *baud) {
@@ -242,7 +258,7 @@ impl Services {
                 }
                 let p = port.as_mut().expect("opened above");
                 let floor = self.print_floor.load(Ordering::Relaxed);
-                let report = queue::drain(&mut lock(&self.journal), p, *columns, floor);
+                let report = queue::drain(&self.journal, p, *columns, floor);
                 match report {
                     Ok(report) => {
                         answers.extend(report.printed.iter().map(|&seq| Answer::Printed { seq }));

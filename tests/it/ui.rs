@@ -135,15 +135,18 @@ fn key_in_dialog_journal_and_day_close_screens() {
     h.key(KeyCode::F(3));
     assert_eq!(h.app.screen, Screen::Journal);
     insta::assert_snapshot!("journal", h.screen());
+    let first = dir.path().join("receipts/T01-000001.png");
+    std::fs::remove_file(&first).unwrap();
     h.key(KeyCode::Down);
-    h.key(KeyCode::Enter); // reprint sale 1
-    assert!(dir.path().join("receipts/T01-000001.png").exists());
+    h.key(KeyCode::Enter); // reprint sale 1 (the second row: newest first)
+    assert!(first.exists(), "reprinted");
     h.key(KeyCode::Esc);
 
     h.key(KeyCode::F(4));
     assert_eq!(h.app.screen, Screen::DayClose);
     let screen = h.screen();
-    insta::assert_snapshot!("day_close", screen);
+    let dir_text = dir.path().display().to_string();
+    insta::assert_snapshot!("day_close", screen.replace(&dir_text, "[dir]"));
     assert!(screen.contains("¥14,780"), "{screen}");
     let z = std::fs::read_to_string(dir.path().join("receipts/Z-T01-20261201.txt")).unwrap();
     assert!(z.contains("14,780"), "{z}");
@@ -310,4 +313,55 @@ fn a_full_disk_keeps_the_sale_open_and_loses_nothing() {
     let exported = export(&disk.join("konbini.db"));
     assert_eq!(exported.lines().count(), 2, "{exported}");
     crate::common::verify(&disk.join("konbini.db")).unwrap();
+}
+
+#[test]
+fn inputs_typed_while_the_core_waits_are_fed_in_order_and_replay_the_same() {
+    let dir = tempdir();
+    let mut h = harness(dir.path());
+    // The workers are slow: nothing is answered until `settle`.
+    h.defer = true;
+    h.line(&slip("9201", 1_100, None));
+    assert!(h.app.busy(), "waiting for the journal's paid-before answer");
+    h.advance(chrono::Duration::milliseconds(300));
+    h.line("2000"); // held
+    h.key(KeyCode::Enter); // held: complete
+    h.key(KeyCode::Enter); // the same press held down: not a second complete
+    assert!(h.app.register().open_sale().is_none(), "nothing fed yet");
+    h.settle();
+    let screen = h.screen();
+    assert!(
+        screen.contains("お会計完了 No.000001  おつり ¥900"),
+        "{screen}"
+    );
+    // A complete whose commit is answered late, then a scan typed meanwhile.
+    h.line(&slip("9202", 500, None));
+    h.settle();
+    h.line("500");
+    h.key(KeyCode::Enter);
+    h.line(&slip("9203", 700, None)); // held behind the commit
+    assert!(h.app.busy() && h.pending() > 0, "the commit is under way");
+    h.settle();
+    assert_eq!(h.app.register().open_sale().unwrap().slips().len(), 1);
+    h.key(KeyCode::Esc);
+    h.settle();
+    drop(h);
+
+    let log = std::fs::read_to_string(dir.path().join("session.jsonl")).unwrap();
+    let events: Vec<&str> = log.lines().skip(1).collect();
+    assert_eq!(events.len(), 8, "{log}");
+    assert!(events[2].contains("\"complete\":true"), "{log}");
+    let fresh = dir.path().join("replayed.db");
+    let out = run(&[
+        "replay",
+        dir.path().join("session.jsonl").to_str().unwrap(),
+        "--journal",
+        fresh.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["sales"]["completed"], 2, "{summary}");
+    assert_eq!(summary["sales"]["cancelled"], 1, "{summary}");
+    assert_eq!(export(&dir.path().join("konbini.db")), export(&fresh));
 }

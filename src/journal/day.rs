@@ -184,6 +184,16 @@ impl Journal {
             .map_err(self.err())
     }
 
+    /// The first sale at or after `since_at` (RFC 3339 text or a date prefix), by the
+    /// `sales_at` index: what the register prints from at start, without adding up the day.
+    pub fn first_sale_since(&self, since_at: &str) -> Result<Option<u64>, JournalError> {
+        self.conn
+            .prepare_cached("SELECT MIN(seq) FROM sales WHERE at >= ?1")
+            .and_then(|mut st| st.query_row([since_at], |r| r.get::<_, Option<i64>>(0)))
+            .map(|seq| seq.map(|s| s as u64))
+            .map_err(self.err())
+    }
+
     /// The totals of every sale with `from_at <= at < to_at` (text, as for
     /// [`Journal::recent_sales`]: `("2026-11-28", "2026-11-29")` is that Japan day). Summed
     /// by SQLite in one read snapshot, so a writer going on meanwhile cannot make the
@@ -492,6 +502,10 @@ mod tests {
         assert!(j.recent_sales("2026-11-29", 10).unwrap().is_empty());
         assert!(j.recent_sales("", 0).unwrap().is_empty());
         assert_eq!(seqs(&j.recent_sales("", usize::MAX).unwrap()).len(), 5);
+        // Where the register starts printing: the day's first sale.
+        assert_eq!(j.first_sale_since("2026-11-28").unwrap(), Some(2));
+        assert_eq!(j.first_sale_since("2026-11-28T09:30").unwrap(), Some(3));
+        assert_eq!(j.first_sale_since("2026-11-29").unwrap(), None);
     }
 
     #[test]

@@ -221,15 +221,12 @@ pub fn run(args: &RegisterArgs) -> anyhow::Result<()> {
 /// queued receipts from there on.
 fn first_sale_of_today(journal: &Journal) -> anyhow::Result<u64> {
     let today = crate::domain::time::business_date(&now_jst());
-    let tomorrow = today.succ_opt().unwrap_or(today);
-    let totals = journal.day_totals(
-        &today.format("%Y-%m-%d").to_string(),
-        &tomorrow.format("%Y-%m-%d").to_string(),
-    )?;
-    Ok(match totals.first_seq {
-        Some(seq) => seq,
-        None => journal.head()?.0 + 1,
-    })
+    Ok(
+        match journal.first_sale_since(&today.format("%Y-%m-%d").to_string())? {
+            Some(seq) => seq,
+            None => journal.head()?.0 + 1,
+        },
+    )
 }
 
 fn main_loop(

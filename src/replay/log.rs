@@ -68,6 +68,30 @@ pub enum Event {
     Cancel,
 }
 
+impl Event {
+    /// The register core's message for this event at `at`: the one mapping the replay and
+    /// the terminal UI share, so a recorded session means the same to both.
+    pub fn into_msg(self, at: DateTime<FixedOffset>) -> crate::register::Msg {
+        use crate::register::Msg;
+        match self {
+            Event::Scan(frame) => Msg::Scan { at, frame },
+            Event::KeyIn {
+                chain,
+                payment_code,
+                confirmation_number,
+            } => Msg::KeyIn {
+                at,
+                chain,
+                payment_code,
+                confirmation_number,
+            },
+            Event::Tender(amount) => Msg::Tender { at, amount },
+            Event::Complete => Msg::Complete { at },
+            Event::Cancel => Msg::Cancel { at },
+        }
+    }
+}
+
 /// Classify one line (without its `\n`).
 pub fn parse_line(bytes: &[u8]) -> Entry {
     if bytes.iter().all(u8::is_ascii_whitespace) {

@@ -488,23 +488,7 @@ impl Run<'_> {
                         let link = online.link(self.journal)?;
                         self.register.update(Msg::Link(link));
                     }
-                    let msg = match event {
-                        Event::Scan(frame) => Msg::Scan { at, frame },
-                        Event::KeyIn {
-                            chain,
-                            payment_code,
-                            confirmation_number,
-                        } => Msg::KeyIn {
-                            at,
-                            chain,
-                            payment_code,
-                            confirmation_number,
-                        },
-                        Event::Tender(amount) => Msg::Tender { at, amount },
-                        Event::Complete => Msg::Complete { at },
-                        Event::Cancel => Msg::Cancel { at },
-                    };
-                    return self.feed(state, msg);
+                    return self.feed(state, event.into_msg(at));
                 }
             }
         };

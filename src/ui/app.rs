@@ -695,22 +695,7 @@ impl App {
                 event: event.clone(),
             });
         }
-        let msg = match event {
-            Event::Scan(frame) => Msg::Scan { at, frame },
-            Event::KeyIn {
-                chain,
-                payment_code,
-                confirmation_number,
-            } => Msg::KeyIn {
-                at,
-                chain,
-                payment_code,
-                confirmation_number,
-            },
-            Event::Tender(amount) => Msg::Tender { at, amount },
-            Event::Complete => Msg::Complete { at },
-            Event::Cancel => Msg::Cancel { at },
-        };
+        let msg = event.into_msg(at);
         self.feed(msg, jobs);
         if complete && !jobs[first..].iter().any(|j| matches!(j, Job::Commit(_))) {
             jobs.insert(

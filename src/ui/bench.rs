@@ -10,13 +10,11 @@
 
 use std::ffi::OsStr;
 use std::fs::File;
-use std::io::{Read, Write};
-use std::os::fd::{FromRawFd, OwnedFd};
-use std::os::unix::process::CommandExt;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -29,14 +27,10 @@ use rusqlite::{Connection, TransactionBehavior};
 use crate::domain::time::{business_date, jst};
 use crate::domain::{BillBarcode, BillFields, Deadline, Yen};
 use crate::journal::{Journal, SyncState};
-use crate::register::{NewSale, OfflineLimits, Register, Slip, SlipKind, Station};
-use crate::replay::ReceiptDir;
+use crate::register::{NewSale, Slip, SlipKind, Station};
 
-use super::app::{App, JournalState, Notice, PrinterState, ScannerState, Status};
+use super::app::Notice;
 use super::harness::Harness;
-use super::record::Recorder;
-use super::text::Lang;
-use super::worker::{Demo, Printer, Services};
 
 /// The terminal the register is designed for.
 const SIZE: (u16, u16) = (120, 40);
@@ -703,7 +697,7 @@ fn on_the_million(
 ) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir)?;
     let journal = Journal::open(path)?;
-    let mut h = harness_on(journal, dir, now)?;
+    let mut h = Harness::with_journal(journal, dir, Station::default(), now, SIZE)?;
     let mut f3 = Vec::new();
     let mut rows = 0;
     for _ in 0..30 {
@@ -745,42 +739,6 @@ fn on_the_million(
     )?;
     out.flush()?;
     Ok(())
-}
-
-/// A harness like `Harness::open`, on an already open journal (the cached one, which
-/// `Harness::open` cannot name) with its receipts and session log in `dir`.
-fn harness_on(journal: Journal, dir: &Path, now: DateTime<FixedOffset>) -> anyhow::Result<Harness> {
-    let station = Station::default();
-    let sales = journal.head()?.0;
-    let receipts = dir.join("receipts");
-    let services = Services {
-        journal: Arc::new(Mutex::new(journal)),
-        printer: Printer::Virtual(ReceiptDir::create(&receipts)?),
-        reports: Some(ReceiptDir::create(&receipts)?),
-        recorder: Some(Mutex::new(Recorder::create(
-            &dir.join("session.jsonl"),
-            &station,
-        )?)),
-        net: OnceLock::new(),
-        demo: Mutex::new(Demo::default()),
-        station: station.clone(),
-        broken: Default::default(),
-        print_floor: Default::default(),
-    };
-    let status = Status {
-        link: None,
-        scanner: ScannerState::Keyboard,
-        printer: PrinterState::Virtual(receipts.display().to_string()),
-        print_queue: 0,
-        journal: JournalState::Ok(sales),
-    };
-    let register = Register::new(station).with_limits(OfflineLimits::default());
-    Ok(Harness::assemble(
-        App::new(register, Lang::Ja, status, now),
-        Arc::new(services),
-        Terminal::new(TestBackend::new(SIZE.0, SIZE.1))?,
-        now,
-    ))
 }
 
 /// What one session of the real register showed and cost.
@@ -1115,69 +1073,20 @@ impl Pty {
         cwd: &Path,
         (cols, rows): (u16, u16),
     ) -> anyhow::Result<Pty> {
-        let (mut master, mut slave) = (-1, -1);
-        let ws = libc::winsize {
-            ws_row: rows,
-            ws_col: cols,
-            ws_xpixel: 0,
-            ws_ypixel: 0,
-        };
-        // SAFETY: openpty writes two descriptors into the ints given; the winsize is valid
-        // and no name or termios is asked for.
-        let rc = unsafe {
-            libc::openpty(
-                &mut master,
-                &mut slave,
-                std::ptr::null_mut(),
-                std::ptr::null(),
-                &ws,
-            )
-        };
-        if rc != 0 {
-            return Err(std::io::Error::last_os_error()).context("openpty");
-        }
-        // SAFETY: fresh descriptors owned by nobody else.
-        let (master, slave) = unsafe { (File::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) };
         let stderr = cwd.join("stderr.txt");
         let mut cmd = Command::new(exe);
         cmd.args(args)
             .current_dir(cwd)
             .env("TERM", "xterm-256color")
-            .stdin(Stdio::from(slave.try_clone()?))
-            .stdout(Stdio::from(slave.try_clone()?))
             .stderr(Stdio::from(File::create(&stderr).with_context(|| {
                 format!("cannot create {}", stderr.display())
             })?));
-        // SAFETY: only async-signal-safe calls between fork and exec: a new session whose
-        // controlling terminal is the pseudo-terminal on stdin.
-        unsafe {
-            cmd.pre_exec(|| {
-                if libc::setsid() < 0 || libc::ioctl(0, libc::TIOCSCTTY as _, 0) < 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
-        let child = cmd
-            .spawn()
-            .with_context(|| format!("cannot start {}", exe.display()))?;
-        drop(slave);
-        let (tx, chunks) = channel();
-        let mut reader = master.try_clone()?;
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 16 * 1024];
-            loop {
-                match reader.read(&mut buf) {
-                    // EIO once the program and every copy of the slave side are gone.
-                    Ok(0) | Err(_) => return,
-                    Ok(n) => {
-                        if tx.send(buf[..n].to_vec()).is_err() {
-                            return;
-                        }
-                    }
-                }
-            }
-        });
+        let super::pty::PtyChild {
+            master,
+            child,
+            output: chunks,
+        } = super::pty::spawn(cmd, (cols, rows))
+            .with_context(|| format!("cannot start {} in a pseudo-terminal", exe.display()))?;
         Ok(Pty {
             master,
             child,

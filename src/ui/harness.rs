@@ -44,9 +44,21 @@ impl Harness {
         dir: &Path,
         station: Station,
         now: DateTime<FixedOffset>,
-        (width, height): (u16, u16),
+        size: (u16, u16),
     ) -> anyhow::Result<Harness> {
         let journal = Journal::open(&dir.join("konbini.db"))?;
+        Harness::with_journal(journal, dir, station, now, size)
+    }
+
+    /// The same on a journal already open (anywhere), with receipts and the session log
+    /// in `dir`.
+    pub fn with_journal(
+        journal: Journal,
+        dir: &Path,
+        station: Station,
+        now: DateTime<FixedOffset>,
+        (width, height): (u16, u16),
+    ) -> anyhow::Result<Harness> {
         let sales = journal.head()?.0;
         let receipts = dir.join("receipts");
         let services = Services {
@@ -71,14 +83,12 @@ impl Harness {
             journal: JournalState::Ok(sales),
         };
         let register = Register::new(station).with_limits(OfflineLimits::default());
-        Ok(Harness {
-            app: App::new(register, Lang::Ja, status, now),
-            services: Arc::new(services),
-            terminal: Terminal::new(TestBackend::new(width, height))?,
+        Ok(Harness::assemble(
+            App::new(register, Lang::Ja, status, now),
+            Arc::new(services),
+            Terminal::new(TestBackend::new(width, height))?,
             now,
-            defer: false,
-            pending: Default::default(),
-        })
+        ))
     }
 
     /// A harness from parts made elsewhere (the benchmark's own journal).

@@ -18,6 +18,7 @@ pub mod app;
 pub mod bench;
 pub mod config;
 pub mod harness;
+pub mod pty;
 pub mod record;
 pub mod text;
 pub mod view;

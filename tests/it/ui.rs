@@ -10,7 +10,7 @@ use konbini_pos::ui::{Input, Lang, Screen};
 use ratatui::crossterm::event::{KeyCode, KeyModifiers};
 use ratatui::style::Color;
 
-use crate::common::{at, export, run, stderr, tempdir};
+use crate::common::{at, export, replay_json, tempdir};
 
 const SIZE: (u16, u16) = (120, 40);
 
@@ -238,15 +238,7 @@ fn a_recorded_session_replays_to_the_same_sales() {
     drop(h);
 
     let fresh = dir.path().join("replayed.db");
-    let out = run(&[
-        "replay",
-        dir.path().join("session.jsonl").to_str().unwrap(),
-        "--journal",
-        fresh.to_str().unwrap(),
-        "--json",
-    ]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let summary = replay_json(&dir.path().join("session.jsonl"), &fresh, &[]);
     assert_eq!(summary["sales"]["completed"], 2, "{summary}");
     assert_eq!(summary["sales"]["cancelled"], 1, "{summary}");
     assert_eq!(summary["rejected"]["already_paid"], 1, "{summary}");
@@ -352,15 +344,7 @@ fn inputs_typed_while_the_core_waits_are_fed_in_order_and_replay_the_same() {
     assert_eq!(events.len(), 8, "{log}");
     assert!(events[2].contains("\"complete\":true"), "{log}");
     let fresh = dir.path().join("replayed.db");
-    let out = run(&[
-        "replay",
-        dir.path().join("session.jsonl").to_str().unwrap(),
-        "--journal",
-        fresh.to_str().unwrap(),
-        "--json",
-    ]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let summary = replay_json(&dir.path().join("session.jsonl"), &fresh, &[]);
     assert_eq!(summary["sales"]["completed"], 2, "{summary}");
     assert_eq!(summary["sales"]["cancelled"], 1, "{summary}");
     assert_eq!(export(&dir.path().join("konbini.db")), export(&fresh));

@@ -2,12 +2,11 @@
 //! what a clerk at a real terminal sees and types. Keys are the bytes a terminal sends.
 
 use std::fs::File;
-use std::io::{Read, Write};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::os::unix::process::CommandExt;
+use std::io::Write;
+use std::os::fd::AsRawFd;
 use std::path::Path;
 use std::process::{Child, Stdio};
-use std::sync::mpsc::{Receiver, channel};
+use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
 use crate::common::{export, konbini, run, stderr, tempdir};
@@ -26,68 +25,18 @@ pub struct Pty {
 
 impl Pty {
     pub fn spawn(args: &[&str], cwd: &Path, (cols, rows): (u16, u16)) -> Pty {
-        let mut master = -1;
-        let mut slave = -1;
-        let ws = libc::winsize {
-            ws_row: rows,
-            ws_col: cols,
-            ws_xpixel: 0,
-            ws_ypixel: 0,
-        };
-        // SAFETY: openpty with valid out-pointers and a valid winsize.
-        let rc = unsafe {
-            libc::openpty(
-                &mut master,
-                &mut slave,
-                std::ptr::null_mut(),
-                std::ptr::null(),
-                &ws,
-            )
-        };
-        assert_eq!(rc, 0, "openpty: {}", std::io::Error::last_os_error());
-        // SAFETY: fcntl on the two descriptors just made. Other tests' children must not
-        // inherit them (they would keep this terminal alive after it is closed).
-        unsafe {
-            libc::fcntl(master, libc::F_SETFD, libc::FD_CLOEXEC);
-            libc::fcntl(slave, libc::F_SETFD, libc::FD_CLOEXEC);
-        }
-        // SAFETY: fresh descriptors we own.
-        let (master, slave) = unsafe { (File::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) };
         let mut cmd = konbini();
         cmd.args(args)
             .current_dir(cwd)
             .env("TERM", "xterm-256color")
-            .stdin(Stdio::from(slave.try_clone().unwrap()))
-            .stdout(Stdio::from(slave.try_clone().unwrap()))
             .stderr(Stdio::from(
                 File::create(cwd.join("stderr.txt")).expect("stderr file"),
             ));
-        // SAFETY: only async-signal-safe calls between fork and exec.
-        unsafe {
-            cmd.pre_exec(|| {
-                if libc::setsid() < 0 || libc::ioctl(0, libc::TIOCSCTTY as _, 0) < 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
-        let child = cmd.spawn().expect("spawn konbini in a pty");
-        drop(slave);
-        let (tx, bytes) = channel();
-        let mut reader = master.try_clone().unwrap();
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 16 * 1024];
-            loop {
-                match reader.read(&mut buf) {
-                    Ok(0) | Err(_) => return,
-                    Ok(n) => {
-                        if tx.send(buf[..n].to_vec()).is_err() {
-                            return;
-                        }
-                    }
-                }
-            }
-        });
+        let konbini_pos::ui::pty::PtyChild {
+            master,
+            child,
+            output: bytes,
+        } = konbini_pos::ui::pty::spawn(cmd, (cols, rows)).expect("konbini in a pty");
         Pty {
             master,
             bytes,

@@ -102,12 +102,8 @@ fn refresh(
     handle: &SyncHandle,
     mark: (u64, u32),
 ) -> Result<(), JournalError> {
-    // No mark: nothing was pending at the last look, and no scan is needed to say so.
-    let s = if mark.0 == u64::MAX {
-        OutboxSummary::default()
-    } else {
-        with_journal(journal, |j| j.pending_summary(mark))?
-    };
+    // From the mark on only: a range of the outbox's key, short once drained.
+    let s = with_journal(journal, |j| j.pending_summary(mark))?;
     handle.update(|st| {
         st.outbox.pending = s.pending;
         st.outbox.pending_yen = s.pending_yen;
@@ -143,12 +139,20 @@ pub async fn run<U: Upstream>(
             .expect("the journal task ran")?;
         handle.update(|st| st.outbox = s);
     }
+    // The low-water mark: nothing before it is pending. Found by one scan at start; from
+    // then on it only moves forward, past each batch whose verdicts are recorded (a
+    // verdict is never `pending`), and new slips come after every existing sale. So an
+    // idle task never scans the outbox again, however long the journal.
     let mut mark = {
         let j = journal.clone();
-        tokio::task::spawn_blocking(move || with_journal(&j, |j| j.first_pending()))
-            .await
-            .expect("the journal task ran")?
-            .unwrap_or((u64::MAX, 0))
+        tokio::task::spawn_blocking(move || {
+            with_journal(&j, |j| match j.first_pending()? {
+                Some(m) => Ok(m),
+                None => Ok((j.head()?.0 + 1, 0)),
+            })
+        })
+        .await
+        .expect("the journal task ran")?
     };
     // Pipelined: while batch N is on the wire the next one is read, and while batch N's
     // verdicts are being written the next one is sent. Verdicts are still written in order
@@ -157,19 +161,11 @@ pub async fn run<U: Upstream>(
     let mut prefetched: Option<Vec<crate::journal::PendingSlip>> = None;
     loop {
         let woken = handle.wake.notified();
-        if mark.0 == u64::MAX {
-            finish(&mut recording).await?;
-            // Nothing was pending: anything new is after the last sale.
-            let j = journal.clone();
-            mark = tokio::task::spawn_blocking(move || with_journal(&j, |j| j.first_pending()))
-                .await
-                .expect("the journal task ran")?
-                .unwrap_or((u64::MAX, 0));
-        }
         let batch = match prefetched.take() {
             Some(b) => b,
-            None if mark.0 == u64::MAX => Vec::new(),
             None => {
+                // Verdicts of the last batch first: the read must not see them pending.
+                finish(&mut recording).await?;
                 let j = journal.clone();
                 tokio::task::spawn_blocking(move || {
                     with_journal(&j, |j| j.pending_from(mark, BATCH_MAX))
@@ -190,7 +186,6 @@ pub async fn run<U: Upstream>(
             last_refresh = Some(std::time::Instant::now());
         }
         if batch.is_empty() {
-            mark = (u64::MAX, 0);
             tokio::select! {
                 _ = cancel.cancelled() => return Ok(()),
                 _ = woken => {}

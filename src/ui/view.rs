@@ -673,6 +673,15 @@ fn draw_status(frame: &mut Frame, area: Rect, app: &App, l: &Labels) {
             spans.push(Span::raw(format!(" {} {}", l.unsent, s.outbox.pending)));
             if s.outbox.pending > 0 {
                 spans.push(Span::raw(format!(" {}", Yen::new(s.outbox.pending_yen))));
+                if let Some(age) = oldest_age(s.outbox.oldest_pending_at.as_deref(), app) {
+                    spans.push(Span::raw(format!(" ({} {age})", l.oldest)));
+                }
+            }
+            if s.outbox.conflicts > 0 {
+                spans.push(Span::styled(
+                    format!(" {} {}", l.sync_conflict, s.outbox.conflicts),
+                    RED,
+                ));
             }
             if let Some(e) = s
                 .config_error
@@ -685,6 +694,18 @@ fn draw_status(frame: &mut Frame, area: Rect, app: &App, l: &Labels) {
         }
     }
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+/// How long the oldest unsent slip has waited, in the clerk's units.
+fn oldest_age(oldest: Option<&str>, app: &App) -> Option<String> {
+    let at = DateTime::parse_from_rfc3339(oldest?).ok()?;
+    let minutes = (app.now - at).num_minutes().max(0);
+    Some(match (app.lang, minutes) {
+        (Lang::Ja, m) if m < 60 => format!("{m}分"),
+        (Lang::Ja, m) => format!("{}時間{}分", m / 60, m % 60),
+        (Lang::En, m) if m < 60 => format!("{m} min"),
+        (Lang::En, m) => format!("{} h {} min", m / 60, m % 60),
+    })
 }
 
 /// `s` padded with spaces to `width` terminal columns (CJK characters take two).

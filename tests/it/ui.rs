@@ -349,3 +349,53 @@ fn inputs_typed_while_the_core_waits_are_fed_in_order_and_replay_the_same() {
     assert_eq!(summary["sales"]["cancelled"], 1, "{summary}");
     assert_eq!(export(&dir.path().join("konbini.db")), export(&fresh));
 }
+
+#[test]
+fn the_status_bar_shows_the_link_and_the_offline_limit_refuses_new_slips() {
+    use konbini_pos::journal::OutboxSummary;
+    use konbini_pos::sync::SyncStatus;
+    use konbini_pos::ui::Answer;
+    let dir = tempdir();
+    let mut h = harness(dir.path());
+    let offline = |pending_yen: u64| {
+        Input::Answer(Answer::Link(SyncStatus {
+            online: false,
+            outbox: OutboxSummary {
+                pending: 3,
+                pending_yen,
+                oldest_pending_at: Some("2026-12-01T09:50:00+09:00".to_owned()),
+                conflicts: 1,
+                ..OutboxSummary::default()
+            },
+            last_error: Some("network unreachable".to_owned()),
+            config_error: None,
+        }))
+    };
+    h.input(offline(5_000));
+    let screen = h.screen();
+    let bar = screen.lines().find(|l| l.contains("回線")).unwrap();
+    assert!(
+        bar.contains("回線 オフライン 未送信 3 ¥5,000 (最古 10分) 要確認 1 (networ"),
+        "{bar}"
+    );
+    // Under the limit: a slip is taken offline.
+    h.line(&slip("9301", 1_000, None));
+    assert_eq!(h.app.register().open_sale().unwrap().slips().len(), 1);
+    h.key(KeyCode::Esc);
+    // At the limit (3,000,000 yen unsent): refused until the link is back.
+    h.input(offline(3_000_000));
+    h.line(&slip("9302", 1_000, None));
+    assert!(h.app.register().open_sale().is_none());
+    assert!(
+        h.screen().contains("オフラインの上限に達しました"),
+        "{}",
+        h.screen()
+    );
+    h.input(Input::Answer(Answer::Link(SyncStatus {
+        online: true,
+        ..SyncStatus::default()
+    })));
+    h.line(&slip("9302", 1_000, None));
+    assert_eq!(h.app.register().open_sale().unwrap().slips().len(), 1);
+    assert!(h.screen().contains("回線 オンライン 未送信 0"));
+}

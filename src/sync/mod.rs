@@ -131,28 +131,33 @@ pub async fn run<U: Upstream>(
 ) -> Result<(), JournalError> {
     let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(30));
     let mut last_refresh: Option<std::time::Instant> = None;
-    {
-        // The final states' counts once (a scan of the outbox); then counted as recorded.
-        let j = journal.clone();
-        let s = tokio::task::spawn_blocking(move || with_journal(&j, |j| j.outbox_summary((0, 0))))
-            .await
-            .expect("the journal task ran")?;
-        handle.update(|st| st.outbox = s);
-    }
-    // The low-water mark: nothing before it is pending. Found by one scan at start; from
-    // then on it only moves forward, past each batch whose verdicts are recorded (a
-    // verdict is never `pending`), and new slips come after every existing sale. So an
-    // idle task never scans the outbox again, however long the journal.
+    // At start, two scans of the outbox: the final states' counts (then counted as
+    // recorded) and the low-water mark (nothing before it is pending). On a long journal
+    // they take a while, so they read their own snapshot on a read-only connection and
+    // the register's commits go on meanwhile. The mark stays valid: what was pending then
+    // is at or after it, and new slips come after every sale of that snapshot. From then
+    // on the mark only moves forward, past each batch whose verdicts are recorded (a
+    // verdict is never `pending`), so an idle task never scans the outbox again.
     let mut mark = {
         let j = journal.clone();
-        tokio::task::spawn_blocking(move || {
-            with_journal(&j, |j| match j.first_pending()? {
-                Some(m) => Ok(m),
-                None => Ok((j.head()?.0 + 1, 0)),
-            })
+        let (summary, mark) = tokio::task::spawn_blocking(move || {
+            let path = with_journal(&j, |j| j.path().to_owned());
+            let start = |j: &Journal| -> Result<_, JournalError> {
+                let mark = match j.first_pending()? {
+                    Some(m) => m,
+                    None => (j.head()?.0 + 1, 0),
+                };
+                Ok((j.outbox_summary((0, 0))?, mark))
+            };
+            match Journal::open_read_only(&path) {
+                Ok(reader) => start(&reader),
+                Err(_) => with_journal(&j, |j| start(j)),
+            }
         })
         .await
-        .expect("the journal task ran")?
+        .expect("the journal task ran")?;
+        handle.update(|st| st.outbox = summary);
+        mark
     };
     // Pipelined: while batch N is on the wire the next one is read, and while batch N's
     // verdicts are being written the next one is sent. Verdicts are still written in order

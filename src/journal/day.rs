@@ -135,6 +135,11 @@ pub struct DayTotals {
     pub last_seq: Option<u64>,
 }
 
+/// The first sale at or after a time. INDEXED BY: left to itself SQLite walks the sales in
+/// seq order from the first until one is late enough (the MIN optimisation), which is most
+/// of a long journal (281 ms to the register's first frame on a million sales).
+const FIRST_SALE_SQL: &str = "SELECT MIN(seq) FROM sales INDEXED BY sales_at WHERE at >= ?1";
+
 /// The newest sales from a time on, newest first, each with its slip count, the outbox
 /// states of its slips and its print job. The index gives the order, so SQLite stops after
 /// `?2` sales and runs the per-sale look-ups (primary-key ranges) only for those.
@@ -188,9 +193,7 @@ impl Journal {
     /// `sales_at` index: what the register prints from at start, without adding up the day.
     pub fn first_sale_since(&self, since_at: &str) -> Result<Option<u64>, JournalError> {
         self.conn
-            // INDEXED BY: left to itself SQLite walks the sales in seq order from the first
-            // until one is late enough (the MIN optimisation), most of a long journal.
-            .prepare_cached("SELECT MIN(seq) FROM sales INDEXED BY sales_at WHERE at >= ?1")
+            .prepare_cached(FIRST_SALE_SQL)
             .and_then(|mut st| st.query_row([since_at], |r| r.get::<_, Option<i64>>(0)))
             .map(|seq| seq.map(|s| s as u64))
             .map_err(self.err())
@@ -592,6 +595,13 @@ mod tests {
             );
             assert!(!day.iter().any(|l| l.starts_with("SCAN")), "{day:#?}");
         }
+        let first = plan(FIRST_SALE_SQL, params!["2026-11-28"]);
+        assert!(
+            first
+                .iter()
+                .any(|l| l.starts_with("SEARCH sales USING") && l.contains("sales_at (at>?)")),
+            "{first:#?}"
+        );
     }
 
     #[test]

@@ -26,6 +26,7 @@ use super::ids::random_alnum;
 use super::store::StoreError;
 use super::{Network, Settings};
 use crate::domain::{BillBarcode, Chain, KONBINI_MAX, KONBINI_MIN, STAMP_THRESHOLD, Yen};
+use crate::sync::upstream::describe;
 
 /// The demo payments' amounts in yen: everyday orders, one under ¥1,000, and one at or over
 /// the ¥50,000 revenue-stamp threshold on purpose (its slip carries the stamp flag).
@@ -376,18 +377,6 @@ async fn post_form(
         url: url.to_owned(),
         detail: e.to_string(),
     })
-}
-
-/// reqwest's error with its causes, on one line.
-fn describe(e: &reqwest::Error) -> String {
-    let mut s = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(cause) = source {
-        s.push_str(": ");
-        s.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    s
 }
 
 /// The voucher in a confirmed PaymentIntent's JSON; a missing or wrong field is an error

@@ -235,7 +235,7 @@ impl HttpUpstream {
 }
 
 /// reqwest's error with its causes, on one line.
-fn describe(e: &reqwest::Error) -> String {
+pub(crate) fn describe(e: &reqwest::Error) -> String {
     let mut s = e.to_string();
     let mut source = std::error::Error::source(e);
     while let Some(cause) = source {

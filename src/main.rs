@@ -9,7 +9,17 @@ fn main() -> ExitCode {
     match konbini_pos::cli::run(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("konbini: {e:#}");
+            // The error and its causes on one line, each said once: our errors already
+            // name their cause in their own message.
+            let mut message = e.to_string();
+            for cause in e.chain().skip(1) {
+                let cause = cause.to_string();
+                if !message.contains(&cause) {
+                    message.push_str(": ");
+                    message.push_str(&cause);
+                }
+            }
+            eprintln!("konbini: {message}");
             ExitCode::FAILURE
         }
     }

@@ -228,6 +228,14 @@ fn a_missing_log_is_one_clear_error() {
         "{}",
         stderr(&out)
     );
+    // One sentence, its cause said once.
+    assert_eq!(
+        stderr(&out).matches("(os error 2)").count(),
+        1,
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(stderr(&out).lines().count(), 1, "{}", stderr(&out));
     assert!(stdout(&out).is_empty());
     assert!(
         !journal.exists(),

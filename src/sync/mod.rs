@@ -143,9 +143,12 @@ pub async fn run<U: Upstream>(
         let (summary, mark) = tokio::task::spawn_blocking(move || {
             let path = with_journal(&j, |j| j.path().to_owned());
             let start = |j: &Journal| -> Result<_, JournalError> {
+                // The head first: a sale committed between the two reads is then after
+                // the head, so the scan finds it pending or the mark is not past it.
+                let head = j.head()?.0;
                 let mark = match j.first_pending()? {
                     Some(m) => m,
-                    None => (j.head()?.0 + 1, 0),
+                    None => (head + 1, 0),
                 };
                 Ok((j.outbox_summary((0, 0))?, mark))
             };

@@ -512,8 +512,9 @@ impl App {
         if text.is_empty() {
             // A second Enter while the first completes is the same press, not a new
             // `complete` (which would find no sale open).
-            let completing =
-                self.committing.is_some() || matches!(self.held.back(), Some((_, Event::Complete)));
+            // (With inputs held after the commit, this Enter belongs to them: a new sale.)
+            let completing = matches!(self.held.back(), Some((_, Event::Complete)))
+                || (self.committing.is_some() && self.held.is_empty());
             if (self.sale_open() || self.busy()) && !completing {
                 self.submit(Event::Complete, jobs);
             }

@@ -74,6 +74,7 @@ impl Harness {
             station: station.clone(),
             broken: Default::default(),
             print_floor: Default::default(),
+            auto_print: true.into(),
         };
         let status = Status {
             link: None,

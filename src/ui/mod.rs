@@ -84,6 +84,13 @@ pub fn initial_status(settings: &config::Settings) -> Status {
 pub fn run(args: &RegisterArgs) -> anyhow::Result<()> {
     let started = Instant::now();
     let settings = config::resolve(args, now_jst())?;
+    // Before anything is created: without a terminal there is no register to run.
+    // SAFETY: isatty on the standard descriptors.
+    if unsafe { libc::isatty(0) != 1 || libc::isatty(1) != 1 } {
+        anyhow::bail!(
+            "the register needs a terminal: stdin and stdout must be a tty (for scripts, `konbini replay` takes a scan log)"
+        );
+    }
     // Everything that can refuse to start does so before the terminal is taken over.
     let journal = Journal::open(&settings.journal)?;
     let print_floor = first_sale_of_today(&journal)?;
@@ -112,6 +119,7 @@ pub fn run(args: &RegisterArgs) -> anyhow::Result<()> {
         station: settings.station.clone(),
         broken: Default::default(),
         print_floor: print_floor.into(),
+        auto_print: true.into(),
     });
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -136,8 +144,16 @@ pub fn run(args: &RegisterArgs) -> anyhow::Result<()> {
         std::path::PathBuf::from(name)
     };
     let stderr_saved = redirect_stderr(&log);
-    let mut terminal = ratatui::init();
+    // Installed first: ratatui's own hook (restore the terminal) then runs before it.
     restore_stderr_on_panic(stderr_saved);
+    let mut terminal = match ratatui::try_init() {
+        Ok(t) => t,
+        Err(e) => {
+            restore_stderr(stderr_saved);
+            ratatui::restore();
+            anyhow::bail!("the register needs a terminal (stdin and stdout a tty): {e}");
+        }
+    };
     let _ = ratatui::crossterm::execute!(std::io::stdout(), EnableBracketedPaste);
     let drawn = terminal.draw(|f| view::draw(f, &app));
     if settings.exit_after_first_frame || drawn.is_err() {
@@ -338,7 +354,7 @@ fn spawn_worker(
                 };
                 let answers = match job {
                     Some(job) => services.run(job),
-                    None if services.print_queue_len() > 0 => services.drain_prints(),
+                    None if services.retry_prints() => services.drain_prints(),
                     None => continue,
                 };
                 for answer in answers {

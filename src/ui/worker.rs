@@ -103,6 +103,10 @@ pub struct Services {
     /// start. Older backlogs (a replay without a printer) are `konbini print-queue`'s, not
     /// something to pour out of a register at opening time.
     pub print_floor: AtomicU64,
+    /// Whether held receipts are retried by themselves. Off after a receipt printed but
+    /// could not be marked printed (the journal failed): retrying would print it again and
+    /// again. On again with the next sale's print job.
+    pub auto_print: AtomicBool,
 }
 
 /// Most receipts printed in one go (the device thread comes back for the rest).
@@ -162,14 +166,14 @@ impl Services {
                         // The `complete` that made the sale goes into the session log only
                         // now: a complete whose commit failed (a full disk) reopened the
                         // sale and must not replay as a sale.
-                        let mut answers = Vec::new();
+                        // (The trouble after the sale's own notice, or it would be hidden.)
+                        let mut answers = vec![Answer::Core(Msg::Committed { seq: c.seq })];
                         if let Some(r) = &self.recorder
                             && let Err(e) =
                                 lock(r).record(&sale.at, &crate::replay::Event::Complete)
                         {
                             answers.push(Answer::Trouble(e.to_string()));
                         }
-                        answers.push(Answer::Core(Msg::Committed { seq: c.seq }));
                         answers
                     }
                     Err(e) => vec![Answer::Core(Msg::CommitFailed {
@@ -178,7 +182,10 @@ impl Services {
                 }
             }
             Job::OpenDrawer => self.open_drawer(),
-            Job::Print(_) => self.drain_prints(),
+            Job::Print(_) => {
+                self.auto_print.store(true, Ordering::Relaxed);
+                self.drain_prints()
+            }
             Job::Reprint(seq) => self.reprint(seq),
             Job::WakeSync => {
                 if let Some(net) = self.net.get() {
@@ -205,6 +212,11 @@ impl Services {
                 }))]
             }
         }
+    }
+
+    /// Whether the device thread should retry held receipts now.
+    pub fn retry_prints(&self) -> bool {
+        self.auto_print.load(Ordering::Relaxed) && self.print_queue_len() > 0
     }
 
     /// Receipts waiting to print.
@@ -266,6 +278,10 @@ impl Services {
                             answers.push(Answer::PrintHeld { seq, why });
                         }
                     }
+                    Err(e @ queue::QueueError::Journal(_)) => {
+                        self.auto_print.store(false, Ordering::Relaxed);
+                        answers.push(Answer::Trouble(e.to_string()));
+                    }
                     Err(e) => {
                         // Unplugged or gone: open it again next time.
                         *port = None;
@@ -300,7 +316,10 @@ impl Services {
         match dir.print(&sale) {
             Ok(_) => match lock(&self.journal).mark_printed(seq) {
                 Ok(()) => Answer::Printed { seq },
-                Err(e) => Answer::Trouble(e.to_string()),
+                Err(e) => {
+                    self.auto_print.store(false, Ordering::Relaxed);
+                    Answer::Trouble(e.to_string())
+                }
             },
             Err(e) => {
                 let why = format!("{}: {e}", dir.dir().display());

@@ -399,3 +399,26 @@ fn the_status_bar_shows_the_link_and_the_offline_limit_refuses_new_slips() {
     assert_eq!(h.app.register().open_sale().unwrap().slips().len(), 1);
     assert!(h.screen().contains("回線 オンライン 未送信 0"));
 }
+
+#[test]
+fn a_sale_rung_up_while_the_last_one_commits_completes_too() {
+    let dir = tempdir();
+    let mut h = harness(dir.path());
+    h.line(&slip("9401", 600, None));
+    h.line("600");
+    h.defer = true;
+    h.key(KeyCode::Enter); // sale 1 commits... slowly
+    h.line(&slip("9402", 800, None)); // held
+    h.line("1000"); // held
+    h.key(KeyCode::Enter); // held: sale 2's complete, not a repeat of sale 1's
+    h.key(KeyCode::Enter); // this one is the repeat
+    h.defer = false;
+    h.settle();
+    let exported = export(&dir.path().join("konbini.db"));
+    assert_eq!(exported.lines().count(), 2, "{exported}");
+    assert!(
+        h.screen().contains("お会計完了 No.000002  おつり ¥200"),
+        "{}",
+        h.screen()
+    );
+}

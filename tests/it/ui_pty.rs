@@ -319,3 +319,22 @@ fn an_old_print_backlog_is_left_to_print_queue_and_new_sales_print() {
         "the old backlog is not poured out"
     );
 }
+
+#[test]
+fn without_a_terminal_the_register_says_so_and_creates_nothing() {
+    let dir = tempdir();
+    let out = konbini()
+        .arg("register")
+        .current_dir(dir.path())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("the register needs a terminal"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        crate::common::file_names(dir.path()).is_empty(),
+        "no journal, no session log"
+    );
+}

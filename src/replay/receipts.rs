@@ -14,7 +14,7 @@ use crate::printer::{encode_receipt, render, write_whole};
 use crate::receipt::{COLUMNS_80MM, Receipt};
 
 /// A directory receipts are printed into.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct ReceiptDir {
     dir: PathBuf,
 }

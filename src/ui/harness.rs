@@ -61,10 +61,11 @@ impl Harness {
     ) -> anyhow::Result<Harness> {
         let sales = journal.head()?.0;
         let receipts = dir.join("receipts");
+        let receipt_dir = ReceiptDir::create(&receipts)?;
         let services = Services {
             journal: Arc::new(Mutex::new(journal)),
-            printer: Printer::Virtual(ReceiptDir::create(&receipts)?),
-            reports: Some(ReceiptDir::create(&receipts)?),
+            printer: Printer::Virtual(receipt_dir.clone()),
+            reports: Some(receipt_dir),
             recorder: Some(Mutex::new(Recorder::create(
                 &dir.join("session.jsonl"),
                 &station,

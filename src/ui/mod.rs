@@ -97,8 +97,7 @@ pub fn run(args: &RegisterArgs) -> anyhow::Result<()> {
     let journal: SharedJournal = Arc::new(Mutex::new(journal));
     let receipts = ReceiptDir::create(&settings.receipts)
         .with_context(|| format!("receipts directory {}", settings.receipts.display()))?;
-    let reports = ReceiptDir::create(&settings.receipts)
-        .with_context(|| format!("receipts directory {}", settings.receipts.display()))?;
+    let reports = receipts.clone();
     let recorder = record::Recorder::create(&settings.record, &settings.station)?;
     let printer = match &settings.printer {
         None => Printer::Virtual(receipts),

@@ -253,22 +253,18 @@ impl Services {
                     return vec![Answer::PrintQueue(0)];
                 }
                 let mut port = lock(port);
-                if port.is_none() {
-                    match PrinterPort::open(path, *baud) {
-                        Ok(p) => *port = Some(p),
-                        Err(e) => {
-                            let seq = self.first_queued();
-                            return vec![
-                                Answer::PrintHeld {
-                                    seq,
-                                    why: format!("{}: {e}", path.display()),
-                                },
-                                Answer::PrintQueue(self.print_queue_len()),
-                            ];
-                        }
+                let p = match open_port(&mut port, path, *baud) {
+                    Ok(p) => p,
+                    Err(why) => {
+                        return vec![
+                            Answer::PrintHeld {
+                                seq: self.first_queued(),
+                                why,
+                            },
+                            Answer::PrintQueue(self.print_queue_len()),
+                        ];
                     }
-                }
-                let p = port.as_mut().expect("opened above");
+                };
                 let floor = self.print_floor.load(Ordering::Relaxed);
                 let report = queue::drain(&self.journal, p, *columns, floor);
                 match report {
@@ -436,15 +432,23 @@ fn send(
     bytes: &[u8],
 ) -> Result<(), String> {
     let mut port = lock(port);
+    open_port(&mut port, path, baud)?.send(bytes).map_err(|e| {
+        *port = None;
+        format!("{}: {e}", path.display())
+    })
+}
+
+/// The printer, opened now if it is not open (the first use, or after it went away).
+fn open_port<'a>(
+    port: &'a mut Option<PrinterPort>,
+    path: &std::path::Path,
+    baud: u32,
+) -> Result<&'a mut PrinterPort, String> {
     if port.is_none() {
         *port =
             Some(PrinterPort::open(path, baud).map_err(|e| format!("{}: {e}", path.display()))?);
     }
-    let p = port.as_mut().expect("opened above");
-    p.send(bytes).map_err(|e| {
-        *port = None;
-        format!("{}: {e}", path.display())
-    })
+    Ok(port.as_mut().expect("opened above"))
 }
 
 /// A look-up: a few attempts within about 3 s, else `Offline`.

@@ -421,7 +421,8 @@ pub fn network_figures(payments: usize, clients: usize) -> anyhow::Result<Networ
 pub struct SyncFigures {
     /// Slips drained.
     pub slips: usize,
-    /// The network taking the same confirmations from one client, alone, per second.
+    /// The network taking the same confirmations alone, per second, with as many requests
+    /// at once as the sync task sends ([`crate::sync::IN_FLIGHT`]).
     pub network_alone_per_second: f64,
     /// The sync task draining the journal, per second.
     pub drain_per_second: f64,
@@ -526,9 +527,26 @@ pub fn sync_figures(slips: usize, samples: usize) -> anyhow::Result<SyncFigures>
                 batches.push(batch.iter().map(Confirmation::of).collect::<Vec<_>>());
             }
         }
+        // As many requests at once as the sync task keeps on the wire, each sent as soon
+        // as the one before it on its connection is answered.
+        let batches = Arc::new(batches);
+        let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let start = Instant::now();
-        for batch in &batches {
-            upstream.confirm(batch).await?;
+        let mut senders = tokio::task::JoinSet::new();
+        for _ in 0..crate::sync::IN_FLIGHT {
+            let (batches, next, upstream) = (batches.clone(), next.clone(), upstream.clone());
+            senders.spawn(async move {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(batch) = batches.get(i) else {
+                        return Ok::<_, anyhow::Error>(());
+                    };
+                    upstream.confirm(batch).await?;
+                }
+            });
+        }
+        while let Some(r) = senders.join_next().await {
+            r??;
         }
         let network_alone_per_second = per_second(slips as u64, start.elapsed());
         alone_stop.cancel();

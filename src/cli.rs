@@ -966,10 +966,11 @@ fn run_bench(what: Option<BenchCommand>) -> anyhow::Result<ExitCode> {
                 .map_or(0.0, |d| d.as_secs_f64() * 1e3)
         };
         println!(
-            "sync: drained {} slips at {:.0}/s; the network alone took the same confirmations at {:.0}/s (ratio {:.2}, goal >= 0.8); commit to webhook p50 {:.1} ms, p99 {:.1} ms (goal p99 < 100 ms, {} sales)",
+            "sync: drained {} slips at {:.0}/s; the network alone took the same confirmations at {:.0}/s, {} requests at once as the sync task sends them (ratio {:.2}, goal >= 0.8); commit to webhook p50 {:.1} ms, p99 {:.1} ms (goal p99 < 100 ms, {} sales)",
             f.slips,
             f.drain_per_second,
             f.network_alone_per_second,
+            crate::sync::IN_FLIGHT,
             f.drain_per_second / f.network_alone_per_second,
             pct(0.5),
             pct(0.99),

@@ -33,3 +33,4 @@ pub mod replay;
 pub mod scanner;
 pub mod sync;
 pub mod ui;
+pub mod wal;

@@ -194,7 +194,9 @@ pub async fn serve(
     };
     let confirmer = {
         let n = net.clone();
-        std::thread::spawn(move || confirmer(n, rx))
+        std::thread::Builder::new()
+            .name("konbini-confirm".into())
+            .spawn(move || confirmer(n, rx))?
     };
     let tasks = [
         tokio::spawn(scheduler(net.clone(), cancel.clone())),

@@ -17,7 +17,10 @@ use super::objects::{
 };
 use crate::domain::Chain;
 
-const MIGRATION_FILES: &[&str] = &[include_str!("../../migrations/network/0001_network.sql")];
+const MIGRATION_FILES: &[&str] = &[
+    include_str!("../../migrations/network/0001_network.sql"),
+    include_str!("../../migrations/network/0002_collected_index.sql"),
+];
 
 fn migrations() -> Migrations<'static> {
     Migrations::new(MIGRATION_FILES.iter().map(|sql| M::up(sql)).collect())
@@ -58,6 +61,9 @@ pub enum StoreError {
 
 /// The open store.
 pub struct Store {
+    /// Checkpoints the WAL off the writer's thread (none in memory); stopped before `conn`
+    /// closes.
+    checkpointer: Option<crate::wal::Checkpointer>,
     conn: Connection,
 }
 
@@ -118,7 +124,9 @@ impl Store {
                 path: p.clone(),
                 detail: e.to_string(),
             })?;
-        Ok(Store { conn })
+        let checkpointer =
+            crate::wal::Checkpointer::start(&conn, path, "konbini-net-wal").map_err(err)?;
+        Ok(Store { checkpointer, conn })
     }
 
     /// Start a write transaction (`BEGIN IMMEDIATE`).
@@ -129,6 +137,7 @@ impl Store {
         Ok(Tx {
             tx,
             endpoints: std::cell::RefCell::new(None),
+            checkpointer: self.checkpointer.as_ref(),
         })
     }
 
@@ -140,6 +149,7 @@ impl Store {
         Ok(Tx {
             tx,
             endpoints: std::cell::RefCell::new(None),
+            checkpointer: None,
         })
     }
 }
@@ -149,6 +159,8 @@ pub struct Tx<'a> {
     tx: Transaction<'a>,
     /// The webhook endpoints, read once per transaction for [`Tx::emit`].
     endpoints: std::cell::RefCell<Option<Vec<WebhookEndpoint>>>,
+    /// Told of each commit of a write transaction.
+    checkpointer: Option<&'a crate::wal::Checkpointer>,
 }
 
 /// A saved idempotent answer.
@@ -202,7 +214,11 @@ impl Tx<'_> {
 
     /// Commit.
     pub fn commit(self) -> rusqlite::Result<()> {
-        self.tx.commit()
+        self.tx.commit()?;
+        if let Some(c) = self.checkpointer {
+            c.committed();
+        }
+        Ok(())
     }
 
     /// A meta value.

@@ -516,7 +516,8 @@ fn collect_for_other_biller(
     let conn = tx.conn();
     let paid_before: bool = conn
         .prepare_cached(
-            "SELECT EXISTS (SELECT 1 FROM confirmations WHERE barcode = ?1 AND status = 'accepted')",
+            "SELECT EXISTS (SELECT 1 FROM confirmations INDEXED BY confirmations_collected
+             WHERE barcode = ?1 AND pi_seq IS NULL AND status = 'accepted')",
         )?
         .query_row([barcode], |r| r.get(0))?;
     let (status, reason) = if paid_before {

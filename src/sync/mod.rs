@@ -31,6 +31,8 @@ use upstream::{Confirmation, Upstream, UpstreamError};
 
 /// Most confirmations in one request (the network's limit).
 pub const BATCH_MAX: usize = 500;
+/// Batches on the wire at once.
+pub const IN_FLIGHT: usize = 2;
 /// How often an idle task looks at the outbox anyway.
 const IDLE_POLL: Duration = Duration::from_secs(5);
 /// How often the pending figures are recomputed while draining.
@@ -122,6 +124,30 @@ async fn finish(
     }
 }
 
+/// A batch sent and not yet answered.
+struct InFlight {
+    batch: Vec<crate::journal::PendingSlip>,
+    /// The outbox key just past the batch.
+    after: (u64, u32),
+    request: tokio::task::JoinHandle<Result<Vec<upstream::Verdict>, UpstreamError>>,
+}
+
+/// A read of the outbox on the blocking pool.
+type PendingRead = tokio::task::JoinHandle<Result<Vec<crate::journal::PendingSlip>, JournalError>>;
+
+/// Read up to a batch of pending slips from `from` on, on the blocking pool.
+fn read_pending(journal: &SharedJournal, from: (u64, u32)) -> PendingRead {
+    let j = journal.clone();
+    tokio::task::spawn_blocking(move || with_journal(&j, |j| j.pending_from(from, BATCH_MAX)))
+}
+
+/// Drop the batches still on the wire: they stay pending and are sent again.
+fn abandon(in_flight: &mut std::collections::VecDeque<InFlight>) {
+    for f in in_flight.drain(..) {
+        f.request.abort();
+    }
+}
+
 /// Run until `cancel`: send what is pending, wait for more.
 pub async fn run<U: Upstream>(
     journal: SharedJournal,
@@ -162,29 +188,45 @@ pub async fn run<U: Upstream>(
         handle.update(|st| st.outbox = summary);
         mark
     };
-    // Pipelined: while batch N is on the wire the next one is read, and while batch N's
-    // verdicts are being written the next one is sent. Verdicts are still written in order
-    // (each write waits for the one before), and a crash before a write only means a resend.
+    // Pipelined: up to IN_FLIGHT batches are on the wire at once, so the network always
+    // has the next batch while this side reads the answer, records the verdicts and reads
+    // more. Verdicts are handled in the order the batches were sent and written in order
+    // (each write waits for the one before). A failed batch stops the pipeline: the ones
+    // sent after it are abandoned, stay pending, and are sent again (the network answers
+    // `duplicate` for any it had taken). A crash before a write only means a resend.
+    let upstream = Arc::new(upstream);
     let mut recording: Option<tokio::task::JoinHandle<Result<(), JournalError>>> = None;
-    let mut prefetched: Option<Vec<crate::journal::PendingSlip>> = None;
+    let mut in_flight: std::collections::VecDeque<InFlight> = std::collections::VecDeque::new();
+    // Where the next read starts: past every batch in flight; and that read, started early.
+    let mut read_from = mark;
+    let mut prefetch: Option<PendingRead> = None;
     loop {
         let woken = handle.wake.notified();
-        let batch = match prefetched.take() {
-            Some(b) => b,
-            None => {
-                // Verdicts of the last batch first: the read must not see them pending.
-                finish(&mut recording).await?;
-                let j = journal.clone();
-                tokio::task::spawn_blocking(move || {
-                    with_journal(&j, |j| j.pending_from(mark, BATCH_MAX))
-                })
-                .await
-                .expect("the journal task ran")?
-            }
-        };
+        while in_flight.len() < IN_FLIGHT {
+            let batch = match prefetch.take() {
+                Some(read) => read.await.expect("the journal task ran")?,
+                None => read_pending(&journal, read_from)
+                    .await
+                    .expect("the journal task ran")?,
+            };
+            let Some(last) = batch.last().map(|b| b.key()) else {
+                break;
+            };
+            read_from = (last.0, last.1 + 1);
+            let confirmations: Vec<Confirmation> = batch.iter().map(Confirmation::of).collect();
+            let u = upstream.clone();
+            let request = tokio::spawn(async move { u.confirm(&confirmations).await });
+            in_flight.push_back(InFlight {
+                batch,
+                after: read_from,
+                request,
+            });
+            // The next batch is read while the network works on this one.
+            prefetch = Some(read_pending(&journal, read_from));
+        }
         // The pending figures cost a scan of what is pending: refreshed at most every
         // few seconds while draining, and whenever there is nothing to send.
-        if batch.is_empty() || last_refresh.is_none_or(|t| t.elapsed() >= REFRESH_EVERY) {
+        if in_flight.is_empty() || last_refresh.is_none_or(|t| t.elapsed() >= REFRESH_EVERY) {
             finish(&mut recording).await?;
             let j = journal.clone();
             let h = handle.clone();
@@ -193,28 +235,24 @@ pub async fn run<U: Upstream>(
                 .expect("the journal task ran")?;
             last_refresh = Some(std::time::Instant::now());
         }
-        if batch.is_empty() {
+        let Some(front) = in_flight.front_mut() else {
             tokio::select! {
                 _ = cancel.cancelled() => return Ok(()),
                 _ = woken => {}
                 _ = tokio::time::sleep(IDLE_POLL) => {}
             }
             continue;
-        }
-        let confirmations: Vec<Confirmation> = batch.iter().map(Confirmation::of).collect();
-        let last = batch.last().expect("not empty").key();
-        let after = (last.0, last.1 + 1);
-        let prefetch = {
-            let j = journal.clone();
-            tokio::task::spawn_blocking(move || {
-                with_journal(&j, |j| j.pending_from(after, BATCH_MAX))
-            })
         };
         let sent = tokio::select! {
-            _ = cancel.cancelled() => return Ok(()),
-            r = upstream.confirm(&confirmations) => r,
+            _ = cancel.cancelled() => {
+                abandon(&mut in_flight);
+                return Ok(());
+            }
+            r = &mut front.request => r.unwrap_or_else(|e| Err(UpstreamError::Transport(
+                format!("the request task failed: {e}"),
+            ))),
         };
-        let next = prefetch.await.expect("the journal task ran");
+        let InFlight { batch, after, .. } = in_flight.pop_front().expect("the front");
         finish(&mut recording).await?;
         let wait = match sent {
             Ok(verdicts) => {
@@ -235,7 +273,6 @@ pub async fn run<U: Upstream>(
                     with_journal(&j, |j| j.record_sync(&results))
                 }));
                 mark = after;
-                prefetched = Some(next?);
                 backoff.reset();
                 handle.update(|st| {
                     for v in &verdicts {
@@ -251,28 +288,37 @@ pub async fn run<U: Upstream>(
                 });
                 continue;
             }
-            Err(UpstreamError::Unauthorized(detail)) => {
-                let message = UpstreamError::Unauthorized(detail).to_string();
-                if handle.status().config_error.as_deref() != Some(message.as_str()) {
-                    eprintln!("konbini sync: {message}");
-                }
-                handle.update(|st| {
-                    st.online = false;
-                    st.last_error = Some(message.clone());
-                    st.config_error = Some(message);
-                });
-                UNAUTHORIZED_RETRY
-            }
             Err(e) => {
-                let retry_after = match &e {
-                    UpstreamError::Unavailable { retry_after, .. } => *retry_after,
-                    _ => None,
-                };
-                handle.update(|st| {
-                    st.online = false;
-                    st.last_error = Some(e.to_string());
-                });
-                backoff.next_delay(retry_after)
+                // The batches sent after this one are dropped (still pending) and read
+                // again from the mark once the delay is over.
+                abandon(&mut in_flight);
+                read_from = mark;
+                prefetch = None;
+                match e {
+                    UpstreamError::Unauthorized(detail) => {
+                        let message = UpstreamError::Unauthorized(detail).to_string();
+                        if handle.status().config_error.as_deref() != Some(message.as_str()) {
+                            eprintln!("konbini sync: {message}");
+                        }
+                        handle.update(|st| {
+                            st.online = false;
+                            st.last_error = Some(message.clone());
+                            st.config_error = Some(message);
+                        });
+                        UNAUTHORIZED_RETRY
+                    }
+                    e => {
+                        let retry_after = match &e {
+                            UpstreamError::Unavailable { retry_after, .. } => *retry_after,
+                            _ => None,
+                        };
+                        handle.update(|st| {
+                            st.online = false;
+                            st.last_error = Some(e.to_string());
+                        });
+                        backoff.next_delay(retry_after)
+                    }
+                }
             }
         };
         // A failed batch is retried after the delay, not on every new sale: a commit does

@@ -64,6 +64,9 @@ pub enum Mode {
     /// Answer this status, with `Retry-After: N` if given and a small JSON error body, without
     /// contacting the upstream.
     Status(u16, Option<u32>),
+    /// Answer the first this many confirmation batches (`POST /terminal/v1/confirmations`,
+    /// counted from `set_mode`) `503` without contacting the upstream; `Pass` otherwise.
+    FailFirstBatches(u64),
     /// `Pass` for `period`, then `Down` for `period`, and so on, counted from `set_mode`.
     Flaky {
         /// The length of each phase; zero means always `Pass`.
@@ -86,6 +89,8 @@ struct Shared {
     paused: AtomicBool,
     connections: AtomicU64,
     forwarded: AtomicU64,
+    /// Batches seen under `FailFirstBatches` since `set_mode`.
+    failed: AtomicU64,
     next_id: AtomicU64,
     /// A clone of every open socket, to shut them down when the proxy goes.
     live: Mutex<HashMap<u64, TcpStream>>,
@@ -108,6 +113,7 @@ impl Proxy {
             paused: AtomicBool::new(false),
             connections: AtomicU64::new(0),
             forwarded: AtomicU64::new(0),
+            failed: AtomicU64::new(0),
             next_id: AtomicU64::new(0),
             live: Mutex::new(HashMap::new()),
         });
@@ -130,7 +136,9 @@ impl Proxy {
 
     /// Applies from the next connection or request on (and restarts a `Flaky` cycle).
     pub fn set_mode(&self, mode: Mode) {
-        *lock(&self.shared.mode) = (mode, Instant::now());
+        let mut m = lock(&self.shared.mode);
+        self.shared.failed.store(0, Ordering::SeqCst);
+        *m = (mode, Instant::now());
     }
 
     /// The mode last set.
@@ -472,6 +480,15 @@ impl Conn<'_> {
                 Mode::Garbage => {
                     let html = b"<html>oops</html>";
                     self.respond(200, "text/html", html, None, close)?;
+                    !close
+                }
+                Mode::FailFirstBatches(n)
+                    if head.start.starts_with("POST /terminal/v1/confirmations ")
+                        && self.shared.failed.fetch_add(1, Ordering::SeqCst) < n =>
+                {
+                    let json =
+                        r#"{"error":{"type":"api_error","message":"injected by the test proxy"}}"#;
+                    self.respond(503, "application/json", json.as_bytes(), None, close)?;
                     !close
                 }
                 Mode::Status(status, retry_after) => {

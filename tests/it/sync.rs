@@ -429,3 +429,91 @@ fn killed_with_a_batch_on_a_slow_wire_the_rerun_confirms_each_once() {
     assert_eq!(s["sync"]["pending"], 0, "{s}");
     assert_each_paid_once(&net, &ids, None);
 }
+
+/// A scan log of `sales` sales of 20 slips each, all other billers' (collected by the
+/// network without a PaymentIntent); the number of slips.
+fn other_billers_log(sales: usize, log: &Path) -> usize {
+    use konbini_pos::domain::{BillBarcode, BillFields, Deadline, Yen};
+    let mut lines = vec![json!({"konbini_scan_log": 1, "terminal": TERMINALS[0].0,
+        "store": {"code": "0042", "chain": "lawson", "name": "ローソン 札幌北口店"}})];
+    for sale in 0..sales {
+        let t = |s: usize| {
+            format!(
+                "2026-11-28T11:{:02}:{:02}+09:00",
+                (sale * 30 + s) / 60 % 60,
+                (sale * 30 + s) % 60
+            )
+        };
+        for i in 0..20 {
+            let code = BillBarcode::build(&BillFields {
+                company_code: "912345",
+                free_area: &format!("{:021}", sale * 20 + i),
+                reissue: 0,
+                deadline: Deadline::None,
+                stamp: false,
+                amount: Yen::new(1000 + i as u64),
+            })
+            .unwrap();
+            lines.push(json!({"at": t(i), "scan": format!("]C1{}", code.as_str())}));
+        }
+        lines.push(json!({"at": t(21), "tender": 30000}));
+        lines.push(json!({"at": t(22), "complete": true}));
+    }
+    let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    std::fs::write(log, text).unwrap();
+    sales * 20
+}
+
+/// Two batches are on the wire at once. With 1,200 slips waiting (the network was down
+/// through the replay), the first batch sent when it is back is answered 503 while the
+/// next goes through: the later batch's answer is dropped, its slips stay pending and are
+/// sent again (the network answers `duplicate`), and every slip is taken exactly once.
+#[test]
+fn a_failed_batch_with_the_next_one_on_the_wire_loses_and_doubles_nothing() {
+    use crate::proxy::{Mode, Proxy};
+    use std::time::{Duration, Instant};
+    let dir = tempdir();
+    let db = dir.path().join("net.db");
+    let net = Net::start(&db, &[]);
+    let log = dir.path().join("day.jsonl");
+    // Three batches of at most 500.
+    let slips = other_billers_log(60, &log);
+    let proxy = Proxy::start(network_addr(&net));
+    proxy.set_mode(Mode::Down);
+    let journal = dir.path().join("j.db");
+    let child = spawn_replay(&log, &journal, &proxy.url(), "60");
+    let start = Instant::now();
+    loop {
+        let sales: i64 = rusqlite::Connection::open(&journal)
+            .and_then(|c| c.query_row("SELECT COUNT(*) FROM sales", [], |r| r.get(0)))
+            .unwrap_or(0);
+        if sales == 60 {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(30), "{sales} sales");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    proxy.set_mode(Mode::FailFirstBatches(1));
+    let s = summary(&child.wait_with_output().unwrap());
+    assert_eq!(s["sales"]["completed"], 60, "{s}");
+    assert_eq!(
+        s["sync"],
+        json!({"sent": slips, "pending": 0, "conflicts": 0, "rejected": 0}),
+        "{s}"
+    );
+    // The network kept each slip once, accepted, under its own barcode.
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let kept: Vec<(String, i64, i64)> = conn
+        .prepare(
+            "SELECT status, COUNT(*), COUNT(DISTINCT barcode) FROM confirmations GROUP BY status",
+        )
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(
+        kept,
+        vec![("accepted".to_owned(), slips as i64, slips as i64)]
+    );
+}

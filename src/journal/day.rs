@@ -485,6 +485,85 @@ mod tests {
     }
 
     #[test]
+    fn a_batch_is_recorded_as_its_verdicts_say_with_runs_of_sent_written_as_one_range() {
+        let dir = TempDir::new().unwrap();
+        let mut j = open(&dir, "batch.db");
+        let mut n = 0;
+        for slips in [3, 4, 2] {
+            let s: Vec<Slip> = (0..slips)
+                .map(|_| {
+                    n += 1;
+                    barcode(n, 1_000, false)
+                })
+                .collect();
+            j.commit_sale(&sale("2026-11-28T09:00:00+09:00", None, s, 9_000), None)
+                .unwrap();
+        }
+        let keys: Vec<(u64, u32)> = j
+            .pending_from((0, 0), 500)
+            .unwrap()
+            .iter()
+            .map(|p| p.key())
+            .collect();
+        assert_eq!(keys.len(), 9);
+        // The second slip is already answered: a range over it must leave it alone.
+        j.record_sync(&[(keys[1], SyncState::Conflict, Some("already_paid".into()))])
+            .unwrap();
+        let batch = j.pending_from((0, 0), 500).unwrap();
+        assert_eq!(batch.len(), 8);
+        // A sale committed after the read is not in the batch and stays pending.
+        j.commit_sale(
+            &sale(
+                "2026-11-28T09:05:00+09:00",
+                None,
+                vec![barcode(99, 500, false)],
+                500,
+            ),
+            None,
+        )
+        .unwrap();
+        let verdicts: Vec<((u64, u32), SyncState, Option<String>)> = batch
+            .iter()
+            .enumerate()
+            .map(|(i, p)| match i {
+                4 => (p.key(), SyncState::Rejected, Some("invalid_barcode".into())),
+                6 => (p.key(), SyncState::Pending, Some("timeout".into())),
+                _ => (p.key(), SyncState::Sent, None),
+            })
+            .collect();
+        j.record_batch(&verdicts).unwrap();
+        let rows: Vec<(i64, i64, String, i64, Option<String>)> = j
+            .conn
+            .prepare("SELECT sale_seq, idx, state, attempts, last_error FROM outbox ORDER BY 1, 2")
+            .unwrap()
+            .query_map([], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            })
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let states: Vec<(&str, i64, Option<&str>)> = rows
+            .iter()
+            .map(|r| (r.2.as_str(), r.3, r.4.as_deref()))
+            .collect();
+        assert_eq!(
+            states,
+            [
+                ("sent", 1, None),
+                ("conflict", 1, Some("already_paid")),
+                ("sent", 1, None),
+                ("sent", 1, None),
+                ("sent", 1, None),
+                ("rejected", 1, Some("invalid_barcode")),
+                ("sent", 1, None),
+                ("pending", 1, Some("timeout")),
+                ("sent", 1, None),
+                ("pending", 0, None),
+            ]
+        );
+    }
+
+    #[test]
     fn recent_sales_are_newest_first_from_since_up_to_limit() {
         let dir = TempDir::new().unwrap();
         let j = recent_journal(&dir);

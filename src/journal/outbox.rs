@@ -137,10 +137,29 @@ impl Journal {
     }
 
     /// Record the network's answers for a batch, in one transaction. `Pending` keeps a row
-    /// pending (its attempt is counted, with the error).
+    /// pending (its attempt is counted, with the error). Any slips, in any order.
     pub fn record_sync(
         &mut self,
         results: &[((u64, u32), SyncState, Option<String>)],
+    ) -> Result<(), JournalError> {
+        self.record_verdicts(results, false)
+    }
+
+    /// [`Journal::record_sync`] for the answers to one read of [`Journal::pending_from`],
+    /// in its order: every slip pending between two of them is among them. A run of `sent`
+    /// verdicts is then written as one update of its key range (a drain's usual batch: one
+    /// statement instead of 500), which changes exactly the run's slips still pending.
+    pub fn record_batch(
+        &mut self,
+        results: &[((u64, u32), SyncState, Option<String>)],
+    ) -> Result<(), JournalError> {
+        self.record_verdicts(results, true)
+    }
+
+    fn record_verdicts(
+        &mut self,
+        results: &[((u64, u32), SyncState, Option<String>)],
+        contiguous: bool,
     ) -> Result<(), JournalError> {
         let err = super::sqlite_error(&self.path);
         let tx = self
@@ -148,21 +167,50 @@ impl Journal {
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(&err)?;
         {
-            let mut st = tx
+            let mut one = tx
                 .prepare_cached(
                     "UPDATE outbox SET state = ?3, attempts = attempts + 1, last_error = ?4
                      WHERE sale_seq = ?1 AND idx = ?2 AND state = 'pending'",
                 )
                 .map_err(&err)?;
-            for ((seq, idx), state, error) in results {
-                let state = match state {
-                    SyncState::Pending => "pending",
-                    SyncState::Sent => "sent",
-                    SyncState::Conflict => "conflict",
-                    SyncState::Rejected => "rejected",
+            let mut range = tx
+                .prepare_cached(
+                    "UPDATE outbox SET state = 'sent', attempts = attempts + 1, last_error = NULL
+                     WHERE (sale_seq, idx) >= (?1, ?2) AND (sale_seq, idx) <= (?3, ?4)
+                       AND state = 'pending'",
+                )
+                .map_err(&err)?;
+            let plain_sent = |r: &((u64, u32), SyncState, Option<String>)| {
+                r.1 == SyncState::Sent && r.2.is_none()
+            };
+            let mut rest = results;
+            while let Some(first) = rest.first() {
+                // The run of plain `sent` verdicts at the front, keys rising.
+                let run = if contiguous && plain_sent(first) {
+                    1 + rest
+                        .windows(2)
+                        .take_while(|w| plain_sent(&w[1]) && w[1].0 > w[0].0)
+                        .count()
+                } else {
+                    1
                 };
-                st.execute(params![*seq as i64, idx, state, error])
-                    .map_err(&err)?;
+                if run > 1 {
+                    let (a, b) = (rest[0].0, rest[run - 1].0);
+                    range
+                        .execute(params![a.0 as i64, a.1, b.0 as i64, b.1])
+                        .map_err(&err)?;
+                } else {
+                    let ((seq, idx), state, error) = first;
+                    let state = match state {
+                        SyncState::Pending => "pending",
+                        SyncState::Sent => "sent",
+                        SyncState::Conflict => "conflict",
+                        SyncState::Rejected => "rejected",
+                    };
+                    one.execute(params![*seq as i64, idx, state, error])
+                        .map_err(&err)?;
+                }
+                rest = &rest[run..];
             }
         }
         crate::failpoint::hit("sync-before-record");

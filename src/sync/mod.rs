@@ -32,7 +32,7 @@ use upstream::{Confirmation, Upstream, UpstreamError};
 /// Most confirmations in one request (the network's limit).
 pub const BATCH_MAX: usize = 500;
 /// Batches on the wire at once.
-pub const IN_FLIGHT: usize = 2;
+pub const IN_FLIGHT: usize = 3;
 /// How often an idle task looks at the outbox anyway.
 const IDLE_POLL: Duration = Duration::from_secs(5);
 /// How often the pending figures are recomputed while draining.
@@ -270,7 +270,7 @@ pub async fn run<U: Upstream>(
                     .collect();
                 let j = journal.clone();
                 recording = Some(tokio::task::spawn_blocking(move || {
-                    with_journal(&j, |j| j.record_sync(&results))
+                    with_journal(&j, |j| j.record_batch(&results))
                 }));
                 mark = after;
                 backoff.reset();

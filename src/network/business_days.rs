@@ -40,7 +40,24 @@ pub fn add_business_days(date: NaiveDate, days: u32) -> NaiveDate {
 /// `available_on` for a payment made at `paid_at`: 00:00 JST of the fourth business day
 /// after the payment's date in Japan, as Unix seconds.
 pub fn available_on(paid_at: DateTime<Utc>) -> i64 {
-    let date = add_business_days(business_date(&paid_at), KONBINI_PAYOUT_DELAY_DAYS);
+    // Holidays are worked out for each day looked at: the last answer is kept, as a batch
+    // of confirmations is usually of one business day.
+    thread_local! {
+        static LAST: std::cell::Cell<Option<(NaiveDate, i64)>> = const { std::cell::Cell::new(None) };
+    }
+    let day = business_date(&paid_at);
+    if let Some((d, t)) = LAST.get()
+        && d == day
+    {
+        return t;
+    }
+    let t = payout_midnight(day);
+    LAST.set(Some((day, t)));
+    t
+}
+
+fn payout_midnight(day: NaiveDate) -> i64 {
+    let date = add_business_days(day, KONBINI_PAYOUT_DELAY_DAYS);
     jst()
         .from_local_datetime(&date.and_hms_opt(0, 0, 0).expect("midnight exists"))
         .single()

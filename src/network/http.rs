@@ -624,8 +624,8 @@ async fn terminal_confirmations(
         }
         Err(std::sync::mpsc::TrySendError::Disconnected(_)) => return Err(unavailable()),
     }
-    let v = answer.await.map_err(|_| unavailable())??;
-    Ok(axum::Json(v).into_response())
+    let outcomes = answer.await.map_err(|_| unavailable())??;
+    Ok(axum::Json(terminal::Results { results: &outcomes }).into_response())
 }
 
 async fn terminal_chain(

@@ -105,7 +105,7 @@ pub struct Network {
 struct ConfirmJob {
     terminal: String,
     items: Vec<terminal::Parsed>,
-    reply: tokio::sync::oneshot::Sender<Result<serde_json::Value, error::TerminalError>>,
+    reply: tokio::sync::oneshot::Sender<Result<Vec<terminal::Outcome>, error::TerminalError>>,
 }
 
 /// Most batches committed together.

@@ -200,25 +200,23 @@ struct ConfirmationIn {
     journal: Option<JournalLink>,
 }
 
-/// The result for one confirmation.
-#[derive(Debug, Clone, PartialEq)]
+/// The result for one confirmation, as the response lists it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Outcome {
     /// The slip id (empty when the item had none).
     pub id: String,
     /// `accepted`, `duplicate`, `conflict`, `rejected`.
     pub status: &'static str,
     /// Why, for conflicts and rejections.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
 }
 
-impl Outcome {
-    fn json(&self) -> Value {
-        let mut v = json!({"id": self.id, "status": self.status});
-        if let Some(r) = &self.reason {
-            v["reason"] = json!(r);
-        }
-        v
-    }
+/// The body of a confirmations response.
+#[derive(serde::Serialize)]
+pub struct Results<'a> {
+    /// One per confirmation, in the batch's order.
+    pub results: &'a [Outcome],
 }
 
 fn rejected(id: &str, reason: impl Into<String>) -> Outcome {
@@ -235,10 +233,82 @@ fn is_hex64(s: &str) -> bool {
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
-/// One confirmation of a batch, parsed (in the request's own task, before the single
-/// writer sees it): the typed confirmation, or its id and why it could not be read.
+/// One confirmation of a batch, read and checked as far as it can be without the store, in
+/// the request's own task (so the single writer does less): ready for the writer, or its
+/// answer already (`rejected`).
 #[derive(Debug)]
-pub struct Parsed(Result<ConfirmationIn, (String, String)>);
+pub struct Parsed(Result<Prepared, Outcome>);
+
+/// A confirmation whose fields are valid.
+#[derive(Debug)]
+pub struct Prepared {
+    c: ConfirmationIn,
+    paid_at: DateTime<Utc>,
+    /// Keyed in (payment code and confirmation number), not scanned.
+    by_code: bool,
+    /// What a resend must repeat exactly.
+    fingerprint: String,
+    /// The bill barcode read, or why it cannot be (answered after the duplicate check,
+    /// as the writer would).
+    barcode: Option<Result<BillBarcode, String>>,
+}
+
+/// Check what needs no store: the id, amount, time, the way it was paid, the journal link.
+fn prepare(c: ConfirmationIn) -> Result<Prepared, Outcome> {
+    let id = c.id.as_str();
+    if c.id.is_empty() || c.id.len() > 255 {
+        return Err(rejected(id, "invalid: id must be 1-255 characters"));
+    }
+    if c.amount <= 0 {
+        return Err(rejected(
+            id,
+            "invalid: amount must be a positive number of yen",
+        ));
+    }
+    let Ok(paid_at) = DateTime::parse_from_rfc3339(&c.paid_at) else {
+        return Err(rejected(id, "invalid: paid_at is not an RFC 3339 time"));
+    };
+    let paid_at = paid_at.with_timezone(&Utc);
+    let by_code = match (&c.barcode, &c.payment_code, &c.confirmation_number) {
+        (Some(_), None, None) => false,
+        (None, Some(_), Some(_)) => true,
+        _ => {
+            return Err(rejected(
+                id,
+                "invalid: send either barcode, or payment_code and confirmation_number",
+            ));
+        }
+    };
+    if let Some(j) = &c.journal
+        && (!(1..=MAX_JOURNAL_SEQ).contains(&j.seq) || !is_hex64(&j.prev) || !is_hex64(&j.hash))
+    {
+        return Err(rejected(
+            id,
+            "invalid_journal: seq must be 1 to 2^53 - 1 and prev and hash 64 lowercase hex digits",
+        ));
+    }
+    let fingerprint = format!(
+        "{}|{}|{}|{}|{}|{}|{}",
+        c.store,
+        c.chain.map_or("", Chain::as_str),
+        paid_at.timestamp_millis(),
+        c.amount,
+        c.barcode.as_deref().unwrap_or(""),
+        c.payment_code.as_deref().unwrap_or(""),
+        c.confirmation_number.as_deref().unwrap_or("")
+    );
+    let barcode = c
+        .barcode
+        .as_deref()
+        .map(|text| BillBarcode::parse(text).map_err(|e| e.to_string()));
+    Ok(Prepared {
+        c,
+        paid_at,
+        by_code,
+        fingerprint,
+        barcode,
+    })
+}
 
 #[derive(Deserialize)]
 struct BatchIn<'a> {
@@ -266,35 +336,44 @@ pub fn parse_batch(body: &[u8]) -> Result<Vec<Parsed>, TerminalError> {
         .into_iter()
         .map(|raw| {
             Parsed(
-                serde_json::from_str::<ConfirmationIn>(raw.get()).map_err(|e| {
-                    let id = serde_json::from_str::<Value>(raw.get())
-                        .ok()
-                        .and_then(|v| v.get("id").and_then(Value::as_str).map(str::to_owned))
-                        .unwrap_or_default();
-                    (id, format!("invalid: {e}"))
-                }),
+                serde_json::from_str::<ConfirmationIn>(raw.get())
+                    .map_err(|e| {
+                        let id = serde_json::from_str::<Value>(raw.get())
+                            .ok()
+                            .and_then(|v| v.get("id").and_then(Value::as_str).map(str::to_owned))
+                            .unwrap_or_default();
+                        rejected(&id, format!("invalid: {e}"))
+                    })
+                    .and_then(prepare),
             )
         })
         .collect())
 }
 
-/// Judge and record a parsed batch in `tx`. Returns the response JSON and whether anything
-/// was accepted (to wake webhook delivery).
+/// Judge and record a parsed batch in `tx`. Returns the outcomes, in order, and whether
+/// anything was accepted (to wake webhook delivery).
 pub fn apply_batch(
     tx: &Tx<'_>,
     settings: &Settings,
     terminal: &str,
     items: Vec<Parsed>,
     now: i64,
-) -> Result<(Value, bool), TerminalError> {
+) -> Result<(Vec<Outcome>, bool), TerminalError> {
     let mut results = Vec::with_capacity(items.len());
     let mut any = false;
+    let mut chain = ChainCursor {
+        max_seq: tx
+            .conn()
+            .prepare_cached("SELECT MAX(seq) FROM terminal_chain WHERE terminal = ?1")?
+            .query_row([terminal], |r| r.get(0))?,
+        last: None,
+    };
     for item in items {
-        let outcome = confirm_one(tx, settings, terminal, item, now)?;
+        let outcome = confirm_one(tx, settings, terminal, item, now, &mut chain)?;
         any |= outcome.status == "accepted";
-        results.push(outcome.json());
+        results.push(outcome);
     }
-    Ok((json!({ "results": results }), any))
+    Ok((results, any))
 }
 
 fn confirm_one(
@@ -303,53 +382,19 @@ fn confirm_one(
     terminal: &str,
     item: Parsed,
     now: i64,
+    chain: &mut ChainCursor,
 ) -> Result<Outcome, TerminalError> {
-    let c = match item.0 {
-        Ok(c) => c,
-        Err((id, why)) => return Ok(rejected(&id, why)),
+    let Prepared {
+        c,
+        paid_at,
+        by_code,
+        fingerprint,
+        barcode: read,
+    } = match item.0 {
+        Ok(p) => p,
+        Err(outcome) => return Ok(outcome),
     };
     let id = c.id.clone();
-    if c.id.is_empty() || c.id.len() > 255 {
-        return Ok(rejected(&id, "invalid: id must be 1-255 characters"));
-    }
-    if c.amount <= 0 {
-        return Ok(rejected(
-            &id,
-            "invalid: amount must be a positive number of yen",
-        ));
-    }
-    let Ok(paid_at) = DateTime::parse_from_rfc3339(&c.paid_at) else {
-        return Ok(rejected(&id, "invalid: paid_at is not an RFC 3339 time"));
-    };
-    let paid_at = paid_at.with_timezone(&Utc);
-    let by_code = match (&c.barcode, &c.payment_code, &c.confirmation_number) {
-        (Some(_), None, None) => false,
-        (None, Some(_), Some(_)) => true,
-        _ => {
-            return Ok(rejected(
-                &id,
-                "invalid: send either barcode, or payment_code and confirmation_number",
-            ));
-        }
-    };
-    if let Some(j) = &c.journal
-        && (!(1..=MAX_JOURNAL_SEQ).contains(&j.seq) || !is_hex64(&j.prev) || !is_hex64(&j.hash))
-    {
-        return Ok(rejected(
-            &id,
-            "invalid_journal: seq must be 1 to 2^53 - 1 and prev and hash 64 lowercase hex digits",
-        ));
-    }
-    let fingerprint = format!(
-        "{}|{}|{}|{}|{}|{}|{}",
-        c.store,
-        c.chain.map_or("", Chain::as_str),
-        paid_at.timestamp_millis(),
-        c.amount,
-        c.barcode.as_deref().unwrap_or(""),
-        c.payment_code.as_deref().unwrap_or(""),
-        c.confirmation_number.as_deref().unwrap_or("")
-    );
     let conn = tx.conn();
     let before: Option<(String, String, Option<String>)> = conn
         .prepare_cached("SELECT fingerprint, status, reason FROM confirmations WHERE id = ?1")?
@@ -370,7 +415,7 @@ fn confirm_one(
         });
     }
     if let Some(j) = &c.journal {
-        track_chain(tx, terminal, j, now)?;
+        track_chain(tx, terminal, j, now, chain)?;
     }
     // Which payment, and may it be paid?
     // A keyed-in code from a voucher the payment no longer has (it was confirmed again and
@@ -399,10 +444,10 @@ fn confirm_one(
             != Some(code);
         (pi, None)
     } else {
-        let text = c.barcode.as_deref().unwrap_or("");
-        let code = match BillBarcode::parse(text) {
-            Ok(b) => b,
-            Err(e) => return Ok(rejected(&id, format!("invalid_barcode: {e}"))),
+        let code = match read {
+            Some(Ok(b)) => b,
+            Some(Err(e)) => return Ok(rejected(&id, format!("invalid_barcode: {e}"))),
+            None => return Ok(rejected(&id, "invalid_barcode: none sent")),
         };
         if code.amount().get() != c.amount as u64 {
             return Ok(rejected(&id, "amount_mismatch"));
@@ -543,12 +588,22 @@ fn collect_for_other_biller(
     Ok(outcome)
 }
 
+/// What a batch knows of its terminal's chain, to spare the look-ups whose answers it
+/// already has (terminal_chain rows are never changed once written).
+struct ChainCursor {
+    /// The highest sale number held: nothing is held after it.
+    max_seq: Option<i64>,
+    /// The link this batch recorded last: sale number and hash.
+    last: Option<(i64, String)>,
+}
+
 /// Record a journal link; flag a fork when it contradicts what the network already holds.
 fn track_chain(
     tx: &Tx<'_>,
     terminal: &str,
     j: &JournalLink,
     now: i64,
+    cursor: &mut ChainCursor,
 ) -> Result<(), TerminalError> {
     let conn = tx.conn();
     let get = |seq: i64| -> rusqlite::Result<Option<(String, String)>> {
@@ -565,27 +620,31 @@ fn track_chain(
         .execute(params![terminal, seq, detail, now])?;
         Ok(())
     };
-    match get(j.seq)? {
-        Some((prev, hash)) => {
-            if prev != j.prev || hash != j.hash {
-                flag(
-                    j.seq,
-                    format!(
-                        "sale {} was first sent with hash {hash}, now with {}",
-                        j.seq, j.hash
-                    ),
-                )?;
-            }
-            return Ok(());
+    let inserted = conn
+        .prepare_cached(
+            "INSERT OR IGNORE INTO terminal_chain (terminal, seq, prev, hash) VALUES (?1, ?2, ?3, ?4)",
+        )?
+        .execute(params![terminal, j.seq, j.prev, j.hash])?
+        == 1;
+    if !inserted {
+        if let Some((prev, hash)) = get(j.seq)?
+            && (prev != j.prev || hash != j.hash)
+        {
+            flag(
+                j.seq,
+                format!(
+                    "sale {} was first sent with hash {hash}, now with {}",
+                    j.seq, j.hash
+                ),
+            )?;
         }
-        None => {
-            conn.prepare_cached(
-                "INSERT INTO terminal_chain (terminal, seq, prev, hash) VALUES (?1, ?2, ?3, ?4)",
-            )?
-            .execute(params![terminal, j.seq, j.prev, j.hash])?;
-        }
+        return Ok(());
     }
-    if let Some((_, before_hash)) = get(j.seq - 1)?
+    let before_hash = match &cursor.last {
+        Some((seq, hash)) if *seq == j.seq - 1 => Some(hash.clone()),
+        _ => get(j.seq - 1)?.map(|(_, hash)| hash),
+    };
+    if let Some(before_hash) = before_hash
         && before_hash != j.prev
     {
         flag(
@@ -598,7 +657,8 @@ fn track_chain(
             ),
         )?;
     }
-    if let Some((after_prev, _)) = get(j.seq + 1)?
+    if cursor.max_seq.is_some_and(|max| j.seq < max)
+        && let Some((after_prev, _)) = get(j.seq + 1)?
         && after_prev != j.hash
     {
         flag(
@@ -611,6 +671,8 @@ fn track_chain(
             ),
         )?;
     }
+    cursor.max_seq = Some(cursor.max_seq.map_or(j.seq, |m| m.max(j.seq)));
+    cursor.last = Some((j.seq, j.hash.clone()));
     Ok(())
 }
 
@@ -673,5 +735,54 @@ mod tests {
             s,
             "t=1700000000,v1=128d24da00f5004bd987ea0a194890afbe07160adf7ee466bc7a9f9852ab2c76"
         );
+    }
+
+    /// Sale numbers of the forks the network flagged, in order.
+    fn forks(tx: &Tx<'_>) -> Vec<i64> {
+        chain_report(tx, "t1").unwrap()["forks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["seq"].as_i64().unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn links_known_to_the_batch_are_checked_as_if_read_back() {
+        let h = |n: u8| format!("{n:02x}").repeat(32);
+        let link = |seq: i64, prev: u8, hash: u8| JournalLink {
+            seq,
+            prev: h(prev),
+            hash: h(hash),
+        };
+        let mut store =
+            crate::network::store::Store::open(std::path::Path::new(":memory:")).unwrap();
+        let tx = store.write().unwrap();
+        let batch = |links: &[JournalLink]| {
+            let mut cursor = ChainCursor {
+                max_seq: tx
+                    .conn()
+                    .query_row(
+                        "SELECT MAX(seq) FROM terminal_chain WHERE terminal = 't1'",
+                        [],
+                        |r| r.get(0),
+                    )
+                    .unwrap(),
+                last: None,
+            };
+            for l in links {
+                track_chain(&tx, "t1", l, 0, &mut cursor).unwrap();
+            }
+        };
+        // In one batch: 2 follows 1 (the link known to the batch), 3 does not follow 2.
+        batch(&[link(1, 0, 1), link(2, 1, 2), link(3, 9, 3)]);
+        assert_eq!(forks(&tx), [3]);
+        // Sale 6 first, then 5 whose hash is not what 6 links to: the successor is read.
+        batch(&[link(6, 5, 6)]);
+        batch(&[link(5, 4, 7)]);
+        assert_eq!(forks(&tx), [3, 6]);
+        // Sale 2 again with another hash: a fork at 2; the same link again is nothing.
+        batch(&[link(2, 1, 8), link(1, 0, 1)]);
+        assert_eq!(forks(&tx), [3, 6, 2]);
     }
 }

@@ -230,6 +230,7 @@ impl Journal {
         lock: Option<lock::WriterLock>,
     ) -> Result<Journal, JournalError> {
         let err = sqlite_error(path);
+        crate::wal::stable_plans(&conn).map_err(&err)?;
         let version: i64 = conn
             .pragma_query_value(None, "user_version", |r| r.get(0))
             .map_err(&err)?;

@@ -12,6 +12,19 @@ impl Journal {
         self.queued_prints_from(0, usize::MAX)
     }
 
+    /// How many sales from `from` on have a receipt still to be printed.
+    pub fn queued_count_from(&self, from: u64) -> Result<usize, JournalError> {
+        self.conn
+            .prepare_cached(
+                "SELECT COUNT(*) FROM print_queue WHERE sale_seq >= ?1 AND state = 'queued'",
+            )
+            .and_then(|mut st| {
+                st.query_row([from.min(i64::MAX as u64) as i64], |r| r.get::<_, i64>(0))
+            })
+            .map(|n| n as usize)
+            .map_err(self.err())
+    }
+
     /// At most `limit` sales from `from` on whose receipt is still to be printed, oldest
     /// first (a range of the primary key: cheap however long the journal).
     pub fn queued_prints_from(&self, from: u64, limit: usize) -> Result<Vec<u64>, JournalError> {

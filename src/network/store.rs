@@ -88,6 +88,7 @@ impl Store {
         let mut conn = Connection::open(path).map_err(err)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(err)?;
+        crate::wal::stable_plans(&conn).map_err(err)?;
         // More distinct statements than rusqlite's default cache of 16: without room for
         // all of them, a confirmation batch re-prepares statements over and over.
         conn.set_prepared_statement_cache_capacity(128);

@@ -244,11 +244,9 @@ pub struct Parsed(Result<Prepared, Outcome>);
 pub struct Prepared {
     c: ConfirmationIn,
     paid_at: DateTime<Utc>,
-    /// Keyed in (payment code and confirmation number), not scanned.
-    by_code: bool,
     /// What a resend must repeat exactly.
     fingerprint: String,
-    /// The bill barcode read, or why it cannot be (answered after the duplicate check,
+    /// Scanned: the bill barcode read, or why it cannot be (answered after the duplicate check,
     /// as the writer would).
     barcode: Option<Result<BillBarcode, String>>,
 }
@@ -269,16 +267,15 @@ fn prepare(c: ConfirmationIn) -> Result<Prepared, Outcome> {
         return Err(rejected(id, "invalid: paid_at is not an RFC 3339 time"));
     };
     let paid_at = paid_at.with_timezone(&Utc);
-    let by_code = match (&c.barcode, &c.payment_code, &c.confirmation_number) {
-        (Some(_), None, None) => false,
-        (None, Some(_), Some(_)) => true,
+    match (&c.barcode, &c.payment_code, &c.confirmation_number) {
+        (Some(_), None, None) | (None, Some(_), Some(_)) => {}
         _ => {
             return Err(rejected(
                 id,
                 "invalid: send either barcode, or payment_code and confirmation_number",
             ));
         }
-    };
+    }
     if let Some(j) = &c.journal
         && (!(1..=MAX_JOURNAL_SEQ).contains(&j.seq) || !is_hex64(&j.prev) || !is_hex64(&j.hash))
     {
@@ -304,7 +301,6 @@ fn prepare(c: ConfirmationIn) -> Result<Prepared, Outcome> {
     Ok(Prepared {
         c,
         paid_at,
-        by_code,
         fingerprint,
         barcode,
     })
@@ -387,7 +383,6 @@ fn confirm_one(
     let Prepared {
         c,
         paid_at,
-        by_code,
         fingerprint,
         barcode: read,
     } = match item.0 {
@@ -421,7 +416,27 @@ fn confirm_one(
     // A keyed-in code from a voucher the payment no longer has (it was confirmed again and
     // given new codes) is not payable, as its look-up says.
     let mut stale_code = false;
-    let (pi, barcode) = if by_code {
+    let (pi, barcode) = if let Some(read) = read {
+        let code = match read {
+            Ok(b) => b,
+            Err(e) => return Ok(rejected(&id, format!("invalid_barcode: {e}"))),
+        };
+        if code.amount().get() != c.amount as u64 {
+            return Ok(rejected(&id, "amount_mismatch"));
+        }
+        if code.company_code() != settings.company_code {
+            return collect_for_other_biller(tx, terminal, &c, &fingerprint, code.as_str(), now);
+        }
+        let seq = code
+            .free_area()
+            .parse::<u128>()
+            .ok()
+            .and_then(|n| i64::try_from(n).ok());
+        let Some(pi) = seq.map(|s| tx.pi_by_seq(s)).transpose()?.flatten() else {
+            return Ok(rejected(&id, "unknown_payment"));
+        };
+        (pi, Some(code.as_str().to_owned()))
+    } else {
         let code = c.payment_code.as_deref().unwrap_or("");
         let number = c.confirmation_number.as_deref().unwrap_or("");
         let Some(chain) = c.chain else {
@@ -443,27 +458,6 @@ fn confirm_one(
             .map(String::as_str)
             != Some(code);
         (pi, None)
-    } else {
-        let code = match read {
-            Some(Ok(b)) => b,
-            Some(Err(e)) => return Ok(rejected(&id, format!("invalid_barcode: {e}"))),
-            None => return Ok(rejected(&id, "invalid_barcode: none sent")),
-        };
-        if code.amount().get() != c.amount as u64 {
-            return Ok(rejected(&id, "amount_mismatch"));
-        }
-        if code.company_code() != settings.company_code {
-            return collect_for_other_biller(tx, terminal, &c, &fingerprint, code.as_str(), now);
-        }
-        let seq = code
-            .free_area()
-            .parse::<u128>()
-            .ok()
-            .and_then(|n| i64::try_from(n).ok());
-        let Some(pi) = seq.map(|s| tx.pi_by_seq(s)).transpose()?.flatten() else {
-            return Ok(rejected(&id, "unknown_payment"));
-        };
-        (pi, Some(code.as_str().to_owned()))
     };
     if pi.amount != c.amount {
         return Ok(rejected(&id, "amount_mismatch"));

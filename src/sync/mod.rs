@@ -2,8 +2,10 @@
 //! payment network, exactly once, through any outage.
 //!
 //! - Wakes on a commit ([`SyncHandle::wake`]) or a timer; reads pending outbox rows by a
-//!   low-water mark and sends them in signed batches of at most [`BATCH_MAX`].
-//! - Each verdict is recorded in the journal in one transaction: accepted or duplicate ->
+//!   low-water mark and sends them in signed batches of at most [`BATCH_MAX`], up to
+//!   [`IN_FLIGHT`] on the wire at once.
+//! - Each batch's verdicts are recorded in the journal in one transaction, in the order the
+//!   batches were sent: accepted or duplicate ->
 //!   `sent`, conflict -> `conflict`, rejected -> `rejected` with its reason.
 //! - Timeouts, connection errors, 5xx, 429 and garbled answers are retried with exponential
 //!   backoff and full jitter (`backoff.rs`), honouring `Retry-After`; never a busy loop.

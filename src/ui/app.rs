@@ -120,8 +120,8 @@ pub enum Job {
     Commit(NewSale),
     /// Kick the cash drawer.
     OpenDrawer,
-    /// Print sale `seq`'s receipt (its queued job).
-    Print(u64),
+    /// Print the queued receipts (a sale's print job was queued with its commit).
+    Print,
     /// Print sale `seq`'s receipt again, whatever its job's state.
     Reprint(u64),
     /// Wake the sync task.
@@ -756,7 +756,7 @@ impl App {
                     self.notice = Some(Notice::Completed(seq, change));
                 }
                 Effect::OpenDrawer => jobs.push(Job::OpenDrawer),
-                Effect::PrintReceipt { seq } => jobs.push(Job::Print(seq)),
+                Effect::PrintReceipt { .. } => jobs.push(Job::Print),
                 Effect::WakeSync => jobs.push(Job::WakeSync),
                 Effect::CommitFailed { reason } => {
                     self.committing = None;

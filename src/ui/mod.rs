@@ -183,7 +183,7 @@ pub fn run(args: &RegisterArgs) -> anyhow::Result<()> {
         });
     }
     // Receipts a killed session left queued print first.
-    let _ = device_jobs.send(Job::Print(0));
+    let _ = device_jobs.send(Job::Print);
     rt.spawn(start_network(
         settings.clone(),
         services.clone(),
@@ -313,7 +313,7 @@ fn dispatch(
                 });
             }
             Job::OpenDrawer
-            | Job::Print(_)
+            | Job::Print
             | Job::Reprint(_)
             | Job::DayClose { .. }
             | Job::NextDemoScan

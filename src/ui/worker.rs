@@ -182,7 +182,7 @@ impl Services {
                 }
             }
             Job::OpenDrawer => self.open_drawer(),
-            Job::Print(_) => {
+            Job::Print => {
                 self.auto_print.store(true, Ordering::Relaxed);
                 self.drain_prints()
             }
@@ -222,9 +222,7 @@ impl Services {
     /// Receipts waiting to print.
     pub fn print_queue_len(&self) -> usize {
         let floor = self.print_floor.load(Ordering::Relaxed);
-        lock(&self.journal)
-            .queued_prints_from(floor, 10_000)
-            .map_or(0, |q| q.len())
+        lock(&self.journal).queued_count_from(floor).unwrap_or(0)
     }
 
     /// Print every queued receipt the printer can take (also the retry after paper end).
@@ -355,8 +353,14 @@ impl Services {
         else {
             return vec![];
         };
-        // ESC p 0 50 100: pin 2, 100 ms on, 200 ms off (units of 2 ms).
-        match send(port, path, *baud, &[0x1b, b'p', 0, 50, 100]) {
+        let mut kick = Vec::new();
+        konbini_firmware::escpos::Command::DrawerKick {
+            pin: 2,
+            on_ms: 100,
+            off_ms: 200,
+        }
+        .encode(&mut |b: &[u8]| kick.extend_from_slice(b));
+        match send(port, path, *baud, &kick) {
             Ok(()) => vec![],
             Err(why) => vec![Answer::Trouble(why)],
         }

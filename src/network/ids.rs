@@ -18,15 +18,68 @@ pub fn new_id(prefix: &str) -> String {
         *slot = ALPHABET[(n % 62) as usize];
         n /= 62;
     }
-    let head = std::str::from_utf8(&head).expect("ASCII");
-    format!("{prefix}_{head}{}", random_alnum(14))
+    let mut id = String::with_capacity(prefix.len() + 25);
+    id.push_str(prefix);
+    id.push('_');
+    id.push_str(std::str::from_utf8(&head).expect("ASCII"));
+    push_random_alnum(&mut id, 14);
+    id
 }
 
 /// `n` random letters and digits.
 pub fn random_alnum(n: usize) -> String {
+    let mut out = String::with_capacity(n);
+    push_random_alnum(&mut out, n);
+    out
+}
+
+/// Append `n` random letters and digits to `out`. Seven characters are taken from each
+/// random `u64` (62^7 is about 2^41.7, so the remainders' bias is below 2^-22), rather than
+/// one bounded draw per character: ids are made four times per confirmation.
+fn push_random_alnum(out: &mut String, n: usize) {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
     let mut rng = rand::rng();
-    (0..n)
-        .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
-        .collect()
+    let mut left = n;
+    while left > 0 {
+        let mut bits: u64 = rng.random();
+        for _ in 0..left.min(7) {
+            out.push(ALPHABET[(bits % 62) as usize] as char);
+            bits /= 62;
+        }
+        left -= left.min(7);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_prefixed_ordered_and_alphanumeric() {
+        let ids: Vec<String> = (0..1000).map(|_| new_id("ch")).collect();
+        for id in &ids {
+            assert_eq!(id.len(), "ch_".len() + 24, "{id}");
+            assert!(id[3..].bytes().all(|b| b.is_ascii_alphanumeric()), "{id}");
+        }
+        // The time-and-counter head orders them as made.
+        assert!(ids.windows(2).all(|w| w[0][..13] < w[1][..13]));
+        let distinct: std::collections::HashSet<&str> = ids.iter().map(|s| &s[13..]).collect();
+        assert_eq!(distinct.len(), ids.len(), "random tails repeat");
+    }
+
+    #[test]
+    fn random_tails_use_the_whole_alphabet_evenly() {
+        let mut counts = std::collections::HashMap::new();
+        let n = 62 * 1000;
+        for b in random_alnum(n).bytes() {
+            *counts.entry(b).or_insert(0u32) += 1;
+        }
+        assert_eq!(counts.len(), 62);
+        // 1000 expected per character; 6 standard deviations is about 190.
+        assert!(
+            counts.values().all(|&c| (800..1200).contains(&c)),
+            "{counts:?}"
+        );
+        assert_eq!(random_alnum(15).len(), 15);
+    }
 }

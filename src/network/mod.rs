@@ -15,7 +15,9 @@
 //!
 //! The network owns one store connection behind a mutex: one writer, so concurrent
 //! confirmations of one payment are decided one after the other. Store work runs on
-//! tokio's blocking pool and never holds the lock across an await.
+//! tokio's blocking pool and never holds the lock across an await. Commits are synced by a
+//! thread of their own ([`crate::wal::Syncer`]); every answer waits, outside the lock, for
+//! the sync of the last commit it could have seen.
 
 pub mod business_days;
 pub mod clock;
@@ -94,7 +96,10 @@ pub struct Network {
     /// The one clock.
     pub clock: Clock,
     store: Mutex<Store>,
-    wake_webhooks: Notify,
+    /// The store's commit syncs (none in memory).
+    sync: Option<crate::wal::SyncHandle>,
+    /// Shared with the answers the sync thread sends (which must not own the network).
+    wake_webhooks: Arc<Notify>,
     wake_scheduler: Notify,
     /// Confirmation batches waiting for the confirmer (group commit).
     confirm_tx: std::sync::mpsc::SyncSender<ConfirmJob>,
@@ -129,13 +134,15 @@ impl Network {
                 .unwrap_or(0)
         };
         let (confirm_tx, confirm_rx) = std::sync::mpsc::sync_channel(256);
+        let sync = store.sync_handle();
         Ok(Arc::new(Network {
+            sync,
             confirm_tx,
             confirm_rx: Mutex::new(Some(confirm_rx)),
             settings,
             clock: Clock::with_offset_ms(offset),
             store: Mutex::new(store),
-            wake_webhooks: Notify::new(),
+            wake_webhooks: Arc::new(Notify::new()),
             wake_scheduler: Notify::new(),
         }))
     }
@@ -145,25 +152,43 @@ impl Network {
         &self.settings
     }
 
-    /// Run `f` with the store (blocking: call from the blocking pool).
-    pub fn with_store<T>(&self, f: impl FnOnce(&mut Store) -> T) -> T {
+    /// Run `f` with the store (blocking: call from the blocking pool), and return once
+    /// every commit it could have seen is synced.
+    pub fn with_store<T, E: From<rusqlite::Error>>(
+        &self,
+        f: impl FnOnce(&mut Store) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let (out, ticket) = self.locked(f);
+        self.synced(ticket)?;
+        out
+    }
+
+    /// Run `f` with the store under its lock; also the ticket of the last commit `f` could
+    /// have seen. Nothing may be answered from `f`'s result before that ticket is synced.
+    fn locked<R>(&self, f: impl FnOnce(&mut Store) -> R) -> (R, u64) {
         let mut store = self.store.lock().unwrap_or_else(|e| e.into_inner());
-        f(&mut store)
+        let out = f(&mut store);
+        (out, store.ticket())
+    }
+
+    /// Wait for commit `ticket`'s sync.
+    fn synced(&self, ticket: u64) -> rusqlite::Result<()> {
+        match &self.sync {
+            Some(h) => h.wait(ticket).map_err(Into::into),
+            None => Ok(()),
+        }
     }
 
     /// Run `f` with the store on tokio's blocking pool, never on an async worker (the
-    /// store's lock can be held through a commit).
-    async fn on_store<T: Send + 'static>(
+    /// store's lock can be held through a commit, and the answer waits for its sync).
+    async fn on_store<T: Send + 'static, E: From<rusqlite::Error> + Send + 'static>(
         self: &Arc<Self>,
-        f: impl FnOnce(&Network, &mut Store) -> T + Send + 'static,
-    ) -> T {
+        f: impl FnOnce(&Network, &mut Store) -> Result<T, E> + Send + 'static,
+    ) -> Result<T, E> {
         let net = self.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut store = net.store.lock().unwrap_or_else(|e| e.into_inner());
-            f(&net, &mut store)
-        })
-        .await
-        .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
+        tokio::task::spawn_blocking(move || net.with_store(|store| f(&net, store)))
+            .await
+            .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
     }
 
     fn wake(&self, scheduler: bool, webhooks: bool) {
@@ -232,7 +257,7 @@ fn confirmer(net: Arc<Network>, rx: std::sync::mpsc::Receiver<ConfirmJob>) {
         let now = net.clock.unix();
         let mut answers = Vec::with_capacity(jobs.len());
         let mut any = false;
-        let outcome = net.with_store(|s| -> Result<(), error::TerminalError> {
+        let (outcome, ticket) = net.locked(|s| -> Result<(), error::TerminalError> {
             let tx = s.write()?;
             for job in &mut jobs {
                 let items = std::mem::take(&mut job.items);
@@ -244,18 +269,32 @@ fn confirmer(net: Arc<Network>, rx: std::sync::mpsc::Receiver<ConfirmJob>) {
             tx.commit()?;
             Ok(())
         });
-        match outcome {
-            Ok(()) => {
-                for (job, v) in jobs.into_iter().zip(answers) {
-                    let _ = job.reply.send(Ok(v));
+        // The answers go out once the commit is synced, by the sync thread; this thread
+        // goes on with the next batches meanwhile.
+        let webhooks = net.wake_webhooks.clone();
+        let answer = move |synced: Result<(), crate::wal::Unsynced>| {
+            let outcome = outcome.and_then(|()| {
+                synced.map_err(|e| error::TerminalError::from(rusqlite::Error::from(e)))
+            });
+            match outcome {
+                Ok(()) => {
+                    for (job, v) in jobs.into_iter().zip(answers) {
+                        let _ = job.reply.send(Ok(v));
+                    }
+                    if any {
+                        webhooks.notify_one();
+                    }
                 }
-                net.wake(false, any);
-            }
-            Err(e) => {
-                for job in jobs {
-                    let _ = job.reply.send(Err(e.clone()));
+                Err(e) => {
+                    for job in jobs {
+                        let _ = job.reply.send(Err(e.clone()));
+                    }
                 }
             }
+        };
+        match &net.sync {
+            Some(h) => h.after(ticket, Box::new(answer)),
+            None => answer(Ok(())),
         }
     }
 }
@@ -295,5 +334,83 @@ async fn scheduler(net: Arc<Network>, cancel: CancellationToken) {
             _ = notified => {}
             _ = tokio::time::sleep(Duration::from_secs(1)) => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Long enough for an answer that does not wait to have come. The checks below can
+    /// only pass wrongly on a slow machine, never fail wrongly.
+    const WHILE: Duration = Duration::from_millis(300);
+
+    #[test]
+    fn no_answer_leaves_before_the_commit_it_saw_is_synced() {
+        let dir = tempfile::tempdir().unwrap();
+        let net = Network::open(&dir.path().join("n.db"), Settings::new("sk_test_x")).unwrap();
+        let sync = net.sync.clone().expect("a file store syncs its commits");
+        sync.hold(true);
+
+        // A write is answered after its sync.
+        let (tx, rx) = std::sync::mpsc::channel();
+        let n = net.clone();
+        let writer = std::thread::spawn(move || {
+            let r = n.with_store(|s| {
+                let t = s.write()?;
+                t.set_meta("k", "v")?;
+                t.commit()
+            });
+            tx.send(r.is_ok()).unwrap();
+        });
+        assert!(
+            rx.recv_timeout(WHILE).is_err(),
+            "a write answered before its sync"
+        );
+
+        // So is a read that can see it.
+        let (tx2, rx2) = std::sync::mpsc::channel();
+        let n = net.clone();
+        let reader = std::thread::spawn(move || {
+            let r = n.with_store(|s| s.read()?.meta("k"));
+            tx2.send(r.unwrap()).unwrap();
+        });
+        assert!(
+            rx2.recv_timeout(WHILE).is_err(),
+            "a read answered before its sync"
+        );
+        sync.hold(false);
+        assert!(rx.recv().unwrap());
+        assert_eq!(rx2.recv().unwrap().as_deref(), Some("v"));
+        writer.join().unwrap();
+        reader.join().unwrap();
+
+        // A confirmation batch's answer is sent after its group's sync, while the
+        // confirmer is free for the next group.
+        let (jobs, rx) = std::sync::mpsc::sync_channel(4);
+        let n = net.clone();
+        let confirming = std::thread::spawn(move || confirmer(n, rx));
+        sync.hold(true);
+        let mut answers = Vec::new();
+        for _ in 0..2 {
+            let (reply, answer) = tokio::sync::oneshot::channel();
+            jobs.send(ConfirmJob {
+                terminal: "t".into(),
+                items: Vec::new(),
+                reply,
+            })
+            .unwrap();
+            answers.push(answer);
+        }
+        std::thread::sleep(WHILE);
+        for a in &mut answers {
+            assert!(a.try_recv().is_err(), "a batch answered before its sync");
+        }
+        sync.hold(false);
+        for a in answers {
+            assert!(a.blocking_recv().unwrap().unwrap().is_empty());
+        }
+        drop(jobs);
+        confirming.join().unwrap();
     }
 }

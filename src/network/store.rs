@@ -1,8 +1,10 @@
 //! The network's SQLite store: the only code that touches the network's database.
 //!
 //! One connection, owned by the [`Network`](super::Network) behind a mutex: one writer, every
-//! change in one `BEGIN IMMEDIATE` transaction, `journal_mode=WAL` and `synchronous=FULL` read
-//! back at open, so a stopped and restarted simulator has lost nothing it answered.
+//! change in one `BEGIN IMMEDIATE` transaction, `journal_mode=WAL` read back at open. Commits
+//! are fsynced by a [`Syncer`](crate::wal::Syncer) thread (`synchronous=NORMAL` on this
+//! connection, also read back) and every answer waits for its commit's sync
+//! ([`Store::ticket`]), so a stopped, killed or crashed simulator has lost nothing it answered.
 //! Records are JSON documents (see `objects.rs`) beside the columns searched by.
 
 use std::path::Path;
@@ -64,6 +66,9 @@ pub struct Store {
     /// Checkpoints the WAL off the writer's thread (none in memory); stopped before `conn`
     /// closes.
     checkpointer: Option<crate::wal::Checkpointer>,
+    /// Syncs the WAL after commits (none in memory); dropped before `conn`, syncing what
+    /// is left.
+    syncer: Option<crate::wal::Syncer>,
     conn: Connection,
 }
 
@@ -104,19 +109,20 @@ impl Store {
                 expected: "wal",
             });
         }
-        conn.pragma_update(None, "synchronous", "FULL")
+        // Durable all the same: see the Syncer started below.
+        conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(err)?;
         conn.pragma_update(None, "foreign_keys", "ON")
             .map_err(err)?;
         let sync: i64 = conn
             .pragma_query_value(None, "synchronous", |r| r.get(0))
             .map_err(err)?;
-        if sync != 2 {
+        if sync != 1 {
             return Err(StoreError::Pragma {
                 path: p,
                 pragma: "synchronous",
                 found: sync.to_string(),
-                expected: "2 (FULL)",
+                expected: "1 (NORMAL)",
             });
         }
         migrations()
@@ -127,11 +133,47 @@ impl Store {
             })?;
         let checkpointer =
             crate::wal::Checkpointer::start(&conn, path, "konbini-net-wal").map_err(err)?;
-        Ok(Store { checkpointer, conn })
+        let syncer = if checkpointer.is_some() {
+            Some(
+                crate::wal::Syncer::start(
+                    Path::new(conn.path().unwrap_or_default()),
+                    "konbini-net-sync",
+                )
+                .map_err(|e| StoreError::Sqlite {
+                    path: p.clone(),
+                    source: rusqlite::Error::SqliteFailure(
+                        rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CANTOPEN),
+                        Some(format!("its WAL file, to sync it: {e}")),
+                    ),
+                })?,
+            )
+        } else {
+            None
+        };
+        Ok(Store {
+            checkpointer,
+            syncer,
+            conn,
+        })
+    }
+
+    /// Tickets and waits for the syncs of this store's commits; `None` in memory, where
+    /// nothing is durable and nothing waits.
+    pub fn sync_handle(&self) -> Option<crate::wal::SyncHandle> {
+        self.syncer.as_ref().map(crate::wal::Syncer::handle)
+    }
+
+    /// The ticket of the last commit: an answer built from what this connection has seen
+    /// is given once that ticket is synced.
+    pub fn ticket(&self) -> u64 {
+        self.syncer.as_ref().map_or(0, |s| s.handle().latest())
     }
 
     /// Start a write transaction (`BEGIN IMMEDIATE`).
     pub fn write(&mut self) -> rusqlite::Result<Tx<'_>> {
+        if let Some(failed) = self.syncer.as_ref().and_then(|s| s.handle().failed()) {
+            return Err(failed.into());
+        }
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
@@ -139,6 +181,7 @@ impl Store {
             tx,
             endpoints: std::cell::RefCell::new(None),
             checkpointer: self.checkpointer.as_ref(),
+            syncer: self.syncer.as_ref(),
         })
     }
 
@@ -151,6 +194,7 @@ impl Store {
             tx,
             endpoints: std::cell::RefCell::new(None),
             checkpointer: None,
+            syncer: None,
         })
     }
 }
@@ -162,6 +206,8 @@ pub struct Tx<'a> {
     endpoints: std::cell::RefCell<Option<Vec<WebhookEndpoint>>>,
     /// Told of each commit of a write transaction.
     checkpointer: Option<&'a crate::wal::Checkpointer>,
+    /// Told of each commit of a write transaction, to sync it.
+    syncer: Option<&'a crate::wal::Syncer>,
 }
 
 /// A saved idempotent answer.
@@ -213,9 +259,13 @@ impl Tx<'_> {
         rows.iter().map(|t| undoc(t)).collect()
     }
 
-    /// Commit.
+    /// Commit: written to the WAL, synced by the sync thread. Answer only once the
+    /// store's [`ticket`](Store::ticket) is synced.
     pub fn commit(self) -> rusqlite::Result<()> {
         self.tx.commit()?;
+        if let Some(s) = self.syncer {
+            s.committed();
+        }
         if let Some(c) = self.checkpointer {
             c.committed();
         }

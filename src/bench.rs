@@ -449,8 +449,8 @@ async fn bench_network(
     Ok((base, cancel))
 }
 
-/// A sale of one slip paying `barcode`, completed now.
-fn one_slip_sale(barcodes: &[BillBarcode]) -> crate::register::NewSale {
+/// A sale paying each of `barcodes` (one slip each), completed now.
+pub(crate) fn one_slip_sale(barcodes: &[BillBarcode]) -> crate::register::NewSale {
     use crate::register::{NewSale, Slip, SlipKind, Station};
     let at = chrono::Utc::now().with_timezone(&crate::domain::time::jst());
     let slips: Vec<Slip> = barcodes

@@ -116,13 +116,64 @@ fn refresh(
     Ok(())
 }
 
-/// Wait for the previous batch's verdicts to be written.
-async fn finish(
-    recording: &mut Option<tokio::task::JoinHandle<Result<(), JournalError>>>,
-) -> Result<(), JournalError> {
-    match recording.take() {
-        Some(h) => h.await.expect("the journal task ran"),
-        None => Ok(()),
+type Verdicts = Vec<((u64, u32), SyncState, Option<String>)>;
+
+/// Writes the batches' verdicts to the journal, in the order they were answered, without
+/// the sync task waiting for each write: answers that come while a write (and its fsync)
+/// is running are queued and written together by the next one, one transaction for them
+/// all. Consecutive answered batches are consecutive reads of the outbox, so together they
+/// still meet [`Journal::record_batch`]'s rule: every slip pending between two of them is
+/// among them (a sale committed after a read comes after every slip read).
+struct Recorder {
+    journal: SharedJournal,
+    running: Option<tokio::task::JoinHandle<Result<(), JournalError>>>,
+    queued: Verdicts,
+}
+
+impl Recorder {
+    fn new(journal: SharedJournal) -> Recorder {
+        Recorder {
+            journal,
+            running: None,
+            queued: Vec::new(),
+        }
+    }
+
+    /// Queue a batch's verdicts; start writing if no write is running.
+    async fn push(&mut self, verdicts: Verdicts) -> Result<(), JournalError> {
+        self.queued.extend(verdicts);
+        if self.running.as_ref().is_some_and(|h| !h.is_finished()) {
+            return Ok(());
+        }
+        self.reap().await?;
+        self.start();
+        Ok(())
+    }
+
+    /// Every verdict queued so far, written.
+    async fn flush(&mut self) -> Result<(), JournalError> {
+        self.reap().await?;
+        self.start();
+        self.reap().await
+    }
+
+    /// The running write's result, waiting for it.
+    async fn reap(&mut self) -> Result<(), JournalError> {
+        match self.running.take() {
+            Some(h) => h.await.expect("the journal task ran"),
+            None => Ok(()),
+        }
+    }
+
+    fn start(&mut self) {
+        if self.queued.is_empty() {
+            return;
+        }
+        let verdicts = std::mem::take(&mut self.queued);
+        let j = self.journal.clone();
+        self.running = Some(tokio::task::spawn_blocking(move || {
+            with_journal(&j, |j| j.record_batch(&verdicts))
+        }));
     }
 }
 
@@ -158,7 +209,6 @@ pub async fn run<U: Upstream>(
     cancel: CancellationToken,
 ) -> Result<(), JournalError> {
     let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(30));
-    let mut last_refresh: Option<std::time::Instant> = None;
     // At start, two scans of the outbox: the final states' counts (then counted as
     // recorded) and the low-water mark (nothing before it is pending). On a long journal
     // they take a while, so they read their own snapshot on a read-only connection and
@@ -166,9 +216,9 @@ pub async fn run<U: Upstream>(
     // is at or after it, and new slips come after every sale of that snapshot. From then
     // on the mark only moves forward, past each batch whose verdicts are recorded (a
     // verdict is never `pending`), so an idle task never scans the outbox again.
-    let mut mark = {
+    let (mut mark, reader) = {
         let j = journal.clone();
-        let (summary, mark) = tokio::task::spawn_blocking(move || {
+        let (summary, mark, reader) = tokio::task::spawn_blocking(move || {
             let path = with_journal(&j, |j| j.path().to_owned());
             let start = |j: &Journal| -> Result<_, JournalError> {
                 // The head first: a sale committed between the two reads is then after
@@ -180,24 +230,36 @@ pub async fn run<U: Upstream>(
                 };
                 Ok((j.outbox_summary((0, 0))?, mark))
             };
+            // The reader also serves the outbox reads: they never wait behind a verdict
+            // write's fsync on the register's connection.
             match Journal::open_read_only(&path) {
-                Ok(reader) => start(&reader),
-                Err(_) => with_journal(&j, |j| start(j)),
+                Ok(reader) => {
+                    let (summary, mark) = start(&reader)?;
+                    Ok((summary, mark, Arc::new(Mutex::new(reader))))
+                }
+                Err(_) => {
+                    let (summary, mark) = with_journal(&j, |j| start(j))?;
+                    Ok((summary, mark, j.clone()))
+                }
             }
         })
         .await
         .expect("the journal task ran")?;
         handle.update(|st| st.outbox = summary);
-        mark
+        (mark, reader)
     };
+    // The start's summary has the pending figures: the first refresh is a full period
+    // away, not a second scan of the whole outbox before the first answer is recorded.
+    let mut last_refresh = std::time::Instant::now();
     // Pipelined: up to IN_FLIGHT batches are on the wire at once, so the network always
     // has the next batch while this side reads the answer, records the verdicts and reads
-    // more. Verdicts are handled in the order the batches were sent and written in order
-    // (each write waits for the one before). A failed batch stops the pipeline: the ones
+    // more. Verdicts are handled in the order the batches were sent and written in that
+    // order by the Recorder, several batches to a write when answers come faster than
+    // writes; outbox reads go through a read-only connection. A failed batch stops the pipeline: the ones
     // sent after it are abandoned, stay pending, and are sent again (the network answers
     // `duplicate` for any it had taken). A crash before a write only means a resend.
     let upstream = Arc::new(upstream);
-    let mut recording: Option<tokio::task::JoinHandle<Result<(), JournalError>>> = None;
+    let mut recorder = Recorder::new(journal.clone());
     let mut in_flight: std::collections::VecDeque<InFlight> = std::collections::VecDeque::new();
     // Where the next read starts: past every batch in flight; and that read, started early.
     let mut read_from = mark;
@@ -207,7 +269,7 @@ pub async fn run<U: Upstream>(
         while in_flight.len() < IN_FLIGHT {
             let batch = match prefetch.take() {
                 Some(read) => read.await.expect("the journal task ran")?,
-                None => read_pending(&journal, read_from)
+                None => read_pending(&reader, read_from)
                     .await
                     .expect("the journal task ran")?,
             };
@@ -224,18 +286,18 @@ pub async fn run<U: Upstream>(
                 request,
             });
             // The next batch is read while the network works on this one.
-            prefetch = Some(read_pending(&journal, read_from));
+            prefetch = Some(read_pending(&reader, read_from));
         }
         // The pending figures cost a scan of what is pending: refreshed at most every
         // few seconds while draining, and whenever there is nothing to send.
-        if in_flight.is_empty() || last_refresh.is_none_or(|t| t.elapsed() >= REFRESH_EVERY) {
-            finish(&mut recording).await?;
-            let j = journal.clone();
+        if in_flight.is_empty() || last_refresh.elapsed() >= REFRESH_EVERY {
+            recorder.flush().await?;
+            let j = reader.clone();
             let h = handle.clone();
             tokio::task::spawn_blocking(move || refresh(&j, &h, mark))
                 .await
                 .expect("the journal task ran")?;
-            last_refresh = Some(std::time::Instant::now());
+            last_refresh = std::time::Instant::now();
         }
         let Some(front) = in_flight.front_mut() else {
             tokio::select! {
@@ -248,6 +310,8 @@ pub async fn run<U: Upstream>(
         let sent = tokio::select! {
             _ = cancel.cancelled() => {
                 abandon(&mut in_flight);
+                // What was answered is written; the abandoned batches stay pending.
+                recorder.flush().await?;
                 return Ok(());
             }
             r = &mut front.request => r.unwrap_or_else(|e| Err(UpstreamError::Transport(
@@ -255,10 +319,9 @@ pub async fn run<U: Upstream>(
             ))),
         };
         let InFlight { batch, after, .. } = in_flight.pop_front().expect("the front");
-        finish(&mut recording).await?;
         let wait = match sent {
             Ok(verdicts) => {
-                let results: Vec<((u64, u32), SyncState, Option<String>)> = batch
+                let results: Verdicts = batch
                     .iter()
                     .zip(&verdicts)
                     .map(|(slip, v)| {
@@ -270,10 +333,7 @@ pub async fn run<U: Upstream>(
                         (slip.key(), state, v.reason.clone())
                     })
                     .collect();
-                let j = journal.clone();
-                recording = Some(tokio::task::spawn_blocking(move || {
-                    with_journal(&j, |j| j.record_batch(&results))
-                }));
+                recorder.push(results).await?;
                 mark = after;
                 backoff.reset();
                 handle.update(|st| {
@@ -329,5 +389,67 @@ pub async fn run<U: Upstream>(
             _ = cancel.cancelled() => return Ok(()),
             _ = tokio::time::sleep(wait) => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{BillBarcode, BillFields, Deadline, Yen};
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn verdicts_answered_during_a_write_are_written_together_after_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut journal = Journal::open(&dir.path().join("journal.db")).unwrap();
+        for sale in 0..3u32 {
+            let codes: Vec<BillBarcode> = (0..5u32)
+                .map(|i| {
+                    BillBarcode::build(&BillFields {
+                        company_code: "912345",
+                        free_area: &format!("{:021}", sale * 5 + i),
+                        reissue: 0,
+                        deadline: Deadline::None,
+                        stamp: false,
+                        amount: Yen::new(1000),
+                    })
+                    .unwrap()
+                })
+                .collect();
+            journal
+                .commit_sale(&crate::bench::one_slip_sale(&codes), None)
+                .unwrap();
+        }
+        let shared: SharedJournal = Arc::new(Mutex::new(journal));
+        // Three consecutive reads of five, as the sync task sends them.
+        let mut from = (0, 0);
+        let mut batches = Vec::new();
+        for _ in 0..3 {
+            let batch = with_journal(&shared, |j| j.pending_from(from, 5)).unwrap();
+            let last = batch.last().unwrap().key();
+            from = (last.0, last.1 + 1);
+            batches.push(
+                batch
+                    .iter()
+                    .map(|s| (s.key(), SyncState::Sent, None))
+                    .collect::<Verdicts>(),
+            );
+        }
+        let mut recorder = Recorder::new(shared.clone());
+        // The register holds the journal: the first write waits for it.
+        let held = shared.lock().unwrap();
+        let mut batches = batches.into_iter();
+        recorder.push(batches.next().unwrap()).await.unwrap();
+        assert!(recorder.running.is_some() && recorder.queued.is_empty());
+        // The next answers neither wait nor start writes of their own.
+        for b in batches {
+            recorder.push(b).await.unwrap();
+        }
+        assert_eq!(recorder.queued.len(), 10);
+        drop(held);
+        recorder.flush().await.unwrap();
+        assert!(recorder.running.is_none() && recorder.queued.is_empty());
+        let j = shared.lock().unwrap();
+        assert!(j.pending_from((0, 0), 100).unwrap().is_empty());
+        assert_eq!(j.outbox_summary((0, 0)).unwrap().sent, 15);
     }
 }

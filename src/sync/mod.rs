@@ -436,16 +436,29 @@ mod tests {
         }
         let mut recorder = Recorder::new(shared.clone());
         // The register holds the journal: the first write waits for it.
-        let held = shared.lock().unwrap();
+        let (locked, is_locked) = std::sync::mpsc::channel();
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        let s = shared.clone();
+        let register = std::thread::spawn(move || {
+            let _held = s.lock().unwrap();
+            locked.send(()).unwrap();
+            released.recv().unwrap();
+        });
+        is_locked.recv().unwrap();
         let mut batches = batches.into_iter();
         recorder.push(batches.next().unwrap()).await.unwrap();
         assert!(recorder.running.is_some() && recorder.queued.is_empty());
         // The next answers neither wait nor start writes of their own.
         for b in batches {
-            recorder.push(b).await.unwrap();
+            // Waiting for the held write would never end: give up loudly instead.
+            tokio::time::timeout(Duration::from_secs(20), recorder.push(b))
+                .await
+                .expect("an answer waited for the running write")
+                .unwrap();
         }
         assert_eq!(recorder.queued.len(), 10);
-        drop(held);
+        release.send(()).unwrap();
+        register.join().unwrap();
         recorder.flush().await.unwrap();
         assert!(recorder.running.is_none() && recorder.queued.is_empty());
         let j = shared.lock().unwrap();

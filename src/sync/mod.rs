@@ -124,27 +124,44 @@ type Verdicts = Vec<((u64, u32), SyncState, Option<String>)>;
 /// all. Consecutive answered batches are consecutive reads of the outbox, so together they
 /// still meet [`Journal::record_batch`]'s rule: every slip pending between two of them is
 /// among them (a sale committed after a read comes after every slip read).
+///
+/// It also holds the start's count of the outbox (a scan of it all, slow on a long journal),
+/// read in the background while the first batches go out: nothing is written before that
+/// read is done, so its snapshot holds none of this run's verdicts, and the verdicts
+/// counted meanwhile are then added to it.
 struct Recorder {
     journal: SharedJournal,
     running: Option<tokio::task::JoinHandle<Result<(), JournalError>>>,
     queued: Verdicts,
+    counting: Option<tokio::task::JoinHandle<Result<OutboxSummary, JournalError>>>,
+    handle: Arc<SyncHandle>,
 }
 
 impl Recorder {
-    fn new(journal: SharedJournal) -> Recorder {
+    fn new(
+        journal: SharedJournal,
+        counting: Option<tokio::task::JoinHandle<Result<OutboxSummary, JournalError>>>,
+        handle: Arc<SyncHandle>,
+    ) -> Recorder {
         Recorder {
             journal,
             running: None,
             queued: Vec::new(),
+            counting,
+            handle,
         }
     }
 
-    /// Queue a batch's verdicts; start writing if no write is running.
+    /// Queue a batch's verdicts; start writing if no write is running (and the start's
+    /// count is done).
     async fn push(&mut self, verdicts: Verdicts) -> Result<(), JournalError> {
         self.queued.extend(verdicts);
-        if self.running.as_ref().is_some_and(|h| !h.is_finished()) {
+        if self.counting.as_ref().is_some_and(|h| !h.is_finished())
+            || self.running.as_ref().is_some_and(|h| !h.is_finished())
+        {
             return Ok(());
         }
+        self.counted().await?;
         self.reap().await?;
         self.start();
         Ok(())
@@ -152,9 +169,25 @@ impl Recorder {
 
     /// Every verdict queued so far, written.
     async fn flush(&mut self) -> Result<(), JournalError> {
+        self.counted().await?;
         self.reap().await?;
         self.start();
         self.reap().await
+    }
+
+    /// The start's count, waited for and put in the status with what was counted since.
+    async fn counted(&mut self) -> Result<(), JournalError> {
+        let Some(h) = self.counting.take() else {
+            return Ok(());
+        };
+        let summary = h.await.expect("the journal task ran")?;
+        self.handle.update(|st| {
+            let since = std::mem::replace(&mut st.outbox, summary);
+            st.outbox.sent += since.sent;
+            st.outbox.conflicts += since.conflicts;
+            st.outbox.rejected += since.rejected;
+        });
+        Ok(())
     }
 
     /// The running write's result, waiting for it.
@@ -209,46 +242,50 @@ pub async fn run<U: Upstream>(
     cancel: CancellationToken,
 ) -> Result<(), JournalError> {
     let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(30));
-    // At start, two scans of the outbox: the final states' counts (then counted as
-    // recorded) and the low-water mark (nothing before it is pending). On a long journal
-    // they take a while, so they read their own snapshot on a read-only connection and
-    // the register's commits go on meanwhile. The mark stays valid: what was pending then
-    // is at or after it, and new slips come after every sale of that snapshot. From then
-    // on the mark only moves forward, past each batch whose verdicts are recorded (a
-    // verdict is never `pending`), so an idle task never scans the outbox again.
+    // At start, the low-water mark (nothing before it is pending) and the counts of the
+    // outbox, on a read-only connection of their own so the register's commits go on
+    // meanwhile. The mark stays valid: what was pending then is at or after it, and new
+    // slips come after every sale of that snapshot. From then on the mark only moves
+    // forward, past each batch whose verdicts are recorded (a verdict is never `pending`),
+    // so an idle task never scans the outbox again. The counts (a scan of all of it) are
+    // read in the background while the first batches go out; see `Recorder`.
     let (mut mark, reader) = {
         let j = journal.clone();
-        let (summary, mark, reader) = tokio::task::spawn_blocking(move || {
+        tokio::task::spawn_blocking(move || {
             let path = with_journal(&j, |j| j.path().to_owned());
             let start = |j: &Journal| -> Result<_, JournalError> {
                 // The head first: a sale committed between the two reads is then after
                 // the head, so the scan finds it pending or the mark is not past it.
                 let head = j.head()?.0;
-                let mark = match j.first_pending()? {
+                Ok(match j.first_pending()? {
                     Some(m) => m,
                     None => (head + 1, 0),
-                };
-                Ok((j.outbox_summary((0, 0))?, mark))
+                })
             };
             // The reader also serves the outbox reads: they never wait behind a verdict
             // write's fsync on the register's connection.
             match Journal::open_read_only(&path) {
-                Ok(reader) => {
-                    let (summary, mark) = start(&reader)?;
-                    Ok((summary, mark, Arc::new(Mutex::new(reader))))
-                }
-                Err(_) => {
-                    let (summary, mark) = with_journal(&j, |j| start(j))?;
-                    Ok((summary, mark, j.clone()))
-                }
+                Ok(reader) => Ok((start(&reader)?, Arc::new(Mutex::new(reader)))),
+                Err(_) => Ok((with_journal(&j, |j| start(j))?, j.clone())),
             }
         })
         .await
-        .expect("the journal task ran")?;
-        handle.update(|st| st.outbox = summary);
-        (mark, reader)
+        .expect("the journal task ran")?
     };
-    // The start's summary has the pending figures: the first refresh is a full period
+    // Counted from zero until the start's count comes in and is added.
+    handle.update(|st| st.outbox = OutboxSummary::default());
+    // On a connection of its own too: the outbox reads do not wait for it.
+    let counting = {
+        let j = journal.clone();
+        tokio::task::spawn_blocking(move || {
+            let path = with_journal(&j, |j| j.path().to_owned());
+            match Journal::open_read_only(&path) {
+                Ok(counter) => counter.outbox_summary((0, 0)),
+                Err(_) => with_journal(&j, |j| j.outbox_summary((0, 0))),
+            }
+        })
+    };
+    // The start's count has the pending figures: the first refresh is a full period
     // away, not a second scan of the whole outbox before the first answer is recorded.
     let mut last_refresh = std::time::Instant::now();
     // Pipelined: up to IN_FLIGHT batches are on the wire at once, so the network always
@@ -259,7 +296,7 @@ pub async fn run<U: Upstream>(
     // sent after it are abandoned, stay pending, and are sent again (the network answers
     // `duplicate` for any it had taken). A crash before a write only means a resend.
     let upstream = Arc::new(upstream);
-    let mut recorder = Recorder::new(journal.clone());
+    let mut recorder = Recorder::new(journal.clone(), Some(counting), handle.clone());
     let mut in_flight: std::collections::VecDeque<InFlight> = std::collections::VecDeque::new();
     // Where the next read starts: past every batch in flight; and that read, started early.
     let mut read_from = mark;
@@ -398,6 +435,61 @@ mod tests {
     use crate::domain::{BillBarcode, BillFields, Deadline, Yen};
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn nothing_is_written_before_the_starts_count_and_counts_add_up() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut journal = Journal::open(&dir.path().join("journal.db")).unwrap();
+        let codes: Vec<BillBarcode> = (0..4u32)
+            .map(|i| {
+                BillBarcode::build(&BillFields {
+                    company_code: "912345",
+                    free_area: &format!("{i:021}"),
+                    reissue: 0,
+                    deadline: Deadline::None,
+                    stamp: false,
+                    amount: Yen::new(1000),
+                })
+                .unwrap()
+            })
+            .collect();
+        journal
+            .commit_sale(&crate::bench::one_slip_sale(&codes), None)
+            .unwrap();
+        let shared: SharedJournal = Arc::new(Mutex::new(journal));
+        let slips = with_journal(&shared, |j| j.pending_from((0, 0), 10)).unwrap();
+        // A count that takes its time: it returns when told, with what it saw before any
+        // of this run's verdicts were written.
+        let (go, wait) = std::sync::mpsc::channel::<()>();
+        let j = shared.clone();
+        let counting = tokio::task::spawn_blocking(move || {
+            let seen = with_journal(&j, |j| j.outbox_summary((0, 0)));
+            wait.recv().unwrap();
+            seen
+        });
+        let handle = Arc::new(SyncHandle::default());
+        let mut recorder = Recorder::new(shared.clone(), Some(counting), handle.clone());
+        // Two answers, counted by the task as they come.
+        for slip in &slips[..2] {
+            recorder
+                .push(vec![(slip.key(), SyncState::Sent, None)])
+                .await
+                .unwrap();
+            handle.update(|st| st.outbox.sent += 1);
+        }
+        assert!(
+            recorder.running.is_none(),
+            "a write started before the count"
+        );
+        assert_eq!(recorder.queued.len(), 2);
+        go.send(()).unwrap();
+        recorder.flush().await.unwrap();
+        let outbox = handle.status().outbox;
+        // The count saw 4 pending, 0 sent; the 2 answered since are added, not lost.
+        assert_eq!((outbox.pending, outbox.sent), (4, 2));
+        let written = with_journal(&shared, |j| j.outbox_summary((0, 0))).unwrap();
+        assert_eq!((written.pending, written.sent), (2, 2));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn verdicts_answered_during_a_write_are_written_together_after_it() {
         let dir = tempfile::tempdir().unwrap();
         let mut journal = Journal::open(&dir.path().join("journal.db")).unwrap();
@@ -434,7 +526,7 @@ mod tests {
                     .collect::<Verdicts>(),
             );
         }
-        let mut recorder = Recorder::new(shared.clone());
+        let mut recorder = Recorder::new(shared.clone(), None, Arc::new(SyncHandle::default()));
         // The register holds the journal: the first write waits for it.
         let (locked, is_locked) = std::sync::mpsc::channel();
         let (release, released) = std::sync::mpsc::channel::<()>();

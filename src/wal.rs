@@ -1,5 +1,5 @@
 //! SQLite connection settings shared by the journal and the network store: WAL checkpoints
-//! off the writer's thread, and stable query plans.
+//! and WAL syncs off the writer's thread (the network store), and stable query plans (both).
 //!
 //! In WAL mode a commit appends the changed pages to the `-wal` file and fsyncs it; copying
 //! them back into the database file (a checkpoint) is separate work that SQLite by default
@@ -8,8 +8,8 @@
 //! writer that is the writer stalling for the copy and two more fsyncs. A [`Checkpointer`]
 //! runs `PRAGMA wal_checkpoint(PASSIVE)` on a connection and thread of its own after
 //! commits instead; a passive checkpoint never blocks the writer
-//! (<https://www.sqlite.org/c3ref/wal_checkpoint_v2.html>). Durability is the same: every
-//! commit is still fsynced to the WAL before it returns.
+//! (<https://www.sqlite.org/c3ref/wal_checkpoint_v2.html>). Durability is not touched by it;
+//! the WAL's fsync after each commit is the [`Syncer`]'s.
 //!
 //! The writer keeps a backstop: its own automatic checkpoint at [`WRITER_BACKSTOP_PAGES`].
 //! A passive checkpoint can finish only up to the frames committed when it started; the WAL
@@ -28,8 +28,9 @@ use rusqlite::{Connection, OpenFlags};
 /// Each time it fires, the writer copies what the thread has not yet copied and fsyncs the
 /// database file, between two of its transactions: the larger the backstop, the rarer that
 /// stall. Measured on the confirmation benchmark: 64 MiB spent about 9% of the writer's
-/// time there; at 256 MiB it fires a quarter as often, and the WAL file is at most about
-/// this size.
+/// time there; at 256 MiB it fires a quarter as often. The cost: once a busy store has
+/// reached it, the WAL file stays about this size (SQLite reuses it from its start rather
+/// than shrinking it), and opening after a crash reads what of it is still uncopied.
 pub const WRITER_BACKSTOP_PAGES: i64 = 65_536;
 /// Least time between two background checkpoints, so one copies many commits' pages.
 const PACE: Duration = Duration::from_millis(50);
@@ -252,6 +253,9 @@ impl Syncer {
         wal.push("-wal");
         let wal = PathBuf::from(wal);
         let file = std::fs::File::open(&wal)?;
+        // What is already in the WAL may never have been synced: written by the commits
+        // before a kill, or by this open's migrations. Answers may be built from it.
+        file.sync_data()?;
         Syncer::with_file(file, wal.display().to_string(), name)
     }
 
@@ -347,7 +351,30 @@ impl Drop for Syncer {
     }
 }
 
+/// Should the sync thread end any other way than asked (a panic in a callback), no answer
+/// waits forever: every wait fails, and the waiting callbacks are dropped (their
+/// receivers see the sender gone).
+struct ExitGuard<'a>(&'a SyncShared, &'a str);
+
+impl Drop for ExitGuard<'_> {
+    fn drop(&mut self) {
+        let dropped = {
+            let mut st = self.0.lock();
+            if st.failed.is_none() && !(st.stop && st.written == st.synced) {
+                st.failed = Some(Unsynced {
+                    path: self.1.to_owned(),
+                    detail: "the sync thread stopped".into(),
+                });
+            }
+            self.0.done.notify_all();
+            std::mem::take(&mut st.after)
+        };
+        drop(dropped);
+    }
+}
+
 fn sync_loop(file: &std::fs::File, path: &str, shared: &SyncShared) {
+    let _guard = ExitGuard(shared, path);
     loop {
         let target = {
             let mut st = shared.lock();
@@ -556,6 +583,30 @@ mod tests {
             sqlite.sqlite_error_code(),
             Some(rusqlite::ErrorCode::SystemIoFailure)
         );
+    }
+
+    #[test]
+    fn a_sync_thread_that_dies_leaves_no_answer_waiting_forever() {
+        let dir = tempfile::tempdir().unwrap();
+        let (writer, path) = normal_writer(dir.path());
+        let syncer = Syncer::start(&path, "test-sync-dies").unwrap();
+        let sync = syncer.handle();
+        sync.hold(true);
+        writer.execute("INSERT INTO t VALUES (1)", []).unwrap();
+        let first = syncer.committed();
+        sync.after(
+            first,
+            Box::new(|_| panic!("a callback panics (on purpose)")),
+        );
+        let (tx, rx) = std::sync::mpsc::channel::<bool>();
+        sync.after(first, Box::new(move |r| tx.send(r.is_ok()).unwrap()));
+        sync.hold(false);
+        // The second callback never ran: dropped with the thread, so its sender is gone.
+        assert!(rx.recv().is_err());
+        let later = syncer.committed();
+        let err = sync.wait(later).unwrap_err();
+        assert!(err.to_string().contains("the sync thread stopped"), "{err}");
+        drop(syncer);
     }
 
     #[test]

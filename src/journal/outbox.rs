@@ -1,6 +1,6 @@
 //! The store-and-forward outbox: which slips' confirmations are still to be sent, and
 //! what the network answered. Written by the sync task through the same journal (one
-//! writer); each batch's results are one transaction.
+//! writer); the results of one batch, or of several consecutive ones, are one transaction.
 //!
 //! The outbox has no index on its state (a sale commit writes as few pages as it can), so
 //! the sync task reads pending rows by a low-water mark: the first pending key is found

@@ -228,7 +228,7 @@ pub async fn start(db: &Path, terminal_id: &str) -> Result<Embedded, EmbeddedErr
     // Demo payments are paid at the register, never by the network on its own.
     settings.test_autopay = false;
 
-    // Opening runs the migrations and fsyncs: not on an async worker.
+    // Opening runs the migrations and syncs the WAL: not on an async worker.
     let path = db.to_owned();
     let net = tokio::task::spawn_blocking(move || Network::open(&path, settings))
         .await

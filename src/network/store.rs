@@ -262,10 +262,13 @@ impl Tx<'_> {
     /// Commit: written to the WAL, synced by the sync thread. Answer only once the
     /// store's [`ticket`](Store::ticket) is synced.
     pub fn commit(self) -> rusqlite::Result<()> {
-        self.tx.commit()?;
+        let done = self.tx.commit();
+        // A ticket even for a failed commit: SQLite may have written its frames before
+        // failing, and a later read may see them. An extra sync costs little.
         if let Some(s) = self.syncer {
             s.committed();
         }
+        done?;
         if let Some(c) = self.checkpointer {
             c.committed();
         }

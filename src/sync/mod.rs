@@ -4,8 +4,8 @@
 //! - Wakes on a commit ([`SyncHandle::wake`]) or a timer; reads pending outbox rows by a
 //!   low-water mark and sends them in signed batches of at most [`BATCH_MAX`], up to
 //!   [`IN_FLIGHT`] on the wire at once.
-//! - Each batch's verdicts are recorded in the journal in one transaction, in the order the
-//!   batches were sent: accepted or duplicate ->
+//! - The verdicts are recorded in the journal in the order the batches were sent, a batch
+//!   or several (those answered during the previous write) per transaction: accepted or duplicate ->
 //!   `sent`, conflict -> `conflict`, rejected -> `rejected` with its reason.
 //! - Timeouts, connection errors, 5xx, 429 and garbled answers are retried with exponential
 //!   backoff and full jitter (`backoff.rs`), honouring `Retry-After`; never a busy loop.
@@ -175,6 +175,13 @@ impl Recorder {
         self.reap().await
     }
 
+    /// Stopping: the start's count is let go (it only feeds the status, which stops here
+    /// too) and what was answered is written.
+    async fn stop(&mut self) -> Result<(), JournalError> {
+        self.counting = None;
+        self.flush().await
+    }
+
     /// The start's count, waited for and put in the status with what was counted since.
     async fn counted(&mut self) -> Result<(), JournalError> {
         let Some(h) = self.counting.take() else {
@@ -246,8 +253,9 @@ pub async fn run<U: Upstream>(
     // outbox, on a read-only connection of their own so the register's commits go on
     // meanwhile. The mark stays valid: what was pending then is at or after it, and new
     // slips come after every sale of that snapshot. From then on the mark only moves
-    // forward, past each batch whose verdicts are recorded (a verdict is never `pending`),
-    // so an idle task never scans the outbox again. The counts (a scan of all of it) are
+    // forward, past each answered batch, whose verdicts are written or queued to be (a
+    // verdict is never `pending`; the refresh waits for the queue), so an idle task never
+    // scans the outbox again. The counts (a scan of all of it) are
     // read in the background while the first batches go out; see `Recorder`.
     let (mut mark, reader) = {
         let j = journal.clone();
@@ -348,7 +356,7 @@ pub async fn run<U: Upstream>(
             _ = cancel.cancelled() => {
                 abandon(&mut in_flight);
                 // What was answered is written; the abandoned batches stay pending.
-                recorder.flush().await?;
+                recorder.stop().await?;
                 return Ok(());
             }
             r = &mut front.request => r.unwrap_or_else(|e| Err(UpstreamError::Transport(
@@ -423,7 +431,10 @@ pub async fn run<U: Upstream>(
         // A failed batch is retried after the delay, not on every new sale: a commit does
         // not make the network come back.
         tokio::select! {
-            _ = cancel.cancelled() => return Ok(()),
+            _ = cancel.cancelled() => {
+                recorder.stop().await?;
+                return Ok(());
+            }
             _ = tokio::time::sleep(wait) => {}
         }
     }

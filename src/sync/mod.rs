@@ -445,27 +445,34 @@ mod tests {
     use super::*;
     use crate::domain::{BillBarcode, BillFields, Deadline, Yen};
 
+    /// A journal in `dir` with `sales` sales of `slips` other billers' slips of 1,000 yen.
+    fn journal_of(dir: &std::path::Path, sales: u32, slips: u32) -> SharedJournal {
+        let mut journal = Journal::open(&dir.join("journal.db")).unwrap();
+        for sale in 0..sales {
+            let codes: Vec<BillBarcode> = (0..slips)
+                .map(|i| {
+                    BillBarcode::build(&BillFields {
+                        company_code: "912345",
+                        free_area: &format!("{:021}", sale * slips + i),
+                        reissue: 0,
+                        deadline: Deadline::None,
+                        stamp: false,
+                        amount: Yen::new(1000),
+                    })
+                    .unwrap()
+                })
+                .collect();
+            journal
+                .commit_sale(&crate::bench::one_slip_sale(&codes), None)
+                .unwrap();
+        }
+        Arc::new(Mutex::new(journal))
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn nothing_is_written_before_the_starts_count_and_counts_add_up() {
         let dir = tempfile::tempdir().unwrap();
-        let mut journal = Journal::open(&dir.path().join("journal.db")).unwrap();
-        let codes: Vec<BillBarcode> = (0..4u32)
-            .map(|i| {
-                BillBarcode::build(&BillFields {
-                    company_code: "912345",
-                    free_area: &format!("{i:021}"),
-                    reissue: 0,
-                    deadline: Deadline::None,
-                    stamp: false,
-                    amount: Yen::new(1000),
-                })
-                .unwrap()
-            })
-            .collect();
-        journal
-            .commit_sale(&crate::bench::one_slip_sale(&codes), None)
-            .unwrap();
-        let shared: SharedJournal = Arc::new(Mutex::new(journal));
+        let shared = journal_of(dir.path(), 1, 4);
         let slips = with_journal(&shared, |j| j.pending_from((0, 0), 10)).unwrap();
         // A count that takes its time: it returns when told, with what it saw before any
         // of this run's verdicts were written.
@@ -503,26 +510,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn verdicts_answered_during_a_write_are_written_together_after_it() {
         let dir = tempfile::tempdir().unwrap();
-        let mut journal = Journal::open(&dir.path().join("journal.db")).unwrap();
-        for sale in 0..3u32 {
-            let codes: Vec<BillBarcode> = (0..5u32)
-                .map(|i| {
-                    BillBarcode::build(&BillFields {
-                        company_code: "912345",
-                        free_area: &format!("{:021}", sale * 5 + i),
-                        reissue: 0,
-                        deadline: Deadline::None,
-                        stamp: false,
-                        amount: Yen::new(1000),
-                    })
-                    .unwrap()
-                })
-                .collect();
-            journal
-                .commit_sale(&crate::bench::one_slip_sale(&codes), None)
-                .unwrap();
-        }
-        let shared: SharedJournal = Arc::new(Mutex::new(journal));
+        let shared = journal_of(dir.path(), 3, 5);
         // Three consecutive reads of five, as the sync task sends them.
         let mut from = (0, 0);
         let mut batches = Vec::new();

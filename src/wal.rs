@@ -155,7 +155,7 @@ fn run(conn: &Connection, path: &Path, shared: &Shared) {
 /// `synchronous=NORMAL` (its frames are written to the WAL, not fsynced), and a thread of its
 /// own fsyncs the WAL after it while the writer goes on with the next transaction. Nothing
 /// is answered before its commit is synced: each commit gets a ticket, and the answer waits
-/// for it ([`Syncer::wait`], or [`Syncer::after`] for a callback). One fsync covers every
+/// for it ([`SyncHandle::wait`], or [`SyncHandle::after`] for a callback). One fsync covers every
 /// commit written before it: it is the group commit, without the writer standing idle
 /// through it.
 ///
@@ -212,21 +212,8 @@ struct SyncState {
     failed: Option<Unsynced>,
     stop: bool,
     after: Vec<(u64, AfterSync)>,
-    /// Tests: no sync starts while set.
-    #[cfg(test)]
+    /// No sync starts while set: only tests set it ([`SyncHandle::hold`]).
     held: bool,
-}
-
-impl SyncState {
-    #[cfg(test)]
-    fn is_held(&self) -> bool {
-        self.held
-    }
-
-    #[cfg(not(test))]
-    fn is_held(&self) -> bool {
-        false
-    }
 }
 
 #[derive(Default)]
@@ -280,8 +267,8 @@ impl Syncer {
     }
 
     /// Tickets and waits, for use outside the store's lock.
-    pub fn handle(&self) -> SyncHandle {
-        self.handle.clone()
+    pub fn handle(&self) -> &SyncHandle {
+        &self.handle
     }
 }
 
@@ -378,7 +365,7 @@ fn sync_loop(file: &std::fs::File, path: &str, shared: &SyncShared) {
     loop {
         let target = {
             let mut st = shared.lock();
-            while (st.written == st.synced || st.is_held()) && !st.stop {
+            while (st.written == st.synced || st.held) && !st.stop {
                 st = shared.work.wait(st).unwrap_or_else(|e| e.into_inner());
             }
             if st.written == st.synced {
@@ -514,7 +501,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (writer, path) = normal_writer(dir.path());
         let syncer = Syncer::start(&path, "test-sync").unwrap();
-        let sync = syncer.handle();
+        let sync = syncer.handle().clone();
         let (tx, rx) = std::sync::mpsc::channel();
         for i in 0..50 {
             writer
@@ -567,7 +554,7 @@ mod tests {
             .open(&fifo)
             .unwrap();
         let syncer = Syncer::with_file(file, "wal-fifo".into(), "test-sync-fail").unwrap();
-        let sync = syncer.handle();
+        let sync = syncer.handle().clone();
         let ticket = syncer.committed();
         let err = sync.wait(ticket).unwrap_err();
         assert!(err.to_string().contains("could not sync wal-fifo"), "{err}");
@@ -590,7 +577,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (writer, path) = normal_writer(dir.path());
         let syncer = Syncer::start(&path, "test-sync-dies").unwrap();
-        let sync = syncer.handle();
+        let sync = syncer.handle().clone();
         sync.hold(true);
         writer.execute("INSERT INTO t VALUES (1)", []).unwrap();
         let first = syncer.committed();
@@ -616,7 +603,7 @@ mod tests {
         let syncer = Syncer::start(&path, "test-sync-drop").unwrap();
         writer.execute("INSERT INTO t VALUES (1)", []).unwrap();
         let ticket = syncer.committed();
-        let shared = syncer.handle().0;
+        let shared = syncer.handle().0.clone();
         drop(syncer);
         let st = shared.lock();
         assert!(st.synced >= ticket && st.failed.is_none());

@@ -51,6 +51,14 @@ pub enum StoreError {
         /// Wanted.
         expected: &'static str,
     },
+    /// Its WAL file could not be opened or synced.
+    #[error("network database {path}: its WAL file, to sync it: {source}")]
+    Wal {
+        /// The file.
+        path: String,
+        /// What the system said.
+        source: std::io::Error,
+    },
     /// Not a network database, or a newer one.
     #[error("network database {path}: {detail}")]
     Schema {
@@ -133,22 +141,13 @@ impl Store {
             })?;
         let checkpointer =
             crate::wal::Checkpointer::start(&conn, path, "konbini-net-wal").map_err(err)?;
-        let syncer = if checkpointer.is_some() {
-            Some(
-                crate::wal::Syncer::start(
-                    Path::new(conn.path().unwrap_or_default()),
-                    "konbini-net-sync",
-                )
-                .map_err(|e| StoreError::Sqlite {
-                    path: p.clone(),
-                    source: rusqlite::Error::SqliteFailure(
-                        rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CANTOPEN),
-                        Some(format!("its WAL file, to sync it: {e}")),
-                    ),
-                })?,
-            )
-        } else {
-            None
+        // A file store has a checkpointer; one in memory has neither.
+        let syncer = match checkpointer {
+            Some(_) => Some(
+                crate::wal::Syncer::start(path, "konbini-net-sync")
+                    .map_err(|source| StoreError::Wal { path: p, source })?,
+            ),
+            None => None,
         };
         Ok(Store {
             checkpointer,
@@ -160,7 +159,7 @@ impl Store {
     /// Tickets and waits for the syncs of this store's commits; `None` in memory, where
     /// nothing is durable and nothing waits.
     pub fn sync_handle(&self) -> Option<crate::wal::SyncHandle> {
-        self.syncer.as_ref().map(crate::wal::Syncer::handle)
+        self.syncer.as_ref().map(|s| s.handle().clone())
     }
 
     /// The ticket of the last commit: an answer built from what this connection has seen

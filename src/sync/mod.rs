@@ -133,14 +133,17 @@ struct Recorder {
     journal: SharedJournal,
     running: Option<tokio::task::JoinHandle<Result<(), JournalError>>>,
     queued: Verdicts,
-    counting: Option<tokio::task::JoinHandle<Result<OutboxSummary, JournalError>>>,
+    counting: Option<Counting>,
     handle: Arc<SyncHandle>,
 }
+
+/// The start's count of the outbox, on the blocking pool.
+type Counting = tokio::task::JoinHandle<Result<OutboxSummary, JournalError>>;
 
 impl Recorder {
     fn new(
         journal: SharedJournal,
-        counting: Option<tokio::task::JoinHandle<Result<OutboxSummary, JournalError>>>,
+        counting: Option<Counting>,
         handle: Arc<SyncHandle>,
     ) -> Recorder {
         Recorder {

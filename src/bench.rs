@@ -49,7 +49,8 @@ pub fn replay_figures(dir: &Path, sales: u64, rounds: u32) -> anyhow::Result<Rep
         let mut raw = Vec::new();
         let mut raw_small = Vec::new();
         let mut replays = Vec::new();
-        for round in 0..rounds.max(1) {
+        let rounds = rounds.max(1);
+        for round in 0..rounds {
             raw.push(per_second(
                 sales,
                 raw_commits(&work.join(format!("raw{round}.db")), sales, None)?,
@@ -419,15 +420,50 @@ pub fn network_figures(payments: usize, clients: usize) -> anyhow::Result<Networ
 /// from a sale's commit to the merchant's webhook.
 #[derive(Debug, Clone)]
 pub struct SyncFigures {
-    /// Slips drained.
+    /// Slips drained in each round.
     pub slips: usize,
+    /// The rounds, in the order they ran.
+    pub rounds: Vec<SyncRound>,
+    /// Commit-to-webhook latencies, sorted.
+    pub latencies: Vec<Duration>,
+}
+
+/// One round of the sync bench: the network alone, then the drain, back to back.
+#[derive(Debug, Clone, Copy)]
+pub struct SyncRound {
     /// The network taking the same confirmations alone, per second, with as many requests
     /// at once as the sync task sends ([`crate::sync::IN_FLIGHT`]).
     pub network_alone_per_second: f64,
-    /// The sync task draining the journal, per second.
+    /// The sync task draining the journal to a fresh network, per second.
     pub drain_per_second: f64,
-    /// Commit-to-webhook latencies, sorted.
-    pub latencies: Vec<Duration>,
+    /// CPU time of the whole process (every thread, user and system) per slip, alone.
+    pub alone_cpu_per_slip: Duration,
+    /// The same while draining: the network's share plus the register's.
+    pub drain_cpu_per_slip: Duration,
+}
+
+impl SyncRound {
+    /// Drain against the network alone in the same round.
+    pub fn ratio(&self) -> f64 {
+        self.drain_per_second / self.network_alone_per_second
+    }
+}
+
+impl SyncFigures {
+    /// The median of `f` over the rounds.
+    pub fn median(&self, f: impl Fn(&SyncRound) -> f64) -> f64 {
+        median(&mut self.rounds.iter().map(f).collect::<Vec<_>>())
+    }
+}
+
+/// CPU time of this process so far, every thread, user and system (getrusage(2)).
+fn process_cpu() -> Duration {
+    // SAFETY: getrusage fills the struct it is given and reads nothing else.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: as above; RUSAGE_SELF always exists.
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    tv(usage.ru_utime) + tv(usage.ru_stime)
 }
 
 /// Start an in-process network on loopback with terminal `bench`; its base URL and its stop.
@@ -474,10 +510,13 @@ pub(crate) fn one_slip_sale(barcodes: &[BillBarcode]) -> crate::register::NewSal
 }
 
 /// Measure the sync task: `slips` journaled slips (other billers' barcodes, 20 a sale)
-/// drained to one network, against the same confirmations posted to another network
-/// alone in batches of 500 from one client; then `samples` sales each paying a fresh
-/// PaymentIntent, timed from commit to the `payment_intent.succeeded` webhook.
-pub fn sync_figures(slips: usize, samples: usize) -> anyhow::Result<SyncFigures> {
+/// drained to a fresh network, against the same confirmations posted to another fresh
+/// network alone, from as many requests at once as the sync task keeps on the wire; that
+/// pair `rounds` times, interleaved, each drain from its own copy of the journal, so that
+/// the machine's drift falls on both sides of each round's ratio. Then `samples` sales each
+/// paying a fresh PaymentIntent, timed from commit to the `payment_intent.succeeded`
+/// webhook, on the last round's network.
+pub fn sync_figures(slips: usize, samples: usize, rounds: usize) -> anyhow::Result<SyncFigures> {
     use crate::domain::{BillFields, Deadline, Yen};
     use crate::journal::Journal;
     use crate::sync::upstream::{Confirmation, HttpUpstream, Upstream};
@@ -487,72 +526,46 @@ pub fn sync_figures(slips: usize, samples: usize) -> anyhow::Result<SyncFigures>
     let dir = std::env::temp_dir().join(format!("konbini-bench-sync-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir)?;
-    // The journal: 20 slips a sale.
-    let mut journal = Journal::open(&dir.join("journal.db"))?;
-    let deadline = Deadline::On(NaiveDate::from_ymd_opt(2099, 12, 31).expect("a date"));
-    let codes: Vec<BillBarcode> = (0..slips)
-        .map(|i| {
-            BillBarcode::build(&BillFields {
-                company_code: "912345",
-                free_area: &format!("{i:021}"),
-                reissue: 0,
-                deadline,
-                stamp: false,
-                amount: Yen::new(1000 + (i % 1000) as u64),
+    // The journal: 20 slips a sale, written once and closed (which checkpoints its WAL
+    // into the file), then copied for each drain.
+    let pristine = dir.join("journal.db");
+    {
+        let mut journal = Journal::open(&pristine)?;
+        let deadline = Deadline::On(NaiveDate::from_ymd_opt(2099, 12, 31).expect("a date"));
+        let codes: Vec<BillBarcode> = (0..slips)
+            .map(|i| {
+                BillBarcode::build(&BillFields {
+                    company_code: "912345",
+                    free_area: &format!("{i:021}"),
+                    reissue: 0,
+                    deadline,
+                    stamp: false,
+                    amount: Yen::new(1000 + (i % 1000) as u64),
+                })
+                .expect("valid fields")
             })
-            .expect("valid fields")
-        })
-        .collect();
-    for chunk in codes.chunks(20) {
-        journal.commit_sale(&one_slip_sale(chunk), None)?;
+            .collect();
+        for chunk in codes.chunks(20) {
+            journal.commit_sale(&one_slip_sale(chunk), None)?;
+        }
     }
-    let journal: SharedJournal = Arc::new(Mutex::new(journal));
+    // The confirmations the network alone takes: the very ones the sync task will send.
+    let batches: Arc<Vec<Vec<Confirmation>>> = {
+        let j = Journal::open_read_only(&pristine)?;
+        let mut batches = Vec::new();
+        let mut from = (0, 0);
+        loop {
+            let batch = j.pending_from(from, crate::sync::BATCH_MAX)?;
+            let Some(last) = batch.last() else { break };
+            from = (last.seq, last.idx + 1);
+            batches.push(batch.into_iter().map(Confirmation::from).collect());
+        }
+        Arc::new(batches)
+    };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     let figures = rt.block_on(async {
-        // The network alone: the very confirmations the sync task will send.
-        let (alone_url, alone_stop) = bench_network(&dir, "alone").await?;
-        let upstream =
-            HttpUpstream::new(&alone_url, "bench", "bench-secret", Duration::from_secs(30))
-                .map_err(anyhow::Error::msg)?;
-        let mut batches = Vec::new();
-        {
-            let j = journal.lock().map_err(|_| anyhow::anyhow!("poisoned"))?;
-            let mut from = (0, 0);
-            loop {
-                let batch = j.pending_from(from, crate::sync::BATCH_MAX)?;
-                let Some(last) = batch.last() else { break };
-                from = (last.seq, last.idx + 1);
-                batches.push(batch.iter().map(Confirmation::of).collect::<Vec<_>>());
-            }
-        }
-        // As many requests at once as the sync task keeps on the wire, each sent as soon
-        // as the one before it on its connection is answered.
-        let batches = Arc::new(batches);
-        let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let start = Instant::now();
-        let mut senders = tokio::task::JoinSet::new();
-        for _ in 0..crate::sync::IN_FLIGHT {
-            let (batches, next, upstream) = (batches.clone(), next.clone(), upstream.clone());
-            senders.spawn(async move {
-                loop {
-                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    let Some(batch) = batches.get(i) else {
-                        return Ok::<_, anyhow::Error>(());
-                    };
-                    upstream.confirm(batch).await?;
-                }
-            });
-        }
-        while let Some(r) = senders.join_next().await {
-            r??;
-        }
-        let network_alone_per_second = per_second(slips as u64, start.elapsed());
-        alone_stop.cancel();
-
-        // The sync task draining the journal to a fresh network with a webhook endpoint.
-        let (url, stop) = bench_network(&dir, "drain").await?;
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(String, Instant)>();
         let hook = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let hook_url = format!("http://{}/hook", hook.local_addr()?);
@@ -574,44 +587,101 @@ pub fn sync_figures(slips: usize, samples: usize) -> anyhow::Result<SyncFigures>
         );
         tokio::spawn(async move { axum::serve(hook, app).await });
         let client = reqwest::Client::new();
-        client
-            .post(format!("{url}/v1/webhook_endpoints"))
-            .bearer_auth("sk_test_bench")
-            .form(&[
-                ("url", hook_url.as_str()),
-                ("enabled_events[]", "payment_intent.succeeded"),
-            ])
-            .send()
-            .await?
-            .error_for_status()?;
-        let handle = Arc::new(SyncHandle::default());
-        let cancel = tokio_util::sync::CancellationToken::new();
-        let sync_upstream =
-            HttpUpstream::new(&url, "bench", "bench-secret", Duration::from_secs(30))
-                .map_err(anyhow::Error::msg)?;
-        let start = Instant::now();
-        let task = tokio::spawn(crate::sync::run(
-            journal.clone(),
-            sync_upstream,
-            handle.clone(),
-            cancel.clone(),
-        ));
-        // Watch the drain by a low-water mark, so that watching costs no rescans.
-        let mut mark = (0u64, 0u32);
-        loop {
-            let j = journal.clone();
-            let first = tokio::task::spawn_blocking(move || {
-                let j = j.lock().map_err(|_| anyhow::anyhow!("poisoned"))?;
-                Ok::<_, anyhow::Error>(j.pending_from(mark, 1)?.first().map(|p| p.key()))
-            })
-            .await??;
-            match first {
-                None => break,
-                Some(key) => mark = key,
+        let mut results = Vec::with_capacity(rounds);
+        let mut last = None;
+        let rounds = rounds.max(1);
+        for round in 0..rounds {
+            // The network alone.
+            let (alone_url, alone_stop) = bench_network(&dir, &format!("alone-{round}")).await?;
+            let upstream =
+                HttpUpstream::new(&alone_url, "bench", "bench-secret", Duration::from_secs(30))
+                    .map_err(anyhow::Error::msg)?;
+            // As many requests at once as the sync task keeps on the wire, each sent as
+            // soon as the one before it on its connection is answered.
+            let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+            let (start, cpu) = (Instant::now(), process_cpu());
+            let mut senders = tokio::task::JoinSet::new();
+            for _ in 0..crate::sync::IN_FLIGHT {
+                let (batches, next, upstream) = (batches.clone(), next.clone(), upstream.clone());
+                senders.spawn(async move {
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(batch) = batches.get(i) else {
+                            return Ok::<_, anyhow::Error>(());
+                        };
+                        upstream.confirm(batch).await?;
+                    }
+                });
             }
-            tokio::time::sleep(Duration::from_millis(5)).await;
+            while let Some(r) = senders.join_next().await {
+                r??;
+            }
+            let (alone_time, alone_cpu) = (start.elapsed(), process_cpu() - cpu);
+            alone_stop.cancel();
+            // Let the stopped network's last checkpoint finish before the drain starts.
+            tokio::time::sleep(Duration::from_millis(200)).await;
+
+            // The sync task draining a copy of the journal to a fresh network with a
+            // webhook endpoint.
+            let copy = dir.join(format!("journal-{round}.db"));
+            std::fs::copy(&pristine, &copy)?;
+            let journal: SharedJournal = Arc::new(Mutex::new(Journal::open(&copy)?));
+            let (url, stop) = bench_network(&dir, &format!("drain-{round}")).await?;
+            client
+                .post(format!("{url}/v1/webhook_endpoints"))
+                .bearer_auth("sk_test_bench")
+                .form(&[
+                    ("url", hook_url.as_str()),
+                    ("enabled_events[]", "payment_intent.succeeded"),
+                ])
+                .send()
+                .await?
+                .error_for_status()?;
+            let handle = Arc::new(SyncHandle::default());
+            let cancel = tokio_util::sync::CancellationToken::new();
+            let sync_upstream =
+                HttpUpstream::new(&url, "bench", "bench-secret", Duration::from_secs(30))
+                    .map_err(anyhow::Error::msg)?;
+            let (start, cpu) = (Instant::now(), process_cpu());
+            let task = tokio::spawn(crate::sync::run(
+                journal.clone(),
+                sync_upstream,
+                handle.clone(),
+                cancel.clone(),
+            ));
+            // Watch the drain by a low-water mark, so that watching costs no rescans.
+            let mut mark = (0u64, 0u32);
+            loop {
+                let j = journal.clone();
+                let first = tokio::task::spawn_blocking(move || {
+                    let j = j.lock().map_err(|_| anyhow::anyhow!("poisoned"))?;
+                    Ok::<_, anyhow::Error>(j.pending_from(mark, 1)?.first().map(|p| p.key()))
+                })
+                .await??;
+                match first {
+                    None => break,
+                    Some(key) => mark = key,
+                }
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            let (drain_time, drain_cpu) = (start.elapsed(), process_cpu() - cpu);
+            let per_slip = |cpu: Duration| cpu / slips.max(1) as u32;
+            results.push(SyncRound {
+                network_alone_per_second: per_second(slips as u64, alone_time),
+                drain_per_second: per_second(slips as u64, drain_time),
+                alone_cpu_per_slip: per_slip(alone_cpu),
+                drain_cpu_per_slip: per_slip(drain_cpu),
+            });
+            if round + 1 < rounds {
+                cancel.cancel();
+                let _ = task.await;
+                stop.cancel();
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            } else {
+                last = Some((cancel, task, stop, url, journal, handle));
+            }
         }
-        let drain_per_second = per_second(slips as u64, start.elapsed());
+        let (cancel, task, stop, url, journal, handle) = last.expect("one round at least");
 
         // Commit to webhook, one sale at a time with the link up.
         let mut latencies = Vec::with_capacity(samples);
@@ -664,8 +734,7 @@ pub fn sync_figures(slips: usize, samples: usize) -> anyhow::Result<SyncFigures>
         stop.cancel();
         Ok::<_, anyhow::Error>(SyncFigures {
             slips,
-            network_alone_per_second,
-            drain_per_second,
+            rounds: results,
             latencies,
         })
     });

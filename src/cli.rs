@@ -368,6 +368,9 @@ enum BenchCommand {
         /// Sales timed from commit to webhook.
         #[arg(long, default_value_t = 200)]
         samples: usize,
+        /// Rounds of the network alone then the drain, interleaved; medians are printed.
+        #[arg(long, default_value_t = 5)]
+        rounds: usize,
     },
     /// ESC/POS decoder throughput.
     Decoder {
@@ -954,24 +957,39 @@ fn run_bench(what: Option<BenchCommand>) -> anyhow::Result<ExitCode> {
         Some(_) => None,
     };
     let sync = match &what {
-        None => Some((100_000, 200)),
-        Some(BenchCommand::Sync { slips, samples }) => Some((*slips, *samples)),
+        None => Some((100_000, 200, 5)),
+        Some(BenchCommand::Sync {
+            slips,
+            samples,
+            rounds,
+        }) => Some((*slips, *samples, *rounds)),
         Some(_) => None,
     };
-    if let Some((slips, samples)) = sync {
-        let f = crate::bench::sync_figures(slips.max(500), samples.max(1))?;
+    if let Some((slips, samples, rounds)) = sync {
+        let f = crate::bench::sync_figures(slips.max(500), samples.max(1), rounds.max(1))?;
         let pct = |p: f64| {
             f.latencies
                 .get(((f.latencies.len() as f64 * p) as usize).min(f.latencies.len() - 1))
                 .map_or(0.0, |d| d.as_secs_f64() * 1e3)
         };
+        let us = |d: std::time::Duration| d.as_secs_f64() * 1e6;
+        let (lo, hi) = f
+            .rounds
+            .iter()
+            .map(|r| r.ratio())
+            .fold((f64::MAX, 0.0f64), |(lo, hi), r| (lo.min(r), hi.max(r)));
         println!(
-            "sync: drained {} slips at {:.0}/s; the network alone took the same confirmations at {:.0}/s, {} requests at once as the sync task sends them (ratio {:.2}, goal >= 0.8); commit to webhook p50 {:.1} ms, p99 {:.1} ms (goal p99 < 100 ms, {} sales)",
+            "sync: drained {} slips at {:.0}/s; the network alone took the same confirmations at {:.0}/s, {} requests at once as the sync task sends them (ratio {:.2}, {:.2}-{:.2} over {} rounds, goal >= 0.8); CPU per slip {:.1} us draining, {:.1} us alone; commit to webhook p50 {:.1} ms, p99 {:.1} ms (goal p99 < 100 ms, {} sales)",
             f.slips,
-            f.drain_per_second,
-            f.network_alone_per_second,
+            f.median(|r| r.drain_per_second),
+            f.median(|r| r.network_alone_per_second),
             crate::sync::IN_FLIGHT,
-            f.drain_per_second / f.network_alone_per_second,
+            f.median(|r| r.ratio()),
+            lo,
+            hi,
+            f.rounds.len(),
+            f.median(|r| us(r.drain_cpu_per_slip)),
+            f.median(|r| us(r.alone_cpu_per_slip)),
             pct(0.5),
             pct(0.99),
             f.latencies.len()

@@ -609,6 +609,30 @@ mod tests {
         assert!(st.synced >= ticket && st.failed.is_none());
     }
 
+    /// .cargo/config.toml builds SQLite without the process-wide page cache lock and
+    /// without the malloc statistics lock: every connection of the process (journal, sync
+    /// task, network) took them on every page and every allocation.
+    #[test]
+    fn sqlite_is_built_without_its_process_wide_locks() {
+        let conn = Connection::open_in_memory().unwrap();
+        let options: Vec<String> = conn
+            .prepare("PRAGMA compile_options")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert!(
+            !options.iter().any(|o| o == "ENABLE_MEMORY_MANAGEMENT"),
+            "{options:?}"
+        );
+        assert!(
+            options.iter().any(|o| o == "DEFAULT_MEMSTATUS=0"),
+            "{options:?}"
+        );
+        assert!(options.iter().any(|o| o == "THREADSAFE=1"), "{options:?}");
+    }
+
     #[test]
     fn an_in_memory_database_has_no_checkpointer() {
         let conn = Connection::open_in_memory().unwrap();

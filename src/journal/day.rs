@@ -352,7 +352,7 @@ mod tests {
 
     use super::*;
     use crate::domain::{BillBarcode, BillFields, Deadline, PaperlessRef};
-    use crate::journal::{Committed, MIGRATION_FILES, SyncState, sales::append_sale};
+    use crate::journal::{Committed, MIGRATION_FILES, SlipPay, SyncState, sales::append_sale};
     use crate::register::{NewSale, PaymentInfo, Slip, SlipKind, Station, Store};
 
     fn at(text: &str) -> DateTime<FixedOffset> {
@@ -482,6 +482,128 @@ mod tests {
             j.commit_sale(&s, None).unwrap();
         }
         j
+    }
+
+    /// `pending_from` merges three range reads; the one join it replaced is the oracle.
+    /// Sales of several sizes, barcodes and keyed-in slips, a store chain or none, and
+    /// answered slips in the middle of a sale, at a sale's ends, and a whole sale answered;
+    /// read from every key and with limits that end inside and at the edges of sales.
+    #[test]
+    fn pending_reads_return_exactly_what_the_join_of_outbox_sales_and_slips_returns() {
+        let dir = TempDir::new().unwrap();
+        let mut j = open(&dir, "pending.db");
+        let mut n = 0;
+        let mut next = |kind: u32| {
+            n += 1;
+            if kind % 3 == 2 {
+                key_in(
+                    ["familymart", "lawson", "ministop"][n as usize % 3],
+                    n,
+                    700 + n as u64,
+                )
+            } else {
+                barcode(n, 1_000 + n as u64, n % 4 == 0)
+            }
+        };
+        for (i, slips) in [1, 3, 2, 5, 1, 4, 2].into_iter().enumerate() {
+            let s: Vec<Slip> = (0..slips).map(|k| next(i as u32 + k)).collect();
+            let chain = [None, Some(Chain::Lawson), Some(Chain::FamilyMart)][i % 3];
+            let when = format!("2026-11-28T09:0{i}:00+09:00");
+            j.commit_sale(&sale(&when, chain, s, 100_000), None)
+                .unwrap();
+        }
+        // Answered: all of sale 2, the middle and last of sale 4, the first of sale 6.
+        let answered = [(2, 1), (2, 2), (2, 3), (4, 2), (4, 5), (6, 1)];
+        let verdicts: Vec<_> = answered
+            .iter()
+            .map(|&k| (k, SyncState::Sent, None))
+            .collect();
+        j.record_sync(&verdicts).unwrap();
+        let oracle = |j: &Journal, from: (u64, u32), limit: usize| -> Vec<(u64, u32, String)> {
+            j.conn
+                .prepare(
+                    "SELECT o.sale_seq, o.idx, o.attempts, s.at, s.store_code, s.store_chain,
+                            s.prev_hash, s.hash, l.barcode, l.chain, l.payment_code,
+                            l.confirmation_number, l.payment, l.merchant, l.amount_yen
+                     FROM outbox o
+                     JOIN sales s ON s.seq = o.sale_seq
+                     JOIN slips l ON l.sale_seq = o.sale_seq AND l.idx = o.idx
+                     WHERE o.state = 'pending' AND (o.sale_seq, o.idx) >= (?1, ?2)
+                     ORDER BY o.sale_seq, o.idx LIMIT ?3",
+                )
+                .unwrap()
+                .query_map(
+                    rusqlite::params![from.0 as i64, from.1, limit as i64],
+                    |r| {
+                        let row: Vec<Value> =
+                            (0..15).map(|i| r.get(i)).collect::<Result<_, _>>()?;
+                        Ok((
+                            r.get::<_, i64>(0)? as u64,
+                            r.get::<_, i64>(1)? as u32,
+                            format!("{row:?}"),
+                        ))
+                    },
+                )
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap()
+        };
+        let read = |j: &Journal, from: (u64, u32), limit: usize| -> Vec<(u64, u32, String)> {
+            j.pending_from(from, limit)
+                .unwrap()
+                .into_iter()
+                .map(|p| {
+                    let (barcode, chain, code, number, payment, merchant) = match &p.pay {
+                        SlipPay::Barcode(b) => (Some(b.clone()), None, None, None, None, None),
+                        SlipPay::KeyIn {
+                            chain,
+                            payment_code,
+                            confirmation_number,
+                            payment,
+                            merchant,
+                        } => (
+                            None,
+                            Some(chain.as_str().to_owned()),
+                            Some(payment_code.clone()),
+                            Some(confirmation_number.clone()),
+                            Some(payment.clone()),
+                            Some(merchant.clone()),
+                        ),
+                    };
+                    let text = |v: Option<String>| v.map_or(Value::Null, Value::Text);
+                    let row = vec![
+                        Value::Integer(p.seq as i64),
+                        Value::Integer(p.idx as i64),
+                        Value::Integer(p.attempts as i64),
+                        Value::Text(p.sale.paid_at.clone()),
+                        Value::Text(p.sale.store_code.clone()),
+                        text(p.sale.store_chain.map(|c| c.as_str().to_owned())),
+                        Value::Text(p.sale.prev_hash.clone()),
+                        Value::Text(p.sale.hash.clone()),
+                        text(barcode),
+                        text(chain),
+                        text(code),
+                        text(number),
+                        text(payment),
+                        text(merchant),
+                        Value::Integer(p.amount.get() as i64),
+                    ];
+                    assert_eq!(p.id, format!("{}-{}-{}", j.journal_id, p.seq, p.idx));
+                    (p.seq, p.idx, format!("{row:?}"))
+                })
+                .collect()
+        };
+        let all = oracle(&j, (0, 0), 1000);
+        assert_eq!(all.len(), 18 - answered.len());
+        for from in (0..=8).flat_map(|seq| (0..=6).map(move |idx| (seq, idx))) {
+            for limit in [1, 2, 3, 4, 7, 100] {
+                assert_eq!(
+                    read(&j, from, limit),
+                    oracle(&j, from, limit),
+                    "{from:?} {limit}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -31,7 +31,7 @@ use rusqlite::{Connection, ErrorCode, OpenFlags};
 use rusqlite_migration::{M, Migrations};
 
 pub use day::{DayTotals, MethodTotal, PayMethod, PrintState, SaleRow, SyncCounts};
-pub use outbox::{OutboxSummary, PendingSlip};
+pub use outbox::{OutboxSummary, PendingSale, PendingSlip};
 pub use progress::ReplayProgress;
 pub use record::{
     GENESIS_HASH, SaleRecord, SlipPay, SlipRecord, SyncState, hex, journal_time, slip_id,

@@ -7,6 +7,8 @@
 //! once, then each read continues from the last key seen. Rows behind the mark never
 //! become pending again (`sent`, `conflict` and `rejected` are final).
 
+use std::sync::Arc;
+
 use rusqlite::params;
 
 use super::record::{SlipPay, SyncState, slip_id};
@@ -22,22 +24,29 @@ pub struct PendingSlip {
     pub idx: u32,
     /// `<journal id>-<seq>-<idx>`: the network's idempotency key.
     pub id: String,
+    /// What its sale gives every confirmation of it (shared by the sale's slips).
+    pub sale: Arc<PendingSale>,
+    /// What was paid.
+    pub pay: SlipPay,
+    /// Its amount.
+    pub amount: Yen,
+    /// Attempts so far.
+    pub attempts: u32,
+}
+
+/// The part of a pending slip's confirmation that is its sale's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingSale {
     /// When the sale (and the cash) was taken, RFC 3339 in Japan time.
     pub paid_at: String,
     /// The store's code.
     pub store_code: String,
     /// The store's chain, when known.
     pub store_chain: Option<Chain>,
-    /// What was paid.
-    pub pay: SlipPay,
-    /// Its amount.
-    pub amount: Yen,
     /// The sale's link in the journal chain.
     pub prev_hash: String,
     /// The sale's hash.
     pub hash: String,
-    /// Attempts so far.
-    pub attempts: u32,
 }
 
 impl PendingSlip {
@@ -83,57 +92,135 @@ impl Journal {
     }
 
     /// Up to `limit` pending slips from `from` (inclusive) on, in journal order.
+    ///
+    /// Three reads in key order, merged here: the pending outbox keys, then the slips and
+    /// the sales of the range they span. Each row is read once by stepping a cursor,
+    /// rather than two b-tree searches per slip (a join), and each sale once for all its
+    /// slips. The ranges hold no more rows than the outbox read passed over, so a sparse
+    /// outbox costs no more than the outbox scan itself. Sales and slips are never changed
+    /// once committed, so the reads need no common snapshot: the slips of a pending key
+    /// are there in every later one.
     pub fn pending_from(
         &self,
         from: (u64, u32),
         limit: usize,
     ) -> Result<Vec<PendingSlip>, JournalError> {
-        let journal_id = self.journal_id.clone();
-        self.conn
+        let err = self.err();
+        let mut keys: Vec<((u64, u32), u32)> = Vec::with_capacity(limit.min(4096));
+        {
+            let mut st = self
+                .conn
+                .prepare_cached(
+                    "SELECT sale_seq, idx, attempts FROM outbox
+                     WHERE state = 'pending' AND (sale_seq, idx) >= (?1, ?2)
+                     ORDER BY sale_seq, idx LIMIT ?3",
+                )
+                .map_err(&err)?;
+            let mut rows = st
+                .query(params![from.0 as i64, from.1, limit as i64])
+                .map_err(&err)?;
+            while let Some(r) = rows.next().map_err(&err)? {
+                let key = (
+                    r.get::<_, i64>(0).map_err(&err)? as u64,
+                    r.get::<_, i64>(1).map_err(&err)? as u32,
+                );
+                keys.push((key, r.get::<_, i64>(2).map_err(&err)? as u32));
+            }
+        }
+        let (Some(&(first, _)), Some(&(last, _))) = (keys.first(), keys.last()) else {
+            return Ok(Vec::new());
+        };
+        let chain_of = |v: Option<String>| v.and_then(|c| c.parse::<Chain>().ok());
+        // The sales from the first key's to the last's, by seq.
+        let mut sales: Vec<(u64, Arc<PendingSale>)> = Vec::new();
+        {
+            let mut st = self
+                .conn
+                .prepare_cached(
+                    "SELECT seq, at, store_code, store_chain, prev_hash, hash FROM sales
+                     WHERE seq >= ?1 AND seq <= ?2 ORDER BY seq",
+                )
+                .map_err(&err)?;
+            let mut rows = st
+                .query(params![first.0 as i64, last.0 as i64])
+                .map_err(&err)?;
+            while let Some(r) = rows.next().map_err(&err)? {
+                let sale = PendingSale {
+                    paid_at: r.get(1).map_err(&err)?,
+                    store_code: r.get(2).map_err(&err)?,
+                    store_chain: chain_of(r.get(3).map_err(&err)?),
+                    prev_hash: r.get(4).map_err(&err)?,
+                    hash: r.get(5).map_err(&err)?,
+                };
+                sales.push((r.get::<_, i64>(0).map_err(&err)? as u64, Arc::new(sale)));
+            }
+        }
+        // The slips of the range, stepped through beside the keys.
+        let mut st = self
+            .conn
             .prepare_cached(
-                "SELECT o.sale_seq, o.idx, o.attempts, s.at, s.store_code, s.store_chain, s.prev_hash, s.hash,
-                        l.barcode, l.chain, l.payment_code, l.confirmation_number, l.payment, l.merchant, l.amount_yen
-                 FROM outbox o
-                 JOIN sales s ON s.seq = o.sale_seq
-                 JOIN slips l ON l.sale_seq = o.sale_seq AND l.idx = o.idx
-                 WHERE o.state = 'pending' AND (o.sale_seq, o.idx) >= (?1, ?2)
-                 ORDER BY o.sale_seq, o.idx LIMIT ?3",
+                "SELECT sale_seq, idx, barcode, chain, payment_code, confirmation_number,
+                        payment, merchant, amount_yen
+                 FROM slips
+                 WHERE (sale_seq, idx) >= (?1, ?2) AND (sale_seq, idx) <= (?3, ?4)
+                 ORDER BY sale_seq, idx",
             )
-            .and_then(|mut st| {
-                st.query_map(params![from.0 as i64, from.1, limit as i64], |r| {
-                    let seq = r.get::<_, i64>(0)? as u64;
-                    let idx = r.get::<_, i64>(1)? as u32;
-                    let chain_of = |v: Option<String>| v.and_then(|c| c.parse::<Chain>().ok());
-                    let barcode: Option<String> = r.get(8)?;
-                    let pay = match barcode {
-                        Some(b) => SlipPay::Barcode(b),
-                        None => SlipPay::KeyIn {
-                            chain: chain_of(r.get(9)?).unwrap_or(Chain::Lawson),
-                            payment_code: r.get::<_, Option<String>>(10)?.unwrap_or_default(),
-                            confirmation_number: r
-                                .get::<_, Option<String>>(11)?
-                                .unwrap_or_default(),
-                            payment: r.get::<_, Option<String>>(12)?.unwrap_or_default(),
-                            merchant: r.get::<_, Option<String>>(13)?.unwrap_or_default(),
-                        },
-                    };
-                    Ok(PendingSlip {
-                        seq,
-                        idx,
-                        id: slip_id(&journal_id, seq, idx),
-                        attempts: r.get::<_, i64>(2)? as u32,
-                        paid_at: r.get(3)?,
-                        store_code: r.get(4)?,
-                        store_chain: chain_of(r.get(5)?),
-                        prev_hash: r.get(6)?,
-                        hash: r.get(7)?,
-                        pay,
-                        amount: Yen::new(r.get::<_, i64>(14)? as u64),
-                    })
-                })?
-                .collect()
-            })
-            .map_err(self.err())
+            .map_err(&err)?;
+        let mut rows = st
+            .query(params![first.0 as i64, first.1, last.0 as i64, last.1])
+            .map_err(&err)?;
+        let mut out = Vec::with_capacity(keys.len());
+        let mut keys = keys.into_iter().peekable();
+        let mut sales = sales.into_iter().peekable();
+        while let Some(r) = rows.next().map_err(&err)? {
+            let key = (
+                r.get::<_, i64>(0).map_err(&err)? as u64,
+                r.get::<_, i64>(1).map_err(&err)? as u32,
+            );
+            // Keys without a slip (a damaged journal, which verify reports) are passed
+            // over, as the join this replaces did.
+            while keys.next_if(|(k, _)| *k < key).is_some() {}
+            let Some((_, attempts)) = keys.next_if(|(k, _)| *k == key) else {
+                continue;
+            };
+            while sales.next_if(|(seq, _)| *seq < key.0).is_some() {}
+            let Some(sale) = sales.peek().filter(|(seq, _)| *seq == key.0) else {
+                continue;
+            };
+            let barcode: Option<String> = r.get(2).map_err(&err)?;
+            let pay = match barcode {
+                Some(b) => SlipPay::Barcode(b),
+                None => SlipPay::KeyIn {
+                    chain: chain_of(r.get(3).map_err(&err)?).unwrap_or(Chain::Lawson),
+                    payment_code: r
+                        .get::<_, Option<String>>(4)
+                        .map_err(&err)?
+                        .unwrap_or_default(),
+                    confirmation_number: r
+                        .get::<_, Option<String>>(5)
+                        .map_err(&err)?
+                        .unwrap_or_default(),
+                    payment: r
+                        .get::<_, Option<String>>(6)
+                        .map_err(&err)?
+                        .unwrap_or_default(),
+                    merchant: r
+                        .get::<_, Option<String>>(7)
+                        .map_err(&err)?
+                        .unwrap_or_default(),
+                },
+            };
+            out.push(PendingSlip {
+                seq: key.0,
+                idx: key.1,
+                id: slip_id(&self.journal_id, key.0, key.1),
+                sale: sale.1.clone(),
+                pay,
+                amount: Yen::new(r.get::<_, i64>(8).map_err(&err)? as u64),
+                attempts,
+            });
+        }
+        Ok(out)
     }
 
     /// Record the network's answers for a batch, in one transaction. `Pending` keeps a row

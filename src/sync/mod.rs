@@ -220,9 +220,35 @@ impl Recorder {
     }
 }
 
+/// Run `f` on a thread of its own named `name`, at the lowest CPU priority (nice 19), and
+/// wait for it. A thread of its own because on Linux the nice value is a thread's, and a
+/// thread without privileges cannot raise its priority again (setpriority(2)): a pool
+/// thread would stay slow for the tasks after. Where a thread cannot be made, `f` runs here.
+fn at_low_priority<T: Send>(name: &str, f: impl FnOnce() -> T + Send) -> T {
+    let f = Mutex::new(Some(f));
+    let run = || (f.lock().unwrap_or_else(|e| e.into_inner()).take()).expect("run once")();
+    std::thread::scope(|scope| {
+        let spawned = std::thread::Builder::new()
+            .name(name.to_owned())
+            .spawn_scoped(scope, || {
+                #[cfg(target_os = "linux")]
+                // SAFETY: plain system calls on this thread's own id; no memory is shared.
+                unsafe {
+                    libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, 19);
+                }
+                run()
+            });
+        match spawned {
+            Ok(h) => h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)),
+            Err(_) => run(),
+        }
+    })
+}
+
 /// A batch sent and not yet answered.
 struct InFlight {
-    batch: Vec<crate::journal::PendingSlip>,
+    /// Its slips' outbox keys, in order (the slips went into the request).
+    keys: Vec<(u64, u32)>,
     /// The outbox key just past the batch.
     after: (u64, u32),
     request: tokio::task::JoinHandle<Result<Vec<upstream::Verdict>, UpstreamError>>,
@@ -285,15 +311,19 @@ pub async fn run<U: Upstream>(
     };
     // Counted from zero until the start's count comes in and is added.
     handle.update(|st| st.outbox = OutboxSummary::default());
-    // On a connection of its own too: the outbox reads do not wait for it.
+    // On a connection of its own too, so the outbox reads do not wait for it, and on a
+    // thread at the lowest CPU priority: on a long backlog it is a scan of the whole outbox,
+    // and the status can wait for it where sending and the register's sales cannot.
     let counting = {
         let j = journal.clone();
         tokio::task::spawn_blocking(move || {
             let path = with_journal(&j, |j| j.path().to_owned());
-            match Journal::open_read_only(&path) {
-                Ok(counter) => counter.outbox_summary((0, 0)),
-                Err(_) => with_journal(&j, |j| j.outbox_summary((0, 0))),
-            }
+            at_low_priority("konbini-count", move || {
+                match Journal::open_read_only(&path) {
+                    Ok(counter) => counter.outbox_summary((0, 0)),
+                    Err(_) => with_journal(&j, |j| j.outbox_summary((0, 0))),
+                }
+            })
         })
     };
     // The start's count has the pending figures: the first refresh is a full period
@@ -325,11 +355,13 @@ pub async fn run<U: Upstream>(
                 break;
             };
             read_from = (last.0, last.1 + 1);
-            let confirmations: Vec<Confirmation> = batch.iter().map(Confirmation::of).collect();
+            let keys = batch.iter().map(|s| s.key()).collect();
+            let confirmations: Vec<Confirmation> =
+                batch.into_iter().map(Confirmation::from).collect();
             let u = upstream.clone();
             let request = tokio::spawn(async move { u.confirm(&confirmations).await });
             in_flight.push_back(InFlight {
-                batch,
+                keys,
                 after: read_from,
                 request,
             });
@@ -366,19 +398,19 @@ pub async fn run<U: Upstream>(
                 format!("the request task failed: {e}"),
             ))),
         };
-        let InFlight { batch, after, .. } = in_flight.pop_front().expect("the front");
+        let InFlight { keys, after, .. } = in_flight.pop_front().expect("the front");
         let wait = match sent {
             Ok(verdicts) => {
-                let results: Verdicts = batch
+                let results: Verdicts = keys
                     .iter()
                     .zip(&verdicts)
-                    .map(|(slip, v)| {
+                    .map(|(key, v)| {
                         let state = match v.status.as_str() {
                             "accepted" | "duplicate" => SyncState::Sent,
                             "conflict" => SyncState::Conflict,
                             _ => SyncState::Rejected,
                         };
-                        (slip.key(), state, v.reason.clone())
+                        (*key, state, v.reason.clone())
                     })
                     .collect();
                 recorder.push(results).await?;

@@ -14,38 +14,50 @@ use crate::journal::{PendingSlip, SlipPay};
 use crate::network::terminal::sign;
 use crate::register::{LookupAnswer, PaymentInfo};
 
-/// One confirmation as the terminal API takes it.
-#[derive(Debug, Clone, Serialize)]
-pub struct Confirmation {
-    id: String,
-    store: String,
+/// One confirmation as the terminal API takes it: the pending slip itself, written out in
+/// the API's shape when the batch is serialized. The slip is moved in, not copied: a drain
+/// sends every slip it reads, and copying its seven strings cost as much as serializing them.
+#[derive(Debug, Clone)]
+pub struct Confirmation(PendingSlip);
+
+/// [`Confirmation`] on the wire (spec/network-api.md), borrowed from the slip.
+#[derive(Serialize)]
+struct Wire<'a> {
+    id: &'a str,
+    store: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
-    chain: Option<String>,
-    paid_at: String,
+    chain: Option<&'static str>,
+    paid_at: &'a str,
     amount: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
-    barcode: Option<String>,
+    barcode: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    payment_code: Option<String>,
+    payment_code: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    confirmation_number: Option<String>,
-    journal: JournalLink,
+    confirmation_number: Option<&'a str>,
+    journal: JournalLink<'a>,
 }
 
-#[derive(Debug, Clone, Serialize)]
-struct JournalLink {
+#[derive(Serialize)]
+struct JournalLink<'a> {
     seq: u64,
-    prev: String,
-    hash: String,
+    prev: &'a str,
+    hash: &'a str,
 }
 
-impl Confirmation {
-    /// The confirmation of a pending slip.
-    pub fn of(slip: &PendingSlip) -> Confirmation {
+impl From<PendingSlip> for Confirmation {
+    fn from(slip: PendingSlip) -> Confirmation {
+        Confirmation(slip)
+    }
+}
+
+impl Serialize for Confirmation {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let slip = &self.0;
         let (chain, barcode, code, number) = match &slip.pay {
             SlipPay::Barcode(b) => (
-                slip.store_chain.map(|c| c.to_string()),
-                Some(b.clone()),
+                slip.sale.store_chain.map(|c| c.as_str()),
+                Some(b),
                 None,
                 None,
             ),
@@ -55,32 +67,40 @@ impl Confirmation {
                 confirmation_number,
                 ..
             } => (
-                Some(chain.to_string()),
+                Some(chain.as_str()),
                 None,
-                Some(payment_code.clone()),
-                Some(confirmation_number.clone()),
+                Some(payment_code),
+                Some(confirmation_number),
             ),
         };
-        Confirmation {
-            id: slip.id.clone(),
-            store: slip.store_code.clone(),
+        Wire {
+            id: &slip.id,
+            store: &slip.sale.store_code,
             chain,
-            paid_at: slip.paid_at.clone(),
+            paid_at: &slip.sale.paid_at,
             amount: slip.amount.get(),
-            barcode,
-            payment_code: code,
-            confirmation_number: number,
+            barcode: barcode.map(String::as_str),
+            payment_code: code.map(String::as_str),
+            confirmation_number: number.map(String::as_str),
             journal: JournalLink {
                 seq: slip.seq,
-                prev: slip.prev_hash.clone(),
-                hash: slip.hash.clone(),
+                prev: &slip.sale.prev_hash,
+                hash: &slip.sale.hash,
             },
         }
+        .serialize(serializer)
     }
+}
 
+impl Confirmation {
     /// The slip id.
     pub fn id(&self) -> &str {
-        &self.id
+        &self.0.id
+    }
+
+    /// The slip's outbox key.
+    pub fn key(&self) -> (u64, u32) {
+        self.0.key()
     }
 }
 
@@ -334,10 +354,11 @@ pub fn check_verdicts(batch: &[Confirmation], verdicts: &[Verdict]) -> Result<()
         )));
     }
     for (c, v) in batch.iter().zip(verdicts) {
-        if v.id != c.id {
+        if v.id != c.id() {
             return Err(UpstreamError::Garbled(format!(
                 "a result for {:?} where {:?} was sent",
-                v.id, c.id
+                v.id,
+                c.id()
             )));
         }
         if !["accepted", "duplicate", "conflict", "rejected"].contains(&v.status.as_str()) {
@@ -360,26 +381,38 @@ mod tests {
             seq: 7,
             idx,
             id: format!("j-7-{idx}"),
-            paid_at: "2026-11-28T10:15:03+09:00".into(),
-            store_code: "0042".into(),
-            store_chain: None,
+            sale: std::sync::Arc::new(crate::journal::PendingSale {
+                paid_at: "2026-11-28T10:15:03+09:00".into(),
+                store_code: "0042".into(),
+                store_chain: None,
+                prev_hash: "a".repeat(64),
+                hash: "b".repeat(64),
+            }),
             pay,
             amount: Yen::new(1200),
-            prev_hash: "a".repeat(64),
-            hash: "b".repeat(64),
             attempts: 0,
         }
     }
 
     #[test]
     fn confirmations_carry_the_fields_of_the_terminal_api() {
-        let c = Confirmation::of(&pending(1, SlipPay::Barcode("9".repeat(44))));
+        let c = Confirmation::from(pending(1, SlipPay::Barcode("9".repeat(44))));
         let v = serde_json::to_value(&c).unwrap();
-        assert_eq!(v["id"], "j-7-1");
-        assert_eq!(v["barcode"], "9".repeat(44));
-        assert!(v.get("chain").is_none(), "no store chain known: none sent");
-        assert_eq!(v["journal"]["seq"], 7);
-        let k = Confirmation::of(&pending(
+        // The whole object: nothing more, nothing less (no store chain known: none sent).
+        assert_eq!(
+            v,
+            serde_json::json!({
+                "id": "j-7-1",
+                "store": "0042",
+                "paid_at": "2026-11-28T10:15:03+09:00",
+                "amount": 1200,
+                "barcode": "9".repeat(44),
+                "journal": {"seq": 7, "prev": "a".repeat(64), "hash": "b".repeat(64)},
+            })
+        );
+        assert_eq!(c.id(), "j-7-1");
+        assert_eq!(c.key(), (7, 1));
+        let k = Confirmation::from(pending(
             2,
             SlipPay::KeyIn {
                 chain: Chain::Ministop,
@@ -398,8 +431,8 @@ mod tests {
     #[test]
     fn verdicts_for_other_ids_or_of_another_count_are_not_believed() {
         let batch = vec![
-            Confirmation::of(&pending(1, SlipPay::Barcode("1".repeat(44)))),
-            Confirmation::of(&pending(2, SlipPay::Barcode("2".repeat(44)))),
+            Confirmation::from(pending(1, SlipPay::Barcode("1".repeat(44)))),
+            Confirmation::from(pending(2, SlipPay::Barcode("2".repeat(44)))),
         ];
         let v = |id: &str, status: &str| Verdict {
             id: id.into(),

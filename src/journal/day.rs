@@ -950,8 +950,96 @@ mod tests {
             j.pragma("user_version").unwrap(),
             MIGRATION_FILES.len().to_string()
         );
-        assert_eq!(MIGRATION_FILES.len(), 2);
+        assert_eq!(MIGRATION_FILES.len(), 3);
         assert!(has_sales_at(&j.conn));
+        assert!(
+            !outbox_sql(&j.conn).contains(" IN "),
+            "{}",
+            outbox_sql(&j.conn)
+        );
+    }
+
+    fn outbox_sql(conn: &rusqlite::Connection) -> String {
+        conn.query_row(
+            "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'outbox'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap()
+    }
+
+    /// 0003 rebuilds the outbox with its state rule as comparisons: every row and state
+    /// kept, the rule still enforced, and the SQL no longer an IN list.
+    #[test]
+    fn a_journal_made_by_0002_upgrades_its_outbox_keeping_every_row_and_the_rule() {
+        let dir = TempDir::new().unwrap();
+        let path = dir.path().join("v2.db");
+        let read = |conn: &rusqlite::Connection| -> Vec<(i64, i64, String, i64, Option<String>)> {
+            conn.prepare(
+                "SELECT sale_seq, idx, state, attempts, last_error FROM outbox ORDER BY 1, 2",
+            )
+            .unwrap()
+            .query_map([], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            })
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+        };
+        let before = {
+            let mut conn = rusqlite::Connection::open(&path).unwrap();
+            conn.pragma_update(None, "journal_mode", "WAL").unwrap();
+            Migrations::new(MIGRATION_FILES[..2].iter().map(|sql| M::up(sql)).collect())
+                .to_latest(&mut conn)
+                .unwrap();
+            assert!(outbox_sql(&conn).contains(" IN "));
+            let id: String = conn
+                .query_row("SELECT value FROM meta WHERE key = 'journal_id'", [], |r| {
+                    r.get(0)
+                })
+                .unwrap();
+            let tx = conn.transaction().unwrap();
+            for (i, when) in ["09:00", "09:05"].iter().enumerate() {
+                let n = i as u32 * 10;
+                let slips = vec![barcode(n + 1, 1_000, false), key_in("lawson", n + 2, 2_000)];
+                append_sale(
+                    &tx,
+                    &id,
+                    &sale(&format!("2026-11-28T{when}:00+09:00"), None, slips, 3_000),
+                )
+                .unwrap();
+            }
+            tx.execute_batch(
+                "UPDATE outbox SET state = 'sent', attempts = 1 WHERE sale_seq = 1 AND idx = 1;
+                 UPDATE outbox SET state = 'conflict', attempts = 2, last_error = 'already_paid'
+                  WHERE sale_seq = 1 AND idx = 2;
+                 UPDATE outbox SET state = 'rejected', attempts = 1, last_error = 'invalid'
+                  WHERE sale_seq = 2 AND idx = 1;
+                 UPDATE outbox SET attempts = 3, last_error = 'timeout' WHERE sale_seq = 2 AND idx = 2;",
+            )
+            .unwrap();
+            tx.commit().unwrap();
+            read(&conn)
+        };
+        assert_eq!(before.len(), 4);
+        let j = Journal::open(&path).unwrap();
+        assert_eq!(j.pragma("user_version").unwrap(), "3");
+        assert_eq!(read(&j.conn), before);
+        assert!(
+            !outbox_sql(&j.conn).contains(" IN "),
+            "{}",
+            outbox_sql(&j.conn)
+        );
+        let bad = j
+            .conn
+            .execute(
+                "UPDATE outbox SET state = 'lost' WHERE sale_seq = 2 AND idx = 2",
+                [],
+            )
+            .unwrap_err();
+        assert!(bad.to_string().contains("CHECK constraint failed"), "{bad}");
+        assert_eq!(j.verify(None).unwrap().sales, 2);
+        assert_eq!(j.pending_from((0, 0), 10).unwrap().len(), 1);
     }
 
     fn has_sales_at(conn: &rusqlite::Connection) -> bool {
@@ -1006,7 +1094,7 @@ mod tests {
             assert_eq!(r.verify(None).unwrap().sales, 2);
         }
         let mut j = Journal::open(&path).unwrap();
-        assert_eq!(j.pragma("user_version").unwrap(), "2");
+        assert_eq!(j.pragma("user_version").unwrap(), "3");
         assert!(has_sales_at(&j.conn));
         assert_eq!(j.verify(None).unwrap().sales, 2);
         assert_eq!(seqs(&j.recent_sales("2026-11-28", 10).unwrap()), [2, 1]);
@@ -1025,7 +1113,7 @@ mod tests {
         drop(j);
         // Opening it again changes nothing.
         let j = Journal::open(&path).unwrap();
-        assert_eq!(j.pragma("user_version").unwrap(), "2");
+        assert_eq!(j.pragma("user_version").unwrap(), "3");
         assert_eq!(j.head().unwrap().0, 3);
     }
 

@@ -43,6 +43,7 @@ pub use verify::VerifyReport;
 const MIGRATION_FILES: &[&str] = &[
     include_str!("../../migrations/0001_journal.sql"),
     include_str!("../../migrations/0002_sales_at.sql"),
+    include_str!("../../migrations/0003_outbox_check.sql"),
 ];
 
 /// The page size of new journals, in bytes.

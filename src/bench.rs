@@ -467,7 +467,7 @@ fn process_cpu() -> Duration {
 }
 
 /// Start an in-process network on loopback with terminal `bench`; its base URL and its stop.
-async fn bench_network(
+pub(crate) async fn bench_network(
     dir: &Path,
     name: &str,
 ) -> anyhow::Result<(String, tokio_util::sync::CancellationToken)> {

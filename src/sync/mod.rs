@@ -3,7 +3,7 @@
 //!
 //! - Wakes on a commit ([`SyncHandle::wake`]) or a timer; reads pending outbox rows by a
 //!   low-water mark and sends them in signed batches of at most [`BATCH_MAX`], up to
-//!   [`IN_FLIGHT`] on the wire at once.
+//!   [`IN_FLIGHT`] on the wire at once (an answer out of turn frees its place at once).
 //! - The verdicts are recorded in the journal in the order the batches were sent, a batch
 //!   or several (those answered during the previous write) per transaction: accepted or duplicate ->
 //!   `sent`, conflict -> `conflict`, rejected -> `rejected` with its reason.
@@ -35,6 +35,9 @@ use upstream::{Confirmation, Upstream, UpstreamError};
 pub const BATCH_MAX: usize = 500;
 /// Batches on the wire at once.
 pub const IN_FLIGHT: usize = 3;
+/// Batches sent and not yet recorded, at most: those on the wire and those answered before
+/// an earlier one (their verdicts are recorded in the order the batches were sent).
+const OUTSTANDING_MAX: usize = 2 * IN_FLIGHT;
 /// How often an idle task looks at the outbox anyway.
 const IDLE_POLL: Duration = Duration::from_secs(5);
 /// How often the pending figures are recomputed while draining.
@@ -245,13 +248,40 @@ fn at_low_priority<T: Send>(name: &str, f: impl FnOnce() -> T + Send) -> T {
     })
 }
 
-/// A batch sent and not yet answered.
+/// What the network answered to one batch.
+type Answer = Result<Vec<upstream::Verdict>, UpstreamError>;
+
+/// A batch sent and not yet recorded: on the wire, or answered out of turn and waiting for
+/// the batches sent before it.
 struct InFlight {
     /// Its slips' outbox keys, in order (the slips went into the request).
     keys: Vec<(u64, u32)>,
     /// The outbox key just past the batch.
     after: (u64, u32),
-    request: tokio::task::JoinHandle<Result<Vec<upstream::Verdict>, UpstreamError>>,
+    request: tokio::task::JoinHandle<Answer>,
+    /// The answer, once it came.
+    answer: Option<Answer>,
+}
+
+/// The first answer to come among the batches still on the wire: its place and the answer.
+async fn next_answer(in_flight: &mut std::collections::VecDeque<InFlight>) -> (usize, Answer) {
+    std::future::poll_fn(|cx| {
+        for (i, f) in in_flight.iter_mut().enumerate() {
+            // A handle is never polled again once it has answered.
+            if f.answer.is_none()
+                && let std::task::Poll::Ready(r) = std::pin::Pin::new(&mut f.request).poll(cx)
+            {
+                let answer = r.unwrap_or_else(|e| {
+                    Err(UpstreamError::Transport(format!(
+                        "the request task failed: {e}"
+                    )))
+                });
+                return std::task::Poll::Ready((i, answer));
+            }
+        }
+        std::task::Poll::Pending
+    })
+    .await
 }
 
 /// A read of the outbox on the blocking pool.
@@ -331,11 +361,14 @@ pub async fn run<U: Upstream>(
     let mut last_refresh = std::time::Instant::now();
     // Pipelined: up to IN_FLIGHT batches are on the wire at once, so the network always
     // has the next batch while this side reads the answer, records the verdicts and reads
-    // more. Verdicts are handled in the order the batches were sent and written in that
-    // order by the Recorder, several batches to a write when answers come faster than
-    // writes; outbox reads go through a read-only connection. A failed batch stops the pipeline: the ones
-    // sent after it are abandoned, stay pending, and are sent again (the network answers
-    // `duplicate` for any it had taken). A crash before a write only means a resend.
+    // more. A batch answered before an earlier one gives its place on the wire to the next
+    // batch at once (the network commits several waiting batches together, so answers do
+    // come out of turn), but its verdicts wait: they are handled in the order the batches
+    // were sent and written in that order by the Recorder, several batches to a write when
+    // answers come faster than writes; outbox reads go through a read-only connection. A
+    // failed batch stops the pipeline: nothing more is sent, the batches after it are
+    // abandoned when it comes to its turn, stay pending, and are sent again (the network
+    // answers `duplicate` for any it had taken). A crash before a write only means a resend.
     let upstream = Arc::new(upstream);
     let mut recorder = Recorder::new(journal.clone(), Some(counting), handle.clone());
     let mut in_flight: std::collections::VecDeque<InFlight> = std::collections::VecDeque::new();
@@ -344,7 +377,13 @@ pub async fn run<U: Upstream>(
     let mut prefetch: Option<PendingRead> = None;
     loop {
         let woken = handle.wake.notified();
-        while in_flight.len() < IN_FLIGHT {
+        // Sent while fewer than IN_FLIGHT are on the wire (an answer out of turn frees its
+        // place at once, as independent clients would), at most OUTSTANDING_MAX batches are
+        // waiting to be recorded, and no failure is held.
+        while in_flight.iter().filter(|f| f.answer.is_none()).count() < IN_FLIGHT
+            && in_flight.len() < OUTSTANDING_MAX
+            && !in_flight.iter().any(|f| matches!(f.answer, Some(Err(_))))
+        {
             let batch = match prefetch.take() {
                 Some(read) => read.await.expect("the journal task ran")?,
                 None => read_pending(&reader, read_from)
@@ -364,6 +403,7 @@ pub async fn run<U: Upstream>(
                 keys,
                 after: read_from,
                 request,
+                answer: None,
             });
             // The next batch is read while the network works on this one.
             prefetch = Some(read_pending(&reader, read_from));
@@ -379,7 +419,7 @@ pub async fn run<U: Upstream>(
                 .expect("the journal task ran")?;
             last_refresh = std::time::Instant::now();
         }
-        let Some(front) = in_flight.front_mut() else {
+        let Some(front) = in_flight.front() else {
             tokio::select! {
                 _ = cancel.cancelled() => return Ok(()),
                 _ = woken => {}
@@ -387,18 +427,30 @@ pub async fn run<U: Upstream>(
             }
             continue;
         };
-        let sent = tokio::select! {
-            _ = cancel.cancelled() => {
-                abandon(&mut in_flight);
-                // What was answered is written; the abandoned batches stay pending.
-                recorder.stop().await?;
-                return Ok(());
+        if front.answer.is_none() {
+            let (i, answer) = tokio::select! {
+                _ = cancel.cancelled() => {
+                    abandon(&mut in_flight);
+                    // What was answered is written; the abandoned batches stay pending.
+                    recorder.stop().await?;
+                    return Ok(());
+                }
+                a = next_answer(&mut in_flight) => a,
+            };
+            in_flight[i].answer = Some(answer);
+            if i != 0 {
+                // Out of turn: its place on the wire goes to the next batch; its verdicts
+                // wait for the batches before it.
+                continue;
             }
-            r = &mut front.request => r.unwrap_or_else(|e| Err(UpstreamError::Transport(
-                format!("the request task failed: {e}"),
-            ))),
-        };
-        let InFlight { keys, after, .. } = in_flight.pop_front().expect("the front");
+        }
+        let InFlight {
+            keys,
+            after,
+            answer,
+            ..
+        } = in_flight.pop_front().expect("the front");
+        let sent = answer.expect("the front was answered");
         let wait = match sent {
             Ok(verdicts) => {
                 let results: Verdicts = keys
@@ -590,5 +642,109 @@ mod tests {
         let j = shared.lock().unwrap();
         assert!(j.pending_from((0, 0), 100).unwrap().is_empty());
         assert_eq!(j.outbox_summary((0, 0)).unwrap().sent, 15);
+    }
+
+    /// A real network behind an upstream that holds the first request it is given until
+    /// told to send it or to fail it.
+    struct HoldFirst {
+        inner: upstream::HttpUpstream,
+        calls: Arc<std::sync::atomic::AtomicUsize>,
+        first: Mutex<Option<tokio::sync::oneshot::Receiver<bool>>>,
+    }
+
+    impl Upstream for HoldFirst {
+        async fn confirm(
+            &self,
+            batch: &[Confirmation],
+        ) -> Result<Vec<upstream::Verdict>, UpstreamError> {
+            let n = self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let gate = match n {
+                0 => self.first.lock().unwrap().take(),
+                _ => None,
+            };
+            if let Some(gate) = gate
+                && !gate.await.unwrap_or(false)
+            {
+                return Err(UpstreamError::Transport("the held request failed".into()));
+            }
+            self.inner.confirm(batch).await
+        }
+
+        async fn lookup(
+            &self,
+            reference: &crate::domain::PaperlessRef,
+        ) -> Result<crate::register::LookupAnswer, UpstreamError> {
+            self.inner.lookup(reference).await
+        }
+    }
+
+    /// Answers out of turn: the first batch is held while the next ones are answered. Their
+    /// places on the wire go to the batches after them (five requests while the first is
+    /// held, not three) and nothing is recorded before the first is answered. Then the first
+    /// fails: every batch is sent again, and each slip is taken by the network once.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_answer_out_of_turn_frees_its_place_and_waits_for_the_first_to_be_recorded() {
+        let dir = tempfile::tempdir().unwrap();
+        // 2,500 slips: five batches of 500.
+        let shared = journal_of(dir.path(), 10, 250);
+        let (url, stop) = crate::bench::bench_network(dir.path(), "network")
+            .await
+            .unwrap();
+        let (fail_first, held) = tokio::sync::oneshot::channel();
+        let upstream = HoldFirst {
+            inner: upstream::HttpUpstream::new(
+                &url,
+                "bench",
+                "bench-secret",
+                Duration::from_secs(30),
+            )
+            .unwrap(),
+            calls: Arc::default(),
+            first: Mutex::new(Some(held)),
+        };
+        let counted = upstream.calls.clone();
+        let handle = Arc::new(SyncHandle::default());
+        let cancel = CancellationToken::new();
+        let task = tokio::spawn(run(
+            shared.clone(),
+            upstream,
+            handle.clone(),
+            cancel.clone(),
+        ));
+        let calls = || counted.load(std::sync::atomic::Ordering::SeqCst);
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while calls() < 5 {
+            assert!(std::time::Instant::now() < deadline, "{} requests", calls());
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        // Give the answered batches time to be (wrongly) recorded, then look.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(calls(), 5, "nothing more to send");
+        let pending = with_journal(&shared, |j| j.outbox_summary((0, 0))).unwrap();
+        assert_eq!((pending.pending, pending.sent), (2500, 0));
+        fail_first.send(false).unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let s = with_journal(&shared, |j| j.outbox_summary((0, 0))).unwrap();
+            if s.pending == 0 {
+                assert_eq!(s.sent, 2500);
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "{s:?}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(calls() >= 10, "every batch sent again: {}", calls());
+        cancel.cancel();
+        task.await.unwrap().unwrap();
+        stop.cancel();
+        let net = rusqlite::Connection::open(dir.path().join("network.db")).unwrap();
+        let (rows, ids): (i64, i64) = net
+            .query_row(
+                "SELECT COUNT(*), COUNT(DISTINCT id) FROM confirmations WHERE status = 'accepted'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!((rows, ids), (2500, 2500));
     }
 }

@@ -649,7 +649,13 @@ pub fn sync_figures(slips: usize, samples: usize, rounds: usize) -> anyhow::Resu
                 handle.clone(),
                 cancel.clone(),
             ));
-            // Watch the drain by a low-water mark, so that watching costs no rescans.
+            // Watch the drain through the task's status (a lock, no journal read) until
+            // every slip is answered, then by a low-water mark in the journal until every
+            // verdict is written, so that watching costs no rescans nor journal reads
+            // competing with the task's.
+            while handle.status().outbox.sent < slips as u64 && !task.is_finished() {
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
             let mut mark = (0u64, 0u32);
             loop {
                 let j = journal.clone();
@@ -660,9 +666,12 @@ pub fn sync_figures(slips: usize, samples: usize, rounds: usize) -> anyhow::Resu
                 .await??;
                 match first {
                     None => break,
+                    Some(_) if task.is_finished() => {
+                        anyhow::bail!("the sync task stopped before the drain ended")
+                    }
                     Some(key) => mark = key,
                 }
-                tokio::time::sleep(Duration::from_millis(5)).await;
+                tokio::time::sleep(Duration::from_millis(1)).await;
             }
             let (drain_time, drain_cpu) = (start.elapsed(), process_cpu() - cpu);
             let per_slip = |cpu: Duration| cpu / slips.max(1) as u32;

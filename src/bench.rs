@@ -519,9 +519,8 @@ pub(crate) fn one_slip_sale(barcodes: &[BillBarcode]) -> crate::register::NewSal
 pub fn sync_figures(slips: usize, samples: usize, rounds: usize) -> anyhow::Result<SyncFigures> {
     use crate::domain::{BillFields, Deadline, Yen};
     use crate::journal::Journal;
-    use crate::sync::upstream::{Confirmation, HttpUpstream, Upstream};
-    use crate::sync::{SharedJournal, SyncHandle};
-    use std::sync::{Arc, Mutex};
+    use crate::sync::upstream::Confirmation;
+    use std::sync::Arc;
 
     let dir = std::env::temp_dir().join(format!("konbini-bench-sync-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -591,89 +590,19 @@ pub fn sync_figures(slips: usize, samples: usize, rounds: usize) -> anyhow::Resu
         let mut last = None;
         let rounds = rounds.max(1);
         for round in 0..rounds {
-            // The network alone.
-            let (alone_url, alone_stop) = bench_network(&dir, &format!("alone-{round}")).await?;
-            let upstream =
-                HttpUpstream::new(&alone_url, "bench", "bench-secret", Duration::from_secs(30))
-                    .map_err(anyhow::Error::msg)?;
-            // As many requests at once as the sync task keeps on the wire, each sent as
-            // soon as the one before it on its connection is answered.
-            let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-            let (start, cpu) = (Instant::now(), process_cpu());
-            let mut senders = tokio::task::JoinSet::new();
-            for _ in 0..crate::sync::IN_FLIGHT {
-                let (batches, next, upstream) = (batches.clone(), next.clone(), upstream.clone());
-                senders.spawn(async move {
-                    loop {
-                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        let Some(batch) = batches.get(i) else {
-                            return Ok::<_, anyhow::Error>(());
-                        };
-                        upstream.confirm(batch).await?;
-                    }
-                });
-            }
-            while let Some(r) = senders.join_next().await {
-                r??;
-            }
-            let (alone_time, alone_cpu) = (start.elapsed(), process_cpu() - cpu);
-            alone_stop.cancel();
-            // Let the stopped network's last checkpoint finish before the drain starts.
-            tokio::time::sleep(Duration::from_millis(200)).await;
-
-            // The sync task draining a copy of the journal to a fresh network with a
-            // webhook endpoint.
-            let copy = dir.join(format!("journal-{round}.db"));
-            std::fs::copy(&pristine, &copy)?;
-            let journal: SharedJournal = Arc::new(Mutex::new(Journal::open(&copy)?));
-            let (url, stop) = bench_network(&dir, &format!("drain-{round}")).await?;
-            client
-                .post(format!("{url}/v1/webhook_endpoints"))
-                .bearer_auth("sk_test_bench")
-                .form(&[
-                    ("url", hook_url.as_str()),
-                    ("enabled_events[]", "payment_intent.succeeded"),
-                ])
-                .send()
-                .await?
-                .error_for_status()?;
-            let handle = Arc::new(SyncHandle::default());
-            let cancel = tokio_util::sync::CancellationToken::new();
-            let sync_upstream =
-                HttpUpstream::new(&url, "bench", "bench-secret", Duration::from_secs(30))
-                    .map_err(anyhow::Error::msg)?;
-            let (start, cpu) = (Instant::now(), process_cpu());
-            let task = tokio::spawn(crate::sync::run(
-                journal.clone(),
-                sync_upstream,
-                handle.clone(),
-                cancel.clone(),
-            ));
-            // Watch the drain through the task's status (a lock, no journal read) until
-            // every slip is answered, then by a low-water mark in the journal until every
-            // verdict is written, so that watching costs no rescans nor journal reads
-            // competing with the task's.
-            while handle.status().outbox.sent < slips as u64 && !task.is_finished() {
-                tokio::time::sleep(Duration::from_millis(2)).await;
-            }
-            let mut mark = (0u64, 0u32);
-            loop {
-                let j = journal.clone();
-                let first = tokio::task::spawn_blocking(move || {
-                    let j = j.lock().map_err(|_| anyhow::anyhow!("poisoned"))?;
-                    Ok::<_, anyhow::Error>(j.pending_from(mark, 1)?.first().map(|p| p.key()))
-                })
-                .await??;
-                match first {
-                    None => break,
-                    Some(_) if task.is_finished() => {
-                        anyhow::bail!("the sync task stopped before the drain ended")
-                    }
-                    Some(key) => mark = key,
-                }
-                tokio::time::sleep(Duration::from_millis(1)).await;
-            }
-            let (drain_time, drain_cpu) = (start.elapsed(), process_cpu() - cpu);
+            // Each side goes first in every other round, so that the machine's drift and
+            // the files left by the phase before fall on both.
+            let ((alone_time, alone_cpu), (drain_time, drain_cpu, drained)) = if round % 2 == 0 {
+                let alone = sync_bench_alone(&dir, round, &batches, &hook_url, &client).await?;
+                let drain =
+                    sync_bench_drain(&dir, round, &pristine, slips, &hook_url, &client).await?;
+                (alone, drain)
+            } else {
+                let drain =
+                    sync_bench_drain(&dir, round, &pristine, slips, &hook_url, &client).await?;
+                let alone = sync_bench_alone(&dir, round, &batches, &hook_url, &client).await?;
+                (alone, drain)
+            };
             let per_slip = |cpu: Duration| cpu / slips.max(1) as u32;
             results.push(SyncRound {
                 network_alone_per_second: per_second(slips as u64, alone_time),
@@ -682,15 +611,19 @@ pub fn sync_figures(slips: usize, samples: usize, rounds: usize) -> anyhow::Resu
                 drain_cpu_per_slip: per_slip(drain_cpu),
             });
             if round + 1 < rounds {
-                cancel.cancel();
-                let _ = task.await;
-                stop.cancel();
-                tokio::time::sleep(Duration::from_millis(200)).await;
+                drained.stop().await;
             } else {
-                last = Some((cancel, task, stop, url, journal, handle));
+                last = Some(drained);
             }
         }
-        let (cancel, task, stop, url, journal, handle) = last.expect("one round at least");
+        let Drained {
+            cancel,
+            task,
+            stop,
+            url,
+            journal,
+            handle,
+        } = last.expect("one round at least");
 
         // Commit to webhook, one sale at a time with the link up.
         let mut latencies = Vec::with_capacity(samples);
@@ -750,6 +683,161 @@ pub fn sync_figures(slips: usize, samples: usize, rounds: usize) -> anyhow::Resu
     drop(rt);
     let _ = std::fs::remove_dir_all(&dir);
     figures
+}
+
+/// A fresh bench network with a webhook endpoint for `payment_intent.succeeded` at
+/// `hook_url` (both sides of the sync bench have one, as a merchant's network would).
+async fn bench_network_with_hook(
+    dir: &Path,
+    name: &str,
+    hook_url: &str,
+    client: &reqwest::Client,
+) -> anyhow::Result<(String, tokio_util::sync::CancellationToken)> {
+    let (url, stop) = bench_network(dir, name).await?;
+    client
+        .post(format!("{url}/v1/webhook_endpoints"))
+        .bearer_auth("sk_test_bench")
+        .form(&[
+            ("url", hook_url),
+            ("enabled_events[]", "payment_intent.succeeded"),
+        ])
+        .send()
+        .await?
+        .error_for_status()?;
+    Ok((url, stop))
+}
+
+/// The network alone taking `batches` from as many requests at once as the sync task keeps
+/// on the wire, each sent as soon as the one before it on its connection is answered: the
+/// wall time and the process's CPU time.
+async fn sync_bench_alone(
+    dir: &Path,
+    round: usize,
+    batches: &std::sync::Arc<Vec<Vec<crate::sync::upstream::Confirmation>>>,
+    hook_url: &str,
+    client: &reqwest::Client,
+) -> anyhow::Result<(Duration, Duration)> {
+    use crate::sync::upstream::{HttpUpstream, Upstream};
+    let (url, stop) =
+        bench_network_with_hook(dir, &format!("alone-{round}"), hook_url, client).await?;
+    let upstream = HttpUpstream::new(&url, "bench", "bench-secret", Duration::from_secs(30))
+        .map_err(anyhow::Error::msg)?;
+    let next = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let (start, cpu) = (Instant::now(), process_cpu());
+    let mut senders = tokio::task::JoinSet::new();
+    for _ in 0..crate::sync::IN_FLIGHT {
+        let (batches, next, upstream) = (batches.clone(), next.clone(), upstream.clone());
+        senders.spawn(async move {
+            loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(batch) = batches.get(i) else {
+                    return Ok::<_, anyhow::Error>(());
+                };
+                upstream.confirm(batch).await?;
+            }
+        });
+    }
+    while let Some(r) = senders.join_next().await {
+        r??;
+    }
+    let figures = (start.elapsed(), process_cpu() - cpu);
+    stop.cancel();
+    // Let the stopped network's last checkpoint finish before the next phase.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    Ok(figures)
+}
+
+/// A drain's sync task and network, kept running for the latency samples after the last.
+struct Drained {
+    cancel: tokio_util::sync::CancellationToken,
+    task: tokio::task::JoinHandle<Result<(), crate::journal::JournalError>>,
+    stop: tokio_util::sync::CancellationToken,
+    url: String,
+    journal: crate::sync::SharedJournal,
+    handle: std::sync::Arc<crate::sync::SyncHandle>,
+}
+
+impl Drained {
+    async fn stop(self) {
+        self.cancel.cancel();
+        let _ = self.task.await;
+        self.stop.cancel();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// The sync task draining a fresh copy of the journal at `pristine` (`slips` pending) to a
+/// fresh network: the wall time and the process's CPU time until every verdict is written.
+async fn sync_bench_drain(
+    dir: &Path,
+    round: usize,
+    pristine: &Path,
+    slips: usize,
+    hook_url: &str,
+    client: &reqwest::Client,
+) -> anyhow::Result<(Duration, Duration, Drained)> {
+    use crate::journal::Journal;
+    use crate::sync::upstream::HttpUpstream;
+    use crate::sync::{SharedJournal, SyncHandle};
+    use std::sync::{Arc, Mutex};
+    let copy = dir.join(format!("journal-{round}.db"));
+    std::fs::copy(pristine, &copy)?;
+    let journal: SharedJournal = Arc::new(Mutex::new(Journal::open(&copy)?));
+    let (url, stop) =
+        bench_network_with_hook(dir, &format!("drain-{round}"), hook_url, client).await?;
+    let handle = Arc::new(SyncHandle::default());
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let upstream = HttpUpstream::new(&url, "bench", "bench-secret", Duration::from_secs(30))
+        .map_err(anyhow::Error::msg)?;
+    let (start, cpu) = (Instant::now(), process_cpu());
+    let task = tokio::spawn(crate::sync::run(
+        journal.clone(),
+        upstream,
+        handle.clone(),
+        cancel.clone(),
+    ));
+    // Watched through the task's status (a lock, no journal read) until every slip is
+    // answered, then by a low-water mark in the journal until every verdict is written:
+    // watching costs no rescans nor journal reads beside the task's.
+    let deadline = Instant::now() + Duration::from_secs(600);
+    let answered = |h: &SyncHandle| {
+        let o = h.status().outbox;
+        o.sent + o.conflicts + o.rejected
+    };
+    while answered(&handle) < slips as u64 && !task.is_finished() {
+        anyhow::ensure!(Instant::now() < deadline, "the drain took over 10 minutes");
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    let mut mark = (0u64, 0u32);
+    loop {
+        let j = journal.clone();
+        let first = tokio::task::spawn_blocking(move || {
+            let j = j.lock().map_err(|_| anyhow::anyhow!("poisoned"))?;
+            Ok::<_, anyhow::Error>(j.pending_from(mark, 1)?.first().map(|p| p.key()))
+        })
+        .await??;
+        match first {
+            None => break,
+            Some(_) if task.is_finished() || Instant::now() > deadline => {
+                anyhow::bail!("the sync task stopped before the drain ended")
+            }
+            Some(key) => mark = key,
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    let figures = (start.elapsed(), process_cpu() - cpu);
+    Ok((
+        figures.0,
+        figures.1,
+        Drained {
+            cancel,
+            task,
+            stop,
+            url,
+            journal,
+            handle,
+        },
+    ))
 }
 
 /// The printer figures for a typical receipt (two bill payments, one with a revenue stamp).

@@ -263,7 +263,11 @@ impl Journal {
             expect_pragma(path, "journal_mode", mode.to_lowercase(), "wal")?;
             conn.pragma_update(None, "synchronous", "FULL")
                 .map_err(&err)?;
-            conn.pragma_update(None, "foreign_keys", "ON")
+            // Foreign keys off while migrating, as SQLite's procedure for rebuilding a table
+            // says (https://sqlite.org/lang_altertable.html, "otheralter"): a rebuild copies
+            // the rows as they are, and a damaged journal (an outbox row without its slip,
+            // which verify reports) must still open, not fail its migration.
+            conn.pragma_update(None, "foreign_keys", "OFF")
                 .map_err(&err)?;
             migrations().to_latest(&mut conn).map_err(|e| match e {
                 rusqlite_migration::Error::RusqliteError { err: source, .. } => err(source),
@@ -272,6 +276,8 @@ impl Journal {
                     detail: other.to_string(),
                 },
             })?;
+            conn.pragma_update(None, "foreign_keys", "ON")
+                .map_err(&err)?;
         } else if version < OLDEST_READABLE_SCHEMA {
             return Err(JournalError::NotAJournal {
                 path: path.to_owned(),

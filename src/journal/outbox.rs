@@ -12,6 +12,7 @@ use std::sync::Arc;
 use rusqlite::params;
 
 use super::record::{SlipPay, SyncState, slip_id};
+use super::sales::{chain, slip_pay};
 use super::{Journal, JournalError};
 use crate::domain::{Chain, Yen};
 
@@ -130,7 +131,6 @@ impl Journal {
         let (Some(&(first, _)), Some(&(last, _))) = (keys.first(), keys.last()) else {
             return Ok(Vec::new());
         };
-        let chain_of = |v: Option<String>| v.and_then(|c| c.parse::<Chain>().ok());
         // The sales from the first key's to the last's, by seq.
         let mut sales: Vec<(u64, Arc<PendingSale>)> = Vec::new();
         {
@@ -148,7 +148,7 @@ impl Journal {
                 let sale = PendingSale {
                     paid_at: r.get(1).map_err(&err)?,
                     store_code: r.get(2).map_err(&err)?,
-                    store_chain: chain_of(r.get(3).map_err(&err)?),
+                    store_chain: chain(r, 3).map_err(&err)?,
                     prev_hash: r.get(4).map_err(&err)?,
                     hash: r.get(5).map_err(&err)?,
                 };
@@ -187,29 +187,7 @@ impl Journal {
             let Some(sale) = sales.peek().filter(|(seq, _)| *seq == key.0) else {
                 continue;
             };
-            let barcode: Option<String> = r.get(2).map_err(&err)?;
-            let pay = match barcode {
-                Some(b) => SlipPay::Barcode(b),
-                None => SlipPay::KeyIn {
-                    chain: chain_of(r.get(3).map_err(&err)?).unwrap_or(Chain::Lawson),
-                    payment_code: r
-                        .get::<_, Option<String>>(4)
-                        .map_err(&err)?
-                        .unwrap_or_default(),
-                    confirmation_number: r
-                        .get::<_, Option<String>>(5)
-                        .map_err(&err)?
-                        .unwrap_or_default(),
-                    payment: r
-                        .get::<_, Option<String>>(6)
-                        .map_err(&err)?
-                        .unwrap_or_default(),
-                    merchant: r
-                        .get::<_, Option<String>>(7)
-                        .map_err(&err)?
-                        .unwrap_or_default(),
-                },
-            };
+            let pay = slip_pay(r, 2).map_err(&err)?;
             out.push(PendingSlip {
                 seq: key.0,
                 idx: key.1,
@@ -302,6 +280,22 @@ impl Journal {
         }
         crate::failpoint::hit("sync-before-record");
         tx.commit().map_err(&err)
+    }
+
+    /// [`Journal::outbox_summary`] of the whole outbox in one read snapshot: `began` is
+    /// called once the snapshot is taken (nothing written after that is counted), with the
+    /// means to interrupt the scan from another thread.
+    pub fn outbox_summary_in_snapshot(
+        &self,
+        began: impl FnOnce(rusqlite::InterruptHandle),
+    ) -> Result<OutboxSummary, JournalError> {
+        let err = self.err();
+        let tx = self.conn.unchecked_transaction().map_err(&err)?;
+        // In WAL mode a read transaction's snapshot is taken by its first read.
+        tx.query_row("SELECT COUNT(*) FROM meta", [], |_| Ok(()))
+            .map_err(&err)?;
+        began(self.conn.get_interrupt_handle());
+        self.outbox_summary((0, 0))
     }
 
     /// Counts of the outbox by state (a scan of the whole outbox), and the pending amount

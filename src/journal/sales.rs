@@ -260,7 +260,7 @@ pub(super) fn yen(row: &Row<'_>, idx: usize) -> rusqlite::Result<Yen> {
     })
 }
 
-fn chain(row: &Row<'_>, idx: usize) -> rusqlite::Result<Option<Chain>> {
+pub(super) fn chain(row: &Row<'_>, idx: usize) -> rusqlite::Result<Option<Chain>> {
     let v: Option<String> = row.get(idx)?;
     v.map(|s| {
         s.parse::<Chain>().map_err(|e| {
@@ -289,22 +289,28 @@ fn sale_from_row(row: &Row<'_>) -> rusqlite::Result<SaleRecord> {
     })
 }
 
-fn slip_from_row(row: &Row<'_>, journal_id: &str) -> rusqlite::Result<SlipRecord> {
-    let barcode: Option<String> = row.get(3)?;
-    let pay = match barcode {
+/// What a slip paid, from its row's six columns from `first` on: `barcode`, `chain`,
+/// `payment_code`, `confirmation_number`, `payment`, `merchant`.
+pub(super) fn slip_pay(row: &Row<'_>, first: usize) -> rusqlite::Result<SlipPay> {
+    let barcode: Option<String> = row.get(first)?;
+    Ok(match barcode {
         Some(digits) => SlipPay::Barcode(digits),
         None => SlipPay::KeyIn {
-            chain: chain(row, 4)?.ok_or(rusqlite::Error::InvalidColumnType(
-                4,
+            chain: chain(row, first + 1)?.ok_or(rusqlite::Error::InvalidColumnType(
+                first + 1,
                 "chain".into(),
                 rusqlite::types::Type::Null,
             ))?,
-            payment_code: row.get::<_, Option<String>>(5)?.unwrap_or_default(),
-            confirmation_number: row.get::<_, Option<String>>(6)?.unwrap_or_default(),
-            payment: row.get::<_, Option<String>>(7)?.unwrap_or_default(),
-            merchant: row.get::<_, Option<String>>(8)?.unwrap_or_default(),
+            payment_code: row.get::<_, Option<String>>(first + 2)?.unwrap_or_default(),
+            confirmation_number: row.get::<_, Option<String>>(first + 3)?.unwrap_or_default(),
+            payment: row.get::<_, Option<String>>(first + 4)?.unwrap_or_default(),
+            merchant: row.get::<_, Option<String>>(first + 5)?.unwrap_or_default(),
         },
-    };
+    })
+}
+
+fn slip_from_row(row: &Row<'_>, journal_id: &str) -> rusqlite::Result<SlipRecord> {
+    let pay = slip_pay(row, 3)?;
     let sync: Option<String> = row.get(11)?;
     let seq: i64 = row.get(0)?;
     let idx: u32 = row.get(1)?;

@@ -12,7 +12,8 @@
 //! - A 401 is a configuration error: reported at once in the status and on stderr, then
 //!   retried only slowly.
 //! - All of its state is in the journal: killed mid-batch, it resends the same slip ids and
-//!   the network answers `duplicate`. Only the backoff is in memory.
+//!   the network answers `duplicate`. Only the backoff, and answers that came out of turn
+//!   and wait for the batches sent before them, are in memory.
 //!
 //! It never decides whether a sale happened (the journal did), and never holds the journal
 //! lock while waiting on the network.
@@ -121,7 +122,7 @@ fn refresh(
 
 type Verdicts = Vec<((u64, u32), SyncState, Option<String>)>;
 
-/// Writes the batches' verdicts to the journal, in the order they were answered, without
+/// Writes the batches' verdicts to the journal, in the order the batches were sent, without
 /// the sync task waiting for each write: answers that come while a write (and its fsync)
 /// is running are queued and written together by the next one, one transaction for them
 /// all. Consecutive answered batches are consecutive reads of the outbox, so together they
@@ -129,9 +130,10 @@ type Verdicts = Vec<((u64, u32), SyncState, Option<String>)>;
 /// among them (a sale committed after a read comes after every slip read).
 ///
 /// It also holds the start's count of the outbox (a scan of it all, slow on a long journal),
-/// read in the background while the first batches go out: nothing is written before that
-/// read is done, so its snapshot holds none of this run's verdicts, and the verdicts
-/// counted meanwhile are then added to it.
+/// read in the background while the first batches go out, at a low CPU priority: nothing is
+/// written before that read has taken its snapshot, so the snapshot holds none of this run's
+/// verdicts, and the verdicts counted meanwhile are added to it whenever it comes. Only the
+/// snapshot is waited for, never the scan.
 struct Recorder {
     journal: SharedJournal,
     running: Option<tokio::task::JoinHandle<Result<(), JournalError>>>,
@@ -140,8 +142,84 @@ struct Recorder {
     handle: Arc<SyncHandle>,
 }
 
-/// The start's count of the outbox, on the blocking pool.
-type Counting = tokio::task::JoinHandle<Result<OutboxSummary, JournalError>>;
+/// The start's count of the outbox, read in the background ([`start_count`]).
+struct Counting {
+    /// Fires once the count's read snapshot is taken (with the means to interrupt the scan,
+    /// when it runs on a connection of its own); `None` once it has.
+    began: Option<tokio::sync::oneshot::Receiver<Option<rusqlite::InterruptHandle>>>,
+    interrupt: Option<rusqlite::InterruptHandle>,
+    /// The count. Closed without one if its thread could not run.
+    done: tokio::sync::oneshot::Receiver<Result<OutboxSummary, JournalError>>,
+}
+
+impl Counting {
+    /// Whether the snapshot is still to be taken, without waiting.
+    fn before_snapshot(&mut self) -> bool {
+        use tokio::sync::oneshot::error::TryRecvError;
+        let Some(began) = &mut self.began else {
+            return false;
+        };
+        match began.try_recv() {
+            Err(TryRecvError::Empty) => true,
+            Ok(interrupt) => {
+                self.interrupt = interrupt;
+                self.began = None;
+                false
+            }
+            // Its thread ended without taking one: it wrote nothing and counts nothing.
+            Err(TryRecvError::Closed) => {
+                self.began = None;
+                false
+            }
+        }
+    }
+}
+
+/// Count the outbox in the background on a thread of its own: on a read-only connection of
+/// its own, whose snapshot is taken at normal priority and signalled, the scan then run at
+/// the lowest CPU priority (nice 19: the status can wait where sending and the register's
+/// sales cannot). Without such a connection, on the shared one under its lock, at normal
+/// priority (it holds the register's journal), and signalled only once done.
+fn start_count(journal: &SharedJournal) -> Counting {
+    let (began_tx, began) = tokio::sync::oneshot::channel();
+    let (done_tx, done) = tokio::sync::oneshot::channel();
+    let j = journal.clone();
+    let count = move || {
+        let path = with_journal(&j, |j| j.path().to_owned());
+        let summary = match Journal::open_read_only(&path) {
+            Ok(counter) => counter.outbox_summary_in_snapshot(|interrupt| {
+                let _ = began_tx.send(Some(interrupt));
+                lower_this_threads_priority();
+            }),
+            Err(_) => {
+                let summary = with_journal(&j, |j| j.outbox_summary((0, 0)));
+                let _ = began_tx.send(None);
+                summary
+            }
+        };
+        let _ = done_tx.send(summary);
+    };
+    // If no thread can be made, the channels close: no count, nothing waits for one.
+    let _ = std::thread::Builder::new()
+        .name("konbini-count".into())
+        .spawn(count);
+    Counting {
+        began: Some(began),
+        interrupt: None,
+        done,
+    }
+}
+
+/// Nice 19 for the calling thread. On Linux the nice value is a thread's own (who = 0 is
+/// the calling thread, setpriority(2)); an unprivileged thread cannot raise it again, so
+/// only a thread made for the job may call this.
+fn lower_this_threads_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: a plain system call about the calling thread; no memory is involved.
+    unsafe {
+        libc::setpriority(libc::PRIO_PROCESS, 0, 19);
+    }
+}
 
 impl Recorder {
     fn new(
@@ -159,15 +237,18 @@ impl Recorder {
     }
 
     /// Queue a batch's verdicts; start writing if no write is running (and the start's
-    /// count is done).
+    /// count has its snapshot).
     async fn push(&mut self, verdicts: Verdicts) -> Result<(), JournalError> {
         self.queued.extend(verdicts);
-        if self.counting.as_ref().is_some_and(|h| !h.is_finished())
+        if self
+            .counting
+            .as_mut()
+            .is_some_and(Counting::before_snapshot)
             || self.running.as_ref().is_some_and(|h| !h.is_finished())
         {
             return Ok(());
         }
-        self.counted().await?;
+        self.merge_count()?;
         self.reap().await?;
         self.start();
         Ok(())
@@ -175,32 +256,68 @@ impl Recorder {
 
     /// Every verdict queued so far, written.
     async fn flush(&mut self) -> Result<(), JournalError> {
-        self.counted().await?;
+        if let Some(c) = &mut self.counting
+            && let Some(began) = c.began.take()
+        {
+            c.interrupt = began.await.unwrap_or(None);
+        }
+        self.merge_count()?;
         self.reap().await?;
         self.start();
         self.reap().await
     }
 
-    /// Stopping: the start's count is let go (it only feeds the status, which stops here
-    /// too) and what was answered is written.
+    /// Stopping: the start's count is interrupted and let go (it only feeds the status,
+    /// which stops here too) and what was answered is written.
     async fn stop(&mut self) -> Result<(), JournalError> {
-        self.counting = None;
+        if let Some(mut c) = self.counting.take() {
+            c.before_snapshot();
+            if let Some(interrupt) = c.interrupt {
+                interrupt.interrupt();
+            }
+        }
         self.flush().await
     }
 
-    /// The start's count, waited for and put in the status with what was counted since.
+    /// The start's count, waited for and put in the status ([`Recorder::merge_count`]).
+    /// Never ends when there is none; cancel-safe.
     async fn counted(&mut self) -> Result<(), JournalError> {
-        let Some(h) = self.counting.take() else {
+        let count = match &mut self.counting {
+            Some(c) => (&mut c.done).await.ok(),
+            None => std::future::pending().await,
+        };
+        self.counting = None;
+        if let Some(summary) = count {
+            self.add_count(summary?);
+        }
+        Ok(())
+    }
+
+    /// The start's count, if it came, put in the status with what was counted since.
+    fn merge_count(&mut self) -> Result<(), JournalError> {
+        use tokio::sync::oneshot::error::TryRecvError;
+        let Some(c) = &mut self.counting else {
             return Ok(());
         };
-        let summary = h.await.expect("the journal task ran")?;
+        match c.done.try_recv() {
+            Err(TryRecvError::Empty) => {}
+            Err(TryRecvError::Closed) => self.counting = None,
+            Ok(summary) => {
+                self.counting = None;
+                self.add_count(summary?);
+            }
+        }
+        Ok(())
+    }
+
+    /// Put the start's count in the status, adding what was counted since.
+    fn add_count(&mut self, summary: OutboxSummary) {
         self.handle.update(|st| {
             let since = std::mem::replace(&mut st.outbox, summary);
             st.outbox.sent += since.sent;
             st.outbox.conflicts += since.conflicts;
             st.outbox.rejected += since.rejected;
         });
-        Ok(())
     }
 
     /// The running write's result, waiting for it.
@@ -221,31 +338,6 @@ impl Recorder {
             with_journal(&j, |j| j.record_batch(&verdicts))
         }));
     }
-}
-
-/// Run `f` on a thread of its own named `name`, at the lowest CPU priority (nice 19), and
-/// wait for it. A thread of its own because on Linux the nice value is a thread's, and a
-/// thread without privileges cannot raise its priority again (setpriority(2)): a pool
-/// thread would stay slow for the tasks after. Where a thread cannot be made, `f` runs here.
-fn at_low_priority<T: Send>(name: &str, f: impl FnOnce() -> T + Send) -> T {
-    let f = Mutex::new(Some(f));
-    let run = || (f.lock().unwrap_or_else(|e| e.into_inner()).take()).expect("run once")();
-    std::thread::scope(|scope| {
-        let spawned = std::thread::Builder::new()
-            .name(name.to_owned())
-            .spawn_scoped(scope, || {
-                #[cfg(target_os = "linux")]
-                // SAFETY: plain system calls on this thread's own id; no memory is shared.
-                unsafe {
-                    libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, 19);
-                }
-                run()
-            });
-        match spawned {
-            Ok(h) => h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)),
-            Err(_) => run(),
-        }
-    })
 }
 
 /// What the network answered to one batch.
@@ -312,7 +404,7 @@ pub async fn run<U: Upstream>(
     // outbox, on a read-only connection of their own so the register's commits go on
     // meanwhile. The mark stays valid: what was pending then is at or after it, and new
     // slips come after every sale of that snapshot. From then on the mark only moves
-    // forward, past each answered batch, whose verdicts are written or queued to be (a
+    // forward, past each batch recorded in turn, whose verdicts are written or queued to be (a
     // verdict is never `pending`; the refresh waits for the queue), so an idle task never
     // scans the outbox again. The counts (a scan of all of it) are
     // read in the background while the first batches go out; see `Recorder`.
@@ -341,21 +433,8 @@ pub async fn run<U: Upstream>(
     };
     // Counted from zero until the start's count comes in and is added.
     handle.update(|st| st.outbox = OutboxSummary::default());
-    // On a connection of its own too, so the outbox reads do not wait for it, and on a
-    // thread at the lowest CPU priority: on a long backlog it is a scan of the whole outbox,
-    // and the status can wait for it where sending and the register's sales cannot.
-    let counting = {
-        let j = journal.clone();
-        tokio::task::spawn_blocking(move || {
-            let path = with_journal(&j, |j| j.path().to_owned());
-            at_low_priority("konbini-count", move || {
-                match Journal::open_read_only(&path) {
-                    Ok(counter) => counter.outbox_summary((0, 0)),
-                    Err(_) => with_journal(&j, |j| j.outbox_summary((0, 0))),
-                }
-            })
-        })
-    };
+    // On a connection of its own too, so the outbox reads do not wait for it.
+    let counting = start_count(&journal);
     // The start's count has the pending figures: the first refresh is a full period
     // away, not a second scan of the whole outbox before the first answer is recorded.
     let mut last_refresh = std::time::Instant::now();
@@ -424,6 +503,7 @@ pub async fn run<U: Upstream>(
                 _ = cancel.cancelled() => return Ok(()),
                 _ = woken => {}
                 _ = tokio::time::sleep(IDLE_POLL) => {}
+                r = recorder.counted() => r?,
             }
             continue;
         };
@@ -556,42 +636,72 @@ mod tests {
         Arc::new(Mutex::new(journal))
     }
 
+    /// Nothing is written before the start's count has its snapshot; from then on writes go
+    /// on while the count scans, and the count, whenever it comes, gets the verdicts counted
+    /// since added to it.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn nothing_is_written_before_the_starts_count_and_counts_add_up() {
+    async fn nothing_is_written_before_the_counts_snapshot_and_counts_add_up() {
         let dir = tempfile::tempdir().unwrap();
         let shared = journal_of(dir.path(), 1, 4);
         let slips = with_journal(&shared, |j| j.pending_from((0, 0), 10)).unwrap();
-        // A count that takes its time: it returns when told, with what it saw before any
-        // of this run's verdicts were written.
-        let (go, wait) = std::sync::mpsc::channel::<()>();
+        // A count that takes its time: it reads before any of this run's verdicts are
+        // written, signals its snapshot when told, and gives its figures when told.
+        let (began_tx, began) = tokio::sync::oneshot::channel();
+        let (done_tx, done) = tokio::sync::oneshot::channel();
+        let (snapshot, at_snapshot) = std::sync::mpsc::channel::<()>();
+        let (finish, at_finish) = std::sync::mpsc::channel::<()>();
         let j = shared.clone();
-        let counting = tokio::task::spawn_blocking(move || {
+        let count = std::thread::spawn(move || {
             let seen = with_journal(&j, |j| j.outbox_summary((0, 0)));
-            wait.recv().unwrap();
-            seen
+            at_snapshot.recv().unwrap();
+            assert!(began_tx.send(None).is_ok());
+            at_finish.recv().unwrap();
+            assert!(done_tx.send(seen).is_ok());
         });
+        let counting = Counting {
+            began: Some(began),
+            interrupt: None,
+            done,
+        };
         let handle = Arc::new(SyncHandle::default());
         let mut recorder = Recorder::new(shared.clone(), Some(counting), handle.clone());
-        // Two answers, counted by the task as they come.
-        for slip in &slips[..2] {
-            recorder
-                .push(vec![(slip.key(), SyncState::Sent, None)])
-                .await
-                .unwrap();
+        let verdict = |i: usize| vec![(slips[i].key(), SyncState::Sent, None)];
+        // Two answers before the snapshot: queued, not written.
+        for i in 0..2 {
             handle.update(|st| st.outbox.sent += 1);
+            recorder.push(verdict(i)).await.unwrap();
         }
         assert!(
             recorder.running.is_none(),
-            "a write started before the count"
+            "a write started before the count's snapshot"
         );
         assert_eq!(recorder.queued.len(), 2);
-        go.send(()).unwrap();
+        snapshot.send(()).unwrap();
+        // Once the snapshot is taken, a write starts with the next answer although the
+        // count is still scanning.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            assert!(std::time::Instant::now() < deadline);
+            if !recorder.counting.as_mut().unwrap().before_snapshot() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        handle.update(|st| st.outbox.sent += 1);
+        recorder.push(verdict(2)).await.unwrap();
+        assert!(recorder.running.is_some() || recorder.queued.is_empty());
         recorder.flush().await.unwrap();
-        let outbox = handle.status().outbox;
-        // The count saw 4 pending, 0 sent; the 2 answered since are added, not lost.
-        assert_eq!((outbox.pending, outbox.sent), (4, 2));
         let written = with_journal(&shared, |j| j.outbox_summary((0, 0))).unwrap();
-        assert_eq!((written.pending, written.sent), (2, 2));
+        assert_eq!((written.pending, written.sent), (1, 3));
+        assert!(recorder.counting.is_some(), "the scan is not waited for");
+        // Counted from zero until the count comes.
+        assert_eq!(handle.status().outbox.sent, 3);
+        finish.send(()).unwrap();
+        recorder.counted().await.unwrap();
+        count.join().unwrap();
+        let outbox = handle.status().outbox;
+        // The count saw 4 pending, 0 sent; the 3 answered since are added, not lost.
+        assert_eq!((outbox.pending, outbox.sent), (4, 3));
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

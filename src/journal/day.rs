@@ -595,8 +595,18 @@ mod tests {
         };
         let all = oracle(&j, (0, 0), 1000);
         assert_eq!(all.len(), 18 - answered.len());
+        // Damage: pending outbox rows without a slip (inside the journal and past its
+        // end), which the join passes over and verify reports.
+        j.conn.pragma_update(None, "foreign_keys", "OFF").unwrap();
+        j.conn
+            .execute_batch(
+                "INSERT INTO outbox (sale_seq, idx) VALUES (3, 9);
+                 INSERT INTO outbox (sale_seq, idx) VALUES (99, 1);",
+            )
+            .unwrap();
+        assert_eq!(oracle(&j, (0, 0), 1000), all);
         for from in (0..=8).flat_map(|seq| (0..=6).map(move |idx| (seq, idx))) {
-            for limit in [1, 2, 3, 4, 7, 100] {
+            for limit in [0, 1, 2, 3, 4, 7, 100] {
                 assert_eq!(
                     read(&j, from, limit),
                     oracle(&j, from, limit),
@@ -974,13 +984,22 @@ mod tests {
     fn a_journal_made_by_0002_upgrades_its_outbox_keeping_every_row_and_the_rule() {
         let dir = TempDir::new().unwrap();
         let path = dir.path().join("v2.db");
-        let read = |conn: &rusqlite::Connection| -> Vec<(i64, i64, String, i64, Option<String>)> {
+        type Row = (i64, i64, String, i64, i64, Option<String>);
+        let read = |conn: &rusqlite::Connection| -> Vec<Row> {
             conn.prepare(
-                "SELECT sale_seq, idx, state, attempts, last_error FROM outbox ORDER BY 1, 2",
+                "SELECT sale_seq, idx, state, attempts, next_attempt_at, last_error
+                 FROM outbox ORDER BY 1, 2",
             )
             .unwrap()
             .query_map([], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                ))
             })
             .unwrap()
             .collect::<Result<_, _>>()
@@ -1015,13 +1034,19 @@ mod tests {
                   WHERE sale_seq = 1 AND idx = 2;
                  UPDATE outbox SET state = 'rejected', attempts = 1, last_error = 'invalid'
                   WHERE sale_seq = 2 AND idx = 1;
-                 UPDATE outbox SET attempts = 3, last_error = 'timeout' WHERE sale_seq = 2 AND idx = 2;",
+                 UPDATE outbox SET attempts = 3, last_error = 'timeout', next_attempt_at = 1234
+                  WHERE sale_seq = 2 AND idx = 2;",
             )
             .unwrap();
             tx.commit().unwrap();
+            // A damaged journal: an outbox row whose slip is gone (verify reports it). It
+            // must still open and keep the row.
+            conn.pragma_update(None, "foreign_keys", "OFF").unwrap();
+            conn.execute("INSERT INTO outbox (sale_seq, idx) VALUES (2, 9)", [])
+                .unwrap();
             read(&conn)
         };
-        assert_eq!(before.len(), 4);
+        assert_eq!(before.len(), 5);
         let j = Journal::open(&path).unwrap();
         assert_eq!(j.pragma("user_version").unwrap(), "3");
         assert_eq!(read(&j.conn), before);
@@ -1038,7 +1063,30 @@ mod tests {
             )
             .unwrap_err();
         assert!(bad.to_string().contains("CHECK constraint failed"), "{bad}");
-        assert_eq!(j.verify(None).unwrap().sales, 2);
+        // Still STRICT, WITHOUT ROWID, and a child of slips.
+        let (strict, without_rowid): (i64, i64) = j
+            .conn
+            .query_row(
+                "SELECT strict, wr FROM pragma_table_list WHERE name = 'outbox'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!((strict, without_rowid), (1, 1));
+        let parent: String = j
+            .conn
+            .query_row(
+                "SELECT \"table\" FROM pragma_foreign_key_list('outbox')",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(parent, "slips");
+        assert_eq!(j.pragma("foreign_keys").unwrap(), "1");
+        // The orphan row is kept, and verify names it.
+        let problem = j.verify(None).unwrap_err().to_string();
+        assert!(problem.contains("belong to no sale"), "{problem}");
+        // The keyed-in slip of sale 2 is the one still pending (the orphan has no slip).
         assert_eq!(j.pending_from((0, 0), 10).unwrap().len(), 1);
     }
 

@@ -100,12 +100,36 @@ impl Journal {
     /// slips. The ranges hold no more rows than the outbox read passed over, so a sparse
     /// outbox costs no more than the outbox scan itself. Sales and slips are never changed
     /// once committed, so the reads need no common snapshot: the slips of a pending key
-    /// are there in every later one.
+    /// are there in every later one. A pending key without its slip (a damaged journal,
+    /// which verify reports) is passed over, as the join passed over it, and does not count
+    /// against `limit`.
     pub fn pending_from(
         &self,
         from: (u64, u32),
         limit: usize,
     ) -> Result<Vec<PendingSlip>, JournalError> {
+        let mut out = Vec::new();
+        let mut from = from;
+        while out.len() < limit {
+            let want = limit - out.len();
+            let (read, next) = self.pending_chunk(from, want, &mut out)?;
+            match next {
+                // Fewer keys than asked for: the outbox has no more.
+                Some(next) if read == want => from = next,
+                _ => break,
+            }
+        }
+        Ok(out)
+    }
+
+    /// One round of [`Journal::pending_from`]: up to `limit` pending keys from `from` on,
+    /// their slips appended to `out`. How many keys were read, and the key just past them.
+    fn pending_chunk(
+        &self,
+        from: (u64, u32),
+        limit: usize,
+        out: &mut Vec<PendingSlip>,
+    ) -> Result<(usize, Option<(u64, u32)>), JournalError> {
         let err = self.err();
         let mut keys: Vec<((u64, u32), u32)> = Vec::with_capacity(limit.min(4096));
         {
@@ -129,8 +153,9 @@ impl Journal {
             }
         }
         let (Some(&(first, _)), Some(&(last, _))) = (keys.first(), keys.last()) else {
-            return Ok(Vec::new());
+            return Ok((0, None));
         };
+        let read = keys.len();
         // The sales from the first key's to the last's, by seq.
         let mut sales: Vec<(u64, Arc<PendingSale>)> = Vec::new();
         {
@@ -169,7 +194,7 @@ impl Journal {
         let mut rows = st
             .query(params![first.0 as i64, first.1, last.0 as i64, last.1])
             .map_err(&err)?;
-        let mut out = Vec::with_capacity(keys.len());
+        out.reserve(keys.len());
         let mut keys = keys.into_iter().peekable();
         let mut sales = sales.into_iter().peekable();
         while let Some(r) = rows.next().map_err(&err)? {
@@ -198,7 +223,7 @@ impl Journal {
                 attempts,
             });
         }
-        Ok(out)
+        Ok((read, Some((last.0, last.1 + 1))))
     }
 
     /// Record the network's answers for a batch, in one transaction. `Pending` keeps a row

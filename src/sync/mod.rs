@@ -754,20 +754,27 @@ mod tests {
         assert_eq!(j.outbox_summary((0, 0)).unwrap().sent, 15);
     }
 
-    /// A real network behind an upstream that holds the first request it is given until
-    /// told to send it or to fail it.
-    struct HoldFirst {
+    /// A real network behind an upstream that holds request 0 until told to send it or to
+    /// fail it, and fails request `fail` (if any) at once.
+    struct Scripted {
         inner: upstream::HttpUpstream,
         calls: Arc<std::sync::atomic::AtomicUsize>,
         first: Mutex<Option<tokio::sync::oneshot::Receiver<bool>>>,
+        fail: Option<usize>,
     }
 
-    impl Upstream for HoldFirst {
+    impl Upstream for Scripted {
         async fn confirm(
             &self,
             batch: &[Confirmation],
         ) -> Result<Vec<upstream::Verdict>, UpstreamError> {
             let n = self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            if Some(n) == self.fail {
+                return Err(UpstreamError::Unavailable {
+                    status: 503,
+                    retry_after: None,
+                });
+            }
             let gate = match n {
                 0 => self.first.lock().unwrap().take(),
                 _ => None,
@@ -788,73 +795,134 @@ mod tests {
         }
     }
 
+    /// A journal of ten batches of 500, a network, and the sync task running through a
+    /// [`Scripted`] upstream failing request `fail`: the journal, the request count, the
+    /// gate of request 0, and what stops it all.
+    struct Scene {
+        dir: tempfile::TempDir,
+        journal: SharedJournal,
+        calls: Arc<std::sync::atomic::AtomicUsize>,
+        first: Option<tokio::sync::oneshot::Sender<bool>>,
+        cancel: CancellationToken,
+        task: tokio::task::JoinHandle<Result<(), JournalError>>,
+        network: CancellationToken,
+    }
+
+    impl Scene {
+        async fn start(fail: Option<usize>) -> Scene {
+            let dir = tempfile::tempdir().unwrap();
+            let journal = journal_of(dir.path(), 20, 250);
+            let (url, network) = crate::bench::bench_network(dir.path(), "network")
+                .await
+                .unwrap();
+            let (first, held) = tokio::sync::oneshot::channel();
+            let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+            let upstream = Scripted {
+                inner: upstream::HttpUpstream::new(
+                    &url,
+                    "bench",
+                    "bench-secret",
+                    Duration::from_secs(30),
+                )
+                .unwrap(),
+                calls: calls.clone(),
+                first: Mutex::new(Some(held)),
+                fail,
+            };
+            let cancel = CancellationToken::new();
+            let task = tokio::spawn(run(
+                journal.clone(),
+                upstream,
+                Arc::new(SyncHandle::default()),
+                cancel.clone(),
+            ));
+            Scene {
+                dir,
+                journal,
+                calls,
+                first: Some(first),
+                cancel,
+                task,
+                network,
+            }
+        }
+
+        fn calls(&self) -> usize {
+            self.calls.load(std::sync::atomic::Ordering::SeqCst)
+        }
+
+        fn sent(&self) -> (u64, u64) {
+            let s = with_journal(&self.journal, |j| j.outbox_summary((0, 0))).unwrap();
+            (s.pending, s.sent)
+        }
+
+        /// Wait until `calls` requests were made, then a little longer: no more come.
+        async fn settles_at(&self, calls: impl Fn(usize) -> bool) -> usize {
+            let deadline = std::time::Instant::now() + Duration::from_secs(20);
+            while !calls(self.calls()) {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "{} requests",
+                    self.calls()
+                );
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            let seen = self.calls();
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            assert_eq!(self.calls(), seen, "more requests came");
+            seen
+        }
+
+        /// Release request 0 (to be sent, or failed), wait for every slip to be recorded
+        /// `sent`, stop, and check that the network took each slip once.
+        async fn finish(mut self, send_first: bool) {
+            assert!(self.first.take().unwrap().send(send_first).is_ok());
+            let deadline = std::time::Instant::now() + Duration::from_secs(30);
+            while self.sent() != (0, 5000) {
+                assert!(std::time::Instant::now() < deadline, "{:?}", self.sent());
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            self.cancel.cancel();
+            self.task.await.unwrap().unwrap();
+            self.network.cancel();
+            let net = rusqlite::Connection::open(self.dir.path().join("network.db")).unwrap();
+            let (rows, ids): (i64, i64) = net
+                .query_row(
+                    "SELECT COUNT(*), COUNT(DISTINCT id) FROM confirmations WHERE status = 'accepted'",
+                    [],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .unwrap();
+            assert_eq!((rows, ids), (5000, 5000));
+        }
+    }
+
     /// Answers out of turn: the first batch is held while the next ones are answered. Their
-    /// places on the wire go to the batches after them (five requests while the first is
-    /// held, not three) and nothing is recorded before the first is answered. Then the first
-    /// fails: every batch is sent again, and each slip is taken by the network once.
+    /// places on the wire go to the batches after them, up to six batches between sent and
+    /// recorded (not three), and nothing is recorded before the first is answered. Then
+    /// the first fails: every batch is sent again, and each slip is taken by the network
+    /// once.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn an_answer_out_of_turn_frees_its_place_and_waits_for_the_first_to_be_recorded() {
-        let dir = tempfile::tempdir().unwrap();
-        // 2,500 slips: five batches of 500.
-        let shared = journal_of(dir.path(), 10, 250);
-        let (url, stop) = crate::bench::bench_network(dir.path(), "network")
-            .await
-            .unwrap();
-        let (fail_first, held) = tokio::sync::oneshot::channel();
-        let upstream = HoldFirst {
-            inner: upstream::HttpUpstream::new(
-                &url,
-                "bench",
-                "bench-secret",
-                Duration::from_secs(30),
-            )
-            .unwrap(),
-            calls: Arc::default(),
-            first: Mutex::new(Some(held)),
-        };
-        let counted = upstream.calls.clone();
-        let handle = Arc::new(SyncHandle::default());
-        let cancel = CancellationToken::new();
-        let task = tokio::spawn(run(
-            shared.clone(),
-            upstream,
-            handle.clone(),
-            cancel.clone(),
-        ));
-        let calls = || counted.load(std::sync::atomic::Ordering::SeqCst);
-        let deadline = std::time::Instant::now() + Duration::from_secs(20);
-        while calls() < 5 {
-            assert!(std::time::Instant::now() < deadline, "{} requests", calls());
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        // Give the answered batches time to be (wrongly) recorded, then look.
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        assert_eq!(calls(), 5, "nothing more to send");
-        let pending = with_journal(&shared, |j| j.outbox_summary((0, 0))).unwrap();
-        assert_eq!((pending.pending, pending.sent), (2500, 0));
-        fail_first.send(false).unwrap();
-        let deadline = std::time::Instant::now() + Duration::from_secs(30);
-        loop {
-            let s = with_journal(&shared, |j| j.outbox_summary((0, 0))).unwrap();
-            if s.pending == 0 {
-                assert_eq!(s.sent, 2500);
-                break;
-            }
-            assert!(std::time::Instant::now() < deadline, "{s:?}");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        assert!(calls() >= 10, "every batch sent again: {}", calls());
-        cancel.cancel();
-        task.await.unwrap().unwrap();
-        stop.cancel();
-        let net = rusqlite::Connection::open(dir.path().join("network.db")).unwrap();
-        let (rows, ids): (i64, i64) = net
-            .query_row(
-                "SELECT COUNT(*), COUNT(DISTINCT id) FROM confirmations WHERE status = 'accepted'",
-                [],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .unwrap();
-        assert_eq!((rows, ids), (2500, 2500));
+        let scene = Scene::start(None).await;
+        assert_eq!(
+            scene.settles_at(|n| n >= OUTSTANDING_MAX).await,
+            OUTSTANDING_MAX
+        );
+        assert_eq!(scene.sent(), (5000, 0), "recorded out of turn");
+        scene.finish(false).await;
+    }
+
+    /// A failure held behind an unanswered batch stops the sending at once: nothing more
+    /// goes out until its turn comes; then the batches from it on are sent again.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failure_out_of_turn_stops_the_sending() {
+        let scene = Scene::start(Some(2)).await;
+        // Requests 0 (held), 1 (answered) and 2 (failed); a fourth only if 1 was answered
+        // before 2 failed.
+        let calls = scene.settles_at(|n| n >= 3).await;
+        assert!(calls <= 4, "{calls} requests with a failure held");
+        assert_eq!(scene.sent(), (5000, 0));
+        scene.finish(true).await;
     }
 }

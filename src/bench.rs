@@ -616,14 +616,8 @@ pub fn sync_figures(slips: usize, samples: usize, rounds: usize) -> anyhow::Resu
                 last = Some(drained);
             }
         }
-        let Drained {
-            cancel,
-            task,
-            stop,
-            url,
-            journal,
-            handle,
-        } = last.expect("one round at least");
+        let last = last.expect("one round at least");
+        let (url, journal, handle) = (&last.url, &last.journal, &last.handle);
 
         // Commit to webhook, one sale at a time with the link up.
         let mut latencies = Vec::with_capacity(samples);
@@ -671,9 +665,7 @@ pub fn sync_figures(slips: usize, samples: usize, rounds: usize) -> anyhow::Resu
             }
         }
         latencies.sort();
-        cancel.cancel();
-        let _ = task.await;
-        stop.cancel();
+        last.stop().await;
         Ok::<_, anyhow::Error>(SyncFigures {
             slips,
             rounds: results,

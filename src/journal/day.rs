@@ -352,7 +352,10 @@ mod tests {
 
     use super::*;
     use crate::domain::{BillBarcode, BillFields, Deadline, PaperlessRef};
-    use crate::journal::{Committed, MIGRATION_FILES, SlipPay, SyncState, sales::append_sale};
+    use crate::journal::{
+        Committed, MIGRATION_FILES, SyncState,
+        sales::{append_sale, slip_columns},
+    };
     use crate::register::{NewSale, PaymentInfo, Slip, SlipKind, Station, Store};
 
     fn at(text: &str) -> DateTime<FixedOffset> {
@@ -553,25 +556,9 @@ mod tests {
                 .unwrap()
                 .into_iter()
                 .map(|p| {
-                    let (barcode, chain, code, number, payment, merchant) = match &p.pay {
-                        SlipPay::Barcode(b) => (Some(b.clone()), None, None, None, None, None),
-                        SlipPay::KeyIn {
-                            chain,
-                            payment_code,
-                            confirmation_number,
-                            payment,
-                            merchant,
-                        } => (
-                            None,
-                            Some(chain.as_str().to_owned()),
-                            Some(payment_code.clone()),
-                            Some(confirmation_number.clone()),
-                            Some(payment.clone()),
-                            Some(merchant.clone()),
-                        ),
-                    };
+                    let pay = slip_columns(&p.pay);
                     let text = |v: Option<String>| v.map_or(Value::Null, Value::Text);
-                    let row = vec![
+                    let row = [
                         Value::Integer(p.seq as i64),
                         Value::Integer(p.idx as i64),
                         Value::Integer(p.attempts as i64),
@@ -580,14 +567,11 @@ mod tests {
                         text(p.sale.store_chain.map(|c| c.as_str().to_owned())),
                         Value::Text(p.sale.prev_hash.clone()),
                         Value::Text(p.sale.hash.clone()),
-                        text(barcode),
-                        text(chain),
-                        text(code),
-                        text(number),
-                        text(payment),
-                        text(merchant),
-                        Value::Integer(p.amount.get() as i64),
-                    ];
+                    ]
+                    .into_iter()
+                    .chain(pay.map(|c| text(c.map(str::to_owned))))
+                    .chain([Value::Integer(p.amount.get() as i64)])
+                    .collect::<Vec<_>>();
                     assert_eq!(p.id, format!("{}-{}-{}", j.journal_id, p.seq, p.idx));
                     (p.seq, p.idx, format!("{row:?}"))
                 })

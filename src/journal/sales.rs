@@ -213,23 +213,7 @@ fn insert_sale(tx: &rusqlite::Transaction<'_>, r: &SaleRecord) -> rusqlite::Resu
     )?;
     let mut outbox_st = tx.prepare_cached("INSERT INTO outbox (sale_seq, idx) VALUES (?1, ?2)")?;
     for s in &r.slips {
-        let (barcode, chain, code, conf, payment, merchant) = match &s.pay {
-            SlipPay::Barcode(d) => (Some(d.as_str()), None, None, None, None, None),
-            SlipPay::KeyIn {
-                chain,
-                payment_code,
-                confirmation_number,
-                payment,
-                merchant,
-            } => (
-                None,
-                Some(chain.as_str()),
-                Some(payment_code.as_str()),
-                Some(confirmation_number.as_str()),
-                Some(payment.as_str()),
-                Some(merchant.as_str()),
-            ),
-        };
+        let [barcode, chain, code, conf, payment, merchant] = slip_columns(&s.pay);
         slip_st.execute(params![
             r.seq as i64,
             s.idx,
@@ -289,8 +273,30 @@ fn sale_from_row(row: &Row<'_>) -> rusqlite::Result<SaleRecord> {
     })
 }
 
-/// What a slip paid, from its row's six columns from `first` on: `barcode`, `chain`,
-/// `payment_code`, `confirmation_number`, `payment`, `merchant`.
+/// A slip's six pay columns as written: `barcode`, `chain`, `payment_code`,
+/// `confirmation_number`, `payment`, `merchant` (read back by [`slip_pay`]).
+pub(super) fn slip_columns(pay: &SlipPay) -> [Option<&str>; 6] {
+    match pay {
+        SlipPay::Barcode(d) => [Some(d.as_str()), None, None, None, None, None],
+        SlipPay::KeyIn {
+            chain,
+            payment_code,
+            confirmation_number,
+            payment,
+            merchant,
+        } => [
+            None,
+            Some(chain.as_str()),
+            Some(payment_code.as_str()),
+            Some(confirmation_number.as_str()),
+            Some(payment.as_str()),
+            Some(merchant.as_str()),
+        ],
+    }
+}
+
+/// What a slip paid, from its row's six columns from `first` on, as [`slip_columns`]
+/// writes them.
 pub(super) fn slip_pay(row: &Row<'_>, first: usize) -> rusqlite::Result<SlipPay> {
     let barcode: Option<String> = row.get(first)?;
     Ok(match barcode {

@@ -594,14 +594,23 @@ pub fn sync_figures(slips: usize, samples: usize, rounds: usize) -> anyhow::Resu
             // the files left by the phase before fall on both.
             let ((alone_time, alone_cpu), (drain_time, drain_cpu, drained)) = if round % 2 == 0 {
                 let alone = sync_bench_alone(&dir, round, &batches, &hook_url, &client).await?;
-                let drain =
+                let (time, cpu, drained) =
                     sync_bench_drain(&dir, round, &pristine, slips, &hook_url, &client).await?;
-                (alone, drain)
+                (alone, (time, cpu, Some(drained)))
             } else {
-                let drain =
+                let (time, cpu, drained) =
                     sync_bench_drain(&dir, round, &pristine, slips, &hook_url, &client).await?;
+                // Settled before the network alone goes, as the alone network is before a
+                // drain: stopped, or (the last round's, kept for the latency samples) idle.
+                let drained = if round + 1 < rounds {
+                    drained.stop().await;
+                    None
+                } else {
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    Some(drained)
+                };
                 let alone = sync_bench_alone(&dir, round, &batches, &hook_url, &client).await?;
-                (alone, drain)
+                (alone, (time, cpu, drained))
             };
             let per_slip = |cpu: Duration| cpu / slips.max(1) as u32;
             results.push(SyncRound {
@@ -610,10 +619,12 @@ pub fn sync_figures(slips: usize, samples: usize, rounds: usize) -> anyhow::Resu
                 alone_cpu_per_slip: per_slip(alone_cpu),
                 drain_cpu_per_slip: per_slip(drain_cpu),
             });
-            if round + 1 < rounds {
-                drained.stop().await;
-            } else {
-                last = Some(drained);
+            if let Some(drained) = drained {
+                if round + 1 < rounds {
+                    drained.stop().await;
+                } else {
+                    last = Some(drained);
+                }
             }
         }
         let last = last.expect("one round at least");
@@ -810,8 +821,11 @@ async fn sync_bench_drain(
         .await??;
         match first {
             None => break,
-            Some(_) if task.is_finished() || Instant::now() > deadline => {
+            Some(_) if task.is_finished() => {
                 anyhow::bail!("the sync task stopped before the drain ended")
+            }
+            Some(_) if Instant::now() > deadline => {
+                anyhow::bail!("the drain took over 10 minutes")
             }
             Some(key) => mark = key,
         }

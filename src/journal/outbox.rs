@@ -238,7 +238,9 @@ impl Journal {
     /// [`Journal::record_sync`] for the answers to one read of [`Journal::pending_from`],
     /// in its order: every slip pending between two of them is among them. A run of `sent`
     /// verdicts is then written as one update of its key range (a drain's usual batch: one
-    /// statement instead of 500), which changes exactly the run's slips still pending.
+    /// statement instead of 500), which changes exactly the run's slips still pending, and
+    /// in a damaged journal any pending outbox key inside the range that has no slip
+    /// (which `pending_from` passes over and verify reports).
     pub fn record_batch(
         &mut self,
         results: &[((u64, u32), SyncState, Option<String>)],
@@ -310,23 +312,47 @@ impl Journal {
     /// [`Journal::outbox_summary`] of the whole outbox in one read snapshot: `began` is
     /// called once the snapshot is taken (nothing written after that is counted), with the
     /// means to interrupt the scan from another thread.
+    /// `stopped` is looked at before each of its two scans: a scan already running is
+    /// stopped through the interrupt handle, one not yet started is not started.
     pub fn outbox_summary_in_snapshot(
         &self,
         began: impl FnOnce(rusqlite::InterruptHandle),
+        stopped: &std::sync::atomic::AtomicBool,
     ) -> Result<OutboxSummary, JournalError> {
+        use std::sync::atomic::Ordering;
         let err = self.err();
         let tx = self.conn.unchecked_transaction().map_err(&err)?;
         // In WAL mode a read transaction's snapshot is taken by its first read.
         tx.query_row("SELECT COUNT(*) FROM meta", [], |_| Ok(()))
             .map_err(&err)?;
         began(self.conn.get_interrupt_handle());
-        self.outbox_summary((0, 0))
+        let interrupted = || {
+            err(rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_INTERRUPT),
+                Some("the outbox count was stopped".into()),
+            ))
+        };
+        if stopped.load(Ordering::SeqCst) {
+            return Err(interrupted());
+        }
+        let mut summary = self.pending_summary((0, 0))?;
+        if stopped.load(Ordering::SeqCst) {
+            return Err(interrupted());
+        }
+        self.final_counts(&mut summary)?;
+        Ok(summary)
     }
 
     /// Counts of the outbox by state (a scan of the whole outbox), and the pending amount
     /// and oldest pending payment from `from` on (the caller's low-water mark).
     pub fn outbox_summary(&self, from: (u64, u32)) -> Result<OutboxSummary, JournalError> {
         let mut summary = self.pending_summary(from)?;
+        self.final_counts(&mut summary)?;
+        Ok(summary)
+    }
+
+    /// The sent, conflict and rejected counts of the whole outbox, into `summary`.
+    fn final_counts(&self, summary: &mut OutboxSummary) -> Result<(), JournalError> {
         self.conn
             .prepare_cached(
                 "SELECT state, COUNT(*) FROM outbox WHERE state != 'pending' GROUP BY state",
@@ -345,8 +371,7 @@ impl Journal {
                 }
                 Ok(())
             })
-            .map_err(self.err())?;
-        Ok(summary)
+            .map_err(self.err())
     }
 
     /// Only the pending part of [`Journal::outbox_summary`], reading from `from` on: cheap

@@ -140,9 +140,12 @@ struct Recorder {
     queued: Verdicts,
     counting: Option<Counting>,
     handle: Arc<SyncHandle>,
+    /// The status's pending figures were refreshed since the start: newer than the count's.
+    refreshed: bool,
 }
 
-/// The start's count of the outbox, read in the background ([`start_count`]).
+/// The start's count of the outbox, read in the background ([`start_count`]). Dropped, it
+/// stops the count.
 struct Counting {
     /// Fires once the count's read snapshot is taken (with the means to interrupt the scan,
     /// when it runs on a connection of its own); `None` once it has.
@@ -150,6 +153,19 @@ struct Counting {
     interrupt: Option<rusqlite::InterruptHandle>,
     /// The count. Closed without one if its thread could not run.
     done: tokio::sync::oneshot::Receiver<Result<OutboxSummary, JournalError>>,
+    /// Set when the count is no longer wanted: looked at before each of its scans.
+    stopped: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Drop for Counting {
+    fn drop(&mut self) {
+        self.stopped
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        self.before_snapshot();
+        if let Some(interrupt) = &self.interrupt {
+            interrupt.interrupt();
+        }
+    }
 }
 
 impl Counting {
@@ -183,14 +199,19 @@ impl Counting {
 fn start_count(journal: &SharedJournal) -> Counting {
     let (began_tx, began) = tokio::sync::oneshot::channel();
     let (done_tx, done) = tokio::sync::oneshot::channel();
+    let stopped = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let j = journal.clone();
+    let stop = stopped.clone();
     let count = move || {
         let path = with_journal(&j, |j| j.path().to_owned());
         let summary = match Journal::open_read_only(&path) {
-            Ok(counter) => counter.outbox_summary_in_snapshot(|interrupt| {
-                let _ = began_tx.send(Some(interrupt));
-                lower_this_threads_priority();
-            }),
+            Ok(counter) => counter.outbox_summary_in_snapshot(
+                |interrupt| {
+                    let _ = began_tx.send(Some(interrupt));
+                    lower_this_threads_priority();
+                },
+                &stop,
+            ),
             Err(_) => {
                 let summary = with_journal(&j, |j| j.outbox_summary((0, 0)));
                 let _ = began_tx.send(None);
@@ -207,6 +228,7 @@ fn start_count(journal: &SharedJournal) -> Counting {
         began: Some(began),
         interrupt: None,
         done,
+        stopped,
     }
 }
 
@@ -233,6 +255,7 @@ impl Recorder {
             queued: Vec::new(),
             counting,
             handle,
+            refreshed: false,
         }
     }
 
@@ -248,7 +271,7 @@ impl Recorder {
         {
             return Ok(());
         }
-        self.merge_count()?;
+        self.merge_count();
         self.reap().await?;
         self.start();
         Ok(())
@@ -261,62 +284,70 @@ impl Recorder {
         {
             c.interrupt = began.await.unwrap_or(None);
         }
-        self.merge_count()?;
+        self.merge_count();
         self.reap().await?;
         self.start();
         self.reap().await
     }
 
-    /// Stopping: the start's count is interrupted and let go (it only feeds the status,
-    /// which stops here too) and what was answered is written.
+    /// Stopping: the start's count is stopped and let go (it only feeds the status, which
+    /// stops here too) and what was answered is written.
     async fn stop(&mut self) -> Result<(), JournalError> {
-        if let Some(mut c) = self.counting.take() {
-            c.before_snapshot();
-            if let Some(interrupt) = c.interrupt {
-                interrupt.interrupt();
-            }
-        }
+        self.counting = None;
         self.flush().await
     }
 
     /// The start's count, waited for and put in the status ([`Recorder::merge_count`]).
     /// Never ends when there is none; cancel-safe.
-    async fn counted(&mut self) -> Result<(), JournalError> {
+    async fn counted(&mut self) {
         let count = match &mut self.counting {
             Some(c) => (&mut c.done).await.ok(),
             None => std::future::pending().await,
         };
         self.counting = None;
         if let Some(summary) = count {
-            self.add_count(summary?);
+            self.add_count(summary);
         }
-        Ok(())
     }
 
     /// The start's count, if it came, put in the status with what was counted since.
-    fn merge_count(&mut self) -> Result<(), JournalError> {
+    fn merge_count(&mut self) {
         use tokio::sync::oneshot::error::TryRecvError;
         let Some(c) = &mut self.counting else {
-            return Ok(());
+            return;
         };
         match c.done.try_recv() {
             Err(TryRecvError::Empty) => {}
             Err(TryRecvError::Closed) => self.counting = None,
             Ok(summary) => {
                 self.counting = None;
-                self.add_count(summary?);
+                self.add_count(summary);
             }
         }
-        Ok(())
     }
 
-    /// Put the start's count in the status, adding what was counted since.
-    fn add_count(&mut self, summary: OutboxSummary) {
+    /// Put the start's count in the status, adding what was counted since; its pending
+    /// figures only if no refresh has given newer ones. A count that failed only feeds the
+    /// status: it is reported, and the status goes on counting from zero.
+    fn add_count(&mut self, summary: Result<OutboxSummary, JournalError>) {
+        let summary = match summary {
+            Ok(summary) => summary,
+            Err(e) => {
+                eprintln!("konbini sync: the outbox count at start failed: {e}");
+                return;
+            }
+        };
+        let refreshed = self.refreshed;
         self.handle.update(|st| {
             let since = std::mem::replace(&mut st.outbox, summary);
             st.outbox.sent += since.sent;
             st.outbox.conflicts += since.conflicts;
             st.outbox.rejected += since.rejected;
+            if refreshed {
+                st.outbox.pending = since.pending;
+                st.outbox.pending_yen = since.pending_yen;
+                st.outbox.oldest_pending_at = since.oldest_pending_at;
+            }
         });
     }
 
@@ -496,6 +527,7 @@ pub async fn run<U: Upstream>(
             tokio::task::spawn_blocking(move || refresh(&j, &h, mark))
                 .await
                 .expect("the journal task ran")?;
+            recorder.refreshed = true;
             last_refresh = std::time::Instant::now();
         }
         let Some(front) = in_flight.front() else {
@@ -503,7 +535,7 @@ pub async fn run<U: Upstream>(
                 _ = cancel.cancelled() => return Ok(()),
                 _ = woken => {}
                 _ = tokio::time::sleep(IDLE_POLL) => {}
-                r = recorder.counted() => r?,
+                _ = recorder.counted() => {}
             }
             continue;
         };
@@ -662,6 +694,7 @@ mod tests {
             began: Some(began),
             interrupt: None,
             done,
+            stopped: Arc::default(),
         };
         let handle = Arc::new(SyncHandle::default());
         let mut recorder = Recorder::new(shared.clone(), Some(counting), handle.clone());
@@ -697,11 +730,54 @@ mod tests {
         // Counted from zero until the count comes.
         assert_eq!(handle.status().outbox.sent, 3);
         finish.send(()).unwrap();
-        recorder.counted().await.unwrap();
+        recorder.counted().await;
         count.join().unwrap();
         let outbox = handle.status().outbox;
         // The count saw 4 pending, 0 sent; the 3 answered since are added, not lost.
         assert_eq!((outbox.pending, outbox.sent), (4, 3));
+    }
+
+    /// The start's count only feeds the status: when it fails, the status goes on counting
+    /// from zero and the verdicts are written all the same. When it is stopped before its
+    /// scans, it does not scan.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failed_or_stopped_count_changes_nothing_but_the_status() {
+        let dir = tempfile::tempdir().unwrap();
+        let shared = journal_of(dir.path(), 1, 2);
+        let slips = with_journal(&shared, |j| j.pending_from((0, 0), 10)).unwrap();
+        let (began_tx, began) = tokio::sync::oneshot::channel();
+        let (done_tx, done) = tokio::sync::oneshot::channel();
+        assert!(began_tx.send(None).is_ok());
+        let failed = Err(JournalError::Missing {
+            path: dir.path().join("gone.db"),
+        });
+        assert!(done_tx.send(failed).is_ok());
+        let counting = Counting {
+            began: Some(began),
+            interrupt: None,
+            done,
+            stopped: Arc::default(),
+        };
+        let handle = Arc::new(SyncHandle::default());
+        let mut recorder = Recorder::new(shared.clone(), Some(counting), handle.clone());
+        handle.update(|st| st.outbox.sent += 1);
+        recorder
+            .push(vec![(slips[0].key(), SyncState::Sent, None)])
+            .await
+            .unwrap();
+        recorder.flush().await.unwrap();
+        assert!(recorder.counting.is_none());
+        assert_eq!(handle.status().outbox.sent, 1);
+        let written = with_journal(&shared, |j| j.outbox_summary((0, 0))).unwrap();
+        assert_eq!((written.pending, written.sent), (1, 1));
+
+        let reader = Journal::open_read_only(&dir.path().join("journal.db")).unwrap();
+        let stopped = std::sync::atomic::AtomicBool::new(false);
+        let stop = |_| stopped.store(true, std::sync::atomic::Ordering::SeqCst);
+        let err = reader
+            .outbox_summary_in_snapshot(stop, &stopped)
+            .unwrap_err();
+        assert!(err.to_string().contains("stopped"), "{err}");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -759,6 +835,8 @@ mod tests {
     struct Scripted {
         inner: upstream::HttpUpstream,
         calls: Arc<std::sync::atomic::AtomicUsize>,
+        /// Requests that have their answer (or failure).
+        answered: Arc<std::sync::atomic::AtomicUsize>,
         first: Mutex<Option<tokio::sync::oneshot::Receiver<bool>>>,
         fail: Option<usize>,
     }
@@ -769,22 +847,29 @@ mod tests {
             batch: &[Confirmation],
         ) -> Result<Vec<upstream::Verdict>, UpstreamError> {
             let n = self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            if Some(n) == self.fail {
-                return Err(UpstreamError::Unavailable {
+            let answer = if Some(n) == self.fail {
+                Err(UpstreamError::Unavailable {
                     status: 503,
                     retry_after: None,
-                });
-            }
-            let gate = match n {
-                0 => self.first.lock().unwrap().take(),
-                _ => None,
+                })
+            } else {
+                let gate = match n {
+                    0 => self.first.lock().unwrap().take(),
+                    _ => None,
+                };
+                let go = match gate {
+                    Some(gate) => gate.await.unwrap_or(false),
+                    None => true,
+                };
+                if go {
+                    self.inner.confirm(batch).await
+                } else {
+                    Err(UpstreamError::Transport("the held request failed".into()))
+                }
             };
-            if let Some(gate) = gate
-                && !gate.await.unwrap_or(false)
-            {
-                return Err(UpstreamError::Transport("the held request failed".into()));
-            }
-            self.inner.confirm(batch).await
+            self.answered
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            answer
         }
 
         async fn lookup(
@@ -802,6 +887,7 @@ mod tests {
         dir: tempfile::TempDir,
         journal: SharedJournal,
         calls: Arc<std::sync::atomic::AtomicUsize>,
+        answered: Arc<std::sync::atomic::AtomicUsize>,
         first: Option<tokio::sync::oneshot::Sender<bool>>,
         cancel: CancellationToken,
         task: tokio::task::JoinHandle<Result<(), JournalError>>,
@@ -817,6 +903,7 @@ mod tests {
                 .unwrap();
             let (first, held) = tokio::sync::oneshot::channel();
             let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+            let answered = Arc::new(std::sync::atomic::AtomicUsize::new(0));
             let upstream = Scripted {
                 inner: upstream::HttpUpstream::new(
                     &url,
@@ -826,6 +913,7 @@ mod tests {
                 )
                 .unwrap(),
                 calls: calls.clone(),
+                answered: answered.clone(),
                 first: Mutex::new(Some(held)),
                 fail,
             };
@@ -840,6 +928,7 @@ mod tests {
                 dir,
                 journal,
                 calls,
+                answered,
                 first: Some(first),
                 cancel,
                 task,
@@ -856,10 +945,13 @@ mod tests {
             (s.pending, s.sent)
         }
 
-        /// Wait until `calls` requests were made, then a little longer: no more come.
-        async fn settles_at(&self, calls: impl Fn(usize) -> bool) -> usize {
+        /// Wait until `calls` requests were made and `answered` of them have their answer,
+        /// then a little longer: no more come.
+        async fn settles_at(&self, calls: impl Fn(usize) -> bool, answered: usize) -> usize {
             let deadline = std::time::Instant::now() + Duration::from_secs(20);
-            while !calls(self.calls()) {
+            while !calls(self.calls())
+                || self.answered.load(std::sync::atomic::Ordering::SeqCst) < answered
+            {
                 assert!(
                     std::time::Instant::now() < deadline,
                     "{} requests",
@@ -906,7 +998,9 @@ mod tests {
     async fn an_answer_out_of_turn_frees_its_place_and_waits_for_the_first_to_be_recorded() {
         let scene = Scene::start(None).await;
         assert_eq!(
-            scene.settles_at(|n| n >= OUTSTANDING_MAX).await,
+            scene
+                .settles_at(|n| n >= OUTSTANDING_MAX, OUTSTANDING_MAX - 1)
+                .await,
             OUTSTANDING_MAX
         );
         assert_eq!(scene.sent(), (5000, 0), "recorded out of turn");
@@ -920,7 +1014,7 @@ mod tests {
         let scene = Scene::start(Some(2)).await;
         // Requests 0 (held), 1 (answered) and 2 (failed); a fourth only if 1 was answered
         // before 2 failed.
-        let calls = scene.settles_at(|n| n >= 3).await;
+        let calls = scene.settles_at(|n| n >= 3, 2).await;
         assert!(calls <= 4, "{calls} requests with a failure held");
         assert_eq!(scene.sent(), (5000, 0));
         scene.finish(true).await;

@@ -668,6 +668,23 @@ mod tests {
         Arc::new(Mutex::new(journal))
     }
 
+    /// A Recorder whose start count is the test's: its snapshot signal and its result.
+    fn recorder_counting(
+        shared: &SharedJournal,
+        began: tokio::sync::oneshot::Receiver<Option<rusqlite::InterruptHandle>>,
+        done: tokio::sync::oneshot::Receiver<Result<OutboxSummary, JournalError>>,
+    ) -> (Recorder, Arc<SyncHandle>) {
+        let counting = Counting {
+            began: Some(began),
+            interrupt: None,
+            done,
+            stopped: Arc::default(),
+        };
+        let handle = Arc::new(SyncHandle::default());
+        let recorder = Recorder::new(shared.clone(), Some(counting), handle.clone());
+        (recorder, handle)
+    }
+
     /// Nothing is written before the start's count has its snapshot; from then on writes go
     /// on while the count scans, and the count, whenever it comes, gets the verdicts counted
     /// since added to it.
@@ -690,14 +707,7 @@ mod tests {
             at_finish.recv().unwrap();
             assert!(done_tx.send(seen).is_ok());
         });
-        let counting = Counting {
-            began: Some(began),
-            interrupt: None,
-            done,
-            stopped: Arc::default(),
-        };
-        let handle = Arc::new(SyncHandle::default());
-        let mut recorder = Recorder::new(shared.clone(), Some(counting), handle.clone());
+        let (mut recorder, handle) = recorder_counting(&shared, began, done);
         let verdict = |i: usize| vec![(slips[i].key(), SyncState::Sent, None)];
         // Two answers before the snapshot: queued, not written.
         for i in 0..2 {
@@ -752,14 +762,7 @@ mod tests {
             path: dir.path().join("gone.db"),
         });
         assert!(done_tx.send(failed).is_ok());
-        let counting = Counting {
-            began: Some(began),
-            interrupt: None,
-            done,
-            stopped: Arc::default(),
-        };
-        let handle = Arc::new(SyncHandle::default());
-        let mut recorder = Recorder::new(shared.clone(), Some(counting), handle.clone());
+        let (mut recorder, handle) = recorder_counting(&shared, began, done);
         handle.update(|st| st.outbox.sent += 1);
         recorder
             .push(vec![(slips[0].key(), SyncState::Sent, None)])

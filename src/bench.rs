@@ -456,14 +456,9 @@ impl SyncFigures {
     }
 }
 
-/// CPU time of this process so far, every thread, user and system (getrusage(2)).
-fn process_cpu() -> Duration {
-    // SAFETY: getrusage fills the struct it is given and reads nothing else.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: as above; RUSAGE_SELF always exists.
-    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
-    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
-    tv(usage.ru_utime) + tv(usage.ru_stime)
+/// CPU time of this process so far, every thread, user and system.
+fn process_cpu() -> anyhow::Result<Duration> {
+    crate::ui::bench::cpu_time(std::process::id())
 }
 
 /// Start an in-process network on loopback with terminal `bench`; its base URL and its stop.
@@ -726,7 +721,7 @@ async fn sync_bench_alone(
     let upstream = HttpUpstream::new(&url, "bench", "bench-secret", Duration::from_secs(30))
         .map_err(anyhow::Error::msg)?;
     let next = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let (start, cpu) = (Instant::now(), process_cpu());
+    let (start, cpu) = (Instant::now(), process_cpu()?);
     let mut senders = tokio::task::JoinSet::new();
     for _ in 0..crate::sync::IN_FLIGHT {
         let (batches, next, upstream) = (batches.clone(), next.clone(), upstream.clone());
@@ -743,7 +738,7 @@ async fn sync_bench_alone(
     while let Some(r) = senders.join_next().await {
         r??;
     }
-    let figures = (start.elapsed(), process_cpu() - cpu);
+    let figures = (start.elapsed(), process_cpu()? - cpu);
     stop.cancel();
     // Let the stopped network's last checkpoint finish before the next phase.
     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -792,7 +787,7 @@ async fn sync_bench_drain(
     let cancel = tokio_util::sync::CancellationToken::new();
     let upstream = HttpUpstream::new(&url, "bench", "bench-secret", Duration::from_secs(30))
         .map_err(anyhow::Error::msg)?;
-    let (start, cpu) = (Instant::now(), process_cpu());
+    let (start, cpu) = (Instant::now(), process_cpu()?);
     let task = tokio::spawn(crate::sync::run(
         journal.clone(),
         upstream,
@@ -831,7 +826,7 @@ async fn sync_bench_drain(
         }
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
-    let figures = (start.elapsed(), process_cpu() - cpu);
+    let figures = (start.elapsed(), process_cpu()? - cpu);
     Ok((
         figures.0,
         figures.1,

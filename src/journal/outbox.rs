@@ -111,25 +111,23 @@ impl Journal {
         let mut out = Vec::new();
         let mut from = from;
         while out.len() < limit {
-            let want = limit - out.len();
-            let (read, next) = self.pending_chunk(from, want, &mut out)?;
-            match next {
-                // Fewer keys than asked for: the outbox has no more.
-                Some(next) if read == want => from = next,
-                _ => break,
+            match self.pending_chunk(from, limit - out.len(), &mut out)? {
+                Some(next) => from = next,
+                None => break,
             }
         }
         Ok(out)
     }
 
     /// One round of [`Journal::pending_from`]: up to `limit` pending keys from `from` on,
-    /// their slips appended to `out`. How many keys were read, and the key just past them.
+    /// their slips appended to `out`. The key just past them when all `limit` were read
+    /// (more may follow); `None` when the outbox had no more.
     fn pending_chunk(
         &self,
         from: (u64, u32),
         limit: usize,
         out: &mut Vec<PendingSlip>,
-    ) -> Result<(usize, Option<(u64, u32)>), JournalError> {
+    ) -> Result<Option<(u64, u32)>, JournalError> {
         let err = self.err();
         let mut keys: Vec<((u64, u32), u32)> = Vec::with_capacity(limit.min(4096));
         {
@@ -153,9 +151,9 @@ impl Journal {
             }
         }
         let (Some(&(first, _)), Some(&(last, _))) = (keys.first(), keys.last()) else {
-            return Ok((0, None));
+            return Ok(None);
         };
-        let read = keys.len();
+        let more = keys.len() == limit;
         // The sales from the first key's to the last's, by seq.
         let mut sales: Vec<(u64, Arc<PendingSale>)> = Vec::new();
         {
@@ -223,7 +221,7 @@ impl Journal {
                 attempts,
             });
         }
-        Ok((read, Some((last.0, last.1 + 1))))
+        Ok(more.then_some((last.0, last.1 + 1)))
     }
 
     /// Record the network's answers for a batch, in one transaction. `Pending` keeps a row

@@ -996,8 +996,8 @@ fn cpu_times(pid: u32) -> anyhow::Result<(Duration, Duration)> {
     }
 }
 
-/// User plus system CPU time of every thread of `pid` so far.
-fn cpu_time(pid: u32) -> anyhow::Result<Duration> {
+/// User plus system CPU time of every thread of `pid` so far (clock ticks: 10 ms).
+pub(crate) fn cpu_time(pid: u32) -> anyhow::Result<Duration> {
     cpu_times(pid).map(|(user, system)| user + system)
 }
 

@@ -833,31 +833,43 @@ mod tests {
         assert_eq!(j.outbox_summary((0, 0)).unwrap().sent, 15);
     }
 
-    /// A real network behind an upstream that holds request 0 until told to send it or to
-    /// fail it, and fails request `fail` (if any) at once.
+    /// A real network behind an upstream that holds the first batch the first time it is
+    /// sent, until told to send it or to fail it, and fails the batch starting at `fail`
+    /// (if any) at once, the first time it is sent.
     struct Scripted {
         inner: upstream::HttpUpstream,
         calls: Arc<std::sync::atomic::AtomicUsize>,
         /// Requests that have their answer (or failure).
         answered: Arc<std::sync::atomic::AtomicUsize>,
         first: Mutex<Option<tokio::sync::oneshot::Receiver<bool>>>,
-        fail: Option<usize>,
+        /// The first slip of the batch to fail, the first time it is sent.
+        fail: Mutex<Option<(u64, u32)>>,
     }
+
+    /// The first slip of the journal's first batch.
+    const FIRST_BATCH: (u64, u32) = (1, 1);
 
     impl Upstream for Scripted {
         async fn confirm(
             &self,
             batch: &[Confirmation],
         ) -> Result<Vec<upstream::Verdict>, UpstreamError> {
-            let n = self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            let answer = if Some(n) == self.fail {
+            self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            // Batches are told apart by their first slip: the requests are tasks of their
+            // own, and need not reach here in the order they were sent.
+            let key = batch.first().map(Confirmation::key);
+            let failing = key.is_some() && {
+                let mut fail = self.fail.lock().unwrap();
+                key == fail.take_if(|k| Some(*k) == key)
+            };
+            let answer = if failing {
                 Err(UpstreamError::Unavailable {
                     status: 503,
                     retry_after: None,
                 })
             } else {
-                let gate = match n {
-                    0 => self.first.lock().unwrap().take(),
+                let gate = match key {
+                    Some(FIRST_BATCH) => self.first.lock().unwrap().take(),
                     _ => None,
                 };
                 let go = match gate {
@@ -884,8 +896,8 @@ mod tests {
     }
 
     /// A journal of ten batches of 500, a network, and the sync task running through a
-    /// [`Scripted`] upstream failing request `fail`: the journal, the request count, the
-    /// gate of request 0, and what stops it all.
+    /// [`Scripted`] upstream failing the batch at `fail`: the journal, the request count, the
+    /// gate of the first batch, and what stops it all.
     struct Scene {
         dir: tempfile::TempDir,
         journal: SharedJournal,
@@ -898,7 +910,7 @@ mod tests {
     }
 
     impl Scene {
-        async fn start(fail: Option<usize>) -> Scene {
+        async fn start(fail: Option<(u64, u32)>) -> Scene {
             let dir = tempfile::tempdir().unwrap();
             let journal = journal_of(dir.path(), 20, 250);
             let (url, network) = crate::bench::bench_network(dir.path(), "network")
@@ -918,7 +930,7 @@ mod tests {
                 calls: calls.clone(),
                 answered: answered.clone(),
                 first: Mutex::new(Some(held)),
-                fail,
+                fail: Mutex::new(fail),
             };
             let cancel = CancellationToken::new();
             let task = tokio::spawn(run(
@@ -968,7 +980,7 @@ mod tests {
             seen
         }
 
-        /// Release request 0 (to be sent, or failed), wait for every slip to be recorded
+        /// Release the first batch (to be sent, or failed), wait for every slip to be recorded
         /// `sent`, stop, and check that the network took each slip once.
         async fn finish(mut self, send_first: bool) {
             assert!(self.first.take().unwrap().send(send_first).is_ok());
@@ -1014,9 +1026,10 @@ mod tests {
     /// goes out until its turn comes; then the batches from it on are sent again.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_failure_out_of_turn_stops_the_sending() {
-        let scene = Scene::start(Some(2)).await;
-        // Requests 0 (held), 1 (answered) and 2 (failed); a fourth only if 1 was answered
-        // before 2 failed.
+        // The third batch (sales 5 and 6) fails.
+        let scene = Scene::start(Some((5, 1))).await;
+        // The first batch (held), the second (answered) and the third (failed); a fourth
+        // only if the second was answered before the third failed.
         let calls = scene.settles_at(|n| n >= 3, 2).await;
         assert!(calls <= 4, "{calls} requests with a failure held");
         assert_eq!(scene.sent(), (5000, 0));

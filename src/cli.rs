@@ -1,4 +1,4 @@
-//! The command line (`spec/cli.md`): clap definitions, each flag's help beside it, and the
+//! The command line (`docs/cli.md`): clap definitions, each flag's help beside it, and the
 //! dispatch. Errors come back to `main` as one sentence naming what is wrong.
 
 use std::io::{IsTerminal, Write};
@@ -11,9 +11,9 @@ use chrono::NaiveDate;
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::journal::Journal;
 use crate::replay::synth::{SynthOptions, write_log};
 use crate::replay::{Observer, ReplayOptions, replay};
+use konbini_journal::Journal;
 
 /// A konbini point-of-sale terminal simulator.
 #[derive(Debug, Parser)]
@@ -32,7 +32,7 @@ enum Command {
     Register(crate::ui::RegisterArgs),
     /// Replay a scan log through the register core into a journal, headless.
     Replay {
-        /// The scan log (JSON Lines, spec/scan-log.md).
+        /// The scan log (JSON Lines, docs/scan-log.md).
         log: PathBuf,
         /// The SQLite journal to write (created if missing).
         #[arg(long, default_value = "konbini.db")]
@@ -105,8 +105,8 @@ enum Command {
         #[arg(long)]
         link: Option<PathBuf>,
         /// What the scanner appends to each frame.
-        #[arg(long, value_enum, default_value_t = crate::scanner::sim::Suffix::Crlf)]
-        suffix: crate::scanner::sim::Suffix,
+        #[arg(long, value_enum, default_value_t = konbini_devices::scanner::sim::Suffix::Crlf)]
+        suffix: konbini_devices::scanner::sim::Suffix,
         /// Pace bytes as on a serial line at this baud rate (0: as fast as possible).
         #[arg(long, default_value_t = 9600)]
         baud: u32,
@@ -163,13 +163,8 @@ enum Command {
         printer: PrinterArgs,
     },
     /// The payment network simulator: a Stripe-compatible merchant API, the terminal API
-    /// registers confirm to, hosted vouchers and signed webhooks (spec/network-api.md).
+    /// registers confirm to, hosted vouchers and signed webhooks (docs/terminal-api.md; the merchant API is Stripe's).
     Network(NetworkArgs),
-    /// Print the performance figures with their ratios to the limits that bound them.
-    Bench {
-        #[command(subcommand)]
-        what: Option<BenchCommand>,
-    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -190,14 +185,14 @@ struct NetworkArgs {
     #[arg(long)]
     public_url: Option<String>,
     /// The six-digit biller code in this network's bill barcodes.
-    #[arg(long, default_value = crate::network::DEFAULT_COMPANY_CODE, value_parser = parse_company_code)]
+    #[arg(long, default_value = konbini_network::DEFAULT_COMPANY_CODE, value_parser = parse_company_code)]
     company_code: String,
     /// The merchant's name, as registers and vouchers show it.
     #[arg(long, default_value = "Konbini Demo Shop")]
     merchant_name: String,
     /// Seconds after a voucher's deadline that store confirmations are still credited and
     /// before the payment fails.
-    #[arg(long, default_value_t = crate::network::DEFAULT_EXPIRY_GRACE_SECONDS)]
+    #[arg(long, default_value_t = konbini_network::DEFAULT_EXPIRY_GRACE_SECONDS)]
     expiry_grace: i64,
     /// Stripe test mode's rule that any confirmed payment succeeds by itself after 3 minutes.
     #[arg(long)]
@@ -305,8 +300,8 @@ impl PrinterArgs {
     /// Font A columns on the paper.
     fn columns(&self) -> usize {
         match self.paper {
-            PaperArg::Mm80 => crate::receipt::COLUMNS_80MM,
-            PaperArg::Mm58 => crate::receipt::COLUMNS_58MM,
+            PaperArg::Mm80 => konbini_devices::receipt::COLUMNS_80MM,
+            PaperArg::Mm58 => konbini_devices::receipt::COLUMNS_58MM,
         }
     }
 }
@@ -329,84 +324,6 @@ enum FramingArg {
     StxEtx,
 }
 
-#[derive(Debug, Subcommand)]
-enum BenchCommand {
-    /// Durable replay sales/s against raw synchronous=FULL SQLite commits/s.
-    Replay {
-        /// Sales to replay (and raw commits to time) in each round.
-        #[arg(long, default_value_t = 3000)]
-        sales: u64,
-        /// Interleaved rounds; the medians are reported.
-        #[arg(long, default_value_t = 5)]
-        rounds: u32,
-        /// Directory on the disk to measure (a scratch folder is made and removed there).
-        #[arg(long, default_value = ".")]
-        dir: PathBuf,
-    },
-    /// Scanner frames per second through the serial codec, and scan-to-message latency.
-    Codec {
-        /// How long to run, in seconds.
-        #[arg(long, default_value_t = 2.0, value_parser = parse_seconds)]
-        seconds: f64,
-    },
-    /// The payment network: confirmations/s in signed batches of 100 and PaymentIntent
-    /// creations/s, against raw `GET /health` round trips/s on the same server.
-    Network {
-        /// PaymentIntents to create and then confirm.
-        #[arg(long, default_value_t = 20_000)]
-        payments: usize,
-        /// Clients sending at once.
-        #[arg(long, default_value_t = 4)]
-        clients: usize,
-    },
-    /// Store-and-forward: drain a journal of N slips to a local network against the
-    /// network's own rate for the same confirmations; commit-to-webhook latency.
-    Sync {
-        /// Slips to journal and drain.
-        #[arg(long, default_value_t = 100_000)]
-        slips: usize,
-        /// Sales timed from commit to webhook.
-        #[arg(long, default_value_t = 200)]
-        samples: usize,
-        /// Rounds of the network alone then the drain, interleaved; medians are printed.
-        #[arg(long, default_value_t = 5)]
-        rounds: usize,
-    },
-    /// ESC/POS decoder throughput.
-    Decoder {
-        /// How long to run, in seconds.
-        #[arg(long, default_value_t = 2.0, value_parser = parse_seconds)]
-        seconds: f64,
-    },
-    /// Receipt to ESC/POS bytes per second, and receipt to raster lines, against the
-    /// receipt's serial wire time at 38,400 baud.
-    Printer {
-        /// How long to run each measurement, in seconds.
-        #[arg(long, default_value_t = 2.0, value_parser = parse_seconds)]
-        seconds: f64,
-    },
-    /// Bill barcode parse + validate per second on one core.
-    Barcode {
-        /// How long to run, in seconds.
-        #[arg(long, default_value_t = 2.0, value_parser = parse_seconds)]
-        seconds: f64,
-    },
-    /// The register UI: frame render time, key-to-screen latency, the real binary's memory
-    /// on a journal of a million sales, and start to first frame. Not part of `bench`.
-    Ui {
-        /// Frames timed on each screen.
-        #[arg(long, default_value_t = 3000)]
-        frames: usize,
-        /// Start-up runs of each kind.
-        #[arg(long, default_value_t = 20)]
-        runs: usize,
-        /// The million-sale journal, built here once (minutes) and reused while it holds
-        /// exactly 1,000,000 sales.
-        #[arg(long, default_value = "target/konbini-bench/journal-1m.db")]
-        journal: PathBuf,
-    },
-}
-
 fn parse_synth_date(s: &str) -> Result<NaiveDate, String> {
     let date: NaiveDate = s.parse().map_err(|e| format!("{e}"))?;
     if (2000..=2060).contains(&chrono::Datelike::year(&date)) {
@@ -421,13 +338,6 @@ fn parse_dots(s: &str) -> Result<u16, String> {
         "576" => Ok(576),
         "384" => Ok(384),
         _ => Err("paper is 576 dots (80 mm) or 384 dots (58 mm) wide".to_owned()),
-    }
-}
-
-fn parse_seconds(s: &str) -> Result<f64, String> {
-    match s.parse::<f64>() {
-        Ok(v) if v.is_finite() && v > 0.0 && v <= 3600.0 => Ok(v),
-        _ => Err("expected a number of seconds above 0 and at most 3600".to_owned()),
     }
 }
 
@@ -469,8 +379,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     terminal_id: terminal_id.unwrap_or_default(),
                     terminal_secret: terminal_secret.unwrap_or_default(),
                     drain_timeout: Duration::from_secs_f64(drain_timeout),
-                    limits: crate::register::OfflineLimits {
-                        max_unsent: crate::domain::Yen::new(max_unsent_yen),
+                    limits: konbini_register::OfflineLimits {
+                        max_unsent: konbini_domain::Yen::new(max_unsent_yen),
                         max_age: chrono::Duration::hours(i64::from(max_offline_hours)),
                     },
                 }),
@@ -512,7 +422,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Bench { what } => run_bench(what),
         Command::PrintRender {
             input,
             png,
@@ -526,7 +435,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             paper_out,
             paper_out_file,
         } => run_printer_sim(
-            crate::printer::sim::SimOptions {
+            konbini_devices::printer::sim::SimOptions {
                 out_dir: out,
                 dots,
                 paper_out,
@@ -580,7 +489,7 @@ fn run_network(args: NetworkArgs) -> anyhow::Result<ExitCode> {
             .await
             .with_context(|| format!("cannot listen on {} (--listen)", args.listen))?;
         let addr = listener.local_addr()?;
-        let mut settings = crate::network::Settings::new(&args.api_key);
+        let mut settings = konbini_network::Settings::new(&args.api_key);
         settings.terminals = args.terminals.into_iter().collect();
         settings.company_code = args.company_code;
         settings.merchant_name = args.merchant_name;
@@ -591,7 +500,7 @@ fn run_network(args: NetworkArgs) -> anyhow::Result<ExitCode> {
             .unwrap_or_else(|| format!("http://{addr}"))
             .trim_end_matches('/')
             .to_owned();
-        let net = crate::network::Network::open(&args.db, settings)?;
+        let net = konbini_network::Network::open(&args.db, settings).await?;
         let mut out = std::io::stdout().lock();
         writeln!(out, "listening on http://{addr}")?;
         out.flush()?;
@@ -608,7 +517,7 @@ fn run_network(args: NetworkArgs) -> anyhow::Result<ExitCode> {
             }
             stop.cancel();
         });
-        crate::network::serve(net, listener, cancel)
+        konbini_network::serve(net, listener, cancel)
             .await
             .context("the network server failed")?;
         Ok(ExitCode::SUCCESS)
@@ -645,7 +554,7 @@ fn run_replay(opts: ReplayOptions, json: bool) -> anyhow::Result<ExitCode> {
 fn run_devices(command: DevicesCommand) -> anyhow::Result<ExitCode> {
     match command {
         DevicesCommand::List { json, profiles } => {
-            let profiles = crate::hardware::Profiles::load(&profiles)?;
+            let profiles = konbini_devices::profiles::Profiles::load(&profiles)?;
             let found = crate::devices::list(std::path::Path::new("/"), &profiles);
             for d in &found {
                 if json {
@@ -680,7 +589,7 @@ fn run_devices(command: DevicesCommand) -> anyhow::Result<ExitCode> {
             profiles,
         } => {
             let config = match profile {
-                Some(name) => crate::hardware::Profiles::load(&profiles)?
+                Some(name) => konbini_devices::profiles::Profiles::load(&profiles)?
                     .scanners
                     .into_iter()
                     .find(|s| s.name == name)
@@ -689,11 +598,11 @@ fn run_devices(command: DevicesCommand) -> anyhow::Result<ExitCode> {
                     })?
                     .reader_config(&port),
                 None => {
-                    let mut config = crate::scanner::ReaderConfig::new(port);
+                    let mut config = konbini_devices::scanner::ReaderConfig::new(port);
                     config.baud = baud;
                     config.framing = match framing {
-                        FramingArg::Line => crate::scanner::Framing::Line,
-                        FramingArg::StxEtx => crate::scanner::Framing::StxEtx,
+                        FramingArg::Line => konbini_devices::scanner::Framing::Line,
+                        FramingArg::StxEtx => konbini_devices::scanner::Framing::StxEtx,
                     };
                     config
                 }
@@ -718,12 +627,12 @@ fn run_devices(command: DevicesCommand) -> anyhow::Result<ExitCode> {
 fn run_scanner_sim(
     input: Option<PathBuf>,
     link: Option<PathBuf>,
-    suffix: crate::scanner::sim::Suffix,
+    suffix: konbini_devices::scanner::sim::Suffix,
     baud: u32,
     gap_ms: u64,
     hold: bool,
 ) -> anyhow::Result<ExitCode> {
-    let mut port = crate::scanner::sim::VirtualPort::open()
+    let mut port = konbini_devices::scanner::sim::VirtualPort::open()
         .context("cannot open a pseudo-terminal for the virtual scanner")?;
     if let Some(link) = &link {
         port.link(link)
@@ -739,7 +648,7 @@ fn run_scanner_sim(
         )),
         None => Box::new(std::io::stdin().lock()),
     };
-    let n = crate::scanner::sim::scan_lines(
+    let n = konbini_devices::scanner::sim::scan_lines(
         &mut port,
         &mut reader,
         suffix,
@@ -770,7 +679,7 @@ fn run_print_render(
 ) -> anyhow::Result<ExitCode> {
     use std::io::Read;
 
-    use crate::printer::VirtualPrinter;
+    use konbini_devices::printer::VirtualPrinter;
     let mut file = std::fs::File::open(input)
         .with_context(|| format!("cannot read the job {}", input.display()))?;
     let mut printer = VirtualPrinter::new(dots);
@@ -799,7 +708,10 @@ fn run_print_render(
     let picture = sheet
         .png_bytes()
         .with_context(|| format!("cannot encode the picture {}", png.display()))?;
-    crate::printer::write_files(&[(png, &picture), (text, sheet.transcript().as_bytes())])?;
+    konbini_devices::printer::write_files(&[
+        (png, &picture),
+        (text, sheet.transcript().as_bytes()),
+    ])?;
     println!(
         "{}: {bytes} bytes, {} dot lines ({:.1} mm of paper), {} text lines -> {}, {}",
         input.display(),
@@ -827,14 +739,14 @@ fn run_print_render(
 }
 
 fn run_printer_sim(
-    opts: crate::printer::sim::SimOptions,
+    opts: konbini_devices::printer::sim::SimOptions,
     link: Option<PathBuf>,
 ) -> anyhow::Result<ExitCode> {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, Ordering};
 
     let stop = Arc::new(AtomicBool::new(false));
-    let sim = crate::printer::sim::Sim::open(&opts, stop.clone()).with_context(|| {
+    let sim = konbini_devices::printer::sim::Sim::open(&opts, stop.clone()).with_context(|| {
         format!(
             "cannot open a pseudo-terminal or the output directory {} for the virtual printer",
             opts.out_dir.display()
@@ -892,9 +804,9 @@ fn run_print_queue(journal: &std::path::Path, printer: &PrinterArgs) -> anyhow::
         journal.display()
     );
     let journal = std::sync::Mutex::new(Journal::open(journal)?);
-    let mut printer = crate::printer::PrinterPort::open(port, baud)
+    let mut printer = konbini_devices::printer::PrinterPort::open(port, baud)
         .with_context(|| format!("printer {}: cannot open", port.display()))?;
-    let report = crate::printer::queue::drain(&journal, &mut printer, columns, 0)?;
+    let report = konbini_devices::printer::queue::drain(&journal, &mut printer, columns, 0)?;
     println!(
         "printed {} receipts on {}",
         report.printed.len(),
@@ -932,194 +844,6 @@ fn run_journal(command: JournalCommand) -> anyhow::Result<ExitCode> {
             Journal::open_read_only(&journal)?.export(&mut out, with_ids)?;
             out.flush().context("cannot write the export to stdout")?;
         }
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-fn run_bench(what: Option<BenchCommand>) -> anyhow::Result<ExitCode> {
-    if let Some(BenchCommand::Ui {
-        frames,
-        runs,
-        journal,
-    }) = &what
-    {
-        let opts = crate::ui::bench::Options {
-            frames: (*frames).max(1),
-            runs: (*runs).max(1),
-            journal: journal.clone(),
-        };
-        crate::ui::bench::run(&opts, &mut std::io::stdout().lock())?;
-        return Ok(ExitCode::SUCCESS);
-    }
-    let network = match &what {
-        None => Some((20_000, 4)),
-        Some(BenchCommand::Network { payments, clients }) => Some((*payments, *clients)),
-        Some(_) => None,
-    };
-    let sync = match &what {
-        None => Some((100_000, 200, 5)),
-        Some(BenchCommand::Sync {
-            slips,
-            samples,
-            rounds,
-        }) => Some((*slips, *samples, *rounds)),
-        Some(_) => None,
-    };
-    if let Some((slips, samples, rounds)) = sync {
-        let f = crate::bench::sync_figures(slips.max(500), samples.max(1), rounds.max(1))?;
-        let pct = |p: f64| {
-            f.latencies
-                .get(((f.latencies.len() as f64 * p) as usize).min(f.latencies.len() - 1))
-                .map_or(0.0, |d| d.as_secs_f64() * 1e3)
-        };
-        let us = |d: std::time::Duration| d.as_secs_f64() * 1e6;
-        let (lo, hi) = f
-            .rounds
-            .iter()
-            .map(|r| r.ratio())
-            .fold((f64::MAX, 0.0f64), |(lo, hi), r| (lo.min(r), hi.max(r)));
-        println!(
-            "sync: drained {} slips at {:.0}/s; the network alone took the same confirmations at {:.0}/s, {} requests at once as the sync task sends them (ratio {:.2}, {:.2}-{:.2} over {} rounds, goal >= 0.8); CPU per slip {:.1} us draining, {:.1} us alone; commit to webhook p50 {:.1} ms, p99 {:.1} ms (goal p99 < 100 ms, {} sales)",
-            f.slips,
-            f.median(|r| r.drain_per_second),
-            f.median(|r| r.network_alone_per_second),
-            crate::sync::IN_FLIGHT,
-            f.median(|r| r.ratio()),
-            lo,
-            hi,
-            f.rounds.len(),
-            f.median(|r| us(r.drain_cpu_per_slip)),
-            f.median(|r| us(r.alone_cpu_per_slip)),
-            pct(0.5),
-            pct(0.99),
-            f.latencies.len()
-        );
-        if matches!(what, Some(BenchCommand::Sync { .. })) {
-            return Ok(ExitCode::SUCCESS);
-        }
-    }
-    if let Some((payments, clients)) = network {
-        let f = crate::bench::network_figures(payments.max(100), clients.max(1))?;
-        println!(
-            "network: GET /health {:.0} round trips/s; PaymentIntent create+confirm {:.0}/s; confirmations in signed batches of 100: {:.0}/s (goal 20,000/s: {:.2}x), {:.1} confirmations per /health round trip ({} clients)",
-            f.health_per_second,
-            f.creations_per_second,
-            f.confirmations_per_second,
-            f.confirmations_per_second / 20_000.0,
-            f.confirmations_per_second / f.health_per_second,
-            f.clients
-        );
-        if matches!(what, Some(BenchCommand::Network { .. })) {
-            return Ok(ExitCode::SUCCESS);
-        }
-    }
-    let (replay, barcode, codec, decoder, printer) = match what {
-        None => (
-            Some((3000, 5, PathBuf::from("."))),
-            Some(2.0),
-            Some(2.0),
-            Some(2.0),
-            Some(2.0),
-        ),
-        Some(BenchCommand::Replay { sales, rounds, dir }) => {
-            (Some((sales, rounds, dir)), None, None, None, None)
-        }
-        Some(BenchCommand::Barcode { seconds }) => (None, Some(seconds), None, None, None),
-        Some(BenchCommand::Codec { seconds }) => (None, None, Some(seconds), None, None),
-        Some(BenchCommand::Decoder { seconds }) => (None, None, None, Some(seconds), None),
-        Some(BenchCommand::Printer { seconds }) => (None, None, None, None, Some(seconds)),
-        Some(
-            BenchCommand::Network { .. } | BenchCommand::Sync { .. } | BenchCommand::Ui { .. },
-        ) => (None, None, None, None, None),
-    };
-    if let Some(seconds) = printer {
-        let f = crate::bench::printer_figures(Duration::from_secs_f64(seconds))?;
-        let wire_ms = f.wire.as_secs_f64() * 1e3;
-        println!(
-            "receipt -> ESC/POS: {:.0} receipts/s ({:.1} MB/s of job bytes; a {} B job, {} lines of layout)",
-            f.encode_per_s,
-            f.encode_per_s * f.job_bytes as f64 / 1e6,
-            f.job_bytes,
-            f.layout_lines
-        );
-        println!(
-            "receipt -> raster lines (firmware decoder + engine, 576 dots): {:.3} ms per receipt, {} dot lines (goal < 2 ms: {:.2} of it); PNG encoding adds {:.3} ms",
-            f.raster.as_secs_f64() * 1e3,
-            f.dot_lines,
-            f.raster.as_secs_f64() * 1e3 / 2.0,
-            f.png.as_secs_f64() * 1e3
-        );
-        println!(
-            "the same job on a serial line at 38,400 baud: {wire_ms:.0} ms ({} bytes x 10 bits); encoding takes {:.5} of it, rastering {:.4}",
-            f.job_bytes,
-            1.0 / f.encode_per_s / f.wire.as_secs_f64(),
-            f.raster.as_secs_f64() / f.wire.as_secs_f64()
-        );
-        match &f.receiptline {
-            Ok(r) => println!(
-                "receiptline (npm {}) encodes the same receipt at {:.0} receipts/s ({} B job): ours is {:.1} x faster (goal >= 10x)",
-                r.version,
-                r.receipts_per_s,
-                r.job_bytes,
-                f.encode_per_s / r.receipts_per_s
-            ),
-            Err(why) => println!("receiptline (npm): not measured: {why}"),
-        }
-    }
-    if let Some(seconds) = decoder {
-        let mb_s = crate::bench::decoder_mb_per_second(Duration::from_secs_f64(seconds));
-        println!(
-            "ESC/POS decoder: {mb_s:.0} MB/s (goal 100 MB/s: {:.2}x); a serial printer at 38,400 baud takes 0.0038 MB/s",
-            mb_s / 100.0
-        );
-    }
-    if let Some(seconds) = codec {
-        let (p50, p99, wire) = crate::bench::scan_latency(1000)?;
-        println!(
-            "scan-to-message over a pseudo-terminal: p50 {:.3} ms, p99 {:.3} ms (goal p99 < 2 ms); a 44-digit frame's wire time at 9,600 baud is {:.1} ms ({:.3} of it)",
-            p50.as_secs_f64() * 1e3,
-            p99.as_secs_f64() * 1e3,
-            wire.as_secs_f64() * 1e3,
-            p99.as_secs_f64() / wire.as_secs_f64()
-        );
-        let (per_s, wire) = crate::bench::codec_frames_per_second(Duration::from_secs_f64(seconds));
-        println!(
-            "scanner codec: {:.2} M frames/s (goal 1 M/s: {:.2}x); one frame's wire time at 9,600 baud: {:.1} ms, i.e. {:.0} frames/s on the wire",
-            per_s / 1e6,
-            per_s / 1e6,
-            wire.as_secs_f64() * 1e3,
-            1.0 / wire.as_secs_f64()
-        );
-    }
-    if let Some(seconds) = barcode {
-        let per_s = crate::bench::barcode_per_second(Duration::from_secs_f64(seconds));
-        println!(
-            "barcode parse+validate: {:.2} M/s on one core (goal 5 M/s: {:.2}x)",
-            per_s / 1e6,
-            per_s / 5e6
-        );
-    }
-    if let Some((sales, rounds, dir)) = replay {
-        let f = crate::bench::replay_figures(&dir, sales, rounds)?;
-        println!(
-            "raw single-row synchronous=FULL commits, SQLite defaults (4 KB pages): {:.0}/s (median, same disk: {})",
-            f.raw_commits_per_s,
-            dir.display()
-        );
-        println!(
-            "raw single-row synchronous=FULL commits, the journal's {} B pages: {:.0}/s",
-            crate::journal::JOURNAL_PAGE_SIZE,
-            f.raw_small_page_commits_per_s
-        );
-        println!(
-            "durable replay: {:.0} sales/s (median of {rounds} rounds of {} sales, one FULL commit per sale)",
-            f.replay_sales_per_s, f.sales
-        );
-        println!(
-            "ratio to raw commits: {:.2} (defaults), {:.2} (same page size); goal >= 0.80",
-            f.replay_sales_per_s / f.raw_commits_per_s,
-            f.replay_sales_per_s / f.raw_small_page_commits_per_s
-        );
     }
     Ok(ExitCode::SUCCESS)
 }

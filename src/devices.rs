@@ -9,9 +9,9 @@ use serde::Serialize;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::domain::time::{business_date, jst};
-use crate::register::check_barcode;
-use crate::scanner::reader::{self, ReaderConfig, ScannerEvent};
+use konbini_devices::scanner::reader::{self, ReaderConfig, ScannerEvent};
+use konbini_domain::time::{business_date, jst};
+use konbini_register::check_barcode;
 
 /// A device found by `list`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -30,7 +30,7 @@ pub struct FoundDevice {
 
 /// Serial ports (USB serial and CDC-ACM) and USB printers under `/dev`, with the names
 /// udev gave them. `root` is `/` except in tests.
-pub fn list(root: &Path, profiles: &crate::hardware::Profiles) -> Vec<FoundDevice> {
+pub fn list(root: &Path, profiles: &konbini_devices::profiles::Profiles) -> Vec<FoundDevice> {
     let dev = root.join("dev");
     let mut found = Vec::new();
     let mut add = |dir: PathBuf, prefixes: &[&str], kind: &'static str| {
@@ -177,8 +177,8 @@ pub fn scan_test(config: ReaderConfig, count: Option<u64>) -> anyhow::Result<u64
 
 /// The test receipt `print-test` prints: the printer's name, the time, Japanese text, an
 /// amount and a rule, so a person can check the code page, kanji, ¥ and the cut at once.
-pub fn test_receipt(port: &Path) -> crate::receipt::Receipt {
-    use crate::receipt::{Line, Receipt};
+pub fn test_receipt(port: &Path) -> konbini_devices::receipt::Receipt {
+    use konbini_devices::receipt::{Line, Receipt};
     let now = chrono::Utc::now().with_timezone(&jst());
     Receipt {
         number: "TEST".to_owned(),
@@ -208,7 +208,7 @@ pub fn print_test(
 ) -> anyhow::Result<bool> {
     use anyhow::Context;
 
-    use crate::printer::{PrinterPort, StatusReport, encode_receipt};
+    use konbini_devices::printer::{PrinterPort, StatusReport, encode_receipt};
     let mut printer = PrinterPort::open(port, baud)
         .with_context(|| format!("printer {}: cannot open", port.display()))?;
     let mut job = encode_receipt(&test_receipt(port), columns);
@@ -235,7 +235,7 @@ pub fn print_test(
             false
         }
         StatusReport::Status(s) => {
-            let problems = crate::printer::status_problems(&s);
+            let problems = konbini_devices::printer::status_problems(&s);
             println!(
                 "status: {}; paper {}; drawer pin 3 {}",
                 if problems.is_empty() {

@@ -2,9 +2,9 @@
 //! command writes its bytes through a sink. The decoder (bytes to commands, for the
 //! printer side) comes with the raster engine (issue 5).
 //!
-//! Byte values follow Epson's ESC/POS reference as summarised in
-//! `shared/reference/hardware.md` §3 (for example GS V 66 n is a partial cut after feeding
-//! n dots; DLE EOT n asks for a real-time status byte).
+//! Byte values follow Epson's ESC/POS command reference
+//! (<https://download4.epson.biz/sec_pubs/pos/reference_en/escpos/>; for example GS V 66 n
+//! is a partial cut after feeding n dots; DLE EOT n asks for a real-time status byte).
 
 /// ESC.
 pub const ESC: u8 = 0x1B;

@@ -1,4 +1,4 @@
-//! Reading a scan log (`spec/scan-log.md`): bounded lines, then one entry per line. A line
+//! Reading a scan log (`docs/scan-log.md`): bounded lines, then one entry per line. A line
 //! that is not UTF-8, not JSON, or not one of the forms is `Entry::Bad` with the reason; it
 //! never stops the replay. Lines longer than `LINE_MAX_BYTES` are skipped without being
 //! held in memory, so memory stays flat whatever the log holds.
@@ -8,9 +8,9 @@ use std::io::{self, BufRead};
 use chrono::{DateTime, FixedOffset};
 use serde_json::{Map, Value};
 
-use crate::domain::{Chain, Yen};
+use konbini_domain::{Chain, Yen};
 
-use crate::register::{Station, Store};
+use konbini_register::{Station, Store};
 
 /// The longest line read; a longer one is a bad line. Real lines are under 300 bytes.
 pub const LINE_MAX_BYTES: usize = 64 * 1024;
@@ -71,8 +71,8 @@ pub enum Event {
 impl Event {
     /// The register core's message for this event at `at`: the one mapping the replay and
     /// the terminal UI share, so a recorded session means the same to both.
-    pub fn into_msg(self, at: DateTime<FixedOffset>) -> crate::register::Msg {
-        use crate::register::Msg;
+    pub fn into_msg(self, at: DateTime<FixedOffset>) -> konbini_register::Msg {
+        use konbini_register::Msg;
         match self {
             Event::Scan(frame) => Msg::Scan { at, frame },
             Event::KeyIn {

@@ -25,11 +25,13 @@ use chrono::{DateTime, FixedOffset};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::failpoint;
-use crate::journal::{Journal, JournalError, ReplayProgress, hex};
-use crate::register::{Effect, LinkState, LookupAnswer, Msg, OfflineLimits, Register, Station};
-use crate::sync::upstream::{HttpUpstream, Upstream, UpstreamError};
+use crate::sync::upstream::{
+    HttpUpstream, LOOKUP_ATTEMPT_TIMEOUT, Upstream, UpstreamError, lookup_with_retries,
+};
 use crate::sync::{SharedJournal, SyncHandle};
+use konbini_journal::failpoint;
+use konbini_journal::{Journal, JournalError, ReplayProgress};
+use konbini_register::{Effect, LinkState, LookupAnswer, Msg, OfflineLimits, Register, Station};
 pub use log::{Entry, Event, LINE_MAX_BYTES, LineReader, parse_line};
 pub use receipts::ReceiptDir;
 pub use summary::{JournalSummary, SaleCounts, Summary, SyncSummary, Tally};
@@ -62,11 +64,6 @@ pub struct UpstreamOptions {
     pub limits: OfflineLimits,
 }
 
-/// Attempts at an online look-up before the key-in is refused `offline`.
-const LOOKUP_ATTEMPTS: u32 = 3;
-/// Each look-up attempt's time limit: three attempts and their pauses fit in about 3 s.
-const LOOKUP_TIMEOUT: Duration = Duration::from_millis(900);
-
 /// The sync task and the online look-ups of a replay with an upstream.
 struct Online {
     rt: tokio::runtime::Runtime,
@@ -86,7 +83,7 @@ impl Online {
             self.mark.set(None);
             return Ok(LinkState {
                 online: true,
-                pending: crate::domain::Yen::ZERO,
+                pending: konbini_domain::Yen::ZERO,
                 oldest_pending_at: None,
             });
         }
@@ -105,7 +102,7 @@ impl Online {
         let s = j.pending_summary(mark)?;
         Ok(LinkState {
             online: false,
-            pending: crate::domain::Yen::new(s.pending_yen),
+            pending: konbini_domain::Yen::new(s.pending_yen),
             oldest_pending_at: s
                 .oldest_pending_at
                 .as_deref()
@@ -126,7 +123,7 @@ impl Online {
             &opts.url,
             &opts.terminal_id,
             &opts.terminal_secret,
-            LOOKUP_TIMEOUT,
+            LOOKUP_ATTEMPT_TIMEOUT,
         )
         .map_err(bad)?;
         let rt = tokio::runtime::Builder::new_multi_thread()
@@ -165,18 +162,8 @@ impl Online {
     }
 
     /// Look a key-in up, a few attempts within about 3 s, else `Offline`.
-    fn lookup(&self, reference: &crate::domain::PaperlessRef) -> LookupAnswer {
-        for attempt in 0..LOOKUP_ATTEMPTS {
-            match self.rt.block_on(self.lookups.lookup(reference)) {
-                Ok(answer) => return answer,
-                Err(UpstreamError::Unauthorized(_)) => return LookupAnswer::Offline,
-                Err(_) if attempt + 1 < LOOKUP_ATTEMPTS => {
-                    std::thread::sleep(Duration::from_millis(100));
-                }
-                Err(_) => {}
-            }
-        }
-        LookupAnswer::Offline
+    fn lookup(&self, reference: &konbini_domain::PaperlessRef) -> LookupAnswer {
+        lookup_with_retries(|| self.rt.block_on(self.lookups.lookup(reference)))
     }
 
     /// Wait until nothing is pending, or `timeout`.
@@ -599,5 +586,5 @@ fn hash_file(path: &Path) -> std::io::Result<(String, u64)> {
         hasher.update(&buf[..n]);
         len += n as u64;
     }
-    Ok((hex(&hasher.finalize()), len))
+    Ok((hex::encode(hasher.finalize()), len))
 }

@@ -9,9 +9,9 @@ use std::path::{Path, PathBuf};
 
 use konbini_firmware::DOTS_80MM;
 
-use crate::journal::SaleRecord;
-use crate::printer::{encode_receipt, render, write_whole};
-use crate::receipt::{COLUMNS_80MM, Receipt};
+use konbini_devices::printer::{encode_receipt, render, write_whole};
+use konbini_devices::receipt::{COLUMNS_80MM, Receipt};
+use konbini_journal::SaleRecord;
 
 /// A directory receipts are printed into.
 #[derive(Debug, Clone)]

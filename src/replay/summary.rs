@@ -1,4 +1,4 @@
-//! The replay summary (`spec/scan-log.md`): counters over the events of one log, plus the
+//! The replay summary (`docs/scan-log.md`): counters over the events of one log, plus the
 //! journal they ended in. The counters are saved with every committed sale, so a resumed
 //! replay finishes with the same summary as an uninterrupted one.
 
@@ -7,8 +7,8 @@ use std::fmt::Write;
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::Yen;
-use crate::register::{NewSale, Reason};
+use konbini_domain::Yen;
+use konbini_register::{NewSale, Reason};
 
 /// Counts of sales by how they ended.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -8,8 +8,8 @@
 
 use chrono::{DateTime, Duration, FixedOffset, NaiveDate, TimeZone};
 
-use crate::domain::time::{business_date, jst};
-use crate::domain::{BillBarcode, BillFields, Deadline, Yen};
+use konbini_domain::time::{business_date, jst};
+use konbini_domain::{BillBarcode, BillFields, Deadline, Yen};
 
 /// What to generate.
 #[derive(Debug, Clone)]

@@ -8,7 +8,7 @@
 //!   or several (those answered during the previous write) per transaction: accepted or duplicate ->
 //!   `sent`, conflict -> `conflict`, rejected -> `rejected` with its reason.
 //! - Timeouts, connection errors, 5xx, 429 and garbled answers are retried with exponential
-//!   backoff and full jitter (`backoff.rs`), honouring `Retry-After`; never a busy loop.
+//!   backoff and jitter (the house's `RetryPolicy`), honouring `Retry-After`; never a busy loop.
 //! - A 401 is a configuration error: reported at once in the status and on stderr, then
 //!   retried only slowly.
 //! - All of its state is in the journal: killed mid-batch, it resends the same slip ids and
@@ -18,7 +18,6 @@
 //! It never decides whether a sale happened (the journal did), and never holds the journal
 //! lock while waiting on the network.
 
-pub mod backoff;
 pub mod upstream;
 
 use std::sync::{Arc, Mutex};
@@ -28,12 +27,13 @@ use serde::Serialize;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use crate::journal::{Journal, JournalError, OutboxSummary, SyncState};
-use backoff::Backoff;
+use konbini_domain::retry::{Jitter, Retry, RetryPolicy};
+use konbini_journal::{Journal, JournalError, OutboxSummary, SyncState};
+use konbini_protocol::Verdict;
 use upstream::{Confirmation, Upstream, UpstreamError};
 
 /// Most confirmations in one request (the network's limit).
-pub const BATCH_MAX: usize = 500;
+pub use konbini_protocol::MAX_BATCH as BATCH_MAX;
 /// Batches on the wire at once.
 pub const IN_FLIGHT: usize = 3;
 /// Batches sent and not yet recorded, at most: those on the wire and those answered before
@@ -371,8 +371,34 @@ impl Recorder {
     }
 }
 
+/// Retrying a batch: exponential backoff from 200 ms to 30 s, jittered, so that registers
+/// coming back from one outage do not all retry in step.
+const RETRY: RetryPolicy =
+    RetryPolicy::exponential(Duration::from_millis(200), Duration::from_secs(30))
+        .with_jitter(Jitter::Spread);
+
+/// The delay after a failed batch: [`RETRY`]'s, and never shorter than the network's
+/// `Retry-After` (itself believed up to five minutes).
+fn retry_delay(retry: &mut Retry, retry_after: Option<Duration>) -> Duration {
+    let drawn = retry.failed().unwrap_or(RETRY.max);
+    drawn.max(
+        retry_after
+            .unwrap_or_default()
+            .min(RETRY.max.max(Duration::from_secs(300))),
+    )
+}
+
 /// What the network answered to one batch.
-type Answer = Result<Vec<upstream::Verdict>, UpstreamError>;
+type BatchResult = Result<Vec<konbini_protocol::Outcome>, UpstreamError>;
+
+/// Where a slip's confirmation stands once the network has judged it.
+fn sync_state(verdict: Verdict) -> SyncState {
+    match verdict {
+        Verdict::Accepted | Verdict::Duplicate => SyncState::Sent,
+        Verdict::Conflict => SyncState::Conflict,
+        Verdict::Rejected => SyncState::Rejected,
+    }
+}
 
 /// A batch sent and not yet recorded: on the wire, or answered out of turn and waiting for
 /// the batches sent before it.
@@ -381,13 +407,13 @@ struct InFlight {
     keys: Vec<(u64, u32)>,
     /// The outbox key just past the batch.
     after: (u64, u32),
-    request: tokio::task::JoinHandle<Answer>,
+    request: tokio::task::JoinHandle<BatchResult>,
     /// The answer, once it came.
-    answer: Option<Answer>,
+    answer: Option<BatchResult>,
 }
 
 /// The first answer to come among the batches still on the wire: its place and the answer.
-async fn next_answer(in_flight: &mut std::collections::VecDeque<InFlight>) -> (usize, Answer) {
+async fn next_answer(in_flight: &mut std::collections::VecDeque<InFlight>) -> (usize, BatchResult) {
     std::future::poll_fn(|cx| {
         for (i, f) in in_flight.iter_mut().enumerate() {
             // A handle is never polled again once it has answered.
@@ -408,7 +434,7 @@ async fn next_answer(in_flight: &mut std::collections::VecDeque<InFlight>) -> (u
 }
 
 /// A read of the outbox on the blocking pool.
-type PendingRead = tokio::task::JoinHandle<Result<Vec<crate::journal::PendingSlip>, JournalError>>;
+type PendingRead = tokio::task::JoinHandle<Result<Vec<konbini_journal::PendingSlip>, JournalError>>;
 
 /// Read up to a batch of pending slips from `from` on, on the blocking pool.
 fn read_pending(journal: &SharedJournal, from: (u64, u32)) -> PendingRead {
@@ -430,7 +456,7 @@ pub async fn run<U: Upstream>(
     handle: Arc<SyncHandle>,
     cancel: CancellationToken,
 ) -> Result<(), JournalError> {
-    let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(30));
+    let mut backoff = Retry::new(RETRY);
     // At start, the low-water mark (nothing before it is pending) and the counts of the
     // outbox, on a read-only connection of their own so the register's commits go on
     // meanwhile. The mark stays valid: what was pending then is at or after it, and new
@@ -568,24 +594,17 @@ pub async fn run<U: Upstream>(
                 let results: Verdicts = keys
                     .iter()
                     .zip(&verdicts)
-                    .map(|(key, v)| {
-                        let state = match v.status.as_str() {
-                            "accepted" | "duplicate" => SyncState::Sent,
-                            "conflict" => SyncState::Conflict,
-                            _ => SyncState::Rejected,
-                        };
-                        (*key, state, v.reason.clone())
-                    })
+                    .map(|(key, v)| (*key, sync_state(v.verdict), v.reason.clone()))
                     .collect();
                 recorder.push(results).await?;
                 mark = after;
                 backoff.reset();
                 handle.update(|st| {
                     for v in &verdicts {
-                        match v.status.as_str() {
-                            "accepted" | "duplicate" => st.outbox.sent += 1,
-                            "conflict" => st.outbox.conflicts += 1,
-                            _ => st.outbox.rejected += 1,
+                        match sync_state(v.verdict) {
+                            SyncState::Sent => st.outbox.sent += 1,
+                            SyncState::Conflict => st.outbox.conflicts += 1,
+                            SyncState::Rejected | SyncState::Pending => st.outbox.rejected += 1,
                         }
                     }
                     st.online = true;
@@ -622,7 +641,7 @@ pub async fn run<U: Upstream>(
                             st.online = false;
                             st.last_error = Some(e.to_string());
                         });
-                        backoff.next_delay(retry_after)
+                        retry_delay(&mut backoff, retry_after)
                     }
                 }
             }
@@ -641,8 +660,20 @@ pub async fn run<U: Upstream>(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_retry_after_is_waited_for_up_to_five_minutes() {
+        let mut retry = super::Retry::new(super::RETRY);
+        let d = super::retry_delay(&mut retry, Some(std::time::Duration::from_secs(7)));
+        assert!(d >= std::time::Duration::from_secs(7), "{d:?}");
+        let d = super::retry_delay(&mut retry, Some(std::time::Duration::from_secs(86_400)));
+        assert_eq!(d, std::time::Duration::from_secs(300));
+        // Without one, the policy's own delay: at most its ceiling.
+        let d = super::retry_delay(&mut retry, None);
+        assert!(d <= super::RETRY.ceiling(3), "{d:?}");
+    }
+
     use super::*;
-    use crate::domain::{BillBarcode, BillFields, Deadline, Yen};
+    use konbini_domain::{BillBarcode, BillFields, Deadline, Yen};
 
     /// A journal in `dir` with `sales` sales of `slips` other billers' slips of 1,000 yen.
     fn journal_of(dir: &std::path::Path, sales: u32, slips: u32) -> SharedJournal {
@@ -662,7 +693,7 @@ mod tests {
                 })
                 .collect();
             journal
-                .commit_sale(&crate::bench::one_slip_sale(&codes), None)
+                .commit_sale(&konbini_bench::one_slip_sale(&codes), None)
                 .unwrap();
         }
         Arc::new(Mutex::new(journal))
@@ -853,7 +884,7 @@ mod tests {
         async fn confirm(
             &self,
             batch: &[Confirmation],
-        ) -> Result<Vec<upstream::Verdict>, UpstreamError> {
+        ) -> Result<Vec<konbini_protocol::Outcome>, UpstreamError> {
             self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             // Batches are told apart by their first slip: the requests are tasks of their
             // own, and need not reach here in the order they were sent.
@@ -889,8 +920,8 @@ mod tests {
 
         async fn lookup(
             &self,
-            reference: &crate::domain::PaperlessRef,
-        ) -> Result<crate::register::LookupAnswer, UpstreamError> {
+            reference: &konbini_domain::PaperlessRef,
+        ) -> Result<konbini_register::LookupAnswer, UpstreamError> {
             self.inner.lookup(reference).await
         }
     }
@@ -913,7 +944,7 @@ mod tests {
         async fn start(fail: Option<(u64, u32)>) -> Scene {
             let dir = tempfile::tempdir().unwrap();
             let journal = journal_of(dir.path(), 20, 250);
-            let (url, network) = crate::bench::bench_network(dir.path(), "network")
+            let (url, network) = konbini_bench::bench_network(dir.path(), "network")
                 .await
                 .unwrap();
             let (first, held) = tokio::sync::oneshot::channel();

@@ -1,49 +1,27 @@
 //! The payment network as the register sees it: a trait, and its HTTP implementation
-//! (reqwest, https through rustls) signing every request as spec/network-api.md says.
+//! (reqwest, https through rustls) speaking the terminal API of `konbini-protocol`
+//! (`docs/terminal-api.md`), signing every request.
 //!
 //! Answers are checked before they are believed: a body that is not the expected JSON, or
 //! results that do not match the ids sent one for one, are errors to retry, never results.
 
+use std::borrow::Cow;
 use std::future::Future;
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
+use konbini_domain::retry::{Retry, RetryPolicy};
+use konbini_domain::{PaperlessRef, Yen};
+use konbini_journal::{PendingSlip, SlipPay};
+use konbini_protocol::{BatchAnswer, BatchRef, JournalLink, LookupQuery, Outcome, Payable};
+use konbini_register::{LookupAnswer, PaymentInfo};
+use serde::Serialize;
 
-use crate::domain::{PaperlessRef, Yen};
-use crate::journal::{PendingSlip, SlipPay};
-use crate::network::terminal::sign;
-use crate::register::{LookupAnswer, PaymentInfo};
-
-/// One confirmation as the terminal API takes it: the pending slip itself, written out in
-/// the API's shape when the batch is serialized. The slip is moved in, not copied: a drain
-/// sends every slip it reads, and copying its seven strings cost as much as serializing them.
+/// One confirmation as the terminal API takes it: the pending slip itself, written out as a
+/// [`konbini_protocol::Confirmation`] borrowed from it when the batch is serialized. The
+/// slip is moved in, not copied: a drain sends every slip it reads, and copying its seven
+/// strings cost as much as serializing them.
 #[derive(Debug, Clone)]
 pub struct Confirmation(PendingSlip);
-
-/// [`Confirmation`] on the wire (spec/network-api.md), borrowed from the slip.
-#[derive(Serialize)]
-struct Wire<'a> {
-    id: &'a str,
-    store: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    chain: Option<&'static str>,
-    paid_at: &'a str,
-    amount: u64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    barcode: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    payment_code: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    confirmation_number: Option<&'a str>,
-    journal: JournalLink<'a>,
-}
-
-#[derive(Serialize)]
-struct JournalLink<'a> {
-    seq: u64,
-    prev: &'a str,
-    hash: &'a str,
-}
 
 impl From<PendingSlip> for Confirmation {
     fn from(slip: PendingSlip) -> Confirmation {
@@ -55,41 +33,41 @@ impl Serialize for Confirmation {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let slip = &self.0;
         let (chain, barcode, code, number) = match &slip.pay {
-            SlipPay::Barcode(b) => (
-                slip.sale.store_chain.map(|c| c.as_str()),
-                Some(b),
-                None,
-                None,
-            ),
+            SlipPay::Barcode(b) => (slip.sale.store_chain, Some(b), None, None),
             SlipPay::KeyIn {
                 chain,
                 payment_code,
                 confirmation_number,
                 ..
             } => (
-                Some(chain.as_str()),
+                Some(*chain),
                 None,
                 Some(payment_code),
                 Some(confirmation_number),
             ),
         };
-        Wire {
-            id: &slip.id,
-            store: &slip.sale.store_code,
+        konbini_protocol::Confirmation {
+            id: borrowed(&slip.id),
+            store: borrowed(&slip.sale.store_code),
             chain,
-            paid_at: &slip.sale.paid_at,
-            amount: slip.amount.get(),
-            barcode: barcode.map(String::as_str),
-            payment_code: code.map(String::as_str),
-            confirmation_number: number.map(String::as_str),
-            journal: JournalLink {
-                seq: slip.seq,
-                prev: &slip.sale.prev_hash,
-                hash: &slip.sale.hash,
-            },
+            paid_at: borrowed(&slip.sale.paid_at),
+            // Slip amounts are at most six digits of yen.
+            amount: i64::try_from(slip.amount.get()).unwrap_or(i64::MAX),
+            barcode: barcode.map(|b| borrowed(b)),
+            payment_code: code.map(|c| borrowed(c)),
+            confirmation_number: number.map(|n| borrowed(n)),
+            journal: Some(JournalLink {
+                seq: i64::try_from(slip.seq).unwrap_or(i64::MAX),
+                prev: borrowed(&slip.sale.prev_hash),
+                hash: borrowed(&slip.sale.hash),
+            }),
         }
         .serialize(serializer)
     }
+}
+
+fn borrowed(s: &str) -> Cow<'_, str> {
+    Cow::Borrowed(s)
 }
 
 impl Confirmation {
@@ -102,18 +80,6 @@ impl Confirmation {
     pub fn key(&self) -> (u64, u32) {
         self.0.key()
     }
-}
-
-/// The network's verdict on one confirmation.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct Verdict {
-    /// The slip id.
-    pub id: String,
-    /// `accepted`, `duplicate`, `conflict` or `rejected`.
-    pub status: String,
-    /// Why (conflicts and rejections).
-    #[serde(default)]
-    pub reason: Option<String>,
 }
 
 /// Why a call did not produce an answer.
@@ -146,7 +112,7 @@ pub trait Upstream: Send + Sync + 'static {
     fn confirm(
         &self,
         batch: &[Confirmation],
-    ) -> impl Future<Output = Result<Vec<Verdict>, UpstreamError>> + Send;
+    ) -> impl Future<Output = Result<Vec<Outcome>, UpstreamError>> + Send;
 
     /// Look a keyed-in payment up.
     fn lookup(
@@ -198,7 +164,7 @@ impl HttpUpstream {
         body: Vec<u8>,
     ) -> Result<(u16, Vec<u8>), UpstreamError> {
         let t = chrono::Utc::now().timestamp();
-        let signature = sign(&self.secret, t, method, path_and_query, &body);
+        let signature = konbini_protocol::sign(&self.secret, t, method, path_and_query, &body);
         let url = format!("{}{path_and_query}", self.base);
         let req = if method == "GET" {
             self.client.get(url)
@@ -209,8 +175,8 @@ impl HttpUpstream {
                 .body(body)
         };
         let resp = req
-            .header("Konbini-Terminal", &self.terminal)
-            .header("Konbini-Signature", signature)
+            .header(konbini_protocol::TERMINAL_HEADER, &self.terminal)
+            .header(konbini_protocol::SIGNATURE_HEADER, signature)
             .send()
             .await
             .map_err(|e| UpstreamError::Transport(describe(&e)))?;
@@ -242,7 +208,9 @@ impl HttpUpstream {
     /// Check the link and the terminal's credentials with a signed read (the terminal's
     /// own chain): Ok when the network answers 200.
     pub async fn probe(&self) -> Result<(), UpstreamError> {
-        let (status, bytes) = self.send("GET", "/terminal/v1/chain", Vec::new()).await?;
+        let (status, bytes) = self
+            .send("GET", konbini_protocol::CHAIN_PATH, Vec::new())
+            .await?;
         if status == 200 {
             Ok(())
         } else {
@@ -255,7 +223,7 @@ impl HttpUpstream {
 }
 
 /// reqwest's error with its causes, on one line.
-pub(crate) fn describe(e: &reqwest::Error) -> String {
+pub fn describe(e: &reqwest::Error) -> String {
     let mut s = e.to_string();
     let mut source = std::error::Error::source(e);
     while let Some(cause) = source {
@@ -266,37 +234,14 @@ pub(crate) fn describe(e: &reqwest::Error) -> String {
     s
 }
 
-#[derive(Deserialize)]
-struct Results {
-    results: Vec<Verdict>,
-}
-
-#[derive(Deserialize)]
-struct Found {
-    payment: String,
-    amount: u64,
-    #[serde(default)]
-    merchant: String,
-    #[serde(default)]
-    description: String,
-    #[serde(default)]
-    customer_name: String,
-    #[serde(default)]
-    expires_at: Option<i64>,
-}
-
 impl Upstream for HttpUpstream {
-    async fn confirm(&self, batch: &[Confirmation]) -> Result<Vec<Verdict>, UpstreamError> {
-        #[derive(Serialize)]
-        struct Body<'a> {
-            confirmations: &'a [Confirmation],
-        }
-        let body = serde_json::to_vec(&Body {
+    async fn confirm(&self, batch: &[Confirmation]) -> Result<Vec<Outcome>, UpstreamError> {
+        let body = serde_json::to_vec(&BatchRef {
             confirmations: batch,
         })
         .expect("confirmations serialize");
         let (status, bytes) = self
-            .send("POST", "/terminal/v1/confirmations", body)
+            .send("POST", konbini_protocol::CONFIRMATIONS_PATH, body)
             .await?;
         if status != 200 {
             return Err(UpstreamError::Garbled(format!(
@@ -304,7 +249,7 @@ impl Upstream for HttpUpstream {
                 String::from_utf8_lossy(&bytes[..bytes.len().min(200)])
             )));
         }
-        let results: Results = serde_json::from_slice(&bytes).map_err(|e| {
+        let results: BatchAnswer = serde_json::from_slice(&bytes).map_err(|e| {
             UpstreamError::Garbled(format!(
                 "not the results JSON ({e}): {}",
                 String::from_utf8_lossy(&bytes[..bytes.len().min(120)])
@@ -315,14 +260,16 @@ impl Upstream for HttpUpstream {
     }
 
     async fn lookup(&self, reference: &PaperlessRef) -> Result<LookupAnswer, UpstreamError> {
-        let path = format!(
-            "/terminal/v1/lookup?chain={}&payment_code={}&confirmation_number={}",
-            reference.chain, reference.payment_code, reference.confirmation_number
-        );
+        let path = LookupQuery {
+            chain: reference.chain.as_str().to_owned(),
+            payment_code: reference.payment_code.clone(),
+            confirmation_number: reference.confirmation_number.clone(),
+        }
+        .path_and_query();
         let (status, bytes) = self.send("GET", &path, Vec::new()).await?;
         match status {
             200 => {
-                let f: Found = serde_json::from_slice(&bytes)
+                let f: Payable = serde_json::from_slice(&bytes)
                     .map_err(|e| UpstreamError::Garbled(format!("not a payment ({e})")))?;
                 Ok(LookupAnswer::Payable(PaymentInfo {
                     payment: f.payment,
@@ -335,17 +282,48 @@ impl Upstream for HttpUpstream {
             }
             404 => Ok(LookupAnswer::Unknown),
             409 => {
-                let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
-                let state = v["error"]["status"].as_str().unwrap_or("not_payable");
-                Ok(LookupAnswer::NotPayable(state.to_owned()))
+                let state = serde_json::from_slice::<konbini_protocol::ErrorAnswer>(&bytes)
+                    .ok()
+                    .and_then(|a| a.error.status)
+                    .unwrap_or_else(|| "not_payable".to_owned());
+                Ok(LookupAnswer::NotPayable(state))
             }
             other => Err(UpstreamError::Garbled(format!("look-up answered {other}"))),
         }
     }
 }
 
-/// The verdicts must answer exactly the ids sent, in order, with a known status.
-pub fn check_verdicts(batch: &[Confirmation], verdicts: &[Verdict]) -> Result<(), UpstreamError> {
+/// Each look-up attempt's time limit: three attempts and their pauses fit in about 3 s.
+pub const LOOKUP_ATTEMPT_TIMEOUT: Duration = Duration::from_millis(900);
+
+/// A key-in look-up: three attempts, 100 ms apart, each within the client's timeout (about
+/// 3 s in all), then the slip is refused `offline`.
+pub const LOOKUP_RETRY: RetryPolicy =
+    RetryPolicy::constant(Duration::from_millis(100)).with_attempts(3);
+
+/// Look a keyed-in payment up with `attempt` (one call to the network), retried as
+/// [`LOOKUP_RETRY`] says. A wrong terminal secret is not retried: the slip is `offline`,
+/// and the sync task reports the secret. The replay and the register UI both look up
+/// this way.
+pub fn lookup_with_retries(
+    mut attempt: impl FnMut() -> Result<LookupAnswer, UpstreamError>,
+) -> LookupAnswer {
+    let mut retry = Retry::new(LOOKUP_RETRY);
+    loop {
+        match attempt() {
+            Ok(answer) => return answer,
+            Err(UpstreamError::Unauthorized(_)) => return LookupAnswer::Offline,
+            Err(_) => match retry.failed() {
+                Some(pause) => std::thread::sleep(pause),
+                None => return LookupAnswer::Offline,
+            },
+        }
+    }
+}
+
+/// The verdicts must answer exactly the ids sent, in order (an unknown verdict is not even
+/// read: see [`Outcome`]).
+pub fn check_verdicts(batch: &[Confirmation], verdicts: &[Outcome]) -> Result<(), UpstreamError> {
     if verdicts.len() != batch.len() {
         return Err(UpstreamError::Garbled(format!(
             "{} results for {} confirmations",
@@ -361,12 +339,6 @@ pub fn check_verdicts(batch: &[Confirmation], verdicts: &[Verdict]) -> Result<()
                 c.id()
             )));
         }
-        if !["accepted", "duplicate", "conflict", "rejected"].contains(&v.status.as_str()) {
-            return Err(UpstreamError::Garbled(format!(
-                "unknown status {:?}",
-                v.status
-            )));
-        }
     }
     Ok(())
 }
@@ -374,14 +346,15 @@ pub fn check_verdicts(batch: &[Confirmation], verdicts: &[Verdict]) -> Result<()
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{Chain, Yen};
+    use konbini_domain::{Chain, Yen};
+    use konbini_protocol::Verdict;
 
     fn pending(idx: u32, pay: SlipPay) -> PendingSlip {
         PendingSlip {
             seq: 7,
             idx,
             id: format!("j-7-{idx}"),
-            sale: std::sync::Arc::new(crate::journal::PendingSale {
+            sale: std::sync::Arc::new(konbini_journal::PendingSale {
                 paid_at: "2026-11-28T10:15:03+09:00".into(),
                 store_code: "0042".into(),
                 store_chain: None,
@@ -434,17 +407,17 @@ mod tests {
             Confirmation::from(pending(1, SlipPay::Barcode("1".repeat(44)))),
             Confirmation::from(pending(2, SlipPay::Barcode("2".repeat(44)))),
         ];
-        let v = |id: &str, status: &str| Verdict {
+        let v = |id: &str, verdict: Verdict| Outcome {
             id: id.into(),
-            status: status.into(),
+            verdict,
             reason: None,
         };
-        assert!(check_verdicts(&batch, &[v("j-7-1", "accepted"), v("j-7-2", "duplicate")]).is_ok());
+        let (a, d) = (Verdict::Accepted, Verdict::Duplicate);
+        assert!(check_verdicts(&batch, &[v("j-7-1", a), v("j-7-2", d)]).is_ok());
         for bad in [
-            vec![v("j-7-1", "accepted")],
-            vec![v("j-7-2", "accepted"), v("j-7-1", "accepted")],
-            vec![v("j-7-1", "accepted"), v("someone-else", "accepted")],
-            vec![v("j-7-1", "accepted"), v("j-7-2", "maybe")],
+            vec![v("j-7-1", a)],
+            vec![v("j-7-2", a), v("j-7-1", a)],
+            vec![v("j-7-1", a), v("someone-else", a)],
         ] {
             assert!(
                 matches!(check_verdicts(&batch, &bad), Err(UpstreamError::Garbled(_))),

@@ -16,11 +16,11 @@ use std::collections::VecDeque;
 use chrono::{DateTime, FixedOffset, NaiveDate};
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
-use crate::domain::{Chain, PaperlessRef, Yen, time::business_date};
-use crate::journal::{DayTotals, SaleRow};
-use crate::register::{Effect, Ignored, LinkState, Msg, NewSale, Reason, Register, Slip};
 use crate::replay::Event;
 use crate::sync::SyncStatus;
+use konbini_domain::{Chain, PaperlessRef, Yen, time::business_date};
+use konbini_journal::{DayTotals, SaleRow};
+use konbini_register::{Effect, Ignored, LinkState, Msg, NewSale, Reason, Register, Slip};
 
 use super::text::Lang;
 
@@ -447,7 +447,7 @@ impl App {
     fn sale_key(&mut self, key: KeyEvent, ctrl: bool, jobs: &mut Vec<Job>) {
         match key.code {
             KeyCode::Enter => self.enter(jobs),
-            // `spec/cli.md`: Esc cancels the open sale (and whatever was being typed).
+            // `docs/cli.md`: Esc cancels the open sale (and whatever was being typed).
             KeyCode::Esc => {
                 self.input.clear();
                 if self.sale_open() || self.busy() {
@@ -505,7 +505,7 @@ impl App {
         }
     }
 
-    /// Enter on the input line: a scan, a tender, or complete (`spec/cli.md`).
+    /// Enter on the input line: a scan, a tender, or complete (`docs/cli.md`).
     fn enter(&mut self, jobs: &mut Vec<Job>) {
         let text = std::mem::take(&mut self.input);
         let text = text.trim();

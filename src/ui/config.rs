@@ -1,6 +1,6 @@
 //! How a register is set up: `konbini.toml` (serde), overridden by the flags of
-//! `konbini register`, resolved into one [`Settings`] with every default filled in. With no
-//! file and no flags it is the embedded defaults of `spec/cli.md`: journal `./konbini.db`,
+//! `konbini register`, resolved into one [`RegisterConfig`] with every default filled in. With no
+//! file and no flags it is the embedded defaults of `docs/cli.md` (keys: `docs/config.md`): journal `./konbini.db`,
 //! an in-process payment network, the keyboard as scanner, the virtual printer into
 //! `./receipts/`, sessions recorded into `./sessions/`.
 //!
@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::domain::{Chain, Yen};
-use crate::register::{OfflineLimits, Station, Store};
+use konbini_domain::{Chain, Yen};
+use konbini_register::{OfflineLimits, Station, Store};
 
 use super::text::Lang;
 
@@ -154,7 +154,7 @@ pub struct RegisterArgs {
 
 /// Everything resolved.
 #[derive(Debug, Clone)]
-pub struct Settings {
+pub struct RegisterConfig {
     /// The register.
     pub station: Station,
     /// The language.
@@ -170,7 +170,7 @@ pub struct Settings {
     /// The embedded network's store.
     pub network_db: PathBuf,
     /// A serial scanner's reader configuration.
-    pub scanner: Option<crate::scanner::ReaderConfig>,
+    pub scanner: Option<konbini_devices::scanner::ReaderConfig>,
     /// A real printer: path, baud, columns.
     pub printer: Option<(PathBuf, u32, usize)>,
     /// Offline limits.
@@ -220,33 +220,34 @@ pub fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
 pub fn resolve(
     args: &RegisterArgs,
     now: chrono::DateTime<chrono::FixedOffset>,
-) -> Result<Settings, ConfigError> {
+) -> Result<RegisterConfig, ConfigError> {
     let file = match &args.config {
         Some(path) => read_file(path)?,
         None if Path::new(DEFAULT_CONFIG).exists() => read_file(Path::new(DEFAULT_CONFIG))?,
         None => FileConfig::default(),
     };
+    let default = Station::register_default();
     let station = Station {
         terminal: args
             .terminal_id
             .clone()
             .or(file.terminal.clone())
-            .unwrap_or_else(|| "T01".to_owned()),
+            .unwrap_or(default.terminal),
         store: Store {
             code: args
                 .store_code
                 .clone()
                 .or(file.store.code.clone())
-                .unwrap_or_else(|| "0001".to_owned()),
+                .unwrap_or(default.store.code),
             chain: args
                 .store_chain
                 .or(file.store.chain)
-                .or(Some(Chain::Lawson)),
+                .or(default.store.chain),
             name: args
                 .store_name
                 .clone()
                 .or(file.store.name.clone())
-                .unwrap_or_else(|| "konbini-pos デモ店".to_owned()),
+                .unwrap_or(default.store.name),
         },
     };
     if station.terminal.is_empty() || station.terminal.len() > 32 {
@@ -283,9 +284,9 @@ pub fn resolve(
         .unwrap_or_else(|| PathBuf::from("hardware"));
     let scanner = match args.scanner.clone().or(file.devices.scanner.clone()) {
         None => None,
-        Some(s) if s.contains('/') => Some(crate::scanner::ReaderConfig::new(s)),
+        Some(s) if s.contains('/') => Some(konbini_devices::scanner::ReaderConfig::new(s)),
         Some(name) => {
-            let profiles = crate::hardware::Profiles::load(&profiles_dir)
+            let profiles = konbini_devices::profiles::Profiles::load(&profiles_dir)
                 .map_err(|e| ConfigError::Invalid(e.to_string()))?;
             let p = profiles
                 .scanners
@@ -302,8 +303,8 @@ pub fn resolve(
     };
     let paper_mm = file.devices.paper_mm.unwrap_or(80);
     let columns = match paper_mm {
-        80 => crate::receipt::COLUMNS_80MM,
-        58 => crate::receipt::COLUMNS_58MM,
+        80 => konbini_devices::receipt::COLUMNS_80MM,
+        58 => konbini_devices::receipt::COLUMNS_58MM,
         other => {
             return Err(ConfigError::Invalid(format!(
                 "devices.paper_mm {other} is not 58 or 80"
@@ -315,7 +316,7 @@ pub fn resolve(
         None => None,
         Some(p) if p.contains('/') => Some((PathBuf::from(p), baud, columns)),
         Some(name) => {
-            let profiles = crate::hardware::Profiles::load(&profiles_dir)
+            let profiles = konbini_devices::profiles::Profiles::load(&profiles_dir)
                 .map_err(|e| ConfigError::Invalid(e.to_string()))?;
             let p = profiles
                 .printers
@@ -331,9 +332,9 @@ pub fn resolve(
             let columns = if file.devices.paper_mm.is_some() {
                 columns
             } else if p.dots_per_line <= 384 {
-                crate::receipt::COLUMNS_58MM
+                konbini_devices::receipt::COLUMNS_58MM
             } else {
-                crate::receipt::COLUMNS_80MM
+                konbini_devices::receipt::COLUMNS_80MM
             };
             Some((Path::new("/dev").join(&p.stable_name), baud, columns))
         }
@@ -361,7 +362,7 @@ pub fn resolve(
             station.terminal
         ))
     });
-    Ok(Settings {
+    Ok(RegisterConfig {
         lang: args.lang.or(file.language).unwrap_or_default(),
         journal: args
             .journal
@@ -427,7 +428,7 @@ max_unsent_yen = 100000
             terminal_id: Some("R9".into()),
             ..RegisterArgs::default()
         };
-        let now = crate::domain::time::in_japan(&chrono::Utc::now());
+        let now = konbini_domain::time::in_japan(&chrono::Utc::now());
         let s = resolve(&args, now).unwrap();
         assert_eq!(s.station.terminal, "R9");
         assert_eq!(s.limits.max_unsent, Yen::new(100_000));
@@ -441,7 +442,7 @@ max_unsent_yen = 100000
             upstream: Some("http://127.0.0.1:1".into()),
             ..RegisterArgs::default()
         };
-        let now = crate::domain::time::in_japan(&chrono::Utc::now());
+        let now = konbini_domain::time::in_japan(&chrono::Utc::now());
         let e = resolve(&args, now).unwrap_err();
         assert!(e.to_string().contains("terminal secret"), "{e}");
     }

@@ -15,10 +15,7 @@
 //! frames.
 
 pub mod app;
-pub mod bench;
 pub mod config;
-pub mod harness;
-pub mod pty;
 pub mod record;
 pub mod text;
 pub mod view;
@@ -34,12 +31,12 @@ use chrono::{DateTime, FixedOffset};
 use ratatui::crossterm::event::{self, DisableBracketedPaste, EnableBracketedPaste, Event};
 use tokio_util::sync::CancellationToken;
 
-use crate::domain::time::in_japan;
-use crate::journal::Journal;
-use crate::register::Register;
 use crate::replay::ReceiptDir;
-use crate::sync::upstream::{HttpUpstream, UpstreamError};
+use crate::sync::upstream::{HttpUpstream, LOOKUP_ATTEMPT_TIMEOUT, UpstreamError};
 use crate::sync::{SharedJournal, SyncHandle};
+use konbini_domain::time::in_japan;
+use konbini_journal::Journal;
+use konbini_register::Register;
 
 pub use app::{Answer, App, Input, Job, JournalState, PrinterState, ScannerState, Screen, Status};
 pub use config::RegisterArgs;
@@ -64,7 +61,7 @@ pub fn now_jst() -> DateTime<FixedOffset> {
 use chrono::Timelike;
 
 /// The status bar before anything has been heard from the devices.
-pub fn initial_status(settings: &config::Settings) -> Status {
+pub fn initial_status(settings: &config::RegisterConfig) -> Status {
     Status {
         link: None,
         scanner: match &settings.scanner {
@@ -236,7 +233,7 @@ pub fn run(args: &RegisterArgs) -> anyhow::Result<()> {
 /// The first sale of today in Japan (or the next sale's number): the register prints
 /// queued receipts from there on.
 fn first_sale_of_today(journal: &Journal) -> anyhow::Result<u64> {
-    let today = crate::domain::time::business_date(&now_jst());
+    let today = konbini_domain::time::business_date(&now_jst());
     Ok(
         match journal.first_sale_since(&today.format("%Y-%m-%d").to_string())? {
             Some(seq) => seq,
@@ -387,15 +384,17 @@ fn spawn_input_reader(tx: Sender<Input>) {
 
 fn spawn_scanner(
     rt: &tokio::runtime::Runtime,
-    config: crate::scanner::ReaderConfig,
+    config: konbini_devices::scanner::ReaderConfig,
     tx: Sender<Input>,
     cancel: CancellationToken,
 ) {
     let (events_tx, mut events_rx) = tokio::sync::mpsc::channel(64);
     let path = config.path.display().to_string();
-    rt.spawn(crate::scanner::reader::run(config, events_tx, cancel));
+    rt.spawn(konbini_devices::scanner::reader::run(
+        config, events_tx, cancel,
+    ));
     rt.spawn(async move {
-        use crate::scanner::reader::ScannerEvent;
+        use konbini_devices::scanner::reader::ScannerEvent;
         while let Some(ev) = events_rx.recv().await {
             let input = match ev {
                 ScannerEvent::Frame(frame) => Input::Scanned(frame.text),
@@ -414,7 +413,7 @@ fn spawn_scanner(
 /// Bring up the payment network (the embedded one, or the configured upstream), the sync
 /// task and the demo vouchers. Runs on the runtime; the clerk can sell meanwhile.
 async fn start_network(
-    settings: config::Settings,
+    settings: config::RegisterConfig,
     services: Arc<Services>,
     tx: Sender<Input>,
     cancel: CancellationToken,
@@ -426,7 +425,7 @@ async fn start_network(
     let mut embedded = None;
     let (url, secret) = match &settings.upstream {
         Some((url, secret)) => (url.clone(), secret.clone()),
-        None => match crate::network::embedded::start(&settings.network_db, &terminal).await {
+        None => match crate::embedded::start(&settings.network_db, &terminal).await {
             Ok(e) => {
                 let pair = (e.url.clone(), e.terminal_secret.clone());
                 embedded = Some(e);
@@ -437,7 +436,7 @@ async fn start_network(
     };
     let made =
         HttpUpstream::new(&url, &terminal, &secret, Duration::from_secs(10)).and_then(|sync| {
-            HttpUpstream::new(&url, &terminal, &secret, Duration::from_millis(900))
+            HttpUpstream::new(&url, &terminal, &secret, LOOKUP_ATTEMPT_TIMEOUT)
                 .map(|lookups| (sync, lookups))
         });
     let (upstream, lookups) = match made {
@@ -471,12 +470,7 @@ async fn start_network(
         }
     });
     if let Some((url, key)) = demo_api {
-        match crate::network::embedded::make_demo_payments(
-            &url,
-            &key,
-            &crate::network::embedded::DEMO_AMOUNTS,
-        )
-        .await
+        match crate::embedded::make_demo_payments(&url, &key, &crate::embedded::DEMO_AMOUNTS).await
         {
             Ok(vouchers) => services
                 .demo

@@ -1,5 +1,5 @@
 //! The session log: every input the register core was fed, as a scan log
-//! (`spec/scan-log.md`), so `konbini replay` on a fresh journal makes the same sales.
+//! (`docs/scan-log.md`), so `konbini replay` on a fresh journal makes the same sales.
 //!
 //! It writes the header once, then one line per event, each written whole and flushed to
 //! the OS as it happens (a crash loses at most the line being written); a `complete` line
@@ -13,8 +13,8 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, FixedOffset, SecondsFormat};
 use serde_json::{Value, json};
 
-use crate::register::Station;
 use crate::replay::Event;
+use konbini_register::Station;
 
 /// The session log could not be written.
 #[derive(Debug, thiserror::Error)]

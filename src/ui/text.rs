@@ -5,8 +5,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::Yen;
-use crate::register::{Ignored, Reason};
+use konbini_domain::Yen;
+use konbini_register::{Ignored, Reason};
 
 /// The clerk's language.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]

@@ -12,9 +12,9 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Clear, Paragraph, Row, Table, Wrap};
 
-use crate::domain::{Deadline, Yen, time::in_japan, time::jst};
-use crate::journal::{PrintState, SaleRow};
-use crate::register::{Slip, SlipKind};
+use konbini_domain::{Deadline, Yen, time::in_japan, time::jst};
+use konbini_journal::{PrintState, SaleRow};
+use konbini_register::{Slip, SlipKind};
 
 use super::app::{
     App, Completed, JournalState, KeyInForm, Notice, PrinterState, ScannerState, Screen,
@@ -199,7 +199,7 @@ fn draw_sale(frame: &mut Frame, area: Rect, app: &App, l: &Labels) {
 fn slip_row<'a>(
     n: usize,
     slip: &'a Slip,
-    store_chain: Option<crate::domain::Chain>,
+    store_chain: Option<konbini_domain::Chain>,
     lang: Lang,
     l: &'a Labels,
 ) -> Row<'a> {
@@ -239,8 +239,8 @@ fn slip_row<'a>(
 }
 
 /// A chain's name short enough for a column (the names clerks use).
-fn chain_name(chain: crate::domain::Chain, lang: Lang) -> &'static str {
-    use crate::domain::Chain;
+fn chain_name(chain: konbini_domain::Chain, lang: Lang) -> &'static str {
+    use konbini_domain::Chain;
     match (lang, chain) {
         (Lang::Ja, Chain::FamilyMart) => "ファミマ",
         (Lang::Ja, c) => c.name_ja(),
@@ -485,8 +485,8 @@ fn draw_day(frame: &mut Frame, area: Rect, app: &App, l: &Labels) {
     ];
     for m in &t.by_method {
         let method = match m.method {
-            crate::journal::PayMethod::Barcode => l.barcode,
-            crate::journal::PayMethod::KeyIn => l.key_in,
+            konbini_journal::PayMethod::Barcode => l.barcode,
+            konbini_journal::PayMethod::KeyIn => l.key_in,
         };
         let chain = m
             .chain
@@ -745,7 +745,7 @@ fn draw_dialog(frame: &mut Frame, area: Rect, form: &KeyInForm, app: &App, l: &L
             Style::new()
         }
     };
-    let chains: Vec<Span> = crate::domain::Chain::ALL
+    let chains: Vec<Span> = konbini_domain::Chain::ALL
         .iter()
         .enumerate()
         .flat_map(|(i, c)| {

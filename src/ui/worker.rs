@@ -9,26 +9,21 @@
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::Duration;
 
 use chrono::{DateTime, FixedOffset, NaiveDate};
 
-use crate::journal::Journal;
-use crate::network::embedded::DemoVoucher;
-use crate::printer::{PrinterPort, encode_receipt, queue};
-use crate::receipt::Receipt;
-use crate::register::{LookupAnswer, Msg, Station};
+use crate::embedded::DemoVoucher;
 use crate::replay::ReceiptDir;
-use crate::sync::upstream::{HttpUpstream, Upstream, UpstreamError};
+use crate::sync::upstream::{HttpUpstream, Upstream, lookup_with_retries};
 use crate::sync::{SharedJournal, SyncHandle};
+use konbini_devices::printer::{PrinterPort, encode_receipt, queue};
+use konbini_devices::receipt::Receipt;
+use konbini_journal::Journal;
+use konbini_register::{LookupAnswer, Msg, Station};
 
 use super::app::{Answer, Job};
 use super::record::Recorder;
 
-/// Attempts at an online look-up before the key-in is refused `offline`.
-const LOOKUP_ATTEMPTS: u32 = 3;
-/// Pause between look-up attempts (three attempts of 900 ms and two pauses: about 3 s).
-const LOOKUP_PAUSE: Duration = Duration::from_millis(100);
 /// How many demo vouchers are made when all are handed out.
 const DEMO_BATCH: usize = 5;
 
@@ -376,7 +371,7 @@ impl Services {
             Ok(t) => t,
             Err(e) => return vec![Answer::Trouble(e.to_string())],
         };
-        let now: DateTime<FixedOffset> = crate::domain::time::in_japan(&chrono::Utc::now());
+        let now: DateTime<FixedOffset> = konbini_domain::time::in_japan(&chrono::Utc::now());
         let receipt = Receipt::for_day(&self.station, date, &now, &totals);
         let printed = self.print_report(&receipt);
         vec![Answer::DayClosed {
@@ -415,12 +410,10 @@ impl Services {
         // All handed out: the embedded network makes more, as a merchant would.
         let net = self.net.get()?;
         let (url, key) = net.demo_api.as_ref()?;
-        let amounts = &crate::network::embedded::DEMO_AMOUNTS[..DEMO_BATCH];
+        let amounts = &crate::embedded::DEMO_AMOUNTS[..DEMO_BATCH];
         let more = net
             .rt
-            .block_on(crate::network::embedded::make_demo_payments(
-                url, key, amounts,
-            ))
+            .block_on(crate::embedded::make_demo_payments(url, key, amounts))
             .ok()?;
         let mut demo = lock(&self.demo);
         demo.extend(more);
@@ -456,16 +449,8 @@ fn open_port<'a>(
 }
 
 /// A look-up: a few attempts within about 3 s, else `Offline`.
-fn lookup(net: &NetLink, reference: &crate::domain::PaperlessRef) -> LookupAnswer {
-    for attempt in 0..LOOKUP_ATTEMPTS {
-        match net.rt.block_on(net.lookups.lookup(reference)) {
-            Ok(answer) => return answer,
-            Err(UpstreamError::Unauthorized(_)) => return LookupAnswer::Offline,
-            Err(_) if attempt + 1 < LOOKUP_ATTEMPTS => std::thread::sleep(LOOKUP_PAUSE),
-            Err(_) => {}
-        }
-    }
-    LookupAnswer::Offline
+fn lookup(net: &NetLink, reference: &konbini_domain::PaperlessRef) -> LookupAnswer {
+    lookup_with_retries(|| net.rt.block_on(net.lookups.lookup(reference)))
 }
 
 /// Check the journal's hash chain on its own read-only connection (sales go on meanwhile).

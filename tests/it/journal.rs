@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use konbini_pos::journal::{Journal, SlipPay};
+use konbini_journal::{Journal, SlipPay};
 use rusqlite::Connection;
 
 use crate::common::*;
@@ -194,11 +194,11 @@ fn verify_catches_an_inserted_sale() {
     forged.seq = 10;
     forged.prev_hash = nine.hash.clone();
     forged.slips.truncate(1);
-    let code = konbini_pos::domain::BillBarcode::build(&konbini_pos::domain::BillFields {
+    let code = konbini_domain::BillBarcode::build(&konbini_domain::BillFields {
         company_code: "999999",
         free_area: "1",
         reissue: 0,
-        deadline: konbini_pos::domain::Deadline::None,
+        deadline: konbini_domain::Deadline::None,
         stamp: false,
         amount: forged.total,
     })
@@ -283,9 +283,9 @@ fn an_expected_head_catches_a_truncated_journal_with_a_rewritten_head() {
 
 #[test]
 fn a_keyed_in_payment_is_journaled_exported_and_printed() {
-    use konbini_pos::domain::{PaperlessRef, Yen};
-    use konbini_pos::receipt::{COLUMNS_80MM, Receipt};
-    use konbini_pos::register::{NewSale, PaymentInfo, Slip, SlipKind, Station};
+    use konbini_devices::receipt::{COLUMNS_80MM, Receipt};
+    use konbini_domain::{PaperlessRef, Yen};
+    use konbini_register::{NewSale, PaymentInfo, Slip, SlipKind, Station};
 
     let dir = tempdir();
     let path = dir.path().join("k.db");

@@ -1,6 +1,7 @@
 //! The integration tests: one binary (builds are slow on two cores). Each module is one
 //! area; helpers live in `common`.
 
+mod architecture;
 mod common;
 mod crash;
 mod journal;

@@ -11,8 +11,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use konbini_pos::domain::{BillBarcode, Deadline};
-use konbini_pos::network::terminal::sign;
+use konbini_domain::{BillBarcode, Deadline};
+use konbini_protocol::sign;
 use serde_json::{Value, json};
 
 use crate::common::{konbini, tempdir};
@@ -425,7 +425,7 @@ fn a_konbini_payment_goes_from_voucher_to_paid_to_refunded() {
     assert_eq!(barcode.company_code(), "958001");
     assert_eq!(barcode.amount().get(), 52_000);
     assert!(barcode.needs_stamp(), "52,000 yen needs a revenue stamp");
-    let deadline = konbini_pos::domain::time::business_date(
+    let deadline = konbini_domain::time::business_date(
         &DateTime::<Utc>::from_timestamp(expires_at, 0).unwrap(),
     );
     assert_eq!(barcode.deadline(), Deadline::On(deadline));
@@ -516,7 +516,7 @@ fn a_konbini_payment_goes_from_voucher_to_paid_to_refunded() {
         "lawson"
     );
     let txn = &charge["balance_transaction"];
-    let expect = konbini_pos::network::business_days::available_on(
+    let expect = konbini_network::business_days::available_on(
         DateTime::<Utc>::from_timestamp(paid_at, 0).unwrap(),
     );
     assert_eq!(txn["available_on"], expect);

@@ -5,8 +5,8 @@
 use std::io::{Read, Write};
 use std::process::Output;
 
-use konbini_pos::printer::shift_jis;
-use konbini_pos::scanner::sim::VirtualPort;
+use konbini_devices::printer::shift_jis;
+use konbini_devices::scanner::sim::VirtualPort;
 
 /// Run print-test against a printer that answers DLE EOT n with `replies[n - 1]` (None: it
 /// never answers). Returns the job bytes the printer received and the command's output.
@@ -155,9 +155,9 @@ fn a_missing_printer_is_one_clear_error() {
 /// nothing skipped, every line there, in order.
 #[test]
 fn a_receipt_job_decodes_back_to_its_lines() {
+    use konbini_devices::printer::encode_receipt;
+    use konbini_devices::receipt::COLUMNS_80MM;
     use konbini_firmware::decoder::{Cmd, Decoder, Event};
-    use konbini_pos::printer::encode_receipt;
-    use konbini_pos::receipt::COLUMNS_80MM;
 
     let receipt = konbini_pos::devices::test_receipt(std::path::Path::new("/dev/usb/lp0"));
     let job = encode_receipt(&receipt, COLUMNS_80MM);
@@ -184,9 +184,8 @@ fn a_receipt_job_decodes_back_to_its_lines() {
         .lines
         .iter()
         .map(|l| match l {
-            konbini_pos::receipt::Line::Title(t) | konbini_pos::receipt::Line::Center(t) => {
-                t.clone()
-            }
+            konbini_devices::receipt::Line::Title(t)
+            | konbini_devices::receipt::Line::Center(t) => t.clone(),
             other => other.to_text(COLUMNS_80MM),
         })
         .filter(|l| !l.is_empty())
@@ -241,19 +240,18 @@ fn decode_png(bytes: &[u8]) -> (u32, u32, u64) {
 /// lines (a 21-digit customer number with its label), so there the content is looked for
 /// in order across line breaks.
 fn assert_transcript_holds(
-    receipt: &konbini_pos::receipt::Receipt,
+    receipt: &konbini_devices::receipt::Receipt,
     columns: usize,
     transcript: &str,
 ) {
-    let wrapped = columns < konbini_pos::receipt::COLUMNS_80MM;
+    let wrapped = columns < konbini_devices::receipt::COLUMNS_80MM;
     let joined: String = transcript.lines().map(str::trim).collect();
     let mut printed = transcript.lines().map(str::trim);
     let mut at = 0;
     for line in &receipt.lines {
         let want = match line {
-            konbini_pos::receipt::Line::Title(t) | konbini_pos::receipt::Line::Center(t) => {
-                t.trim().to_owned()
-            }
+            konbini_devices::receipt::Line::Title(t)
+            | konbini_devices::receipt::Line::Center(t) => t.trim().to_owned(),
             other => other.to_text(columns).trim().to_owned(),
         };
         if want.is_empty() {
@@ -282,10 +280,10 @@ fn assert_transcript_holds(
 
 #[test]
 fn a_sale_receipt_prints_every_line_and_its_number_as_bars_on_80_and_58_mm() {
-    use konbini_pos::printer::{encode_receipt, render};
-    use konbini_pos::receipt::{COLUMNS_58MM, COLUMNS_80MM, Receipt};
+    use konbini_devices::printer::{encode_receipt, render};
+    use konbini_devices::receipt::{COLUMNS_58MM, COLUMNS_80MM, Receipt};
 
-    let receipt = Receipt::for_sale(&konbini_pos::bench::sample_sale());
+    let receipt = Receipt::for_sale(&konbini_bench::sample_sale());
     for (columns, dots) in [(COLUMNS_80MM, 576u16), (COLUMNS_58MM, 384)] {
         let job = encode_receipt(&receipt, columns);
         let (sheet, faults) = render(&job, dots).unwrap();
@@ -326,8 +324,8 @@ fn render_cli(job: &Path, png: &Path, txt: &Path, extra: &[&str]) -> std::proces
 
 #[test]
 fn print_render_writes_the_picture_and_the_text_of_a_job() {
-    use konbini_pos::printer::encode_receipt;
-    use konbini_pos::receipt::{COLUMNS_58MM, COLUMNS_80MM};
+    use konbini_devices::printer::encode_receipt;
+    use konbini_devices::receipt::{COLUMNS_58MM, COLUMNS_80MM};
 
     let dir = tempdir();
     let receipt = konbini_pos::devices::test_receipt(Path::new("/dev/usb/lp0"));
@@ -689,13 +687,13 @@ fn replay_receipts_have_a_picture_beside_each_text() {
         assert!(h > 500 && black > 10_000, "{h} rows, {black} black");
     }
     // The picture is the journal's sale through encode_receipt and the virtual printer.
-    let journal = konbini_pos::journal::Journal::open_read_only(&dir.path().join("j.db")).unwrap();
+    let journal = konbini_journal::Journal::open_read_only(&dir.path().join("j.db")).unwrap();
     let sale = journal.sale(2).unwrap().unwrap();
-    let job = konbini_pos::printer::encode_receipt(
-        &konbini_pos::receipt::Receipt::for_sale(&sale),
-        konbini_pos::receipt::COLUMNS_80MM,
+    let job = konbini_devices::printer::encode_receipt(
+        &konbini_devices::receipt::Receipt::for_sale(&sale),
+        konbini_devices::receipt::COLUMNS_80MM,
     );
-    let (sheet, _) = konbini_pos::printer::render(&job, 576).unwrap();
+    let (sheet, _) = konbini_devices::printer::render(&job, 576).unwrap();
     assert!(
         sheet.png_bytes().unwrap() == std::fs::read(receipts.join("T09-000002.png")).unwrap(),
         "the replay's picture is the printer's"

@@ -2,9 +2,9 @@
 //! build then parse round-trips; the check digit catches every single-digit error.
 
 use chrono::NaiveDate;
-use konbini_pos::domain::{BarcodeError, BillBarcode, BillFields, Deadline, Yen};
-use konbini_pos::register::{Effect, Msg, Register, Station};
+use konbini_domain::{BarcodeError, BillBarcode, BillFields, Deadline, Yen};
 use konbini_pos::replay::parse_line;
+use konbini_register::{Effect, Msg, Register, Station};
 use proptest::prelude::*;
 
 use crate::common::at;

@@ -1,11 +1,11 @@
-//! The register core, rule by rule (`spec/scan-log.md`), driven through its public API
+//! The register core, rule by rule (`docs/scan-log.md`), driven through its public API
 //! with a tiny shell that answers its questions.
 
 use std::collections::{HashSet, VecDeque};
 
 use chrono::NaiveDate;
-use konbini_pos::domain::{BillBarcode, BillFields, Deadline, Yen};
-use konbini_pos::register::{
+use konbini_domain::{BillBarcode, BillFields, Deadline, Yen};
+use konbini_register::{
     Effect, Ignored, LookupAnswer, Msg, PaymentInfo, Reason, Register, Station,
 };
 
@@ -188,7 +188,7 @@ fn an_impossible_deadline_is_malformed_not_expired() {
     let mut d = ok("1", 1200).into_bytes();
     d[30..36].copy_from_slice(b"260230");
     let data: [u8; 43] = d[..43].try_into().unwrap();
-    d[43] = b'0' + konbini_pos::domain::barcode::check_digit(&data);
+    d[43] = b'0' + konbini_domain::barcode::check_digit(&data);
     let frame = String::from_utf8(d).unwrap();
     assert_eq!(rejected(&s.scan(NOON, &frame)), Some(Reason::Malformed));
 }
@@ -531,7 +531,7 @@ fn in_a_full_sale_a_repeat_is_already_in_sale_and_a_paid_slip_already_paid() {
 
 #[test]
 fn offline_limits_refuse_new_slips_until_the_link_is_back() {
-    use konbini_pos::register::{LinkState, OfflineLimits};
+    use konbini_register::{LinkState, OfflineLimits};
     let mut shell = Shell::new();
     shell.reg = Register::new(Station::default()).with_limits(OfflineLimits {
         max_unsent: Yen::new(10_000),

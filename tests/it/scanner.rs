@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use std::time::Duration;
 
-use konbini_pos::scanner::reader::{self, ReaderConfig, ReaderStats, ScannerEvent};
+use konbini_devices::scanner::reader::{self, ReaderConfig, ReaderStats, ScannerEvent};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -79,8 +79,10 @@ struct Harness {
 
 fn start(link: &Path) -> Harness {
     let mut config = ReaderConfig::new(link);
-    config.backoff_min = Duration::from_millis(10);
-    config.backoff_max = Duration::from_millis(50);
+    config.reconnect = konbini_domain::retry::RetryPolicy::exponential(
+        Duration::from_millis(10),
+        Duration::from_millis(50),
+    );
     config.inter_byte_timeout = Duration::from_millis(80);
     let (tx, events) = mpsc::channel(64);
     let cancel = CancellationToken::new();
@@ -244,7 +246,7 @@ async fn a_device_that_is_not_there_yet_is_waited_for() {
 /// and plugged back (a second simulator under the same name) mid-test.
 #[test]
 fn scan_test_reads_the_simulator_through_an_unplug() {
-    use konbini_pos::domain::{BillBarcode, BillFields, Deadline, Yen};
+    use konbini_domain::{BillBarcode, BillFields, Deadline, Yen};
     use std::process::{Command, Stdio};
 
     let dir = tempdir();

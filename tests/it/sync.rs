@@ -433,7 +433,7 @@ fn killed_with_a_batch_on_a_slow_wire_the_rerun_confirms_each_once() {
 /// A scan log of `sales` sales of 20 slips each, all other billers' (collected by the
 /// network without a PaymentIntent); the number of slips.
 fn other_billers_log(sales: usize, log: &Path) -> usize {
-    use konbini_pos::domain::{BillBarcode, BillFields, Deadline, Yen};
+    use konbini_domain::{BillBarcode, BillFields, Deadline, Yen};
     let mut lines = vec![json!({"konbini_scan_log": 1, "terminal": TERMINALS[0].0,
         "store": {"code": "0042", "chain": "lawson", "name": "ローソン 札幌北口店"}})];
     for sale in 0..sales {

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use konbini_pos::hardware::Profiles;
+use konbini_devices::profiles::Profiles;
 
 use crate::common::{repo, tempdir};
 
@@ -230,11 +230,11 @@ fn a_scanner_profile_configures_the_reader() {
     let config = opticon.reader_config(std::path::Path::new("/dev/konbini/scanner"));
     assert_eq!(config.debounce, std::time::Duration::from_millis(700));
     assert_eq!(config.baud, 9600);
-    assert_eq!(config.framing, konbini_pos::scanner::Framing::Line);
+    assert_eq!(config.framing, konbini_devices::scanner::Framing::Line);
     let mut stx = opticon.clone();
-    stx.suffix = konbini_pos::scanner::sim::Suffix::StxEtx;
+    stx.suffix = konbini_devices::scanner::sim::Suffix::StxEtx;
     assert_eq!(
         stx.reader_config(std::path::Path::new("/x")).framing,
-        konbini_pos::scanner::Framing::StxEtx
+        konbini_devices::scanner::Framing::StxEtx
     );
 }

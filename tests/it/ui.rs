@@ -3,10 +3,10 @@
 //! refusals in the clerk's language, in red; bad input (pastes, floods, a tiny terminal,
 //! a full disk, the network down during a key-in); and record -> replay equality.
 
-use konbini_pos::domain::{BillBarcode, BillFields, Chain, Deadline, Yen};
-use konbini_pos::register::{Station, Store};
-use konbini_pos::ui::harness::Harness;
+use konbini_bench::harness::Harness;
+use konbini_domain::{BillBarcode, BillFields, Chain, Deadline, Yen};
 use konbini_pos::ui::{Input, Lang, Screen};
+use konbini_register::{Station, Store};
 use ratatui::crossterm::event::{KeyCode, KeyModifiers};
 use ratatui::style::Color;
 
@@ -196,7 +196,7 @@ fn pasted_garbage_and_floods_are_refused_line_by_line() {
         konbini_pos::ui::app::INPUT_MAX_CHARS
     );
     assert!(h.screen().contains("入力が長すぎます"));
-    h.key(KeyCode::Esc); // clears the line and cancels the sale (spec/cli.md)
+    h.key(KeyCode::Esc); // clears the line and cancels the sale (docs/cli.md)
     assert!(h.app.input.is_empty());
     assert!(h.app.register().open_sale().is_none());
     // Enter held after completing: one sale, never two.
@@ -352,7 +352,7 @@ fn inputs_typed_while_the_core_waits_are_fed_in_order_and_replay_the_same() {
 
 #[test]
 fn the_status_bar_shows_the_link_and_the_offline_limit_refuses_new_slips() {
-    use konbini_pos::journal::OutboxSummary;
+    use konbini_journal::OutboxSummary;
     use konbini_pos::sync::SyncStatus;
     use konbini_pos::ui::Answer;
     let dir = tempdir();

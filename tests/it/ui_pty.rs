@@ -32,11 +32,11 @@ impl Pty {
             .stderr(Stdio::from(
                 File::create(cwd.join("stderr.txt")).expect("stderr file"),
             ));
-        let konbini_pos::ui::pty::PtyChild {
+        let konbini_bench::pty::PtyChild {
             master,
             child,
             output: bytes,
-        } = konbini_pos::ui::pty::spawn(cmd, (cols, rows)).expect("konbini in a pty");
+        } = konbini_bench::pty::spawn(cmd, (cols, rows)).expect("konbini in a pty");
         Pty {
             master,
             bytes,
@@ -200,13 +200,13 @@ fn key_in_with_the_network_down_is_refused_offline_and_the_screen_stays_live() {
 
 /// A valid slip with no deadline, as a scanner sends it (AIM prefix, CR LF).
 fn scanned(free: &str, amount: u64) -> String {
-    let code = konbini_pos::domain::BillBarcode::build(&konbini_pos::domain::BillFields {
+    let code = konbini_domain::BillBarcode::build(&konbini_domain::BillFields {
         company_code: "958001",
         free_area: free,
         reissue: 0,
-        deadline: konbini_pos::domain::Deadline::None,
+        deadline: konbini_domain::Deadline::None,
         stamp: false,
-        amount: konbini_pos::domain::Yen::new(amount),
+        amount: konbini_domain::Yen::new(amount),
     })
     .unwrap();
     format!("]C1{code}\r\n")

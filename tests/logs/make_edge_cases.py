@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes edge-cases.jsonl: a scan log touching every rule of spec/scan-log.md.
+"""Writes edge-cases.jsonl: a scan log touching every rule of docs/scan-log.md.
 
 Its own check-digit code is independent of the Rust implementation on purpose: the log
 checks the register, not itself. Expected counts are asserted in tests/it/replay_logs.rs.

@@ -1,0 +1,426 @@
+//! The journal: the register's durable record of every cash receipt, in SQLite. It owns the
+//! database file and is the only code that touches it.
+//!
+//! House rules, checked at open and kept by every write:
+//! - one writer: a process holds an exclusive lock on `<journal>.lock` while it writes;
+//! - `journal_mode=WAL`, `synchronous=FULL`, `foreign_keys=ON`, each read back and checked
+//!   (SQLite ignores a misspelled PRAGMA in silence);
+//! - every write transaction is `BEGIN IMMEDIATE`;
+//! - a sale, its slips, one outbox row per slip, its print job, the chain head and the
+//!   replay position are written in one transaction: a sale is all there or not at all;
+//! - sales are hash-chained (see `record`), so `verify` catches any change, deletion,
+//!   insertion or reordering;
+//! - the register's views of a day (recent sales, the Z report) are aggregate queries on
+//!   the `sales_at` index (see `day`), never sales loaded into memory.
+//!
+//! It never decides whether a sale is valid: that is the register core's job.
+
+mod day;
+mod export;
+pub mod failpoint;
+mod lock;
+mod outbox;
+mod print_queue;
+mod progress;
+mod record;
+mod sales;
+mod verify;
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::{Connection, ErrorCode, OpenFlags};
+use rusqlite_migration::{M, Migrations};
+
+pub use day::{DayTotals, MethodTotal, PayMethod, PrintState, SaleRow, SyncCounts};
+pub use outbox::{OutboxSummary, PendingSale, PendingSlip};
+pub use progress::ReplayProgress;
+pub use record::{GENESIS_HASH, SaleRecord, SlipPay, SlipRecord, SyncState, journal_time, slip_id};
+pub use sales::Committed;
+pub use verify::VerifyReport;
+
+/// The schema, one numbered file per version. Never edit a released file: add one.
+const MIGRATION_FILES: &[&str] = &[
+    include_str!("../migrations/0001_journal.sql"),
+    include_str!("../migrations/0002_sales_at.sql"),
+    include_str!("../migrations/0003_outbox_check.sql"),
+];
+
+/// The page size of new journals, in bytes.
+pub const JOURNAL_PAGE_SIZE: i64 = 1024;
+
+fn migrations() -> Migrations<'static> {
+    Migrations::new(MIGRATION_FILES.iter().map(|sql| M::up(sql)).collect())
+}
+
+/// Anything that went wrong with a journal. Every message names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum JournalError {
+    /// No journal at that path (for commands that only read one).
+    #[error("journal {path} does not exist")]
+    Missing {
+        /// The journal.
+        path: PathBuf,
+    },
+    /// SQLite could not open or create the file.
+    #[error(
+        "journal {path} cannot be opened (does its directory exist and is it writable?): {source}"
+    )]
+    Open {
+        /// The journal.
+        path: PathBuf,
+        /// SQLite's error.
+        source: rusqlite::Error,
+    },
+    /// The file is not a konbini journal.
+    #[error("journal {path} is not a konbini journal: {detail}")]
+    NotAJournal {
+        /// The journal.
+        path: PathBuf,
+        /// What gave it away.
+        detail: String,
+    },
+    /// A newer konbini-pos wrote it; this one must not touch it.
+    #[error(
+        "journal {path} has schema version {found}, newer than this konbini-pos knows ({known}); use a newer konbini"
+    )]
+    TooNew {
+        /// The journal.
+        path: PathBuf,
+        /// Its schema version.
+        found: i64,
+        /// The newest this build knows.
+        known: usize,
+    },
+    /// A PRAGMA did not take.
+    #[error("journal {path}: PRAGMA {pragma} is {found}, expected {expected}")]
+    Pragma {
+        /// The journal.
+        path: PathBuf,
+        /// Which.
+        pragma: &'static str,
+        /// What SQLite reported.
+        found: String,
+        /// What the house rules need.
+        expected: &'static str,
+    },
+    /// The file or its directory cannot be written.
+    #[error("journal {path} is read-only: nothing can be recorded in it")]
+    ReadOnly {
+        /// The journal.
+        path: PathBuf,
+    },
+    /// Another process is writing the journal.
+    #[error("journal {path} is in use by another konbini process")]
+    Busy {
+        /// The journal.
+        path: PathBuf,
+    },
+    /// A write failed for lack of space; the transaction was rolled back.
+    #[error(
+        "journal {path}: the disk is full or the write failed ({source}); the sale was not recorded"
+    )]
+    DiskFull {
+        /// The journal.
+        path: PathBuf,
+        /// SQLite's error.
+        source: rusqlite::Error,
+    },
+    /// Verification found a bad sale.
+    #[error("journal {path}: sale {seq}: {problem}")]
+    Tampered {
+        /// The journal.
+        path: PathBuf,
+        /// The first bad sale (or where one is missing).
+        seq: u64,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// A sum of the journal's figures does not fit (only a tampered journal gets there).
+    #[error("journal {path}: {what} too large to add up")]
+    Overflow {
+        /// The journal.
+        path: PathBuf,
+        /// Which sum.
+        what: &'static str,
+    },
+    /// Any other SQLite error.
+    #[error("journal {path}: {source}")]
+    Sqlite {
+        /// The journal.
+        path: PathBuf,
+        /// SQLite's error.
+        source: rusqlite::Error,
+    },
+    /// A long read was stopped by its caller before it was done.
+    #[error("journal {path}: {what} was stopped before it was done")]
+    Stopped {
+        /// The journal.
+        path: PathBuf,
+        /// Which read.
+        what: &'static str,
+    },
+    /// The export could not be written.
+    #[error("cannot write the export: {source}")]
+    Output {
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// Its lock file cannot be made where the journal is: the directory is missing or
+    /// cannot be written, so neither can the journal.
+    #[error(
+        "journal {path} cannot be opened (does its directory exist and is it writable?): cannot create its lock file {}: {source}",
+        lock.display()
+    )]
+    LockFile {
+        /// The journal.
+        path: PathBuf,
+        /// The lock file.
+        lock: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The lock file could not be created for another reason.
+    #[error("journal {path}: cannot create its lock file: {source}")]
+    Lock {
+        /// The journal.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+}
+
+/// The oldest schema a read-only open (verify, export) reads as it is: 0002 only added an
+/// index, so a journal no writer has upgraded yet is still read, never refused.
+const OLDEST_READABLE_SCHEMA: i64 = 1;
+
+/// An open journal. Writable ones hold the writer lock until dropped.
+pub struct Journal {
+    conn: Connection,
+    path: PathBuf,
+    journal_id: String,
+    _lock: Option<lock::WriterLock>,
+}
+
+impl std::fmt::Debug for Journal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Journal")
+            .field("path", &self.path)
+            .field("journal_id", &self.journal_id)
+            .finish()
+    }
+}
+
+impl Journal {
+    /// Open the journal at `path` for writing, creating it if missing; migrate it to the
+    /// current schema and check every house rule.
+    pub fn open(path: &Path) -> Result<Journal, JournalError> {
+        let lock = lock::WriterLock::acquire(path)?;
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_CREATE
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|source| JournalError::Open {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::setup(conn, path, Some(lock))
+    }
+
+    /// Open an existing journal to read it (verify, export). Never creates or migrates.
+    pub fn open_read_only(path: &Path) -> Result<Journal, JournalError> {
+        if !path.exists() {
+            return Err(JournalError::Missing {
+                path: path.to_owned(),
+            });
+        }
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|source| JournalError::Open {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::setup(conn, path, None)
+    }
+
+    fn setup(
+        mut conn: Connection,
+        path: &Path,
+        lock: Option<lock::WriterLock>,
+    ) -> Result<Journal, JournalError> {
+        let err = sqlite_error(path);
+        stable_plans(&conn).map_err(&err)?;
+        let version: i64 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .map_err(&err)?;
+        let known = MIGRATION_FILES.len();
+        if version > known as i64 {
+            return Err(JournalError::TooNew {
+                path: path.to_owned(),
+                found: version,
+                known,
+            });
+        }
+        let writable = lock.is_some();
+        if writable {
+            if conn.is_readonly(rusqlite::MAIN_DB).map_err(&err)? {
+                return Err(JournalError::ReadOnly {
+                    path: path.to_owned(),
+                });
+            }
+            if version == 0 {
+                // A new journal: small pages, because every commit writes each page it
+                // touches (about six) to the WAL and syncs them; a sale is a few hundred
+                // bytes. Only possible before the first table and before WAL mode.
+                conn.pragma_update(None, "page_size", JOURNAL_PAGE_SIZE)
+                    .map_err(&err)?;
+            }
+            let mode: String = conn
+                .pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))
+                .map_err(&err)?;
+            expect_pragma(path, "journal_mode", mode.to_lowercase(), "wal")?;
+            conn.pragma_update(None, "synchronous", "FULL")
+                .map_err(&err)?;
+            // Foreign keys off while migrating, as SQLite's procedure for rebuilding a table
+            // says (https://sqlite.org/lang_altertable.html, "otheralter"): a rebuild copies
+            // the rows as they are, and a damaged journal (an outbox row without its slip,
+            // which verify reports) must still open, not fail its migration.
+            conn.pragma_update(None, "foreign_keys", "OFF")
+                .map_err(&err)?;
+            migrations().to_latest(&mut conn).map_err(|e| match e {
+                rusqlite_migration::Error::RusqliteError { err: source, .. } => err(source),
+                other => JournalError::NotAJournal {
+                    path: path.to_owned(),
+                    detail: other.to_string(),
+                },
+            })?;
+            conn.pragma_update(None, "foreign_keys", "ON")
+                .map_err(&err)?;
+        } else if version < OLDEST_READABLE_SCHEMA {
+            return Err(JournalError::NotAJournal {
+                path: path.to_owned(),
+                detail: format!("schema version {version}, expected {known}"),
+            });
+        }
+        let mode: String = conn
+            .pragma_query_value(None, "journal_mode", |r| r.get(0))
+            .map_err(&err)?;
+        expect_pragma(path, "journal_mode", mode.to_lowercase(), "wal")?;
+        if writable {
+            let sync: i64 = conn
+                .pragma_query_value(None, "synchronous", |r| r.get(0))
+                .map_err(&err)?;
+            expect_pragma(path, "synchronous", sync.to_string(), "2")?;
+            let fk: i64 = conn
+                .pragma_query_value(None, "foreign_keys", |r| r.get(0))
+                .map_err(&err)?;
+            expect_pragma(path, "foreign_keys", fk.to_string(), "1")?;
+        }
+        let journal_id: String = conn
+            .query_row("SELECT value FROM meta WHERE key = 'journal_id'", [], |r| {
+                r.get(0)
+            })
+            .map_err(|e| JournalError::NotAJournal {
+                path: path.to_owned(),
+                detail: format!("no journal id ({e})"),
+            })?;
+        Ok(Journal {
+            conn,
+            path: path.to_owned(),
+            journal_id,
+            _lock: lock,
+        })
+    }
+
+    /// The file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// This journal's id, made once when it was created.
+    pub fn journal_id(&self) -> &str {
+        &self.journal_id
+    }
+
+    /// The current value of a PRAGMA, for checks and tests.
+    pub fn pragma(&self, name: &str) -> Result<String, JournalError> {
+        self.conn
+            .pragma_query_value(None, name, |r| {
+                let v: rusqlite::types::Value = r.get(0)?;
+                Ok(match v {
+                    rusqlite::types::Value::Integer(i) => i.to_string(),
+                    rusqlite::types::Value::Text(t) => t,
+                    other => format!("{other:?}"),
+                })
+            })
+            .map_err(sqlite_error(&self.path))
+    }
+
+    fn err(&self) -> impl Fn(rusqlite::Error) -> JournalError + '_ {
+        sqlite_error(&self.path)
+    }
+}
+
+fn expect_pragma(
+    path: &Path,
+    pragma: &'static str,
+    found: String,
+    expected: &'static str,
+) -> Result<(), JournalError> {
+    if found == expected {
+        Ok(())
+    } else {
+        Err(JournalError::Pragma {
+            path: path.to_owned(),
+            pragma,
+            found,
+            expected,
+        })
+    }
+}
+
+/// Turn an SQLite error into one that names the journal and says what it means.
+fn sqlite_error(path: &Path) -> impl Fn(rusqlite::Error) -> JournalError + '_ {
+    move |source| {
+        let path = path.to_owned();
+        match source.sqlite_error_code() {
+            Some(ErrorCode::DiskFull | ErrorCode::SystemIoFailure) => {
+                JournalError::DiskFull { path, source }
+            }
+            Some(ErrorCode::ReadOnly) => JournalError::ReadOnly { path },
+            Some(ErrorCode::NotADatabase) => JournalError::NotAJournal {
+                path,
+                detail: source.to_string(),
+            },
+            Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => {
+                JournalError::Busy { path }
+            }
+            _ => JournalError::Sqlite { path, source },
+        }
+    }
+}
+
+/// Plan each statement once, whatever its parameters are bound to (SQLite's query planner
+/// stability guarantee, `SQLITE_DBCONFIG_ENABLE_QPSG`): otherwise a statement whose plan
+/// used a bound value (a `LIMIT ?`) is prepared again at every bind, which was a quarter of
+/// the sync drain's outbox reads. <https://www.sqlite.org/c3ref/c_dbconfig_defensive.html>
+fn stable_plans(conn: &Connection) -> rusqlite::Result<()> {
+    conn.set_db_config(
+        rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+        true,
+    )
+    .map(|_| ())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrations_are_valid() {
+        migrations().validate().unwrap();
+    }
+}

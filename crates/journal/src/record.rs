@@ -1,0 +1,216 @@
+//! A sale as the journal stores it, and its place in the hash chain: the canonical content
+//! each hash covers, computed the same way at commit and at verify.
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use konbini_domain::{Chain, Yen, time::in_japan};
+use konbini_register::{NewSale, SlipKind, Store};
+
+/// The hash before the first sale.
+pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// A committed sale read back from the journal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SaleRecord {
+    /// 1, 2, 3, ... in commit order.
+    pub seq: u64,
+    /// When it was completed, RFC 3339 in Japan time.
+    pub at: String,
+    /// The register.
+    pub terminal: String,
+    /// The store.
+    pub store: Store,
+    /// Sum of the slips.
+    pub total: Yen,
+    /// Cash handed over.
+    pub tendered: Yen,
+    /// Change handed back.
+    pub change: Yen,
+    /// Its slips, in order.
+    pub slips: Vec<SlipRecord>,
+    /// The previous sale's hash ([`GENESIS_HASH`] for the first).
+    pub prev_hash: String,
+    /// SHA-256 over `prev_hash` and this sale's canonical content, lowercase hex.
+    pub hash: String,
+}
+
+/// A slip of a committed sale.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SlipRecord {
+    /// Globally unique: `<journal id>-<seq>-<idx>`. The upstream idempotency key.
+    pub id: String,
+    /// 1-based position in its sale.
+    pub idx: u32,
+    /// When it was scanned or keyed in, RFC 3339 in Japan time.
+    pub at: String,
+    /// What was paid.
+    pub pay: SlipPay,
+    /// Its amount.
+    pub amount: Yen,
+    /// Whether its receipt needs a revenue stamp.
+    pub stamp: bool,
+    /// Where its confirmation is on the way upstream.
+    pub sync: SyncState,
+}
+
+/// What a slip paid.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SlipPay {
+    /// A bill barcode's 44 digits.
+    Barcode(String),
+    /// A keyed-in paperless payment.
+    KeyIn {
+        /// The chain.
+        chain: Chain,
+        /// The payment code.
+        payment_code: String,
+        /// The confirmation number.
+        confirmation_number: String,
+        /// The network's payment id.
+        payment: String,
+        /// The merchant paid.
+        merchant: String,
+    },
+}
+
+/// The outbox state of a slip's confirmation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SyncState {
+    /// Not yet accepted upstream.
+    Pending,
+    /// Accepted (or a duplicate of an accepted one).
+    Sent,
+    /// The network will not credit it; store and merchant must reconcile.
+    Conflict,
+    /// The network refused it as invalid.
+    Rejected,
+}
+
+impl SyncState {
+    pub(crate) fn parse(s: &str) -> Option<SyncState> {
+        Some(match s {
+            "pending" => SyncState::Pending,
+            "sent" => SyncState::Sent,
+            "conflict" => SyncState::Conflict,
+            "rejected" => SyncState::Rejected,
+            _ => return None,
+        })
+    }
+}
+
+/// A slip's id: unique across journals because the journal id is random, stable because
+/// it is derived, never stored separately from what it is derived from.
+pub fn slip_id(journal_id: &str, seq: u64, idx: u32) -> String {
+    format!("{journal_id}-{seq}-{idx}")
+}
+
+/// An instant as the journal writes it: RFC 3339 in Japan time, with as many fractional
+/// digits as it has.
+pub fn journal_time(at: &chrono::DateTime<chrono::FixedOffset>) -> String {
+    in_japan(at).to_rfc3339_opts(chrono::SecondsFormat::AutoSi, false)
+}
+
+impl SaleRecord {
+    /// The record `sale` becomes as sale `seq` after `prev_hash`.
+    pub fn from_new(seq: u64, sale: &NewSale, journal_id: &str, prev_hash: &str) -> SaleRecord {
+        let slips = sale
+            .slips
+            .iter()
+            .zip(1u32..)
+            .map(|(slip, idx)| SlipRecord {
+                id: slip_id(journal_id, seq, idx),
+                idx,
+                at: journal_time(&slip.at),
+                pay: match &slip.kind {
+                    SlipKind::Barcode(code) => SlipPay::Barcode(code.as_str().to_owned()),
+                    SlipKind::KeyIn { reference, payment } => SlipPay::KeyIn {
+                        chain: reference.chain,
+                        payment_code: reference.payment_code.clone(),
+                        confirmation_number: reference.confirmation_number.clone(),
+                        payment: payment.payment.clone(),
+                        merchant: payment.merchant.clone(),
+                    },
+                },
+                amount: slip.amount(),
+                stamp: slip.needs_stamp(),
+                sync: SyncState::Pending,
+            })
+            .collect();
+        let mut record = SaleRecord {
+            seq,
+            at: journal_time(&sale.at),
+            terminal: sale.station.terminal.clone(),
+            store: sale.station.store.clone(),
+            total: sale.total,
+            tendered: sale.tendered,
+            change: sale.change,
+            slips,
+            prev_hash: prev_hash.to_owned(),
+            hash: String::new(),
+        };
+        record.hash = record.content_hash();
+        record
+    }
+
+    /// SHA-256 over the previous hash and this sale's canonical content. Slip ids and sync
+    /// states are left out: ids are derived (and checked) separately, so the same log
+    /// replayed into two journals gives the same chain; sync states change after commit.
+    pub fn content_hash(&self) -> String {
+        let mut c = Canonical(Sha256::new());
+        c.0.update(self.prev_hash.as_bytes());
+        c.field("konbini-pos sale v1");
+        c.num(self.seq);
+        c.field(&self.at);
+        c.field(&self.terminal);
+        c.field(&self.store.code);
+        c.field(self.store.chain.map_or("", Chain::as_str));
+        c.field(&self.store.name);
+        c.num(self.total.get());
+        c.num(self.tendered.get());
+        c.num(self.change.get());
+        c.num(self.slips.len() as u64);
+        for slip in &self.slips {
+            c.num(u64::from(slip.idx));
+            c.field(&slip.at);
+            match &slip.pay {
+                SlipPay::Barcode(digits) => {
+                    c.field("barcode");
+                    c.field(digits);
+                }
+                SlipPay::KeyIn {
+                    chain,
+                    payment_code,
+                    confirmation_number,
+                    payment,
+                    merchant,
+                } => {
+                    c.field("key_in");
+                    c.field(chain.as_str());
+                    c.field(payment_code);
+                    c.field(confirmation_number);
+                    c.field(payment);
+                    c.field(merchant);
+                }
+            }
+            c.num(slip.amount.get());
+            c.num(u64::from(slip.stamp));
+        }
+        hex::encode(c.0.finalize())
+    }
+}
+
+/// Length-prefixed fields, so no choice of text can make two different sales hash alike.
+struct Canonical(Sha256);
+
+impl Canonical {
+    fn field(&mut self, s: &str) {
+        self.0.update((s.len() as u64).to_be_bytes());
+        self.0.update(s.as_bytes());
+    }
+
+    fn num(&mut self, n: u64) {
+        self.0.update(n.to_be_bytes());
+    }
+}

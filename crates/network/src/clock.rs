@@ -1,0 +1,129 @@
+//! The network's one clock. Every time the simulator reads (creation stamps, expiry, the
+//! 45-day refund limit, payout dates, terminal signature windows, webhook backoff) comes
+//! from here, so a test can move it forward and watch a voucher expire without waiting.
+//!
+//! The clock is the wall clock plus an offset. The offset is kept in the network's
+//! database by its owner, so a restarted simulator resumes at the same simulated time.
+
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use chrono::{DateTime, Utc};
+
+/// The farthest the clock moves from the wall clock: 100 years, in milliseconds. Dates
+/// stay far inside what every date computation here can represent.
+pub const MAX_OFFSET_MS: i64 = 100 * 366 * 86_400 * 1000;
+
+/// Wall time plus a movable offset, in milliseconds.
+#[derive(Debug, Default)]
+pub struct Clock {
+    offset_ms: AtomicI64,
+}
+
+impl Clock {
+    /// A clock `offset_ms` ahead of the wall clock (negative: behind).
+    pub fn with_offset_ms(offset_ms: i64) -> Clock {
+        Clock {
+            offset_ms: AtomicI64::new(offset_ms),
+        }
+    }
+
+    /// Now, on this clock.
+    pub fn now(&self) -> DateTime<Utc> {
+        let wall = Utc::now();
+        wall.checked_add_signed(chrono::Duration::milliseconds(
+            self.offset_ms.load(Ordering::Relaxed),
+        ))
+        .unwrap_or(wall)
+    }
+
+    /// Now, in Unix seconds.
+    pub fn unix(&self) -> i64 {
+        self.now().timestamp()
+    }
+
+    /// The current offset from the wall clock in milliseconds.
+    pub fn offset_ms(&self) -> i64 {
+        self.offset_ms.load(Ordering::Relaxed)
+    }
+
+    /// The offset that moves the clock by `seconds` (negative moves it back), at most
+    /// [`MAX_OFFSET_MS`] from the wall clock in all. Changes nothing.
+    pub fn offset_advanced_by(&self, seconds: i64) -> i64 {
+        self.offset_ms()
+            .saturating_add(seconds.saturating_mul(1000))
+            .clamp(-MAX_OFFSET_MS, MAX_OFFSET_MS)
+    }
+
+    /// The offset that makes now `unix` seconds (within [`MAX_OFFSET_MS`] of the wall
+    /// clock). Changes nothing.
+    pub fn offset_for_unix(&self, unix: i64) -> i64 {
+        unix.saturating_mul(1000)
+            .saturating_sub(Utc::now().timestamp_millis())
+            .clamp(-MAX_OFFSET_MS, MAX_OFFSET_MS)
+    }
+
+    /// Now in Unix seconds, were the offset `offset_ms`.
+    pub fn unix_at_offset(&self, offset_ms: i64) -> i64 {
+        let wall = Utc::now();
+        wall.checked_add_signed(chrono::Duration::milliseconds(offset_ms))
+            .unwrap_or(wall)
+            .timestamp()
+    }
+
+    /// Set the offset (one of the above).
+    pub fn set_offset_ms(&self, offset_ms: i64) {
+        self.offset_ms.store(
+            offset_ms.clamp(-MAX_OFFSET_MS, MAX_OFFSET_MS),
+            Ordering::Relaxed,
+        );
+    }
+
+    /// Move the clock by `seconds`; returns the new offset.
+    pub fn advance(&self, seconds: i64) -> i64 {
+        let offset = self.offset_advanced_by(seconds);
+        self.set_offset_ms(offset);
+        offset
+    }
+
+    /// Set the clock so that now is `unix` seconds; returns the new offset.
+    pub fn set_unix(&self, unix: i64) -> i64 {
+        let offset = self.offset_for_unix(unix);
+        self.set_offset_ms(offset);
+        offset
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn advancing_moves_now_by_that_much() {
+        let clock = Clock::default();
+        let before = clock.unix();
+        clock.advance(86_400 * 45);
+        let after = clock.unix();
+        assert!(
+            (after - before - 86_400 * 45).abs() <= 1,
+            "{before} -> {after}"
+        );
+    }
+
+    #[test]
+    fn absurd_moves_are_bounded_not_a_panic() {
+        let clock = Clock::default();
+        clock.advance(i64::MAX);
+        assert_eq!(clock.offset_ms(), MAX_OFFSET_MS);
+        let _ = clock.now();
+        clock.set_unix(i64::MIN);
+        assert_eq!(clock.offset_ms(), -MAX_OFFSET_MS);
+        let _ = clock.now();
+    }
+
+    #[test]
+    fn set_unix_puts_now_there() {
+        let clock = Clock::default();
+        clock.set_unix(1_800_000_000);
+        assert!((clock.unix() - 1_800_000_000).abs() <= 1);
+    }
+}

@@ -1,0 +1,326 @@
+//! What every merchant API request goes through, whichever resource it is for: a bearer
+//! key, a size-limited form body (the query for GET and DELETE), Stripe-shaped errors (an
+//! unknown URL included), and `Idempotency-Key` replay checked and saved in the same
+//! storage transaction as the work itself.
+//!
+//! A resource's handler takes a [`MerchantRequest`] (the extractor that does the checks)
+//! and hands [`run`] its work: a closure over the transaction and the request's [`Cx`],
+//! answering a [`Reply`] or an `ApiError`.
+
+use std::sync::Arc;
+
+use axum::extract::{FromRequest, Request};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use crate::error::ApiError;
+use crate::form::Form;
+use crate::ids::random_alnum;
+use crate::storage::Tx;
+use crate::{MAX_MERCHANT_BODY_BYTES, Network};
+
+/// A merchant request whose key, body and `Idempotency-Key` header have been checked.
+pub(super) struct MerchantRequest {
+    form: Form,
+    key: Option<String>,
+    /// What a request reusing the key must repeat: method, path and parameters.
+    fingerprint: String,
+}
+
+impl FromRequest<Arc<Network>> for MerchantRequest {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, net: &Arc<Network>) -> Result<Self, Response> {
+        let (parts, body) = req.into_parts();
+        let checked = async {
+            check_key(net, &parts.headers)?;
+            let bytes = super::read_body(&parts.headers, body, MAX_MERCHANT_BODY_BYTES)
+                .await
+                .map_err(|m| {
+                    ApiError::invalid("request_too_large", "", m)
+                        .with_status(StatusCode::PAYLOAD_TOO_LARGE)
+                })?;
+            let form = if parts.method == Method::GET || parts.method == Method::DELETE {
+                Form::parse(parts.uri.query().unwrap_or("").as_bytes())?
+            } else {
+                Form::parse(&bytes)?
+            };
+            let key = if parts.method == Method::POST {
+                idempotency_key(&parts.headers)?
+            } else {
+                None
+            };
+            let fingerprint = format!(
+                "{} {}?{}",
+                parts.method,
+                parts.uri.path(),
+                form.fingerprint()
+            );
+            Ok::<_, ApiError>(MerchantRequest {
+                form,
+                key,
+                fingerprint,
+            })
+        };
+        checked.await.map_err(IntoResponse::into_response)
+    }
+}
+
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    headers
+        .get("idempotency-key")
+        .map(|v| {
+            v.to_str()
+                .ok()
+                .filter(|k| !k.is_empty() && k.len() <= 255)
+                .map(str::to_owned)
+                .ok_or_else(|| {
+                    ApiError::invalid(
+                        "idempotency_key_invalid",
+                        "",
+                        "The Idempotency-Key header must be 1-255 visible ASCII characters.",
+                    )
+                })
+        })
+        .transpose()
+}
+
+fn check_key(net: &Network, headers: &HeaderMap) -> Result<(), ApiError> {
+    let auth = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let key = auth.strip_prefix("Bearer ").map(str::trim);
+    let Some(key) = key.filter(|k| !k.is_empty()) else {
+        return Err(ApiError::unauthorized(
+            "You did not provide an API key. You need to provide your API key in the Authorization header, using Bearer auth (e.g. 'Authorization: Bearer YOUR_SECRET_KEY').",
+        ));
+    };
+    if key != net.settings().api_key {
+        let tail: String = key
+            .chars()
+            .rev()
+            .take(4)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
+        return Err(ApiError::unauthorized(format!(
+            "Invalid API Key provided: sk_test_****{tail}"
+        )));
+    }
+    Ok(())
+}
+
+/// What a request's work sees besides the transaction.
+pub(super) struct Cx<'a> {
+    /// The network (settings, clock).
+    pub net: &'a Network,
+    /// The parameters.
+    pub form: &'a Form,
+    /// The network's clock when the request came.
+    pub now: i64,
+    /// `expand[]`.
+    pub expand: Vec<&'a str>,
+}
+
+/// What a merchant request produced.
+pub(super) struct Reply {
+    status: StatusCode,
+    body: Value,
+    wake_scheduler: bool,
+    wake_webhooks: bool,
+    /// The clock's new offset, set once the work is committed (the test clock helper).
+    clock_offset_ms: Option<i64>,
+}
+
+impl Reply {
+    /// An answer that changed nothing.
+    pub fn ok(body: Value) -> Reply {
+        Reply {
+            status: StatusCode::OK,
+            body,
+            wake_scheduler: false,
+            wake_webhooks: false,
+            clock_offset_ms: None,
+        }
+    }
+
+    /// An answer that changed something: events to deliver, and maybe a new deadline for
+    /// the scheduler.
+    pub fn changed(body: Value, wake_scheduler: bool) -> Reply {
+        Reply {
+            wake_scheduler,
+            wake_webhooks: true,
+            ..Reply::ok(body)
+        }
+    }
+
+    /// Move the network's clock to this offset once committed.
+    pub fn with_clock_offset_ms(mut self, offset_ms: i64) -> Reply {
+        self.clock_offset_ms = Some(offset_ms);
+        self
+    }
+}
+
+/// What a request's transaction produced.
+struct Done {
+    status: StatusCode,
+    body: String,
+    replayed: bool,
+    wake_scheduler: bool,
+    wake_webhooks: bool,
+    clock_offset_ms: Option<i64>,
+}
+
+/// Run a merchant request's `work` in one write transaction, with its idempotency key
+/// checked and saved in the same transaction. An error raised while executing is saved
+/// under the key too (in a transaction of its own: the work's changes are rolled back), as
+/// Stripe replays it.
+pub(super) async fn run(
+    net: Arc<Network>,
+    req: MerchantRequest,
+    mut work: impl FnMut(&dyn Tx, &Cx<'_>) -> Result<Reply, ApiError> + Send + 'static,
+) -> Response {
+    let now = net.clock.unix();
+    let MerchantRequest {
+        form,
+        key,
+        fingerprint,
+    } = req;
+    let (k, fp) = (key.clone(), fingerprint.clone());
+    let n = net.clone();
+    let done = net
+        .storage()
+        .run_write(move |tx| -> Result<Done, ApiError> {
+            if let Some(k) = &key
+                && let Some(saved) = tx.idempotent(k)?
+            {
+                if saved.fingerprint != fingerprint {
+                    return Err(ApiError {
+                        kind: "idempotency_error",
+                        ..ApiError::invalid(
+                            "idempotency_key_in_use",
+                            "",
+                            format!("Keys for idempotent requests can only be used with the same parameters they were first used with. Try using a key other than '{k}' if you meant to execute a different request."),
+                        )
+                    });
+                }
+                return Ok(Done {
+                    status: StatusCode::from_u16(saved.status).unwrap_or(StatusCode::OK),
+                    body: saved.body,
+                    replayed: true,
+                    wake_scheduler: false,
+                    wake_webhooks: false,
+                    clock_offset_ms: None,
+                });
+            }
+            let cx = Cx {
+                net: &n,
+                form: &form,
+                now,
+                expand: form.array("expand"),
+            };
+            let reply = work(tx, &cx)?;
+            let body = reply.body.to_string();
+            if let Some(k) = &key {
+                tx.save_idempotent(k, &fingerprint, reply.status.as_u16(), &body, now)?;
+            }
+            Ok(Done {
+                status: reply.status,
+                body,
+                replayed: false,
+                wake_scheduler: reply.wake_scheduler,
+                wake_webhooks: reply.wake_webhooks,
+                clock_offset_ms: reply.clock_offset_ms,
+            })
+        })
+        .await;
+    match done {
+        Ok(d) => {
+            if let Some(offset) = d.clock_offset_ms {
+                net.clock.set_offset_ms(offset);
+            }
+            net.wake(d.wake_scheduler, d.wake_webhooks);
+            json_response(d.status, d.body, d.replayed)
+        }
+        Err(e) => {
+            if e.executing
+                && let Some(k) = k
+            {
+                let body = e.body().to_string();
+                let status = e.status.as_u16();
+                let saved = net
+                    .storage()
+                    .run_write(move |tx| tx.save_idempotent(&k, &fp, status, &body, now))
+                    .await;
+                if let Err(failed) = saved {
+                    return ApiError::from(failed).into_response();
+                }
+            }
+            e.into_response()
+        }
+    }
+}
+
+fn json_response(status: StatusCode, body: String, replayed: bool) -> Response {
+    let mut r = (status, body).into_response();
+    let h = r.headers_mut();
+    h.insert("content-type", HeaderValue::from_static("application/json"));
+    h.insert(
+        "request-id",
+        HeaderValue::from_str(&format!("req_{}", random_alnum(14))).expect("ascii"),
+    );
+    if replayed {
+        h.insert("idempotent-replayed", HeaderValue::from_static("true"));
+    }
+    r
+}
+
+/// An unknown merchant API URL (or a known one with another method) is Stripe's 404,
+/// after the key is checked as for any request; other unknown paths are a plain 404.
+pub(super) async fn unknown_url(
+    axum::extract::State(net): axum::extract::State<Arc<Network>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    let path = uri.path();
+    if path != "/v1" && !path.starts_with("/v1/") {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    if let Err(e) = check_key(&net, &headers) {
+        return e.into_response();
+    }
+    ApiError {
+        status: StatusCode::NOT_FOUND,
+        ..ApiError::invalid(
+            "resource_missing",
+            "",
+            format!("Unrecognized request URL ({method}: {path})."),
+        )
+    }
+    .into_response()
+}
+
+/// A Stripe list object: at most `limit` of `items` (which may hold one more, to tell
+/// `has_more`).
+pub(super) fn list_json(url: &str, mut items: Vec<Value>, limit: usize) -> Value {
+    let has_more = items.len() > limit;
+    items.truncate(limit);
+    json!({"object": "list", "url": url, "has_more": has_more, "data": items})
+}
+
+/// `limit`, 1 to 100, default 10.
+pub(super) fn limit_of(form: &Form) -> Result<i64, ApiError> {
+    let limit = form.int("limit")?.unwrap_or(10);
+    if !(1..=100).contains(&limit) {
+        return Err(ApiError::invalid(
+            "parameter_invalid_integer",
+            "limit",
+            "limit must be between 1 and 100.",
+        ));
+    }
+    Ok(limit)
+}

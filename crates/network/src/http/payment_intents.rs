@@ -1,0 +1,103 @@
+//! `/v1/payment_intents`: create, list, retrieve, confirm, cancel.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::response::Response;
+use axum::routing::{get, post};
+
+use super::merchant::{self, Cx, MerchantRequest, Reply, limit_of, list_json};
+use crate::Network;
+use crate::error::ApiError;
+use crate::objects::PaymentIntent;
+use crate::payments;
+use crate::storage::Tx;
+
+pub(super) fn routes() -> Router<Arc<Network>> {
+    Router::new()
+        .route("/v1/payment_intents", post(create).get(list))
+        .route("/v1/payment_intents/{id}", get(retrieve))
+        .route("/v1/payment_intents/{id}/confirm", post(confirm))
+        .route("/v1/payment_intents/{id}/cancel", post(cancel))
+}
+
+/// The PaymentIntent `id`, or Stripe's `resource_missing` naming `param`.
+fn find(tx: &dyn Tx, id: &str, param: &str) -> Result<PaymentIntent, ApiError> {
+    tx.pi(id)?
+        .ok_or_else(|| ApiError::missing_resource("payment_intent", id, param))
+}
+
+/// The PaymentIntent as answered, with what `expand[]` asks for.
+fn render(tx: &dyn Tx, cx: &Cx<'_>, pi: &PaymentIntent) -> Result<serde_json::Value, ApiError> {
+    payments::render_pi(tx, cx.net.settings(), pi, &cx.expand, cx.now)
+}
+
+async fn create(State(net): State<Arc<Network>>, req: MerchantRequest) -> Response {
+    merchant::run(net, req, |tx, cx| {
+        let (pi, wake) = payments::create(tx, cx.net.settings(), cx.form, cx.now)?;
+        Ok(Reply::changed(render(tx, cx, &pi)?, wake))
+    })
+    .await
+}
+
+async fn list(State(net): State<Arc<Network>>, req: MerchantRequest) -> Response {
+    merchant::run(net, req, |tx, cx| {
+        let form = cx.form;
+        form.check_known(&["limit", "starting_after", "ending_before", "expand[]"])?;
+        let limit = limit_of(form)?;
+        let seq_of = |param: &str| -> Result<Option<i64>, ApiError> {
+            form.string(param)
+                .map(|id| find(tx, id, param).map(|p| p.seq))
+                .transpose()
+        };
+        let items = tx.list_pis(limit, seq_of("starting_after")?, seq_of("ending_before")?)?;
+        let public_url = &cx.net.settings().public_url;
+        let data = items.iter().map(|p| p.render(public_url)).collect();
+        Ok(Reply::ok(list_json(
+            "/v1/payment_intents",
+            data,
+            limit as usize,
+        )))
+    })
+    .await
+}
+
+async fn retrieve(
+    State(net): State<Arc<Network>>,
+    Path(id): Path<String>,
+    req: MerchantRequest,
+) -> Response {
+    merchant::run(net, req, move |tx, cx| {
+        cx.form.check_known(&["expand[]", "client_secret"])?;
+        let pi = find(tx, &id, "intent")?;
+        Ok(Reply::ok(render(tx, cx, &pi)?))
+    })
+    .await
+}
+
+async fn confirm(
+    State(net): State<Arc<Network>>,
+    Path(id): Path<String>,
+    req: MerchantRequest,
+) -> Response {
+    merchant::run(net, req, move |tx, cx| {
+        let mut pi = find(tx, &id, "intent")?;
+        let wake = payments::confirm(tx, cx.net.settings(), &mut pi, cx.form, cx.now)?;
+        Ok(Reply::changed(render(tx, cx, &pi)?, wake))
+    })
+    .await
+}
+
+async fn cancel(
+    State(net): State<Arc<Network>>,
+    Path(id): Path<String>,
+    req: MerchantRequest,
+) -> Response {
+    merchant::run(net, req, move |tx, cx| {
+        let mut pi = find(tx, &id, "intent")?;
+        payments::cancel(tx, &mut pi, cx.form, cx.now)?;
+        Ok(Reply::changed(render(tx, cx, &pi)?, false))
+    })
+    .await
+}

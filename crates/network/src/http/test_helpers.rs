@@ -1,0 +1,151 @@
+//! `/v1/test_helpers`: what a test needs that Stripe's test mode also offers (refunds'
+//! bank details and expiry, a movable clock) and what only a simulator can show (a
+//! terminal's journal chain, every webhook delivery).
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::response::Response;
+use axum::routing::{get, post};
+use serde_json::{Value, json};
+
+use super::merchant::{self, MerchantRequest, Reply};
+use crate::error::ApiError;
+use crate::objects::RefundStatus;
+use crate::{CLOCK_META_KEY, Network, payments, terminal};
+
+pub(super) fn routes() -> Router<Arc<Network>> {
+    Router::new()
+        .route("/v1/test_helpers/refunds/{id}/expire", post(expire_refund))
+        .route(
+            "/v1/test_helpers/refunds/{id}/bank_details",
+            post(refund_bank_details),
+        )
+        .route("/v1/test_helpers/clock", get(clock).post(move_clock))
+        .route("/v1/test_helpers/terminals/{id}/chain", get(terminal_chain))
+        .route("/v1/test_helpers/deliveries", get(deliveries))
+}
+
+async fn expire_refund(
+    State(net): State<Arc<Network>>,
+    Path(id): Path<String>,
+    req: MerchantRequest,
+) -> Response {
+    merchant::run(net, req, move |tx, cx| {
+        cx.form.check_known(&["expand[]"])?;
+        let mut r = tx
+            .refund(&id)?
+            .ok_or_else(|| ApiError::missing_resource("refund", &id, "refund"))?;
+        if r.status != RefundStatus::RequiresAction {
+            return Err(ApiError::invalid(
+                "refund_unexpected_state",
+                "",
+                format!(
+                    "Only a refund in requires_action can expire; this one is {}.",
+                    r.status.as_str()
+                ),
+            )
+            .executing());
+        }
+        payments::fail_refund(tx, &mut r, "expired_or_canceled_card", cx.now)?;
+        Ok(Reply::changed(
+            r.render(&cx.net.settings().public_url),
+            false,
+        ))
+    })
+    .await
+}
+
+async fn refund_bank_details(
+    State(net): State<Arc<Network>>,
+    Path(id): Path<String>,
+    req: MerchantRequest,
+) -> Response {
+    merchant::run(net, req, move |tx, cx| {
+        let form = cx.form;
+        form.check_known(&["routing_number", "account_number", "account_holder_name"])?;
+        let mut r = tx
+            .refund(&id)?
+            .ok_or_else(|| ApiError::missing_resource("refund", &id, "refund"))?;
+        payments::submit_bank_details(
+            tx,
+            &mut r,
+            form.string("routing_number").unwrap_or(""),
+            form.string("account_number").unwrap_or(""),
+            cx.now,
+        )?;
+        Ok(Reply::changed(
+            r.render(&cx.net.settings().public_url),
+            true,
+        ))
+    })
+    .await
+}
+
+/// The test clock as answered: now on it, and its offset from the wall clock.
+fn clock_json(now: i64, offset_ms: i64) -> Value {
+    json!({"object": "test_clock", "now": now, "offset_ms": offset_ms})
+}
+
+async fn clock(State(net): State<Arc<Network>>, req: MerchantRequest) -> Response {
+    merchant::run(net, req, |_, cx| {
+        Ok(Reply::ok(clock_json(
+            cx.net.clock.unix(),
+            cx.net.clock.offset_ms(),
+        )))
+    })
+    .await
+}
+
+/// Move the clock: its new offset is kept in the storage and set once committed (so a
+/// storage that retries the work moves it once).
+async fn move_clock(State(net): State<Arc<Network>>, req: MerchantRequest) -> Response {
+    merchant::run(net, req, |tx, cx| {
+        let form = cx.form;
+        form.check_known(&["advance_seconds", "now"])?;
+        let clock = &cx.net.clock;
+        let offset = match (form.int("advance_seconds")?, form.int("now")?) {
+            (Some(secs), None) => clock.offset_advanced_by(secs),
+            (None, Some(t)) => clock.offset_for_unix(t),
+            _ => {
+                return Err(ApiError::invalid(
+                    "parameter_missing",
+                    "advance_seconds",
+                    "Give exactly one of advance_seconds and now.",
+                ));
+            }
+        };
+        tx.set_meta(CLOCK_META_KEY, &offset.to_string())?;
+        let now = clock.unix_at_offset(offset);
+        Ok(Reply::changed(clock_json(now, offset), true).with_clock_offset_ms(offset))
+    })
+    .await
+}
+
+async fn terminal_chain(
+    State(net): State<Arc<Network>>,
+    Path(id): Path<String>,
+    req: MerchantRequest,
+) -> Response {
+    merchant::run(net, req, move |tx, _| {
+        Ok(Reply::ok(
+            terminal::chain_report(tx, &id).map_err(|e| ApiError::internal(e.message))?,
+        ))
+    })
+    .await
+}
+
+async fn deliveries(State(net): State<Arc<Network>>, req: MerchantRequest) -> Response {
+    merchant::run(net, req, |tx, _| {
+        let rows: Vec<Value> = tx
+            .delivery_report()?
+            .into_iter()
+            .map(|d| {
+                json!({"event": d.event, "endpoint": d.endpoint, "delivered": d.delivered, "attempts": d.attempts})
+            })
+            .collect();
+        Ok(Reply::ok(json!({"object": "list", "data": rows})))
+    })
+    .await
+}

@@ -1,0 +1,220 @@
+//! `konbini network`: the payment network simulator that registers confirm to and merchants
+//! integrate with (`docs/terminal-api.md`; the merchant API is Stripe's shape).
+//!
+//! - `http/`: the axum router, one module per resource. The merchant API is a
+//!   Stripe-compatible subset (form bodies with bracket nesting, bearer keys, Stripe-shaped
+//!   errors, idempotency keys) so the official Stripe libraries work against it; the
+//!   terminal API is signed JSON (`konbini-protocol`).
+//! - `payments.rs`: the konbini rules and the life of a payment and its refunds.
+//! - `terminal.rs`: look-ups, confirmations, each terminal's journal chain.
+//! - `webhooks.rs`: Stripe-signed event delivery from an outbox, with backoff.
+//! - `voucher.rs`: the hosted voucher page with its GS1-128 barcode in SVG.
+//! - `storage/`: the [`Storage`](storage::Storage) trait every rule reads and writes
+//!   through, and its backends (`storage/sqlite/`, the only code that names SQLite).
+//! - `clock.rs`, `business_days.rs`: the one movable clock; payout dates.
+//!
+//! Every unit of work runs in one storage transaction and is answered only once what it
+//! could have seen is durable. Confirmation batches are grouped writes: the storage may
+//! commit several terminals' batches together (the SQLite backend does, with one fsync).
+//! The network never depends on the register, its journal or its UI.
+
+pub mod business_days;
+pub mod clock;
+pub mod error;
+pub mod form;
+mod http;
+pub mod ids;
+pub mod objects;
+pub mod payments;
+pub mod storage;
+pub mod terminal;
+pub mod voucher;
+pub mod webhooks;
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use clock::Clock;
+use storage::{SqliteStorage, Storage, StorageError, sqlite::OpenError};
+
+/// The network's company code in the bill barcodes it issues (the biller field). Slips of
+/// other company codes are other billers' and are collected on their behalf.
+pub const DEFAULT_COMPANY_CODE: &str = "958001";
+/// How long after a voucher's deadline a store's confirmation is still credited, and when
+/// the payment is failed (Stripe: "typically about an hour").
+pub const DEFAULT_EXPIRY_GRACE_SECONDS: i64 = 3600;
+/// Largest merchant API body.
+pub const MAX_MERCHANT_BODY_BYTES: usize = 64 * 1024;
+
+/// How the network is set up.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The merchant's secret key (`sk_test_...`).
+    pub api_key: String,
+    /// Terminal id -> shared secret.
+    pub terminals: HashMap<String, String>,
+    /// Six digits: the biller code in this network's barcodes.
+    pub company_code: String,
+    /// The merchant's name, as registers show it.
+    pub merchant_name: String,
+    /// `http://host:port` as customers reach the voucher pages.
+    pub public_url: String,
+    /// See [`DEFAULT_EXPIRY_GRACE_SECONDS`].
+    pub expiry_grace_seconds: i64,
+    /// Stripe test mode's "any email succeeds after 3 minutes". Off by default: this
+    /// network's payments are paid by registers.
+    pub test_autopay: bool,
+}
+
+impl Settings {
+    /// Settings with the defaults and this key.
+    pub fn new(api_key: &str) -> Settings {
+        Settings {
+            api_key: api_key.to_owned(),
+            terminals: HashMap::new(),
+            company_code: DEFAULT_COMPANY_CODE.to_owned(),
+            merchant_name: "Konbini Demo Shop".to_owned(),
+            public_url: String::new(),
+            expiry_grace_seconds: DEFAULT_EXPIRY_GRACE_SECONDS,
+            test_autopay: false,
+        }
+    }
+}
+
+/// A running network's state.
+pub struct Network {
+    settings: Settings,
+    /// The one clock.
+    pub clock: Clock,
+    storage: Arc<dyn Storage>,
+    wake_webhooks: Notify,
+    wake_scheduler: Notify,
+}
+
+/// Where the clock's offset is kept in the storage.
+pub(crate) const CLOCK_META_KEY: &str = "clock_offset_ms";
+
+/// The network could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// Its SQLite store could not be opened.
+    #[error(transparent)]
+    Open(#[from] OpenError),
+    /// Its storage failed at the first read.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+impl Network {
+    /// Open the network's SQLite store at `db` (created if missing) and resume its clock.
+    pub async fn open(db: &Path, settings: Settings) -> Result<Arc<Network>, StartError> {
+        let db = db.to_owned();
+        let storage = tokio::task::spawn_blocking(move || SqliteStorage::open(&db))
+            .await
+            .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))?;
+        Ok(Network::start(Arc::new(storage), settings).await?)
+    }
+
+    /// The network over `storage`, its clock resumed from it.
+    pub async fn start(
+        storage: Arc<dyn Storage>,
+        settings: Settings,
+    ) -> Result<Arc<Network>, StorageError> {
+        let offset = storage
+            .run_read(|tx| tx.meta(CLOCK_META_KEY))
+            .await?
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        Ok(Arc::new(Network {
+            settings,
+            clock: Clock::with_offset_ms(offset),
+            storage,
+            wake_webhooks: Notify::new(),
+            wake_scheduler: Notify::new(),
+        }))
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// The storage.
+    pub fn storage(&self) -> &dyn Storage {
+        &*self.storage
+    }
+
+    fn wake(&self, scheduler: bool, webhooks: bool) {
+        if scheduler {
+            self.wake_scheduler.notify_one();
+        }
+        if webhooks {
+            self.wake_webhooks.notify_one();
+        }
+    }
+}
+
+/// Serve the network on `listener` until `cancel`, with its scheduler and webhook delivery.
+pub async fn serve(
+    net: Arc<Network>,
+    listener: tokio::net::TcpListener,
+    cancel: CancellationToken,
+) -> std::io::Result<()> {
+    let tasks = [
+        tokio::spawn(scheduler(net.clone(), cancel.clone())),
+        tokio::spawn(webhooks::run(net.clone(), cancel.clone())),
+    ];
+    let app = http::router(net);
+    let shutdown = cancel.clone();
+    let served = axum::serve(listener, app)
+        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+        .await;
+    cancel.cancel();
+    for t in tasks {
+        let _ = t.await;
+    }
+    served
+}
+
+/// Expire vouchers, run test-mode outcomes and refund deadlines when they fall due.
+async fn scheduler(net: Arc<Network>, cancel: CancellationToken) {
+    let mut last_prune: Option<std::time::Instant> = None;
+    loop {
+        let notified = net.wake_scheduler.notified();
+        // Old idempotency keys are a scan of their table: once a minute is plenty.
+        let prune = last_prune.is_none_or(|t| t.elapsed() >= Duration::from_secs(60));
+        if prune {
+            last_prune = Some(std::time::Instant::now());
+        }
+        let n = net.clone();
+        let ran = net
+            .storage()
+            .run_write(move |tx| {
+                let now = n.clock.unix();
+                let changed = payments::run_due(tx, now)?;
+                if prune {
+                    tx.prune_idempotency(now - 86_400)?;
+                }
+                Ok::<_, error::ApiError>(changed)
+            })
+            .await;
+        match ran {
+            Ok(changed) if changed > 0 => {
+                net.wake(false, true);
+                continue;
+            }
+            Ok(_) => {}
+            Err(e) => eprintln!("konbini network: scheduler: {}", e.message),
+        }
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = notified => {}
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+        }
+    }
+}

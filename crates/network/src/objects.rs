@@ -1,0 +1,581 @@
+//! The network's records (payment intents, charges, refunds, webhook endpoints) as the
+//! store keeps them, and their rendering into Stripe's API shapes.
+//!
+//! The stored form is ours and carries what Stripe's shape does not (the payment's number
+//! for the barcode, the voucher token, a pending test-mode outcome); rendering adds the
+//! fixed fields every Stripe object has (`object`, `livemode`, ...). Nothing here reads a
+//! clock: the time comes in as an argument.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use konbini_domain::Chain;
+
+/// The API version stamped on events and endpoints.
+pub const API_VERSION: &str = "2024-06-20";
+
+/// A PaymentIntent's status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PiStatus {
+    /// Created without a payment method, or back here after its voucher expired.
+    RequiresPaymentMethod,
+    /// Has a payment method, not confirmed.
+    RequiresConfirmation,
+    /// Voucher issued: the customer must pay at a store.
+    RequiresAction,
+    /// Paid.
+    Succeeded,
+    /// Cancelled.
+    Canceled,
+}
+
+impl PiStatus {
+    /// Stripe's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PiStatus::RequiresPaymentMethod => "requires_payment_method",
+            PiStatus::RequiresConfirmation => "requires_confirmation",
+            PiStatus::RequiresAction => "requires_action",
+            PiStatus::Succeeded => "succeeded",
+            PiStatus::Canceled => "canceled",
+        }
+    }
+}
+
+/// The customer's details given at confirmation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Billing {
+    /// The name (stores show at most 20 characters).
+    pub name: String,
+    /// The email.
+    pub email: String,
+    /// The phone, if given.
+    pub phone: Option<String>,
+}
+
+/// `payment_method_options[konbini]` as set on the PaymentIntent.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KonbiniOptions {
+    /// 10-11 digits, or generated at confirmation.
+    pub confirmation_number: Option<String>,
+    /// 1-60.
+    pub expires_after_days: Option<i64>,
+    /// Unix seconds.
+    pub expires_at: Option<i64>,
+    /// At most 22 characters, Shift_JIS-encodable.
+    pub product_description: Option<String>,
+}
+
+/// The voucher of a confirmed payment: what the customer takes to the store.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Voucher {
+    /// When it stops being payable, Unix seconds.
+    pub expires_at: i64,
+    /// The same for every chain: the customer's number.
+    pub confirmation_number: String,
+    /// One payment code per chain, unique among payable payments of that chain.
+    pub codes: BTreeMap<Chain, String>,
+    /// The 44-digit GS1-128 bill barcode.
+    pub barcode: String,
+    /// The secret part of the hosted voucher page's address.
+    pub token: String,
+    /// Seconds after `expires_at` the network still accepts store confirmations.
+    pub grace_seconds: i64,
+}
+
+/// What test mode will do to a payment by itself (reference section 1.5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AutoOutcome {
+    /// Succeed at this time, as if paid at a store.
+    SucceedAt(i64),
+}
+
+/// A PaymentIntent as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PaymentIntent {
+    /// `pi_...`.
+    pub id: String,
+    /// The payment's number: what the barcode's free area carries.
+    pub seq: i64,
+    /// Unix seconds.
+    pub created: i64,
+    /// Yen.
+    pub amount: i64,
+    /// Always `jpy`.
+    pub currency: String,
+    /// The status.
+    pub status: PiStatus,
+    /// The merchant's description.
+    pub description: Option<String>,
+    /// The merchant's key-value pairs.
+    pub metadata: BTreeMap<String, String>,
+    /// Where a receipt would be emailed.
+    pub receipt_email: Option<String>,
+    /// `pi_..._secret_...`.
+    pub client_secret: String,
+    /// `payment_method_types`.
+    pub payment_method_types: Vec<String>,
+    /// The customer, once given.
+    pub billing: Option<Billing>,
+    /// `pm_...` once a payment method is attached.
+    pub payment_method: Option<String>,
+    /// The konbini options.
+    pub konbini: KonbiniOptions,
+    /// The live voucher while `requires_action`.
+    pub voucher: Option<Voucher>,
+    /// Set when the last voucher expired unpaid.
+    pub expired: bool,
+    /// Set when cancelled.
+    pub canceled_at: Option<i64>,
+    /// Why it was cancelled.
+    pub cancellation_reason: Option<String>,
+    /// `ch_...` once paid.
+    pub latest_charge: Option<String>,
+    /// Yen received.
+    pub amount_received: i64,
+    /// The last failure, as Stripe shows it.
+    pub last_payment_error: Option<Value>,
+    /// A test-mode outcome waiting for its time.
+    pub auto: Option<AutoOutcome>,
+}
+
+impl PaymentIntent {
+    /// When the scheduler must look at this payment next.
+    pub fn due_at(&self) -> Option<i64> {
+        if self.status != PiStatus::RequiresAction {
+            return None;
+        }
+        let expiry = self
+            .voucher
+            .as_ref()
+            .map(|v| v.expires_at + v.grace_seconds);
+        let auto = self.auto.map(|AutoOutcome::SucceedAt(t)| t);
+        match (expiry, auto) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// The Stripe JSON. `base_url` makes the hosted voucher's address.
+    pub fn render(&self, base_url: &str) -> Value {
+        let next_action = match (&self.voucher, self.status) {
+            (Some(v), PiStatus::RequiresAction) => {
+                let stores: serde_json::Map<String, Value> = Chain::ALL
+                    .iter()
+                    .map(|c| {
+                        let store = v.codes.get(c).map_or(Value::Null, |code| {
+                            json!({"payment_code": code, "confirmation_number": v.confirmation_number})
+                        });
+                        (c.as_str().to_owned(), store)
+                    })
+                    .collect();
+                json!({
+                    "type": "konbini_display_details",
+                    "konbini_display_details": {
+                        "expires_at": v.expires_at,
+                        "hosted_voucher_url": format!("{base_url}/vouchers/{}", v.token),
+                        "stores": stores,
+                        "barcode": v.barcode,
+                    }
+                })
+            }
+            _ => Value::Null,
+        };
+        json!({
+            "id": self.id,
+            "object": "payment_intent",
+            "amount": self.amount,
+            "amount_capturable": 0,
+            "amount_details": {"tip": {}},
+            "amount_received": self.amount_received,
+            "application": null,
+            "application_fee_amount": null,
+            "automatic_payment_methods": null,
+            "canceled_at": self.canceled_at,
+            "cancellation_reason": self.cancellation_reason,
+            "capture_method": "automatic",
+            "client_secret": self.client_secret,
+            "confirmation_method": "automatic",
+            "created": self.created,
+            "currency": self.currency,
+            "customer": null,
+            "description": self.description,
+            "invoice": null,
+            "last_payment_error": self.last_payment_error,
+            "latest_charge": self.latest_charge,
+            "livemode": false,
+            "metadata": self.metadata,
+            "next_action": next_action,
+            "on_behalf_of": null,
+            "payment_method": self.payment_method,
+            "payment_method_configuration_details": null,
+            "payment_method_options": {
+                "konbini": {
+                    "confirmation_number": self.konbini.confirmation_number,
+                    "expires_after_days": self.konbini.expires_after_days,
+                    "expires_at": self.konbini.expires_at,
+                    "product_description": self.konbini.product_description,
+                }
+            },
+            "payment_method_types": self.payment_method_types,
+            "processing": null,
+            "receipt_email": self.receipt_email,
+            "review": null,
+            "setup_future_usage": null,
+            "shipping": null,
+            "source": null,
+            "statement_descriptor": null,
+            "statement_descriptor_suffix": null,
+            "status": self.status.as_str(),
+            "transfer_data": null,
+            "transfer_group": null,
+        })
+    }
+}
+
+/// A charge: one paid payment, with its balance transaction.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Charge {
+    /// `ch_...`.
+    pub id: String,
+    /// The PaymentIntent.
+    pub payment_intent: String,
+    /// Unix seconds: when the network recorded it.
+    pub created: i64,
+    /// Yen.
+    pub amount: i64,
+    /// Yen refunded (refunds not failed or cancelled).
+    pub amount_refunded: i64,
+    /// The chain the cash was paid at; `None` for a test-mode automatic success.
+    pub chain: Option<Chain>,
+    /// The store (its code) that took the cash.
+    pub store: Option<String>,
+    /// The register's slip id that confirmed it.
+    pub confirmation: Option<String>,
+    /// The customer.
+    pub billing: Option<Billing>,
+    /// `pm_...`.
+    pub payment_method: Option<String>,
+    /// `txn_...`.
+    pub balance_transaction: String,
+    /// When the funds become available, Unix seconds.
+    pub available_on: i64,
+}
+
+impl Charge {
+    /// The Stripe JSON.
+    pub fn render(&self) -> Value {
+        let billing = self.billing.as_ref().map_or_else(
+            || json!({"address": null, "email": null, "name": null, "phone": null}),
+            |b| json!({"address": null, "email": b.email, "name": b.name, "phone": b.phone}),
+        );
+        json!({
+            "id": self.id,
+            "object": "charge",
+            "amount": self.amount,
+            "amount_captured": self.amount,
+            "amount_refunded": self.amount_refunded,
+            "balance_transaction": self.balance_transaction,
+            "billing_details": billing,
+            "captured": true,
+            "created": self.created,
+            "currency": "jpy",
+            "customer": null,
+            "description": null,
+            "disputed": false,
+            "failure_code": null,
+            "failure_message": null,
+            "livemode": false,
+            "metadata": {},
+            "outcome": {"network_status": "approved_by_network", "type": "authorized"},
+            "paid": true,
+            "payment_intent": self.payment_intent,
+            "payment_method": self.payment_method,
+            "payment_method_details": {
+                "type": "konbini",
+                "konbini": {"store": {"chain": self.chain.map(Chain::as_str)}},
+            },
+            "refunded": self.amount_refunded >= self.amount,
+            "status": "succeeded",
+        })
+    }
+
+    /// The balance transaction's Stripe JSON at time `now` (`pending` until available).
+    pub fn render_balance_transaction(&self, now: i64) -> Value {
+        json!({
+            "id": self.balance_transaction,
+            "object": "balance_transaction",
+            "amount": self.amount,
+            "available_on": self.available_on,
+            "created": self.created,
+            "currency": "jpy",
+            "description": null,
+            "exchange_rate": null,
+            "fee": 0,
+            "fee_details": [],
+            "net": self.amount,
+            "reporting_category": "charge",
+            "source": self.id,
+            "status": if now >= self.available_on { "available" } else { "pending" },
+            "type": "charge",
+        })
+    }
+}
+
+/// A refund's status (reference section 1.7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RefundStatus {
+    /// Waiting for the customer's bank account.
+    RequiresAction,
+    /// Bank details given; the transfer is under way.
+    Pending,
+    /// Paid out.
+    Succeeded,
+    /// Never completed (45 days without bank details, or the bank refused).
+    Failed,
+    /// Cancelled.
+    Canceled,
+}
+
+impl RefundStatus {
+    /// Stripe's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RefundStatus::RequiresAction => "requires_action",
+            RefundStatus::Pending => "pending",
+            RefundStatus::Succeeded => "succeeded",
+            RefundStatus::Failed => "failed",
+            RefundStatus::Canceled => "canceled",
+        }
+    }
+
+    /// Whether it still holds back part of the charge.
+    pub fn counts(self) -> bool {
+        !matches!(self, RefundStatus::Failed | RefundStatus::Canceled)
+    }
+}
+
+/// A refund as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Refund {
+    /// `re_...`.
+    pub id: String,
+    /// Unix seconds.
+    pub created: i64,
+    /// Yen.
+    pub amount: i64,
+    /// The charge refunded.
+    pub charge: String,
+    /// The PaymentIntent refunded.
+    pub payment_intent: String,
+    /// The status.
+    pub status: RefundStatus,
+    /// `duplicate`, `fraudulent`, `requested_by_customer`.
+    pub reason: Option<String>,
+    /// The merchant's key-value pairs.
+    pub metadata: BTreeMap<String, String>,
+    /// Where the request for bank details went.
+    pub instructions_email: Option<String>,
+    /// The secret part of the customer's bank-details page address.
+    pub token: String,
+    /// When it fails if no bank details come: 45 days after creation.
+    pub expires_at: i64,
+    /// When the transfer completes, once bank details came.
+    pub transfer_at: Option<i64>,
+    /// The bank's answer, known when details are given (test routing/account numbers).
+    pub transfer_fails: bool,
+    /// Why it failed.
+    pub failure_reason: Option<String>,
+}
+
+/// Days a konbini refund waits for bank details before failing.
+pub const REFUND_BANK_DETAILS_DAYS: i64 = 45;
+
+impl Refund {
+    /// When the scheduler must look at this refund next.
+    pub fn due_at(&self) -> Option<i64> {
+        match self.status {
+            RefundStatus::RequiresAction => Some(self.expires_at),
+            RefundStatus::Pending => self.transfer_at,
+            _ => None,
+        }
+    }
+
+    /// The Stripe JSON.
+    pub fn render(&self, base_url: &str) -> Value {
+        let next_action = if self.status == RefundStatus::RequiresAction {
+            json!({
+                "type": "display_details",
+                "display_details": {
+                    "email_sent": {
+                        "email_sent_at": self.created,
+                        "email_sent_to": self.instructions_email,
+                    },
+                    "expires_at": self.expires_at,
+                    "bank_details_url": format!("{base_url}/refunds/{}", self.token),
+                }
+            })
+        } else {
+            Value::Null
+        };
+        json!({
+            "id": self.id,
+            "object": "refund",
+            "amount": self.amount,
+            "balance_transaction": null,
+            "charge": self.charge,
+            "created": self.created,
+            "currency": "jpy",
+            "failure_reason": self.failure_reason,
+            "instructions_email": self.instructions_email,
+            "metadata": self.metadata,
+            "next_action": next_action,
+            "payment_intent": self.payment_intent,
+            "reason": self.reason,
+            "receipt_number": null,
+            "source_transfer_reversal": null,
+            "status": self.status.as_str(),
+            "transfer_reversal": null,
+        })
+    }
+}
+
+/// A webhook endpoint as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WebhookEndpoint {
+    /// `we_...`.
+    pub id: String,
+    /// Unix seconds.
+    pub created: i64,
+    /// Where events are POSTed.
+    pub url: String,
+    /// Event types, or `*`.
+    pub enabled_events: Vec<String>,
+    /// `whsec_...`: the signing secret.
+    pub secret: String,
+    /// The merchant's description.
+    pub description: Option<String>,
+    /// The merchant's key-value pairs.
+    pub metadata: BTreeMap<String, String>,
+}
+
+impl WebhookEndpoint {
+    /// Whether events of this type go to this endpoint.
+    pub fn wants(&self, event_type: &str) -> bool {
+        self.enabled_events
+            .iter()
+            .any(|e| e == "*" || e == event_type)
+    }
+
+    /// The Stripe JSON; the secret only when the endpoint is created.
+    pub fn render(&self, with_secret: bool) -> Value {
+        let mut v = json!({
+            "id": self.id,
+            "object": "webhook_endpoint",
+            "api_version": API_VERSION,
+            "application": null,
+            "created": self.created,
+            "description": self.description,
+            "enabled_events": self.enabled_events,
+            "livemode": false,
+            "metadata": self.metadata,
+            "status": "enabled",
+            "url": self.url,
+        });
+        if with_secret {
+            v["secret"] = json!(self.secret);
+        }
+        v
+    }
+}
+
+/// The object an event is about, as it was when the event happened.
+#[derive(Debug, Clone, Copy)]
+pub enum Snapshot<'a> {
+    /// A PaymentIntent.
+    PaymentIntent(&'a PaymentIntent),
+    /// A charge.
+    Charge(&'a Charge),
+    /// A refund.
+    Refund(&'a Refund),
+    /// A record already serialized for the store (saves doing it twice).
+    Stored {
+        /// `payment_intent`, `charge` or `refund`.
+        kind: &'static str,
+        /// The stored document.
+        doc: &'a str,
+    },
+}
+
+impl Snapshot<'_> {
+    /// The kind stored beside the document.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Snapshot::PaymentIntent(_) => "payment_intent",
+            Snapshot::Charge(_) => "charge",
+            Snapshot::Refund(_) => "refund",
+            Snapshot::Stored { kind, .. } => kind,
+        }
+    }
+
+    /// The record's stored document.
+    pub fn doc(&self) -> std::borrow::Cow<'_, str> {
+        let json = match self {
+            Snapshot::PaymentIntent(v) => serde_json::to_string(v),
+            Snapshot::Charge(v) => serde_json::to_string(v),
+            Snapshot::Refund(v) => serde_json::to_string(v),
+            Snapshot::Stored { doc, .. } => return std::borrow::Cow::Borrowed(doc),
+        };
+        std::borrow::Cow::Owned(json.expect("records serialize"))
+    }
+}
+
+/// A stored event: its snapshot is rendered into Stripe's shape when read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventRow {
+    /// `evt_...`.
+    pub id: String,
+    /// `payment_intent.succeeded`, ...
+    pub event_type: String,
+    /// Unix seconds.
+    pub created: i64,
+    /// What the document is.
+    pub kind: String,
+    /// The object's stored document at the time.
+    pub doc: String,
+}
+
+impl EventRow {
+    /// The Stripe Event JSON.
+    pub fn render(&self, base_url: &str) -> Value {
+        let object = match self.kind.as_str() {
+            "payment_intent" => {
+                serde_json::from_str::<PaymentIntent>(&self.doc).map(|p| p.render(base_url))
+            }
+            "charge" => serde_json::from_str::<Charge>(&self.doc).map(|c| c.render()),
+            _ => serde_json::from_str::<Refund>(&self.doc).map(|r| r.render(base_url)),
+        }
+        .unwrap_or_else(|e| json!({"error": format!("unreadable snapshot: {e}")}));
+        event_json(&self.id, &self.event_type, self.created, object)
+    }
+}
+
+/// A Stripe Event around a snapshot of an object.
+pub fn event_json(id: &str, event_type: &str, created: i64, object: Value) -> Value {
+    json!({
+        "id": id,
+        "object": "event",
+        "api_version": API_VERSION,
+        "created": created,
+        "data": {"object": object},
+        "livemode": false,
+        "pending_webhooks": 0,
+        "request": {"id": null, "idempotency_key": null},
+        "type": event_type,
+    })
+}

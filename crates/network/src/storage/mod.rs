@@ -1,0 +1,392 @@
+//! The network's storage, as its rules see it: a [`Storage`] runs units of work, each in
+//! one transaction, and a unit of work reads and writes through [`Tx`], whose every method
+//! is a question or a change in the network's own terms (a PaymentIntent by id, claim a
+//! payment code, record a confirmation, queue an event for the endpoints that want it).
+//!
+//! No SQL, no database type and no backend notion (write-ahead logs, fsync tickets, query
+//! hints) crosses this boundary: the rules in `payments.rs`, `terminal.rs`, `webhooks.rs`
+//! and `http/` are the same whatever keeps the data. Each backend lives in a module of its
+//! own and is the only code that names its database client:
+//!
+//! - [`sqlite`]: the embedded default, one file, one writer, commits grouped and synced off
+//!   the writer's thread.
+//!
+//! A second backend (PostgreSQL, for several nodes over one database) implements the same
+//! two traits. What the traits promise, every backend keeps:
+//!
+//! - a unit of work is atomic: committed when it returns `Ok`, rolled back when it returns
+//!   `Err` (nothing of it is kept), and the two units never see each other half-done;
+//! - nothing is answered from a unit (its result is not returned) before everything it
+//!   could have seen is durable: a stopped, killed or crashed network has lost nothing it
+//!   answered;
+//! - a backend may retry a unit (a serialization failure, say), so a unit must not act on
+//!   the world outside its transaction; the rules' work is pure apart from `Tx`.
+//!
+//! The units are synchronous closures: the rules run inside one transaction without
+//! awaiting anything, and each backend runs them where it can block (SQLite on tokio's
+//! blocking pool; an async client from there through its runtime handle). The boundary the
+//! rest of the network awaits is [`Storage`], which is asynchronous.
+
+pub mod sqlite;
+
+use std::any::Any;
+use std::future::Future;
+use std::pin::Pin;
+
+use konbini_domain::Chain;
+use konbini_protocol::Verdict;
+
+pub use sqlite::SqliteStorage;
+
+use crate::objects::{Charge, EventRow, PaymentIntent, Refund, Snapshot, WebhookEndpoint};
+
+/// The storage failed: nothing of the unit of work was kept.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StorageError {
+    /// The database failed, or what was written could not be made durable. The message
+    /// names the database and what it said.
+    #[error("{0}")]
+    Failed(String),
+    /// The storage is shutting down and takes no more work.
+    #[error("the network's storage is shutting down; retry")]
+    Closed,
+}
+
+/// What a unit of work hands back, boxed so that [`Storage`] can be a trait object (the
+/// typed wrappers [`run_write`] and friends unbox it).
+pub type Boxed = Box<dyn Any + Send>;
+
+/// A unit of work: run once (or again, after a retry) inside one transaction. `Ok` commits,
+/// `Err` rolls back; both carry the unit's own result out.
+pub type Work = Box<dyn FnMut(&dyn Tx) -> Result<Boxed, Boxed> + Send>;
+
+/// A future the storage answers with.
+pub type StorageFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<Result<Boxed, Boxed>, StorageError>> + Send + 'a>>;
+
+/// Where the network keeps its objects.
+pub trait Storage: Send + Sync + 'static {
+    /// Run `work` in one read-write transaction.
+    fn write(&self, work: Work) -> StorageFuture<'_>;
+
+    /// Run `work` in one read-write transaction that the storage may share with other
+    /// grouped writes waiting at the same moment (one commit for all: the registers'
+    /// confirmation batches). Each unit is still atomic on its own: one that returns `Err`
+    /// is rolled back without touching the others.
+    fn write_grouped(&self, work: Work) -> StorageFuture<'_>;
+
+    /// Run `work` in one read-only transaction (it sees every write answered before it).
+    fn read(&self, work: Work) -> StorageFuture<'_>;
+}
+
+impl dyn Storage {
+    /// [`Storage::write`] with the unit's own types.
+    pub async fn run_write<T, E>(
+        &self,
+        work: impl FnMut(&dyn Tx) -> Result<T, E> + Send + 'static,
+    ) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StorageError> + Send + 'static,
+    {
+        unbox(self.write(boxed(work)).await)
+    }
+
+    /// [`Storage::write_grouped`] with the unit's own types.
+    pub async fn run_grouped<T, E>(
+        &self,
+        work: impl FnMut(&dyn Tx) -> Result<T, E> + Send + 'static,
+    ) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StorageError> + Send + 'static,
+    {
+        unbox(self.write_grouped(boxed(work)).await)
+    }
+
+    /// [`Storage::read`] with the unit's own types.
+    pub async fn run_read<T, E>(
+        &self,
+        work: impl FnMut(&dyn Tx) -> Result<T, E> + Send + 'static,
+    ) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StorageError> + Send + 'static,
+    {
+        unbox(self.read(boxed(work)).await)
+    }
+}
+
+fn boxed<T, E>(mut work: impl FnMut(&dyn Tx) -> Result<T, E> + Send + 'static) -> Work
+where
+    T: Send + 'static,
+    E: Send + 'static,
+{
+    Box::new(move |tx| match work(tx) {
+        Ok(t) => Ok(Box::new(t) as Boxed),
+        Err(e) => Err(Box::new(e) as Boxed),
+    })
+}
+
+fn unbox<T: 'static, E: From<StorageError> + 'static>(
+    answer: Result<Result<Boxed, Boxed>, StorageError>,
+) -> Result<T, E> {
+    match answer {
+        Ok(Ok(t)) => Ok(*t
+            .downcast::<T>()
+            .expect("a unit of work answers its own type")),
+        Ok(Err(e)) => Err(*e
+            .downcast::<E>()
+            .expect("a unit of work fails with its own type")),
+        Err(e) => Err(E::from(e)),
+    }
+}
+
+/// A saved idempotent answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SavedAnswer {
+    /// The parameters' fingerprint when first used.
+    pub fingerprint: String,
+    /// The HTTP status.
+    pub status: u16,
+    /// The JSON body.
+    pub body: String,
+}
+
+/// A webhook delivery waiting for its time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DueDelivery {
+    /// The event's number.
+    pub event_seq: i64,
+    /// The endpoint.
+    pub endpoint: String,
+    /// Attempts so far.
+    pub attempts: i64,
+}
+
+/// One delivery of an event to an endpoint, for the test helper's report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryReport {
+    /// The event's id.
+    pub event: String,
+    /// The endpoint's id.
+    pub endpoint: String,
+    /// Answered 2xx.
+    pub delivered: bool,
+    /// Attempts so far.
+    pub attempts: i64,
+}
+
+/// A confirmation the network has already judged, under its slip id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PastConfirmation {
+    /// What its resends must repeat exactly.
+    pub fingerprint: String,
+    /// `Accepted` or `Conflict` (rejections are not kept).
+    pub verdict: Verdict,
+    /// Why, for a conflict.
+    pub reason: Option<String>,
+}
+
+/// A confirmation to keep: accepted or in conflict.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfirmationRecord<'a> {
+    /// The slip id.
+    pub id: &'a str,
+    /// The terminal that sent it.
+    pub terminal: &'a str,
+    /// See [`PastConfirmation::fingerprint`].
+    pub fingerprint: &'a str,
+    /// `Accepted` or `Conflict`.
+    pub verdict: Verdict,
+    /// Why, for a conflict.
+    pub reason: Option<&'a str>,
+    /// The payment it paid; `None` for another biller's slip, collected on its behalf.
+    pub pi_seq: Option<i64>,
+    /// The store's chain, when known.
+    pub chain: Option<Chain>,
+    /// The store's code.
+    pub store: &'a str,
+    /// Yen.
+    pub amount: i64,
+    /// When the cash was taken, as sent (RFC 3339).
+    pub paid_at: &'a str,
+    /// The bill barcode, for a scanned slip.
+    pub barcode: Option<&'a str>,
+    /// When the network received it, unix seconds.
+    pub received_at: i64,
+}
+
+/// A fork the network flagged in a terminal's journal chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fork {
+    /// The sale number where the chain forks.
+    pub seq: i64,
+    /// What contradicts what.
+    pub detail: String,
+    /// When it was flagged, unix seconds.
+    pub at: i64,
+}
+
+/// One transaction of a [`Storage`]: everything the network's rules read and write.
+///
+/// Lists are newest first and fetch at most `limit` plus one (so the caller can tell
+/// `has_more`). Ids are the objects' own (`pi_...`, `ch_...`); a PaymentIntent also has a
+/// number (`seq`, its order of creation), which its bill barcode carries.
+pub trait Tx {
+    /// A value of the network's own settings (its clock's offset, say).
+    fn meta(&self, key: &str) -> Result<Option<String>, StorageError>;
+    /// Set a value of the network's own settings.
+    fn set_meta(&self, key: &str, value: &str) -> Result<(), StorageError>;
+
+    /// The number the next PaymentIntent gets.
+    fn next_pi_seq(&self) -> Result<i64, StorageError>;
+    /// Keep a new PaymentIntent.
+    fn insert_pi(&self, pi: &PaymentIntent) -> Result<(), StorageError>;
+    /// Save a changed PaymentIntent; returns its stored document (for an event).
+    fn update_pi(&self, pi: &PaymentIntent) -> Result<String, StorageError>;
+    /// A PaymentIntent by id.
+    fn pi(&self, id: &str) -> Result<Option<PaymentIntent>, StorageError>;
+    /// A PaymentIntent by number.
+    fn pi_by_seq(&self, seq: i64) -> Result<Option<PaymentIntent>, StorageError>;
+    /// PaymentIntents newest first, older than the number `starting_after`, or newer than
+    /// `ending_before` (then the ones just after it).
+    fn list_pis(
+        &self,
+        limit: i64,
+        starting_after: Option<i64>,
+        ending_before: Option<i64>,
+    ) -> Result<Vec<PaymentIntent>, StorageError>;
+    /// PaymentIntents whose next deadline (expiry, a test-mode outcome) is at or before
+    /// `now`, soonest first.
+    fn due_pis(&self, now: i64, limit: i64) -> Result<Vec<PaymentIntent>, StorageError>;
+    /// The earliest deadline of any payment or refund.
+    fn next_due(&self) -> Result<Option<i64>, StorageError>;
+    /// Claim `code` at `chain` for the PaymentIntent `pi_seq`; false when a payable payment
+    /// holds it.
+    fn claim_code(&self, chain: Chain, code: &str, pi_seq: i64) -> Result<bool, StorageError>;
+    /// The payment a chain's code names: the one whose live voucher carries it, else its
+    /// latest holder (to say why it is no longer payable).
+    fn pi_by_code(&self, chain: &str, code: &str) -> Result<Option<PaymentIntent>, StorageError>;
+    /// The PaymentIntent a voucher page's token belongs to.
+    fn pi_by_voucher(&self, token: &str) -> Result<Option<PaymentIntent>, StorageError>;
+
+    /// Keep a new charge of the PaymentIntent `pi_seq`; returns its stored document.
+    fn insert_charge(&self, pi_seq: i64, charge: &Charge) -> Result<String, StorageError>;
+    /// Save a changed charge.
+    fn update_charge(&self, charge: &Charge) -> Result<(), StorageError>;
+    /// A charge by id.
+    fn charge(&self, id: &str) -> Result<Option<Charge>, StorageError>;
+    /// A charge by its balance transaction's id.
+    fn charge_by_txn(&self, txn: &str) -> Result<Option<Charge>, StorageError>;
+
+    /// Keep a new refund of the PaymentIntent `pi_seq`.
+    fn insert_refund(&self, pi_seq: i64, refund: &Refund) -> Result<(), StorageError>;
+    /// Save a changed refund.
+    fn update_refund(&self, refund: &Refund) -> Result<(), StorageError>;
+    /// A refund by id.
+    fn refund(&self, id: &str) -> Result<Option<Refund>, StorageError>;
+    /// A refund by its bank-details page token.
+    fn refund_by_token(&self, token: &str) -> Result<Option<Refund>, StorageError>;
+    /// Every refund of a PaymentIntent, oldest first.
+    fn refunds_of(&self, pi_seq: i64) -> Result<Vec<Refund>, StorageError>;
+    /// Refunds whose deadline is at or before `now`, soonest first.
+    fn due_refunds(&self, now: i64, limit: i64) -> Result<Vec<Refund>, StorageError>;
+
+    /// Record an event about `object` as it is now, and queue it for every endpoint that
+    /// wants it.
+    fn emit(
+        &self,
+        event_type: &str,
+        created: i64,
+        object: Snapshot<'_>,
+    ) -> Result<(), StorageError>;
+    /// Events newest first, optionally of one type, older than the event `starting_after`.
+    fn list_events(
+        &self,
+        limit: i64,
+        starting_after: Option<&str>,
+        event_type: Option<&str>,
+    ) -> Result<Vec<EventRow>, StorageError>;
+    /// An event by id.
+    fn event(&self, id: &str) -> Result<Option<EventRow>, StorageError>;
+    /// An event by number.
+    fn event_by_seq(&self, seq: i64) -> Result<Option<EventRow>, StorageError>;
+
+    /// Keep a new webhook endpoint.
+    fn insert_endpoint(&self, endpoint: &WebhookEndpoint) -> Result<(), StorageError>;
+    /// Delete a webhook endpoint and its undelivered events; true if it existed.
+    fn delete_endpoint(&self, id: &str) -> Result<bool, StorageError>;
+    /// Every webhook endpoint, oldest first.
+    fn endpoints(&self) -> Result<Vec<WebhookEndpoint>, StorageError>;
+    /// A webhook endpoint by id.
+    fn endpoint(&self, id: &str) -> Result<Option<WebhookEndpoint>, StorageError>;
+    /// Deliveries due at or before `now`, soonest first.
+    fn due_deliveries(&self, now: i64, limit: i64) -> Result<Vec<DueDelivery>, StorageError>;
+    /// The earliest time an undelivered delivery is due.
+    fn next_delivery(&self) -> Result<Option<i64>, StorageError>;
+    /// Record a delivery attempt: delivered or not, the HTTP status or the transport error,
+    /// and when to try again.
+    fn delivery_done(
+        &self,
+        delivery: &DueDelivery,
+        delivered: bool,
+        status: Option<u16>,
+        error: Option<&str>,
+        next_at: i64,
+    ) -> Result<(), StorageError>;
+    /// Every delivery of every event, in event order.
+    fn delivery_report(&self) -> Result<Vec<DeliveryReport>, StorageError>;
+
+    /// The answer saved under an idempotency key.
+    fn idempotent(&self, key: &str) -> Result<Option<SavedAnswer>, StorageError>;
+    /// Save an answer under an idempotency key.
+    fn save_idempotent(
+        &self,
+        key: &str,
+        fingerprint: &str,
+        status: u16,
+        body: &str,
+        now: i64,
+    ) -> Result<(), StorageError>;
+    /// Forget idempotency keys saved before `before` (Stripe keeps them 24 hours).
+    fn prune_idempotency(&self, before: i64) -> Result<usize, StorageError>;
+
+    /// A confirmation already judged under this slip id.
+    fn confirmation(&self, id: &str) -> Result<Option<PastConfirmation>, StorageError>;
+    /// Keep a judged confirmation.
+    fn insert_confirmation(&self, c: &ConfirmationRecord<'_>) -> Result<(), StorageError>;
+    /// Whether another biller's slip with this barcode was already accepted.
+    fn collected_before(&self, barcode: &str) -> Result<bool, StorageError>;
+
+    /// The highest sale number of a terminal's chain held.
+    fn chain_max_seq(&self, terminal: &str) -> Result<Option<i64>, StorageError>;
+    /// A terminal's link at sale `seq`: (prev, hash).
+    fn chain_link(
+        &self,
+        terminal: &str,
+        seq: i64,
+    ) -> Result<Option<(String, String)>, StorageError>;
+    /// Keep a link unless the sale is already held; true if it was kept.
+    fn insert_chain_link(
+        &self,
+        terminal: &str,
+        seq: i64,
+        prev: &str,
+        hash: &str,
+    ) -> Result<bool, StorageError>;
+    /// Flag a fork of a terminal's chain at sale `seq`.
+    fn flag_fork(
+        &self,
+        terminal: &str,
+        seq: i64,
+        detail: &str,
+        at: i64,
+    ) -> Result<(), StorageError>;
+    /// Every sale number of a terminal's chain held, ascending.
+    fn chain_seqs(&self, terminal: &str) -> Result<Vec<i64>, StorageError>;
+    /// The terminal's chain head: its highest sale number and that sale's hash.
+    fn chain_head(&self, terminal: &str) -> Result<Option<(i64, String)>, StorageError>;
+    /// The forks flagged in a terminal's chain, in the order flagged.
+    fn forks(&self, terminal: &str) -> Result<Vec<Fork>, StorageError>;
+}

@@ -1,0 +1,1331 @@
+//! The SQLite backend of the network's [`Storage`]: the embedded default, one file. The only
+//! code of the network that names SQLite.
+//!
+//! One connection behind a mutex: one writer, every unit of work in one transaction
+//! (`BEGIN IMMEDIATE` for writes), `journal_mode=WAL` read back at open. Commits are
+//! fsynced by a [`WalSyncer`] thread (`synchronous=NORMAL` on this connection, also read
+//! back), and every answer waits for the sync of the last commit it could have seen
+//! ([`Tickets`]), so a stopped, killed or crashed network has lost nothing it answered.
+//! Grouped writes (the registers' confirmation batches) go to a thread of their own that
+//! commits every unit waiting at that moment in one transaction, each in a savepoint of its
+//! own, and answers them once that one commit is synced, while it goes on with the next.
+//! Records are JSON documents (see `objects.rs`) beside the columns searched by.
+
+mod wal;
+
+use std::cell::RefCell;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use konbini_domain::Chain;
+use konbini_protocol::Verdict;
+use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite_migration::{M, Migrations};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use self::wal::{Checkpointer, Tickets, Unsynced, WalSyncer};
+use super::{
+    Boxed, ConfirmationRecord, DeliveryReport, DueDelivery, Fork, PastConfirmation, SavedAnswer,
+    Storage, StorageError, StorageFuture, Tx, Work,
+};
+use crate::objects::{
+    Charge, EventRow, PaymentIntent, PiStatus, Refund, Snapshot, WebhookEndpoint,
+};
+
+const MIGRATION_FILES: &[&str] = &[
+    include_str!("../../../migrations/sqlite/0001_network.sql"),
+    include_str!("../../../migrations/sqlite/0002_collected_index.sql"),
+];
+
+fn migrations() -> Migrations<'static> {
+    Migrations::new(MIGRATION_FILES.iter().map(|sql| M::up(sql)).collect())
+}
+
+const PI_BY_SEQ: &str = "SELECT doc FROM payment_intents WHERE seq = ?1";
+const ENDPOINTS: &str = "SELECT doc FROM webhook_endpoints ORDER BY created, id";
+
+/// Most grouped units committed together.
+const GROUP_MAX_UNITS: usize = 16;
+/// Grouped units waiting for the group thread; a full queue makes the next one wait.
+const GROUP_QUEUE: usize = 256;
+
+/// The store could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// SQLite failed.
+    #[error("network database {path}: {source}")]
+    Sqlite {
+        /// The file.
+        path: String,
+        /// What SQLite said.
+        source: rusqlite::Error,
+    },
+    /// A PRAGMA did not take.
+    #[error("network database {path}: {pragma} is {found}, expected {expected}")]
+    Pragma {
+        /// The file.
+        path: String,
+        /// Which.
+        pragma: &'static str,
+        /// Read back.
+        found: String,
+        /// Wanted.
+        expected: &'static str,
+    },
+    /// Its WAL file could not be opened or synced.
+    #[error("network database {path}: its WAL file, to sync it: {source}")]
+    Wal {
+        /// The file.
+        path: String,
+        /// What the system said.
+        source: std::io::Error,
+    },
+    /// Not a network database, or a newer one.
+    #[error("network database {path}: {detail}")]
+    Schema {
+        /// The file.
+        path: String,
+        /// What is wrong.
+        detail: String,
+    },
+    /// A thread of the store could not be started.
+    #[error("network database: cannot start {what}: {source}")]
+    Thread {
+        /// Which thread.
+        what: &'static str,
+        /// What the system said.
+        source: std::io::Error,
+    },
+}
+
+/// The open connection and the threads that serve it.
+struct Db {
+    /// Checkpoints the WAL off the writer's thread (none in memory); stopped before `conn`
+    /// closes.
+    checkpointer: Option<Checkpointer>,
+    /// Syncs the WAL after commits (none in memory); dropped before `conn`, syncing what
+    /// is left.
+    syncer: Option<WalSyncer>,
+    conn: Connection,
+}
+
+/// What every unit of work shares: the connection under its lock, and the commit tickets.
+struct Shared {
+    /// The file, for error messages.
+    path: String,
+    db: Mutex<Db>,
+    /// The syncs of the commits (none in memory, where nothing is durable and nothing
+    /// waits); usable without the lock.
+    tickets: Option<Tickets>,
+}
+
+/// A grouped unit, and where its answer goes.
+struct GroupJob {
+    work: Work,
+    reply: tokio::sync::oneshot::Sender<Result<Result<Boxed, Boxed>, StorageError>>,
+}
+
+/// The network's storage in one SQLite file.
+pub struct SqliteStorage {
+    shared: Arc<Shared>,
+    group: std::sync::mpsc::SyncSender<GroupJob>,
+}
+
+fn doc<T: Serialize>(value: &T) -> String {
+    serde_json::to_string(value).expect("records serialize")
+}
+
+fn undoc<T: DeserializeOwned>(text: &str) -> rusqlite::Result<T> {
+    serde_json::from_str(text).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
+    })
+}
+
+fn verdict_column(v: Verdict) -> &'static str {
+    v.as_str()
+}
+
+fn verdict_of(text: &str) -> rusqlite::Result<Verdict> {
+    match text {
+        "accepted" => Ok(Verdict::Accepted),
+        "conflict" => Ok(Verdict::Conflict),
+        other => Err(rusqlite::Error::FromSqlConversionFailure(
+            0,
+            rusqlite::types::Type::Text,
+            format!("a kept confirmation's status is {other:?}").into(),
+        )),
+    }
+}
+
+impl SqliteStorage {
+    /// Open (creating if missing) the store at `path`; `:memory:` for a throwaway one.
+    pub fn open(path: &Path) -> Result<SqliteStorage, OpenError> {
+        let p = path.display().to_string();
+        let err = |source| OpenError::Sqlite {
+            path: p.clone(),
+            source,
+        };
+        let mut conn = Connection::open(path).map_err(err)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(err)?;
+        wal::stable_plans(&conn).map_err(err)?;
+        // More distinct statements than rusqlite's default cache of 16: without room for
+        // all of them, a confirmation batch re-prepares statements over and over.
+        conn.set_prepared_statement_cache_capacity(128);
+        let mode: String = conn
+            .pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))
+            .map_err(err)?;
+        let memory = path == Path::new(":memory:");
+        if !memory && mode.to_lowercase() != "wal" {
+            return Err(OpenError::Pragma {
+                path: p,
+                pragma: "journal_mode",
+                found: mode,
+                expected: "wal",
+            });
+        }
+        // Durable all the same: see the syncer started below.
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(err)?;
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(err)?;
+        let sync: i64 = conn
+            .pragma_query_value(None, "synchronous", |r| r.get(0))
+            .map_err(err)?;
+        if sync != 1 {
+            return Err(OpenError::Pragma {
+                path: p,
+                pragma: "synchronous",
+                found: sync.to_string(),
+                expected: "1 (NORMAL)",
+            });
+        }
+        migrations()
+            .to_latest(&mut conn)
+            .map_err(|e| OpenError::Schema {
+                path: p.clone(),
+                detail: e.to_string(),
+            })?;
+        let checkpointer = Checkpointer::start(&conn, path, "konbini-net-wal")?;
+        // A file store has a checkpointer; one in memory has neither.
+        let syncer = match checkpointer {
+            Some(_) => Some(
+                WalSyncer::start(path, "konbini-net-sync").map_err(|source| OpenError::Wal {
+                    path: p.clone(),
+                    source,
+                })?,
+            ),
+            None => None,
+        };
+        let tickets = syncer.as_ref().map(|s| s.handle().clone());
+        let shared = Arc::new(Shared {
+            path: p,
+            db: Mutex::new(Db {
+                checkpointer,
+                syncer,
+                conn,
+            }),
+            tickets,
+        });
+        let (group, jobs) = std::sync::mpsc::sync_channel(GROUP_QUEUE);
+        let s = shared.clone();
+        // The thread ends when the storage is dropped (its sender with it).
+        std::thread::Builder::new()
+            .name("konbini-net-group".into())
+            .spawn(move || group_writer(&s, jobs))
+            .map_err(|source| OpenError::Thread {
+                what: "its group-commit thread",
+                source,
+            })?;
+        Ok(SqliteStorage { shared, group })
+    }
+
+    /// Tests: hold every WAL sync back (`true`) or let them go; `false` when there is no
+    /// sync to hold (in memory).
+    #[cfg(test)]
+    fn hold_syncs(&self, held: bool) -> bool {
+        self.shared.tickets.as_ref().map(|t| t.hold(held)).is_some()
+    }
+}
+
+impl Shared {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Db> {
+        self.db.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn failed(&self, e: rusqlite::Error) -> StorageError {
+        StorageError::Failed(format!("the network's database {} failed: {e}", self.path))
+    }
+
+    /// No more writes once a sync has failed: what they would build on may be lost.
+    fn check_synced_so_far(&self) -> Result<(), StorageError> {
+        match self.tickets.as_ref().and_then(Tickets::failed) {
+            Some(e) => Err(unsynced(e)),
+            None => Ok(()),
+        }
+    }
+
+    /// Run `work` in one transaction on the blocking thread calling this, and return once
+    /// every commit it could have seen is synced.
+    fn run(&self, mut work: Work, write: bool) -> Result<Result<Boxed, Boxed>, StorageError> {
+        let (out, ticket) = {
+            let mut db = self.lock();
+            let db = &mut *db;
+            if write {
+                self.check_synced_so_far()?;
+            }
+            let behavior = if write {
+                rusqlite::TransactionBehavior::Immediate
+            } else {
+                rusqlite::TransactionBehavior::Deferred
+            };
+            let tx = db
+                .conn
+                .transaction_with_behavior(behavior)
+                .map_err(|e| self.failed(e))?;
+            let out = work(&SqliteTx::new(&tx, &self.path));
+            let committed = match out {
+                Ok(_) if write => Some(commit(db.syncer.as_ref(), db.checkpointer.as_ref(), tx)),
+                // A read, or a unit that failed: nothing to keep.
+                _ => None,
+            };
+            let ticket = db.syncer.as_ref().map_or(0, |s| s.handle().latest());
+            if let Some(Err(e)) = committed {
+                return Err(self.failed(e));
+            }
+            (out, ticket)
+        };
+        if let Some(t) = &self.tickets {
+            t.wait(ticket).map_err(unsynced)?;
+        }
+        Ok(out)
+    }
+}
+
+/// Commit: written to the WAL, synced by the sync thread. Answer only once the commit's
+/// ticket is synced.
+fn commit(
+    syncer: Option<&WalSyncer>,
+    checkpointer: Option<&Checkpointer>,
+    tx: rusqlite::Transaction<'_>,
+) -> rusqlite::Result<()> {
+    let done = tx.commit();
+    // A ticket even for a failed commit: SQLite may have written its frames before
+    // failing, and a later read may see them. An extra sync costs little.
+    if let Some(s) = syncer {
+        s.committed();
+    }
+    done?;
+    if let Some(c) = checkpointer {
+        c.committed();
+    }
+    Ok(())
+}
+
+fn unsynced(e: Unsynced) -> StorageError {
+    StorageError::Failed(e.to_string())
+}
+
+/// Commit the grouped units waiting at each moment (up to [`GROUP_MAX_UNITS`]) in one
+/// transaction, one savepoint each: one fsync for several terminals. A unit that fails is
+/// rolled back alone; a commit that fails answers every unit of the group with the error.
+/// The answers go out once the commit is synced, from the sync thread; this thread goes on
+/// with the next group meanwhile.
+fn group_writer(shared: &Shared, jobs: std::sync::mpsc::Receiver<GroupJob>) {
+    while let Ok(first) = jobs.recv() {
+        let mut group = vec![first];
+        while group.len() < GROUP_MAX_UNITS {
+            match jobs.try_recv() {
+                Ok(j) => group.push(j),
+                Err(_) => break,
+            }
+        }
+        let (outcome, ticket) = {
+            let mut db = shared.lock();
+            let db = &mut *db;
+            let outcome = shared.check_synced_so_far().and_then(|()| {
+                let mut tx = db
+                    .conn
+                    .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                    .map_err(|e| shared.failed(e))?;
+                let mut outs = Vec::with_capacity(group.len());
+                for job in &mut group {
+                    let sp = tx.savepoint().map_err(|e| shared.failed(e))?;
+                    let out = (job.work)(&SqliteTx::new(&sp, &shared.path));
+                    if out.is_ok() {
+                        sp.commit().map_err(|e| shared.failed(e))?;
+                    }
+                    // Dropped unreleased: rolled back.
+                    outs.push(out);
+                }
+                commit(db.syncer.as_ref(), db.checkpointer.as_ref(), tx)
+                    .map_err(|e| shared.failed(e))?;
+                Ok(outs)
+            });
+            (
+                outcome,
+                db.syncer.as_ref().map_or(0, |s| s.handle().latest()),
+            )
+        };
+        let answer = move |synced: Result<(), Unsynced>| match outcome
+            .and_then(|outs| synced.map(|()| outs).map_err(unsynced))
+        {
+            Ok(outs) => {
+                for (job, out) in group.into_iter().zip(outs) {
+                    let _ = job.reply.send(Ok(out));
+                }
+            }
+            Err(e) => {
+                for job in group {
+                    let _ = job.reply.send(Err(e.clone()));
+                }
+            }
+        };
+        match &shared.tickets {
+            Some(t) => t.after(ticket, Box::new(answer)),
+            None => answer(Ok(())),
+        }
+    }
+}
+
+impl Storage for SqliteStorage {
+    fn write(&self, work: Work) -> StorageFuture<'_> {
+        let shared = self.shared.clone();
+        Box::pin(on_blocking_pool(move || shared.run(work, true)))
+    }
+
+    fn read(&self, work: Work) -> StorageFuture<'_> {
+        let shared = self.shared.clone();
+        Box::pin(on_blocking_pool(move || shared.run(work, false)))
+    }
+
+    fn write_grouped(&self, work: Work) -> StorageFuture<'_> {
+        let group = self.group.clone();
+        Box::pin(async move {
+            let (reply, answer) = tokio::sync::oneshot::channel();
+            let job = GroupJob { work, reply };
+            // Straight onto the queue; only a full queue waits, on the blocking pool rather
+            // than stalling an async worker.
+            match group.try_send(job) {
+                Ok(()) => {}
+                Err(std::sync::mpsc::TrySendError::Full(job)) => {
+                    tokio::task::spawn_blocking(move || group.send(job))
+                        .await
+                        .map_err(|_| StorageError::Closed)?
+                        .map_err(|_| StorageError::Closed)?;
+                }
+                Err(std::sync::mpsc::TrySendError::Disconnected(_)) => {
+                    return Err(StorageError::Closed);
+                }
+            }
+            answer.await.map_err(|_| StorageError::Closed)?
+        })
+    }
+}
+
+/// Run `f` on tokio's blocking pool, never on an async worker: the store's lock can be held
+/// through a commit, and the answer waits for its sync.
+async fn on_blocking_pool<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    tokio::task::spawn_blocking(f)
+        .await
+        .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
+}
+
+/// One transaction (or savepoint) of the store.
+struct SqliteTx<'a> {
+    tx: &'a Connection,
+    path: &'a str,
+    /// The webhook endpoints, read once per transaction for [`Tx::emit`].
+    endpoints: RefCell<Option<Vec<WebhookEndpoint>>>,
+}
+
+impl<'a> SqliteTx<'a> {
+    fn new(tx: &'a Connection, path: &'a str) -> SqliteTx<'a> {
+        SqliteTx {
+            tx,
+            path,
+            endpoints: RefCell::new(None),
+        }
+    }
+
+    /// SQLite's error as the storage's, naming the file.
+    fn run<T>(&self, f: impl FnOnce() -> rusqlite::Result<T>) -> Result<T, StorageError> {
+        f().map_err(|e| {
+            StorageError::Failed(format!("the network's database {} failed: {e}", self.path))
+        })
+    }
+
+    /// The record whose `doc` the one-row query `sql` selects, if any.
+    fn one_doc<T: DeserializeOwned>(
+        &self,
+        sql: &str,
+        param: impl rusqlite::ToSql,
+    ) -> rusqlite::Result<Option<T>> {
+        let text: Option<String> = self
+            .tx
+            .prepare_cached(sql)?
+            .query_row([param], |r| r.get(0))
+            .optional()?;
+        text.map(|t| undoc(&t)).transpose()
+    }
+
+    /// The records whose `doc`s the query `sql` selects, in its order.
+    fn docs<T: DeserializeOwned>(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params,
+    ) -> rusqlite::Result<Vec<T>> {
+        let rows: Vec<String> = self
+            .tx
+            .prepare_cached(sql)?
+            .query_map(params, |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        rows.iter().map(|t| undoc(t)).collect()
+    }
+
+    fn event_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<EventRow> {
+        Ok(EventRow {
+            id: r.get(0)?,
+            event_type: r.get(1)?,
+            created: r.get(2)?,
+            kind: r.get(3)?,
+            doc: r.get(4)?,
+        })
+    }
+}
+
+impl Tx for SqliteTx<'_> {
+    /// A meta value.
+    fn meta(&self, key: &str) -> Result<Option<String>, StorageError> {
+        self.run(|| {
+            self.tx
+                .prepare_cached("SELECT value FROM meta WHERE key = ?1")?
+                .query_row([key], |r| r.get(0))
+                .optional()
+        })
+    }
+
+    /// Set a meta value.
+    fn set_meta(&self, key: &str, value: &str) -> Result<(), StorageError> {
+        self.run(|| {
+            self.tx
+                .prepare_cached("INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)")?
+                .execute([key, value])?;
+            Ok(())
+        })
+    }
+
+    /// The next payment number.
+    fn next_pi_seq(&self) -> Result<i64, StorageError> {
+        self.run(|| {
+            self.tx
+                .prepare_cached("SELECT COALESCE(MAX(seq), 0) + 1 FROM payment_intents")?
+                .query_row([], |r| r.get(0))
+        })
+    }
+
+    /// Insert a new PaymentIntent.
+    fn insert_pi(&self, pi: &PaymentIntent) -> Result<(), StorageError> {
+        self.run(|| {
+            self.tx
+                .prepare_cached(
+                    "INSERT INTO payment_intents (seq, id, created, due_at, doc) VALUES (?1, ?2, ?3, ?4, ?5)",
+                )?
+                .execute(params![pi.seq, pi.id, pi.created, pi.due_at(), doc(pi)])?;
+            Ok(())
+        })
+    }
+
+    /// Save a changed PaymentIntent; returns the stored document.
+    fn update_pi(&self, pi: &PaymentIntent) -> Result<String, StorageError> {
+        self.run(|| {
+            let text = doc(pi);
+            self.tx
+                .prepare_cached("UPDATE payment_intents SET due_at = ?2, doc = ?3 WHERE seq = ?1")?
+                .execute(params![pi.seq, pi.due_at(), text])?;
+            Ok(text)
+        })
+    }
+
+    /// A PaymentIntent by id.
+    fn pi(&self, id: &str) -> Result<Option<PaymentIntent>, StorageError> {
+        self.run(|| self.one_doc("SELECT doc FROM payment_intents WHERE id = ?1", id))
+    }
+
+    /// A PaymentIntent by its number.
+    fn pi_by_seq(&self, seq: i64) -> Result<Option<PaymentIntent>, StorageError> {
+        self.run(|| self.one_doc(PI_BY_SEQ, seq))
+    }
+
+    /// PaymentIntents newest first, after (older than) `starting_after` or before (newer
+    /// than) `ending_before`, at most `limit` plus one (to tell `has_more`).
+    fn list_pis(
+        &self,
+        limit: i64,
+        starting_after: Option<i64>,
+        ending_before: Option<i64>,
+    ) -> Result<Vec<PaymentIntent>, StorageError> {
+        self.run(|| {
+            let rows: Vec<String> = if let Some(before) = ending_before {
+                let mut v: Vec<String> = self
+                    .tx
+                    .prepare_cached(
+                        "SELECT doc FROM payment_intents WHERE seq > ?1 ORDER BY seq ASC LIMIT ?2",
+                    )?
+                    .query_map(params![before, limit + 1], |r| r.get(0))?
+                    .collect::<Result<_, _>>()?;
+                v.reverse();
+                v
+            } else {
+                self.tx
+                    .prepare_cached(
+                        "SELECT doc FROM payment_intents WHERE seq < ?1 ORDER BY seq DESC LIMIT ?2",
+                    )?
+                    .query_map(
+                        params![starting_after.unwrap_or(i64::MAX), limit + 1],
+                        |r| r.get(0),
+                    )?
+                    .collect::<Result<_, _>>()?
+            };
+            rows.iter().map(|t| undoc(t)).collect()
+        })
+    }
+
+    /// PaymentIntents the scheduler must look at by `now`.
+    fn due_pis(&self, now: i64, limit: i64) -> Result<Vec<PaymentIntent>, StorageError> {
+        self.run(|| {
+            self.docs(
+                "SELECT doc FROM payment_intents WHERE due_at <= ?1 ORDER BY due_at LIMIT ?2",
+                params![now, limit],
+            )
+        })
+    }
+
+    /// The earliest time any payment or refund is due.
+    fn next_due(&self) -> Result<Option<i64>, StorageError> {
+        self.run(|| {
+            self.tx
+                .prepare_cached(
+                    "SELECT MIN(t) FROM (SELECT MIN(due_at) AS t FROM payment_intents WHERE due_at IS NOT NULL
+                     UNION ALL SELECT MIN(due_at) FROM refunds WHERE due_at IS NOT NULL)",
+                )?
+                .query_row([], |r| r.get(0))
+        })
+    }
+
+    /// Claim a payment code for a chain; false when a payable payment holds it.
+    fn claim_code(&self, chain: Chain, code: &str, pi_seq: i64) -> Result<bool, StorageError> {
+        self.run(|| {
+            let holders: Vec<i64> = self
+                .tx
+                .prepare_cached("SELECT pi_seq FROM payment_codes WHERE chain = ?1 AND code = ?2")?
+                .query_map([chain.as_str(), code], |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
+            for seq in holders {
+                if let Some(pi) = self.one_doc::<PaymentIntent>(PI_BY_SEQ, seq)?
+                    && pi.status == PiStatus::RequiresAction
+                    && pi
+                        .voucher
+                        .as_ref()
+                        .and_then(|v| v.codes.get(&chain))
+                        .map(String::as_str)
+                        == Some(code)
+                {
+                    return Ok(false);
+                }
+            }
+            self.tx
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO payment_codes (chain, code, pi_seq) VALUES (?1, ?2, ?3)",
+                )?
+                .execute(params![chain.as_str(), code, pi_seq])?;
+            Ok(true)
+        })
+    }
+
+    /// The payment a chain's code names: the one whose live voucher carries it, else its
+    /// latest holder (to say why it is no longer payable).
+    fn pi_by_code(&self, chain: &str, code: &str) -> Result<Option<PaymentIntent>, StorageError> {
+        self.run(|| {
+            let holders: Vec<i64> = self
+                .tx
+                .prepare_cached(
+                    "SELECT pi_seq FROM payment_codes WHERE chain = ?1 AND code = ?2 ORDER BY pi_seq DESC",
+                )?
+                .query_map([chain, code], |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
+            let chain: Option<Chain> = chain.parse().ok();
+            let mut latest = None;
+            for seq in holders {
+                let Some(pi) = self.one_doc::<PaymentIntent>(PI_BY_SEQ, seq)? else {
+                    continue;
+                };
+                let live = pi.status == PiStatus::RequiresAction
+                    && chain.is_some_and(|c| {
+                        pi.voucher
+                            .as_ref()
+                            .and_then(|v| v.codes.get(&c))
+                            .map(String::as_str)
+                            == Some(code)
+                    });
+                if live {
+                    return Ok(Some(pi));
+                }
+                latest.get_or_insert(pi);
+            }
+            Ok(latest)
+        })
+    }
+
+    /// Insert a charge.
+    fn insert_charge(&self, pi_seq: i64, charge: &Charge) -> Result<String, StorageError> {
+        self.run(|| {
+            let text = doc(charge);
+            self.tx
+                .prepare_cached(
+                    "INSERT INTO charges (id, txn_id, pi_seq, doc) VALUES (?1, ?2, ?3, ?4)",
+                )?
+                .execute(params![charge.id, charge.balance_transaction, pi_seq, text])?;
+            Ok(text)
+        })
+    }
+
+    /// Save a changed charge.
+    fn update_charge(&self, charge: &Charge) -> Result<(), StorageError> {
+        self.run(|| {
+            self.tx
+                .prepare_cached("UPDATE charges SET doc = ?2 WHERE id = ?1")?
+                .execute(params![charge.id, doc(charge)])?;
+            Ok(())
+        })
+    }
+
+    /// A charge by id.
+    fn charge(&self, id: &str) -> Result<Option<Charge>, StorageError> {
+        self.run(|| self.one_doc("SELECT doc FROM charges WHERE id = ?1", id))
+    }
+
+    /// A charge by its balance transaction's id.
+    fn charge_by_txn(&self, txn: &str) -> Result<Option<Charge>, StorageError> {
+        self.run(|| self.one_doc("SELECT doc FROM charges WHERE txn_id = ?1", txn))
+    }
+
+    /// Insert a refund.
+    fn insert_refund(&self, pi_seq: i64, refund: &Refund) -> Result<(), StorageError> {
+        self.run(|| {
+            self.tx
+                .prepare_cached(
+                    "INSERT INTO refunds (id, pi_seq, created, due_at, doc) VALUES (?1, ?2, ?3, ?4, ?5)",
+                )?
+                .execute(params![
+                    refund.id,
+                    pi_seq,
+                    refund.created,
+                    refund.due_at(),
+                    doc(refund)
+                ])?;
+            Ok(())
+        })
+    }
+
+    /// Save a changed refund.
+    fn update_refund(&self, refund: &Refund) -> Result<(), StorageError> {
+        self.run(|| {
+            self.tx
+                .prepare_cached("UPDATE refunds SET due_at = ?2, doc = ?3 WHERE id = ?1")?
+                .execute(params![refund.id, refund.due_at(), doc(refund)])?;
+            Ok(())
+        })
+    }
+
+    /// A refund by id.
+    fn refund(&self, id: &str) -> Result<Option<Refund>, StorageError> {
+        self.run(|| self.one_doc("SELECT doc FROM refunds WHERE id = ?1", id))
+    }
+
+    /// A refund by its bank-details page token.
+    fn refund_by_token(&self, token: &str) -> Result<Option<Refund>, StorageError> {
+        self.run(|| {
+            self.one_doc(
+                "SELECT doc FROM refunds WHERE json_extract(doc, '$.token') = ?1",
+                token,
+            )
+        })
+    }
+
+    /// Every refund of a payment.
+    fn refunds_of(&self, pi_seq: i64) -> Result<Vec<Refund>, StorageError> {
+        self.run(|| {
+            self.docs(
+                "SELECT doc FROM refunds WHERE pi_seq = ?1 ORDER BY seq",
+                [pi_seq],
+            )
+        })
+    }
+
+    /// Refunds due by `now`.
+    fn due_refunds(&self, now: i64, limit: i64) -> Result<Vec<Refund>, StorageError> {
+        self.run(|| {
+            self.docs(
+                "SELECT doc FROM refunds WHERE due_at <= ?1 ORDER BY due_at LIMIT ?2",
+                params![now, limit],
+            )
+        })
+    }
+
+    /// The PaymentIntent a voucher token belongs to.
+    fn pi_by_voucher(&self, token: &str) -> Result<Option<PaymentIntent>, StorageError> {
+        self.run(|| {
+            self.one_doc(
+                "SELECT doc FROM payment_intents WHERE json_extract(doc, '$.voucher.token') = ?1",
+                token,
+            )
+        })
+    }
+
+    /// Record an event about `object` as it is now, and queue it for every endpoint that
+    /// wants it.
+    fn emit(
+        &self,
+        event_type: &str,
+        created: i64,
+        object: Snapshot<'_>,
+    ) -> Result<(), StorageError> {
+        self.run(|| {
+            let event_id = crate::ids::new_id("evt");
+            self.tx
+                .prepare_cached(
+                    "INSERT INTO events (id, type, created, kind, doc) VALUES (?1, ?2, ?3, ?4, ?5)",
+                )?
+                .execute(params![
+                    event_id,
+                    event_type,
+                    created,
+                    object.kind(),
+                    object.doc()
+                ])?;
+            let seq = self.tx.last_insert_rowid();
+            if self.endpoints.borrow().is_none() {
+                *self.endpoints.borrow_mut() = Some(self.docs(ENDPOINTS, [])?);
+            }
+            let cached = self.endpoints.borrow();
+            for ep in cached.iter().flatten() {
+                if ep.wants(event_type) {
+                    self.tx
+                        .prepare_cached(
+                            "INSERT INTO deliveries (event_seq, endpoint, next_at) VALUES (?1, ?2, ?3)",
+                        )?
+                        .execute(params![seq, ep.id, created])?;
+                }
+            }
+            Ok(())
+        })
+    }
+
+    /// Events newest first, optionally of one type, after (older than) `starting_after`, at
+    /// most `limit` plus one (to tell `has_more`).
+    fn list_events(
+        &self,
+        limit: i64,
+        starting_after: Option<&str>,
+        event_type: Option<&str>,
+    ) -> Result<Vec<EventRow>, StorageError> {
+        self.run(|| {
+            let after: i64 = match starting_after {
+                Some(id) => self
+                    .tx
+                    .prepare_cached("SELECT seq FROM events WHERE id = ?1")?
+                    .query_row([id], |r| r.get(0))
+                    .optional()?
+                    .unwrap_or(i64::MAX),
+                None => i64::MAX,
+            };
+            self.tx
+                .prepare_cached(
+                    "SELECT id, type, created, kind, doc FROM events WHERE seq < ?1 AND (?2 IS NULL OR type = ?2)
+                     ORDER BY seq DESC LIMIT ?3",
+                )?
+                .query_map(params![after, event_type, limit + 1], SqliteTx::event_row)?
+                .collect()
+        })
+    }
+
+    /// One event by id.
+    fn event(&self, id: &str) -> Result<Option<EventRow>, StorageError> {
+        self.run(|| {
+            self.tx
+                .prepare_cached("SELECT id, type, created, kind, doc FROM events WHERE id = ?1")?
+                .query_row([id], SqliteTx::event_row)
+                .optional()
+        })
+    }
+
+    /// Insert a webhook endpoint.
+    fn insert_endpoint(&self, ep: &WebhookEndpoint) -> Result<(), StorageError> {
+        self.run(|| {
+            self.tx
+                .prepare_cached(
+                    "INSERT INTO webhook_endpoints (id, created, doc) VALUES (?1, ?2, ?3)",
+                )?
+                .execute(params![ep.id, ep.created, doc(ep)])?;
+            *self.endpoints.borrow_mut() = None;
+            Ok(())
+        })
+    }
+
+    /// Delete a webhook endpoint and its undelivered events; true if it existed.
+    fn delete_endpoint(&self, id: &str) -> Result<bool, StorageError> {
+        self.run(|| {
+            self.tx
+                .prepare_cached("DELETE FROM deliveries WHERE endpoint = ?1 AND delivered = 0")?
+                .execute([id])?;
+            let n = self
+                .tx
+                .prepare_cached("DELETE FROM webhook_endpoints WHERE id = ?1")?
+                .execute([id])?;
+            *self.endpoints.borrow_mut() = None;
+            Ok(n == 1)
+        })
+    }
+
+    /// Every webhook endpoint, oldest first.
+    fn endpoints(&self) -> Result<Vec<WebhookEndpoint>, StorageError> {
+        self.run(|| self.docs(ENDPOINTS, []))
+    }
+
+    /// One webhook endpoint.
+    fn endpoint(&self, id: &str) -> Result<Option<WebhookEndpoint>, StorageError> {
+        self.run(|| self.one_doc("SELECT doc FROM webhook_endpoints WHERE id = ?1", id))
+    }
+
+    /// Deliveries due by `now`.
+    fn due_deliveries(&self, now: i64, limit: i64) -> Result<Vec<DueDelivery>, StorageError> {
+        self.run(|| {
+            self.tx
+                .prepare_cached(
+                    "SELECT event_seq, endpoint, attempts FROM deliveries
+                     WHERE delivered = 0 AND next_at <= ?1 ORDER BY next_at, event_seq LIMIT ?2",
+                )?
+                .query_map(params![now, limit], |r| {
+                    Ok(DueDelivery {
+                        event_seq: r.get(0)?,
+                        endpoint: r.get(1)?,
+                        attempts: r.get(2)?,
+                    })
+                })?
+                .collect()
+        })
+    }
+
+    /// The earliest undelivered delivery's time.
+    fn next_delivery(&self) -> Result<Option<i64>, StorageError> {
+        self.run(|| {
+            self.tx
+                .prepare_cached("SELECT MIN(next_at) FROM deliveries WHERE delivered = 0")?
+                .query_row([], |r| r.get(0))
+        })
+    }
+
+    /// An event by row.
+    fn event_by_seq(&self, seq: i64) -> Result<Option<EventRow>, StorageError> {
+        self.run(|| {
+            self.tx
+                .prepare_cached("SELECT id, type, created, kind, doc FROM events WHERE seq = ?1")?
+                .query_row([seq], SqliteTx::event_row)
+                .optional()
+        })
+    }
+
+    /// Record a delivery attempt's outcome.
+    fn delivery_done(
+        &self,
+        d: &DueDelivery,
+        delivered: bool,
+        status: Option<u16>,
+        error: Option<&str>,
+        next_at: i64,
+    ) -> Result<(), StorageError> {
+        self.run(|| {
+            self.tx
+                .prepare_cached(
+                    "UPDATE deliveries SET delivered = ?3, attempts = attempts + 1, last_status = ?4,
+                     last_error = ?5, next_at = ?6 WHERE event_seq = ?1 AND endpoint = ?2",
+                )?
+                .execute(params![
+                    d.event_seq,
+                    d.endpoint,
+                    delivered,
+                    status,
+                    error,
+                    next_at
+                ])?;
+            Ok(())
+        })
+    }
+
+    /// Deliveries of every event: (event id, endpoint, delivered, attempts).
+    fn delivery_report(&self) -> Result<Vec<DeliveryReport>, StorageError> {
+        self.run(|| {
+            self.tx
+                .prepare_cached(
+                    "SELECT e.id, d.endpoint, d.delivered, d.attempts FROM deliveries d
+                     JOIN events e ON e.seq = d.event_seq ORDER BY d.event_seq",
+                )?
+                .query_map([], |r| {
+                    Ok(DeliveryReport {
+                        event: r.get(0)?,
+                        endpoint: r.get(1)?,
+                        delivered: r.get(2)?,
+                        attempts: r.get(3)?,
+                    })
+                })?
+                .collect()
+        })
+    }
+
+    /// A saved idempotent answer.
+    fn idempotent(&self, key: &str) -> Result<Option<SavedAnswer>, StorageError> {
+        self.run(|| {
+            self.tx
+                .prepare_cached("SELECT fingerprint, status, body FROM idempotency WHERE key = ?1")?
+                .query_row([key], |r| {
+                    Ok(SavedAnswer {
+                        fingerprint: r.get(0)?,
+                        status: r.get(1)?,
+                        body: r.get(2)?,
+                    })
+                })
+                .optional()
+        })
+    }
+
+    /// Save an answer under an idempotency key.
+    fn save_idempotent(
+        &self,
+        key: &str,
+        fingerprint: &str,
+        status: u16,
+        body: &str,
+        now: i64,
+    ) -> Result<(), StorageError> {
+        self.run(|| {
+            self.tx
+                .prepare_cached(
+                    "INSERT OR REPLACE INTO idempotency (key, fingerprint, status, body, created)
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                )?
+                .execute(params![key, fingerprint, status, body, now])?;
+            Ok(())
+        })
+    }
+
+    /// Forget idempotency keys older than `before` (Stripe prunes after 24 h).
+    fn prune_idempotency(&self, before: i64) -> Result<usize, StorageError> {
+        self.run(|| {
+            self.tx
+                .prepare_cached("DELETE FROM idempotency WHERE created < ?1")?
+                .execute([before])
+        })
+    }
+    fn confirmation(&self, id: &str) -> Result<Option<PastConfirmation>, StorageError> {
+        self.run(|| {
+            let row: Option<(String, String, Option<String>)> = self
+                .tx
+                .prepare_cached(
+                    "SELECT fingerprint, status, reason FROM confirmations WHERE id = ?1",
+                )?
+                .query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .optional()?;
+            row.map(|(fingerprint, status, reason)| {
+                Ok(PastConfirmation {
+                    fingerprint,
+                    verdict: verdict_of(&status)?,
+                    reason,
+                })
+            })
+            .transpose()
+        })
+    }
+
+    fn insert_confirmation(&self, c: &ConfirmationRecord<'_>) -> Result<(), StorageError> {
+        self.run(|| {
+            self.tx
+                .prepare_cached(
+                    "INSERT INTO confirmations (id, terminal, fingerprint, status, reason, pi_seq, chain, store,
+                     amount, paid_at, barcode, received_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                )?
+                .execute(params![
+                    c.id,
+                    c.terminal,
+                    c.fingerprint,
+                    verdict_column(c.verdict),
+                    c.reason,
+                    c.pi_seq,
+                    c.chain.map_or("", Chain::as_str),
+                    c.store,
+                    c.amount,
+                    c.paid_at,
+                    c.barcode,
+                    c.received_at
+                ])?;
+            Ok(())
+        })
+    }
+
+    fn collected_before(&self, barcode: &str) -> Result<bool, StorageError> {
+        // INDEXED BY: the partial index of other billers' accepted slips, which SQLite's
+        // planner would otherwise pass over for the wider barcode index.
+        self.run(|| {
+            self.tx
+                .prepare_cached(
+                    "SELECT EXISTS (SELECT 1 FROM confirmations INDEXED BY confirmations_collected
+                     WHERE barcode = ?1 AND pi_seq IS NULL AND status = 'accepted')",
+                )?
+                .query_row([barcode], |r| r.get(0))
+        })
+    }
+
+    fn chain_max_seq(&self, terminal: &str) -> Result<Option<i64>, StorageError> {
+        self.run(|| {
+            self.tx
+                .prepare_cached("SELECT MAX(seq) FROM terminal_chain WHERE terminal = ?1")?
+                .query_row([terminal], |r| r.get(0))
+        })
+    }
+
+    fn chain_link(
+        &self,
+        terminal: &str,
+        seq: i64,
+    ) -> Result<Option<(String, String)>, StorageError> {
+        self.run(|| {
+            self.tx
+                .prepare_cached(
+                    "SELECT prev, hash FROM terminal_chain WHERE terminal = ?1 AND seq = ?2",
+                )?
+                .query_row(params![terminal, seq], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()
+        })
+    }
+
+    fn insert_chain_link(
+        &self,
+        terminal: &str,
+        seq: i64,
+        prev: &str,
+        hash: &str,
+    ) -> Result<bool, StorageError> {
+        self.run(|| {
+            Ok(self
+                .tx
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO terminal_chain (terminal, seq, prev, hash) VALUES (?1, ?2, ?3, ?4)",
+                )?
+                .execute(params![terminal, seq, prev, hash])?
+                == 1)
+        })
+    }
+
+    fn flag_fork(
+        &self,
+        terminal: &str,
+        seq: i64,
+        detail: &str,
+        at: i64,
+    ) -> Result<(), StorageError> {
+        self.run(|| {
+            self.tx
+                .prepare_cached(
+                    "INSERT INTO chain_flags (terminal, seq, kind, detail, at) VALUES (?1, ?2, 'fork', ?3, ?4)",
+                )?
+                .execute(params![terminal, seq, detail, at])?;
+            Ok(())
+        })
+    }
+
+    fn chain_seqs(&self, terminal: &str) -> Result<Vec<i64>, StorageError> {
+        self.run(|| {
+            self.tx
+                .prepare_cached("SELECT seq FROM terminal_chain WHERE terminal = ?1 ORDER BY seq")?
+                .query_map([terminal], |r| r.get(0))?
+                .collect()
+        })
+    }
+
+    fn chain_head(&self, terminal: &str) -> Result<Option<(i64, String)>, StorageError> {
+        self.run(|| {
+            self.tx
+                .prepare_cached(
+                    "SELECT seq, hash FROM terminal_chain WHERE terminal = ?1 ORDER BY seq DESC LIMIT 1",
+                )?
+                .query_row([terminal], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()
+        })
+    }
+
+    fn forks(&self, terminal: &str) -> Result<Vec<Fork>, StorageError> {
+        self.run(|| {
+            self.tx
+                .prepare_cached(
+                    "SELECT seq, detail, at FROM chain_flags WHERE terminal = ?1 AND kind = 'fork' ORDER BY id",
+                )?
+                .query_map([terminal], |r| {
+                    Ok(Fork {
+                        seq: r.get(0)?,
+                        detail: r.get(1)?,
+                        at: r.get(2)?,
+                    })
+                })?
+                .collect()
+        })
+    }
+}
+
+/// Tests elsewhere in the crate: run `f` in a write transaction of a fresh in-memory store.
+#[cfg(test)]
+pub(crate) fn in_memory_tx<T>(f: impl FnOnce(&dyn Tx) -> T) -> T {
+    let store = SqliteStorage::open(Path::new(":memory:")).unwrap();
+    let mut db = store.shared.lock();
+    let tx = db.conn.transaction().unwrap();
+    f(&SqliteTx::new(&tx, ":memory:"))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn migrations_are_valid() {
+        migrations().validate().unwrap();
+    }
+
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn pragmas_are_read_back_on_a_file_and_a_reopened_store_keeps_its_data() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("net.db");
+        let store = SqliteStorage::open(&path).unwrap();
+        let mode: String = store
+            .shared
+            .lock()
+            .conn
+            .pragma_query_value(None, "journal_mode", |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, "wal");
+        let rt = runtime();
+        let store: Box<dyn Storage> = Box::new(store);
+        rt.block_on(store.run_write(|tx| tx.set_meta("k", "v")))
+            .unwrap();
+        drop(store);
+        let store: Box<dyn Storage> = Box::new(SqliteStorage::open(&path).unwrap());
+        assert_eq!(
+            rt.block_on(store.run_read(|tx| tx.meta("k")))
+                .unwrap()
+                .as_deref(),
+            Some("v")
+        );
+    }
+
+    #[test]
+    fn a_unit_that_fails_keeps_nothing_and_a_grouped_one_fails_alone() {
+        let rt = runtime();
+        let store: Arc<dyn Storage> = Arc::new(SqliteStorage::open(Path::new(":memory:")).unwrap());
+        let r: Result<(), StorageError> = rt.block_on(store.run_write(|tx| {
+            tx.set_meta("a", "1")?;
+            Err(StorageError::Failed("the unit changed its mind".into()))
+        }));
+        assert!(r.is_err());
+        assert_eq!(
+            rt.block_on(store.run_read(|tx| tx.meta("a"))).unwrap(),
+            None
+        );
+        // Several grouped units at once: the failing one is rolled back, the others kept.
+        let answers = rt.block_on(async {
+            let units = (0..6).map(|i| {
+                let store = store.clone();
+                async move {
+                    store
+                        .run_grouped(move |tx| {
+                            tx.set_meta(&format!("g{i}"), "x")?;
+                            if i == 3 {
+                                return Err(StorageError::Failed("no".into()));
+                            }
+                            Ok(i)
+                        })
+                        .await
+                }
+            });
+            let mut out = Vec::new();
+            for u in units.map(tokio::spawn).collect::<Vec<_>>() {
+                out.push(u.await.unwrap());
+            }
+            out
+        });
+        for (i, a) in answers.iter().enumerate() {
+            assert_eq!(a.is_ok(), i != 3, "unit {i}: {a:?}");
+            let kept = rt
+                .block_on(store.run_read(move |tx| tx.meta(&format!("g{i}"))))
+                .unwrap();
+            assert_eq!(kept.is_some(), i != 3, "unit {i}");
+        }
+    }
+
+    /// Long enough for an answer that does not wait to have come. The checks below can
+    /// only pass wrongly on a slow machine, never fail wrongly.
+    const WHILE: Duration = Duration::from_millis(300);
+
+    #[test]
+    fn no_answer_leaves_before_the_commit_it_saw_is_synced() {
+        let dir = tempfile::tempdir().unwrap();
+        let rt = runtime();
+        let sqlite = SqliteStorage::open(&dir.path().join("n.db")).unwrap();
+        assert!(sqlite.hold_syncs(true), "a file store syncs its commits");
+        let sqlite = Arc::new(sqlite);
+        let store: Arc<dyn Storage> = sqlite.clone();
+
+        // A write is answered after its sync; so is a read that can see it, and grouped
+        // writes, whose group thread goes on meanwhile.
+        let write = {
+            let s = store.clone();
+            rt.spawn(async move { s.run_write(|tx| tx.set_meta("k", "v")).await })
+        };
+        std::thread::sleep(WHILE);
+        let read = {
+            let s = store.clone();
+            rt.spawn(async move { s.run_read(|tx| tx.meta("k")).await })
+        };
+        let grouped: Vec<_> = (0..2)
+            .map(|i| {
+                let s = store.clone();
+                rt.spawn(async move {
+                    s.run_grouped(move |tx| tx.set_meta(&format!("g{i}"), "x"))
+                        .await
+                })
+            })
+            .collect();
+        std::thread::sleep(WHILE);
+        assert!(!write.is_finished(), "a write answered before its sync");
+        assert!(!read.is_finished(), "a read answered before its sync");
+        for g in &grouped {
+            assert!(!g.is_finished(), "a grouped write answered before its sync");
+        }
+        sqlite.hold_syncs(false);
+        rt.block_on(async {
+            write.await.unwrap().unwrap();
+            assert_eq!(read.await.unwrap().unwrap().as_deref(), Some("v"));
+            for g in grouped {
+                g.await.unwrap().unwrap();
+            }
+        });
+    }
+}

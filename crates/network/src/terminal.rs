@@ -1,0 +1,601 @@
+//! The terminal API's rules (`docs/terminal-api.md`; the wire types and signatures are
+//! `konbini-protocol`'s): who a request comes from, payment look-ups for keyed-in codes, and
+//! batches of cash confirmations with the accepted / duplicate / conflict / rejected
+//! verdicts; and each terminal's journal chain, with forks flagged and gaps reported.
+//!
+//! A batch is judged inside one storage transaction, a grouped write: the storage keeps two
+//! terminals confirming one payment at once apart, and exactly one is `accepted`.
+
+use chrono::{DateTime, Utc};
+use konbini_domain::{BillBarcode, Chain};
+use konbini_protocol::{
+    Confirmation, JournalLink, LookupQuery, MAX_BATCH, Outcome, Payable, RawBatch, Verdict,
+};
+use serde_json::{Value, json};
+
+use crate::Settings;
+use crate::error::TerminalError;
+use crate::objects::PiStatus;
+use crate::payments::{self, PaidAt};
+use crate::storage::{ConfirmationRecord, StorageError, Tx};
+
+/// The largest journal sequence number taken (JSON's safe integers): the chain arithmetic
+/// around it (seq - 1, seq + 1) never overflows.
+const MAX_JOURNAL_SEQ: i64 = (1 << 53) - 1;
+/// Customer names are cut to this many characters in stores.
+const STORE_NAME_CHARS: usize = 20;
+/// What stores show when the merchant gave no product description.
+const DEFAULT_PRODUCT_DESCRIPTION: &str = "お買い上げ商品・サービス";
+
+/// Check a request's terminal headers; returns the terminal id.
+pub fn authenticate(
+    settings: &Settings,
+    terminal: Option<&str>,
+    signature: Option<&str>,
+    method: &str,
+    path_and_query: &str,
+    body: &[u8],
+    now: i64,
+) -> Result<String, TerminalError> {
+    let terminal = terminal
+        .ok_or_else(|| TerminalError::unauthorized("the Konbini-Terminal header is missing"))?;
+    let secret = settings.terminals.get(terminal).ok_or_else(|| {
+        TerminalError::unauthorized(format!(
+            "terminal {terminal:?} is not known to this network"
+        ))
+    })?;
+    let signature = signature
+        .ok_or_else(|| TerminalError::unauthorized("the Konbini-Signature header is missing"))?;
+    konbini_protocol::verify(secret, signature, method, path_and_query, body, now)
+        .map_err(|e| TerminalError::unauthorized(e.to_string()))?;
+    Ok(terminal.to_owned())
+}
+
+/// `GET /terminal/v1/lookup`.
+pub fn lookup(
+    tx: &dyn Tx,
+    settings: &Settings,
+    q: &LookupQuery,
+    now: i64,
+) -> Result<Payable, TerminalError> {
+    let (chain, code, number) = (
+        q.chain.as_str(),
+        q.payment_code.as_str(),
+        q.confirmation_number.as_str(),
+    );
+    let unknown = || TerminalError {
+        status: axum::http::StatusCode::NOT_FOUND,
+        code: "unknown_payment",
+        message: "no payment has this code and confirmation number at this chain".into(),
+        payment_status: None,
+    };
+    if chain.parse::<Chain>().is_err() {
+        return Err(TerminalError::invalid(format!(
+            "chain {chain:?} is not familymart, lawson, ministop or seicomart"
+        )));
+    }
+    let pi = tx.pi_by_code(chain, code)?.ok_or_else(unknown)?;
+    let Some(voucher) = &pi.voucher else {
+        return Err(unknown());
+    };
+    if voucher.confirmation_number != number {
+        return Err(unknown());
+    }
+    let current =
+        voucher.codes.get(&chain.parse::<Chain>().expect("checked")) == Some(&code.to_owned());
+    let state = match pi.status {
+        PiStatus::Succeeded => Some("succeeded"),
+        PiStatus::Canceled => Some("canceled"),
+        PiStatus::RequiresAction if current && now <= voucher.expires_at => None,
+        _ => Some("expired"),
+    };
+    if let Some(s) = state {
+        return Err(TerminalError {
+            status: axum::http::StatusCode::CONFLICT,
+            code: "not_payable",
+            message: format!("payment {} is {s}", pi.id),
+            payment_status: Some(s),
+        });
+    }
+    let name = pi.billing.as_ref().map_or(String::new(), |b| {
+        b.name.chars().take(STORE_NAME_CHARS).collect()
+    });
+    Ok(Payable {
+        payment: pi.id.clone(),
+        amount: u64::try_from(pi.amount).unwrap_or(0),
+        currency: "jpy".into(),
+        merchant: settings.merchant_name.clone(),
+        description: pi
+            .konbini
+            .product_description
+            .as_deref()
+            .unwrap_or(DEFAULT_PRODUCT_DESCRIPTION)
+            .to_owned(),
+        customer_name: name,
+        expires_at: Some(voucher.expires_at),
+    })
+}
+
+fn rejected(id: &str, reason: impl Into<String>) -> Outcome {
+    Outcome {
+        id: id.to_owned(),
+        verdict: Verdict::Rejected,
+        reason: Some(reason.into()),
+    }
+}
+
+fn is_hex64(s: &str) -> bool {
+    s.len() == 64
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// One confirmation of a batch, read and checked as far as it can be without the store, in
+/// the request's own task (so the single writer does less): ready for the writer, or its
+/// answer already (`rejected`).
+#[derive(Debug)]
+pub struct Parsed(Result<Prepared, Outcome>);
+
+/// A confirmation whose fields are valid.
+#[derive(Debug)]
+pub struct Prepared {
+    c: Confirmation<'static>,
+    paid_at: DateTime<Utc>,
+    /// What a resend must repeat exactly.
+    fingerprint: String,
+    /// Scanned: the bill barcode read, or why it cannot be (answered after the duplicate check,
+    /// as the writer would).
+    barcode: Option<Result<BillBarcode, String>>,
+}
+
+/// Check what needs no store: the id, amount, time, the way it was paid, the journal link.
+fn prepare(c: Confirmation<'static>) -> Result<Prepared, Outcome> {
+    let id: &str = &c.id;
+    if c.id.is_empty() || c.id.len() > 255 {
+        return Err(rejected(id, "invalid: id must be 1-255 characters"));
+    }
+    if c.amount <= 0 {
+        return Err(rejected(
+            id,
+            "invalid: amount must be a positive number of yen",
+        ));
+    }
+    let Ok(paid_at) = DateTime::parse_from_rfc3339(&c.paid_at) else {
+        return Err(rejected(id, "invalid: paid_at is not an RFC 3339 time"));
+    };
+    let paid_at = paid_at.with_timezone(&Utc);
+    match (&c.barcode, &c.payment_code, &c.confirmation_number) {
+        (Some(_), None, None) | (None, Some(_), Some(_)) => {}
+        _ => {
+            return Err(rejected(
+                id,
+                "invalid: send either barcode, or payment_code and confirmation_number",
+            ));
+        }
+    }
+    if let Some(j) = &c.journal
+        && (!(1..=MAX_JOURNAL_SEQ).contains(&j.seq) || !is_hex64(&j.prev) || !is_hex64(&j.hash))
+    {
+        return Err(rejected(
+            id,
+            "invalid_journal: seq must be 1 to 2^53 - 1 and prev and hash 64 lowercase hex digits",
+        ));
+    }
+    let fingerprint = format!(
+        "{}|{}|{}|{}|{}|{}|{}",
+        c.store,
+        c.chain.map_or("", Chain::as_str),
+        paid_at.timestamp_millis(),
+        c.amount,
+        c.barcode.as_deref().unwrap_or(""),
+        c.payment_code.as_deref().unwrap_or(""),
+        c.confirmation_number.as_deref().unwrap_or("")
+    );
+    let barcode = c
+        .barcode
+        .as_deref()
+        .map(|text| BillBarcode::parse(text).map_err(|e| e.to_string()));
+    Ok(Prepared {
+        c,
+        paid_at,
+        fingerprint,
+        barcode,
+    })
+}
+
+/// Check a `POST /terminal/v1/confirmations` body's shape and parse its confirmations, at
+/// most [`MAX_BATCH`]. A confirmation that cannot be read is kept, to be answered
+/// `rejected`; a body that is not a batch at all is refused whole.
+pub fn parse_batch(body: &[u8]) -> Result<Vec<Parsed>, TerminalError> {
+    let batch: RawBatch<'_> = serde_json::from_slice(body).map_err(|e| {
+        TerminalError::invalid(format!(
+            "the body is not {{\"confirmations\": [...]}} JSON: {e}"
+        ))
+    })?;
+    if batch.confirmations.len() > MAX_BATCH {
+        return Err(TerminalError::invalid(format!(
+            "{} confirmations in one batch; at most {MAX_BATCH}",
+            batch.confirmations.len()
+        )));
+    }
+    Ok(batch
+        .confirmations
+        .into_iter()
+        .map(|raw| {
+            Parsed(
+                serde_json::from_str::<Confirmation<'static>>(raw.get())
+                    .map_err(|e| {
+                        let id = serde_json::from_str::<Value>(raw.get())
+                            .ok()
+                            .and_then(|v| v.get("id").and_then(Value::as_str).map(str::to_owned))
+                            .unwrap_or_default();
+                        rejected(&id, format!("invalid: {e}"))
+                    })
+                    .and_then(prepare),
+            )
+        })
+        .collect())
+}
+
+/// Judge and record a parsed batch in `tx`. Returns the outcomes, in order, and whether
+/// anything was accepted (to wake webhook delivery).
+pub fn apply_batch(
+    tx: &dyn Tx,
+    settings: &Settings,
+    terminal: &str,
+    items: &[Parsed],
+    now: i64,
+) -> Result<(Vec<Outcome>, bool), TerminalError> {
+    let mut results = Vec::with_capacity(items.len());
+    let mut any = false;
+    let mut chain = ChainCursor {
+        max_seq: tx.chain_max_seq(terminal)?,
+        last: None,
+    };
+    for item in items {
+        let outcome = confirm_one(tx, settings, terminal, item, now, &mut chain)?;
+        any |= outcome.verdict == Verdict::Accepted;
+        results.push(outcome);
+    }
+    Ok((results, any))
+}
+
+fn confirm_one(
+    tx: &dyn Tx,
+    settings: &Settings,
+    terminal: &str,
+    item: &Parsed,
+    now: i64,
+    chain: &mut ChainCursor,
+) -> Result<Outcome, TerminalError> {
+    let Prepared {
+        c,
+        paid_at,
+        fingerprint,
+        barcode: read,
+    } = match &item.0 {
+        Ok(p) => p,
+        Err(outcome) => return Ok(outcome.clone()),
+    };
+    let id = c.id.to_string();
+    if let Some(before) = tx.confirmation(&c.id)? {
+        if before.fingerprint != *fingerprint {
+            return Ok(rejected(&id, "idempotency_mismatch"));
+        }
+        return Ok(Outcome {
+            id,
+            verdict: if before.verdict == Verdict::Accepted {
+                Verdict::Duplicate
+            } else {
+                Verdict::Conflict
+            },
+            reason: before.reason,
+        });
+    }
+    if let Some(j) = &c.journal {
+        track_chain(tx, terminal, j, now, chain)?;
+    }
+    // Which payment, and may it be paid?
+    // A keyed-in code from a voucher the payment no longer has (it was confirmed again and
+    // given new codes) is not payable, as its look-up says.
+    let mut stale_code = false;
+    let (pi, barcode) = if let Some(read) = read {
+        let code = match read {
+            Ok(b) => b,
+            Err(e) => return Ok(rejected(&id, format!("invalid_barcode: {e}"))),
+        };
+        if code.amount().get() != c.amount as u64 {
+            return Ok(rejected(&id, "amount_mismatch"));
+        }
+        if code.company_code() != settings.company_code {
+            return collect_for_other_biller(tx, terminal, c, fingerprint, code.as_str(), now);
+        }
+        let seq = code
+            .free_area()
+            .parse::<u128>()
+            .ok()
+            .and_then(|n| i64::try_from(n).ok());
+        let Some(pi) = seq.map(|s| tx.pi_by_seq(s)).transpose()?.flatten() else {
+            return Ok(rejected(&id, "unknown_payment"));
+        };
+        (pi, Some(code.as_str()))
+    } else {
+        let code = c.payment_code.as_deref().unwrap_or("");
+        let number = c.confirmation_number.as_deref().unwrap_or("");
+        let Some(chain) = c.chain else {
+            return Ok(rejected(&id, "invalid: a keyed-in payment needs its chain"));
+        };
+        let Some(pi) = tx.pi_by_code(chain.as_str(), code)? else {
+            return Ok(rejected(&id, "unknown_payment"));
+        };
+        if pi.voucher.as_ref().map(|v| v.confirmation_number.as_str()) != Some(number) {
+            return Ok(rejected(
+                &id,
+                "unknown_payment: the confirmation number does not match",
+            ));
+        }
+        stale_code = pi
+            .voucher
+            .as_ref()
+            .and_then(|v| v.codes.get(&chain))
+            .map(String::as_str)
+            != Some(code);
+        (pi, None)
+    };
+    if pi.amount != c.amount {
+        return Ok(rejected(&id, "amount_mismatch"));
+    }
+    let pi_seq = pi.seq;
+    let deadline = pi.voucher.as_ref().map(|v| v.expires_at + v.grace_seconds);
+    let in_time = deadline.is_some_and(|d| paid_at.timestamp() <= d);
+    let verdict: Result<(), &str> = match pi.status {
+        PiStatus::RequiresAction if in_time && !stale_code => Ok(()),
+        PiStatus::RequiresPaymentMethod if pi.expired && in_time && !stale_code => Ok(()),
+        PiStatus::RequiresAction | PiStatus::RequiresPaymentMethod if pi.voucher.is_some() => {
+            Err("expired")
+        }
+        PiStatus::Succeeded => Err("already_paid"),
+        PiStatus::Canceled => Err("canceled"),
+        _ => return Ok(rejected(&id, "not_payable: the payment has no voucher")),
+    };
+    let (verdict, reason) = match verdict {
+        Ok(()) => {
+            let mut pi = pi;
+            let paid = PaidAt {
+                chain: c.chain,
+                store: Some(&c.store),
+                confirmation: Some(&c.id),
+                at: *paid_at,
+            };
+            payments::succeed(tx, &mut pi, &paid, now).map_err(|e| TerminalError {
+                status: axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                code: "internal",
+                message: e.message,
+                payment_status: None,
+            })?;
+            (Verdict::Accepted, None)
+        }
+        Err(r) => (Verdict::Conflict, Some(r.to_owned())),
+    };
+    let outcome = Outcome {
+        id,
+        verdict,
+        reason,
+    };
+    record(
+        tx,
+        terminal,
+        c,
+        fingerprint,
+        &outcome,
+        Some(pi_seq),
+        barcode,
+        now,
+    )?;
+    Ok(outcome)
+}
+
+/// Keep an accepted or conflicting confirmation under its slip id.
+#[allow(clippy::too_many_arguments)]
+fn record(
+    tx: &dyn Tx,
+    terminal: &str,
+    c: &Confirmation<'_>,
+    fingerprint: &str,
+    outcome: &Outcome,
+    pi_seq: Option<i64>,
+    barcode: Option<&str>,
+    now: i64,
+) -> Result<(), StorageError> {
+    tx.insert_confirmation(&ConfirmationRecord {
+        id: &c.id,
+        terminal,
+        fingerprint,
+        verdict: outcome.verdict,
+        reason: outcome.reason.as_deref(),
+        pi_seq,
+        chain: c.chain,
+        store: &c.store,
+        amount: c.amount,
+        paid_at: &c.paid_at,
+        barcode,
+        received_at: now,
+    })
+}
+
+/// A slip of another biller: the network collects for it (no PaymentIntent). Paying the
+/// same slip twice is a conflict.
+fn collect_for_other_biller(
+    tx: &dyn Tx,
+    terminal: &str,
+    c: &Confirmation<'_>,
+    fingerprint: &str,
+    barcode: &str,
+    now: i64,
+) -> Result<Outcome, TerminalError> {
+    let (verdict, reason) = if tx.collected_before(barcode)? {
+        (Verdict::Conflict, Some("already_paid".to_owned()))
+    } else {
+        (Verdict::Accepted, None)
+    };
+    let outcome = Outcome {
+        id: c.id.to_string(),
+        verdict,
+        reason,
+    };
+    record(
+        tx,
+        terminal,
+        c,
+        fingerprint,
+        &outcome,
+        None,
+        Some(barcode),
+        now,
+    )?;
+    Ok(outcome)
+}
+
+/// What a batch knows of its terminal's chain, to spare the look-ups whose answers it
+/// already has (chain links are never changed once kept).
+struct ChainCursor {
+    /// The highest sale number held: nothing is held after it.
+    max_seq: Option<i64>,
+    /// The link this batch recorded last: sale number and hash.
+    last: Option<(i64, String)>,
+}
+
+/// Record a journal link; flag a fork when it contradicts what the network already holds.
+fn track_chain(
+    tx: &dyn Tx,
+    terminal: &str,
+    j: &JournalLink<'_>,
+    now: i64,
+    cursor: &mut ChainCursor,
+) -> Result<(), StorageError> {
+    let flag = |seq: i64, detail: String| tx.flag_fork(terminal, seq, &detail, now);
+    if !tx.insert_chain_link(terminal, j.seq, &j.prev, &j.hash)? {
+        if let Some((prev, hash)) = tx.chain_link(terminal, j.seq)?
+            && (prev != j.prev || hash != j.hash)
+        {
+            flag(
+                j.seq,
+                format!(
+                    "sale {} was first sent with hash {hash}, now with {}",
+                    j.seq, j.hash
+                ),
+            )?;
+        }
+        return Ok(());
+    }
+    let before_hash = match &cursor.last {
+        Some((seq, hash)) if *seq == j.seq - 1 => Some(hash.clone()),
+        _ => tx.chain_link(terminal, j.seq - 1)?.map(|(_, hash)| hash),
+    };
+    if let Some(before_hash) = before_hash
+        && before_hash != j.prev
+    {
+        flag(
+            j.seq,
+            format!(
+                "sale {} links to {} but sale {} has hash {before_hash}",
+                j.seq,
+                j.prev,
+                j.seq - 1
+            ),
+        )?;
+    }
+    if cursor.max_seq.is_some_and(|max| j.seq < max)
+        && let Some((after_prev, _)) = tx.chain_link(terminal, j.seq + 1)?
+        && after_prev != j.hash
+    {
+        flag(
+            j.seq + 1,
+            format!(
+                "sale {} links to {after_prev} but sale {} has hash {}",
+                j.seq + 1,
+                j.seq,
+                j.hash
+            ),
+        )?;
+    }
+    cursor.max_seq = Some(cursor.max_seq.map_or(j.seq, |m| m.max(j.seq)));
+    cursor.last = Some((j.seq, j.hash.to_string()));
+    Ok(())
+}
+
+/// A terminal's chain as the network holds it: head, gaps (missing sale numbers below the
+/// head) and forks.
+pub fn chain_report(tx: &dyn Tx, terminal: &str) -> Result<Value, TerminalError> {
+    let seqs = tx.chain_seqs(terminal)?;
+    let mut gaps = Vec::new();
+    let mut expect = 1;
+    for s in &seqs {
+        if *s > expect {
+            gaps.push(json!({"from": expect, "to": s - 1}));
+        }
+        expect = s + 1;
+    }
+    let head = tx.chain_head(terminal)?;
+    let forks: Vec<Value> = tx
+        .forks(terminal)?
+        .into_iter()
+        .map(|f| json!({"seq": f.seq, "detail": f.detail, "at": f.at}))
+        .collect();
+    Ok(json!({
+        "terminal": terminal,
+        "head": head.as_ref().map(|(s, h)| json!({"seq": s, "hash": h})),
+        "sales_seen": seqs.len(),
+        "gaps": gaps,
+        "forks": forks,
+        "intact": gaps.is_empty() && forks.is_empty(),
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::borrow::Cow;
+
+    use super::*;
+
+    /// Sale numbers of the forks the network flagged, in order.
+    fn forks(tx: &dyn Tx) -> Vec<i64> {
+        chain_report(tx, "t1").unwrap()["forks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["seq"].as_i64().unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn links_known_to_the_batch_are_checked_as_if_read_back() {
+        let h = |n: u8| format!("{n:02x}").repeat(32);
+        let link = |seq: i64, prev: u8, hash: u8| JournalLink {
+            seq,
+            prev: Cow::Owned(h(prev)),
+            hash: Cow::Owned(h(hash)),
+        };
+        crate::storage::sqlite::in_memory_tx(|tx| {
+            let batch = |links: &[JournalLink<'_>]| {
+                let mut cursor = ChainCursor {
+                    max_seq: tx.chain_max_seq("t1").unwrap(),
+                    last: None,
+                };
+                for l in links {
+                    track_chain(tx, "t1", l, 0, &mut cursor).unwrap();
+                }
+            };
+            // In one batch: 2 follows 1 (the link known to the batch), 3 does not follow 2.
+            batch(&[link(1, 0, 1), link(2, 1, 2), link(3, 9, 3)]);
+            assert_eq!(forks(tx), [3]);
+            // Sale 6 first, then 5 whose hash is not what 6 links to: the successor is read.
+            batch(&[link(6, 5, 6)]);
+            batch(&[link(5, 4, 7)]);
+            assert_eq!(forks(tx), [3, 6]);
+            // Sale 2 again with another hash: a fork at 2; the same link again is nothing.
+            batch(&[link(2, 1, 8), link(1, 0, 1)]);
+            assert_eq!(forks(tx), [3, 6, 2]);
+        });
+    }
+}

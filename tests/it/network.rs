@@ -1006,6 +1006,71 @@ fn idempotency_keys_replay_the_first_answer_and_refuse_other_parameters() {
     assert_eq!(page2["has_more"], false);
 }
 
+/// An error raised while executing is saved under its key in the request's own transaction
+/// and replayed, even once the payment has moved on; the failed work kept nothing.
+#[test]
+fn an_error_raised_while_executing_is_replayed_under_its_key() {
+    let dir = tempdir();
+    let net = Net::start(&dir.path().join("net.db"), &[]);
+    let (s, pi) = net.post(
+        "/v1/payment_intents",
+        &[
+            ("amount", "2000"),
+            ("currency", "jpy"),
+            ("payment_method_types[0]", "konbini"),
+        ],
+    );
+    assert_eq!(s, 200, "{pi}");
+    let confirm = format!("/v1/payment_intents/{}/confirm", pi["id"].as_str().unwrap());
+    let rejected = [
+        ("payment_method_data[type]", "konbini"),
+        ("payment_method_data[billing_details][name]", "A"),
+        ("payment_method_data[billing_details][email]", "a@b.jp"),
+        (
+            "payment_method_options[konbini][confirmation_number]",
+            "01234567890",
+        ),
+    ];
+    let (s1, first) = net.post_with(&confirm, &rejected, Some("confirm-1"));
+    assert_eq!(s1, 400, "{first}");
+    assert_eq!(
+        first["error"]["code"],
+        "payment_intent_konbini_rejected_confirmation_number"
+    );
+    let (_, after) = net.get(&format!(
+        "/v1/payment_intents/{}",
+        pi["id"].as_str().unwrap()
+    ));
+    assert_eq!(
+        after["status"], "requires_payment_method",
+        "the failed confirm kept nothing"
+    );
+    // The payment moves on under another request; the key still answers what it answered.
+    let (s, ok) = net.post(&confirm, &rejected[..3]);
+    assert_eq!(s, 200, "{ok}");
+    assert_eq!(ok["status"], "requires_action");
+    let (s2, again) = net.post_with(&confirm, &rejected, Some("confirm-1"));
+    assert_eq!((s2, &again), (400, &first), "the saved error, replayed");
+}
+
+/// Two clock moves at once both count: the new offset is worked out from the stored one
+/// inside the write transaction.
+#[test]
+fn two_clock_moves_at_once_move_the_clock_twice() {
+    let dir = tempdir();
+    let net = Net::start(&dir.path().join("net.db"), &[]);
+    std::thread::scope(|scope| {
+        for _ in 0..2 {
+            scope.spawn(|| {
+                let (s, v) = net.post("/v1/test_helpers/clock", &[("advance_seconds", "3600")]);
+                assert_eq!(s, 200, "{v}");
+            });
+        }
+    });
+    let (_, clock) = net.get("/v1/test_helpers/clock");
+    assert_eq!(clock["offset_ms"], 7_200_000, "{clock}");
+}
+
 #[test]
 fn terminal_requests_need_a_fresh_valid_signature() {
     let dir = tempdir();

@@ -974,7 +974,7 @@ fn receiptline_figures(
     use std::io::Write;
     use std::process::{Command, Stdio};
 
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/node");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/node");
     if !dir.join("node_modules/receiptline").is_dir() {
         return Err(format!(
             "the package is not installed (npm ci --prefix {})",

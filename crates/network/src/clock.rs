@@ -46,10 +46,10 @@ impl Clock {
         self.offset_ms.load(Ordering::Relaxed)
     }
 
-    /// The offset that moves the clock by `seconds` (negative moves it back), at most
-    /// [`MAX_OFFSET_MS`] from the wall clock in all. Changes nothing.
-    pub fn offset_advanced_by(&self, seconds: i64) -> i64 {
-        self.offset_ms()
+    /// The offset `offset_ms` moved by `seconds` (negative moves it back), at most
+    /// [`MAX_OFFSET_MS`] from the wall clock in all.
+    pub fn offset_advanced(offset_ms: i64, seconds: i64) -> i64 {
+        offset_ms
             .saturating_add(seconds.saturating_mul(1000))
             .clamp(-MAX_OFFSET_MS, MAX_OFFSET_MS)
     }
@@ -62,14 +62,6 @@ impl Clock {
             .clamp(-MAX_OFFSET_MS, MAX_OFFSET_MS)
     }
 
-    /// Now in Unix seconds, were the offset `offset_ms`.
-    pub fn unix_at_offset(&self, offset_ms: i64) -> i64 {
-        let wall = Utc::now();
-        wall.checked_add_signed(chrono::Duration::milliseconds(offset_ms))
-            .unwrap_or(wall)
-            .timestamp()
-    }
-
     /// Set the offset (one of the above).
     pub fn set_offset_ms(&self, offset_ms: i64) {
         self.offset_ms.store(
@@ -80,7 +72,7 @@ impl Clock {
 
     /// Move the clock by `seconds`; returns the new offset.
     pub fn advance(&self, seconds: i64) -> i64 {
-        let offset = self.offset_advanced_by(seconds);
+        let offset = Clock::offset_advanced(self.offset_ms(), seconds);
         self.set_offset_ms(offset);
         offset
     }

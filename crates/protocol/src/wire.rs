@@ -147,28 +147,29 @@ impl LookupQuery {
     }
 }
 
-/// The look-up's answer (200) for a payable payment.
+/// The look-up's answer (200) for a payable payment. (Fields in alphabetical order, as the
+/// network has always written them.)
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Payable {
-    /// The network's payment id.
-    pub payment: String,
     /// Yen to take.
     pub amount: u64,
     /// Always `jpy`.
     #[serde(default)]
     pub currency: String,
-    /// The merchant paid, as the register shows it.
-    #[serde(default)]
-    pub merchant: String,
-    /// What is bought.
-    #[serde(default)]
-    pub description: String,
     /// The customer's name, cut to 20 characters.
     #[serde(default)]
     pub customer_name: String,
+    /// What is bought.
+    #[serde(default)]
+    pub description: String,
     /// The voucher's deadline, unix seconds.
     #[serde(default)]
     pub expires_at: Option<i64>,
+    /// The merchant paid, as the register shows it.
+    #[serde(default)]
+    pub merchant: String,
+    /// The network's payment id.
+    pub payment: String,
 }
 
 /// An error answer of the terminal API (4xx, 5xx).
@@ -181,9 +182,12 @@ pub struct ErrorAnswer {
 /// The error itself.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorBody {
-    /// `unauthorized`, `unknown_payment`, `not_payable`, `invalid_request`, `internal`.
+    /// `unauthorized`, `unknown_payment`, `not_payable`, `invalid_request`, `internal`,
+    /// `unavailable`.
+    #[serde(default)]
     pub code: String,
     /// A sentence for the register's log.
+    #[serde(default)]
     pub message: String,
     /// For `not_payable` (409): the payment's state, `succeeded`, `canceled` or `expired`.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -10,14 +10,14 @@
 use std::sync::Arc;
 
 use axum::extract::{FromRequest, Request};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use crate::error::ApiError;
 use crate::form::Form;
 use crate::ids::random_alnum;
-use crate::storage::Tx;
+use crate::storage::{StorageError, Tx};
 use crate::{MAX_MERCHANT_BODY_BYTES, Network};
 
 /// A merchant request whose key, body and `Idempotency-Key` header have been checked.
@@ -131,8 +131,6 @@ pub(super) struct Reply {
     body: Value,
     wake_scheduler: bool,
     wake_webhooks: bool,
-    /// The clock's new offset, set once the work is committed (the test clock helper).
-    clock_offset_ms: Option<i64>,
 }
 
 impl Reply {
@@ -143,7 +141,6 @@ impl Reply {
             body,
             wake_scheduler: false,
             wake_webhooks: false,
-            clock_offset_ms: None,
         }
     }
 
@@ -156,28 +153,41 @@ impl Reply {
             ..Reply::ok(body)
         }
     }
+}
 
-    /// Move the network's clock to this offset once committed.
-    pub fn with_clock_offset_ms(mut self, offset_ms: i64) -> Reply {
-        self.clock_offset_ms = Some(offset_ms);
-        self
+/// What a request's transaction produced, to be committed.
+enum Done {
+    /// The work's answer.
+    Answered(Reply),
+    /// The work failed while executing: its changes are undone, the error is saved under
+    /// the idempotency key.
+    Failed(ApiError),
+}
+
+/// Why a request's transaction keeps nothing.
+enum Nothing {
+    /// The answer saved under the key, replayed.
+    Replayed { status: StatusCode, body: String },
+    /// Refused (and not saved under the key).
+    Refused(ApiError),
+}
+
+impl From<ApiError> for Nothing {
+    fn from(e: ApiError) -> Nothing {
+        Nothing::Refused(e)
     }
 }
 
-/// What a request's transaction produced.
-struct Done {
-    status: StatusCode,
-    body: String,
-    replayed: bool,
-    wake_scheduler: bool,
-    wake_webhooks: bool,
-    clock_offset_ms: Option<i64>,
+impl From<StorageError> for Nothing {
+    fn from(e: StorageError) -> Nothing {
+        Nothing::Refused(e.into())
+    }
 }
 
 /// Run a merchant request's `work` in one write transaction, with its idempotency key
 /// checked and saved in the same transaction. An error raised while executing is saved
-/// under the key too (in a transaction of its own: the work's changes are rolled back), as
-/// Stripe replays it.
+/// under the key too, in that same transaction, with the work's changes undone (Stripe
+/// replays it); an error raised while validating is not saved.
 pub(super) async fn run(
     net: Arc<Network>,
     req: MerchantRequest,
@@ -189,31 +199,26 @@ pub(super) async fn run(
         key,
         fingerprint,
     } = req;
-    let (k, fp) = (key.clone(), fingerprint.clone());
     let n = net.clone();
     let done = net
         .storage()
-        .run_write(move |tx| -> Result<Done, ApiError> {
+        .run_write(move |tx| -> Result<Done, Nothing> {
             if let Some(k) = &key
                 && let Some(saved) = tx.idempotent(k)?
             {
                 if saved.fingerprint != fingerprint {
-                    return Err(ApiError {
+                    return Err(Nothing::Refused(ApiError {
                         kind: "idempotency_error",
                         ..ApiError::invalid(
                             "idempotency_key_in_use",
                             "",
                             format!("Keys for idempotent requests can only be used with the same parameters they were first used with. Try using a key other than '{k}' if you meant to execute a different request."),
                         )
-                    });
+                    }));
                 }
-                return Ok(Done {
+                return Err(Nothing::Replayed {
                     status: StatusCode::from_u16(saved.status).unwrap_or(StatusCode::OK),
                     body: saved.body,
-                    replayed: true,
-                    wake_scheduler: false,
-                    wake_webhooks: false,
-                    clock_offset_ms: None,
                 });
             }
             let cx = Cx {
@@ -222,45 +227,33 @@ pub(super) async fn run(
                 now,
                 expand: form.array("expand"),
             };
-            let reply = work(tx, &cx)?;
-            let body = reply.body.to_string();
+            let mut outcome = None;
+            tx.savepoint(&mut |tx| {
+                let r = work(tx, &cx);
+                let ok = r.is_ok();
+                outcome = Some(r);
+                ok
+            })?;
+            let (status, body, done) = match outcome.expect("the savepoint ran the work") {
+                Ok(reply) => (reply.status, reply.body.to_string(), Done::Answered(reply)),
+                Err(e) if e.executing && key.is_some() => {
+                    (e.status, e.body().to_string(), Done::Failed(e))
+                }
+                Err(e) => return Err(Nothing::Refused(e)),
+            };
             if let Some(k) = &key {
-                tx.save_idempotent(k, &fingerprint, reply.status.as_u16(), &body, now)?;
+                tx.save_idempotent(k, &fingerprint, status.as_u16(), &body, now)?;
             }
-            Ok(Done {
-                status: reply.status,
-                body,
-                replayed: false,
-                wake_scheduler: reply.wake_scheduler,
-                wake_webhooks: reply.wake_webhooks,
-                clock_offset_ms: reply.clock_offset_ms,
-            })
+            Ok(done)
         })
         .await;
     match done {
-        Ok(d) => {
-            if let Some(offset) = d.clock_offset_ms {
-                net.clock.set_offset_ms(offset);
-            }
-            net.wake(d.wake_scheduler, d.wake_webhooks);
-            json_response(d.status, d.body, d.replayed)
+        Ok(Done::Answered(reply)) => {
+            net.wake(reply.wake_scheduler, reply.wake_webhooks);
+            json_response(reply.status, reply.body.to_string(), false)
         }
-        Err(e) => {
-            if e.executing
-                && let Some(k) = k
-            {
-                let body = e.body().to_string();
-                let status = e.status.as_u16();
-                let saved = net
-                    .storage()
-                    .run_write(move |tx| tx.save_idempotent(&k, &fp, status, &body, now))
-                    .await;
-                if let Err(failed) = saved {
-                    return ApiError::from(failed).into_response();
-                }
-            }
-            e.into_response()
-        }
+        Ok(Done::Failed(e)) | Err(Nothing::Refused(e)) => e.into_response(),
+        Err(Nothing::Replayed { status, body }) => json_response(status, body, true),
     }
 }
 
@@ -278,30 +271,32 @@ fn json_response(status: StatusCode, body: String, replayed: bool) -> Response {
     r
 }
 
-/// An unknown merchant API URL (or a known one with another method) is Stripe's 404,
-/// after the key is checked as for any request; other unknown paths are a plain 404.
+/// An unknown merchant API URL (or a known one with another method) is Stripe's 404, after
+/// the same checks as any request (key, body, idempotency key: a reused key with other
+/// parameters is still an idempotency error); other unknown paths are a plain 404.
 pub(super) async fn unknown_url(
     axum::extract::State(net): axum::extract::State<Arc<Network>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
+    req: Request,
 ) -> Response {
-    let path = uri.path();
+    let (method, path) = (req.method().clone(), req.uri().path().to_owned());
     if path != "/v1" && !path.starts_with("/v1/") {
         return StatusCode::NOT_FOUND.into_response();
     }
-    if let Err(e) = check_key(&net, &headers) {
-        return e.into_response();
-    }
-    ApiError {
-        status: StatusCode::NOT_FOUND,
-        ..ApiError::invalid(
-            "resource_missing",
-            "",
-            format!("Unrecognized request URL ({method}: {path})."),
-        )
-    }
-    .into_response()
+    let req = match MerchantRequest::from_request(req, &net).await {
+        Ok(r) => r,
+        Err(refused) => return refused,
+    };
+    run(net, req, move |_, _| {
+        Err(ApiError {
+            status: StatusCode::NOT_FOUND,
+            ..ApiError::invalid(
+                "resource_missing",
+                "",
+                format!("Unrecognized request URL ({method}: {path})."),
+            )
+        })
+    })
+    .await
 }
 
 /// A Stripe list object: at most `limit` of `items` (which may hold one more, to tell

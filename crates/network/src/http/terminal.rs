@@ -2,6 +2,7 @@
 //! by its terminal; the body is checked against the signature as received, and no body is
 //! read past [`MAX_BODY_BYTES`](konbini_protocol::MAX_BODY_BYTES).
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::Router;
@@ -50,14 +51,20 @@ async fn lookup(
     State(net): State<Arc<Network>>,
     uri: Uri,
     headers: HeaderMap,
-    query: Result<Query<LookupQuery>, axum::extract::rejection::QueryRejection>,
+    Query(query): Query<HashMap<String, String>>,
 ) -> Result<Response, TerminalError> {
     authenticate(&net, "GET", &uri, &headers, b"")?;
-    let Query(q) = query.map_err(|e| {
-        TerminalError::invalid(format!(
-            "the query needs chain, payment_code and confirmation_number: {e}"
-        ))
-    })?;
+    let field = |k: &str| {
+        query
+            .get(k)
+            .cloned()
+            .ok_or_else(|| TerminalError::invalid(format!("the query needs {k}")))
+    };
+    let q = LookupQuery {
+        chain: field("chain")?,
+        payment_code: field("payment_code")?,
+        confirmation_number: field("confirmation_number")?,
+    };
     let now = net.clock.unix();
     let n = net.clone();
     let found = net

@@ -11,6 +11,7 @@ use axum::routing::{get, post};
 use serde_json::{Value, json};
 
 use super::merchant::{self, MerchantRequest, Reply};
+use crate::clock::Clock;
 use crate::error::ApiError;
 use crate::objects::RefundStatus;
 use crate::{CLOCK_META_KEY, Network, payments, terminal};
@@ -98,15 +99,19 @@ async fn clock(State(net): State<Arc<Network>>, req: MerchantRequest) -> Respons
     .await
 }
 
-/// Move the clock: its new offset is kept in the storage and set once committed (so a
-/// storage that retries the work moves it once).
+/// Move the clock. The new offset is worked out from the stored one and set inside the
+/// write transaction, so two requests at once move it twice, in the order they commit.
 async fn move_clock(State(net): State<Arc<Network>>, req: MerchantRequest) -> Response {
     merchant::run(net, req, |tx, cx| {
         let form = cx.form;
         form.check_known(&["advance_seconds", "now"])?;
         let clock = &cx.net.clock;
+        let stored = tx
+            .meta(CLOCK_META_KEY)?
+            .and_then(|v| v.parse::<i64>().ok())
+            .unwrap_or_else(|| clock.offset_ms());
         let offset = match (form.int("advance_seconds")?, form.int("now")?) {
-            (Some(secs), None) => clock.offset_advanced_by(secs),
+            (Some(secs), None) => Clock::offset_advanced(stored, secs),
             (None, Some(t)) => clock.offset_for_unix(t),
             _ => {
                 return Err(ApiError::invalid(
@@ -117,8 +122,8 @@ async fn move_clock(State(net): State<Arc<Network>>, req: MerchantRequest) -> Re
             }
         };
         tx.set_meta(CLOCK_META_KEY, &offset.to_string())?;
-        let now = clock.unix_at_offset(offset);
-        Ok(Reply::changed(clock_json(now, offset), true).with_clock_offset_ms(offset))
+        clock.set_offset_ms(offset);
+        Ok(Reply::changed(clock_json(clock.unix(), offset), true))
     })
     .await
 }

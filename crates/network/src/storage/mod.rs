@@ -48,7 +48,7 @@ pub enum StorageError {
     #[error("{0}")]
     Failed(String),
     /// The storage is shutting down and takes no more work.
-    #[error("the network's storage is shutting down; retry")]
+    #[error("the network is shutting down; retry")]
     Closed,
 }
 
@@ -234,6 +234,11 @@ pub struct Fork {
 /// `has_more`). Ids are the objects' own (`pi_...`, `ch_...`); a PaymentIntent also has a
 /// number (`seq`, its order of creation), which its bill barcode carries.
 pub trait Tx {
+    /// Run `work` inside this transaction so that, if it answers `false`, what it changed is
+    /// undone and the transaction goes on (a savepoint): how a failed request's work is
+    /// rolled back while its idempotency key is still saved in the same transaction.
+    fn savepoint(&self, work: &mut dyn FnMut(&dyn Tx) -> bool) -> Result<(), StorageError>;
+
     /// A value of the network's own settings (its clock's offset, say).
     fn meta(&self, key: &str) -> Result<Option<String>, StorageError>;
     /// Set a value of the network's own settings.

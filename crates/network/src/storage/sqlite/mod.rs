@@ -112,8 +112,6 @@ struct Db {
 
 /// What every unit of work shares: the connection under its lock, and the commit tickets.
 struct Shared {
-    /// The file, for error messages.
-    path: String,
     db: Mutex<Db>,
     /// The syncs of the commits (none in memory, where nothing is durable and nothing
     /// waits); usable without the lock.
@@ -146,15 +144,13 @@ fn verdict_column(v: Verdict) -> &'static str {
     v.as_str()
 }
 
-fn verdict_of(text: &str) -> rusqlite::Result<Verdict> {
-    match text {
-        "accepted" => Ok(Verdict::Accepted),
-        "conflict" => Ok(Verdict::Conflict),
-        other => Err(rusqlite::Error::FromSqlConversionFailure(
-            0,
-            rusqlite::types::Type::Text,
-            format!("a kept confirmation's status is {other:?}").into(),
-        )),
+/// A kept confirmation's verdict: `accepted`, or anything else (`conflict`), which is not
+/// credited.
+fn verdict_of(text: &str) -> Verdict {
+    if text == "accepted" {
+        Verdict::Accepted
+    } else {
+        Verdict::Conflict
     }
 }
 
@@ -220,7 +216,6 @@ impl SqliteStorage {
         };
         let tickets = syncer.as_ref().map(|s| s.handle().clone());
         let shared = Arc::new(Shared {
-            path: p,
             db: Mutex::new(Db {
                 checkpointer,
                 syncer,
@@ -255,7 +250,7 @@ impl Shared {
     }
 
     fn failed(&self, e: rusqlite::Error) -> StorageError {
-        StorageError::Failed(format!("the network's database {} failed: {e}", self.path))
+        failed(e)
     }
 
     /// No more writes once a sync has failed: what they would build on may be lost.
@@ -269,7 +264,7 @@ impl Shared {
     /// Run `work` in one transaction on the blocking thread calling this, and return once
     /// every commit it could have seen is synced.
     fn run(&self, mut work: Work, write: bool) -> Result<Result<Boxed, Boxed>, StorageError> {
-        let (out, ticket) = {
+        let (committed, out, ticket) = {
             let mut db = self.lock();
             let db = &mut *db;
             if write {
@@ -284,20 +279,21 @@ impl Shared {
                 .conn
                 .transaction_with_behavior(behavior)
                 .map_err(|e| self.failed(e))?;
-            let out = work(&SqliteTx::new(&tx, &self.path));
+            let out = work(&SqliteTx::new(&tx));
             let committed = match out {
                 Ok(_) if write => Some(commit(db.syncer.as_ref(), db.checkpointer.as_ref(), tx)),
                 // A read, or a unit that failed: nothing to keep.
                 _ => None,
             };
             let ticket = db.syncer.as_ref().map_or(0, |s| s.handle().latest());
-            if let Some(Err(e)) = committed {
-                return Err(self.failed(e));
-            }
-            (out, ticket)
+            (committed, out, ticket)
         };
+        // Even after a failed commit: its frames may be in the WAL, and seen.
         if let Some(t) = &self.tickets {
             t.wait(ticket).map_err(unsynced)?;
+        }
+        if let Some(Err(e)) = committed {
+            return Err(self.failed(e));
         }
         Ok(out)
     }
@@ -323,8 +319,15 @@ fn commit(
     Ok(())
 }
 
+/// SQLite's error as the storage's. Answers do not name the file (a client has no use for
+/// the server's paths); the open errors and the network's log do.
+fn failed(e: rusqlite::Error) -> StorageError {
+    StorageError::Failed(format!("the network's database failed: {e}"))
+}
+
+/// A failed WAL sync as the storage's (its message names the WAL file).
 fn unsynced(e: Unsynced) -> StorageError {
-    StorageError::Failed(e.to_string())
+    StorageError::Failed(format!("the network's database failed: {e}"))
 }
 
 /// Commit the grouped units waiting at each moment (up to [`GROUP_MAX_UNITS`]) in one
@@ -352,11 +355,22 @@ fn group_writer(shared: &Shared, jobs: std::sync::mpsc::Receiver<GroupJob>) {
                 let mut outs = Vec::with_capacity(group.len());
                 for job in &mut group {
                     let sp = tx.savepoint().map_err(|e| shared.failed(e))?;
-                    let out = (job.work)(&SqliteTx::new(&sp, &shared.path));
+                    let out = (job.work)(&SqliteTx::new(&sp));
                     if out.is_ok() {
                         sp.commit().map_err(|e| shared.failed(e))?;
+                    } else {
+                        // Rolled back to the savepoint, then let go.
+                        drop(sp);
                     }
-                    // Dropped unreleased: rolled back.
+                    // Some failures (a full disk, an I/O error) make SQLite roll the whole
+                    // transaction back by itself: then nothing of the group is kept, and a
+                    // later savepoint would start a transaction of its own.
+                    if tx.is_autocommit() {
+                        return Err(StorageError::Failed(
+                            "the network's database failed: SQLite rolled the transaction back"
+                                .into(),
+                        ));
+                    }
                     outs.push(out);
                 }
                 commit(db.syncer.as_ref(), db.checkpointer.as_ref(), tx)
@@ -435,25 +449,21 @@ async fn on_blocking_pool<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'sta
 /// One transaction (or savepoint) of the store.
 struct SqliteTx<'a> {
     tx: &'a Connection,
-    path: &'a str,
     /// The webhook endpoints, read once per transaction for [`Tx::emit`].
     endpoints: RefCell<Option<Vec<WebhookEndpoint>>>,
 }
 
 impl<'a> SqliteTx<'a> {
-    fn new(tx: &'a Connection, path: &'a str) -> SqliteTx<'a> {
+    fn new(tx: &'a Connection) -> SqliteTx<'a> {
         SqliteTx {
             tx,
-            path,
             endpoints: RefCell::new(None),
         }
     }
 
-    /// SQLite's error as the storage's, naming the file.
+    /// SQLite's error as the storage's.
     fn run<T>(&self, f: impl FnOnce() -> rusqlite::Result<T>) -> Result<T, StorageError> {
-        f().map_err(|e| {
-            StorageError::Failed(format!("the network's database {} failed: {e}", self.path))
-        })
+        f().map_err(failed)
     }
 
     /// The record whose `doc` the one-row query `sql` selects, if any.
@@ -496,6 +506,17 @@ impl<'a> SqliteTx<'a> {
 }
 
 impl Tx for SqliteTx<'_> {
+    fn savepoint(&self, work: &mut dyn FnMut(&dyn Tx) -> bool) -> Result<(), StorageError> {
+        self.run(|| self.tx.execute_batch("SAVEPOINT unit"))?;
+        if work(self) {
+            self.run(|| self.tx.execute_batch("RELEASE unit"))
+        } else {
+            // What the work read of the endpoints may be gone with it.
+            *self.endpoints.borrow_mut() = None;
+            self.run(|| self.tx.execute_batch("ROLLBACK TO unit; RELEASE unit"))
+        }
+    }
+
     /// A meta value.
     fn meta(&self, key: &str) -> Result<Option<String>, StorageError> {
         self.run(|| {
@@ -1040,7 +1061,7 @@ impl Tx for SqliteTx<'_> {
             row.map(|(fingerprint, status, reason)| {
                 Ok(PastConfirmation {
                     fingerprint,
-                    verdict: verdict_of(&status)?,
+                    verdict: verdict_of(&status),
                     reason,
                 })
             })
@@ -1188,7 +1209,7 @@ pub(crate) fn in_memory_tx<T>(f: impl FnOnce(&dyn Tx) -> T) -> T {
     let store = SqliteStorage::open(Path::new(":memory:")).unwrap();
     let mut db = store.shared.lock();
     let tx = db.conn.transaction().unwrap();
-    f(&SqliteTx::new(&tx, ":memory:"))
+    f(&SqliteTx::new(&tx))
 }
 
 #[cfg(test)]

@@ -575,7 +575,7 @@ mod tests {
         // As the storage reports it: the sync that failed, by name.
         let storage = super::super::unsynced(err);
         assert!(
-            storage.to_string().starts_with("could not sync wal-fifo"),
+            storage.to_string().contains("could not sync wal-fifo"),
             "{storage}"
         );
     }

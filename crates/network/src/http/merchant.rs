@@ -157,8 +157,8 @@ impl Reply {
 
 /// What a request's transaction produced, to be committed.
 enum Done {
-    /// The work's answer.
-    Answered(Reply),
+    /// The work's answer, and its body as sent (and saved under the key).
+    Answered(Reply, String),
     /// The work failed while executing: its changes are undone, the error is saved under
     /// the idempotency key.
     Failed(ApiError),
@@ -227,15 +227,26 @@ pub(super) async fn run(
                 now,
                 expand: form.array("expand"),
             };
-            let mut outcome = None;
-            tx.savepoint(&mut |tx| {
-                let r = work(tx, &cx);
-                let ok = r.is_ok();
-                outcome = Some(r);
-                ok
-            })?;
-            let (status, body, done) = match outcome.expect("the savepoint ran the work") {
-                Ok(reply) => (reply.status, reply.body.to_string(), Done::Answered(reply)),
+            // With a key, the work runs in a savepoint, so that an error raised while
+            // executing can be saved under the key with the work undone; without one, a
+            // failure simply rolls the whole transaction back.
+            let outcome = if key.is_some() {
+                let mut outcome = None;
+                tx.savepoint(&mut |tx| {
+                    let r = work(tx, &cx);
+                    let ok = r.is_ok();
+                    outcome = Some(r);
+                    ok
+                })?;
+                outcome.expect("the savepoint ran the work")
+            } else {
+                work(tx, &cx)
+            };
+            let (status, body, done) = match outcome {
+                Ok(reply) => {
+                    let body = reply.body.to_string();
+                    (reply.status, body.clone(), Done::Answered(reply, body))
+                }
                 Err(e) if e.executing && key.is_some() => {
                     (e.status, e.body().to_string(), Done::Failed(e))
                 }
@@ -248,9 +259,9 @@ pub(super) async fn run(
         })
         .await;
     match done {
-        Ok(Done::Answered(reply)) => {
+        Ok(Done::Answered(reply, body)) => {
             net.wake(reply.wake_scheduler, reply.wake_webhooks);
-            json_response(reply.status, reply.body.to_string(), false)
+            json_response(reply.status, body, false)
         }
         Ok(Done::Failed(e)) | Err(Nothing::Refused(e)) => e.into_response(),
         Err(Nothing::Replayed { status, body }) => json_response(status, body, true),

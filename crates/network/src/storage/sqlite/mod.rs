@@ -7,8 +7,9 @@
 //! back), and every answer waits for the sync of the last commit it could have seen
 //! ([`Tickets`]), so a stopped, killed or crashed network has lost nothing it answered.
 //! Grouped writes (the registers' confirmation batches) go to a thread of their own that
-//! commits every unit waiting at that moment in one transaction, each in a savepoint of its
-//! own, and answers them once that one commit is synced, while it goes on with the next.
+//! commits every unit waiting at that moment in one transaction (a unit that fails is dropped
+//! and the rest run again) and answers them once that one commit is synced, while it goes on
+//! with the next.
 //! Records are JSON documents (see `objects.rs`) beside the columns searched by.
 
 mod wal;
@@ -331,10 +332,14 @@ fn unsynced(e: Unsynced) -> StorageError {
 }
 
 /// Commit the grouped units waiting at each moment (up to [`GROUP_MAX_UNITS`]) in one
-/// transaction, one savepoint each: one fsync for several terminals. A unit that fails is
-/// rolled back alone; a commit that fails answers every unit of the group with the error.
-/// The answers go out once the commit is synced, from the sync thread; this thread goes on
-/// with the next group meanwhile.
+/// transaction: one fsync for several terminals. A unit that fails is dropped from the group
+/// and the others are run again in a fresh transaction (the trait lets a backend run a unit
+/// again), so it keeps nothing and the others keep everything. (Not a savepoint per unit:
+/// SQLite copies every page a savepoint changes into a statement journal, which spills to a
+/// temporary file past 64 KiB; with them the confirmation benchmark lost a fifth.) A commit
+/// that fails answers every unit of the group with the error. The answers go out once the
+/// commit is synced, from the sync thread; this thread goes on with the next group
+/// meanwhile.
 fn group_writer(shared: &Shared, jobs: std::sync::mpsc::Receiver<GroupJob>) {
     while let Ok(first) = jobs.recv() {
         let mut group = vec![first];
@@ -344,55 +349,32 @@ fn group_writer(shared: &Shared, jobs: std::sync::mpsc::Receiver<GroupJob>) {
                 Err(_) => break,
             }
         }
-        let (outcome, ticket) = {
+        let (outcome, failed, ticket) = {
             let mut db = shared.lock();
             let db = &mut *db;
-            let outcome = shared.check_synced_so_far().and_then(|()| {
-                let mut tx = db
-                    .conn
-                    .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-                    .map_err(|e| shared.failed(e))?;
-                let mut outs = Vec::with_capacity(group.len());
-                for job in &mut group {
-                    let sp = tx.savepoint().map_err(|e| shared.failed(e))?;
-                    let out = (job.work)(&SqliteTx::new(&sp));
-                    if out.is_ok() {
-                        sp.commit().map_err(|e| shared.failed(e))?;
-                    } else {
-                        // Rolled back to the savepoint, then let go.
-                        drop(sp);
-                    }
-                    // Some failures (a full disk, an I/O error) make SQLite roll the whole
-                    // transaction back by itself: then nothing of the group is kept, and a
-                    // later savepoint would start a transaction of its own.
-                    if tx.is_autocommit() {
-                        return Err(StorageError::Failed(
-                            "the network's database failed: SQLite rolled the transaction back"
-                                .into(),
-                        ));
-                    }
-                    outs.push(out);
-                }
-                commit(db.syncer.as_ref(), db.checkpointer.as_ref(), tx)
-                    .map_err(|e| shared.failed(e))?;
-                Ok(outs)
-            });
-            (
-                outcome,
-                db.syncer.as_ref().map_or(0, |s| s.handle().latest()),
-            )
+            let mut failed = Vec::new();
+            let outcome = shared
+                .check_synced_so_far()
+                .and_then(|()| commit_group(shared, db, &mut group, &mut failed));
+            let ticket = db.syncer.as_ref().map_or(0, |s| s.handle().latest());
+            (outcome, failed, ticket)
         };
-        let answer = move |synced: Result<(), Unsynced>| match outcome
-            .and_then(|outs| synced.map(|()| outs).map_err(unsynced))
-        {
-            Ok(outs) => {
-                for (job, out) in group.into_iter().zip(outs) {
-                    let _ = job.reply.send(Ok(out));
-                }
+        // The failed units are answered with the group: what they saw (the others' work)
+        // is answered only once durable too.
+        let answer = move |synced: Result<(), Unsynced>| {
+            for (job, out) in failed {
+                let _ = job.reply.send(Ok(out));
             }
-            Err(e) => {
-                for job in group {
-                    let _ = job.reply.send(Err(e.clone()));
+            match outcome.and_then(|outs| synced.map(|()| outs).map_err(unsynced)) {
+                Ok(outs) => {
+                    for (job, out) in group.into_iter().zip(outs) {
+                        let _ = job.reply.send(Ok(out));
+                    }
+                }
+                Err(e) => {
+                    for job in group {
+                        let _ = job.reply.send(Err(e.clone()));
+                    }
                 }
             }
         };
@@ -400,6 +382,44 @@ fn group_writer(shared: &Shared, jobs: std::sync::mpsc::Receiver<GroupJob>) {
             Some(t) => t.after(ticket, Box::new(answer)),
             None => answer(Ok(())),
         }
+    }
+}
+
+/// One group in one transaction: every unit of `group` committed, or the error. A unit that
+/// fails is moved to `failed` with its answer, and the rest run again.
+fn commit_group(
+    shared: &Shared,
+    db: &mut Db,
+    group: &mut Vec<GroupJob>,
+    failed: &mut Vec<(GroupJob, Result<Boxed, Boxed>)>,
+) -> Result<Vec<Result<Boxed, Boxed>>, StorageError> {
+    'again: loop {
+        if group.is_empty() {
+            return Ok(Vec::new());
+        }
+        let tx = db
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(|e| shared.failed(e))?;
+        let mut outs = Vec::with_capacity(group.len());
+        for i in 0..group.len() {
+            let out = (group[i].work)(&SqliteTx::new(&tx));
+            // Some failures (a full disk, an I/O error) make SQLite roll the whole
+            // transaction back by itself: then nothing of the group is kept.
+            if tx.is_autocommit() {
+                return Err(StorageError::Failed(
+                    "the network's database failed: SQLite rolled the transaction back".into(),
+                ));
+            }
+            if out.is_err() {
+                drop(tx);
+                failed.push((group.remove(i), out));
+                continue 'again;
+            }
+            outs.push(out);
+        }
+        commit(db.syncer.as_ref(), db.checkpointer.as_ref(), tx).map_err(|e| shared.failed(e))?;
+        return Ok(outs);
     }
 }
 

@@ -371,11 +371,11 @@ impl Recorder {
     }
 }
 
-/// Retrying a batch: exponential backoff from 200 ms to 30 s, jittered, so that registers
-/// coming back from one outage do not all retry in step.
+/// Retrying a batch: exponential backoff from 200 ms to 30 s with full jitter, so that
+/// registers coming back from one outage do not all retry in step.
 const RETRY: RetryPolicy =
     RetryPolicy::exponential(Duration::from_millis(200), Duration::from_secs(30))
-        .with_jitter(Jitter::Spread);
+        .with_jitter(Jitter::Full);
 
 /// The delay after a failed batch: [`RETRY`]'s, and never shorter than the network's
 /// `Retry-After` (itself believed up to five minutes).
@@ -693,7 +693,7 @@ mod tests {
                 })
                 .collect();
             journal
-                .commit_sale(&konbini_bench::one_slip_sale(&codes), None)
+                .commit_sale(&konbini_bench::sale_of(&codes), None)
                 .unwrap();
         }
         Arc::new(Mutex::new(journal))

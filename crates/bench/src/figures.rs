@@ -299,7 +299,8 @@ pub fn network_figures(payments: usize, clients: usize) -> anyhow::Result<Networ
         while let Some(r) = set.join_next().await {
             r??;
         }
-        let health_per_second = per_second(health_n as u64, start.elapsed());
+        // What was sent: each client sends its share, the remainder of the division none.
+        let health_per_second = per_second((health_n / clients * clients) as u64, start.elapsed());
 
         // Creations.
         let start = Instant::now();
@@ -482,8 +483,9 @@ pub async fn bench_network(
     Ok((base, cancel))
 }
 
-/// A sale paying each of `barcodes` (one slip each), completed now.
-pub fn one_slip_sale(barcodes: &[BillBarcode]) -> konbini_register::NewSale {
+/// One sale paying all of `barcodes`, a slip each, completed now (20 barcodes: a sale of 20
+/// slips).
+pub fn sale_of(barcodes: &[BillBarcode]) -> konbini_register::NewSale {
     use konbini_register::{NewSale, Slip, SlipKind, Station};
     let at = chrono::Utc::now().with_timezone(&konbini_domain::time::jst());
     let slips: Vec<Slip> = barcodes
@@ -542,7 +544,7 @@ pub fn sync_figures(slips: usize, samples: usize, rounds: usize) -> anyhow::Resu
             })
             .collect();
         for chunk in codes.chunks(20) {
-            journal.commit_sale(&one_slip_sale(chunk), None)?;
+            journal.commit_sale(&sale_of(chunk), None)?;
         }
     }
     // The confirmations the network alone takes: the very ones the sync task will send.
@@ -657,7 +659,7 @@ pub fn sync_figures(slips: usize, samples: usize, rounds: usize) -> anyhow::Resu
             let j = journal.clone();
             let committed = tokio::task::spawn_blocking(move || {
                 let mut j = j.lock().map_err(|_| anyhow::anyhow!("poisoned"))?;
-                j.commit_sale(&one_slip_sale(&[code]), None)?;
+                j.commit_sale(&sale_of(&[code]), None)?;
                 Ok::<_, anyhow::Error>(Instant::now())
             })
             .await??;

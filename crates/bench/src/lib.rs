@@ -15,4 +15,4 @@ pub mod harness;
 pub mod pty;
 pub mod ui;
 
-pub use figures::{bench_network, one_slip_sale, sample_sale};
+pub use figures::{bench_network, sale_of, sample_sale};

@@ -3,9 +3,10 @@
 //! [`RetryPolicy`] and counts its failures with a [`Retry`]. Pure arithmetic: the caller
 //! sleeps, or stores the time of the next attempt.
 //!
-//! Delays double from `first` after each failure up to `max`. With [`Jitter::Spread`] each
-//! delay is drawn uniformly between half of `first` and that ceiling, so that registers
-//! coming back from one outage do not all retry in step.
+//! Delays double from `first` after each failure up to `max`. With [`Jitter::Full`] each
+//! delay is drawn uniformly between zero and that ceiling ("full jitter", as AWS's
+//! architecture blog names it), so that registers coming back from one outage do not all
+//! retry in step.
 
 use std::time::Duration;
 
@@ -16,8 +17,8 @@ use rand::Rng;
 pub enum Jitter {
     /// Exactly the ceiling.
     None,
-    /// Uniform in `[first / 2, ceiling]`.
-    Spread,
+    /// Uniform in `[0, ceiling]`.
+    Full,
 }
 
 /// How to retry: the delays and how many attempts.
@@ -77,10 +78,9 @@ impl RetryPolicy {
         let ceiling = self.ceiling(failures);
         Some(match self.jitter {
             Jitter::None => ceiling,
-            Jitter::Spread => {
-                let floor = (self.first / 2).min(ceiling);
-                let span = (ceiling - floor).as_millis() as u64;
-                floor + Duration::from_millis(rand::rng().random_range(0..=span))
+            Jitter::Full => {
+                let span = ceiling.as_millis() as u64;
+                Duration::from_millis(rand::rng().random_range(0..=span))
             }
         })
     }
@@ -145,18 +145,31 @@ mod tests {
     }
 
     #[test]
-    fn spread_delays_stay_between_half_the_first_and_the_ceiling() {
+    fn full_jitter_draws_from_zero_to_the_ceiling() {
         let p =
-            RetryPolicy::exponential(100 * MS, Duration::from_secs(5)).with_jitter(Jitter::Spread);
+            RetryPolicy::exponential(100 * MS, Duration::from_secs(5)).with_jitter(Jitter::Full);
         let mut r = Retry::new(p);
         let mut last = Duration::ZERO;
         for _ in 0..12 {
             let ceiling = r.next_ceiling();
             assert!(ceiling >= last);
             let d = r.failed().unwrap();
-            assert!(d <= ceiling && d >= 50 * MS, "{d:?} vs {ceiling:?}");
+            assert!(d <= ceiling, "{d:?} vs {ceiling:?}");
             last = ceiling;
         }
+        // Over many draws at the 5 s ceiling the whole range is used, not only its top half
+        // (a draw from [first/2, ceiling] would never go below 50 ms; here a quarter of the
+        // draws fall under 1.25 s).
+        let draws: Vec<Duration> = (0..400).map(|_| p.delay(10).unwrap()).collect();
+        let low = draws
+            .iter()
+            .filter(|d| **d < Duration::from_millis(1250))
+            .count();
+        let high = draws
+            .iter()
+            .filter(|d| **d > Duration::from_millis(3750))
+            .count();
+        assert!(low > 40 && high > 40, "{low} low, {high} high of 400");
         assert_eq!(r.next_ceiling(), Duration::from_secs(5));
         r.reset();
         assert_eq!(r.failures(), 0);

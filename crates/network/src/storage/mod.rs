@@ -15,7 +15,7 @@
 //! two traits. What the traits promise, every backend keeps:
 //!
 //! - a unit of work is atomic: committed when it returns `Ok`, rolled back when it returns
-//!   `Err` (nothing of it is kept), and the two units never see each other half-done;
+//!   `Err` (nothing of it is kept), and no unit sees another half-done;
 //! - nothing is answered from a unit (its result is not returned) before everything it
 //!   could have seen is durable: a stopped, killed or crashed network has lost nothing it
 //!   answered;

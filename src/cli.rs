@@ -63,6 +63,10 @@ enum Command {
         /// Offline, refuse new slips once the oldest unsent one is this many hours old.
         #[arg(long, value_name = "HOURS", default_value_t = 72, value_parser = clap::value_parser!(u32).range(1..=8760))]
         max_offline_hours: u32,
+        /// Sales committed together in one synchronous=FULL transaction (receipts and the
+        /// sync follow each commit); 1 commits every sale on its own.
+        #[arg(long, value_name = "N", default_value_t = crate::replay::DEFAULT_GROUP_SALES, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=100_000))]
+        group_sales: usize,
     },
     /// Check or export a journal.
     Journal {
@@ -369,6 +373,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             drain_timeout,
             max_unsent_yen,
             max_offline_hours,
+            group_sales,
         } => run_replay(
             ReplayOptions {
                 log,
@@ -384,6 +389,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         max_age: chrono::Duration::hours(i64::from(max_offline_hours)),
                     },
                 }),
+                group_sales,
             },
             json,
         ),

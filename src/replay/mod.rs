@@ -47,7 +47,14 @@ pub struct ReplayOptions {
     pub receipts: Option<PathBuf>,
     /// Post confirmations to this payment network and look key-ins up there.
     pub upstream: Option<UpstreamOptions>,
+    /// Sales committed together in one transaction (group commit): at most this many, and
+    /// the rest at the end of the log. Receipts are printed and the sync task woken only
+    /// once their sales' transaction is committed. 1: a transaction per sale.
+    pub group_sales: usize,
 }
+
+/// Sales committed together by default: each group is one `synchronous=FULL` commit.
+pub const DEFAULT_GROUP_SALES: usize = 1000;
 
 /// The payment network a replay confirms to.
 #[derive(Debug, Clone)]
@@ -323,6 +330,8 @@ pub fn replay(opts: &ReplayOptions, observer: &mut dyn Observer) -> Result<Summa
             register: new_register(opts, state.station.clone().unwrap_or_default()),
             offset: start.0,
             line: start.1,
+            grouped: 0,
+            unprinted: Vec::new(),
         };
         run.read_log(&mut state, log_len, observer)?;
     }
@@ -368,6 +377,10 @@ struct Run<'a> {
     /// Bytes and lines fully processed.
     offset: u64,
     line: u64,
+    /// Sales written in the open group, not yet committed.
+    grouped: usize,
+    /// Receipts of those sales, printed once the group is committed.
+    unprinted: Vec<u64>,
 }
 
 impl Run<'_> {
@@ -398,6 +411,9 @@ impl Run<'_> {
                 parse_line(&buf)
             };
             self.entry(state, entry, observer)?;
+            if self.grouped >= self.opts.group_sales.max(1) {
+                self.commit_group()?;
+            }
             failpoint::hit("replay-line");
         }
         for effect in self.register.update(Msg::EndOfInput) {
@@ -406,7 +422,10 @@ impl Run<'_> {
             }
         }
         observer.progress(self.offset, log_len);
-        lock(self.journal).save_replay_progress(
+        self.commit_group()?;
+        // The end, with the marks of the last receipts printed (if any), in one commit.
+        let mut journal = lock(self.journal);
+        journal.save_replay_progress(
             self.log_sha256,
             &ReplayProgress {
                 offset: self.offset,
@@ -415,6 +434,34 @@ impl Run<'_> {
                 finished: true,
             },
         )?;
+        journal.commit_group()?;
+        Ok(())
+    }
+
+    /// Commit the open group of sales; then print their receipts and wake the sync task,
+    /// as "journal first" wants. The receipts' print marks go into the next group (a kill
+    /// before it commits leaves them queued, and the re-run prints them again, the same).
+    fn commit_group(&mut self) -> Result<(), ReplayError> {
+        if self.grouped == 0 {
+            return Ok(());
+        }
+        lock(self.journal).commit_group()?;
+        self.grouped = 0;
+        if let Some(online) = self.online {
+            online.handle.wake();
+        }
+        let printed = std::mem::take(&mut self.unprinted);
+        if let Some(printer) = self.printer
+            && !printed.is_empty()
+        {
+            let mut journal = lock(self.journal);
+            for seq in printed {
+                write_receipt(&mut journal, printer, seq)?;
+                failpoint::hit("replay-after-print");
+                journal.begin_group()?;
+                journal.mark_printed(seq)?;
+            }
+        }
         Ok(())
     }
 
@@ -518,17 +565,30 @@ impl Run<'_> {
                             state: serde_json::to_string(&after).expect("state serializes"),
                             finished: false,
                         };
-                        let committed = lock(self.journal)
-                            .commit_sale(&sale, Some((self.log_sha256, &progress)))?;
+                        // Written into the open group: the register goes on as if committed,
+                        // and nothing leaves (receipt, sync) until the group is.
+                        let committed = {
+                            let mut journal = lock(self.journal);
+                            if self.opts.group_sales > 1 {
+                                journal.begin_group()?;
+                            }
+                            journal.commit_sale(&sale, Some((self.log_sha256, &progress)))?
+                        };
                         *state = after;
-                        if let Some(online) = self.online {
+                        if self.opts.group_sales > 1 {
+                            self.grouped += 1;
+                        } else if let Some(online) = self.online {
                             online.handle.wake();
                         }
                         queue.push_back(Msg::Committed { seq: committed.seq });
                     }
                     Effect::PrintReceipt { seq } => {
                         if let Some(printer) = self.printer {
-                            print_receipt(&mut lock(self.journal), printer, seq)?;
+                            if self.grouped > 0 {
+                                self.unprinted.push(seq);
+                            } else {
+                                print_receipt(&mut lock(self.journal), printer, seq)?;
+                            }
                         }
                     }
                     Effect::SaleCancelled => state.tally.sales.cancelled += 1,
@@ -549,6 +609,14 @@ impl Run<'_> {
 
 /// Print a committed sale's receipt and mark its job done.
 fn print_receipt(journal: &mut Journal, printer: &ReceiptDir, seq: u64) -> Result<(), ReplayError> {
+    write_receipt(journal, printer, seq)?;
+    failpoint::hit("replay-after-print");
+    journal.mark_printed(seq)?;
+    Ok(())
+}
+
+/// Write a committed sale's receipt files (the job stays queued until marked).
+fn write_receipt(journal: &mut Journal, printer: &ReceiptDir, seq: u64) -> Result<(), ReplayError> {
     let Some(sale) = journal.sale(seq)? else {
         return Ok(());
     };
@@ -558,8 +626,6 @@ fn print_receipt(journal: &mut Journal, printer: &ReceiptDir, seq: u64) -> Resul
             path: printer.dir().to_owned(),
             source,
         })?;
-    failpoint::hit("replay-after-print");
-    journal.mark_printed(seq)?;
     Ok(())
 }
 

@@ -18,8 +18,10 @@ use konbini_register::check_barcode;
 pub struct ReplayFigures {
     /// Sales replayed.
     pub sales: u64,
-    /// Durable replay throughput (one synchronous=FULL commit per sale).
+    /// Durable replay throughput, one synchronous=FULL commit per sale (`--group-sales 1`).
     pub replay_sales_per_s: f64,
+    /// The same with the default group commit (a FULL commit per group of sales).
+    pub grouped_sales_per_s: f64,
     /// Raw single-row synchronous=FULL commits on the same disk, SQLite's defaults.
     pub raw_commits_per_s: f64,
     /// The same with the journal's page size.
@@ -49,6 +51,7 @@ pub fn replay_figures(dir: &Path, sales: u64, rounds: u32) -> anyhow::Result<Rep
         let mut raw = Vec::new();
         let mut raw_small = Vec::new();
         let mut replays = Vec::new();
+        let mut grouped = Vec::new();
         let rounds = rounds.max(1);
         for round in 0..rounds {
             raw.push(per_second(
@@ -63,24 +66,31 @@ pub fn replay_figures(dir: &Path, sales: u64, rounds: u32) -> anyhow::Result<Rep
                     Some(konbini_journal::JOURNAL_PAGE_SIZE),
                 )?,
             ));
-            let opts = ReplayOptions {
-                log: log.clone(),
-                journal: work.join(format!("journal{round}.db")),
-                receipts: None,
-                upstream: None,
-            };
-            let start = Instant::now();
-            let summary = replay(&opts, &mut Quiet)?;
-            replays.push(per_second(sales, start.elapsed()));
-            anyhow::ensure!(
-                summary.tally.sales.completed == sales,
-                "replay completed {} sales, expected {sales}",
-                summary.tally.sales.completed
-            );
+            for (group_sales, rates) in [
+                (1, &mut replays),
+                (konbini_pos::replay::DEFAULT_GROUP_SALES, &mut grouped),
+            ] {
+                let opts = ReplayOptions {
+                    log: log.clone(),
+                    journal: work.join(format!("journal{round}-{group_sales}.db")),
+                    receipts: None,
+                    upstream: None,
+                    group_sales,
+                };
+                let start = Instant::now();
+                let summary = replay(&opts, &mut Quiet)?;
+                rates.push(per_second(sales, start.elapsed()));
+                anyhow::ensure!(
+                    summary.tally.sales.completed == sales,
+                    "replay completed {} sales, expected {sales}",
+                    summary.tally.sales.completed
+                );
+            }
         }
         Ok(ReplayFigures {
             sales,
             replay_sales_per_s: median(&mut replays),
+            grouped_sales_per_s: median(&mut grouped),
             raw_commits_per_s: median(&mut raw),
             raw_small_page_commits_per_s: median(&mut raw_small),
         })

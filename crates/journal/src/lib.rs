@@ -29,6 +29,7 @@ mod verify;
 use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, ErrorCode, OpenFlags};
+
 use rusqlite_migration::{M, Migrations};
 
 pub use day::{DayTotals, MethodTotal, PayMethod, PrintState, SaleRow, SyncCounts};
@@ -198,7 +199,42 @@ pub struct Journal {
     conn: Connection,
     path: PathBuf,
     journal_id: String,
+    /// A group of writes is open ([`Journal::begin_group`]): every write joins its one
+    /// transaction until [`Journal::commit_group`].
+    group: bool,
     _lock: Option<lock::WriterLock>,
+}
+
+/// A write on the journal: a transaction of its own (`BEGIN IMMEDIATE`), or, while a group
+/// is open, the group's.
+pub(crate) enum WriteTx<'a> {
+    Own(rusqlite::Transaction<'a>),
+    Group(&'a Connection),
+}
+
+impl std::ops::Deref for WriteTx<'_> {
+    type Target = Connection;
+    fn deref(&self) -> &Connection {
+        match self {
+            WriteTx::Own(tx) => tx,
+            WriteTx::Group(conn) => conn,
+        }
+    }
+}
+
+impl WriteTx<'_> {
+    /// Commit a transaction of its own; in a group, nothing yet (the group commits).
+    pub(crate) fn commit(self) -> rusqlite::Result<()> {
+        match self {
+            WriteTx::Own(tx) => tx.commit(),
+            WriteTx::Group(_) => Ok(()),
+        }
+    }
+
+    /// Whether this write commits on its own.
+    pub(crate) fn is_own(&self) -> bool {
+        matches!(self, WriteTx::Own(_))
+    }
 }
 
 impl std::fmt::Debug for Journal {
@@ -331,6 +367,7 @@ impl Journal {
             conn,
             path: path.to_owned(),
             journal_id,
+            group: false,
             _lock: lock,
         })
     }
@@ -361,6 +398,59 @@ impl Journal {
 
     fn err(&self) -> impl Fn(rusqlite::Error) -> JournalError + '_ {
         sqlite_error(&self.path)
+    }
+
+    /// Begin a write: a transaction of its own, or the open group's.
+    pub(crate) fn begin_write(&mut self) -> Result<WriteTx<'_>, JournalError> {
+        if self.group {
+            return Ok(WriteTx::Group(&self.conn));
+        }
+        let err = sqlite_error(&self.path);
+        self.conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map(WriteTx::Own)
+            .map_err(err)
+    }
+
+    /// Open a group: every write from now on (sales, verdicts, print marks, replay
+    /// progress) joins one transaction, committed by [`Journal::commit_group`] with one
+    /// `synchronous=FULL` sync for all of it. Reads on this connection see the group's
+    /// writes; other connections see none of them until the commit. A crash before the
+    /// commit loses the whole group and nothing before it. For replay; the register
+    /// commits each sale on its own.
+    pub fn begin_group(&mut self) -> Result<(), JournalError> {
+        if self.group {
+            return Ok(());
+        }
+        self.conn
+            .execute_batch("BEGIN IMMEDIATE")
+            .map_err(self.err())?;
+        self.group = true;
+        Ok(())
+    }
+
+    /// Whether a group is open.
+    pub fn in_group(&self) -> bool {
+        self.group
+    }
+
+    /// Commit the open group (nothing when none is open). On failure the group is rolled
+    /// back whole and closed.
+    pub fn commit_group(&mut self) -> Result<(), JournalError> {
+        if !self.group {
+            return Ok(());
+        }
+        self.group = false;
+        failpoint::hit("journal-before-commit");
+        if let Err(e) = self.conn.execute_batch("COMMIT") {
+            // SQLite may have rolled it back already; make sure.
+            if !self.conn.is_autocommit() {
+                let _ = self.conn.execute_batch("ROLLBACK");
+            }
+            return Err(self.err()(e));
+        }
+        failpoint::hit("journal-after-commit");
+        Ok(())
     }
 }
 

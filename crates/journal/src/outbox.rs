@@ -251,11 +251,9 @@ impl Journal {
         results: &[((u64, u32), SyncState, Option<String>)],
         contiguous: bool,
     ) -> Result<(), JournalError> {
-        let err = super::sqlite_error(&self.path);
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(&err)?;
+        let path = self.path.clone();
+        let err = super::sqlite_error(&path);
+        let tx = self.begin_write()?;
         {
             let mut one = tx
                 .prepare_cached(

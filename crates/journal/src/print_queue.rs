@@ -2,7 +2,7 @@
 //! printed only once the printer took it. A receipt is never printed without a sale behind
 //! it, and a sale whose receipt could not be printed (paper out, crash) is printed later.
 
-use rusqlite::{TransactionBehavior, params};
+use rusqlite::params;
 
 use super::{Journal, JournalError};
 
@@ -64,11 +64,9 @@ impl Journal {
         sql: &str,
         error: Option<&str>,
     ) -> Result<(), JournalError> {
-        let err = super::sqlite_error(&self.path);
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(&err)?;
+        let path = self.path.clone();
+        let err = super::sqlite_error(&path);
+        let tx = self.begin_write()?;
         {
             let mut st = tx.prepare_cached(sql).map_err(&err)?;
             match error {

@@ -3,7 +3,7 @@
 //! head), so after a kill the replay resumes right after the last committed sale with the
 //! counters it had then.
 
-use rusqlite::{OptionalExtension, TransactionBehavior, params};
+use rusqlite::{OptionalExtension, params};
 
 use super::{Journal, JournalError};
 
@@ -91,11 +91,9 @@ impl Journal {
         log_sha256: &str,
         progress: &ReplayProgress,
     ) -> Result<(), JournalError> {
-        let err = super::sqlite_error(&self.path);
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(&err)?;
+        let path = self.path.clone();
+        let err = super::sqlite_error(&path);
+        let tx = self.begin_write()?;
         progress.save(&tx, log_sha256).map_err(&err)?;
         tx.commit().map_err(&err)
     }

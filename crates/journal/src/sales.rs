@@ -2,7 +2,7 @@
 //! transaction for all of them, written sale by sale exactly as one at a time), and reading
 //! sales back.
 
-use rusqlite::{OptionalExtension, Row, TransactionBehavior, params};
+use rusqlite::{OptionalExtension, Row, params};
 
 use super::record::{GENESIS_HASH, SaleRecord, SlipPay, SlipRecord, SyncState};
 use super::{Journal, JournalError, ReplayProgress};
@@ -28,18 +28,20 @@ impl Journal {
         sale: &NewSale,
         progress: Option<(&str, &ReplayProgress)>,
     ) -> Result<Committed, JournalError> {
-        let err = super::sqlite_error(&self.path);
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(&err)?;
-        let committed = append_sale(&tx, &self.journal_id, sale).map_err(&err)?;
+        let journal_id = self.journal_id.clone();
+        let path = self.path.clone();
+        let err = super::sqlite_error(&path);
+        let tx = self.begin_write()?;
+        let committed = append_sale(&tx, &journal_id, sale).map_err(&err)?;
         if let Some((log_sha256, progress)) = progress {
             progress.save(&tx, log_sha256).map_err(&err)?;
         }
-        failpoint::hit("journal-before-commit");
-        tx.commit().map_err(&err)?;
-        failpoint::hit("journal-after-commit");
+        // In a group the sale is written, not yet committed: the group's commit is.
+        if tx.is_own() {
+            failpoint::hit("journal-before-commit");
+            tx.commit().map_err(&err)?;
+            failpoint::hit("journal-after-commit");
+        }
         Ok(committed)
     }
 
@@ -52,19 +54,20 @@ impl Journal {
         if sales.is_empty() {
             return Ok(Vec::new());
         }
-        let err = super::sqlite_error(&self.path);
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(&err)?;
+        let journal_id = self.journal_id.clone();
+        let path = self.path.clone();
+        let err = super::sqlite_error(&path);
+        let tx = self.begin_write()?;
         let committed = sales
             .iter()
-            .map(|sale| append_sale(&tx, &self.journal_id, sale))
+            .map(|sale| append_sale(&tx, &journal_id, sale))
             .collect::<rusqlite::Result<Vec<_>>>()
             .map_err(&err)?;
-        failpoint::hit("journal-before-commit");
-        tx.commit().map_err(&err)?;
-        failpoint::hit("journal-after-commit");
+        if tx.is_own() {
+            failpoint::hit("journal-before-commit");
+            tx.commit().map_err(&err)?;
+            failpoint::hit("journal-after-commit");
+        }
         Ok(committed)
     }
 
@@ -168,7 +171,7 @@ fn head_of(conn: &rusqlite::Connection) -> rusqlite::Result<(u64, String)> {
 /// transaction: its row, slips, outbox rows, print job and the new head. The
 /// one place a sale is written, for [`Journal::commit_sale`] and [`Journal::commit_sales`].
 pub(super) fn append_sale(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &rusqlite::Connection,
     journal_id: &str,
     sale: &NewSale,
 ) -> rusqlite::Result<Committed> {
@@ -187,7 +190,7 @@ pub(super) fn append_sale(
     })
 }
 
-fn insert_sale(tx: &rusqlite::Transaction<'_>, r: &SaleRecord) -> rusqlite::Result<()> {
+fn insert_sale(tx: &rusqlite::Connection, r: &SaleRecord) -> rusqlite::Result<()> {
     tx.prepare_cached(
         "INSERT INTO sales (seq, at, terminal, store_code, store_chain, store_name,
                             total_yen, tendered_yen, change_yen, prev_hash, hash)

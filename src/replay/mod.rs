@@ -422,10 +422,10 @@ impl Run<'_> {
             }
         }
         observer.progress(self.offset, log_len);
-        self.commit_group()?;
-        // The end, with the marks of the last receipts printed (if any), in one commit.
-        let mut journal = lock(self.journal);
-        journal.save_replay_progress(
+        // The end of the log joins the open group, so that its sales are never committed
+        // without the position after them; then their receipts, whose print marks go into
+        // one last commit.
+        lock(self.journal).save_replay_progress(
             self.log_sha256,
             &ReplayProgress {
                 offset: self.offset,
@@ -434,7 +434,8 @@ impl Run<'_> {
                 finished: true,
             },
         )?;
-        journal.commit_group()?;
+        self.commit_group()?;
+        lock(self.journal).commit_group()?;
         Ok(())
     }
 
@@ -556,15 +557,18 @@ impl Run<'_> {
                     Effect::Rejected(rejection) => state.tally.reject(rejection.reason),
                     Effect::Ignored(reason) => state.tally.ignore(reason.as_str()),
                     Effect::CommitSale(sale) => {
-                        // The state after this line, saved atomically with the sale.
+                        // The state after this line, saved atomically with the sale. In a
+                        // group only the sale that closes it needs it: a group is committed
+                        // whole or not at all, and the end of the log saves its own.
                         let mut after = state.clone();
                         after.tally.completed(&sale);
-                        let progress = ReplayProgress {
+                        let closes_group = self.grouped + 1 >= self.opts.group_sales.max(1);
+                        let progress = closes_group.then(|| ReplayProgress {
                             offset: self.offset,
                             line: self.line,
                             state: serde_json::to_string(&after).expect("state serializes"),
                             finished: false,
-                        };
+                        });
                         // Written into the open group: the register goes on as if committed,
                         // and nothing leaves (receipt, sync) until the group is.
                         let committed = {
@@ -572,7 +576,10 @@ impl Run<'_> {
                             if self.opts.group_sales > 1 {
                                 journal.begin_group()?;
                             }
-                            journal.commit_sale(&sale, Some((self.log_sha256, &progress)))?
+                            journal.commit_sale(
+                                &sale,
+                                progress.as_ref().map(|p| (self.log_sha256, p)),
+                            )?
                         };
                         *state = after;
                         if self.opts.group_sales > 1 {

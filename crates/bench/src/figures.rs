@@ -22,6 +22,11 @@ pub struct ReplayFigures {
     pub replay_sales_per_s: f64,
     /// The same with the default group commit (a FULL commit per group of sales).
     pub grouped_sales_per_s: f64,
+    /// Raw SQLite inserts of the very rows the grouped replay wrote (sales, slips, outbox,
+    /// print jobs, and the chain head and replay position in `meta` for each sale), in
+    /// transactions of the same size, synchronous=FULL, into a fresh journal's schema:
+    /// sales per second.
+    pub raw_grouped_sales_per_s: f64,
     /// Raw single-row synchronous=FULL commits on the same disk, SQLite's defaults.
     pub raw_commits_per_s: f64,
     /// The same with the journal's page size.
@@ -52,6 +57,7 @@ pub fn replay_figures(dir: &Path, sales: u64, rounds: u32) -> anyhow::Result<Rep
         let mut raw_small = Vec::new();
         let mut replays = Vec::new();
         let mut grouped = Vec::new();
+        let mut raw_grouped = Vec::new();
         let rounds = rounds.max(1);
         for round in 0..rounds {
             raw.push(per_second(
@@ -86,11 +92,24 @@ pub fn replay_figures(dir: &Path, sales: u64, rounds: u32) -> anyhow::Result<Rep
                     summary.tally.sales.completed
                 );
             }
+            let grouped_journal = work.join(format!(
+                "journal{round}-{}.db",
+                konbini_pos::replay::DEFAULT_GROUP_SALES
+            ));
+            raw_grouped.push(per_second(
+                sales,
+                raw_inserts_of(
+                    &grouped_journal,
+                    &work.join(format!("raw-rows{round}.db")),
+                    konbini_pos::replay::DEFAULT_GROUP_SALES,
+                )?,
+            ));
         }
         Ok(ReplayFigures {
             sales,
             replay_sales_per_s: median(&mut replays),
             grouped_sales_per_s: median(&mut grouped),
+            raw_grouped_sales_per_s: median(&mut raw_grouped),
             raw_commits_per_s: median(&mut raw),
             raw_small_page_commits_per_s: median(&mut raw_small),
         })
@@ -102,6 +121,94 @@ pub fn replay_figures(dir: &Path, sales: u64, rounds: u32) -> anyhow::Result<Rep
 fn median(xs: &mut [f64]) -> f64 {
     xs.sort_by(f64::total_cmp);
     xs[xs.len() / 2]
+}
+
+/// The rows of one table, in key order, as bound values.
+fn rows_of(src: &Connection, sql: &str) -> anyhow::Result<Vec<Vec<rusqlite::types::Value>>> {
+    let mut st = src.prepare(sql)?;
+    let n = st.column_count();
+    let rows = st
+        .query_map([], |r| (0..n).map(|i| r.get(i)).collect())?
+        .collect::<Result<Vec<Vec<rusqlite::types::Value>>, _>>()?;
+    Ok(rows)
+}
+
+/// Time raw inserts of the rows journal `src` holds into a fresh journal's schema at `dst`,
+/// `group` sales a transaction (synchronous=FULL, the journal's own PRAGMAs): per sale its
+/// row, its slips, their outbox rows, its print job, and three `meta` upserts (the chain
+/// head's seq and hash, the replay's position), each a prepared statement bound to values
+/// read beforehand. No hashing, no rules, no log: what SQLite itself costs for those rows.
+fn raw_inserts_of(src: &Path, dst: &Path, group: usize) -> anyhow::Result<Duration> {
+    use rusqlite::params_from_iter;
+    drop(konbini_journal::Journal::open(dst)?);
+    let read = Connection::open_with_flags(src, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    let sales = rows_of(
+        &read,
+        "SELECT seq, at, terminal, store_code, store_chain, store_name, total_yen, tendered_yen, change_yen, prev_hash, hash FROM sales ORDER BY seq",
+    )?;
+    let slips = rows_of(
+        &read,
+        "SELECT sale_seq, idx, at, barcode, chain, payment_code, confirmation_number, payment, merchant, amount_yen, stamp FROM slips ORDER BY sale_seq, idx",
+    )?;
+    let outbox = rows_of(
+        &read,
+        "SELECT sale_seq, idx, state, attempts, next_attempt_at, last_error FROM outbox ORDER BY sale_seq, idx",
+    )?;
+    let prints = rows_of(
+        &read,
+        "SELECT sale_seq, state, attempts, last_error FROM print_queue ORDER BY sale_seq",
+    )?;
+    let progress: String = read.query_row(
+        "SELECT value FROM meta WHERE key LIKE 'replay:%' LIMIT 1",
+        [],
+        |r| r.get(0),
+    )?;
+    drop(read);
+    let mut conn = Connection::open(dst)?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    let seq_of = |row: &[rusqlite::types::Value]| match row[0] {
+        rusqlite::types::Value::Integer(n) => n,
+        _ => 0,
+    };
+    let (mut slip, mut out, mut print) = (0, 0, 0);
+    let start = Instant::now();
+    for chunk in sales.chunks(group.max(1)) {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        {
+            let mut ins_sale = tx.prepare_cached("INSERT INTO sales (seq, at, terminal, store_code, store_chain, store_name, total_yen, tendered_yen, change_yen, prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)")?;
+            let mut ins_slip = tx.prepare_cached("INSERT INTO slips (sale_seq, idx, at, barcode, chain, payment_code, confirmation_number, payment, merchant, amount_yen, stamp) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)")?;
+            let mut ins_out = tx.prepare_cached("INSERT INTO outbox (sale_seq, idx, state, attempts, next_attempt_at, last_error) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?;
+            let mut ins_print = tx.prepare_cached(
+                "INSERT INTO print_queue (sale_seq, state, attempts, last_error) VALUES (?1, ?2, ?3, ?4)",
+            )?;
+            let mut meta = tx.prepare_cached(
+                "INSERT INTO meta (key, value) VALUES (?1, ?2)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            )?;
+            for sale in chunk {
+                let seq = seq_of(sale);
+                ins_sale.execute(params_from_iter(sale.iter()))?;
+                while slip < slips.len() && seq_of(&slips[slip]) == seq {
+                    ins_slip.execute(params_from_iter(slips[slip].iter()))?;
+                    slip += 1;
+                }
+                while out < outbox.len() && seq_of(&outbox[out]) == seq {
+                    ins_out.execute(params_from_iter(outbox[out].iter()))?;
+                    out += 1;
+                }
+                while print < prints.len() && seq_of(&prints[print]) == seq {
+                    ins_print.execute(params_from_iter(prints[print].iter()))?;
+                    print += 1;
+                }
+                meta.execute(rusqlite::params!["head_seq", seq.to_string()])?;
+                meta.execute(rusqlite::params!["head_hash", &sale[10]])?;
+                meta.execute(rusqlite::params!["replay:bench", &progress])?;
+            }
+        }
+        tx.commit()?;
+    }
+    Ok(start.elapsed())
 }
 
 /// Time `n` single-row commits, each its own `BEGIN IMMEDIATE` transaction, in WAL mode
@@ -1138,4 +1245,124 @@ mod tests {
         assert_eq!(lines.len(), receipt.lines.len() + 1);
         println!("{doc}");
     }
+}
+
+/// A million-sale replay by the real binary, and verify and export of its journal.
+#[derive(Debug, Clone)]
+pub struct MillionFigures {
+    /// Sales completed.
+    pub sales: u64,
+    /// The log's size.
+    pub log_bytes: u64,
+    /// The journal's size after the replay.
+    pub journal_bytes: u64,
+    /// The replay's wall time.
+    pub replay: Duration,
+    /// The replay's peak resident memory, KiB.
+    pub replay_peak_rss_kb: i64,
+    /// `journal verify`'s wall time.
+    pub verify: Duration,
+    /// `journal export` (to /dev/null)'s wall time.
+    pub export: Duration,
+    /// The larger of verify's and export's peak resident memory, KiB.
+    pub tools_peak_rss_kb: i64,
+}
+
+/// Run the release `konbini` beside this program with `args`, stdout to `out`: its wall
+/// time and peak resident memory (KiB, from wait4's rusage).
+fn timed_child(
+    exe: &Path,
+    args: &[&std::ffi::OsStr],
+    out: std::process::Stdio,
+) -> anyhow::Result<(Duration, i64)> {
+    use std::os::unix::process::ExitStatusExt;
+    let start = Instant::now();
+    let child = std::process::Command::new(exe)
+        .args(args)
+        .stdout(out)
+        .stderr(std::process::Stdio::null())
+        .spawn()?;
+    let mut status = 0;
+    // SAFETY: wait4 on our own child, into locals.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let pid = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
+    let elapsed = start.elapsed();
+    anyhow::ensure!(pid > 0, "wait4: {}", std::io::Error::last_os_error());
+    let status = std::process::ExitStatus::from_raw(status);
+    anyhow::ensure!(status.success(), "{} {:?}: {status}", exe.display(), args);
+    Ok((elapsed, usage.ru_maxrss))
+}
+
+/// Write a synthetic log of `sales` sales (with the usual mistakes) in `dir`, replay it
+/// into a fresh journal with the release binary, then verify and export that journal.
+pub fn million_figures(dir: &Path, sales: u64) -> anyhow::Result<MillionFigures> {
+    let me = std::env::current_exe()?;
+    let exe = me.with_file_name("konbini");
+    anyhow::ensure!(
+        exe.is_file(),
+        "{} is missing: build it first with `cargo build --release`",
+        exe.display()
+    );
+    let work = dir.join(format!("konbini-bench-million-{}", std::process::id()));
+    std::fs::create_dir_all(&work)?;
+    let result = (|| {
+        let log = work.join("million.jsonl");
+        let journal = work.join("million.db");
+        let (log_s, journal_s) = (log.as_os_str(), journal.as_os_str());
+        let n = sales.to_string();
+        timed_child(
+            &exe,
+            &[
+                "synth-log".as_ref(),
+                "--sales".as_ref(),
+                n.as_ref(),
+                "-o".as_ref(),
+                log_s,
+            ],
+            std::process::Stdio::null(),
+        )?;
+        let (replay, replay_rss) = timed_child(
+            &exe,
+            &[
+                "replay".as_ref(),
+                log_s,
+                "--journal".as_ref(),
+                journal_s,
+                "--json".as_ref(),
+            ],
+            std::process::Stdio::null(),
+        )?;
+        let (verify, verify_rss) = timed_child(
+            &exe,
+            &[
+                "journal".as_ref(),
+                "verify".as_ref(),
+                "--journal".as_ref(),
+                journal_s,
+            ],
+            std::process::Stdio::null(),
+        )?;
+        let (export, export_rss) = timed_child(
+            &exe,
+            &[
+                "journal".as_ref(),
+                "export".as_ref(),
+                "--journal".as_ref(),
+                journal_s,
+            ],
+            std::process::Stdio::null(),
+        )?;
+        Ok(MillionFigures {
+            sales,
+            log_bytes: std::fs::metadata(&log)?.len(),
+            journal_bytes: std::fs::metadata(&journal)?.len(),
+            replay,
+            replay_peak_rss_kb: replay_rss,
+            verify,
+            export,
+            tools_peak_rss_kb: verify_rss.max(export_rss),
+        })
+    })();
+    let _ = std::fs::remove_dir_all(&work);
+    result
 }

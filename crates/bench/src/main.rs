@@ -52,6 +52,18 @@ enum BenchCommand {
         #[arg(long, default_value = ".")]
         dir: PathBuf,
     },
+    /// The release `konbini` (beside this program) replaying a synthetic log of a million
+    /// sales into a fresh journal: its time and peak memory, then `journal verify` and
+    /// `journal export` of that journal: their rates. Not part of `bench` (minutes, and
+    /// about 900 MB of disk in `--dir`).
+    Million {
+        /// Sales in the log.
+        #[arg(long, default_value_t = 1_000_000)]
+        sales: u64,
+        /// Directory on the disk to measure (a scratch folder is made and removed there).
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+    },
     /// Scanner frames per second through the serial codec, and scan-to-message latency.
     Codec {
         /// How long to run, in seconds.
@@ -117,6 +129,32 @@ enum BenchCommand {
 }
 
 fn run_bench(what: Option<BenchCommand>) -> anyhow::Result<ExitCode> {
+    if let Some(BenchCommand::Million { sales, dir }) = &what {
+        let f = figures::million_figures(dir, (*sales).max(1))?;
+        let rate = |t: Duration| f.sales as f64 / t.as_secs_f64();
+        println!(
+            "replay of a {}-sale log ({} MB, with mistakes) by the release binary into a fresh journal (groups of {}): {:.1} s, {:.0} sales/s; peak RSS {:.1} MB (goal < 50 MB: {:.2} of it)",
+            f.sales,
+            f.log_bytes / 1_000_000,
+            konbini_pos::replay::DEFAULT_GROUP_SALES,
+            f.replay.as_secs_f64(),
+            rate(f.replay),
+            f.replay_peak_rss_kb as f64 / 1024.0,
+            f.replay_peak_rss_kb as f64 / 1024.0 / 50.0
+        );
+        println!(
+            "journal verify of it ({} MB): {:.1} s, {:.0} sales/s ({:.1} x the replay's rate); journal export: {:.1} s, {:.0} sales/s ({:.1} x); peak RSS of either at most {:.1} MB",
+            f.journal_bytes / 1_000_000,
+            f.verify.as_secs_f64(),
+            rate(f.verify),
+            f.replay.as_secs_f64() / f.verify.as_secs_f64(),
+            f.export.as_secs_f64(),
+            rate(f.export),
+            f.replay.as_secs_f64() / f.export.as_secs_f64(),
+            f.tools_peak_rss_kb as f64 / 1024.0
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
     if let Some(BenchCommand::Ui {
         frames,
         runs,
@@ -209,7 +247,10 @@ fn run_bench(what: Option<BenchCommand>) -> anyhow::Result<ExitCode> {
         Some(BenchCommand::Decoder { seconds }) => (None, None, None, Some(seconds), None),
         Some(BenchCommand::Printer { seconds }) => (None, None, None, None, Some(seconds)),
         Some(
-            BenchCommand::Network { .. } | BenchCommand::Sync { .. } | BenchCommand::Ui { .. },
+            BenchCommand::Network { .. }
+            | BenchCommand::Sync { .. }
+            | BenchCommand::Ui { .. }
+            | BenchCommand::Million { .. },
         ) => (None, None, None, None, None),
     };
     if let Some(seconds) = printer {
@@ -307,6 +348,12 @@ fn run_bench(what: Option<BenchCommand>) -> anyhow::Result<ExitCode> {
             konbini_pos::replay::DEFAULT_GROUP_SALES,
             f.grouped_sales_per_s,
             f.grouped_sales_per_s / f.replay_sales_per_s
+        );
+        println!(
+            "raw SQLite inserts of the same rows (sales, slips, outbox, print jobs, chain head and replay position), same transactions of {} sales, FULL, same disk: {:.0} sales/s; grouped replay / raw: {:.2} (goal >= 0.5)",
+            konbini_pos::replay::DEFAULT_GROUP_SALES,
+            f.raw_grouped_sales_per_s,
+            f.grouped_sales_per_s / f.raw_grouped_sales_per_s
         );
     }
     Ok(ExitCode::SUCCESS)

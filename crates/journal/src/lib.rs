@@ -222,7 +222,23 @@ impl std::ops::Deref for WriteTx<'_> {
     }
 }
 
-impl WriteTx<'_> {
+impl<'a> WriteTx<'a> {
+    /// Begin a write on the journal at `path` through `conn`: a transaction of its own, or
+    /// the open group's when `group`. (Takes the journal's fields, not the journal, so a
+    /// caller keeps the others, its path and id, borrowed beside it.)
+    pub(crate) fn begin(
+        conn: &'a mut Connection,
+        group: bool,
+        path: &Path,
+    ) -> Result<WriteTx<'a>, JournalError> {
+        if group {
+            return Ok(WriteTx::Group(conn));
+        }
+        conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map(WriteTx::Own)
+            .map_err(sqlite_error(path))
+    }
+
     /// Commit a transaction of its own; in a group, nothing yet (the group commits).
     pub(crate) fn commit(self) -> rusqlite::Result<()> {
         match self {
@@ -400,18 +416,6 @@ impl Journal {
         sqlite_error(&self.path)
     }
 
-    /// Begin a write: a transaction of its own, or the open group's.
-    pub(crate) fn begin_write(&mut self) -> Result<WriteTx<'_>, JournalError> {
-        if self.group {
-            return Ok(WriteTx::Group(&self.conn));
-        }
-        let err = sqlite_error(&self.path);
-        self.conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map(WriteTx::Own)
-            .map_err(err)
-    }
-
     /// Open a group: every write from now on (sales, verdicts, print marks, replay
     /// progress) joins one transaction, committed by [`Journal::commit_group`] with one
     /// `synchronous=FULL` sync for all of it. Reads on this connection see the group's
@@ -427,11 +431,6 @@ impl Journal {
             .map_err(self.err())?;
         self.group = true;
         Ok(())
-    }
-
-    /// Whether a group is open.
-    pub fn in_group(&self) -> bool {
-        self.group
     }
 
     /// Commit the open group (nothing when none is open). On failure the group is rolled

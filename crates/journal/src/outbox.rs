@@ -251,9 +251,8 @@ impl Journal {
         results: &[((u64, u32), SyncState, Option<String>)],
         contiguous: bool,
     ) -> Result<(), JournalError> {
-        let path = self.path.clone();
-        let err = super::sqlite_error(&path);
-        let tx = self.begin_write()?;
+        let err = super::sqlite_error(&self.path);
+        let tx = super::WriteTx::begin(&mut self.conn, self.group, &self.path)?;
         {
             let mut one = tx
                 .prepare_cached(

@@ -64,9 +64,8 @@ impl Journal {
         sql: &str,
         error: Option<&str>,
     ) -> Result<(), JournalError> {
-        let path = self.path.clone();
-        let err = super::sqlite_error(&path);
-        let tx = self.begin_write()?;
+        let err = super::sqlite_error(&self.path);
+        let tx = super::WriteTx::begin(&mut self.conn, self.group, &self.path)?;
         {
             let mut st = tx.prepare_cached(sql).map_err(&err)?;
             match error {

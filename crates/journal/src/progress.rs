@@ -91,9 +91,8 @@ impl Journal {
         log_sha256: &str,
         progress: &ReplayProgress,
     ) -> Result<(), JournalError> {
-        let path = self.path.clone();
-        let err = super::sqlite_error(&path);
-        let tx = self.begin_write()?;
+        let err = super::sqlite_error(&self.path);
+        let tx = super::WriteTx::begin(&mut self.conn, self.group, &self.path)?;
         progress.save(&tx, log_sha256).map_err(&err)?;
         tx.commit().map_err(&err)
     }

@@ -28,11 +28,9 @@ impl Journal {
         sale: &NewSale,
         progress: Option<(&str, &ReplayProgress)>,
     ) -> Result<Committed, JournalError> {
-        let journal_id = self.journal_id.clone();
-        let path = self.path.clone();
-        let err = super::sqlite_error(&path);
-        let tx = self.begin_write()?;
-        let committed = append_sale(&tx, &journal_id, sale).map_err(&err)?;
+        let err = super::sqlite_error(&self.path);
+        let tx = super::WriteTx::begin(&mut self.conn, self.group, &self.path)?;
+        let committed = append_sale(&tx, &self.journal_id, sale).map_err(&err)?;
         if let Some((log_sha256, progress)) = progress {
             progress.save(&tx, log_sha256).map_err(&err)?;
         }
@@ -54,13 +52,11 @@ impl Journal {
         if sales.is_empty() {
             return Ok(Vec::new());
         }
-        let journal_id = self.journal_id.clone();
-        let path = self.path.clone();
-        let err = super::sqlite_error(&path);
-        let tx = self.begin_write()?;
+        let err = super::sqlite_error(&self.path);
+        let tx = super::WriteTx::begin(&mut self.conn, self.group, &self.path)?;
         let committed = sales
             .iter()
-            .map(|sale| append_sale(&tx, &journal_id, sale))
+            .map(|sale| append_sale(&tx, &self.journal_id, sale))
             .collect::<rusqlite::Result<Vec<_>>>()
             .map_err(&err)?;
         if tx.is_own() {

@@ -56,7 +56,7 @@ impl Clock {
 
     /// The offset that makes now `unix` seconds (within [`MAX_OFFSET_MS`] of the wall
     /// clock). Changes nothing.
-    pub fn offset_for_unix(&self, unix: i64) -> i64 {
+    pub fn offset_for_unix(unix: i64) -> i64 {
         unix.saturating_mul(1000)
             .saturating_sub(Utc::now().timestamp_millis())
             .clamp(-MAX_OFFSET_MS, MAX_OFFSET_MS)
@@ -69,20 +69,6 @@ impl Clock {
             Ordering::Relaxed,
         );
     }
-
-    /// Move the clock by `seconds`; returns the new offset.
-    pub fn advance(&self, seconds: i64) -> i64 {
-        let offset = Clock::offset_advanced(self.offset_ms(), seconds);
-        self.set_offset_ms(offset);
-        offset
-    }
-
-    /// Set the clock so that now is `unix` seconds; returns the new offset.
-    pub fn set_unix(&self, unix: i64) -> i64 {
-        let offset = self.offset_for_unix(unix);
-        self.set_offset_ms(offset);
-        offset
-    }
 }
 
 #[cfg(test)]
@@ -93,7 +79,7 @@ mod tests {
     fn advancing_moves_now_by_that_much() {
         let clock = Clock::default();
         let before = clock.unix();
-        clock.advance(86_400 * 45);
+        clock.set_offset_ms(Clock::offset_advanced(clock.offset_ms(), 86_400 * 45));
         let after = clock.unix();
         assert!(
             (after - before - 86_400 * 45).abs() <= 1,
@@ -104,10 +90,10 @@ mod tests {
     #[test]
     fn absurd_moves_are_bounded_not_a_panic() {
         let clock = Clock::default();
-        clock.advance(i64::MAX);
+        clock.set_offset_ms(Clock::offset_advanced(clock.offset_ms(), i64::MAX));
         assert_eq!(clock.offset_ms(), MAX_OFFSET_MS);
         let _ = clock.now();
-        clock.set_unix(i64::MIN);
+        clock.set_offset_ms(Clock::offset_for_unix(i64::MIN));
         assert_eq!(clock.offset_ms(), -MAX_OFFSET_MS);
         let _ = clock.now();
     }
@@ -115,7 +101,7 @@ mod tests {
     #[test]
     fn set_unix_puts_now_there() {
         let clock = Clock::default();
-        clock.set_unix(1_800_000_000);
+        clock.set_offset_ms(Clock::offset_for_unix(1_800_000_000));
         assert!((clock.unix() - 1_800_000_000).abs() <= 1);
     }
 }

@@ -112,7 +112,7 @@ async fn move_clock(State(net): State<Arc<Network>>, req: MerchantRequest) -> Re
             .unwrap_or_else(|| clock.offset_ms());
         let offset = match (form.int("advance_seconds")?, form.int("now")?) {
             (Some(secs), None) => Clock::offset_advanced(stored, secs),
-            (None, Some(t)) => clock.offset_for_unix(t),
+            (None, Some(t)) => Clock::offset_for_unix(t),
             _ => {
                 return Err(ApiError::invalid(
                     "parameter_missing",

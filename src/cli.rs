@@ -67,6 +67,10 @@ enum Command {
         /// sync follow each commit); 1 commits every sale on its own.
         #[arg(long, value_name = "N", default_value_t = crate::replay::DEFAULT_GROUP_SALES, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=100_000))]
         group_sales: usize,
+        /// The konbini.toml whose `[devices] receipt_barcode` and `bill_barcodes` the
+        /// receipts follow (default: ./konbini.toml when it exists).
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
     },
     /// Check or export a journal.
     Journal {
@@ -201,6 +205,23 @@ struct NetworkArgs {
     /// Stripe test mode's rule that any confirmed payment succeeds by itself after 3 minutes.
     #[arg(long)]
     test_autopay: bool,
+    /// Where webhook endpoints may point: `any` (loopback and private addresses too: one
+    /// developer's machine), or `public` (a network shared by a team: private, loopback,
+    /// link-local and other non-public addresses are refused, at creation and after DNS at
+    /// each delivery).
+    #[arg(long, value_name = "any|public", default_value = "any", value_parser = parse_webhook_targets)]
+    webhook_targets: konbini_network::webhooks::targets::WebhookTargets,
+    /// Connections served at once; one more is answered 503 and closed (kept below the
+    /// process's descriptor limit).
+    #[arg(long, default_value_t = konbini_network::DEFAULT_MAX_CONNECTIONS)]
+    max_connections: usize,
+    /// Seconds a connection may take to send a request's headers, or stay silent between
+    /// requests, before it is closed.
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    idle_timeout: u64,
+    /// Seconds a request body may take to arrive (408 after).
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    body_timeout: u64,
 }
 
 fn parse_terminal(s: &str) -> Result<(String, String), String> {
@@ -210,6 +231,12 @@ fn parse_terminal(s: &str) -> Result<(String, String), String> {
         }
         _ => Err(format!("{s:?} is not ID=SECRET")),
     }
+}
+
+fn parse_webhook_targets(
+    s: &str,
+) -> Result<konbini_network::webhooks::targets::WebhookTargets, String> {
+    s.parse()
 }
 
 fn parse_company_code(s: &str) -> Result<String, String> {
@@ -374,8 +401,10 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             max_unsent_yen,
             max_offline_hours,
             group_sales,
+            config,
         } => run_replay(
             ReplayOptions {
+                barcodes: crate::ui::config::replay_barcodes(config.as_deref())?,
                 log,
                 journal,
                 receipts,
@@ -501,6 +530,12 @@ fn run_network(args: NetworkArgs) -> anyhow::Result<ExitCode> {
         settings.merchant_name = args.merchant_name;
         settings.expiry_grace_seconds = args.expiry_grace;
         settings.test_autopay = args.test_autopay;
+        settings.webhook_targets = args.webhook_targets;
+        settings.limits = konbini_network::ServerLimits {
+            max_connections: crate::fd_limit::connections_within(args.max_connections),
+            header_timeout: std::time::Duration::from_secs(args.idle_timeout),
+            body_timeout: std::time::Duration::from_secs(args.body_timeout),
+        };
         settings.public_url = args
             .public_url
             .unwrap_or_else(|| format!("http://{addr}"))
@@ -837,11 +872,17 @@ fn run_journal(command: JournalCommand) -> anyhow::Result<ExitCode> {
         } => {
             let report = Journal::open_read_only(&journal)?.verify(expect_head.as_deref())?;
             println!(
-                "OK: journal {} holds {} sales ({} slips), chain intact, head {}",
+                "OK: journal {} holds {} sales ({} slips), chain intact, head {}; {}",
                 journal.display(),
                 report.sales,
                 report.slips,
-                report.head.as_deref().unwrap_or("(empty)")
+                report.head.as_deref().unwrap_or("(empty)"),
+                match report.verdicts {
+                    Some(n) => format!("every outbox state proven by the {n} verdict records"),
+                    None => "outbox states not provable (the journal predates verdict \
+                             records: open it with `konbini replay` or `register` to add them)"
+                        .to_owned(),
+                }
             );
         }
         JournalCommand::Export { journal, with_ids } => {

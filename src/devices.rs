@@ -198,7 +198,8 @@ pub fn test_receipt(port: &Path) -> konbini_devices::receipt::Receipt {
     }
 }
 
-/// Print the test receipt on `port`, optionally kick the drawer, and report the status.
+/// Print the test receipt and a sample of every bar code system on `port`, optionally
+/// kick the drawer, and report the status.
 /// Ok(true) when the printer reports no problem (or cannot report at all).
 pub fn print_test(
     port: &Path,
@@ -212,6 +213,18 @@ pub fn print_test(
     let mut printer = PrinterPort::open(port, baud)
         .with_context(|| format!("printer {}: cannot open", port.display()))?;
     let mut job = encode_receipt(&test_receipt(port), columns);
+    // Then a sample of every bar code system (GS k), each named, to check a real printer
+    // against the virtual one (`konbini devices render`).
+    job.extend(konbini_devices::printer::barcodes::sample_job(2));
+    for c in [
+        konbini_firmware::escpos::Command::FeedLines(3),
+        konbini_firmware::escpos::Command::Cut {
+            partial: true,
+            feed: 0,
+        },
+    ] {
+        c.encode(&mut |b: &[u8]| job.extend_from_slice(b));
+    }
     if let Some((pin, on_ms, off_ms)) = drawer {
         konbini_firmware::escpos::Command::DrawerKick { pin, on_ms, off_ms }
             .encode(&mut |b: &[u8]| job.extend_from_slice(b));

@@ -219,6 +219,8 @@ pub async fn start(db: &Path, terminal_id: &str) -> Result<Embedded, EmbeddedErr
     settings.public_url = url.clone();
     // Demo payments are paid at the register, never by the network on its own.
     settings.test_autopay = false;
+    // One developer's machine: an endpoint on localhost is how its webhooks are received.
+    settings.webhook_targets = konbini_network::webhooks::targets::WebhookTargets::Any;
 
     let net = Network::open(db, settings)
         .await
@@ -271,6 +273,8 @@ pub async fn make_demo_payments(
     let client = reqwest::Client::builder()
         .timeout(HTTP_TIMEOUT)
         .redirect(reqwest::redirect::Policy::none())
+        // Within the network's 30 s idle timeout (see `sync::upstream`).
+        .pool_idle_timeout(std::time::Duration::from_secs(15))
         // The embedded network is on loopback: a proxy from the environment could only
         // get in the way.
         .no_proxy()

@@ -14,6 +14,7 @@
 pub mod cli;
 pub mod devices;
 pub mod embedded;
+pub mod fd_limit;
 pub mod replay;
 pub mod sync;
 pub mod ui;

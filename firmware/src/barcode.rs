@@ -1,12 +1,16 @@
-//! GS k bar code data to Code 128 symbol values and human-readable (HRI) text: CODE128
-//! (m = 73, data led by `{A`, `{B` or `{C`, with `{S` shift, `{1`-`{4` FNC1-4 and `{{`),
-//! and GS1-128 (m = 74: digits and set-B characters, Start and FNC1 added here, `(` `)`
-//! shown in the HRI only). The bars themselves come from `code128::widths`.
+//! GS k bar code data to a symbol's bars (run widths) and human-readable (HRI) text, for
+//! every system the command has: Function A (m = 0-6) and Function B (m = 65-78), see
+//! [`Symbol::encode`]. CODE128 (m = 73, data led by `{A`, `{B` or `{C`, with `{S` shift,
+//! `{1`-`{4` FNC1-4 and `{{`) and GS1-128 (m = 74: digits and set-B characters, Start and
+//! FNC1 added here, `(` `)` shown in the HRI only) are encoded here into Code 128 values
+//! (bars from `code128::widths`); the classic systems are in `linear`, GS1 DataBar in
+//! `databar`.
 //!
 //! It owns no state beyond one symbol's fixed buffers; it never allocates and never
 //! panics on any data: data a printer would refuse is an error, and nothing is printed.
 
 use crate::code128::{self, CODE_B, CODE_C, FNC1, START_A, START_B, START_C};
+use crate::linear;
 
 /// Most data bytes a GS k command carries (Function B's length byte; Function A data is
 /// cut here too).
@@ -15,6 +19,9 @@ pub const BARCODE_DATA_MAX_BYTES: usize = 255;
 const VALUES_MAX: usize = 2 * BARCODE_DATA_MAX_BYTES + 4;
 /// Most HRI characters (set C prints two digits a byte).
 const HRI_MAX: usize = 2 * BARCODE_DATA_MAX_BYTES;
+/// Most bar and space runs of one symbol (CODE128's values at six runs each, with room
+/// for CODE93's two-value characters and CODE39's ten runs a character).
+pub const RUNS_MAX: usize = 6 * VALUES_MAX + 16;
 
 /// Switch to code set A (from B or C); FNC4 in set A.
 const CODE_A: u8 = 101;
@@ -34,13 +41,29 @@ pub enum BarcodeError {
     Length,
     /// A bar code system this printer does not draw.
     Unsupported,
+    /// A check digit given with the data that is not the right one.
+    BadCheckDigit,
 }
 
-/// One symbol: its values (start first, check last) and its HRI text.
+/// How a symbol's runs are measured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Widths {
+    /// In modules (EAN/UPC, CODE93, CODE128, GS1 DataBar): each run is that many times
+    /// the GS w module.
+    Modules,
+    /// Narrow (1) and wide (2) elements (CODE39, ITF, CODABAR): GS w gives both widths.
+    NarrowWide,
+}
+
+/// One symbol: its runs (bar first, alternating with spaces), how they are measured, and
+/// its HRI text; for CODE128 and GS1-128 also its values (start first, check last).
 #[derive(Debug, Clone)]
 pub struct Symbol {
     values: [u8; VALUES_MAX],
     len: usize,
+    runs: [u8; RUNS_MAX],
+    runs_len: usize,
+    widths: Widths,
     hri: [u8; HRI_MAX],
     hri_len: usize,
 }
@@ -50,6 +73,9 @@ impl Default for Symbol {
         Symbol {
             values: [0; VALUES_MAX],
             len: 0,
+            runs: [0; RUNS_MAX],
+            runs_len: 0,
+            widths: Widths::Modules,
             hri: [0; HRI_MAX],
             hri_len: 0,
         }
@@ -64,9 +90,20 @@ enum Set {
 }
 
 impl Symbol {
-    /// The symbol values, start first, check value last.
+    /// The Code 128 symbol values, start first, check value last (empty for the other
+    /// systems).
     pub fn values(&self) -> &[u8] {
         &self.values[..self.len]
+    }
+
+    /// The runs: bar, space, bar, … (an odd number), measured as [`Symbol::widths`] says.
+    pub fn runs_widths(&self) -> &[u8] {
+        &self.runs[..self.runs_len]
+    }
+
+    /// How [`Symbol::runs_widths`] are measured.
+    pub fn widths(&self) -> Widths {
+        self.widths
     }
 
     /// The HRI text (ASCII).
@@ -74,24 +111,78 @@ impl Symbol {
         &self.hri[..self.hri_len]
     }
 
-    /// Encode GS k data of bar code system `system` into this symbol.
+    /// Encode GS k data of bar code system `system` into this symbol. Function A numbers
+    /// (0 UPC-A, 1 UPC-E, 2 JAN13, 3 JAN8, 4 CODE39, 5 ITF, 6 CODABAR) and Function B
+    /// numbers (65-71 the same, 72 CODE93, 73 CODE128, 74 GS1-128, 75 GS1 DataBar
+    /// Omnidirectional, 76 Truncated, 77 Limited, 78 Expanded) are taken.
     pub fn encode(&mut self, system: u8, data: &[u8]) -> Result<(), BarcodeError> {
         self.len = 0;
+        self.runs_len = 0;
         self.hri_len = 0;
+        self.widths = Widths::Modules;
         if data.is_empty() {
             return Err(BarcodeError::Length);
         }
+        let system = if system <= 6 { system + 65 } else { system };
         match system {
-            73 => self.code128(data)?,
-            74 => self.gs1_128(data)?,
-            _ => return Err(BarcodeError::Unsupported),
+            65 => linear::ean13(self, data, true),
+            66 => linear::upc_e(self, data),
+            67 => linear::ean13(self, data, false),
+            68 => linear::ean8(self, data),
+            69..=71 => {
+                self.widths = Widths::NarrowWide;
+                match system {
+                    69 => linear::code39(self, data),
+                    70 => linear::itf(self, data),
+                    _ => linear::codabar(self, data),
+                }
+            }
+            72 => linear::code93(self, data),
+            73 | 74 => self.code128_symbol(system, data),
+            75..=78 => crate::databar::encode(self, system, data),
+            _ => Err(BarcodeError::Unsupported),
+        }
+    }
+
+    fn code128_symbol(&mut self, system: u8, data: &[u8]) -> Result<(), BarcodeError> {
+        if system == 73 {
+            self.code128(data)?;
+        } else {
+            self.gs1_128(data)?;
         }
         if self.len >= VALUES_MAX {
             return Err(BarcodeError::Length);
         }
         self.values[self.len] = code128::check_value(&self.values[..self.len]);
         self.len += 1;
+        let (runs, mut n) = (&mut self.runs, 0);
+        code128::widths(&self.values[..self.len], |w, _| {
+            if let Some(slot) = runs.get_mut(n) {
+                *slot = w;
+                n += 1;
+            }
+        });
+        if n >= RUNS_MAX {
+            return Err(BarcodeError::Length);
+        }
+        self.runs_len = n;
         Ok(())
+    }
+
+    /// Append one run (the next bar or space), `width` modules or narrow/wide.
+    pub(crate) fn run(&mut self, width: u8) -> Result<(), BarcodeError> {
+        let slot = self
+            .runs
+            .get_mut(self.runs_len)
+            .ok_or(BarcodeError::Length)?;
+        *slot = width;
+        self.runs_len += 1;
+        Ok(())
+    }
+
+    /// Append runs in order.
+    pub(crate) fn runs(&mut self, widths: &[u8]) -> Result<(), BarcodeError> {
+        widths.iter().try_for_each(|&w| self.run(w))
     }
 
     fn value(&mut self, v: u8) -> Result<(), BarcodeError> {
@@ -104,7 +195,8 @@ impl Symbol {
         Ok(())
     }
 
-    fn hri_byte(&mut self, b: u8) {
+    /// Append one HRI character.
+    pub(crate) fn hri_byte(&mut self, b: u8) {
         if self.hri_len < HRI_MAX {
             // Control characters (set A) show as spaces.
             self.hri[self.hri_len] = if b < 0x20 || b == 0x7F { b' ' } else { b };
@@ -280,7 +372,7 @@ mod tests {
         assert_eq!(s.encode(73, b"AB"), Err(BarcodeError::NoCodeSet));
         assert_eq!(s.encode(73, b"{C\x64"), Err(BarcodeError::BadData));
         assert_eq!(s.encode(73, b"{A\x7f"), Err(BarcodeError::BadData));
-        assert_eq!(s.encode(65, b"123"), Err(BarcodeError::Unsupported));
+        assert_eq!(s.encode(79, b"123"), Err(BarcodeError::Unsupported));
     }
 
     #[test]

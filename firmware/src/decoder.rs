@@ -20,6 +20,8 @@ pub enum PayloadKind {
     },
     /// GS ( k, fn 80: data to store in the QR symbol.
     QrData,
+    /// GS ( k, cn 48 fn 80: data to store in the PDF417 symbol.
+    Pdf417Data,
     /// GS v 0 (and the graphics functions GS ( L / GS 8 L fn 112, printed as they are
     /// stored: the print that follows them, fn 50, then has nothing left to do): raster
     /// image rows, `width_bytes` bytes each, `height` rows, mode `m`.
@@ -109,6 +111,26 @@ pub enum Cmd {
     QrErrorLevel(u8),
     /// GS ( k fn 81: print the stored QR symbol.
     QrPrint,
+    /// GS ( k cn 48 fn 65: PDF417 columns (0 automatic, 1-30).
+    Pdf417Columns(u8),
+    /// GS ( k cn 48 fn 66: PDF417 rows (0 automatic, 3-90).
+    Pdf417Rows(u8),
+    /// GS ( k cn 48 fn 67: PDF417 module width in dots (2-8).
+    Pdf417ModuleWidth(u8),
+    /// GS ( k cn 48 fn 68: PDF417 row height in module widths (2-8).
+    Pdf417RowHeight(u8),
+    /// GS ( k cn 48 fn 69 m n: PDF417 error correction, by level (m 48, n 48-56) or by
+    /// ratio (m 49, n 1-40: n × 10 %).
+    Pdf417ErrorLevel {
+        /// 48 level, 49 ratio.
+        m: u8,
+        /// The level or the ratio.
+        n: u8,
+    },
+    /// GS ( k cn 48 fn 70: PDF417 options (0 standard, 1 truncated).
+    Pdf417Options(u8),
+    /// GS ( k cn 48 fn 81: print the stored PDF417 symbol.
+    Pdf417Print,
     /// ESC 3 n: line spacing in dots; ESC 2 sets the default (`None`).
     LineSpacing(Option<u8>),
     /// ESC $ nL nH: the next character at this many dots from the print area's left edge.
@@ -168,14 +190,18 @@ enum State {
     UntilNul,
     /// Bytes of an unsupported function to drop silently.
     Discard(u32),
-    /// GS ( k QR function parameters: which function, bytes left, the first one.
-    QrParams {
+    /// GS ( k function parameters (QR, cn 49, or PDF417, cn 48): which function, bytes
+    /// left, the first one.
+    SymbolParams {
+        cn: u8,
         function: u8,
         left: u32,
         first: Option<u8>,
     },
-    /// GS ( k fn 80: the `m` byte before `data` bytes of QR data.
-    QrStore {
+    /// GS ( k fn 80: the `m` byte before `data` bytes of QR (cn 49) or PDF417 (cn 48)
+    /// data.
+    SymbolStore {
+        cn: u8,
         data: u32,
     },
 }
@@ -322,14 +348,16 @@ impl Decoder {
                     emit(Event::Payload(byte));
                 }
             }
-            State::QrParams {
+            State::SymbolParams {
+                cn,
                 function,
                 left,
                 first,
             } => {
                 let first = first.or(Some(byte));
                 if left > 1 {
-                    self.state = State::QrParams {
+                    self.state = State::SymbolParams {
+                        cn,
                         function,
                         left: left - 1,
                         first,
@@ -338,17 +366,28 @@ impl Decoder {
                 }
                 self.state = State::Ground;
                 let n = first.unwrap_or(byte);
-                emit(Event::Command(match function {
-                    65 => Cmd::QrModel(n),
-                    67 => Cmd::QrModuleSize(byte),
-                    69 => Cmd::QrErrorLevel(byte),
-                    _ => Cmd::QrPrint,
+                emit(Event::Command(match (cn, function) {
+                    (49, 65) => Cmd::QrModel(n),
+                    (49, 67) => Cmd::QrModuleSize(byte),
+                    (49, 69) => Cmd::QrErrorLevel(byte),
+                    (49, _) => Cmd::QrPrint,
+                    (_, 65) => Cmd::Pdf417Columns(byte),
+                    (_, 66) => Cmd::Pdf417Rows(byte),
+                    (_, 67) => Cmd::Pdf417ModuleWidth(byte),
+                    (_, 68) => Cmd::Pdf417RowHeight(byte),
+                    (_, 69) => Cmd::Pdf417ErrorLevel { m: n, n: byte },
+                    (_, 70) => Cmd::Pdf417Options(byte),
+                    _ => Cmd::Pdf417Print,
                 }));
             }
-            State::QrStore { data } => {
+            State::SymbolStore { cn, data } => {
                 // `byte` is m (48); the data follows.
                 self.state = State::Ground;
-                emit(Event::PayloadStart(PayloadKind::QrData));
+                emit(Event::PayloadStart(if cn == 49 {
+                    PayloadKind::QrData
+                } else {
+                    PayloadKind::Pdf417Data
+                }));
                 self.payload(data, emit);
             }
             State::Discard(left) => {
@@ -398,15 +437,18 @@ impl Decoder {
                 let (cn, function) = (p[3], p[4]);
                 let rest = len.saturating_sub(2);
                 match (prefix, p[0], cn, function) {
-                    (GS, b'k', 49, 65 | 67 | 69 | 81) if (1..=2).contains(&rest) => {
-                        self.state = State::QrParams {
+                    (GS, b'k', 49, 65 | 67 | 69 | 81) | (GS, b'k', 48, 65..=70 | 81)
+                        if (1..=2).contains(&rest) =>
+                    {
+                        self.state = State::SymbolParams {
+                            cn,
                             function,
                             left: rest,
                             first: None,
                         };
                     }
-                    (GS, b'k', 49, 80) if rest >= 1 => {
-                        self.state = State::QrStore { data: rest - 1 };
+                    (GS, b'k', 48 | 49, 80) if rest >= 1 => {
+                        self.state = State::SymbolStore { cn, data: rest - 1 };
                     }
                     (GS, b'L', _, 112) => self.graphic(len, &p[5..13], emit),
                     (GS, b'L', _, 2 | 50) | (FS, b'A', _, _) => {
@@ -692,6 +734,36 @@ mod tests {
                 Event::PayloadEnd,
                 Event::Command(Cmd::QrPrint),
             ]
+        );
+    }
+
+    #[test]
+    fn pdf417_functions() {
+        let mut job = Vec::new();
+        job.extend_from_slice(&[0x1d, b'(', b'k', 3, 0, 48, 65, 4]); // 4 columns
+        job.extend_from_slice(&[0x1d, b'(', b'k', 3, 0, 48, 66, 10]); // 10 rows
+        job.extend_from_slice(&[0x1d, b'(', b'k', 3, 0, 48, 67, 2]); // module 2
+        job.extend_from_slice(&[0x1d, b'(', b'k', 3, 0, 48, 68, 5]); // row height 5
+        job.extend_from_slice(&[0x1d, b'(', b'k', 4, 0, 48, 69, 48, 51]); // level 3
+        job.extend_from_slice(&[0x1d, b'(', b'k', 3, 0, 48, 70, 1]); // truncated
+        job.extend_from_slice(&[0x1d, b'(', b'k', 5, 0, 48, 80, 48, b'a', b'b']); // store
+        job.extend_from_slice(&[0x1d, b'(', b'k', 3, 0, 48, 81, 48]); // print
+        job.extend_from_slice(&[0x1d, b'(', b'k', 3, 0, 48, 82, 48]); // size: skipped
+        assert_eq!(
+            decode(&job),
+            Vec::from([
+                Event::Command(Cmd::Pdf417Columns(4)),
+                Event::Command(Cmd::Pdf417Rows(10)),
+                Event::Command(Cmd::Pdf417ModuleWidth(2)),
+                Event::Command(Cmd::Pdf417RowHeight(5)),
+                Event::Command(Cmd::Pdf417ErrorLevel { m: 48, n: 51 }),
+                Event::Command(Cmd::Pdf417Options(1)),
+                Event::PayloadStart(PayloadKind::Pdf417Data),
+                Event::Payload(b'a'),
+                Event::Payload(b'b'),
+                Event::PayloadEnd,
+                Event::Command(Cmd::Pdf417Print),
+            ])
         );
     }
 

@@ -93,6 +93,132 @@ pub enum Command<'a> {
     },
     /// DLE EOT n: ask for a status byte, answered at once.
     Status(StatusKind),
+    /// GS h n: bar code height in dots (1-255).
+    BarcodeHeight(u8),
+    /// GS w n: bar code module width (2-6 on the TM-T88; 1 is taken too).
+    BarcodeWidth(u8),
+    /// GS H n: where the HRI characters print.
+    Hri(HriPosition),
+    /// GS k m n d1…dn (Function B): a bar code of `system`, at most 255 data bytes (more
+    /// are cut). The data is as the command reference gives it for the system: digits for
+    /// EAN/UPC (the check digit may be left to the printer), `{B…` for CODE128, and so on.
+    Barcode {
+        /// The bar code system.
+        system: BarcodeSystem,
+        /// The data bytes.
+        data: &'a [u8],
+    },
+    /// GS ( k pL pH 48 fn …: a PDF417 setting, its data, or its print.
+    Pdf417(Pdf417<'a>),
+}
+
+/// The PDF417 functions of GS ( k (cn = 48).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pdf417<'a> {
+    /// fn 65: columns of data codewords, 0 (automatic) or 1-30.
+    Columns(u8),
+    /// fn 66: rows, 0 (automatic) or 3-90.
+    Rows(u8),
+    /// fn 67: module width in dots, 2-8.
+    ModuleWidth(u8),
+    /// fn 68: row height in module widths, 2-8.
+    RowHeight(u8),
+    /// fn 69 m = 48: error correction level 0-8.
+    ErrorLevel(u8),
+    /// fn 69 m = 49: error correction codewords as n × 10 % of the data (1-40).
+    ErrorRatio(u8),
+    /// fn 70: truncated PDF417 (true) or standard.
+    Truncated(bool),
+    /// fn 80: store the data (at most 65,532 bytes; more are cut).
+    Store(&'a [u8]),
+    /// fn 81: print the stored symbol.
+    Print,
+}
+
+/// Where GS H prints the HRI characters of a bar code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HriPosition {
+    /// Not printed.
+    None = 0,
+    /// Above the bars.
+    Above = 1,
+    /// Below the bars.
+    Below = 2,
+    /// Above and below.
+    Both = 3,
+}
+
+/// The bar code systems of GS k, by their Function B number `m`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BarcodeSystem {
+    /// UPC-A: 11 digits (or 12 with the check digit).
+    UpcA = 65,
+    /// UPC-E: 6, 7 or 8 digits, or a compressible UPC-A of 11 or 12.
+    UpcE = 66,
+    /// JAN13 (EAN-13): 12 digits (or 13).
+    Jan13 = 67,
+    /// JAN8 (EAN-8): 7 digits (or 8).
+    Jan8 = 68,
+    /// CODE39: 0-9, A-Z, space, `$ % + - . /`.
+    Code39 = 69,
+    /// ITF (Interleaved 2 of 5): an even number of digits.
+    Itf = 70,
+    /// CODABAR (NW-7): start A-D, 0-9 and `$ + - . / :`, stop A-D.
+    Codabar = 71,
+    /// CODE93: ASCII 0-127.
+    Code93 = 72,
+    /// CODE128: data led by a code set selector `{A`, `{B` or `{C`.
+    Code128 = 73,
+    /// GS1-128: application identifiers and their data; `(` `)` are HRI only.
+    Gs1_128 = 74,
+    /// GS1 DataBar Omnidirectional: 13 digits of a GTIN, (01) implied.
+    DataBarOmnidirectional = 75,
+    /// GS1 DataBar Truncated: 13 digits.
+    DataBarTruncated = 76,
+    /// GS1 DataBar Limited: 13 digits, the first 0 or 1.
+    DataBarLimited = 77,
+    /// GS1 DataBar Expanded: AIs in parentheses and their data, `(01)04912345678904(10)AB`.
+    DataBarExpanded = 78,
+}
+
+impl BarcodeSystem {
+    /// Every system, in the order of their numbers.
+    pub const ALL: [BarcodeSystem; 14] = [
+        BarcodeSystem::UpcA,
+        BarcodeSystem::UpcE,
+        BarcodeSystem::Jan13,
+        BarcodeSystem::Jan8,
+        BarcodeSystem::Code39,
+        BarcodeSystem::Itf,
+        BarcodeSystem::Codabar,
+        BarcodeSystem::Code93,
+        BarcodeSystem::Code128,
+        BarcodeSystem::Gs1_128,
+        BarcodeSystem::DataBarOmnidirectional,
+        BarcodeSystem::DataBarTruncated,
+        BarcodeSystem::DataBarLimited,
+        BarcodeSystem::DataBarExpanded,
+    ];
+
+    /// The name the command reference gives the system.
+    pub fn name(self) -> &'static str {
+        match self {
+            BarcodeSystem::UpcA => "UPC-A",
+            BarcodeSystem::UpcE => "UPC-E",
+            BarcodeSystem::Jan13 => "JAN13 (EAN13)",
+            BarcodeSystem::Jan8 => "JAN8 (EAN8)",
+            BarcodeSystem::Code39 => "CODE39",
+            BarcodeSystem::Itf => "ITF",
+            BarcodeSystem::Codabar => "CODABAR (NW-7)",
+            BarcodeSystem::Code93 => "CODE93",
+            BarcodeSystem::Code128 => "CODE128",
+            BarcodeSystem::Gs1_128 => "GS1-128",
+            BarcodeSystem::DataBarOmnidirectional => "GS1 DataBar Omnidirectional",
+            BarcodeSystem::DataBarTruncated => "GS1 DataBar Truncated",
+            BarcodeSystem::DataBarLimited => "GS1 DataBar Limited",
+            BarcodeSystem::DataBarExpanded => "GS1 DataBar Expanded",
+        }
+    }
 }
 
 impl Command<'_> {
@@ -136,6 +262,33 @@ impl Command<'_> {
                 ])
             }
             Command::Status(kind) => out(&[DLE, EOT, kind as u8]),
+            Command::BarcodeHeight(n) => out(&[GS, b'h', n.max(1)]),
+            Command::BarcodeWidth(n) => out(&[GS, b'w', n.clamp(1, 6)]),
+            Command::Hri(position) => out(&[GS, b'H', position as u8]),
+            Command::Barcode { system, data } => {
+                let data = &data[..data.len().min(255)];
+                out(&[GS, b'k', system as u8, data.len() as u8]);
+                out(data);
+            }
+            Command::Pdf417(function) => {
+                let short = |f: u8, n: u8| [GS, b'(', b'k', 3, 0, 48, f, n];
+                match function {
+                    Pdf417::Columns(n) => out(&short(65, n)),
+                    Pdf417::Rows(n) => out(&short(66, n)),
+                    Pdf417::ModuleWidth(n) => out(&short(67, n)),
+                    Pdf417::RowHeight(n) => out(&short(68, n)),
+                    Pdf417::ErrorLevel(n) => out(&[GS, b'(', b'k', 4, 0, 48, 69, 48, 48 + n]),
+                    Pdf417::ErrorRatio(n) => out(&[GS, b'(', b'k', 4, 0, 48, 69, 49, n]),
+                    Pdf417::Truncated(on) => out(&short(70, u8::from(on))),
+                    Pdf417::Store(data) => {
+                        let data = &data[..data.len().min(0xFFFF - 3)];
+                        let [pl, ph] = ((data.len() + 3) as u16).to_le_bytes();
+                        out(&[GS, b'(', b'k', pl, ph, 48, 80, 48]);
+                        out(data);
+                    }
+                    Pdf417::Print => out(&short(81, 48)),
+                }
+            }
         }
     }
 }

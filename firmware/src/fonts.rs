@@ -2,11 +2,16 @@
 //! them: ANK bytes (ASCII with Japan's ¥ at 0x5C, half-width katakana) and two-byte kanji
 //! (Shift_JIS, or JIS inside FS & … FS .) to Unicode, then Unicode to a glyph.
 //!
-//! Glyphs come from GNU Unifont's Japanese set in `u8g2-fonts` (`unifont_t_japanese3`:
-//! 8 × 16 ANK, 16 × 16 kana and kanji), drawn into a 16 × 16 bitmap and scaled by 3/2
-//! into the printer's cells: 12 × 24 for ANK (Font A) and 24 × 24 for kanji. Half-width
-//! katakana, which the font lacks, are drawn from their full-width forms squeezed into a
-//! 12-dot cell. A character the font lacks prints as a box (the replacement glyph).
+//! Kanji-cell glyphs of JIS X 0208 (all 6,879 characters: the non-kanji rows 1-8 and the
+//! level 1 and 2 kanji, rows 16-84) come from the Shinonome 16-dot Gothic font (public
+//! domain; `firmware/fonts/shinonome16.bin`, 248 KiB of read-only data, built by
+//! `fonts/shinonome16.py` from Debian's `xfonts-shinonome`), looked up by the character's
+//! JIS row and cell. Everything else (ANK, and the NEC and IBM extensions Shift_JIS
+//! printers take) comes from GNU Unifont's sets in `u8g2-fonts` (`unifont_t_japanese3`:
+//! 8 × 16 ANK, 16 × 16 kana and kanji). Each is drawn into a 16 × 16 bitmap and scaled by
+//! 3/2 into the printer's cells: 12 × 24 for ANK (Font A) and 24 × 24 for kanji. Half-width
+//! katakana, which Unifont lacks, are drawn from their full-width forms squeezed into a
+//! 12-dot cell. A character no font has prints as a box (the replacement glyph).
 //!
 //! This module never allocates and never panics on any byte or character; it owns no state.
 
@@ -14,7 +19,7 @@ use embedded_graphics_core::Pixel;
 use embedded_graphics_core::draw_target::DrawTarget;
 use embedded_graphics_core::geometry::{OriginDimensions, Point, Size};
 use embedded_graphics_core::pixelcolor::BinaryColor;
-use encoding_rs::{DecoderResult, EUC_JP, SHIFT_JIS};
+use encoding_rs::{DecoderResult, EUC_JP, EncoderResult, SHIFT_JIS};
 use u8g2_fonts::FontRenderer;
 use u8g2_fonts::fonts;
 use u8g2_fonts::types::{FontColor, VerticalPosition};
@@ -37,6 +42,50 @@ static FONTS: [FontRenderer; 3] = [
     FontRenderer::new::<fonts::u8g2_font_unifont_t_gb2312>(),
     FontRenderer::new::<fonts::u8g2_font_unifont_t_symbols>(),
 ];
+
+/// The Shinonome 16-dot kanji font, JIS X 0208 rows 1-84 (see `fonts/shinonome16.py`
+/// for the layout): a presence bitmap, then 32 bytes a code point.
+static SHINONOME16: &[u8; SHINONOME16_BYTES] = include_bytes!("../fonts/shinonome16.bin");
+const JIS_ROWS: usize = 84;
+const JIS_CELLS: usize = 94;
+const PRESENCE_BYTES: usize = (JIS_ROWS * JIS_CELLS).div_ceil(8) + 1;
+const GLYPH_BYTES: usize = 32;
+/// Bytes of the kanji font in the firmware image.
+pub const SHINONOME16_BYTES: usize = PRESENCE_BYTES + JIS_ROWS * JIS_CELLS * GLYPH_BYTES;
+
+/// The JIS X 0208 row and cell (each 1-94) of `ch`, None when it has none. NEC's row 13
+/// is given too (the Shift_JIS printers' extension).
+pub fn jis_row_cell(ch: char) -> Option<(u8, u8)> {
+    let mut utf8 = [0u8; 4];
+    let mut out = [0u8; 8];
+    let mut encoder = EUC_JP.new_encoder();
+    let (result, _, written) =
+        encoder.encode_from_utf8_without_replacement(ch.encode_utf8(&mut utf8), &mut out, true);
+    match (result, &out[..written]) {
+        (EncoderResult::InputEmpty, &[a @ 0xA1..=0xFE, b @ 0xA1..=0xFE]) => {
+            Some((a - 0xA0, b - 0xA0))
+        }
+        _ => None,
+    }
+}
+
+/// The Shinonome bitmap of JIS row `row`, cell `cell`, None when the font has none.
+fn shinonome16(row: u8, cell: u8) -> Option<[u16; 16]> {
+    let (row, cell) = (usize::from(row), usize::from(cell));
+    if !(1..=JIS_ROWS).contains(&row) || !(1..=JIS_CELLS).contains(&cell) {
+        return None;
+    }
+    let i = (row - 1) * JIS_CELLS + (cell - 1);
+    if SHINONOME16[i / 8] & (0x80 >> (i % 8)) == 0 {
+        return None;
+    }
+    let glyph = &SHINONOME16[PRESENCE_BYTES + i * GLYPH_BYTES..][..GLYPH_BYTES];
+    let mut rows = [0u16; 16];
+    for (r, pair) in rows.iter_mut().zip(glyph.chunks_exact(2)) {
+        *r = u16::from_be_bytes([pair[0], pair[1]]);
+    }
+    Some(rows)
+}
 
 /// A glyph scaled into its cell: row `y` (0 at the top, 24 rows) holds the cell's dots
 /// in its high bits, bit 31 leftmost.
@@ -155,7 +204,10 @@ pub fn ank_glyph(ch: char) -> Option<CellGlyph> {
 
 /// The glyph of `ch` in a full-width (24-dot) cell, or None when the font lacks it.
 pub fn kanji_glyph(ch: char) -> Option<CellGlyph> {
-    bitmap16(ch).map(|b| scale(&b, 16, KANJI_WIDTH_DOTS))
+    jis_row_cell(ch)
+        .and_then(|(row, cell)| shinonome16(row, cell))
+        .or_else(|| bitmap16(ch))
+        .map(|b| scale(&b, 16, KANJI_WIDTH_DOTS))
 }
 
 /// The character an ANK byte (0x20-0x7E, 0x80-0x9F, 0xA1-0xDF) prints as; None for bytes
@@ -258,6 +310,22 @@ mod tests {
         // Half-width katakana come from the full-width forms, in a 12-dot cell.
         assert_eq!(ank_glyph('ｶ').map(|g| g.width), Some(ANK_WIDTH_DOTS));
         assert_ne!(ank_glyph('ｶ'), ank_glyph('ｷ'));
+    }
+
+    #[test]
+    fn the_kanji_font_has_every_jis_x_0208_character_and_nothing_else() {
+        let mut present = 0;
+        for row in 1..=84u8 {
+            for cell in 1..=94u8 {
+                let has = shinonome16(row, cell).is_some();
+                let defined = jis_char(row + 0x20, cell + 0x20).is_some() && row != 13;
+                assert!(!defined || has, "{row}-{cell}");
+                present += usize::from(has);
+            }
+        }
+        assert_eq!(present, 6879);
+        assert_eq!(jis_row_cell('領'), Some((0x4E - 0x20, 0x4E - 0x20)));
+        assert_eq!(jis_row_cell('A'), None);
     }
 
     #[test]

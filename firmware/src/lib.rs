@@ -7,7 +7,8 @@
 //! - `decoder`: bytes to events, one byte at a time, in constant memory.
 //! - `raster`: events to dot lines of the paper width and a UTF-8 transcript, through the
 //!   [`raster::Paper`] trait; with `fonts` (Unifont glyphs, Shift_JIS / JIS to Unicode),
-//!   `barcode` and `code128` (CODE128 / GS1-128 bars) and `qr` (the QR store).
+//!   `barcode`, `code128`, `linear` and `databar` (the GS k systems), `qr` and `pdf417`
+//!   (the 2D symbol stores).
 //! - `head`: the thermal-head driver over embedded-hal 1.0.
 //! - `firmware_loop`: serial bytes in (`embedded-io`), the engine onto the mechanism,
 //!   DLE EOT answered from the sensors.
@@ -19,11 +20,14 @@
 
 pub mod barcode;
 pub mod code128;
+pub mod databar;
 pub mod decoder;
 pub mod escpos;
 pub mod firmware_loop;
 pub mod fonts;
 pub mod head;
+pub mod linear;
+pub mod pdf417;
 pub mod qr;
 pub mod raster;
 

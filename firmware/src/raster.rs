@@ -11,8 +11,9 @@
 //! Memory budget (fixed, no allocation): the line band is `MAX_DOTS / 8` bytes ×
 //! [`MAX_BAND_ROWS`] rows (72 × 192 = 13,824 bytes: the widest paper times the tallest
 //! character, 8 × 24 dots), one output line (72 bytes), the transcript line
-//! ([`TEXT_MAX_BYTES`]), one bar code ([`BARCODE_DATA_MAX_BYTES`] of data and its values)
-//! and the QR store (`qr` module: about 6 KB). About 22 KB in all, whatever the input.
+//! ([`TEXT_MAX_BYTES`]), one bar code ([`BARCODE_DATA_MAX_BYTES`] of data, its values,
+//! runs and HRI: under 4.5 KB), the QR store (`qr` module: about 6 KB) and the PDF417
+//! store (`pdf417` module: about 4.8 KB). About 30 KB in all, whatever the input. The kanji font (248 KiB) is read-only data, not RAM.
 //!
 //! What it never does: allocate, panic on any event sequence, or write past the paper
 //! width: text that does not fit wraps, bar codes and QR symbols wider than the paper are
@@ -21,13 +22,13 @@
 //! Not drawn, by design for now: Font B (ESC ! bit 0; drawn as Font A), upside-down and
 //! rotated printing, character spacing (ESC SP, FS S), line spacing other than the
 //! default 30 dots, code pages other than katakana (their bytes print as replacement
-//! glyphs), bar code systems other than CODE128 and GS1-128 (nothing is printed, counted).
+//! glyphs).
 
-use crate::barcode::{BARCODE_DATA_MAX_BYTES, Symbol};
-use crate::code128;
+use crate::barcode::{BARCODE_DATA_MAX_BYTES, Symbol, Widths};
 use crate::decoder::{Cmd, Decoder, Event, PayloadKind};
 use crate::escpos::Justify;
 use crate::fonts::{self, ANK_WIDTH_DOTS, CELL_HEIGHT_DOTS, CellGlyph, KANJI_WIDTH_DOTS};
+use crate::pdf417::Pdf417Store;
 use crate::qr::QrStore;
 
 /// The widest paper the engine composes for (80 mm).
@@ -71,6 +72,9 @@ pub struct Faults {
     pub barcodes_dropped: u32,
     /// QR symbols not printed (no data, too much data, wider than the paper).
     pub qr_dropped: u32,
+    /// PDF417 symbols not printed (no data, too much data for a symbol or for the rows
+    /// and columns set, wider than the paper).
+    pub pdf417_dropped: u32,
     /// Raster images clipped at the paper's right edge.
     pub images_clipped: u32,
 }
@@ -157,6 +161,7 @@ enum Receiving {
     Nothing,
     Barcode { system: u8 },
     Qr,
+    Pdf417,
     Raster(RasterImage),
 }
 
@@ -194,6 +199,7 @@ pub struct Engine {
     barcode_overflow: bool,
     symbol: Symbol,
     qr: QrStore,
+    pdf417: Pdf417Store,
     faults: Faults,
 }
 
@@ -219,6 +225,7 @@ impl Engine {
             barcode_overflow: false,
             symbol: Symbol::default(),
             qr: QrStore::default(),
+            pdf417: Pdf417Store::default(),
             faults: Faults::default(),
         }
     }
@@ -303,6 +310,7 @@ impl Engine {
                 self.receiving = Receiving::Nothing;
                 self.modes = Modes::reset();
                 self.qr.reset_settings();
+                self.pdf417.reset_settings();
             }
             Cmd::LineFeed => self.print_line(paper, true)?,
             Cmd::CarriageReturn => {}
@@ -370,6 +378,13 @@ impl Engine {
             Cmd::QrModuleSize(n) => self.qr.set_module_dots(n),
             Cmd::QrErrorLevel(n) => self.qr.set_level(n),
             Cmd::QrPrint => self.print_qr(paper)?,
+            Cmd::Pdf417Columns(n) => self.pdf417.set_columns(n),
+            Cmd::Pdf417Rows(n) => self.pdf417.set_rows(n),
+            Cmd::Pdf417ModuleWidth(n) => self.pdf417.set_module_dots(n),
+            Cmd::Pdf417RowHeight(n) => self.pdf417.set_row_height(n),
+            Cmd::Pdf417ErrorLevel { m, n } => self.pdf417.set_correction(m, n),
+            Cmd::Pdf417Options(n) => self.pdf417.set_options(n),
+            Cmd::Pdf417Print => self.print_pdf417(paper)?,
             Cmd::LineSpacing(n) => m.line_spacing = n.map_or(LINE_SPACING_DOTS, u16::from),
             Cmd::KanjiUnderline(n) => m.underline_dots = n.min(2),
             // Set at the start of a line, as a printer takes them.
@@ -620,6 +635,10 @@ impl Engine {
                 self.qr.begin();
                 self.receiving = Receiving::Qr;
             }
+            PayloadKind::Pdf417Data => {
+                self.pdf417.begin();
+                self.receiving = Receiving::Pdf417;
+            }
             PayloadKind::Raster {
                 mode,
                 width_bytes,
@@ -659,6 +678,7 @@ impl Engine {
                 None => self.barcode_overflow = true,
             },
             Receiving::Qr => self.qr.push(byte),
+            Receiving::Pdf417 => self.pdf417.push(byte),
             Receiving::Raster(image) => {
                 // Dots of this byte, scaled, from the image's left edge.
                 let x = image.offset + image.column.saturating_mul(8).saturating_mul(image.x_scale);
@@ -690,7 +710,7 @@ impl Engine {
         let receiving = core::mem::replace(&mut self.receiving, Receiving::Nothing);
         match receiving {
             Receiving::Barcode { system } => self.print_barcode(system, paper),
-            Receiving::Nothing | Receiving::Qr => Ok(()),
+            Receiving::Nothing | Receiving::Qr | Receiving::Pdf417 => Ok(()),
             Receiving::Raster(_) => {
                 self.out.fill(0);
                 Ok(())
@@ -707,10 +727,14 @@ impl Engine {
             self.faults.barcodes_dropped += 1;
             return Ok(());
         }
-        let module = u16::from(self.modes.barcode_module);
-        let mut modules = 0u32;
-        code128::widths(self.symbol.values(), |w, _| modules += u32::from(w));
-        let width = modules * u32::from(module);
+        let (narrow, wide) = run_dots(self.symbol.widths(), self.modes.barcode_module);
+        let kind = self.symbol.widths();
+        let dots_of = move |w: u8| match kind {
+            Widths::Modules => u32::from(w) * u32::from(narrow),
+            Widths::NarrowWide if w == 1 => u32::from(narrow),
+            Widths::NarrowWide => u32::from(wide),
+        };
+        let width: u32 = self.symbol.runs_widths().iter().map(|&w| dots_of(w)).sum();
         if width > u32::from(self.dots) {
             self.faults.barcodes_dropped += 1;
             return Ok(());
@@ -725,16 +749,15 @@ impl Engine {
         let bytes = self.line_bytes();
         self.out.fill(0);
         let mut x = x0;
-        let out = &mut self.out;
-        code128::widths(self.symbol.values(), |w, bar| {
-            let n = u16::from(w) * module;
-            if bar {
+        for (i, &w) in self.symbol.runs_widths().iter().enumerate() {
+            let n = dots_of(w) as u16;
+            if i % 2 == 0 {
                 for d in x..x + n {
-                    out[usize::from(d / 8)] |= 0x80 >> (d % 8);
+                    self.out[usize::from(d / 8)] |= 0x80 >> (d % 8);
                 }
             }
             x += n;
-        });
+        }
         for _ in 0..self.modes.barcode_height {
             paper.dot_line(&self.out[..bytes])?;
         }
@@ -815,6 +838,44 @@ impl Engine {
     }
 }
 
+impl Engine {
+    fn print_pdf417<P: Paper>(&mut self, paper: &mut P) -> Result<(), P::Error> {
+        if self.line_used > 0 {
+            self.print_line(paper, true)?;
+        }
+        let area = self.area();
+        let Ok(layout) = self.pdf417.encode(area.1) else {
+            self.faults.pdf417_dropped += 1;
+            return Ok(());
+        };
+        let module = u16::from(self.pdf417.module_dots());
+        let width = u32::from(layout.width_modules()) * u32::from(module);
+        if width > u32::from(self.dots) {
+            self.faults.pdf417_dropped += 1;
+            return Ok(());
+        }
+        let x0 = justified(area, self.dots, self.modes.justify, width as u16);
+        let bytes = self.line_bytes();
+        for row in 0..layout.rows {
+            let out = &mut self.out;
+            out.fill(0);
+            let mut x = x0;
+            self.pdf417.row(&layout, row, |bar| {
+                if bar {
+                    for d in x..x + module {
+                        out[usize::from(d / 8)] |= 0x80 >> (d % 8);
+                    }
+                }
+                x += module;
+            });
+            for _ in 0..self.pdf417.row_dots() {
+                paper.dot_line(&self.out[..bytes])?;
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Left offset of something `width` dots wide under justification `j` in the print
 /// area `(left, width)` of paper `dots` wide; something wider than the area still stays on
 /// the paper.
@@ -827,6 +888,17 @@ fn justified((left, area): (u16, u16), dots: u16, j: Justify, width: u16) -> u16
             Justify::Right => room,
         };
     x.min(dots.saturating_sub(width))
+}
+
+/// The dots of a narrow and a wide run under GS w `module` (1-6): a module system's
+/// module is `module` dots; a two-width system's narrow element is `module` dots and its
+/// wide one about 2.5 times that, as Epson's GS w table gives for the TM-T88.
+fn run_dots(widths: Widths, module: u8) -> (u8, u8) {
+    let module = module.clamp(1, 6);
+    match widths {
+        Widths::Modules => (module, module),
+        Widths::NarrowWide => (module, [3, 5, 8, 10, 13, 15][usize::from(module - 1)]),
+    }
 }
 
 /// `out` = `row` moved right by `offset` dots (dots pushed past the end are dropped).

@@ -51,6 +51,9 @@ pub struct ReplayOptions {
     /// the rest at the end of the log. Receipts are printed and the sync task woken only
     /// once their sales' transaction is committed. 1: a transaction per sale.
     pub group_sales: usize,
+    /// The bar codes the receipts carry (`konbini.toml`'s `[devices] receipt_barcode` and
+    /// `bill_barcodes`).
+    pub barcodes: konbini_devices::printer::ReceiptBarcodes,
 }
 
 /// Sales committed together by default: each group is one `synchronous=FULL` commit.
@@ -289,10 +292,12 @@ pub fn replay(opts: &ReplayOptions, observer: &mut dyn Observer) -> Result<Summa
         .receipts
         .as_deref()
         .map(|dir| {
-            ReceiptDir::create(dir).map_err(|source| ReplayError::Receipts {
-                path: dir.to_owned(),
-                source,
-            })
+            ReceiptDir::create(dir)
+                .map(|d| d.with_barcodes(opts.barcodes))
+                .map_err(|source| ReplayError::Receipts {
+                    path: dir.to_owned(),
+                    source,
+                })
         })
         .transpose()?;
     if let Some(printer) = &printer {

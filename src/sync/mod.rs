@@ -28,7 +28,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use konbini_domain::retry::{Jitter, Retry, RetryPolicy};
-use konbini_journal::{Journal, JournalError, OutboxSummary, SyncState};
+use konbini_journal::{Journal, JournalError, OutboxSummary, SlipAnswer, SyncState};
 use konbini_protocol::Verdict;
 use upstream::{Confirmation, Upstream, UpstreamError};
 
@@ -120,7 +120,9 @@ fn refresh(
     Ok(())
 }
 
-type Verdicts = Vec<((u64, u32), SyncState, Option<String>)>;
+/// A batch's answers, each with the time it came (the journal keeps it in the slip's
+/// verdict record).
+type Verdicts = Vec<SlipAnswer>;
 
 /// Writes the batches' verdicts to the journal, in the order the batches were sent, without
 /// the sync task waiting for each write: answers that come while a write (and its fsync)
@@ -591,10 +593,16 @@ pub async fn run<U: Upstream>(
         let sent = answer.expect("the front was answered");
         let wait = match sent {
             Ok(verdicts) => {
+                let answered_at_ms = konbini_journal::unix_ms(std::time::SystemTime::now());
                 let results: Verdicts = keys
                     .iter()
                     .zip(&verdicts)
-                    .map(|(key, v)| (*key, sync_state(v.verdict), v.reason.clone()))
+                    .map(|(key, v)| SlipAnswer {
+                        key: *key,
+                        state: sync_state(v.verdict),
+                        reason: v.reason.clone(),
+                        answered_at_ms,
+                    })
                     .collect();
                 recorder.push(results).await?;
                 mark = after;
@@ -675,6 +683,16 @@ mod tests {
     use super::*;
     use konbini_domain::{BillBarcode, BillFields, Deadline, Yen};
 
+    /// The network accepted the slip at `key`, just now.
+    fn sent(key: (u64, u32)) -> SlipAnswer {
+        SlipAnswer {
+            key,
+            state: SyncState::Sent,
+            reason: None,
+            answered_at_ms: konbini_journal::unix_ms(std::time::SystemTime::now()),
+        }
+    }
+
     /// A journal in `dir` with `sales` sales of `slips` other billers' slips of 1,000 yen.
     fn journal_of(dir: &std::path::Path, sales: u32, slips: u32) -> SharedJournal {
         let mut journal = Journal::open(&dir.join("journal.db")).unwrap();
@@ -739,7 +757,7 @@ mod tests {
             assert!(done_tx.send(seen).is_ok());
         });
         let (mut recorder, handle) = recorder_counting(&shared, began, done);
-        let verdict = |i: usize| vec![(slips[i].key(), SyncState::Sent, None)];
+        let verdict = |i: usize| vec![sent(slips[i].key())];
         // Two answers before the snapshot: queued, not written.
         for i in 0..2 {
             handle.update(|st| st.outbox.sent += 1);
@@ -795,10 +813,7 @@ mod tests {
         assert!(done_tx.send(failed).is_ok());
         let (mut recorder, handle) = recorder_counting(&shared, began, done);
         handle.update(|st| st.outbox.sent += 1);
-        recorder
-            .push(vec![(slips[0].key(), SyncState::Sent, None)])
-            .await
-            .unwrap();
+        recorder.push(vec![sent(slips[0].key())]).await.unwrap();
         recorder.flush().await.unwrap();
         assert!(recorder.counting.is_none());
         assert_eq!(handle.status().outbox.sent, 1);
@@ -825,12 +840,7 @@ mod tests {
             let batch = with_journal(&shared, |j| j.pending_from(from, 5)).unwrap();
             let last = batch.last().unwrap().key();
             from = (last.0, last.1 + 1);
-            batches.push(
-                batch
-                    .iter()
-                    .map(|s| (s.key(), SyncState::Sent, None))
-                    .collect::<Verdicts>(),
-            );
+            batches.push(batch.iter().map(|s| sent(s.key())).collect::<Verdicts>());
         }
         let mut recorder = Recorder::new(shared.clone(), None, Arc::new(SyncHandle::default()));
         // The register holds the journal: the first write waits for it.
@@ -862,6 +872,10 @@ mod tests {
         let j = shared.lock().unwrap();
         assert!(j.pending_from((0, 0), 100).unwrap().is_empty());
         assert_eq!(j.outbox_summary((0, 0)).unwrap().sent, 15);
+        // The moved rows have their verdict records, written in the same writes (a run
+        // of one batch's plain `sent` answers as one): verify proves every state.
+        let records = j.verify(None).unwrap().verdicts.unwrap();
+        assert!((1..=15).contains(&records), "{records}");
     }
 
     /// A real network behind an upstream that holds the first batch the first time it is

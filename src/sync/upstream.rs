@@ -147,6 +147,9 @@ impl HttpUpstream {
             .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(3)))
             .redirect(reqwest::redirect::Policy::none())
+            // The network closes a connection silent for 30 s (its idle timeout): reuse
+            // one only well within that, so a request is never sent on a closing socket.
+            .pool_idle_timeout(Duration::from_secs(15))
             .build()
             .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
         Ok(HttpUpstream {

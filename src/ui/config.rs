@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use konbini_devices::printer::ReceiptBarcodes;
 use konbini_domain::{Chain, Yen};
 use konbini_register::{OfflineLimits, Station, Store};
 
@@ -87,6 +88,27 @@ pub struct DevicesConfig {
     pub paper_mm: Option<u32>,
     /// Where the device profiles are (default `hardware`).
     pub profiles: Option<PathBuf>,
+    /// How a receipt's number prints: a bar code system's name (`code128`, `jan13`, …)
+    /// or `none` (text only). Default `code128`.
+    pub receipt_barcode: Option<String>,
+    /// Whether a receipt repeats each bill slip's barcode as GS1-128 (80 mm paper only).
+    pub bill_barcodes: Option<bool>,
+}
+
+impl FileConfig {
+    /// The bar codes receipts carry, from `[devices] receipt_barcode` and `bill_barcodes`.
+    pub fn receipt_barcodes(&self) -> Result<ReceiptBarcodes, ConfigError> {
+        let default = ReceiptBarcodes::default();
+        let number = match &self.devices.receipt_barcode {
+            None => default.number,
+            Some(name) => konbini_devices::printer::barcodes::system_named(name)
+                .map_err(|e| ConfigError::Invalid(format!("devices.receipt_barcode {e}")))?,
+        };
+        Ok(ReceiptBarcodes {
+            number,
+            bills: self.devices.bill_barcodes.unwrap_or(default.bills),
+        })
+    }
 }
 
 /// `[limits]`.
@@ -173,6 +195,8 @@ pub struct RegisterConfig {
     pub scanner: Option<konbini_devices::scanner::ReaderConfig>,
     /// A real printer: path, baud, columns.
     pub printer: Option<(PathBuf, u32, usize)>,
+    /// The bar codes receipts carry (`[devices] receipt_barcode`, `bill_barcodes`).
+    pub barcodes: ReceiptBarcodes,
     /// Offline limits.
     pub limits: OfflineLimits,
     /// Exit after the first frame.
@@ -213,6 +237,17 @@ pub fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
         path: path.to_owned(),
         message: e.to_string(),
     })
+}
+
+/// The receipt bar codes of `konbini replay`: from `config`, or ./konbini.toml when it
+/// exists, or the defaults.
+pub fn replay_barcodes(config: Option<&Path>) -> Result<ReceiptBarcodes, ConfigError> {
+    let file = match config {
+        Some(path) => read_file(path)?,
+        None if Path::new(DEFAULT_CONFIG).exists() => read_file(Path::new(DEFAULT_CONFIG))?,
+        None => FileConfig::default(),
+    };
+    file.receipt_barcodes()
 }
 
 /// The settings from the flags, the config file and the defaults, at `now` (for the
@@ -362,7 +397,9 @@ pub fn resolve(
             station.terminal
         ))
     });
+    let barcodes = file.receipt_barcodes()?;
     Ok(RegisterConfig {
+        barcodes,
         lang: args.lang.or(file.language).unwrap_or_default(),
         journal: args
             .journal

@@ -93,7 +93,8 @@ pub fn run(args: &RegisterArgs) -> anyhow::Result<()> {
     let print_floor = first_sale_of_today(&journal)?;
     let journal: SharedJournal = Arc::new(Mutex::new(journal));
     let receipts = ReceiptDir::create(&settings.receipts)
-        .with_context(|| format!("receipts directory {}", settings.receipts.display()))?;
+        .with_context(|| format!("receipts directory {}", settings.receipts.display()))?
+        .with_barcodes(settings.barcodes);
     let reports = receipts.clone();
     let recorder = record::Recorder::create(&settings.record, &settings.station)?;
     let printer = match &settings.printer {
@@ -102,6 +103,7 @@ pub fn run(args: &RegisterArgs) -> anyhow::Result<()> {
             path: path.clone(),
             baud: *baud,
             columns: *columns,
+            barcodes: settings.barcodes,
             port: Mutex::new(None),
         },
     };

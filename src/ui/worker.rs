@@ -16,7 +16,9 @@ use crate::embedded::DemoVoucher;
 use crate::replay::ReceiptDir;
 use crate::sync::upstream::{HttpUpstream, Upstream, lookup_with_retries};
 use crate::sync::{SharedJournal, SyncHandle};
-use konbini_devices::printer::{PrinterPort, encode_receipt, queue};
+use konbini_devices::printer::{
+    PrinterPort, ReceiptBarcodes, encode_receipt_with, encode_sale_receipt, queue,
+};
 use konbini_devices::receipt::Receipt;
 use konbini_journal::Journal;
 use konbini_register::{LookupAnswer, Msg, Station};
@@ -39,6 +41,8 @@ pub enum Printer {
         baud: u32,
         /// Characters a line.
         columns: usize,
+        /// The bar codes its receipts carry.
+        barcodes: ReceiptBarcodes,
         /// The open port, if it is open.
         port: Mutex<Option<PrinterPort>>,
     },
@@ -240,6 +244,7 @@ impl Services {
                 path,
                 baud,
                 columns,
+                barcodes,
                 port,
             } => {
                 if self.print_queue_len() == 0 {
@@ -259,7 +264,7 @@ impl Services {
                     }
                 };
                 let floor = self.print_floor.load(Ordering::Relaxed);
-                let report = queue::drain(&self.journal, p, *columns, floor);
+                let report = queue::drain_with(&self.journal, p, *columns, *barcodes, floor);
                 match report {
                     Ok(report) => {
                         answers.extend(report.printed.iter().map(|&seq| Answer::Printed { seq }));
@@ -325,6 +330,7 @@ impl Services {
                 path,
                 baud,
                 columns,
+                barcodes,
                 port,
             } => {
                 let sale = match lock(&self.journal).sale(seq) {
@@ -332,7 +338,7 @@ impl Services {
                     Ok(None) => return vec![],
                     Err(e) => return vec![Answer::Trouble(e.to_string())],
                 };
-                let job = encode_receipt(&Receipt::for_sale(&sale), *columns);
+                let job = encode_sale_receipt(&sale, *columns, *barcodes);
                 match send(port, path, *baud, &job) {
                     Ok(()) => vec![Answer::Printed { seq }],
                     Err(why) => vec![Answer::PrintHeld { seq, why }],
@@ -393,10 +399,11 @@ impl Services {
             path,
             baud,
             columns,
+            barcodes,
             port,
         } = &self.printer
         {
-            let job = encode_receipt(receipt, *columns);
+            let job = encode_receipt_with(receipt, *columns, *barcodes, &[]);
             send(port, path, *baud, &job)?;
             done = Ok(path.display().to_string());
         }

@@ -169,6 +169,7 @@ fn each_crate_links_only_what_the_house_allows() {
     // And the check itself can see a dependency: the application links every crate.
     assert!(path_to(&graph, "konbini-pos", &["konbini-network"]).is_some());
     assert!(path_to(&graph, "konbini-network", &["rusqlite"]).is_some());
+    assert!(path_to(&graph, "konbini-network", &["tokio-postgres"]).is_some());
 }
 
 /// Every `.rs` file under `dir`, recursively.
@@ -197,6 +198,24 @@ fn inside_the_network_only_its_sqlite_backend_names_sqlite() {
             assert!(
                 file.starts_with(&backend) || !text.contains(word),
                 "{} names {word:?}: only storage/sqlite/ may",
+                file.display()
+            );
+        }
+    }
+}
+
+#[test]
+fn inside_the_network_only_its_postgres_backend_names_postgresql_s_client() {
+    let src = super::common::repo().join("crates/network/src");
+    let backend = src.join("storage/postgres");
+    let files = rust_files(&src);
+    assert!(files.iter().any(|f| f.starts_with(&backend)), "{files:?}");
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap();
+        for word in ["tokio_postgres", "deadpool", "postgres_types"] {
+            assert!(
+                file.starts_with(&backend) || !text.contains(word),
+                "{} names {word:?}: only storage/postgres/ may",
                 file.display()
             );
         }

@@ -52,7 +52,7 @@ fn pragmas_are_read_back_at_open() {
     assert_eq!(j.pragma("foreign_keys").unwrap(), "1");
     assert_eq!(
         j.pragma("user_version").unwrap(),
-        "3",
+        "4",
         "migrated from empty to the latest"
     );
     assert_eq!(j.journal_id().len(), 32);
@@ -424,7 +424,7 @@ fn one_writer_at_a_time() {
     ]);
     assert!(!out.status.success());
     assert!(
-        stderr(&out).contains("is in use by another konbini process"),
+        stderr(&out).contains(&format!("is in use by pid {}", std::process::id())),
         "{}",
         stderr(&out)
     );
@@ -458,4 +458,122 @@ fn replay_refuses_to_append_to_a_tampered_journal() {
         .query_row("SELECT count(*) FROM sales", [], |r| r.get(0))
         .unwrap();
     assert_eq!(sales, 300, "nothing was appended");
+}
+
+/// Issue 21: deleting `<journal>.lock` during a replay let a second writer in.
+#[test]
+fn a_second_writer_is_refused_even_after_the_lock_file_was_deleted() {
+    let dir = tempdir();
+    let journal = dir.path().join("j.db");
+    let held = Journal::open(&journal).unwrap();
+    std::fs::remove_file(dir.path().join("j.db.lock")).unwrap();
+    let out = run(&[
+        "replay",
+        shipped_log("edge-cases.jsonl").to_str().unwrap(),
+        "--journal",
+        journal.to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!(
+            "journal {} is in use by pid {}",
+            journal.display(),
+            std::process::id()
+        )),
+        "{err}"
+    );
+    // Readers need no lock.
+    assert!(verify(&journal).is_ok());
+    let sales: i64 = Connection::open(&journal)
+        .unwrap()
+        .query_row("SELECT count(*) FROM sales", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(sales, 0, "the refused writer wrote nothing");
+    drop(held);
+}
+
+/// Issue 21: outbox rows made `sent` by hand passed verify, and the resumed sync sent none
+/// of them. Verify names the first, and a replay refuses the journal.
+#[test]
+fn outbox_rows_marked_sent_by_hand_fail_verify_naming_the_first() {
+    let dir = tempdir();
+    let journal = store_day_journal(dir.path());
+    tamper(
+        &journal,
+        "UPDATE outbox SET state = 'sent' WHERE state = 'pending'",
+    );
+    let err = verify(&journal).expect_err("unproven states must be caught");
+    assert!(
+        err.contains("outbox row sale 1 slip 1: state 'sent' but no verdict records it"),
+        "{err}"
+    );
+    assert!(err.contains("day.db"), "{err}");
+    let out = run(&[
+        "replay",
+        shipped_log("edge-cases.jsonl").to_str().unwrap(),
+        "--journal",
+        journal.to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("outbox row sale 1 slip 1"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// Issue 21: a one-byte change of an outbox state in the file passed verify (or was called
+/// "not a konbini journal"), then stopped replay. Verify names the row either way: a
+/// state that is no state, and a state stored as a blob.
+#[test]
+fn a_one_byte_change_of_an_outbox_state_is_named_as_that_rows() {
+    for (what, change) in [
+        (
+            "letter",
+            Box::new(|b: &mut Vec<u8>, at: usize| b[at + 6] = b'G')
+                as Box<dyn Fn(&mut Vec<u8>, usize)>,
+        ),
+        (
+            "type",
+            Box::new(|b: &mut Vec<u8>, at: usize| {
+                // The record header's serial type of the 7-byte text (13 + 2 * 7) just
+                // before its body becomes a 7-byte blob's (12 + 2 * 7).
+                let t = (at.saturating_sub(16)..at)
+                    .rev()
+                    .find(|&i| b[i] == 27)
+                    .unwrap();
+                b[t] = 26;
+            }),
+        ),
+    ] {
+        let dir = tempdir();
+        let journal = store_day_journal(dir.path());
+        let mut bytes = std::fs::read(&journal).unwrap();
+        let at = bytes
+            .windows(7)
+            .rposition(|w| w == b"pending")
+            .expect("an outbox state in the file");
+        change(&mut bytes, at);
+        std::fs::write(&journal, &bytes).unwrap();
+        let (seq, idx): (i64, i64) = Connection::open(&journal)
+            .unwrap()
+            .query_row(
+                "SELECT sale_seq, idx FROM outbox
+                 WHERE typeof(state) != 'text' OR state != 'pending'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap_or_else(|e| panic!("{what}: the change hit no outbox row: {e}"));
+        let err = verify(&journal).expect_err("the change must be caught");
+        let expected = match what {
+            "letter" => "its state 'pendinG' is not an outbox state",
+            _ => "its state a blob of 7 bytes is not an outbox state",
+        };
+        assert!(
+            err.contains(&format!("outbox row sale {seq} slip {idx}: {expected}")),
+            "{what}: {err}"
+        );
+        assert!(!err.contains("not a konbini journal"), "{what}: {err}");
+    }
 }

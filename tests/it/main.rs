@@ -4,6 +4,7 @@
 mod architecture;
 mod common;
 mod crash;
+mod hostile;
 mod journal;
 mod network;
 mod printer;
@@ -17,3 +18,4 @@ mod sync;
 mod udev;
 mod ui;
 mod ui_pty;
+mod webhooks;

@@ -574,6 +574,19 @@ fn printer_sim_prints_a_job_to_png_and_answers_print_test_status() {
     let text = std::fs::read_to_string(out_dir.join("job-0001.txt")).unwrap();
     assert!(text.contains("テスト印字"), "{text}");
     assert!(text.contains("印字テスト完了"), "{text}");
+    // After the receipt's cut, a sheet with a sample of every bar code system.
+    let line = sim.next_line();
+    assert!(line.starts_with("job-0002: "), "{line}");
+    let sample = std::fs::read_to_string(out_dir.join("job-0002.txt")).unwrap();
+    for name in [
+        "JAN13 (EAN13)",
+        "CODABAR (NW-7)",
+        "CODE39",
+        "ITF",
+        "GS1-128",
+    ] {
+        assert!(sample.contains(name), "{name}: {sample}");
+    }
 
     // Pull the paper: the status says so, print-test fails, and no new job appears.
     std::fs::write(&paper_out, b"").unwrap();
@@ -585,7 +598,8 @@ fn printer_sim_prints_a_job_to_png_and_answers_print_test_status() {
     std::fs::remove_file(&paper_out).unwrap();
     let out = run(&["devices", "print-test", "--port", link.to_str().unwrap()]);
     assert!(out.status.success(), "{}", stdout(&out));
-    assert!(sim.next_line().starts_with("job-0002: "));
+    assert!(sim.next_line().starts_with("job-0003: "));
+    assert!(sim.next_line().starts_with("job-0004: "));
 
     let done = sim.stop();
     assert!(done.status.success(), "{}", stderr(&done));
@@ -596,7 +610,11 @@ fn printer_sim_prints_a_job_to_png_and_answers_print_test_status() {
             "job-0001.png",
             "job-0001.txt",
             "job-0002.png",
-            "job-0002.txt"
+            "job-0002.txt",
+            "job-0003.png",
+            "job-0003.txt",
+            "job-0004.png",
+            "job-0004.txt"
         ]
     );
 }
@@ -697,5 +715,151 @@ fn replay_receipts_have_a_picture_beside_each_text() {
     assert!(
         sheet.png_bytes().unwrap() == std::fs::read(receipts.join("T09-000002.png")).unwrap(),
         "the replay's picture is the printer's"
+    );
+}
+
+/// The PNG as a PGM (white 0xFF, black 0), with a white quiet zone of `margin` pixels.
+fn png_to_pgm(bytes: &[u8], margin: usize) -> Vec<u8> {
+    let decoder = png::Decoder::new(std::io::Cursor::new(bytes));
+    let mut reader = decoder.read_info().expect("a PNG");
+    let mut buf = vec![0; reader.output_buffer_size().expect("size")];
+    let info = reader.next_frame(&mut buf).expect("a frame");
+    let (w, h) = (info.width as usize, info.height as usize);
+    let row_bytes = w.div_ceil(8);
+    let (pw, ph) = (w + 2 * margin, h + 2 * margin);
+    let mut out = format!("P5 {pw} {ph} 255\n").into_bytes();
+    for y in 0..ph {
+        for x in 0..pw {
+            let inside = (margin..margin + w).contains(&x) && (margin..margin + h).contains(&y);
+            let white = !inside || {
+                let row = &buf[(y - margin) * row_bytes..][..row_bytes];
+                row[(x - margin) / 8] & (0x80 >> ((x - margin) % 8)) != 0
+            };
+            out.push(if white { 255 } else { 0 });
+        }
+    }
+    out
+}
+
+/// What zxing-cpp (firmware/tests/zxing_read.py, in the venv `.ci/run` makes) reads in a
+/// PGM picture: `format|text` per symbol.
+fn zxing_reads(pgm: &Path) -> Vec<String> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let python = std::env::var_os("KONBINI_ZXING_PYTHON")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| root.join("target/zxing-venv/bin/python"));
+    assert!(
+        python.exists(),
+        "zxing-cpp is not installed: run .ci/run's venv step (target/zxing-venv)"
+    );
+    let out = std::process::Command::new(python)
+        .arg(root.join("firmware/tests/zxing_read.py"))
+        .arg(pgm)
+        .output()
+        .expect("zxing-cpp runs");
+    assert!(out.status.success(), "{}", stderr(&out));
+    stdout(&out)
+        .lines()
+        .flat_map(|l| l.split('\t').skip(1).map(str::to_owned).collect::<Vec<_>>())
+        .collect()
+}
+
+#[test]
+fn replay_receipts_carry_the_configured_number_barcode_and_bill_barcodes() {
+    use konbini_devices::printer::barcodes::bills_of;
+    use konbini_devices::printer::{ReceiptBarcodes, encode_sale_receipt};
+    use konbini_firmware::escpos::BarcodeSystem;
+
+    let dir = tempdir();
+    let config = dir.path().join("konbini.toml");
+    std::fs::write(
+        &config,
+        "[devices]\nreceipt_barcode = \"code39\"\nbill_barcodes = true\n",
+    )
+    .unwrap();
+    let receipts = dir.path().join("r");
+    crate::common::replay_json(
+        &shipped_log("edge-cases.jsonl"),
+        &dir.path().join("j.db"),
+        &[
+            "--receipts",
+            receipts.to_str().unwrap(),
+            "--config",
+            config.to_str().unwrap(),
+        ],
+    );
+    let journal = konbini_journal::Journal::open_read_only(&dir.path().join("j.db")).unwrap();
+    let sale = journal.sale(2).unwrap().unwrap();
+    let number = konbini_devices::receipt::Receipt::for_sale(&sale).number;
+    let bills = bills_of(&sale);
+    assert!(!bills.is_empty(), "sale 2 pays a bill by its barcode");
+    // The receipt's bytes: GS k 69 (CODE39) with the number, GS k 74 (GS1-128) per bill.
+    let setting = ReceiptBarcodes {
+        number: Some(BarcodeSystem::Code39),
+        bills: true,
+    };
+    let job = encode_sale_receipt(&sale, konbini_devices::receipt::COLUMNS_80MM, setting);
+    let mut code39 = vec![0x1d, b'k', 69, number.len() as u8];
+    code39.extend_from_slice(number.as_bytes());
+    assert!(contains(&job, &code39), "GS k 69 {number}");
+    for bill in &bills {
+        let mut gs1 = vec![0x1d, b'k', 74, 44];
+        gs1.extend_from_slice(bill.as_bytes());
+        assert!(contains(&job, &gs1), "GS k 74 {bill}");
+    }
+    // The replay printed exactly that job.
+    let png = std::fs::read(receipts.join(format!("{number}.png"))).unwrap();
+    let (sheet, faults) = konbini_devices::printer::render(&job, 576).unwrap();
+    assert_eq!(faults.barcodes_dropped, 0);
+    assert!(
+        sheet.png_bytes().unwrap() == png,
+        "the replay's picture is this job's"
+    );
+    // And a decoder the project did not write reads the number and the bills off it.
+    let pgm = dir.path().join("receipt.pgm");
+    std::fs::write(&pgm, png_to_pgm(&png, 40)).unwrap();
+    let read = zxing_reads(&pgm);
+    assert!(
+        read.contains(&format!("Code39|{number}")),
+        "{number} not in {read:?}"
+    );
+    for bill in &bills {
+        assert!(
+            read.iter()
+                .any(|r| r.starts_with("Code128|") && r[8..].replace(['(', ')'], "") == **bill),
+            "{bill} not in {read:?}"
+        );
+    }
+    // Without the setting, the receipt number is CODE128 and no bill barcode prints.
+    let plain = dir.path().join("plain");
+    crate::common::replay_json(
+        &shipped_log("edge-cases.jsonl"),
+        &dir.path().join("j2.db"),
+        &["--receipts", plain.to_str().unwrap()],
+    );
+    let pgm = dir.path().join("plain.pgm");
+    let png = std::fs::read(plain.join(format!("{number}.png"))).unwrap();
+    std::fs::write(&pgm, png_to_pgm(&png, 40)).unwrap();
+    assert_eq!(zxing_reads(&pgm), [format!("Code128|{number}")]);
+}
+
+#[test]
+fn an_unknown_receipt_barcode_name_is_one_error_naming_the_key() {
+    let dir = tempdir();
+    let config = dir.path().join("konbini.toml");
+    std::fs::write(&config, "[devices]\nreceipt_barcode = \"qr\"\n").unwrap();
+    let out = run(&[
+        "replay",
+        shipped_log("edge-cases.jsonl").to_str().unwrap(),
+        "--journal",
+        dir.path().join("j.db").to_str().unwrap(),
+        "--config",
+        config.to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("devices.receipt_barcode") && err.contains("\"qr\""),
+        "{err}"
     );
 }

@@ -12,35 +12,39 @@ use serde_json::{Value, json};
 use crate::common::{konbini, stderr, stdout, tempdir};
 use crate::network::{Hook, Net, TERMINALS, barcode_of, codes};
 
+/// A scan log time `offset` seconds after `base` (Unix seconds), in Japan time.
+fn log_time(base: i64, offset: usize) -> String {
+    chrono::DateTime::from_timestamp(base + offset as i64, 0)
+        .unwrap()
+        .with_timezone(&chrono::FixedOffset::east_opt(9 * 3600).unwrap())
+        .to_rfc3339()
+}
+
 /// Create `n` payments (amounts 1000 + i) and write a scan log paying them, one sale each:
-/// barcodes, and every third one keyed in at Lawson.
+/// barcodes, and every third one keyed in at Lawson. The sales are timed after the payments
+/// were created, on the network's clock, which is then moved past the last of them: the
+/// network judges `paid_at` in its own time.
 fn payments_and_log(net: &Net, n: usize, log: &Path) -> Vec<String> {
+    let pis: Vec<Value> = (0..n).map(|i| net.pay(1000 + i as i64, &[])).collect();
+    let base = net.now() + 1;
     let mut ids = Vec::new();
     let mut lines = vec![json!({"konbini_scan_log": 1, "terminal": TERMINALS[0].0,
         "store": {"code": "0042", "chain": "lawson", "name": "ローソン 札幌北口店"}})];
-    for i in 0..n {
-        let amount = 1000 + i as i64;
-        let pi = net.pay(amount, &[]);
+    for (i, pi) in pis.iter().enumerate() {
         ids.push(pi["id"].as_str().unwrap().to_owned());
-        let at = |s: usize| {
-            format!(
-                "2026-11-28T{:02}:{:02}:{:02}+09:00",
-                9 + (i * 30 + s) / 3600,
-                (i * 30 + s) / 60 % 60,
-                (i * 30 + s) % 60
-            )
-        };
+        let at = |s: usize| log_time(base, i * 30 + s);
         if i % 3 == 2 {
-            let (code, number) = codes(&pi, "lawson");
+            let (code, number) = codes(pi, "lawson");
             lines.push(json!({"at": at(0), "key_in": {"chain": "lawson", "payment_code": code, "confirmation_number": number}}));
         } else {
-            lines.push(json!({"at": at(0), "scan": format!("]C1{}", barcode_of(&pi))}));
+            lines.push(json!({"at": at(0), "scan": format!("]C1{}", barcode_of(pi))}));
         }
         lines.push(json!({"at": at(10), "tender": 5000}));
         lines.push(json!({"at": at(20), "complete": true}));
     }
     let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
     std::fs::write(log, text).unwrap();
+    net.advance((n * 30 + 60) as i64);
     ids
 }
 
@@ -294,27 +298,24 @@ fn offline_past_the_unsent_limit_new_slips_are_refused_offline_limit() {
     assert_eq!(s["sync"]["pending"], 3);
 }
 
-/// Payments paid by barcode only (key-ins would need a look-up through the faulty link).
+/// Payments paid by barcode only (key-ins would need a look-up through the faulty link),
+/// timed as [`payments_and_log`] times them.
 fn barcode_payments_and_log(net: &Net, n: usize, log: &Path) -> Vec<String> {
+    let pis: Vec<Value> = (0..n).map(|i| net.pay(1000 + i as i64, &[])).collect();
+    let base = net.now() + 1;
     let mut ids = Vec::new();
     let mut lines = vec![json!({"konbini_scan_log": 1, "terminal": TERMINALS[0].0,
         "store": {"code": "0042", "chain": "familymart", "name": "ファミリーマート 札幌駅前店"}})];
-    for i in 0..n {
-        let pi = net.pay(1000 + i as i64, &[]);
+    for (i, pi) in pis.iter().enumerate() {
         ids.push(pi["id"].as_str().unwrap().to_owned());
-        let t = |s: usize| {
-            format!(
-                "2026-11-28T10:{:02}:{:02}+09:00",
-                (i * 3 + s) / 60,
-                (i * 3 + s) % 60
-            )
-        };
-        lines.push(json!({"at": t(0), "scan": format!("]C1{}", barcode_of(&pi))}));
+        let t = |s: usize| log_time(base, i * 3 + s);
+        lines.push(json!({"at": t(0), "scan": format!("]C1{}", barcode_of(pi))}));
         lines.push(json!({"at": t(1), "tender": 10000}));
         lines.push(json!({"at": t(2), "complete": true}));
     }
     let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
     std::fs::write(log, text).unwrap();
+    net.advance((n * 3 + 60) as i64);
     ids
 }
 

@@ -77,6 +77,7 @@ pub fn replay_figures(dir: &Path, sales: u64, rounds: u32) -> anyhow::Result<Rep
                 (konbini_pos::replay::DEFAULT_GROUP_SALES, &mut grouped),
             ] {
                 let opts = ReplayOptions {
+                    barcodes: Default::default(),
                     log: log.clone(),
                     journal: work.join(format!("journal{round}-{group_sales}.db")),
                     receipts: None,
@@ -960,6 +961,113 @@ async fn sync_bench_drain(
             handle,
         },
     ))
+}
+
+/// The time to draw one bar code system's sample at its largest size on 80 mm paper.
+#[derive(Debug, Clone)]
+pub struct SymbolFigure {
+    /// The system's name.
+    pub system: &'static str,
+    /// The largest GS w module (1-6) at which the symbol fits 576 dots.
+    pub module: u8,
+    /// Dot lines drawn (255 rows of bars, HRI above and below).
+    pub dot_lines: u32,
+    /// Job to dot lines through the firmware's decoder and engine (median).
+    pub raster: Duration,
+    /// The job's wire time at 38,400 baud, 8N1.
+    pub wire: Duration,
+}
+
+/// Each bar code system's sample (`print-test`'s) at its largest size: the largest module
+/// that fits 80 mm, GS h 255, HRI above and below; drawn for about `duration` each.
+pub fn symbol_figures(duration: Duration) -> anyhow::Result<Vec<SymbolFigure>> {
+    use konbini_devices::printer::{barcodes::SAMPLES, render};
+    use konbini_firmware::escpos::{Command, HriPosition};
+
+    let mut figures = Vec::new();
+    for (system, data) in SAMPLES {
+        let job_at = |module: u8| {
+            let mut job = Vec::new();
+            for c in [
+                Command::BarcodeWidth(module),
+                Command::BarcodeHeight(255),
+                Command::Hri(HriPosition::Both),
+                Command::Barcode { system, data },
+            ] {
+                c.encode(&mut |b: &[u8]| job.extend_from_slice(b));
+            }
+            job
+        };
+        let mut chosen = None;
+        for module in (1..=6u8).rev() {
+            let job = job_at(module);
+            let (sheet, faults) = render(&job, konbini_firmware::DOTS_80MM)?;
+            if faults.barcodes_dropped == 0 {
+                chosen = Some((module, job, sheet.dot_lines()));
+                break;
+            }
+        }
+        let Some((module, job, dot_lines)) = chosen else {
+            anyhow::bail!("{}: the sample fits no module width", system.name());
+        };
+        let mut times = Vec::new();
+        let start = Instant::now();
+        while start.elapsed() < duration || times.is_empty() {
+            let t = Instant::now();
+            black_box(render(black_box(&job), konbini_firmware::DOTS_80MM)?);
+            times.push(t.elapsed().as_secs_f64());
+        }
+        figures.push(SymbolFigure {
+            system: system.name(),
+            module,
+            dot_lines,
+            raster: Duration::from_secs_f64(median(&mut times)),
+            wire: Duration::from_secs_f64(job.len() as f64 * 10.0 / 38_400.0),
+        });
+    }
+    figures.push(pdf417_figure(duration)?);
+    Ok(figures)
+}
+
+/// PDF417 at its largest on 80 mm paper: 1,500 characters of text in 12 columns of module
+/// 2 (the widest that fits 576 dots), 10 % error correction (level 6): 74 rows.
+fn pdf417_figure(duration: Duration) -> anyhow::Result<SymbolFigure> {
+    use konbini_devices::printer::render;
+    use konbini_firmware::escpos::{Command, Pdf417};
+
+    let data: Vec<u8> = b"KONBINI RECEIPT 0001-000042 "
+        .iter()
+        .copied()
+        .cycle()
+        .take(1500)
+        .collect();
+    let mut job = Vec::new();
+    for c in [
+        Command::Pdf417(Pdf417::ModuleWidth(2)),
+        Command::Pdf417(Pdf417::Store(&data)),
+        Command::Pdf417(Pdf417::Print),
+    ] {
+        c.encode(&mut |b: &[u8]| job.extend_from_slice(b));
+    }
+    let (sheet, faults) = render(&job, konbini_firmware::DOTS_80MM)?;
+    anyhow::ensure!(
+        faults.pdf417_dropped == 0,
+        "PDF417: the sample does not fit"
+    );
+    let mut times = Vec::new();
+    let start = Instant::now();
+    while start.elapsed() < duration || times.is_empty() {
+        let t = Instant::now();
+        black_box(render(black_box(&job), konbini_firmware::DOTS_80MM)?);
+        times.push(t.elapsed().as_secs_f64());
+    }
+    Ok(SymbolFigure {
+        system: "PDF417",
+        module: 2,
+        dot_lines: sheet.dot_lines(),
+        raster: Duration::from_secs_f64(median(&mut times)),
+        wire: Duration::from_secs_f64(job.len() as f64 * 10.0 / 38_400.0),
+    })
 }
 
 /// The printer figures for a typical receipt (two bill payments, one with a revenue stamp).

@@ -13,6 +13,7 @@
 pub mod figures;
 pub mod harness;
 pub mod pty;
+pub mod soak;
 pub mod ui;
 
 pub use figures::{bench_network, sale_of, sample_sale};

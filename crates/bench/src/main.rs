@@ -93,6 +93,24 @@ enum BenchCommand {
         #[arg(long, default_value_t = 5)]
         rounds: usize,
     },
+    /// The release `konbini network` (beside this program) under hostile load on
+    /// loopback: slow and half-open connections, unfinished unauthenticated uploads, a
+    /// webhook endpoint that never answers; its memory, `/health`, a signed confirmation and
+    /// a healthy endpoint's events timed meanwhile. Not part of `bench` (about a minute).
+    Soak {
+        /// Slow or half-open connections held open.
+        #[arg(long, default_value_t = 5000)]
+        slow: usize,
+        /// Unfinished unauthenticated uploads.
+        #[arg(long, default_value_t = 300)]
+        uploads: usize,
+        /// Samples of each timing (each a payment confirmed and its event).
+        #[arg(long, default_value_t = 50)]
+        samples: usize,
+        /// Seconds the load is held while the samples are taken.
+        #[arg(long, default_value_t = 45.0, value_parser = parse_seconds)]
+        seconds: f64,
+    },
     /// ESC/POS decoder throughput.
     Decoder {
         /// How long to run, in seconds.
@@ -153,6 +171,23 @@ fn run_bench(what: Option<BenchCommand>) -> anyhow::Result<ExitCode> {
             f.replay.as_secs_f64() / f.export.as_secs_f64(),
             f.tools_peak_rss_kb as f64 / 1024.0
         );
+        return Ok(ExitCode::SUCCESS);
+    }
+    if let Some(BenchCommand::Soak {
+        slow,
+        uploads,
+        samples,
+        seconds,
+    }) = &what
+    {
+        let opts = konbini_bench::soak::Options {
+            slow: *slow,
+            uploads: *uploads,
+            samples: (*samples).max(1),
+            seconds: *seconds,
+        };
+        let f = konbini_bench::soak::run(&opts)?;
+        konbini_bench::soak::print(&opts, &f, &mut std::io::stdout().lock())?;
         return Ok(ExitCode::SUCCESS);
     }
     if let Some(BenchCommand::Ui {
@@ -250,6 +285,7 @@ fn run_bench(what: Option<BenchCommand>) -> anyhow::Result<ExitCode> {
             BenchCommand::Network { .. }
             | BenchCommand::Sync { .. }
             | BenchCommand::Ui { .. }
+            | BenchCommand::Soak { .. }
             | BenchCommand::Million { .. },
         ) => (None, None, None, None, None),
     };
@@ -287,6 +323,28 @@ fn run_bench(what: Option<BenchCommand>) -> anyhow::Result<ExitCode> {
                 f.encode_per_s / r.built_receipts_per_s
             ),
             Err(why) => println!("receiptline (npm): not measured: {why}"),
+        }
+        // Each bar code system at its largest size, against its job's wire time.
+        for s in figures::symbol_figures(Duration::from_secs_f64(seconds / 10.0))? {
+            let what = if s.system == "PDF417" {
+                "GS ( k"
+            } else {
+                "GS k"
+            };
+            let shape = if s.system == "PDF417" {
+                "1,500 characters, 12 columns, 74 rows"
+            } else {
+                "255 rows, HRI above and below"
+            };
+            println!(
+                "{what} {} at module {} ({shape}, {} dot lines): drawn in {:.3} ms; its {:.1} ms on the wire at 38,400 baud ({:.3} of it)",
+                s.system,
+                s.module,
+                s.dot_lines,
+                s.raster.as_secs_f64() * 1e3,
+                s.wire.as_secs_f64() * 1e3,
+                s.raster.as_secs_f64() / s.wire.as_secs_f64()
+            );
         }
     }
     if let Some(seconds) = decoder {

@@ -344,7 +344,7 @@ fn seq(r: &Row<'_>, idx: usize) -> rusqlite::Result<Option<u64>> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use chrono::{DateTime, FixedOffset};
     use rusqlite::types::Value;
     use rusqlite_migration::{M, Migrations};
@@ -352,7 +352,7 @@ mod tests {
 
     use super::*;
     use crate::{
-        Committed, MIGRATION_FILES, SyncState,
+        Committed, MIGRATION_FILES, SlipAnswer, SyncState,
         sales::{append_sale, slip_columns},
     };
     use konbini_domain::{BillBarcode, BillFields, Deadline, PaperlessRef};
@@ -363,7 +363,7 @@ mod tests {
     }
 
     /// A barcode slip; `n` makes its digits (and so its pay key) unique.
-    fn barcode(n: u32, amount_yen: u64, stamp: bool) -> Slip {
+    pub(crate) fn barcode(n: u32, amount_yen: u64, stamp: bool) -> Slip {
         let free_area = format!("{n:021}");
         let code = BillBarcode::build(&BillFields {
             company_code: "912345",
@@ -398,7 +398,7 @@ mod tests {
         }
     }
 
-    fn sale(
+    pub(crate) fn sale(
         when: &str,
         store_chain: Option<Chain>,
         slips: Vec<Slip>,
@@ -422,7 +422,31 @@ mod tests {
         }
     }
 
-    fn open(dir: &TempDir, name: &str) -> Journal {
+    /// A verdict record's first and last rows, state, answer time and reason.
+    type VerdictRow = ((i64, i64), (i64, i64), String, Option<i64>, Option<String>);
+
+    /// The verdict records, in order.
+    fn verdict_rows(conn: &rusqlite::Connection) -> Vec<VerdictRow> {
+        conn.prepare(
+            "SELECT sale_seq, idx, last_sale_seq, last_idx, state, answered_at, detail
+             FROM verdicts ORDER BY seq",
+        )
+        .unwrap()
+        .query_map([], |r| {
+            Ok((
+                (r.get(0)?, r.get(1)?),
+                (r.get(2)?, r.get(3)?),
+                r.get(4)?,
+                r.get(5)?,
+                r.get(6)?,
+            ))
+        })
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+    }
+
+    pub(crate) fn open(dir: &TempDir, name: &str) -> Journal {
         Journal::open(&dir.path().join(name)).unwrap()
     }
 
@@ -638,13 +662,21 @@ mod tests {
             None,
         )
         .unwrap();
-        let verdicts: Vec<((u64, u32), SyncState, Option<String>)> = batch
+        let verdicts: Vec<SlipAnswer> = batch
             .iter()
             .enumerate()
-            .map(|(i, p)| match i {
-                4 => (p.key(), SyncState::Rejected, Some("invalid_barcode".into())),
-                6 => (p.key(), SyncState::Pending, Some("timeout".into())),
-                _ => (p.key(), SyncState::Sent, None),
+            .map(|(i, p)| {
+                let (state, reason) = match i {
+                    4 => (SyncState::Rejected, Some("invalid_barcode".into())),
+                    6 => (SyncState::Pending, Some("timeout".into())),
+                    _ => (SyncState::Sent, None),
+                };
+                SlipAnswer {
+                    key: p.key(),
+                    state,
+                    reason,
+                    answered_at_ms: 1_000,
+                }
             })
             .collect();
         j.record_batch(&verdicts).unwrap();
@@ -677,6 +709,42 @@ mod tests {
                 ("pending", 0, None),
             ]
         );
+        // The verdict records, in the order written: the conflict first; then the run of
+        // plain `sent` answers as one range (over the conflict, which it passed over); the
+        // rejection; and the two `sent` answers on either side of the timeout, one each. The
+        // timeout moved nothing and is not one.
+        let records = verdict_rows(&j.conn);
+        let key = |k: usize| (keys[k].0 as i64, keys[k].1 as i64);
+        let rec = |a: usize, b: usize, state: &str, detail: Option<&str>| {
+            (
+                key(a),
+                key(b),
+                state.to_owned(),
+                Some(1_000),
+                detail.map(str::to_owned),
+            )
+        };
+        // (The conflict was recorded by `record_sync`: answered when it was recorded.)
+        assert!(records[0].3.is_some_and(|ms| ms > 1_000));
+        let conflict = (
+            key(1),
+            key(1),
+            "conflict".to_owned(),
+            records[0].3,
+            Some("already_paid".to_owned()),
+        );
+        assert_eq!(
+            records,
+            [
+                conflict,
+                rec(0, 4, "sent", None),
+                rec(5, 5, "rejected", Some("invalid_barcode")),
+                rec(6, 6, "sent", None),
+                rec(8, 8, "sent", None),
+            ]
+        );
+        let report = j.verify(None).unwrap();
+        assert_eq!(report.verdicts, Some(5));
     }
 
     #[test]
@@ -944,7 +1012,7 @@ mod tests {
             j.pragma("user_version").unwrap(),
             MIGRATION_FILES.len().to_string()
         );
-        assert_eq!(MIGRATION_FILES.len(), 3);
+        assert_eq!(MIGRATION_FILES.len(), 4);
         assert!(has_sales_at(&j.conn));
         assert!(
             !outbox_sql(&j.conn).contains(" IN "),
@@ -1032,8 +1100,31 @@ mod tests {
         };
         assert_eq!(before.len(), 5);
         let j = Journal::open(&path).unwrap();
-        assert_eq!(j.pragma("user_version").unwrap(), "3");
+        assert_eq!(j.pragma("user_version").unwrap(), "4");
         assert_eq!(read(&j.conn), before);
+        // 0004 starts the verdict chain with a record of each row already final, in key
+        // order, its answer's time unknown, its reason the row's last error.
+        let records = verdict_rows(&j.conn);
+        assert_eq!(
+            records,
+            [
+                ((1, 1), (1, 1), "sent".to_owned(), None, None),
+                (
+                    (1, 2),
+                    (1, 2),
+                    "conflict".to_owned(),
+                    None,
+                    Some("already_paid".to_owned())
+                ),
+                (
+                    (2, 1),
+                    (2, 1),
+                    "rejected".to_owned(),
+                    None,
+                    Some("invalid".to_owned())
+                ),
+            ]
+        );
         assert!(
             !outbox_sql(&j.conn).contains(" IN "),
             "{}",
@@ -1069,7 +1160,10 @@ mod tests {
         assert_eq!(j.pragma("foreign_keys").unwrap(), "1");
         // The orphan row is kept, and verify names it.
         let problem = j.verify(None).unwrap_err().to_string();
-        assert!(problem.contains("belong to no sale"), "{problem}");
+        assert!(
+            problem.contains("outbox row sale 2 slip 9: belongs to no slip"),
+            "{problem}"
+        );
         // The keyed-in slip of sale 2 is the one still pending (the orphan has no slip).
         assert_eq!(j.pending_from((0, 0), 10).unwrap().len(), 1);
     }
@@ -1126,7 +1220,7 @@ mod tests {
             assert_eq!(r.verify(None).unwrap().sales, 2);
         }
         let mut j = Journal::open(&path).unwrap();
-        assert_eq!(j.pragma("user_version").unwrap(), "3");
+        assert_eq!(j.pragma("user_version").unwrap(), "4");
         assert!(has_sales_at(&j.conn));
         assert_eq!(j.verify(None).unwrap().sales, 2);
         assert_eq!(seqs(&j.recent_sales("2026-11-28", 10).unwrap()), [2, 1]);
@@ -1145,7 +1239,7 @@ mod tests {
         drop(j);
         // Opening it again changes nothing.
         let j = Journal::open(&path).unwrap();
-        assert_eq!(j.pragma("user_version").unwrap(), "3");
+        assert_eq!(j.pragma("user_version").unwrap(), "4");
         assert_eq!(j.head().unwrap().0, 3);
     }
 

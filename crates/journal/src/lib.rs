@@ -2,7 +2,8 @@
 //! database file and is the only code that touches it.
 //!
 //! House rules, checked at open and kept by every write:
-//! - one writer: a process holds an exclusive lock on `<journal>.lock` while it writes;
+//! - one writer: a process holds an exclusive `flock` on the journal file while it writes
+//!   (see `lock`; readers take none);
 //! - `journal_mode=WAL`, `synchronous=FULL`, `foreign_keys=ON`, each read back and checked
 //!   (SQLite ignores a misspelled PRAGMA in silence);
 //! - every write transaction is `BEGIN IMMEDIATE`;
@@ -10,6 +11,9 @@
 //!   replay position are written in one transaction: a sale is all there or not at all;
 //! - sales are hash-chained (see `record`), so `verify` catches any change, deletion,
 //!   insertion or reordering;
+//! - the outbox rows an answer moves out of `pending` get a record in a second chain, the
+//!   verdicts (see `verdicts`), in the same transaction, so `verify` proves every outbox
+//!   state;
 //! - the register's views of a day (recent sales, the Z report) are aggregate queries on
 //!   the `sales_at` index (see `day`), never sales loaded into memory.
 //!
@@ -24,6 +28,7 @@ mod print_queue;
 mod progress;
 mod record;
 mod sales;
+mod verdicts;
 mod verify;
 
 use std::path::{Path, PathBuf};
@@ -33,7 +38,7 @@ use rusqlite::{Connection, ErrorCode, OpenFlags};
 use rusqlite_migration::{M, Migrations};
 
 pub use day::{DayTotals, MethodTotal, PayMethod, PrintState, SaleRow, SyncCounts};
-pub use outbox::{OutboxSummary, PendingSale, PendingSlip};
+pub use outbox::{OutboxSummary, PendingSale, PendingSlip, SlipAnswer, unix_ms};
 pub use progress::ReplayProgress;
 pub use record::{GENESIS_HASH, SaleRecord, SlipPay, SlipRecord, SyncState, journal_time, slip_id};
 pub use sales::Committed;
@@ -44,13 +49,24 @@ const MIGRATION_FILES: &[&str] = &[
     include_str!("../migrations/0001_journal.sql"),
     include_str!("../migrations/0002_sales_at.sql"),
     include_str!("../migrations/0003_outbox_check.sql"),
+    include_str!("../migrations/0004_verdicts.sql"),
 ];
 
 /// The page size of new journals, in bytes.
 pub const JOURNAL_PAGE_SIZE: i64 = 1024;
 
 fn migrations() -> Migrations<'static> {
-    Migrations::new(MIGRATION_FILES.iter().map(|sql| M::up(sql)).collect())
+    Migrations::new(
+        MIGRATION_FILES
+            .iter()
+            .enumerate()
+            .map(|(i, sql)| match i + 1 {
+                // The verdict chain starts with a record of each row already final.
+                4 => M::up_with_hook(sql, verdicts::record_existing),
+                _ => M::up(sql),
+            })
+            .collect(),
+    )
 }
 
 /// Anything that went wrong with a journal. Every message names the file.
@@ -110,11 +126,16 @@ pub enum JournalError {
         /// The journal.
         path: PathBuf,
     },
-    /// Another process is writing the journal.
-    #[error("journal {path} is in use by another konbini process")]
+    /// Another writer holds the journal (its pid when known).
+    #[error("journal {path} is in use by {}", match pid {
+        Some(pid) => format!("pid {pid}"),
+        None => "another konbini process".to_owned(),
+    })]
     Busy {
         /// The journal.
         path: PathBuf,
+        /// The writer's process, when it could be found.
+        pid: Option<u32>,
     },
     /// A write failed for lack of space; the transaction was rolled back.
     #[error(
@@ -125,6 +146,26 @@ pub enum JournalError {
         path: PathBuf,
         /// SQLite's error.
         source: rusqlite::Error,
+    },
+    /// The file is a journal, but SQLite found it damaged (its own integrity check, or a
+    /// read): a page or record broken in a way that names no one row of the journal.
+    #[error("journal {path} is damaged: {detail}")]
+    Damaged {
+        /// The journal.
+        path: PathBuf,
+        /// What SQLite said.
+        detail: String,
+    },
+    /// Verification found a bad row that is not a sale's: an outbox row, a verdict record,
+    /// a print job.
+    #[error("journal {path}: {row}: {problem}")]
+    TamperedRow {
+        /// The journal.
+        path: PathBuf,
+        /// The first bad row, by its key ("outbox row sale 12 slip 1").
+        row: String,
+        /// What is wrong with it.
+        problem: String,
     },
     /// Verification found a bad sale.
     #[error("journal {path}: sale {seq}: {problem}")]
@@ -166,22 +207,19 @@ pub enum JournalError {
         /// The OS error.
         source: std::io::Error,
     },
-    /// Its lock file cannot be made where the journal is: the directory is missing or
-    /// cannot be written, so neither can the journal.
+    /// The file cannot be opened or made where it is: the directory is missing or cannot
+    /// be written.
     #[error(
-        "journal {path} cannot be opened (does its directory exist and is it writable?): cannot create its lock file {}: {source}",
-        lock.display()
+        "journal {path} cannot be opened (does its directory exist and is it writable?): {source}"
     )]
-    LockFile {
+    Create {
         /// The journal.
         path: PathBuf,
-        /// The lock file.
-        lock: PathBuf,
         /// The OS error.
         source: std::io::Error,
     },
-    /// The lock file could not be created for another reason.
-    #[error("journal {path}: cannot create its lock file: {source}")]
+    /// The writer lock could not be taken for another reason.
+    #[error("journal {path}: cannot lock it for writing: {source}")]
     Lock {
         /// The journal.
         path: PathBuf,
@@ -196,13 +234,17 @@ const OLDEST_READABLE_SCHEMA: i64 = 1;
 
 /// An open journal. Writable ones hold the writer lock until dropped.
 pub struct Journal {
+    // Declared first, so dropped first: the connection is closed before `_file` may close
+    // the descriptor the writer lock is on (closing it would drop SQLite's own locks).
     conn: Connection,
     path: PathBuf,
     journal_id: String,
     /// A group of writes is open ([`Journal::begin_group`]): every write joins its one
     /// transaction until [`Journal::commit_group`].
     group: bool,
-    _lock: Option<lock::WriterLock>,
+    /// This journal's use of the file (with the writer lock, for a writer): taken before
+    /// the connection was opened, given up after it is closed.
+    _file: Option<lock::FileUse>,
 }
 
 /// A write on the journal: a transaction of its own (`BEGIN IMMEDIATE`), or, while a group
@@ -266,7 +308,7 @@ impl Journal {
     /// Open the journal at `path` for writing, creating it if missing; migrate it to the
     /// current schema and check every house rule.
     pub fn open(path: &Path) -> Result<Journal, JournalError> {
-        let lock = lock::WriterLock::acquire(path)?;
+        let lock = lock::FileUse::writer(path)?;
         let conn = Connection::open_with_flags(
             path,
             OpenFlags::SQLITE_OPEN_READ_WRITE
@@ -277,7 +319,7 @@ impl Journal {
             path: path.to_owned(),
             source,
         })?;
-        Self::setup(conn, path, Some(lock))
+        Self::setup(conn, path, true, Some(lock))
     }
 
     /// Open an existing journal to read it (verify, export). Never creates or migrates.
@@ -287,6 +329,7 @@ impl Journal {
                 path: path.to_owned(),
             });
         }
+        let file = lock::FileUse::reader(path);
         let conn = Connection::open_with_flags(
             path,
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
@@ -295,14 +338,37 @@ impl Journal {
             path: path.to_owned(),
             source,
         })?;
-        Self::setup(conn, path, None)
+        Self::setup(conn, path, false, file)
     }
 
+    /// Check and (for a writer) migrate the journal `conn` opened. On an error `conn` is
+    /// closed before `file` is given up (see [`Journal`]'s fields).
     fn setup(
+        conn: Connection,
+        path: &Path,
+        writable: bool,
+        file: Option<lock::FileUse>,
+    ) -> Result<Journal, JournalError> {
+        match Self::check(conn, path, writable) {
+            Ok((conn, journal_id)) => Ok(Journal {
+                conn,
+                path: path.to_owned(),
+                journal_id,
+                group: false,
+                _file: file,
+            }),
+            Err(e) => {
+                drop(file);
+                Err(e)
+            }
+        }
+    }
+
+    fn check(
         mut conn: Connection,
         path: &Path,
-        lock: Option<lock::WriterLock>,
-    ) -> Result<Journal, JournalError> {
+        writable: bool,
+    ) -> Result<(Connection, String), JournalError> {
         let err = sqlite_error(path);
         stable_plans(&conn).map_err(&err)?;
         let version: i64 = conn
@@ -316,7 +382,6 @@ impl Journal {
                 known,
             });
         }
-        let writable = lock.is_some();
         if writable {
             if conn.is_readonly(rusqlite::MAIN_DB).map_err(&err)? {
                 return Err(JournalError::ReadOnly {
@@ -379,13 +444,7 @@ impl Journal {
                 path: path.to_owned(),
                 detail: format!("no journal id ({e})"),
             })?;
-        Ok(Journal {
-            conn,
-            path: path.to_owned(),
-            journal_id,
-            group: false,
-            _lock: lock,
-        })
+        Ok((conn, journal_id))
     }
 
     /// The file.
@@ -485,8 +544,12 @@ fn sqlite_error(path: &Path) -> impl Fn(rusqlite::Error) -> JournalError + '_ {
                 detail: source.to_string(),
             },
             Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => {
-                JournalError::Busy { path }
+                JournalError::Busy { path, pid: None }
             }
+            Some(ErrorCode::DatabaseCorrupt) => JournalError::Damaged {
+                path,
+                detail: source.to_string(),
+            },
             _ => JournalError::Sqlite { path, source },
         }
     }

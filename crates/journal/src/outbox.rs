@@ -13,6 +13,7 @@ use rusqlite::params;
 
 use super::record::{SlipPay, SyncState, slip_id};
 use super::sales::{chain, slip_pay};
+use super::verdicts::Appender;
 use super::{Journal, JournalError};
 use konbini_domain::{Chain, Yen};
 
@@ -48,6 +49,28 @@ pub struct PendingSale {
     pub prev_hash: String,
     /// The sale's hash.
     pub hash: String,
+}
+
+/// What the network answered for one slip, and when: one entry of
+/// [`Journal::record_batch`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SlipAnswer {
+    /// The slip's outbox key.
+    pub key: (u64, u32),
+    /// Where the answer leaves it (`Pending`: the attempt failed, to be tried again).
+    pub state: SyncState,
+    /// The network's reason or the attempt's error, if any.
+    pub reason: Option<String>,
+    /// When the answer came, unix milliseconds (see [`unix_ms`]).
+    pub answered_at_ms: i64,
+}
+
+/// An instant as unix milliseconds, as the verdict records keep it.
+pub fn unix_ms(at: std::time::SystemTime) -> i64 {
+    match at.duration_since(std::time::UNIX_EPOCH) {
+        Ok(d) => i64::try_from(d.as_millis()).unwrap_or(i64::MAX),
+        Err(before) => i64::try_from(before.duration().as_millis()).map_or(i64::MIN, |ms| -ms),
+    }
 }
 
 impl PendingSlip {
@@ -224,36 +247,49 @@ impl Journal {
         Ok(more.then_some((last.0, last.1 + 1)))
     }
 
-    /// Record the network's answers for a batch, in one transaction. `Pending` keeps a row
-    /// pending (its attempt is counted, with the error). Any slips, in any order.
+    /// Record the network's answers for a batch, in one transaction, as answered now.
+    /// `Pending` keeps a row pending (its attempt is counted, with the error). Any slips,
+    /// in any order.
     pub fn record_sync(
         &mut self,
         results: &[((u64, u32), SyncState, Option<String>)],
     ) -> Result<(), JournalError> {
-        self.record_verdicts(results, false)
+        let now = unix_ms(std::time::SystemTime::now());
+        let answers: Vec<SlipAnswer> = results
+            .iter()
+            .map(|(key, state, reason)| SlipAnswer {
+                key: *key,
+                state: *state,
+                reason: reason.clone(),
+                answered_at_ms: now,
+            })
+            .collect();
+        self.record_verdicts(&answers, false)
     }
 
-    /// [`Journal::record_sync`] for the answers to one read of [`Journal::pending_from`],
-    /// in its order: every slip pending between two of them is among them. A run of `sent`
-    /// verdicts is then written as one update of its key range (a drain's usual batch: one
-    /// statement instead of 500), which changes exactly the run's slips still pending, and
-    /// in a damaged journal any pending outbox key inside the range that has no slip
-    /// (which `pending_from` passes over and verify reports).
-    pub fn record_batch(
-        &mut self,
-        results: &[((u64, u32), SyncState, Option<String>)],
-    ) -> Result<(), JournalError> {
-        self.record_verdicts(results, true)
+    /// [`Journal::record_sync`] for the answers to one read of [`Journal::pending_from`]
+    /// (or to consecutive reads), in its order, each with the time it came: every slip
+    /// pending between two of them is among them. A run of `sent` verdicts is then written
+    /// as one update of its key range (a drain's usual batch: one statement instead of
+    /// 500), which changes exactly the run's slips still pending, and in a damaged journal
+    /// any pending outbox key inside the range that has no slip (which `pending_from`
+    /// passes over and verify reports); and recorded as one verdict record of the range.
+    pub fn record_batch(&mut self, answers: &[SlipAnswer]) -> Result<(), JournalError> {
+        self.record_verdicts(answers, true)
     }
 
+    /// The rows that leave `pending` get their record in the verdict chain (`verdicts`), in
+    /// the same transaction, in the order of `answers`: one per answer, and one per run of
+    /// plain `sent` answers written as a range.
     fn record_verdicts(
         &mut self,
-        results: &[((u64, u32), SyncState, Option<String>)],
+        answers: &[SlipAnswer],
         contiguous: bool,
     ) -> Result<(), JournalError> {
         let err = super::sqlite_error(&self.path);
         let tx = super::WriteTx::begin(&mut self.conn, self.group, &self.path)?;
         {
+            let mut chain = Appender::start(&tx).map_err(&err)?;
             let mut one = tx
                 .prepare_cached(
                     "UPDATE outbox SET state = ?3, attempts = attempts + 1, last_error = ?4
@@ -267,38 +303,66 @@ impl Journal {
                        AND state = 'pending'",
                 )
                 .map_err(&err)?;
-            let plain_sent = |r: &((u64, u32), SyncState, Option<String>)| {
-                r.1 == SyncState::Sent && r.2.is_none()
-            };
-            let mut rest = results;
+            let plain_sent = |r: &SlipAnswer| r.state == SyncState::Sent && r.reason.is_none();
+            let mut rest = answers;
             while let Some(first) = rest.first() {
-                // The run of plain `sent` verdicts at the front, keys rising.
+                // The run of plain `sent` verdicts at the front, keys rising, answered at
+                // one time (one batch's: the record keeps one time).
                 let run = if contiguous && plain_sent(first) {
                     1 + rest
                         .windows(2)
-                        .take_while(|w| plain_sent(&w[1]) && w[1].0 > w[0].0)
+                        .take_while(|w| {
+                            plain_sent(&w[1])
+                                && w[1].key > w[0].key
+                                && w[1].answered_at_ms == w[0].answered_at_ms
+                        })
                         .count()
                 } else {
                     1
                 };
                 if run > 1 {
-                    let (a, b) = (rest[0].0, rest[run - 1].0);
-                    range
+                    let (a, b) = (rest[0].key, rest[run - 1].key);
+                    let moved = range
                         .execute(params![a.0 as i64, a.1, b.0 as i64, b.1])
                         .map_err(&err)?;
+                    // The rows of the range already answered keep their records: a
+                    // row's state is the first covering record's.
+                    if moved > 0 {
+                        chain
+                            .append(
+                                &tx,
+                                (a, b),
+                                SyncState::Sent,
+                                Some(first.answered_at_ms),
+                                None,
+                            )
+                            .map_err(&err)?;
+                    }
                 } else {
-                    let ((seq, idx), state, error) = first;
-                    let state = match state {
-                        SyncState::Pending => "pending",
-                        SyncState::Sent => "sent",
-                        SyncState::Conflict => "conflict",
-                        SyncState::Rejected => "rejected",
-                    };
-                    one.execute(params![*seq as i64, idx, state, error])
+                    let SlipAnswer {
+                        key,
+                        state,
+                        reason,
+                        answered_at_ms,
+                    } = first;
+                    let changed = one
+                        .execute(params![key.0 as i64, key.1, state.as_str(), reason])
                         .map_err(&err)?;
+                    if changed == 1 && *state != SyncState::Pending {
+                        chain
+                            .append(
+                                &tx,
+                                (*key, *key),
+                                *state,
+                                Some(*answered_at_ms),
+                                reason.as_deref(),
+                            )
+                            .map_err(&err)?;
+                    }
                 }
                 rest = &rest[run..];
             }
+            chain.finish(&tx).map_err(&err)?;
         }
         crate::failpoint::hit("sync-before-record");
         tx.commit().map_err(&err)

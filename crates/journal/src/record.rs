@@ -1,5 +1,6 @@
 //! A sale as the journal stores it, and its place in the hash chain: the canonical content
-//! each hash covers, computed the same way at commit and at verify.
+//! each hash covers, computed the same way at commit and at verify. Likewise for the
+//! network's verdicts on the outbox ([`VerdictRecord`]), which have a chain of their own.
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -89,6 +90,16 @@ pub enum SyncState {
 }
 
 impl SyncState {
+    /// Its name as the outbox stores it.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            SyncState::Pending => "pending",
+            SyncState::Sent => "sent",
+            SyncState::Conflict => "conflict",
+            SyncState::Rejected => "rejected",
+        }
+    }
+
     pub(crate) fn parse(s: &str) -> Option<SyncState> {
         Some(match s {
             "pending" => SyncState::Pending,
@@ -196,6 +207,59 @@ impl SaleRecord {
             }
             c.num(slip.amount.get());
             c.num(u64::from(slip.stamp));
+        }
+        hex::encode(c.0.finalize())
+    }
+}
+
+/// One record of the verdict chain: the network's answer moved the outbox rows from
+/// `first` to `last` (keys, inclusive; one row when equal) that were still `pending` to
+/// `state`. Appended in the transaction that moves them, never changed. A row's state is
+/// the first record's that covers it: a later range passes over rows already answered,
+/// as the update it records did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct VerdictRecord {
+    /// 1, 2, 3, ... in the order they were written.
+    pub seq: u64,
+    /// The first outbox key it moved (sale, slip).
+    pub first: (u64, u32),
+    /// The last (the first, for a record of one row).
+    pub last: (u64, u32),
+    /// The state the row moved to (never `Pending`).
+    pub state: SyncState,
+    /// When the network answered, unix milliseconds; None when not known (rows already
+    /// final when the journal was migrated to the verdict chain).
+    pub answered_at_ms: Option<i64>,
+    /// The network's reason, if it gave one.
+    pub detail: Option<String>,
+}
+
+impl VerdictRecord {
+    /// SHA-256 over `prev_hash` (the previous record's, [`GENESIS_HASH`] for the first)
+    /// and this record's canonical content, lowercase hex.
+    pub fn hash(&self, prev_hash: &str) -> String {
+        let mut c = Canonical(Sha256::new());
+        c.0.update(prev_hash.as_bytes());
+        c.field("konbini-pos verdict v1");
+        c.num(self.seq);
+        c.num(self.first.0);
+        c.num(u64::from(self.first.1));
+        c.num(self.last.0);
+        c.num(u64::from(self.last.1));
+        c.field(self.state.as_str());
+        match self.answered_at_ms {
+            Some(ms) => {
+                c.num(1);
+                c.0.update(ms.to_be_bytes());
+            }
+            None => c.num(0),
+        }
+        match &self.detail {
+            Some(d) => {
+                c.num(1);
+                c.field(d);
+            }
+            None => c.num(0),
         }
         hex::encode(c.0.finalize())
     }

@@ -316,7 +316,12 @@ pub(super) fn slip_pay(row: &Row<'_>, first: usize) -> rusqlite::Result<SlipPay>
 
 fn slip_from_row(row: &Row<'_>, journal_id: &str) -> rusqlite::Result<SlipRecord> {
     let pay = slip_pay(row, 3)?;
-    let sync: Option<String> = row.get(11)?;
+    // Read as what it is: an outbox state that is not one (caught and named by verify)
+    // must not make the slip unreadable.
+    let sync = match row.get_ref(11)? {
+        rusqlite::types::ValueRef::Text(t) => std::str::from_utf8(t).ok(),
+        _ => None,
+    };
     let seq: i64 = row.get(0)?;
     let idx: u32 = row.get(1)?;
     Ok(SlipRecord {
@@ -326,9 +331,9 @@ fn slip_from_row(row: &Row<'_>, journal_id: &str) -> rusqlite::Result<SlipRecord
         pay,
         amount: yen(row, 9)?,
         stamp: row.get(10)?,
-        // A slip without an outbox row is caught by verify; read it as pending.
+        // A slip without an outbox row, or with a state that is none, is caught by
+        // verify; read it as pending.
         sync: sync
-            .as_deref()
             .and_then(SyncState::parse)
             .unwrap_or(SyncState::Pending),
     })

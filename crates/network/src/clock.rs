@@ -13,6 +13,17 @@ use chrono::{DateTime, Utc};
 /// stay far inside what every date computation here can represent.
 pub const MAX_OFFSET_MS: i64 = 100 * 366 * 86_400 * 1000;
 
+/// The earliest time the clock may be moved to (the bill barcode's deadline year is
+/// 2000-2099).
+pub const EARLIEST: &str = "2000-01-01T00:00:00Z";
+/// [`EARLIEST`] in Unix seconds.
+pub const EARLIEST_UNIX: i64 = 946_684_800;
+/// The latest time the clock may be moved to: a voucher issued then, with the longest
+/// deadline (60 days), still falls due in 2099.
+pub const LATEST: &str = "2099-10-01T00:00:00Z";
+/// [`LATEST`] in Unix seconds.
+pub const LATEST_UNIX: i64 = 4_094_496_000;
+
 /// Wall time plus a movable offset, in milliseconds.
 #[derive(Debug, Default)]
 pub struct Clock {
@@ -74,6 +85,18 @@ impl Clock {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bounds_are_the_dates_they_name() {
+        assert_eq!(
+            DateTime::parse_from_rfc3339(EARLIEST).unwrap().timestamp(),
+            EARLIEST_UNIX
+        );
+        assert_eq!(
+            DateTime::parse_from_rfc3339(LATEST).unwrap().timestamp(),
+            LATEST_UNIX
+        );
+    }
 
     #[test]
     fn advancing_moves_now_by_that_much() {

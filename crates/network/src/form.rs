@@ -8,7 +8,16 @@
 //! parameters it knows as patterns (`metadata[*]` for any key, `expand[]` for an array);
 //! anything else is Stripe's `parameter_unknown`, naming the parameter as it was sent.
 
+use std::collections::BTreeMap;
+
 use super::error::ApiError;
+
+/// Stripe's metadata limits: keys per object, characters per key, characters per value.
+pub const METADATA_MAX_KEYS: usize = 50;
+/// See [`METADATA_MAX_KEYS`].
+pub const METADATA_MAX_KEY_CHARS: usize = 40;
+/// See [`METADATA_MAX_KEYS`].
+pub const METADATA_MAX_VALUE_CHARS: usize = 500;
 
 /// One `key=value` pair with the key split at its brackets.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,6 +27,23 @@ struct Pair {
     /// `a[b][0]` is `["a", "b", "0"]`; `a[]` is `["a", ""]`.
     path: Vec<String>,
     value: String,
+}
+
+/// Stripe's limit on an object's metadata keys (`keys`: how many it would have).
+pub fn check_metadata_keys(keys: usize) -> Result<(), ApiError> {
+    if keys > METADATA_MAX_KEYS {
+        return Err(ApiError {
+            code: None,
+            ..ApiError::invalid(
+                "parameter_invalid_string",
+                "metadata",
+                format!(
+                    "Invalid metadata: metadata can have up to {METADATA_MAX_KEYS} keys, but you passed in {keys} keys."
+                ),
+            )
+        });
+    }
+    Ok(())
 }
 
 /// A decoded form body or query string.
@@ -198,17 +224,50 @@ impl Form {
         out
     }
 
-    /// A stable fingerprint of the parameters, for idempotency checks: the pairs sorted.
+    /// A `metadata` hash within Stripe's limits (<https://docs.stripe.com/api/metadata>: up
+    /// to 50 keys, keys up to 40 characters, values up to 500 characters; an empty value
+    /// unsets its key), with Stripe's messages and `param`.
+    pub fn metadata(&self) -> Result<BTreeMap<String, String>, ApiError> {
+        let invalid = |message: String| ApiError {
+            code: None,
+            ..ApiError::invalid("parameter_invalid_string", "metadata", message)
+        };
+        let entries = self.map("metadata");
+        check_metadata_keys(entries.len())?;
+        let mut out = BTreeMap::new();
+        for (k, v) in entries {
+            if k.chars().count() > METADATA_MAX_KEY_CHARS {
+                return Err(invalid(format!(
+                    "Invalid key: {k} must be a string under {METADATA_MAX_KEY_CHARS} characters"
+                )));
+            }
+            if v.chars().count() > METADATA_MAX_VALUE_CHARS {
+                return Err(invalid(format!(
+                    "Invalid val: {v} must be a string under {METADATA_MAX_VALUE_CHARS} characters"
+                )));
+            }
+            if !v.is_empty() {
+                out.insert(k.to_owned(), v.to_owned());
+            }
+        }
+        Ok(out)
+    }
+
+    /// A fingerprint of the parameters as sent, for idempotency checks: the pairs ordered by
+    /// key, so distinct parameters may come in any order, while a key sent more than once
+    /// keeps the order of its values (`amount=1200&amount=999999` is another request than
+    /// `amount=999999&amount=1200`: a later value wins).
     pub fn fingerprint(&self) -> String {
-        let mut keys: Vec<(String, &str)> = self
+        let mut keys: Vec<(&str, &str)> = self
             .pairs
             .iter()
-            .map(|p| (p.raw.clone(), p.value.as_str()))
+            .map(|p| (p.raw.as_str(), p.value.as_str()))
             .collect();
-        keys.sort();
+        // A stable sort: equal keys stay in the order they were sent.
+        keys.sort_by(|a, b| a.0.cmp(b.0));
         let mut s = String::new();
         for (k, v) in keys {
-            s.push_str(&k);
+            s.push_str(k);
             s.push('=');
             s.push_str(v);
             s.push('&');
@@ -255,6 +314,69 @@ mod tests {
             e.param.as_deref(),
             Some("payment_method_options[konbini][tos]")
         );
+    }
+
+    #[test]
+    fn metadata_limits_are_stripes() {
+        let at_limit = format!(
+            "{}&metadata[{}]={}",
+            (1..50)
+                .map(|i| format!("metadata[k{i}]=v"))
+                .collect::<Vec<_>>()
+                .join("&"),
+            "k".repeat(40),
+            "値".repeat(500)
+        );
+        assert_eq!(
+            Form::parse(at_limit.as_bytes())
+                .unwrap()
+                .metadata()
+                .unwrap()
+                .len(),
+            50
+        );
+        let too_many = (0..51)
+            .map(|i| format!("metadata[k{i}]=v"))
+            .collect::<Vec<_>>()
+            .join("&");
+        let e = Form::parse(too_many.as_bytes())
+            .unwrap()
+            .metadata()
+            .unwrap_err();
+        assert_eq!(
+            (e.param.as_deref(), e.status.as_u16()),
+            (Some("metadata"), 400)
+        );
+        assert!(e.message.contains("51 keys"), "{}", e.message);
+        let long_key = format!("metadata[{}]=v", "k".repeat(41));
+        assert!(
+            Form::parse(long_key.as_bytes())
+                .unwrap()
+                .metadata()
+                .unwrap_err()
+                .message
+                .starts_with("Invalid key")
+        );
+        let long_val = format!("metadata[k]={}", "値".repeat(501));
+        assert!(
+            Form::parse(long_val.as_bytes())
+                .unwrap()
+                .metadata()
+                .unwrap_err()
+                .message
+                .starts_with("Invalid val")
+        );
+    }
+
+    #[test]
+    fn fingerprint_keeps_the_order_of_repeated_keys_only() {
+        let f = |b: &str| Form::parse(b.as_bytes()).unwrap().fingerprint();
+        assert_eq!(f("amount=1200&currency=jpy"), f("currency=jpy&amount=1200"));
+        assert_ne!(
+            f("amount=1200&amount=999999"),
+            f("amount=999999&amount=1200")
+        );
+        assert_ne!(f("amount=1200"), f("amount=1200&amount=999999"));
     }
 
     #[test]

@@ -40,6 +40,8 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use clock::Clock;
+pub use http::server::{DEFAULT_MAX_CONNECTIONS, MAX_HEAD_BYTES, ServerLimits};
+pub use storage::{OpenStorageError, open_storage};
 use storage::{SqliteStorage, Storage, StorageError, sqlite::OpenError};
 
 /// The network's company code in the bill barcodes it issues (the biller field). Slips of
@@ -69,6 +71,11 @@ pub struct Settings {
     /// Stripe test mode's "any email succeeds after 3 minutes". Off by default: this
     /// network's payments are paid by registers.
     pub test_autopay: bool,
+    /// Where webhook endpoints may point: anywhere (a developer's laptop, the default), or
+    /// only public addresses (a network shared by a team). See [`webhooks::targets`].
+    pub webhook_targets: webhooks::targets::WebhookTargets,
+    /// What one peer may take of the server: connections, header and body timeouts.
+    pub limits: ServerLimits,
 }
 
 impl Settings {
@@ -82,6 +89,8 @@ impl Settings {
             public_url: String::new(),
             expiry_grace_seconds: DEFAULT_EXPIRY_GRACE_SECONDS,
             test_autopay: false,
+            webhook_targets: webhooks::targets::WebhookTargets::Any,
+            limits: ServerLimits::default(),
         }
     }
 }
@@ -94,6 +103,8 @@ pub struct Network {
     storage: Arc<dyn Storage>,
     wake_webhooks: Notify,
     wake_scheduler: Notify,
+    /// Terminal uploads being read, per terminal.
+    uploads: http::Uploads,
 }
 
 /// Where the clock's offset is kept in the storage.
@@ -136,6 +147,7 @@ impl Network {
             storage,
             wake_webhooks: Notify::new(),
             wake_scheduler: Notify::new(),
+            uploads: http::Uploads::default(),
         }))
     }
 
@@ -169,11 +181,9 @@ pub async fn serve(
         tokio::spawn(scheduler(net.clone(), cancel.clone())),
         tokio::spawn(webhooks::run(net.clone(), cancel.clone())),
     ];
+    let limits = net.settings.limits;
     let app = http::router(net);
-    let shutdown = cancel.clone();
-    let served = axum::serve(listener, app)
-        .with_graceful_shutdown(async move { shutdown.cancelled().await })
-        .await;
+    let served = http::server::serve(listener, app, limits, cancel.clone()).await;
     cancel.cancel();
     for t in tasks {
         let _ = t.await;

@@ -462,6 +462,10 @@ pub struct WebhookEndpoint {
     pub description: Option<String>,
     /// The merchant's key-value pairs.
     pub metadata: BTreeMap<String, String>,
+    /// Stripe's `status: "disabled"`: by the merchant (`disabled=true`) or after failing
+    /// persistently (`webhooks.rs`). Kept by the storage beside the document, not in it.
+    #[serde(skip)]
+    pub disabled: bool,
 }
 
 impl WebhookEndpoint {
@@ -484,7 +488,7 @@ impl WebhookEndpoint {
             "enabled_events": self.enabled_events,
             "livemode": false,
             "metadata": self.metadata,
-            "status": "enabled",
+            "status": if self.disabled { "disabled" } else { "enabled" },
             "url": self.url,
         });
         if with_secret {

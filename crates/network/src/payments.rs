@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, NaiveTime, TimeZone, Utc};
+use chrono::{DateTime, Datelike, NaiveTime, TimeZone, Utc};
 use rand::Rng;
 use serde_json::{Value, json};
 
@@ -291,7 +291,7 @@ pub fn create(
         currency,
         status: PiStatus::RequiresPaymentMethod,
         description: form.string("description").map(str::to_owned),
-        metadata: metadata(form),
+        metadata: form.metadata()?,
         receipt_email: form.string("receipt_email").map(str::to_owned),
         payment_method_types: vec!["konbini".to_owned()],
         billing,
@@ -321,14 +321,6 @@ pub fn create(
         tx.insert_pi(&pi)?;
     }
     Ok((pi, wake))
-}
-
-fn metadata(form: &Form) -> BTreeMap<String, String> {
-    form.map("metadata")
-        .into_iter()
-        .filter(|(_, v)| !v.is_empty())
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect()
 }
 
 /// `POST /v1/payment_intents/{id}/confirm`. Returns whether the scheduler has new work.
@@ -481,6 +473,24 @@ fn confirm_pi(
         .map_or(0, |v| barcode_reissue(&v.barcode).saturating_add(1).min(9));
     let deadline_date =
         business_date(&DateTime::<Utc>::from_timestamp(expires_at, 0).unwrap_or_default());
+    // The bill barcode carries the deadline's year in two digits, 2000-2099: a clock moved
+    // outside them (or a wall clock there) cannot issue a voucher, and says why.
+    if !(2000..=2099).contains(&deadline_date.year()) {
+        let param = if options.expires_at.is_some() {
+            format!("{KONBINI}[expires_at]")
+        } else {
+            String::new()
+        };
+        return Err(ApiError::invalid(
+            "parameter_invalid_integer",
+            &param,
+            format!(
+                "The voucher's deadline {deadline_date} is outside the years 2000-2099 that a bill barcode can carry; move the test clock (POST /v1/test_helpers/clock) back between {} and {}.",
+                crate::clock::EARLIEST,
+                crate::clock::LATEST
+            ),
+        ));
+    }
     let barcode = BillBarcode::build(&BillFields {
         company_code: &settings.company_code,
         free_area: &format!("{:021}", pi.seq),
@@ -810,7 +820,7 @@ pub fn create_refund(tx: &dyn Tx, form: &Form, now: i64) -> Result<Refund, ApiEr
         payment_intent: pi.id.clone(),
         status: RefundStatus::RequiresAction,
         reason: reason.map(str::to_owned),
-        metadata: metadata(form),
+        metadata: form.metadata()?,
         instructions_email: form
             .string("instructions_email")
             .map(str::to_owned)

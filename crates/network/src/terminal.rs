@@ -27,28 +27,57 @@ const STORE_NAME_CHARS: usize = 20;
 /// What stores show when the merchant gave no product description.
 const DEFAULT_PRODUCT_DESCRIPTION: &str = "お買い上げ商品・サービス";
 
-/// Check a request's terminal headers; returns the terminal id.
-pub fn authenticate(
-    settings: &Settings,
-    terminal: Option<&str>,
-    signature: Option<&str>,
-    method: &str,
-    path_and_query: &str,
-    body: &[u8],
+/// The one answer to every authentication failure of the terminal API: an unknown terminal,
+/// a missing or malformed header, a stale time and a wrong MAC all read the same, so terminal
+/// ids cannot be enumerated by asking.
+pub const UNAUTHENTICATED: &str = "The request is not signed by a terminal this network knows: check the terminal id, its secret, and that the register's clock is within 300 s of the network's.";
+
+/// A request whose terminal headers passed every check that needs no body: the terminal is
+/// known, the signature well-formed and fresh. Only the MAC over the body is left.
+#[derive(Debug)]
+pub struct Caller<'a> {
+    /// The terminal the request says it comes from.
+    pub terminal: &'a str,
+    secret: &'a str,
+    signed: konbini_protocol::Signed<'a>,
+}
+
+/// Check the terminal headers, before any body is read (`now`: the wall clock, as registers
+/// sign with theirs).
+pub fn authenticate_headers<'a>(
+    settings: &'a Settings,
+    terminal: Option<&'a str>,
+    signature: Option<&'a str>,
     now: i64,
-) -> Result<String, TerminalError> {
-    let terminal = terminal
-        .ok_or_else(|| TerminalError::unauthorized("the Konbini-Terminal header is missing"))?;
-    let secret = settings.terminals.get(terminal).ok_or_else(|| {
-        TerminalError::unauthorized(format!(
-            "terminal {terminal:?} is not known to this network"
-        ))
-    })?;
-    let signature = signature
-        .ok_or_else(|| TerminalError::unauthorized("the Konbini-Signature header is missing"))?;
-    konbini_protocol::verify(secret, signature, method, path_and_query, body, now)
-        .map_err(|e| TerminalError::unauthorized(e.to_string()))?;
-    Ok(terminal.to_owned())
+) -> Result<Caller<'a>, TerminalError> {
+    let refused = || TerminalError::unauthorized(UNAUTHENTICATED);
+    let terminal = terminal.ok_or_else(refused)?;
+    let signed = konbini_protocol::Signed::parse(signature.ok_or_else(refused)?, now)
+        .map_err(|_| refused())?;
+    let (terminal, secret) = settings
+        .terminals
+        .get_key_value(terminal)
+        .ok_or_else(refused)?;
+    Ok(Caller {
+        terminal,
+        secret,
+        signed,
+    })
+}
+
+impl Caller<'_> {
+    /// Check the MAC over the request as received; the terminal's id.
+    pub fn verify(
+        &self,
+        method: &str,
+        path_and_query: &str,
+        body: &[u8],
+    ) -> Result<String, TerminalError> {
+        self.signed
+            .verify(self.secret, method, path_and_query, body)
+            .map_err(|_| TerminalError::unauthorized(UNAUTHENTICATED))?;
+        Ok(self.terminal.to_owned())
+    }
 }
 
 /// `GET /terminal/v1/lookup`.
@@ -278,7 +307,7 @@ fn confirm_one(
         Err(outcome) => return Ok(outcome.clone()),
     };
     let id = c.id.to_string();
-    if let Some(before) = tx.confirmation(&c.id)? {
+    if let Some(before) = tx.confirmation(terminal, &c.id)? {
         if before.fingerprint != *fingerprint {
             return Ok(rejected(&id, "idempotency_mismatch"));
         }
@@ -308,6 +337,9 @@ fn confirm_one(
             return Ok(rejected(&id, "amount_mismatch"));
         }
         if code.company_code() != settings.company_code {
+            if let Err(reason) = judge_paid_at(*paid_at, None, now) {
+                return Ok(rejected(&id, reason));
+            }
             return collect_for_other_biller(tx, terminal, c, fingerprint, code.as_str(), now);
         }
         let seq = code
@@ -344,6 +376,9 @@ fn confirm_one(
     };
     if pi.amount != c.amount {
         return Ok(rejected(&id, "amount_mismatch"));
+    }
+    if let Err(reason) = judge_paid_at(*paid_at, Some(pi.created), now) {
+        return Ok(rejected(&id, reason));
     }
     let pi_seq = pi.seq;
     let deadline = pi.voucher.as_ref().map(|v| v.expires_at + v.grace_seconds);
@@ -393,6 +428,48 @@ fn confirm_one(
         now,
     )?;
     Ok(outcome)
+}
+
+/// How far a register's clock may be from the network's, either way, when it stamps
+/// `paid_at` (the signature window's width).
+pub const PAID_AT_SKEW_SECONDS: i64 = konbini_protocol::SIGNATURE_WINDOW_SECONDS;
+
+/// Is `paid_at` possible, judged in the network's time `now` (its movable clock, so a test
+/// that moves it keeps working)? Not before the payment existed (`created`), nor in the
+/// future, beyond [`PAID_AT_SKEW_SECONDS`]; a slip of another biller, whose bill this
+/// network never saw, only not before the years a bill barcode can carry. A time after the
+/// deadline is judged later, as a `conflict` (`expired`): the store did take the cash.
+fn judge_paid_at(paid_at: DateTime<Utc>, created: Option<i64>, now: i64) -> Result<(), String> {
+    let t = paid_at.timestamp();
+    let at = |unix: i64| {
+        DateTime::<Utc>::from_timestamp(unix, 0)
+            .map_or_else(|| unix.to_string(), |d| d.to_rfc3339())
+    };
+    if t > now.saturating_add(PAID_AT_SKEW_SECONDS) {
+        return Err(format!(
+            "invalid_paid_at: paid_at {} is in the future of the network's clock ({}), beyond the {PAID_AT_SKEW_SECONDS} s allowed for clock skew",
+            paid_at.to_rfc3339(),
+            at(now)
+        ));
+    }
+    let earliest = created.map_or(crate::clock::EARLIEST_UNIX, |c| {
+        c.saturating_sub(PAID_AT_SKEW_SECONDS)
+    });
+    if t < earliest {
+        return Err(match created {
+            Some(c) => format!(
+                "invalid_paid_at: paid_at {} is before the payment was created ({}), beyond the {PAID_AT_SKEW_SECONDS} s allowed for clock skew",
+                paid_at.to_rfc3339(),
+                at(c)
+            ),
+            None => format!(
+                "invalid_paid_at: paid_at {} is before {}",
+                paid_at.to_rfc3339(),
+                crate::clock::EARLIEST
+            ),
+        });
+    }
+    Ok(())
 }
 
 /// Keep an accepted or conflicting confirmation under its slip id.

@@ -12,7 +12,7 @@
 pub mod signature;
 pub mod wire;
 
-pub use signature::{SignatureError, sign, verify};
+pub use signature::{SignatureError, Signed, sign, verify};
 pub use wire::{
     BatchAnswer, BatchRef, Confirmation, ErrorAnswer, ErrorBody, JournalLink, LookupQuery, Outcome,
     Payable, RawBatch, Verdict,

@@ -60,31 +60,64 @@ pub fn verify(
     body: &[u8],
     now: i64,
 ) -> Result<(), SignatureError> {
-    let mut t = None;
-    let mut v1 = Vec::new();
-    for part in header.split(',') {
-        match part.trim().split_once('=') {
-            Some(("t", v)) => t = v.parse::<i64>().ok(),
-            Some(("v1", v)) => v1.push(v),
-            _ => {}
+    Signed::parse(header, now)?.verify(secret, method, path_and_query, body)
+}
+
+/// A `Konbini-Signature` header whose form and time are checked, before the body it signs is
+/// read: a server refuses a stale or malformed header without reading a byte of body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Signed<'a> {
+    t: i64,
+    v1: Vec<&'a str>,
+}
+
+impl<'a> Signed<'a> {
+    /// Parse `header` and check its time against `now`: within
+    /// [`SIGNATURE_WINDOW_SECONDS`], with at least one `v1=` of 64 hex digits.
+    pub fn parse(header: &'a str, now: i64) -> Result<Signed<'a>, SignatureError> {
+        let mut t = None;
+        let mut v1 = Vec::new();
+        for part in header.split(',') {
+            match part.trim().split_once('=') {
+                Some(("t", v)) => t = v.parse::<i64>().ok(),
+                Some(("v1", v)) if v.len() == 64 && v.bytes().all(|b| b.is_ascii_hexdigit()) => {
+                    v1.push(v)
+                }
+                _ => {}
+            }
         }
+        let t = t.ok_or(SignatureError::NoTime)?;
+        if now.abs_diff(t) > SIGNATURE_WINDOW_SECONDS as u64 {
+            return Err(SignatureError::Stale { t, now });
+        }
+        if v1.is_empty() {
+            return Err(SignatureError::Mismatch);
+        }
+        Ok(Signed { t, v1 })
     }
-    let t = t.ok_or(SignatureError::NoTime)?;
-    if now.abs_diff(t) > SIGNATURE_WINDOW_SECONDS as u64 {
-        return Err(SignatureError::Stale { t, now });
-    }
-    let expected = hex::encode(
-        mac(secret, t, method, path_and_query, body)
-            .finalize()
-            .into_bytes(),
-    );
-    let ok = v1
-        .iter()
-        .any(|v| constant_time_eq(v.as_bytes(), expected.as_bytes()));
-    if ok {
-        Ok(())
-    } else {
-        Err(SignatureError::Mismatch)
+
+    /// Check the MAC over the request.
+    pub fn verify(
+        &self,
+        secret: &str,
+        method: &str,
+        path_and_query: &str,
+        body: &[u8],
+    ) -> Result<(), SignatureError> {
+        let expected = hex::encode(
+            mac(secret, self.t, method, path_and_query, body)
+                .finalize()
+                .into_bytes(),
+        );
+        let ok = self
+            .v1
+            .iter()
+            .any(|v| constant_time_eq(v.as_bytes(), expected.as_bytes()));
+        if ok {
+            Ok(())
+        } else {
+            Err(SignatureError::Mismatch)
+        }
     }
 }
 

@@ -6,11 +6,13 @@
 //! printer simulator on a pseudo-terminal; and the print queue drained to a real printer.
 //! It never decides what a receipt says (`receipt.rs` does).
 
+pub mod barcodes;
 mod port;
 pub mod queue;
 pub mod sim;
 pub mod virtual_printer;
 
+pub use barcodes::ReceiptBarcodes;
 pub use port::{PrinterPort, StatusReport, status_problems};
 pub use virtual_printer::{PaperError, Sheet, VirtualPrinter, render};
 
@@ -22,14 +24,35 @@ use unicode_width::UnicodeWidthStr;
 
 use crate::receipt::{Line, Receipt};
 
-/// Height of the receipt-number bar code, dots (7.5 mm).
-const RECEIPT_BARCODE_HEIGHT_DOTS: u8 = 60;
-/// Module (narrowest bar) width of the receipt-number bar code, dots.
-const RECEIPT_BARCODE_MODULE_DOTS: u8 = 2;
+use barcodes::{RECEIPT_BARCODE_HEIGHT_DOTS, RECEIPT_BARCODE_MODULE_DOTS};
 
 /// The ESC/POS job for `receipt` on a printer `columns` characters wide (Font A: 48 on
-/// 80 mm paper, 32 on 58 mm).
+/// 80 mm paper, 32 on 58 mm), with the receipt number as CODE128.
 pub fn encode_receipt(receipt: &Receipt, columns: usize) -> Vec<u8> {
+    encode_receipt_with(receipt, columns, ReceiptBarcodes::default(), &[])
+}
+
+/// The ESC/POS job for a committed sale's receipt with the bar codes `barcodes` asks
+/// for: the receipt number, and its slips' bill barcodes when `barcodes.bills`.
+pub fn encode_sale_receipt(
+    sale: &konbini_journal::SaleRecord,
+    columns: usize,
+    barcodes: ReceiptBarcodes,
+) -> Vec<u8> {
+    let bills = barcodes::bills_of(sale);
+    encode_receipt_with(&Receipt::for_sale(sale), columns, barcodes, &bills)
+}
+
+/// The ESC/POS job for `receipt` with the bar codes `barcodes` asks for: the receipt
+/// number in its system, and (when `barcodes.bills`) each of `bills` (the sale's 44-digit
+/// slip barcodes) as GS1-128 before it. A bill barcode is 576 dots wide at module 2, so
+/// it prints only on 80 mm paper (48 columns); narrower receipts leave it out.
+pub fn encode_receipt_with(
+    receipt: &Receipt,
+    columns: usize,
+    barcodes: ReceiptBarcodes,
+    bills: &[&str],
+) -> Vec<u8> {
     let mut job = Vec::with_capacity(2048);
     let mut put = |c: Command<'_>| c.encode(&mut |b: &[u8]| job.extend_from_slice(b));
     // Japanese preamble: katakana table, Shift_JIS kanji, Japan's ¥ at 0x5C.
@@ -77,7 +100,22 @@ pub fn encode_receipt(receipt: &Receipt, columns: usize) -> Vec<u8> {
         height: 1,
     });
     put(Command::Emphasis(false));
-    if let Some(bars) = receipt_barcode(&receipt.number) {
+    if barcodes.bills && columns >= 48 {
+        for bars in bills
+            .iter()
+            .filter_map(|digits| barcodes::bill_barcode(digits))
+        {
+            let mut put = |c: Command<'_>| c.encode(&mut |b: &[u8]| job.extend_from_slice(b));
+            put(Command::LineFeed);
+            put(Command::Justify(Justify::Center));
+            job.extend_from_slice(&bars);
+        }
+    }
+    let number = barcodes
+        .number
+        .and_then(|system| barcodes::receipt_number_barcode(&receipt.number, system));
+    if let Some(bars) = number {
+        let mut put = |c: Command<'_>| c.encode(&mut |b: &[u8]| job.extend_from_slice(b));
         put(Command::LineFeed);
         put(Command::Justify(Justify::Center));
         job.extend_from_slice(&bars);

@@ -14,8 +14,7 @@ use std::sync::Mutex;
 
 use konbini_firmware::escpos::PrinterStatus;
 
-use super::{PrinterPort, StatusReport, encode_receipt};
-use crate::receipt::Receipt;
+use super::{PrinterPort, ReceiptBarcodes, StatusReport, encode_sale_receipt};
 use konbini_journal::{Journal, JournalError};
 
 /// Why draining stopped early.
@@ -69,6 +68,17 @@ pub fn drain(
     columns: usize,
     from: u64,
 ) -> Result<DrainReport, QueueError> {
+    drain_with(journal, port, columns, ReceiptBarcodes::default(), from)
+}
+
+/// [`drain`], the receipts carrying the bar codes `barcodes` asks for.
+pub fn drain_with(
+    journal: &Mutex<Journal>,
+    port: &mut PrinterPort,
+    columns: usize,
+    barcodes: ReceiptBarcodes,
+    from: u64,
+) -> Result<DrainReport, QueueError> {
     let lock = || journal.lock().unwrap_or_else(|e| e.into_inner());
     let port_err = |path: &std::path::Path| {
         let path = path.to_owned();
@@ -89,7 +99,7 @@ pub fn drain(
             report.still_queued = queued.len() - i;
             return Ok(report);
         }
-        let job = encode_receipt(&Receipt::for_sale(&sale), columns);
+        let job = encode_sale_receipt(&sale, columns, barcodes);
         port.send(&job).map_err(port_err(port.path()))?;
         // The status queries follow the job on the wire: the answer is the state after it.
         let after = port.status().map_err(port_err(port.path()))?;

@@ -35,12 +35,14 @@ impl FromRequest<Arc<Network>> for MerchantRequest {
         let (parts, body) = req.into_parts();
         let checked = async {
             check_key(net, &parts.headers)?;
-            let bytes = super::read_body(&parts.headers, body, MAX_MERCHANT_BODY_BYTES)
-                .await
-                .map_err(|m| {
-                    ApiError::invalid("request_too_large", "", m)
-                        .with_status(StatusCode::PAYLOAD_TOO_LARGE)
-                })?;
+            let bytes = super::read_body(
+                &parts.headers,
+                body,
+                MAX_MERCHANT_BODY_BYTES,
+                net.settings().limits.body_timeout,
+            )
+            .await
+            .map_err(|e| ApiError::invalid(e.code, "", e.message).with_status(e.status))?;
             let form = if parts.method == Method::GET || parts.method == Method::DELETE {
                 Form::parse(parts.uri.query().unwrap_or("").as_bytes())?
             } else {
@@ -97,7 +99,15 @@ fn check_key(net: &Network, headers: &HeaderMap) -> Result<(), ApiError> {
             "You did not provide an API key. You need to provide your API key in the Authorization header, using Bearer auth (e.g. 'Authorization: Bearer YOUR_SECRET_KEY').",
         ));
     };
-    if key != net.settings().api_key {
+    let expected = net.settings().api_key.as_bytes();
+    // Compared in a time that does not depend on where a guess first differs.
+    let same = key.len() == expected.len()
+        && key
+            .bytes()
+            .zip(expected)
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0;
+    if !same {
         let tail: String = key
             .chars()
             .rev()
@@ -291,7 +301,16 @@ pub(super) async fn unknown_url(
 ) -> Response {
     let (method, path) = (req.method().clone(), req.uri().path().to_owned());
     if path != "/v1" && !path.starts_with("/v1/") {
-        return StatusCode::NOT_FOUND.into_response();
+        // Not the merchant API (no key is asked for), but still an error in its shape.
+        return ApiError {
+            status: StatusCode::NOT_FOUND,
+            ..ApiError::invalid(
+                "resource_missing",
+                "",
+                format!("Unrecognized request URL ({method}: {path})."),
+            )
+        }
+        .into_response();
     }
     let req = match MerchantRequest::from_request(req, &net).await {
         Ok(r) => r,

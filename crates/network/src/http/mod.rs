@@ -10,19 +10,22 @@ mod merchant;
 mod pages;
 mod payment_intents;
 mod refunds;
+pub(crate) mod server;
 mod terminal;
 mod test_helpers;
 mod webhook_endpoints;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, StatusCode};
 use axum::routing::get;
 use serde_json::json;
 
 use crate::Network;
+pub(crate) use terminal::Uploads;
 
 pub(crate) fn router(net: Arc<Network>) -> Router {
     let merchant_api = Router::new()
@@ -49,32 +52,71 @@ pub(crate) fn router(net: Arc<Network>) -> Router {
 /// The most an oversized body is read (and discarded) before the connection is dropped.
 const DRAIN_LIMIT_BYTES: usize = 4 * 1024 * 1024;
 
-/// Read a body up to `limit` bytes; more is refused, not buffered. An oversized body is
-/// read and thrown away (up to [`DRAIN_LIMIT_BYTES`]) so the client, still sending, gets the
-/// 413 answer rather than a reset connection.
-async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes, String> {
+/// Why a body was not read: its status (413 too large, 408 too slow, 400 unreadable) and a
+/// sentence.
+pub(crate) struct BodyError {
+    pub(crate) status: StatusCode,
+    pub(crate) code: &'static str,
+    pub(crate) message: String,
+}
+
+/// Read a body up to `limit` bytes within `timeout`; more is refused, not buffered. An
+/// oversized body is read and thrown away (up to [`DRAIN_LIMIT_BYTES`]) so the client, still
+/// sending, gets the 413 answer rather than a reset connection. A body that has not arrived
+/// whole within `timeout` (a client that stalls, or trickles) is a 408.
+async fn read_body(
+    headers: &HeaderMap,
+    body: Body,
+    limit: usize,
+    timeout: Duration,
+) -> Result<Bytes, BodyError> {
     use http_body_util::BodyExt;
-    let too_big = || format!("The request body is larger than {limit} bytes.");
-    let mut body = body;
-    let mut buf = Vec::new();
-    let mut seen = 0usize;
+    let too_big = || BodyError {
+        status: StatusCode::PAYLOAD_TOO_LARGE,
+        code: "request_too_large",
+        message: format!("The request body is larger than {limit} bytes."),
+    };
     let declared = headers
         .get("content-length")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
     if declared.is_some_and(|n| n > DRAIN_LIMIT_BYTES) {
+        // Known too big before a byte is read: refused at once, and the connection closed.
         return Err(too_big());
     }
-    while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|e| format!("The request body could not be read: {e}."))?;
-        if let Ok(data) = frame.into_data() {
-            seen += data.len();
-            if seen > DRAIN_LIMIT_BYTES {
-                return Err(too_big());
+    let mut body = body;
+    let mut buf = Vec::with_capacity(declared.unwrap_or(0).min(limit));
+    let mut seen = 0usize;
+    let read = async {
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|e| BodyError {
+                status: StatusCode::BAD_REQUEST,
+                code: "invalid_request",
+                message: format!("The request body could not be read: {e}."),
+            })?;
+            if let Ok(data) = frame.into_data() {
+                seen += data.len();
+                if seen > DRAIN_LIMIT_BYTES {
+                    return Err(too_big());
+                }
+                if seen <= limit {
+                    buf.extend_from_slice(&data);
+                }
             }
-            if seen <= limit {
-                buf.extend_from_slice(&data);
-            }
+        }
+        Ok(())
+    };
+    match tokio::time::timeout(timeout, read).await {
+        Ok(r) => r?,
+        Err(_) => {
+            return Err(BodyError {
+                status: StatusCode::REQUEST_TIMEOUT,
+                code: "request_timeout",
+                message: format!(
+                    "The request body did not arrive within {} s.",
+                    timeout.as_secs()
+                ),
+            });
         }
     }
     if seen > limit {

@@ -97,11 +97,21 @@ async fn refund_submit(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let Ok(bytes) = super::read_body(&headers, body, MAX_MERCHANT_BODY_BYTES).await else {
-        return html(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "<!DOCTYPE html><p>too large</p>".into(),
-        );
+    let bytes = match super::read_body(
+        &headers,
+        body,
+        MAX_MERCHANT_BODY_BYTES,
+        net.settings().limits.body_timeout,
+    )
+    .await
+    {
+        Ok(b) => b,
+        Err(e) => {
+            return html(
+                e.status,
+                format!("<!DOCTYPE html><p>{}</p>", voucher::esc(&e.message)),
+            );
+        }
     };
     let form = match Form::parse(&bytes) {
         Ok(f) => f,

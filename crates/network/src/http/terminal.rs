@@ -3,7 +3,7 @@
 //! read past [`MAX_BODY_BYTES`](konbini_protocol::MAX_BODY_BYTES).
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use axum::Router;
 use axum::body::Body;
@@ -15,7 +15,7 @@ use konbini_protocol::{BatchAnswer, CHAIN_PATH, CONFIRMATIONS_PATH, LOOKUP_PATH,
 
 use crate::Network;
 use crate::error::TerminalError;
-use crate::terminal;
+use crate::terminal::{self, Caller};
 
 pub(super) fn routes() -> Router<Arc<Network>> {
     Router::new()
@@ -24,27 +24,66 @@ pub(super) fn routes() -> Router<Arc<Network>> {
         .route(CHAIN_PATH, get(chain))
 }
 
-/// The terminal headers, checked against the body as received; the terminal's id.
-fn authenticate(
-    net: &Network,
-    method: &str,
-    uri: &Uri,
-    headers: &HeaderMap,
-    body: &[u8],
-) -> Result<String, TerminalError> {
+/// The terminal headers, checked before any body is read (the wall clock judges freshness:
+/// registers sign with their own clocks and cannot know how far a test has moved the
+/// simulated one).
+fn caller<'a>(net: &'a Network, headers: &'a HeaderMap) -> Result<Caller<'a>, TerminalError> {
     let h = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    let pq = uri.path_and_query().map_or(uri.path(), |p| p.as_str());
-    terminal::authenticate(
+    terminal::authenticate_headers(
         net.settings(),
         h(konbini_protocol::TERMINAL_HEADER),
         h(konbini_protocol::SIGNATURE_HEADER),
-        method,
-        pq,
-        body,
-        // Transport freshness is judged on the wall clock: registers sign with their own
-        // clocks and cannot know how far a test has moved the simulated one.
         chrono::Utc::now().timestamp(),
     )
+}
+
+/// The request's path and query, as signed.
+fn signed_path(uri: &Uri) -> &str {
+    uri.path_and_query().map_or(uri.path(), |p| p.as_str())
+}
+
+/// Bodies being read per terminal, before their signature can be checked. A stranger who
+/// knows a terminal's id (not a secret) can hold at most this many of its uploads open, for
+/// at most the body timeout, so unauthenticated uploads cost at most this many bodies (of
+/// at most 1 MiB) per known terminal. A register's sync task has three batches on the wire
+/// at most; this leaves room for its retries.
+pub(crate) const UPLOADS_PER_TERMINAL: u32 = 8;
+
+/// Uploads in progress, per terminal.
+#[derive(Default)]
+pub(crate) struct Uploads(Mutex<HashMap<String, u32>>);
+
+/// One terminal's upload in progress; freed when dropped.
+struct Upload<'a> {
+    uploads: &'a Uploads,
+    terminal: String,
+}
+
+impl Uploads {
+    fn start(&self, terminal: &str) -> Option<Upload<'_>> {
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let n = map.entry(terminal.to_owned()).or_insert(0);
+        if *n >= UPLOADS_PER_TERMINAL {
+            return None;
+        }
+        *n += 1;
+        Some(Upload {
+            uploads: self,
+            terminal: terminal.to_owned(),
+        })
+    }
+}
+
+impl Drop for Upload<'_> {
+    fn drop(&mut self) {
+        let mut map = self.uploads.0.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = map.get_mut(&self.terminal) {
+            *n -= 1;
+            if *n == 0 {
+                map.remove(&self.terminal);
+            }
+        }
+    }
 }
 
 async fn lookup(
@@ -53,7 +92,7 @@ async fn lookup(
     headers: HeaderMap,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Response, TerminalError> {
-    authenticate(&net, "GET", &uri, &headers, b"")?;
+    caller(&net, &headers)?.verify("GET", signed_path(&uri), b"")?;
     let field = |k: &str| {
         query
             .get(k)
@@ -80,13 +119,32 @@ async fn confirmations(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, TerminalError> {
-    let bytes = super::read_body(&headers, body, konbini_protocol::MAX_BODY_BYTES)
-        .await
-        .map_err(|m| TerminalError {
-            status: StatusCode::PAYLOAD_TOO_LARGE,
-            ..TerminalError::invalid(m)
-        })?;
-    let terminal = authenticate(&net, "POST", &uri, &headers, &bytes)?;
+    let caller = caller(&net, &headers)?;
+    let Some(_upload) = net.uploads.start(caller.terminal) else {
+        return Err(TerminalError {
+            status: StatusCode::TOO_MANY_REQUESTS,
+            code: "too_many_uploads",
+            message: format!(
+                "terminal {} already has {UPLOADS_PER_TERMINAL} requests being uploaded; retry when they are answered",
+                caller.terminal
+            ),
+            payment_status: None,
+        });
+    };
+    let bytes = super::read_body(
+        &headers,
+        body,
+        konbini_protocol::MAX_BODY_BYTES,
+        net.settings().limits.body_timeout,
+    )
+    .await
+    .map_err(|e| TerminalError {
+        status: e.status,
+        code: e.code,
+        message: e.message,
+        payment_status: None,
+    })?;
+    let terminal = caller.verify("POST", signed_path(&uri), &bytes)?;
     let items = terminal::parse_batch(&bytes)?;
     let now = net.clock.unix();
     let n = net.clone();
@@ -106,7 +164,7 @@ async fn chain(
     uri: Uri,
     headers: HeaderMap,
 ) -> Result<Response, TerminalError> {
-    let terminal = authenticate(&net, "GET", &uri, &headers, b"")?;
+    let terminal = caller(&net, &headers)?.verify("GET", signed_path(&uri), b"")?;
     let report = net
         .storage()
         .run_read(move |tx| terminal::chain_report(tx, &terminal))

@@ -121,6 +121,25 @@ async fn move_clock(State(net): State<Arc<Network>>, req: MerchantRequest) -> Re
                 ));
             }
         };
+        // Where the offset would put the clock now: only between the bounds in which the
+        // network can issue vouchers (a bill barcode's deadline year is 2000-2099).
+        let target = chrono::Utc::now().timestamp() + offset / 1000;
+        if !(crate::clock::EARLIEST_UNIX..=crate::clock::LATEST_UNIX).contains(&target) {
+            let param = if form.int("now")?.is_some() {
+                "now"
+            } else {
+                "advance_seconds"
+            };
+            return Err(ApiError::invalid(
+                "parameter_invalid_integer",
+                param,
+                format!(
+                    "The clock can be moved to times between {} and {} (a bill barcode's deadline year is 2000-2099); this would put it at {target}.",
+                    crate::clock::EARLIEST,
+                    crate::clock::LATEST
+                ),
+            ));
+        }
         tx.set_meta(CLOCK_META_KEY, &offset.to_string())?;
         clock.set_offset_ms(offset);
         Ok(Reply::changed(clock_json(clock.unix(), offset), true))
@@ -147,7 +166,7 @@ async fn deliveries(State(net): State<Arc<Network>>, req: MerchantRequest) -> Re
             .delivery_report()?
             .into_iter()
             .map(|d| {
-                json!({"event": d.event, "endpoint": d.endpoint, "delivered": d.delivered, "attempts": d.attempts})
+                json!({"event": d.event, "endpoint": d.endpoint, "delivered": d.delivered, "attempts": d.attempts, "last_status": d.last_status, "last_error": d.last_error})
             })
             .collect();
         Ok(Reply::ok(json!({"object": "list", "data": rows})))

@@ -1,5 +1,7 @@
 //! `/v1/webhook_endpoints`: create (the answer carries the `whsec_` secret), list, retrieve,
-//! delete.
+//! update (Stripe's `url`, `enabled_events`, `description`, `metadata` and `disabled`),
+//! delete. Where an endpoint may point is `webhooks/targets.rs`'s to say; delivery is
+//! `webhooks.rs`'s.
 
 use std::sync::Arc;
 
@@ -12,13 +14,19 @@ use serde_json::json;
 use super::merchant::{self, MerchantRequest, Reply, limit_of, list_json};
 use crate::Network;
 use crate::error::ApiError;
+use crate::form::Form;
 use crate::ids::{new_id, random_alnum};
 use crate::objects::WebhookEndpoint;
+use crate::storage::EndpointHealth;
+use crate::webhooks::targets::{self, WebhookTargets};
 
 pub(super) fn routes() -> Router<Arc<Network>> {
     Router::new()
         .route("/v1/webhook_endpoints", post(create).get(list))
-        .route("/v1/webhook_endpoints/{id}", get(retrieve).delete(delete))
+        .route(
+            "/v1/webhook_endpoints/{id}",
+            get(retrieve).post(update).delete(delete),
+        )
 }
 
 async fn create(State(net): State<Arc<Network>>, req: MerchantRequest) -> Response {
@@ -33,36 +41,108 @@ async fn create(State(net): State<Arc<Network>>, req: MerchantRequest) -> Respon
             "connect",
         ])?;
         let url = form.string("url").ok_or_else(|| ApiError::missing("url"))?;
-        if !(url.starts_with("http://") || url.starts_with("https://")) {
-            return Err(ApiError::invalid(
-                "url_invalid",
-                "url",
-                format!("Invalid URL: {url}: it must start with http:// or https://"),
-            ));
-        }
-        let events: Vec<String> = form
-            .array("enabled_events")
-            .iter()
-            .map(|e| e.to_string())
-            .collect();
-        if events.is_empty() {
-            return Err(ApiError::missing("enabled_events"));
-        }
+        let url = checked_url(url, cx.net.settings().webhook_targets)?;
+        let events = enabled_events(form).ok_or_else(|| ApiError::missing("enabled_events"))?;
         let ep = WebhookEndpoint {
             id: new_id("we"),
             created: cx.now,
-            url: url.to_owned(),
+            url,
             enabled_events: events,
             secret: format!("whsec_{}", random_alnum(32)),
             description: form.string("description").map(str::to_owned),
-            metadata: form
-                .map("metadata")
-                .into_iter()
-                .map(|(k, v)| (k.to_owned(), v.to_owned()))
-                .collect(),
+            metadata: form.metadata()?,
+            disabled: false,
         };
         tx.insert_endpoint(&ep)?;
-        Ok(Reply::ok(ep.render(true)))
+        // Changed: the delivery supervisor starts the endpoint's worker at once.
+        Ok(Reply::changed(ep.render(true), false))
+    })
+    .await
+}
+
+/// `url` if `targets` allows it, else Stripe's 400 on `url`.
+fn checked_url(url: &str, targets: WebhookTargets) -> Result<String, ApiError> {
+    targets::check_url(url, targets)
+        .map(|_| url.to_owned())
+        .map_err(|e| ApiError::invalid("url_invalid", "url", e.to_string()))
+}
+
+/// `enabled_events[]`, if sent and not empty.
+fn enabled_events(form: &Form) -> Option<Vec<String>> {
+    let events: Vec<String> = form
+        .array("enabled_events")
+        .iter()
+        .map(|e| e.to_string())
+        .collect();
+    (!events.is_empty()).then_some(events)
+}
+
+/// Stripe's update: what is sent changes, the rest stays. `disabled=true` stops deliveries
+/// (new events are not queued for it, as Stripe sends none created while an endpoint is
+/// disabled); `disabled=false` re-enables it, clears its failure streak and makes its
+/// pending deliveries due at once (Stripe goes on retrying events of an endpoint
+/// re-enabled in time).
+async fn update(
+    State(net): State<Arc<Network>>,
+    Path(id): Path<String>,
+    req: MerchantRequest,
+) -> Response {
+    merchant::run(net, req, move |tx, cx| {
+        let form = cx.form;
+        form.check_known(&[
+            "url",
+            "enabled_events[]",
+            "description",
+            "metadata[*]",
+            "disabled",
+            "expand[]",
+        ])?;
+        let disabled = form.bool("disabled")?;
+        let url = match form.string("url") {
+            Some(u) => Some(checked_url(u, cx.net.settings().webhook_targets)?),
+            None => None,
+        };
+        let mut ep = tx
+            .endpoint(&id)?
+            .ok_or_else(|| ApiError::missing_resource("webhook endpoint", &id, "id"))?;
+        if let Some(u) = url {
+            ep.url = u;
+        }
+        if form.has("enabled_events") {
+            ep.enabled_events =
+                enabled_events(form).ok_or_else(|| ApiError::missing("enabled_events"))?;
+        }
+        if form.has("description") {
+            ep.description = form.string("description").map(str::to_owned);
+        }
+        // Stripe's limits on what is sent, then on the object's keys once merged.
+        form.metadata()?;
+        for (k, v) in form.map("metadata") {
+            if v.is_empty() {
+                ep.metadata.remove(k);
+            } else {
+                ep.metadata.insert(k.to_owned(), v.to_owned());
+            }
+        }
+        crate::form::check_metadata_keys(ep.metadata.len())?;
+        tx.update_endpoint(&ep)?;
+        if let Some(disabled) = disabled {
+            let health = tx.endpoint_health(&id)?.unwrap_or_default();
+            if disabled && !health.disabled {
+                tx.set_endpoint_health(
+                    &id,
+                    &EndpointHealth {
+                        disabled: true,
+                        ..health
+                    },
+                )?;
+            } else if !disabled && health.disabled {
+                tx.set_endpoint_health(&id, &EndpointHealth::default())?;
+                tx.resume_deliveries(&id, cx.now)?;
+            }
+            ep.disabled = disabled;
+        }
+        Ok(Reply::changed(ep.render(false), false))
     })
     .await
 }
@@ -105,8 +185,9 @@ async fn delete(
         if !tx.delete_endpoint(&id)? {
             return Err(ApiError::missing_resource("webhook endpoint", &id, "id"));
         }
-        Ok(Reply::ok(
+        Ok(Reply::changed(
             json!({"id": id, "object": "webhook_endpoint", "deleted": true}),
+            false,
         ))
     })
     .await

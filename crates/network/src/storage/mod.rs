@@ -9,10 +9,12 @@
 //! own and is the only code that names its database client:
 //!
 //! - [`sqlite`]: the embedded default, one file, one writer, commits grouped and synced off
-//!   the writer's thread.
+//!   the writer's thread;
+//! - [`postgres`]: one PostgreSQL database shared by several network processes (nodes),
+//!   every unit a serializable transaction run again when it loses a race.
 //!
-//! A second backend (PostgreSQL, for several nodes over one database) implements the same
-//! two traits. What the traits promise, every backend keeps:
+//! [`open_storage`] picks one by the `--db` given: a `postgres://` URL or a file path. What
+//! the traits promise, every backend keeps:
 //!
 //! - a unit of work is atomic: committed when it returns `Ok`, rolled back when it returns
 //!   `Err` (nothing of it is kept), and no unit sees another half-done;
@@ -27,7 +29,10 @@
 //! blocking pool; an async client from there through its runtime handle). The boundary the
 //! rest of the network awaits is [`Storage`], which is asynchronous.
 
+pub mod postgres;
 pub mod sqlite;
+#[cfg(test)]
+pub(crate) mod tests;
 
 use std::any::Any;
 use std::future::Future;
@@ -36,9 +41,40 @@ use std::pin::Pin;
 use konbini_domain::Chain;
 use konbini_protocol::Verdict;
 
+pub use postgres::PostgresStorage;
 pub use sqlite::SqliteStorage;
 
 use crate::objects::{Charge, EventRow, PaymentIntent, Refund, Snapshot, WebhookEndpoint};
+
+/// The network's storage could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenStorageError {
+    /// The SQLite file.
+    #[error(transparent)]
+    Sqlite(#[from] sqlite::OpenError),
+    /// The PostgreSQL database.
+    #[error(transparent)]
+    Postgres(#[from] postgres::OpenError),
+}
+
+/// Open the network's storage named by `db`: a `postgres://` (or `postgresql://`) URL opens
+/// the PostgreSQL backend, anything else is the path of a SQLite file (created if missing;
+/// `:memory:` for a throwaway one). Either is migrated to this build's schema.
+pub async fn open_storage(db: &str) -> Result<std::sync::Arc<dyn Storage>, OpenStorageError> {
+    if is_postgres_url(db) {
+        return Ok(std::sync::Arc::new(PostgresStorage::open(db).await?));
+    }
+    let path = std::path::PathBuf::from(db);
+    let storage = tokio::task::spawn_blocking(move || SqliteStorage::open(&path))
+        .await
+        .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))?;
+    Ok(std::sync::Arc::new(storage))
+}
+
+/// Whether `db` names a PostgreSQL database rather than a file.
+pub fn is_postgres_url(db: &str) -> bool {
+    db.starts_with("postgres://") || db.starts_with("postgresql://")
+}
 
 /// The storage failed: nothing of the unit of work was kept.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -175,6 +211,22 @@ pub struct DeliveryReport {
     pub delivered: bool,
     /// Attempts so far.
     pub attempts: i64,
+    /// The last attempt's HTTP status, if it got one.
+    pub last_status: Option<u16>,
+    /// Why the last attempt failed without a status (refused target, timeout, connection).
+    pub last_error: Option<String>,
+}
+
+/// How a webhook endpoint's deliveries have gone: what decides whether it is disabled.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EndpointHealth {
+    /// Disabled (by the merchant, or after failing persistently): nothing is sent to it and
+    /// no new event is queued for it.
+    pub disabled: bool,
+    /// Failed attempts in a row since the last delivered one.
+    pub failures: i64,
+    /// When the first of those failed, in the network's clock (unix seconds).
+    pub failing_since: Option<i64>,
 }
 
 /// A confirmation the network has already judged, under its slip id.
@@ -318,20 +370,47 @@ pub trait Tx {
     /// An event by number.
     fn event_by_seq(&self, seq: i64) -> Result<Option<EventRow>, StorageError>;
 
-    /// Keep a new webhook endpoint.
+    /// Keep a new webhook endpoint (enabled, healthy).
     fn insert_endpoint(&self, endpoint: &WebhookEndpoint) -> Result<(), StorageError>;
+    /// Save a changed webhook endpoint's document (url, events, description, metadata; its
+    /// status is [`Tx::set_endpoint_health`]'s); true if it exists.
+    fn update_endpoint(&self, endpoint: &WebhookEndpoint) -> Result<bool, StorageError>;
     /// Delete a webhook endpoint and its undelivered events; true if it existed.
     fn delete_endpoint(&self, id: &str) -> Result<bool, StorageError>;
-    /// Every webhook endpoint, oldest first.
+    /// Every webhook endpoint, oldest first, with its status.
     fn endpoints(&self) -> Result<Vec<WebhookEndpoint>, StorageError>;
-    /// A webhook endpoint by id.
+    /// A webhook endpoint by id, with its status.
     fn endpoint(&self, id: &str) -> Result<Option<WebhookEndpoint>, StorageError>;
-    /// Deliveries due at or before `now`, soonest first.
-    fn due_deliveries(&self, now: i64, limit: i64) -> Result<Vec<DueDelivery>, StorageError>;
-    /// The earliest time an undelivered delivery is due.
-    fn next_delivery(&self) -> Result<Option<i64>, StorageError>;
+    /// How a webhook endpoint's deliveries have gone.
+    fn endpoint_health(&self, id: &str) -> Result<Option<EndpointHealth>, StorageError>;
+    /// Save how a webhook endpoint's deliveries have gone (its status with it); true if it
+    /// exists.
+    fn set_endpoint_health(&self, id: &str, health: &EndpointHealth) -> Result<bool, StorageError>;
+    /// One endpoint's undelivered deliveries due at or before `now`, in event order.
+    fn endpoint_due_deliveries(
+        &self,
+        endpoint: &str,
+        now: i64,
+        limit: i64,
+    ) -> Result<Vec<DueDelivery>, StorageError>;
+    /// Take up to `limit` of one endpoint's undelivered deliveries that are due at or before
+    /// `now` and not claimed past `now`, in event order, and claim each until `until` (the
+    /// network's clock, unix seconds), in this transaction. What a webhook worker sends: with
+    /// several nodes over one store, a delivery one node has taken is not taken by another
+    /// while its claim lasts (so it is not sent twice at once), and a node killed
+    /// mid-delivery loses nothing: its claim lapses and another node sends the delivery.
+    /// [`Tx::delivery_done`] ends the claim. A write: run it in a write unit.
+    fn claim_due_deliveries(
+        &self,
+        endpoint: &str,
+        now: i64,
+        until: i64,
+        limit: i64,
+    ) -> Result<Vec<DueDelivery>, StorageError>;
+    /// Make every undelivered delivery of the endpoint due at `now` (it was re-enabled).
+    fn resume_deliveries(&self, endpoint: &str, now: i64) -> Result<(), StorageError>;
     /// Record a delivery attempt: delivered or not, the HTTP status or the transport error,
-    /// and when to try again.
+    /// and when to try again; the delivery's claim ends.
     fn delivery_done(
         &self,
         delivery: &DueDelivery,
@@ -357,8 +436,13 @@ pub trait Tx {
     /// Forget idempotency keys saved before `before` (Stripe keeps them 24 hours).
     fn prune_idempotency(&self, before: i64) -> Result<usize, StorageError>;
 
-    /// A confirmation already judged under this slip id.
-    fn confirmation(&self, id: &str) -> Result<Option<PastConfirmation>, StorageError>;
+    /// A confirmation already judged under this slip id of this terminal (slip ids are
+    /// scoped to their terminal).
+    fn confirmation(
+        &self,
+        terminal: &str,
+        id: &str,
+    ) -> Result<Option<PastConfirmation>, StorageError>;
     /// Keep a judged confirmation.
     fn insert_confirmation(&self, c: &ConfirmationRecord<'_>) -> Result<(), StorageError>;
     /// Whether another biller's slip with this barcode was already accepted.

@@ -27,8 +27,8 @@ use serde::de::DeserializeOwned;
 
 use self::wal::{Checkpointer, Tickets, Unsynced, WalSyncer};
 use super::{
-    Boxed, ConfirmationRecord, DeliveryReport, DueDelivery, Fork, PastConfirmation, SavedAnswer,
-    Storage, StorageError, StorageFuture, Tx, Work,
+    Boxed, ConfirmationRecord, DeliveryReport, DueDelivery, EndpointHealth, Fork, PastConfirmation,
+    SavedAnswer, Storage, StorageError, StorageFuture, Tx, Work,
 };
 use crate::objects::{
     Charge, EventRow, PaymentIntent, PiStatus, Refund, Snapshot, WebhookEndpoint,
@@ -37,6 +37,9 @@ use crate::objects::{
 const MIGRATION_FILES: &[&str] = &[
     include_str!("../../../migrations/sqlite/0001_network.sql"),
     include_str!("../../../migrations/sqlite/0002_collected_index.sql"),
+    include_str!("../../../migrations/sqlite/0003_webhook_endpoint_status.sql"),
+    include_str!("../../../migrations/sqlite/0004_confirmations_per_terminal.sql"),
+    include_str!("../../../migrations/sqlite/0005_delivery_claims.sql"),
 ];
 
 fn migrations() -> Migrations<'static> {
@@ -44,7 +47,8 @@ fn migrations() -> Migrations<'static> {
 }
 
 const PI_BY_SEQ: &str = "SELECT doc FROM payment_intents WHERE seq = ?1";
-const ENDPOINTS: &str = "SELECT doc FROM webhook_endpoints ORDER BY created, id";
+const ENDPOINTS: &str =
+    "SELECT doc, status = 'disabled' FROM webhook_endpoints ORDER BY created, id";
 
 /// Most grouped units committed together.
 const GROUP_MAX_UNITS: usize = 16;
@@ -514,6 +518,26 @@ impl<'a> SqliteTx<'a> {
         rows.iter().map(|t| undoc(t)).collect()
     }
 
+    /// The webhook endpoints the query `sql` selects as (doc, disabled), in its order.
+    fn endpoint_rows(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params,
+    ) -> rusqlite::Result<Vec<WebhookEndpoint>> {
+        let rows: Vec<(String, bool)> = self
+            .tx
+            .prepare_cached(sql)?
+            .query_map(params, |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?;
+        rows.iter()
+            .map(|(text, disabled)| {
+                let mut ep: WebhookEndpoint = undoc(text)?;
+                ep.disabled = *disabled;
+                Ok(ep)
+            })
+            .collect()
+    }
+
     fn event_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<EventRow> {
         Ok(EventRow {
             id: r.get(0)?,
@@ -848,11 +872,13 @@ impl Tx for SqliteTx<'_> {
                 ])?;
             let seq = self.tx.last_insert_rowid();
             if self.endpoints.borrow().is_none() {
-                *self.endpoints.borrow_mut() = Some(self.docs(ENDPOINTS, [])?);
+                *self.endpoints.borrow_mut() = Some(self.endpoint_rows(ENDPOINTS, [])?);
             }
             let cached = self.endpoints.borrow();
+            // A disabled endpoint gets no new event (Stripe does not send events created
+            // while an endpoint is disabled); the events themselves are kept and listed.
             for ep in cached.iter().flatten() {
-                if ep.wants(event_type) {
+                if !ep.disabled && ep.wants(event_type) {
                     self.tx
                         .prepare_cached(
                             "INSERT INTO deliveries (event_seq, endpoint, next_at) VALUES (?1, ?2, ?3)",
@@ -915,6 +941,18 @@ impl Tx for SqliteTx<'_> {
         })
     }
 
+    /// Save a webhook endpoint's document.
+    fn update_endpoint(&self, ep: &WebhookEndpoint) -> Result<bool, StorageError> {
+        self.run(|| {
+            let n = self
+                .tx
+                .prepare_cached("UPDATE webhook_endpoints SET doc = ?2 WHERE id = ?1")?
+                .execute(params![ep.id, doc(ep)])?;
+            *self.endpoints.borrow_mut() = None;
+            Ok(n == 1)
+        })
+    }
+
     /// Delete a webhook endpoint and its undelivered events; true if it existed.
     fn delete_endpoint(&self, id: &str) -> Result<bool, StorageError> {
         self.run(|| {
@@ -932,23 +970,75 @@ impl Tx for SqliteTx<'_> {
 
     /// Every webhook endpoint, oldest first.
     fn endpoints(&self) -> Result<Vec<WebhookEndpoint>, StorageError> {
-        self.run(|| self.docs(ENDPOINTS, []))
+        self.run(|| self.endpoint_rows(ENDPOINTS, []))
     }
 
     /// One webhook endpoint.
     fn endpoint(&self, id: &str) -> Result<Option<WebhookEndpoint>, StorageError> {
-        self.run(|| self.one_doc("SELECT doc FROM webhook_endpoints WHERE id = ?1", id))
+        self.run(|| {
+            Ok(self
+                .endpoint_rows(
+                    "SELECT doc, status = 'disabled' FROM webhook_endpoints WHERE id = ?1",
+                    [id],
+                )?
+                .pop())
+        })
     }
 
-    /// Deliveries due by `now`.
-    fn due_deliveries(&self, now: i64, limit: i64) -> Result<Vec<DueDelivery>, StorageError> {
+    /// An endpoint's status and failure streak.
+    fn endpoint_health(&self, id: &str) -> Result<Option<EndpointHealth>, StorageError> {
+        self.run(|| {
+            self.tx
+                .prepare_cached(
+                    "SELECT status = 'disabled', failures, failing_since FROM webhook_endpoints
+                     WHERE id = ?1",
+                )?
+                .query_row([id], |r| {
+                    Ok(EndpointHealth {
+                        disabled: r.get(0)?,
+                        failures: r.get(1)?,
+                        failing_since: r.get(2)?,
+                    })
+                })
+                .optional()
+        })
+    }
+
+    /// Save an endpoint's status and failure streak.
+    fn set_endpoint_health(&self, id: &str, h: &EndpointHealth) -> Result<bool, StorageError> {
+        self.run(|| {
+            let n = self
+                .tx
+                .prepare_cached(
+                    "UPDATE webhook_endpoints SET status = ?2, failures = ?3, failing_since = ?4
+                     WHERE id = ?1",
+                )?
+                .execute(params![
+                    id,
+                    if h.disabled { "disabled" } else { "enabled" },
+                    h.failures,
+                    h.failing_since
+                ])?;
+            *self.endpoints.borrow_mut() = None;
+            Ok(n == 1)
+        })
+    }
+
+    /// One endpoint's deliveries due by `now`, in event order.
+    fn endpoint_due_deliveries(
+        &self,
+        endpoint: &str,
+        now: i64,
+        limit: i64,
+    ) -> Result<Vec<DueDelivery>, StorageError> {
         self.run(|| {
             self.tx
                 .prepare_cached(
                     "SELECT event_seq, endpoint, attempts FROM deliveries
-                     WHERE delivered = 0 AND next_at <= ?1 ORDER BY next_at, event_seq LIMIT ?2",
+                     WHERE endpoint = ?1 AND delivered = 0 AND next_at <= ?2
+                     ORDER BY event_seq LIMIT ?3",
                 )?
-                .query_map(params![now, limit], |r| {
+                .query_map(params![endpoint, now, limit], |r| {
                     Ok(DueDelivery {
                         event_seq: r.get(0)?,
                         endpoint: r.get(1)?,
@@ -959,12 +1049,52 @@ impl Tx for SqliteTx<'_> {
         })
     }
 
-    /// The earliest undelivered delivery's time.
-    fn next_delivery(&self) -> Result<Option<i64>, StorageError> {
+    /// The same rule as on PostgreSQL (see [`Tx::claim_due_deliveries`]); here one writer
+    /// takes them, so no row needs locking.
+    fn claim_due_deliveries(
+        &self,
+        endpoint: &str,
+        now: i64,
+        until: i64,
+        limit: i64,
+    ) -> Result<Vec<DueDelivery>, StorageError> {
+        self.run(|| {
+            let due: Vec<DueDelivery> = self
+                .tx
+                .prepare_cached(
+                    "SELECT event_seq, endpoint, attempts FROM deliveries
+                     WHERE endpoint = ?1 AND delivered = 0 AND next_at <= ?2
+                       AND (claimed_until IS NULL OR claimed_until <= ?2)
+                     ORDER BY event_seq LIMIT ?3",
+                )?
+                .query_map(params![endpoint, now, limit], |r| {
+                    Ok(DueDelivery {
+                        event_seq: r.get(0)?,
+                        endpoint: r.get(1)?,
+                        attempts: r.get(2)?,
+                    })
+                })?
+                .collect::<Result<_, _>>()?;
+            let mut claim = self.tx.prepare_cached(
+                "UPDATE deliveries SET claimed_until = ?3 WHERE event_seq = ?1 AND endpoint = ?2",
+            )?;
+            for d in &due {
+                claim.execute(params![d.event_seq, d.endpoint, until])?;
+            }
+            Ok(due)
+        })
+    }
+
+    /// Make the endpoint's undelivered deliveries due now.
+    fn resume_deliveries(&self, endpoint: &str, now: i64) -> Result<(), StorageError> {
         self.run(|| {
             self.tx
-                .prepare_cached("SELECT MIN(next_at) FROM deliveries WHERE delivered = 0")?
-                .query_row([], |r| r.get(0))
+                .prepare_cached(
+                    "UPDATE deliveries SET next_at = ?2
+                     WHERE endpoint = ?1 AND delivered = 0 AND next_at > ?2",
+                )?
+                .execute(params![endpoint, now])?;
+            Ok(())
         })
     }
 
@@ -991,7 +1121,8 @@ impl Tx for SqliteTx<'_> {
             self.tx
                 .prepare_cached(
                     "UPDATE deliveries SET delivered = ?3, attempts = attempts + 1, last_status = ?4,
-                     last_error = ?5, next_at = ?6 WHERE event_seq = ?1 AND endpoint = ?2",
+                     last_error = ?5, next_at = ?6, claimed_until = NULL
+                     WHERE event_seq = ?1 AND endpoint = ?2",
                 )?
                 .execute(params![
                     d.event_seq,
@@ -1010,8 +1141,8 @@ impl Tx for SqliteTx<'_> {
         self.run(|| {
             self.tx
                 .prepare_cached(
-                    "SELECT e.id, d.endpoint, d.delivered, d.attempts FROM deliveries d
-                     JOIN events e ON e.seq = d.event_seq ORDER BY d.event_seq",
+                    "SELECT e.id, d.endpoint, d.delivered, d.attempts, d.last_status, d.last_error
+                     FROM deliveries d JOIN events e ON e.seq = d.event_seq ORDER BY d.event_seq",
                 )?
                 .query_map([], |r| {
                     Ok(DeliveryReport {
@@ -1019,6 +1150,8 @@ impl Tx for SqliteTx<'_> {
                         endpoint: r.get(1)?,
                         delivered: r.get(2)?,
                         attempts: r.get(3)?,
+                        last_status: r.get(4)?,
+                        last_error: r.get(5)?,
                     })
                 })?
                 .collect()
@@ -1069,14 +1202,19 @@ impl Tx for SqliteTx<'_> {
                 .execute([before])
         })
     }
-    fn confirmation(&self, id: &str) -> Result<Option<PastConfirmation>, StorageError> {
+    fn confirmation(
+        &self,
+        terminal: &str,
+        id: &str,
+    ) -> Result<Option<PastConfirmation>, StorageError> {
         self.run(|| {
             let row: Option<(String, String, Option<String>)> = self
                 .tx
                 .prepare_cached(
-                    "SELECT fingerprint, status, reason FROM confirmations WHERE id = ?1",
+                    "SELECT fingerprint, status, reason FROM confirmations
+                     WHERE terminal = ?1 AND id = ?2",
                 )?
-                .query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .query_row([terminal, id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
                 .optional()?;
             row.map(|(fingerprint, status, reason)| {
                 Ok(PastConfirmation {
@@ -1241,6 +1379,53 @@ mod tests {
     #[test]
     fn migrations_are_valid() {
         migrations().validate().unwrap();
+    }
+
+    #[test]
+    fn a_store_keyed_by_slip_id_alone_keeps_its_confirmations_per_terminal() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        // The store as it was before slip ids were scoped to their terminal.
+        migrations().to_version(&mut conn, 3).unwrap();
+        conn.execute(
+            "INSERT INTO confirmations (id, terminal, fingerprint, status, reason, pi_seq, chain,
+             store, amount, paid_at, barcode, received_at)
+             VALUES ('J1-1-0', 'reg-1', 'fp', 'accepted', NULL, 1, 'lawson', '0042', 1200,
+                     '2026-12-07T10:00:00+09:00', NULL, 1)",
+            [],
+        )
+        .unwrap();
+        migrations().to_latest(&mut conn).unwrap();
+        let tx = conn.transaction().unwrap();
+        let stx = SqliteTx::new(&tx);
+        let kept = stx.confirmation("reg-1", "J1-1-0").unwrap().unwrap();
+        assert_eq!(
+            (kept.fingerprint.as_str(), kept.verdict),
+            ("fp", Verdict::Accepted)
+        );
+        assert_eq!(stx.confirmation("reg-2", "J1-1-0").unwrap(), None);
+        // The same id from another terminal is another confirmation.
+        stx.insert_confirmation(&ConfirmationRecord {
+            id: "J1-1-0",
+            terminal: "reg-2",
+            fingerprint: "other",
+            verdict: Verdict::Conflict,
+            reason: Some("already_paid"),
+            pi_seq: Some(1),
+            chain: None,
+            store: "0043",
+            amount: 1200,
+            paid_at: "2026-12-07T10:00:00+09:00",
+            barcode: None,
+            received_at: 2,
+        })
+        .unwrap();
+        assert_eq!(
+            stx.confirmation("reg-2", "J1-1-0")
+                .unwrap()
+                .unwrap()
+                .fingerprint,
+            "other"
+        );
     }
 
     fn runtime() -> tokio::runtime::Runtime {

@@ -1,0 +1,757 @@
+//! The PostgreSQL backend of the network's [`Storage`]: one database shared by any number of
+//! network processes (nodes). The only code of the network that names PostgreSQL or its
+//! client (tokio-postgres, pooled by deadpool-postgres).
+//!
+//! Every rule the SQLite backend makes true by having one writer is made true here by the
+//! database itself, never by a lock inside one process:
+//!
+//! - every unit of work runs in one transaction at `SERIALIZABLE` isolation, and is run again
+//!   from the start (a fresh transaction) when PostgreSQL answers `serialization_failure`
+//!   (40001) or `deadlock_detected` (40P01), a bounded number of times with jittered
+//!   backoff ([`RETRY`]). So two nodes that confirm the same slip, pay the same payment, save
+//!   the same Idempotency-Key's answer or keep the same link of a terminal's chain are put in
+//!   an order: the second sees what the first wrote and answers as a second request would
+//!   (a duplicate, a conflict, the saved answer);
+//! - a payment code is unique among the payable payments of a chain by a partial unique index
+//!   (`payment_codes_live`, migration 0001);
+//! - webhook deliveries are taken with a claim ([`Tx::claim_due_deliveries`]): `FOR UPDATE
+//!   SKIP LOCKED` and a `claimed_until` lease, so two nodes never send one delivery at once,
+//!   and a node that dies mid-delivery leaves it to another once the lease lapses.
+//!
+//! Reads run in `READ ONLY` transactions at `REPEATABLE READ` (one snapshot, taken after every
+//! write answered before the read began). Grouped writes are plain writes: PostgreSQL's group
+//! commit is its own (`commit_delay`), and each unit keeps its own transaction.
+//!
+//! Durability: each session runs with `synchronous_commit=on` (read back at open), so a unit
+//! is answered only after its commit is flushed on the server.
+//!
+//! Where the units run: each on tokio's blocking pool, holding one pooled connection for its
+//! whole transaction; inside, each statement of the (synchronous) unit is driven through the
+//! runtime's [`Handle::block_on`](tokio::runtime::Handle::block_on), prepared once per
+//! connection (`prepare_cached`), and bounded by a client-side timeout as well as the
+//! server's `statement_timeout`, so a lost connection or a vanished server fails the unit
+//! ([`StorageError::Failed`], answered 500 by the callers) and never hangs it. A pool whose
+//! every connection is busy makes a unit wait at most [`POOL_WAIT`], then fails it with a
+//! message that says "pool exhausted".
+
+mod migrate;
+#[cfg(test)]
+pub(crate) mod testdb;
+mod tx;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use deadpool_postgres::{Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime};
+use konbini_domain::retry::{Jitter, Retry, RetryPolicy};
+use tokio_postgres::NoTls;
+use tokio_postgres::error::SqlState;
+
+use self::tx::PgTx;
+use super::{Boxed, Storage, StorageError, StorageFuture, Work};
+
+/// Connecting to the server, whether at open or for a new pooled connection.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Longest one statement may run on the server (`statement_timeout`); the client gives up a
+/// little after it (a server that vanished answers nothing at all).
+pub const STATEMENT_TIMEOUT: Duration = Duration::from_secs(30);
+/// Longest the migrations at open may take (another node may hold their lock meanwhile).
+const CLIENT_TIMEOUT_OPEN: Duration = Duration::from_secs(60);
+/// How long a unit waits for a pooled connection before it fails ("pool exhausted").
+pub const POOL_WAIT: Duration = Duration::from_secs(10);
+/// Connections in the pool of one node.
+pub const POOL_SIZE: usize = 16;
+/// Retrying a unit that lost a serialization race or a deadlock: at most 12 runs in all,
+/// delays drawn up to 2 ms doubling to 200 ms, so that the units that collided do not
+/// collide again in step.
+pub const RETRY: RetryPolicy =
+    RetryPolicy::exponential(Duration::from_millis(2), Duration::from_millis(200))
+        .with_attempts(12)
+        .with_jitter(Jitter::Full);
+
+/// The store could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// The URL is not a PostgreSQL connection string.
+    #[error("network database URL {url:?}: {detail}")]
+    Url {
+        /// The URL given, its password hidden.
+        url: String,
+        /// What is wrong with it.
+        detail: String,
+    },
+    /// The server could not be reached, refused us, or failed.
+    #[error("network database {target}: {detail}")]
+    Database {
+        /// `host:port/dbname`.
+        target: String,
+        /// What the client or the server said.
+        detail: String,
+    },
+    /// Not a network database, or one newer than this build.
+    #[error("network database {target}: {detail}")]
+    Schema {
+        /// `host:port/dbname`.
+        target: String,
+        /// What is wrong.
+        detail: String,
+    },
+}
+
+/// The network's storage in a PostgreSQL database.
+pub struct PostgresStorage {
+    shared: Arc<Shared>,
+}
+
+/// What every unit shares.
+struct Shared {
+    pool: Pool,
+    /// The pool's connections, and how long a unit waits for one (for messages).
+    size: usize,
+    wait: Duration,
+    /// `host:port/dbname`, for messages (never the password).
+    target: String,
+    /// Units run again after a serialization failure or a deadlock, since open.
+    retries: AtomicU64,
+}
+
+impl PostgresStorage {
+    /// Open the store at `url` (`postgres://user@host:port/dbname`), creating or migrating
+    /// its schema. Refuses a database whose schema is newer than this build's, or that holds
+    /// tables of another application.
+    pub async fn open(url: &str) -> Result<PostgresStorage, OpenError> {
+        PostgresStorage::open_with(url, POOL_SIZE, POOL_WAIT).await
+    }
+
+    /// [`open`](Self::open) with a pool of `size` connections that a unit waits for at most
+    /// `wait`.
+    async fn open_with(
+        url: &str,
+        size: usize,
+        wait: Duration,
+    ) -> Result<PostgresStorage, OpenError> {
+        let mut config: tokio_postgres::Config = url.parse().map_err(|e| OpenError::Url {
+            url: hide_password(url),
+            detail: format!("{e}; expected postgres://user@host:port/dbname"),
+        })?;
+        let target = describe(&config);
+        config.connect_timeout(CONNECT_TIMEOUT);
+        config.keepalives(true);
+        config.keepalives_idle(Duration::from_secs(30));
+        // Every session: the statement bound, and commits flushed before they answer.
+        let mut options = config.get_options().unwrap_or("").to_owned();
+        options.push_str(&format!(
+            " -c statement_timeout={} -c synchronous_commit=on -c idle_in_transaction_session_timeout={}",
+            STATEMENT_TIMEOUT.as_millis(),
+            (STATEMENT_TIMEOUT * 2).as_millis()
+        ));
+        config.options(options.trim());
+        if config.get_application_name().is_none() {
+            config.application_name("konbini-network");
+        }
+        let manager = Manager::from_config(
+            config,
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(size)
+            .runtime(Runtime::Tokio1)
+            .wait_timeout(Some(wait))
+            .create_timeout(Some(CONNECT_TIMEOUT))
+            .recycle_timeout(Some(CONNECT_TIMEOUT))
+            .build()
+            .map_err(|e| OpenError::Database {
+                target: target.clone(),
+                detail: e.to_string(),
+            })?;
+        let client = pool.get().await.map_err(|e| OpenError::Database {
+            target: target.clone(),
+            detail: pool_error(&e, size, wait),
+        })?;
+        let err = |e: tokio_postgres::Error| OpenError::Database {
+            target: target.clone(),
+            detail: db_message(&e),
+        };
+        let sync: String = tokio::time::timeout(
+            STATEMENT_TIMEOUT,
+            client.query_one("SHOW synchronous_commit", &[]),
+        )
+        .await
+        .map_err(|_| OpenError::Database {
+            target: target.clone(),
+            detail: "no answer to SHOW synchronous_commit".into(),
+        })?
+        .map_err(err)?
+        .try_get(0)
+        .map_err(err)?;
+        if sync != "on" {
+            return Err(OpenError::Database {
+                target,
+                detail: format!("synchronous_commit is {sync}, expected on"),
+            });
+        }
+        migrate::to_latest(&client, &target).await?;
+        drop(client);
+        Ok(PostgresStorage {
+            shared: Arc::new(Shared {
+                pool,
+                size,
+                wait,
+                target,
+                retries: AtomicU64::new(0),
+            }),
+        })
+    }
+
+    /// Units run again after a serialization failure or a deadlock since the store was
+    /// opened (what the concurrency tests and an operator look at).
+    pub fn serialization_retries(&self) -> u64 {
+        self.shared.retries.load(Ordering::Relaxed)
+    }
+
+    fn run(&self, work: Work, write: bool) -> StorageFuture<'_> {
+        let shared = self.shared.clone();
+        Box::pin(async move {
+            let client = shared
+                .pool
+                .get()
+                .await
+                .map_err(|e| shared.pool_failed(&e))?;
+            let handle = tokio::runtime::Handle::current();
+            tokio::task::spawn_blocking(move || shared.run_blocking(&client, &handle, work, write))
+                .await
+                .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
+        })
+    }
+}
+
+impl Storage for PostgresStorage {
+    fn write(&self, work: Work) -> StorageFuture<'_> {
+        self.run(work, true)
+    }
+
+    /// Each unit in its own transaction: see the module's doc.
+    fn write_grouped(&self, work: Work) -> StorageFuture<'_> {
+        self.run(work, true)
+    }
+
+    fn read(&self, work: Work) -> StorageFuture<'_> {
+        self.run(work, false)
+    }
+}
+
+/// How one run of a unit ended.
+enum Ran {
+    /// Committed (a write) or finished (a read, or a unit that failed on its own and was
+    /// rolled back): the answer.
+    Done(Result<Boxed, Boxed>),
+    /// Lost a serialization race or a deadlock: rolled back, to run again.
+    Again(String),
+}
+
+impl Shared {
+    /// Run `work` on this blocking thread with `client`, again after each serialization
+    /// failure, up to [`RETRY`]'s attempts.
+    fn run_blocking(
+        &self,
+        client: &deadpool_postgres::Object,
+        handle: &tokio::runtime::Handle,
+        mut work: Work,
+        write: bool,
+    ) -> Result<Result<Boxed, Boxed>, StorageError> {
+        let mut retry = Retry::new(RETRY);
+        loop {
+            match self.run_once(client, handle, &mut work, write)? {
+                Ran::Done(out) => return Ok(out),
+                Ran::Again(why) => match retry.failed() {
+                    Some(delay) => {
+                        self.retries.fetch_add(1, Ordering::Relaxed);
+                        std::thread::sleep(delay);
+                    }
+                    None => {
+                        return Err(StorageError::Failed(format!(
+                            "the network's database (PostgreSQL {}) failed: the unit of work lost {} serialization races in a row: {why}",
+                            self.target,
+                            retry.failures()
+                        )));
+                    }
+                },
+            }
+        }
+    }
+
+    fn run_once(
+        &self,
+        client: &deadpool_postgres::Object,
+        handle: &tokio::runtime::Handle,
+        work: &mut Work,
+        write: bool,
+    ) -> Result<Ran, StorageError> {
+        let tx = PgTx::new(client, handle, &self.target);
+        tx.simple(if write {
+            "BEGIN ISOLATION LEVEL SERIALIZABLE"
+        } else {
+            "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
+        })?;
+        // A unit that panics leaves no transaction open on a pooled connection.
+        let out = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(&tx))) {
+            Ok(out) => out,
+            Err(panic) => {
+                tx.rollback();
+                std::panic::resume_unwind(panic);
+            }
+        };
+        // An error the database raised aborts the transaction whatever the unit made of it
+        // (a COMMIT would only roll back): the unit failed, or is run again.
+        if let Some(failure) = tx.failure() {
+            tx.rollback();
+            return match failure {
+                tx::Failure::Retry(why) => Ok(Ran::Again(why)),
+                tx::Failure::Failed(e) => Err(e),
+            };
+        }
+        match out {
+            Ok(answer) if write => match tx.simple("COMMIT") {
+                Ok(()) => Ok(Ran::Done(Ok(answer))),
+                // A serializable commit can still lose (a conflict seen only at commit).
+                Err(_) => match tx.failure() {
+                    Some(tx::Failure::Retry(why)) => Ok(Ran::Again(why)),
+                    Some(tx::Failure::Failed(e)) => Err(e),
+                    None => Err(StorageError::Failed(format!(
+                        "the network's database (PostgreSQL {}) failed at commit",
+                        self.target
+                    ))),
+                },
+            },
+            out => {
+                tx.simple("ROLLBACK")?;
+                Ok(Ran::Done(out))
+            }
+        }
+    }
+
+    fn pool_failed(&self, e: &PoolError) -> StorageError {
+        StorageError::Failed(format!(
+            "the network's database (PostgreSQL {}) failed: {}",
+            self.target,
+            pool_error(e, self.size, self.wait)
+        ))
+    }
+}
+
+/// The pool's error, in words: a wait that timed out is an exhausted pool.
+fn pool_error(e: &PoolError, size: usize, wait: Duration) -> String {
+    match e {
+        PoolError::Timeout(deadpool_postgres::TimeoutType::Wait) => format!(
+            "connection pool exhausted: all {size} connections busy for {} ms; retry",
+            wait.as_millis()
+        ),
+        PoolError::Timeout(deadpool_postgres::TimeoutType::Create) => format!(
+            "cannot connect within {} s (is the server up and the address right?)",
+            CONNECT_TIMEOUT.as_secs()
+        ),
+        PoolError::Timeout(deadpool_postgres::TimeoutType::Recycle) => {
+            "a pooled connection did not answer".to_owned()
+        }
+        PoolError::Backend(e) => db_message(e),
+        other => other.to_string(),
+    }
+}
+
+/// What PostgreSQL (or the client) said: the server's own message and code, or the client's
+/// error with its causes (tokio-postgres's own text is only "db error" or "error connecting
+/// to server").
+fn db_message(e: &tokio_postgres::Error) -> String {
+    if let Some(db) = e.as_db_error() {
+        return format!("{}: {} ({})", db.severity(), db.message(), db.code().code());
+    }
+    let mut text = e.to_string();
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        let more = c.to_string();
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        cause = c.source();
+    }
+    text
+}
+
+/// Whether the unit that met `e` must be run again from the start.
+fn retryable(e: &tokio_postgres::Error) -> bool {
+    match e.code() {
+        Some(c) if *c == SqlState::T_R_SERIALIZATION_FAILURE => true,
+        Some(c) if *c == SqlState::T_R_DEADLOCK_DETECTED => true,
+        // Two nodes claiming one payment code at once: the loser runs again and sees the
+        // winner's claim (PostgreSQL usually reports this race as 40001 already).
+        Some(c) if *c == SqlState::UNIQUE_VIOLATION => e
+            .as_db_error()
+            .and_then(|d| d.constraint())
+            .is_some_and(|c| c == "payment_codes_live"),
+        _ => false,
+    }
+}
+
+/// `host:port/dbname` of a config, for messages.
+fn describe(config: &tokio_postgres::Config) -> String {
+    let host = match config.get_hosts().first() {
+        Some(tokio_postgres::config::Host::Tcp(h)) => h.clone(),
+        Some(tokio_postgres::config::Host::Unix(p)) => p.display().to_string(),
+        None => "localhost".to_owned(),
+    };
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    let db = config
+        .get_dbname()
+        .or(config.get_user())
+        .unwrap_or("postgres");
+    format!("{host}:{port}/{db}")
+}
+
+/// `url` with any password replaced by `***`.
+fn hide_password(url: &str) -> String {
+    if let Some((scheme, rest)) = url.split_once("://")
+        && let Some((userinfo, host)) = rest.split_once('@')
+        && let Some((user, _)) = userinfo.split_once(':')
+    {
+        return format!("{scheme}://{user}:***@{host}");
+    }
+    url.to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+    use std::sync::mpsc;
+
+    use super::testdb::TestDb;
+    use super::*;
+    use crate::storage::tests::race;
+
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap()
+    }
+
+    /// Run `sql` on the test's database with a client of its own (what another program, or
+    /// an operator, does to it).
+    async fn raw(url: &str, sql: &str) {
+        let (client, conn) = tokio_postgres::connect(url, NoTls).await.unwrap();
+        let driver = tokio::spawn(conn);
+        client.batch_execute(sql).await.unwrap();
+        drop(client);
+        let _ = driver.await;
+    }
+
+    #[test]
+    fn a_password_never_reaches_a_message() {
+        assert_eq!(
+            hide_password("postgres://net:s3cret@db:5432/konbini"),
+            "postgres://net:***@db:5432/konbini"
+        );
+        assert_eq!(
+            hide_password("postgres://net@db/konbini"),
+            "postgres://net@db/konbini"
+        );
+    }
+
+    #[test]
+    fn a_wrong_or_unreachable_url_is_refused_clearly_and_soon() {
+        let rt = runtime();
+        let e = rt
+            .block_on(PostgresStorage::open("postgres://net:pw@127.0.0.1:99999/x"))
+            .err()
+            .unwrap();
+        assert!(matches!(e, OpenError::Url { .. }), "{e}");
+        assert!(!e.to_string().contains("pw"), "{e}");
+        // Nothing listens on port 1: refused at once, and named.
+        let started = std::time::Instant::now();
+        let e = rt
+            .block_on(PostgresStorage::open(
+                "postgres://postgres@127.0.0.1:1/konbini",
+            ))
+            .err()
+            .unwrap();
+        let text = e.to_string();
+        assert!(text.contains("127.0.0.1:1/konbini"), "{text}");
+        assert!(started.elapsed() < CONNECT_TIMEOUT * 2, "{text}");
+    }
+
+    #[test]
+    fn a_database_that_does_not_exist_is_named_with_what_the_server_said() {
+        let Some(db) = TestDb::create("a_database_that_does_not_exist_is_named") else {
+            return;
+        };
+        let url = format!("{}_missing", db.url);
+        let e = runtime()
+            .block_on(PostgresStorage::open(&url))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            e.contains("_missing") && e.contains("does not exist"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_newer_schema_or_another_applications_tables_are_refused_untouched() {
+        let rt = runtime();
+        if let Some(db) = TestDb::create("a_newer_schema_is_refused") {
+            rt.block_on(async {
+                drop(PostgresStorage::open(&db.url).await.unwrap());
+                raw(&db.url, "UPDATE schema_version SET version = 99").await;
+                let e = PostgresStorage::open(&db.url).await.err().unwrap();
+                assert!(matches!(e, OpenError::Schema { .. }), "{e}");
+                assert!(e.to_string().contains("version 99, newer"), "{e}");
+            });
+        }
+        if let Some(db) = TestDb::create("another_applications_tables_are_refused") {
+            rt.block_on(async {
+                raw(&db.url, "CREATE TABLE invoices (id INT)").await;
+                let e = PostgresStorage::open(&db.url).await.err().unwrap();
+                assert!(e.to_string().contains("invoices"), "{e}");
+                // Untouched: no schema_version was made.
+                raw(&db.url, "SELECT * FROM invoices").await;
+                let (client, conn) = tokio_postgres::connect(&db.url, NoTls).await.unwrap();
+                let driver = tokio::spawn(conn);
+                let ours: bool = client
+                    .query_one("SELECT to_regclass('schema_version') IS NOT NULL", &[])
+                    .await
+                    .unwrap()
+                    .get(0);
+                assert!(!ours);
+                drop(client);
+                let _ = driver.await;
+            });
+        }
+    }
+
+    #[test]
+    fn nodes_opening_one_new_database_together_migrate_it_once_and_reopen_it() {
+        let Some(db) = TestDb::create("nodes_opening_one_new_database_together") else {
+            return;
+        };
+        let rt = runtime();
+        rt.block_on(async {
+            let opens: Vec<_> = (0..3)
+                .map(|_| {
+                    let url = db.url.clone();
+                    tokio::spawn(async move { PostgresStorage::open(&url).await })
+                })
+                .collect();
+            for o in opens {
+                o.await.unwrap().unwrap();
+            }
+            let store: Arc<dyn Storage> = Arc::new(PostgresStorage::open(&db.url).await.unwrap());
+            store.run_write(|tx| tx.set_meta("k", "v")).await.unwrap();
+            drop(store);
+            let store: Arc<dyn Storage> = Arc::new(PostgresStorage::open(&db.url).await.unwrap());
+            assert_eq!(
+                store.run_read(|tx| tx.meta("k")).await.unwrap().as_deref(),
+                Some("v")
+            );
+        });
+    }
+
+    /// Several connections at once confirm the same slip and pay the same payment: exactly
+    /// one is accepted each round, and PostgreSQL made some of them run again (the rule is
+    /// kept by serialization failures and retries, not by a lock in this process).
+    #[test]
+    fn concurrent_confirmations_are_put_in_order_by_serialization_retries() {
+        let Some(db) = TestDb::create("concurrent_confirmations_are_put_in_order") else {
+            return;
+        };
+        let rt = runtime();
+        rt.block_on(async {
+            let pg = Arc::new(PostgresStorage::open(&db.url).await.unwrap());
+            let store: Arc<dyn Storage> = pg.clone();
+            for round in 0..20 {
+                let (accepted, verdicts) = race(&store, 8).await;
+                assert_eq!(accepted, 1, "round {round}: {verdicts:?}");
+                if pg.serialization_retries() > 0 && round >= 2 {
+                    break;
+                }
+            }
+            eprintln!(
+                "{} units ran again after a serialization failure",
+                pg.serialization_retries()
+            );
+            assert!(
+                pg.serialization_retries() > 0,
+                "8 units raced for one payment 20 times and none had to run again"
+            );
+        });
+    }
+
+    /// A unit that meets a database error and carries on as if nothing happened does not
+    /// commit: PostgreSQL aborted its transaction, and the storage says so.
+    #[test]
+    fn a_database_error_the_unit_ignores_still_fails_the_unit() {
+        let Some(db) = TestDb::create("a_database_error_the_unit_ignores") else {
+            return;
+        };
+        runtime().block_on(async {
+            let store: Arc<dyn Storage> = Arc::new(PostgresStorage::open(&db.url).await.unwrap());
+            store
+                .run_write(|tx| tx.insert_chain_link("T01", 1, "a", "b"))
+                .await
+                .unwrap();
+            let r: Result<(), StorageError> = store
+                .run_write(|tx| {
+                    tx.set_meta("kept", "no")?;
+                    tx.flag_fork("T01", 1, "x", 0)?;
+                    let slip = crate::storage::ConfirmationRecord {
+                        id: "J1-1-0",
+                        terminal: "T01",
+                        fingerprint: "f",
+                        verdict: konbini_protocol::Verdict::Accepted,
+                        reason: None,
+                        pi_seq: None,
+                        chain: None,
+                        store: "0042",
+                        amount: 1,
+                        paid_at: "2026-12-07T10:00:00+09:00",
+                        barcode: None,
+                        received_at: 0,
+                    };
+                    tx.insert_confirmation(&slip)?;
+                    // The same (terminal, id) again, its error ignored.
+                    let _ = tx.insert_confirmation(&slip);
+                    Ok(())
+                })
+                .await;
+            let e = r.unwrap_err().to_string();
+            assert!(
+                e.contains("PostgreSQL") && e.contains("duplicate key"),
+                "{e}"
+            );
+            assert_eq!(store.run_read(|tx| tx.meta("kept")).await.unwrap(), None);
+            assert!(
+                store
+                    .run_read(|tx| tx.forks("T01"))
+                    .await
+                    .unwrap()
+                    .is_empty()
+            );
+        });
+    }
+
+    /// A unit whose connection is killed halfway fails with the database's message (never
+    /// hangs, keeps nothing), and the next unit gets a working connection.
+    #[test]
+    fn a_connection_lost_mid_unit_fails_that_unit_only() {
+        let Some(db) = TestDb::create("a_connection_lost_mid_unit") else {
+            return;
+        };
+        let rt = runtime();
+        rt.block_on(async {
+            let store: Arc<dyn Storage> = Arc::new(
+                PostgresStorage::open_with(&db.url, 2, POOL_WAIT)
+                    .await
+                    .unwrap(),
+            );
+            let (started, is_started) = mpsc::channel::<()>();
+            let (go, wait_go) = mpsc::channel::<()>();
+            let wait_go = Mutex::new(wait_go);
+            let unit = {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    store
+                        .run_write(move |tx| {
+                            tx.set_meta("half", "1")?;
+                            let _ = started.send(());
+                            let _ = wait_go.lock().unwrap().recv();
+                            tx.set_meta("done", "1")
+                        })
+                        .await
+                })
+            };
+            tokio::task::spawn_blocking(move || is_started.recv().unwrap())
+                .await
+                .unwrap();
+            // Kill every session of the network's on this database.
+            let name = db.url.rsplit('/').next().unwrap().to_owned();
+            raw(
+                &db.url,
+                &format!(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                     WHERE datname = '{name}' AND pid <> pg_backend_pid()"
+                ),
+            )
+            .await;
+            go.send(()).unwrap();
+            let e = tokio::time::timeout(STATEMENT_TIMEOUT, unit)
+                .await
+                .expect("a lost connection must not hang the unit")
+                .unwrap()
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("PostgreSQL") && e.contains(&name), "{e}");
+            // A dead connection may be handed out once more before the pool notices.
+            let mut kept = None;
+            for _ in 0..3 {
+                if let Ok(v) = store.run_read(|tx| tx.meta("half")).await {
+                    kept = Some(v);
+                    break;
+                }
+            }
+            assert_eq!(kept, Some(None), "nothing of the failed unit was kept");
+        });
+    }
+
+    /// Every connection busy: a unit waits its bounded time, then fails saying why.
+    #[test]
+    fn an_exhausted_pool_fails_a_unit_after_a_bounded_wait() {
+        let Some(db) = TestDb::create("an_exhausted_pool") else {
+            return;
+        };
+        let rt = runtime();
+        rt.block_on(async {
+            let wait = Duration::from_millis(300);
+            let store: Arc<dyn Storage> =
+                Arc::new(PostgresStorage::open_with(&db.url, 1, wait).await.unwrap());
+            let (started, is_started) = mpsc::channel::<()>();
+            let (go, wait_go) = mpsc::channel::<()>();
+            let wait_go = Mutex::new(wait_go);
+            let holder = {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    store
+                        .run_write(move |tx| {
+                            let _ = started.send(());
+                            let _ = wait_go.lock().unwrap().recv();
+                            tx.set_meta("held", "1")
+                        })
+                        .await
+                })
+            };
+            tokio::task::spawn_blocking(move || is_started.recv().unwrap())
+                .await
+                .unwrap();
+            let e = store
+                .run_read(|tx| tx.meta("held"))
+                .await
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("pool exhausted"), "{e}");
+            go.send(()).unwrap();
+            holder.await.unwrap().unwrap();
+            assert_eq!(
+                store
+                    .run_read(|tx| tx.meta("held"))
+                    .await
+                    .unwrap()
+                    .as_deref(),
+                Some("1")
+            );
+        });
+    }
+}

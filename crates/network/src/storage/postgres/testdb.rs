@@ -1,0 +1,99 @@
+//! Tests: a fresh database on the PostgreSQL server the tests use, made for one test and
+//! dropped after it (on a panic too: the drop runs while the test unwinds).
+//!
+//! The server is `postgres://postgres@127.0.0.1:5432` (trust auth), or the one in the
+//! environment variable [`SERVER_VAR`]. Where it cannot be reached, [`TestDb::create`] says
+//! so on stderr and the test passes without running, unless `CI` is set: there an
+//! unreachable server fails the test.
+
+use std::time::Duration;
+
+use tokio_postgres::NoTls;
+
+/// The environment variable naming another server (a URL without a database name).
+pub(crate) const SERVER_VAR: &str = "KONBINI_TEST_POSTGRES";
+const DEFAULT_SERVER: &str = "postgres://postgres@127.0.0.1:5432";
+
+/// A database of one test's own.
+pub(crate) struct TestDb {
+    /// Its URL, for [`super::PostgresStorage::open`].
+    pub(crate) url: String,
+    server: String,
+    name: String,
+}
+
+fn server() -> String {
+    std::env::var(SERVER_VAR)
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| DEFAULT_SERVER.to_owned())
+        .trim_end_matches('/')
+        .to_owned()
+}
+
+/// Run `sql` on the server's maintenance database `postgres`, on a thread and runtime of its
+/// own (so it works inside a test's runtime, and in a drop).
+fn maintenance(server: &str, sql: String) -> Result<(), String> {
+    let url = format!("{server}/postgres");
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| e.to_string())?;
+        rt.block_on(async {
+            let mut config: tokio_postgres::Config =
+                url.parse().map_err(|e| format!("{url}: {e}"))?;
+            config.connect_timeout(Duration::from_secs(3));
+            let (client, conn) = config
+                .connect(NoTls)
+                .await
+                .map_err(|e| format!("cannot connect to {url}: {}", super::db_message(&e)))?;
+            let driver = tokio::spawn(conn);
+            let done = client
+                .batch_execute(&sql)
+                .await
+                .map_err(|e| format!("{sql}: {}", super::db_message(&e)));
+            drop(client);
+            let _ = driver.await;
+            done
+        })
+    })
+    .join()
+    .unwrap_or_else(|_| Err("the maintenance thread panicked".to_owned()))
+}
+
+impl TestDb {
+    /// A fresh, empty database for the test `test`; `None` (after saying why on stderr)
+    /// when no server can be reached and `CI` is not set.
+    pub(crate) fn create(test: &str) -> Option<TestDb> {
+        let server = server();
+        let name = format!("konbini_test_{:016x}", rand::random::<u64>());
+        match maintenance(&server, format!("CREATE DATABASE {name}")) {
+            Ok(()) => Some(TestDb {
+                url: format!("{server}/{name}"),
+                server,
+                name,
+            }),
+            Err(e) if std::env::var_os("CI").is_some() => {
+                panic!("{test}: PostgreSQL is required in CI and is unreachable: {e}")
+            }
+            Err(e) => {
+                eprintln!(
+                    "SKIPPED {test}: the PostgreSQL tests need a server ({e}); start one on 127.0.0.1:5432 (user postgres, trust auth) or set {SERVER_VAR}"
+                );
+                None
+            }
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Err(e) = maintenance(
+            &self.server,
+            format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
+        ) {
+            eprintln!("could not drop the test database {}: {e}", self.name);
+        }
+    }
+}

@@ -1,0 +1,929 @@
+//! One run of a unit of work in one PostgreSQL transaction: the [`Tx`] the rules see. Each
+//! method is one or two statements, prepared once per connection and driven to completion
+//! on the calling (blocking) thread through the runtime's handle.
+//!
+//! The first error the database raises is kept ([`PgTx::failure`]): PostgreSQL aborts the
+//! transaction there, so every later statement fails at once without a round trip, and the
+//! runner decides from it whether the unit is run again (a serialization failure) or fails,
+//! whatever the unit itself made of the error.
+
+use std::cell::RefCell;
+use std::time::Duration;
+
+use konbini_domain::Chain;
+use konbini_protocol::Verdict;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use tokio_postgres::Row;
+use tokio_postgres::types::{FromSql, ToSql};
+
+use super::{STATEMENT_TIMEOUT, db_message, retryable};
+use crate::objects::{
+    Charge, EventRow, PaymentIntent, PiStatus, Refund, Snapshot, WebhookEndpoint,
+};
+use crate::storage::{
+    ConfirmationRecord, DeliveryReport, DueDelivery, EndpointHealth, Fork, PastConfirmation,
+    SavedAnswer, StorageError, Tx,
+};
+
+/// The client's own bound on a statement: the server's `statement_timeout` and a little
+/// more, for a server that answers nothing at all.
+const CLIENT_TIMEOUT: Duration = STATEMENT_TIMEOUT.saturating_add(Duration::from_secs(5));
+
+const PI_BY_SEQ: &str = "SELECT doc FROM payment_intents WHERE seq = $1";
+const ENDPOINTS: &str =
+    "SELECT doc, status = 'disabled' FROM webhook_endpoints ORDER BY created, id";
+
+type Params<'p> = &'p [&'p (dyn ToSql + Sync)];
+
+/// Why a run of a unit cannot commit.
+#[derive(Debug, Clone)]
+pub(super) enum Failure {
+    /// A serialization failure or a deadlock: run the unit again.
+    Retry(String),
+    /// Anything else: the unit fails with this.
+    Failed(StorageError),
+}
+
+pub(super) struct PgTx<'a> {
+    client: &'a deadpool_postgres::Object,
+    handle: &'a tokio::runtime::Handle,
+    target: &'a str,
+    failure: RefCell<Option<Failure>>,
+    /// The webhook endpoints, read once per transaction for [`Tx::emit`].
+    endpoints: RefCell<Option<Vec<WebhookEndpoint>>>,
+}
+
+fn doc<T: Serialize>(value: &T) -> String {
+    serde_json::to_string(value).expect("records serialize")
+}
+
+/// A kept confirmation's verdict: `accepted`, or anything else (`conflict`).
+fn verdict_of(text: &str) -> Verdict {
+    if text == "accepted" {
+        Verdict::Accepted
+    } else {
+        Verdict::Conflict
+    }
+}
+
+impl<'a> PgTx<'a> {
+    pub(super) fn new(
+        client: &'a deadpool_postgres::Object,
+        handle: &'a tokio::runtime::Handle,
+        target: &'a str,
+    ) -> PgTx<'a> {
+        PgTx {
+            client,
+            handle,
+            target,
+            failure: RefCell::new(None),
+            endpoints: RefCell::new(None),
+        }
+    }
+
+    /// Why this run cannot commit, if it cannot.
+    pub(super) fn failure(&self) -> Option<Failure> {
+        self.failure.borrow().clone()
+    }
+
+    fn message(&self, what: &str) -> StorageError {
+        StorageError::Failed(format!(
+            "the network's database (PostgreSQL {}) failed: {what}",
+            self.target
+        ))
+    }
+
+    /// The error already met, as the unit sees it.
+    fn check(&self) -> Result<(), StorageError> {
+        match &*self.failure.borrow() {
+            None => Ok(()),
+            Some(Failure::Failed(e)) => Err(e.clone()),
+            Some(Failure::Retry(why)) => Err(self.message(why)),
+        }
+    }
+
+    /// Keep the first failure and hand the unit its error.
+    fn fail(&self, e: &tokio_postgres::Error) -> StorageError {
+        let text = db_message(e);
+        let err = self.message(&text);
+        let mut failure = self.failure.borrow_mut();
+        if failure.is_none() {
+            *failure = Some(if retryable(e) {
+                Failure::Retry(text)
+            } else {
+                Failure::Failed(err.clone())
+            });
+        }
+        err
+    }
+
+    /// Drive `fut` to its end on this thread, within [`CLIENT_TIMEOUT`].
+    fn drive<T>(
+        &self,
+        fut: impl Future<Output = Result<T, tokio_postgres::Error>>,
+    ) -> Result<T, StorageError> {
+        self.check()?;
+        match self
+            .handle
+            .block_on(tokio::time::timeout(CLIENT_TIMEOUT, fut))
+        {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) => Err(self.fail(&e)),
+            Err(_) => {
+                let err = self.message(&format!(
+                    "no answer within {} s (connection lost?)",
+                    CLIENT_TIMEOUT.as_secs()
+                ));
+                self.failure
+                    .borrow_mut()
+                    .get_or_insert(Failure::Failed(err.clone()));
+                Err(err)
+            }
+        }
+    }
+
+    /// A statement without parameters or rows (transaction control).
+    pub(super) fn simple(&self, sql: &str) -> Result<(), StorageError> {
+        self.drive(self.client.batch_execute(sql))
+    }
+
+    /// Roll back, whatever happened before (the error, if any, is the caller's to report;
+    /// a connection that cannot roll back is closed, and the pool drops it).
+    pub(super) fn rollback(&self) {
+        let _ = self.handle.block_on(tokio::time::timeout(
+            CLIENT_TIMEOUT,
+            self.client.batch_execute("ROLLBACK"),
+        ));
+    }
+
+    fn query(&self, sql: &str, params: Params<'_>) -> Result<Vec<Row>, StorageError> {
+        self.drive(async {
+            let st = self.client.prepare_cached(sql).await?;
+            self.client.query(&st, params).await
+        })
+    }
+
+    fn query_opt(&self, sql: &str, params: Params<'_>) -> Result<Option<Row>, StorageError> {
+        Ok(self.query(sql, params)?.into_iter().next())
+    }
+
+    fn execute(&self, sql: &str, params: Params<'_>) -> Result<u64, StorageError> {
+        self.drive(async {
+            let st = self.client.prepare_cached(sql).await?;
+            self.client.execute(&st, params).await
+        })
+    }
+
+    /// Column `i` of `row`.
+    fn col<'r, T: FromSql<'r>>(&self, row: &'r Row, i: usize) -> Result<T, StorageError> {
+        row.try_get(i)
+            .map_err(|e| self.message(&format!("column {i}: {}", db_message(&e))))
+    }
+
+    fn undoc<T: DeserializeOwned>(&self, text: &str) -> Result<T, StorageError> {
+        serde_json::from_str(text)
+            .map_err(|e| self.message(&format!("a stored document is unreadable: {e}")))
+    }
+
+    /// The record whose `doc` the one-row query `sql` selects, if any.
+    fn one_doc<T: DeserializeOwned>(
+        &self,
+        sql: &str,
+        params: Params<'_>,
+    ) -> Result<Option<T>, StorageError> {
+        match self.query_opt(sql, params)? {
+            Some(row) => Ok(Some(self.undoc(&self.col::<String>(&row, 0)?)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// The records whose `doc`s the query `sql` selects, in its order.
+    fn docs<T: DeserializeOwned>(
+        &self,
+        sql: &str,
+        params: Params<'_>,
+    ) -> Result<Vec<T>, StorageError> {
+        self.query(sql, params)?
+            .iter()
+            .map(|row| self.undoc(&self.col::<String>(row, 0)?))
+            .collect()
+    }
+
+    /// The webhook endpoints the query `sql` selects as (doc, disabled), in its order.
+    fn endpoint_rows(
+        &self,
+        sql: &str,
+        params: Params<'_>,
+    ) -> Result<Vec<WebhookEndpoint>, StorageError> {
+        self.query(sql, params)?
+            .iter()
+            .map(|row| {
+                let mut ep: WebhookEndpoint = self.undoc(&self.col::<String>(row, 0)?)?;
+                ep.disabled = self.col(row, 1)?;
+                Ok(ep)
+            })
+            .collect()
+    }
+
+    fn event_row(&self, row: &Row) -> Result<EventRow, StorageError> {
+        Ok(EventRow {
+            id: self.col(row, 0)?,
+            event_type: self.col(row, 1)?,
+            created: self.col(row, 2)?,
+            kind: self.col(row, 3)?,
+            doc: self.col(row, 4)?,
+        })
+    }
+
+    fn due_delivery(&self, row: &Row) -> Result<DueDelivery, StorageError> {
+        Ok(DueDelivery {
+            event_seq: self.col(row, 0)?,
+            endpoint: self.col(row, 1)?,
+            attempts: self.col(row, 2)?,
+        })
+    }
+}
+
+impl Tx for PgTx<'_> {
+    fn savepoint(&self, work: &mut dyn FnMut(&dyn Tx) -> bool) -> Result<(), StorageError> {
+        self.simple("SAVEPOINT unit")?;
+        if work(self) {
+            // Fails if the work met an error it did not report: the transaction is aborted.
+            return self.simple("RELEASE SAVEPOINT unit");
+        }
+        // What the work read of the endpoints may be gone with it.
+        *self.endpoints.borrow_mut() = None;
+        // An error inside is undone with the work, unless the whole unit must run again (a
+        // serialization failure holds for the transaction, not the savepoint).
+        let inside = self.failure.borrow_mut().take();
+        if let Some(Failure::Retry(why)) = inside {
+            *self.failure.borrow_mut() = Some(Failure::Retry(why.clone()));
+            return Err(self.message(&why));
+        }
+        self.simple("ROLLBACK TO SAVEPOINT unit")?;
+        self.simple("RELEASE SAVEPOINT unit")
+    }
+
+    fn meta(&self, key: &str) -> Result<Option<String>, StorageError> {
+        match self.query_opt("SELECT value FROM meta WHERE key = $1", &[&key])? {
+            Some(row) => Ok(Some(self.col(&row, 0)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn set_meta(&self, key: &str, value: &str) -> Result<(), StorageError> {
+        self.execute(
+            "INSERT INTO meta (key, value) VALUES ($1, $2)
+             ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+            &[&key, &value],
+        )?;
+        Ok(())
+    }
+
+    fn next_pi_seq(&self) -> Result<i64, StorageError> {
+        let row = self.query_opt("SELECT COALESCE(MAX(seq), 0) + 1 FROM payment_intents", &[])?;
+        match row {
+            Some(row) => self.col(&row, 0),
+            None => Ok(1),
+        }
+    }
+
+    fn insert_pi(&self, pi: &PaymentIntent) -> Result<(), StorageError> {
+        self.execute(
+            "INSERT INTO payment_intents (seq, id, created, due_at, doc) VALUES ($1, $2, $3, $4, $5)",
+            &[&pi.seq, &pi.id, &pi.created, &pi.due_at(), &doc(pi)],
+        )?;
+        Ok(())
+    }
+
+    /// Also keeps `payment_codes.live` true of exactly the codes on the payment's voucher
+    /// while it is payable (what the unique index `payment_codes_live` holds to).
+    fn update_pi(&self, pi: &PaymentIntent) -> Result<String, StorageError> {
+        let text = doc(pi);
+        self.execute(
+            "UPDATE payment_intents SET due_at = $2, doc = $3 WHERE seq = $1",
+            &[&pi.seq, &pi.due_at(), &text],
+        )?;
+        let (chains, codes): (Vec<&str>, Vec<&str>) = match &pi.voucher {
+            Some(v) if pi.status == PiStatus::RequiresAction => v
+                .codes
+                .iter()
+                .map(|(chain, code)| (chain.as_str(), code.as_str()))
+                .unzip(),
+            _ => (Vec::new(), Vec::new()),
+        };
+        self.execute(
+            "UPDATE payment_codes SET live = FALSE WHERE pi_seq = $1 AND live
+             AND (chain, code) NOT IN (SELECT * FROM unnest($2::text[], $3::text[]))",
+            &[&pi.seq, &chains, &codes],
+        )?;
+        Ok(text)
+    }
+
+    fn pi(&self, id: &str) -> Result<Option<PaymentIntent>, StorageError> {
+        self.one_doc("SELECT doc FROM payment_intents WHERE id = $1", &[&id])
+    }
+
+    fn pi_by_seq(&self, seq: i64) -> Result<Option<PaymentIntent>, StorageError> {
+        self.one_doc(PI_BY_SEQ, &[&seq])
+    }
+
+    fn list_pis(
+        &self,
+        limit: i64,
+        starting_after: Option<i64>,
+        ending_before: Option<i64>,
+    ) -> Result<Vec<PaymentIntent>, StorageError> {
+        let more = limit + 1;
+        if let Some(before) = ending_before {
+            let mut v: Vec<PaymentIntent> = self.docs(
+                "SELECT doc FROM payment_intents WHERE seq > $1 ORDER BY seq ASC LIMIT $2",
+                &[&before, &more],
+            )?;
+            v.reverse();
+            Ok(v)
+        } else {
+            self.docs(
+                "SELECT doc FROM payment_intents WHERE seq < $1 ORDER BY seq DESC LIMIT $2",
+                &[&starting_after.unwrap_or(i64::MAX), &more],
+            )
+        }
+    }
+
+    fn due_pis(&self, now: i64, limit: i64) -> Result<Vec<PaymentIntent>, StorageError> {
+        self.docs(
+            "SELECT doc FROM payment_intents WHERE due_at <= $1 ORDER BY due_at LIMIT $2",
+            &[&now, &limit],
+        )
+    }
+
+    fn next_due(&self) -> Result<Option<i64>, StorageError> {
+        let row = self.query_opt(
+            "SELECT MIN(t) FROM (SELECT MIN(due_at) AS t FROM payment_intents WHERE due_at IS NOT NULL
+             UNION ALL SELECT MIN(due_at) FROM refunds WHERE due_at IS NOT NULL) AS due",
+            &[],
+        )?;
+        match row {
+            Some(row) => self.col(&row, 0),
+            None => Ok(None),
+        }
+    }
+
+    /// A code is payable while its `live` row stands; the claim is that row, which the unique
+    /// index refuses a second of (the loser of a race between nodes runs again).
+    fn claim_code(&self, chain: Chain, code: &str, pi_seq: i64) -> Result<bool, StorageError> {
+        let held = self.query_opt(
+            "SELECT 1 FROM payment_codes WHERE chain = $1 AND code = $2 AND live",
+            &[&chain.as_str(), &code],
+        )?;
+        if held.is_some() {
+            return Ok(false);
+        }
+        self.execute(
+            "INSERT INTO payment_codes (chain, code, pi_seq, live) VALUES ($1, $2, $3, TRUE)
+             ON CONFLICT (chain, code, pi_seq) DO UPDATE SET live = TRUE",
+            &[&chain.as_str(), &code, &pi_seq],
+        )?;
+        Ok(true)
+    }
+
+    fn pi_by_code(&self, chain: &str, code: &str) -> Result<Option<PaymentIntent>, StorageError> {
+        let holders: Vec<PaymentIntent> = self.docs(
+            "SELECT p.doc FROM payment_codes c JOIN payment_intents p ON p.seq = c.pi_seq
+             WHERE c.chain = $1 AND c.code = $2 ORDER BY c.pi_seq DESC",
+            &[&chain, &code],
+        )?;
+        let parsed: Option<Chain> = chain.parse().ok();
+        let mut latest = None;
+        for pi in holders {
+            let live = pi.status == PiStatus::RequiresAction
+                && parsed.is_some_and(|c| {
+                    pi.voucher
+                        .as_ref()
+                        .and_then(|v| v.codes.get(&c))
+                        .map(String::as_str)
+                        == Some(code)
+                });
+            if live {
+                return Ok(Some(pi));
+            }
+            latest.get_or_insert(pi);
+        }
+        Ok(latest)
+    }
+
+    fn pi_by_voucher(&self, token: &str) -> Result<Option<PaymentIntent>, StorageError> {
+        self.one_doc(
+            "SELECT doc FROM payment_intents WHERE (doc::jsonb) #>> '{voucher,token}' = $1",
+            &[&token],
+        )
+    }
+
+    fn insert_charge(&self, pi_seq: i64, charge: &Charge) -> Result<String, StorageError> {
+        let text = doc(charge);
+        self.execute(
+            "INSERT INTO charges (id, txn_id, pi_seq, doc) VALUES ($1, $2, $3, $4)",
+            &[&charge.id, &charge.balance_transaction, &pi_seq, &text],
+        )?;
+        Ok(text)
+    }
+
+    fn update_charge(&self, charge: &Charge) -> Result<(), StorageError> {
+        self.execute(
+            "UPDATE charges SET doc = $2 WHERE id = $1",
+            &[&charge.id, &doc(charge)],
+        )?;
+        Ok(())
+    }
+
+    fn charge(&self, id: &str) -> Result<Option<Charge>, StorageError> {
+        self.one_doc("SELECT doc FROM charges WHERE id = $1", &[&id])
+    }
+
+    fn charge_by_txn(&self, txn: &str) -> Result<Option<Charge>, StorageError> {
+        self.one_doc("SELECT doc FROM charges WHERE txn_id = $1", &[&txn])
+    }
+
+    fn insert_refund(&self, pi_seq: i64, refund: &Refund) -> Result<(), StorageError> {
+        self.execute(
+            "INSERT INTO refunds (id, pi_seq, created, due_at, doc) VALUES ($1, $2, $3, $4, $5)",
+            &[
+                &refund.id,
+                &pi_seq,
+                &refund.created,
+                &refund.due_at(),
+                &doc(refund),
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn update_refund(&self, refund: &Refund) -> Result<(), StorageError> {
+        self.execute(
+            "UPDATE refunds SET due_at = $2, doc = $3 WHERE id = $1",
+            &[&refund.id, &refund.due_at(), &doc(refund)],
+        )?;
+        Ok(())
+    }
+
+    fn refund(&self, id: &str) -> Result<Option<Refund>, StorageError> {
+        self.one_doc("SELECT doc FROM refunds WHERE id = $1", &[&id])
+    }
+
+    fn refund_by_token(&self, token: &str) -> Result<Option<Refund>, StorageError> {
+        self.one_doc(
+            "SELECT doc FROM refunds WHERE (doc::jsonb) ->> 'token' = $1",
+            &[&token],
+        )
+    }
+
+    fn refunds_of(&self, pi_seq: i64) -> Result<Vec<Refund>, StorageError> {
+        self.docs(
+            "SELECT doc FROM refunds WHERE pi_seq = $1 ORDER BY seq",
+            &[&pi_seq],
+        )
+    }
+
+    fn due_refunds(&self, now: i64, limit: i64) -> Result<Vec<Refund>, StorageError> {
+        self.docs(
+            "SELECT doc FROM refunds WHERE due_at <= $1 ORDER BY due_at LIMIT $2",
+            &[&now, &limit],
+        )
+    }
+
+    fn emit(
+        &self,
+        event_type: &str,
+        created: i64,
+        object: Snapshot<'_>,
+    ) -> Result<(), StorageError> {
+        let event_id = crate::ids::new_id("evt");
+        let text = object.doc();
+        let row = self.query_opt(
+            "INSERT INTO events (id, type, created, kind, doc) VALUES ($1, $2, $3, $4, $5)
+             RETURNING seq",
+            &[
+                &event_id,
+                &event_type,
+                &created,
+                &object.kind(),
+                &text.as_ref(),
+            ],
+        )?;
+        let seq: i64 = match row {
+            Some(row) => self.col(&row, 0)?,
+            None => return Err(self.message("INSERT INTO events returned no seq")),
+        };
+        if self.endpoints.borrow().is_none() {
+            let rows = self.endpoint_rows(ENDPOINTS, &[])?;
+            *self.endpoints.borrow_mut() = Some(rows);
+        }
+        let cached = self.endpoints.borrow();
+        // A disabled endpoint gets no new event (Stripe does not send events created while
+        // an endpoint is disabled); the events themselves are kept and listed.
+        for ep in cached.iter().flatten() {
+            if !ep.disabled && ep.wants(event_type) {
+                self.execute(
+                    "INSERT INTO deliveries (event_seq, endpoint, next_at) VALUES ($1, $2, $3)",
+                    &[&seq, &ep.id, &created],
+                )?;
+            }
+        }
+        Ok(())
+    }
+
+    fn list_events(
+        &self,
+        limit: i64,
+        starting_after: Option<&str>,
+        event_type: Option<&str>,
+    ) -> Result<Vec<EventRow>, StorageError> {
+        let after: i64 = match starting_after {
+            Some(id) => match self.query_opt("SELECT seq FROM events WHERE id = $1", &[&id])? {
+                Some(row) => self.col(&row, 0)?,
+                None => i64::MAX,
+            },
+            None => i64::MAX,
+        };
+        self.query(
+            "SELECT id, type, created, kind, doc FROM events
+             WHERE seq < $1 AND ($2::text IS NULL OR type = $2::text)
+             ORDER BY seq DESC LIMIT $3",
+            &[&after, &event_type, &(limit + 1)],
+        )?
+        .iter()
+        .map(|row| self.event_row(row))
+        .collect()
+    }
+
+    fn event(&self, id: &str) -> Result<Option<EventRow>, StorageError> {
+        self.query_opt(
+            "SELECT id, type, created, kind, doc FROM events WHERE id = $1",
+            &[&id],
+        )?
+        .map(|row| self.event_row(&row))
+        .transpose()
+    }
+
+    fn event_by_seq(&self, seq: i64) -> Result<Option<EventRow>, StorageError> {
+        self.query_opt(
+            "SELECT id, type, created, kind, doc FROM events WHERE seq = $1",
+            &[&seq],
+        )?
+        .map(|row| self.event_row(&row))
+        .transpose()
+    }
+
+    fn insert_endpoint(&self, ep: &WebhookEndpoint) -> Result<(), StorageError> {
+        self.execute(
+            "INSERT INTO webhook_endpoints (id, created, doc) VALUES ($1, $2, $3)",
+            &[&ep.id, &ep.created, &doc(ep)],
+        )?;
+        *self.endpoints.borrow_mut() = None;
+        Ok(())
+    }
+
+    fn update_endpoint(&self, ep: &WebhookEndpoint) -> Result<bool, StorageError> {
+        let n = self.execute(
+            "UPDATE webhook_endpoints SET doc = $2 WHERE id = $1",
+            &[&ep.id, &doc(ep)],
+        )?;
+        *self.endpoints.borrow_mut() = None;
+        Ok(n == 1)
+    }
+
+    fn delete_endpoint(&self, id: &str) -> Result<bool, StorageError> {
+        self.execute(
+            "DELETE FROM deliveries WHERE endpoint = $1 AND NOT delivered",
+            &[&id],
+        )?;
+        let n = self.execute("DELETE FROM webhook_endpoints WHERE id = $1", &[&id])?;
+        *self.endpoints.borrow_mut() = None;
+        Ok(n == 1)
+    }
+
+    fn endpoints(&self) -> Result<Vec<WebhookEndpoint>, StorageError> {
+        self.endpoint_rows(ENDPOINTS, &[])
+    }
+
+    fn endpoint(&self, id: &str) -> Result<Option<WebhookEndpoint>, StorageError> {
+        Ok(self
+            .endpoint_rows(
+                "SELECT doc, status = 'disabled' FROM webhook_endpoints WHERE id = $1",
+                &[&id],
+            )?
+            .pop())
+    }
+
+    fn endpoint_health(&self, id: &str) -> Result<Option<EndpointHealth>, StorageError> {
+        self.query_opt(
+            "SELECT status = 'disabled', failures, failing_since FROM webhook_endpoints
+             WHERE id = $1",
+            &[&id],
+        )?
+        .map(|row| {
+            Ok(EndpointHealth {
+                disabled: self.col(&row, 0)?,
+                failures: self.col(&row, 1)?,
+                failing_since: self.col(&row, 2)?,
+            })
+        })
+        .transpose()
+    }
+
+    fn set_endpoint_health(&self, id: &str, h: &EndpointHealth) -> Result<bool, StorageError> {
+        let status = if h.disabled { "disabled" } else { "enabled" };
+        let n = self.execute(
+            "UPDATE webhook_endpoints SET status = $2, failures = $3, failing_since = $4
+             WHERE id = $1",
+            &[&id, &status, &h.failures, &h.failing_since],
+        )?;
+        *self.endpoints.borrow_mut() = None;
+        Ok(n == 1)
+    }
+
+    fn endpoint_due_deliveries(
+        &self,
+        endpoint: &str,
+        now: i64,
+        limit: i64,
+    ) -> Result<Vec<DueDelivery>, StorageError> {
+        self.query(
+            "SELECT event_seq, endpoint, attempts FROM deliveries
+             WHERE endpoint = $1 AND NOT delivered AND next_at <= $2
+             ORDER BY event_seq LIMIT $3",
+            &[&endpoint, &now, &limit],
+        )?
+        .iter()
+        .map(|row| self.due_delivery(row))
+        .collect()
+    }
+
+    /// Rows another node is claiming at this moment are skipped, not waited for (`SKIP
+    /// LOCKED`); the claim is written in the same statement.
+    fn claim_due_deliveries(
+        &self,
+        endpoint: &str,
+        now: i64,
+        until: i64,
+        limit: i64,
+    ) -> Result<Vec<DueDelivery>, StorageError> {
+        let mut due = self
+            .query(
+                "WITH due AS (
+                     SELECT event_seq FROM deliveries
+                     WHERE endpoint = $1 AND NOT delivered AND next_at <= $2
+                       AND (claimed_until IS NULL OR claimed_until <= $2)
+                     ORDER BY event_seq LIMIT $4
+                     FOR UPDATE SKIP LOCKED)
+                 UPDATE deliveries AS d SET claimed_until = $3 FROM due
+                 WHERE d.endpoint = $1 AND d.event_seq = due.event_seq
+                 RETURNING d.event_seq, d.endpoint, d.attempts",
+                &[&endpoint, &now, &until, &limit],
+            )?
+            .iter()
+            .map(|row| self.due_delivery(row))
+            .collect::<Result<Vec<_>, _>>()?;
+        due.sort_by_key(|d| d.event_seq);
+        Ok(due)
+    }
+
+    fn resume_deliveries(&self, endpoint: &str, now: i64) -> Result<(), StorageError> {
+        self.execute(
+            "UPDATE deliveries SET next_at = $2
+             WHERE endpoint = $1 AND NOT delivered AND next_at > $2",
+            &[&endpoint, &now],
+        )?;
+        Ok(())
+    }
+
+    fn delivery_done(
+        &self,
+        d: &DueDelivery,
+        delivered: bool,
+        status: Option<u16>,
+        error: Option<&str>,
+        next_at: i64,
+    ) -> Result<(), StorageError> {
+        let status = status.map(i32::from);
+        self.execute(
+            "UPDATE deliveries SET delivered = $3, attempts = attempts + 1, last_status = $4,
+             last_error = $5, next_at = $6, claimed_until = NULL
+             WHERE event_seq = $1 AND endpoint = $2",
+            &[
+                &d.event_seq,
+                &d.endpoint,
+                &delivered,
+                &status,
+                &error,
+                &next_at,
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn delivery_report(&self) -> Result<Vec<DeliveryReport>, StorageError> {
+        self.query(
+            "SELECT e.id, d.endpoint, d.delivered, d.attempts, d.last_status, d.last_error
+             FROM deliveries d JOIN events e ON e.seq = d.event_seq
+             ORDER BY d.event_seq, d.endpoint",
+            &[],
+        )?
+        .iter()
+        .map(|row| {
+            let status: Option<i32> = self.col(row, 4)?;
+            Ok(DeliveryReport {
+                event: self.col(row, 0)?,
+                endpoint: self.col(row, 1)?,
+                delivered: self.col(row, 2)?,
+                attempts: self.col(row, 3)?,
+                last_status: status.and_then(|s| u16::try_from(s).ok()),
+                last_error: self.col(row, 5)?,
+            })
+        })
+        .collect()
+    }
+
+    fn idempotent(&self, key: &str) -> Result<Option<SavedAnswer>, StorageError> {
+        self.query_opt(
+            "SELECT fingerprint, status, body FROM idempotency WHERE key = $1",
+            &[&key],
+        )?
+        .map(|row| {
+            let status: i32 = self.col(&row, 1)?;
+            Ok(SavedAnswer {
+                fingerprint: self.col(&row, 0)?,
+                status: u16::try_from(status)
+                    .map_err(|_| self.message(&format!("a saved answer's status {status}")))?,
+                body: self.col(&row, 2)?,
+            })
+        })
+        .transpose()
+    }
+
+    fn save_idempotent(
+        &self,
+        key: &str,
+        fingerprint: &str,
+        status: u16,
+        body: &str,
+        now: i64,
+    ) -> Result<(), StorageError> {
+        self.execute(
+            "INSERT INTO idempotency (key, fingerprint, status, body, created)
+             VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (key) DO UPDATE SET fingerprint = EXCLUDED.fingerprint,
+             status = EXCLUDED.status, body = EXCLUDED.body, created = EXCLUDED.created",
+            &[&key, &fingerprint, &i32::from(status), &body, &now],
+        )?;
+        Ok(())
+    }
+
+    fn prune_idempotency(&self, before: i64) -> Result<usize, StorageError> {
+        let n = self.execute("DELETE FROM idempotency WHERE created < $1", &[&before])?;
+        Ok(usize::try_from(n).unwrap_or(usize::MAX))
+    }
+
+    fn confirmation(
+        &self,
+        terminal: &str,
+        id: &str,
+    ) -> Result<Option<PastConfirmation>, StorageError> {
+        self.query_opt(
+            "SELECT fingerprint, status, reason FROM confirmations
+             WHERE terminal = $1 AND id = $2",
+            &[&terminal, &id],
+        )?
+        .map(|row| {
+            let status: String = self.col(&row, 1)?;
+            Ok(PastConfirmation {
+                fingerprint: self.col(&row, 0)?,
+                verdict: verdict_of(&status),
+                reason: self.col(&row, 2)?,
+            })
+        })
+        .transpose()
+    }
+
+    fn insert_confirmation(&self, c: &ConfirmationRecord<'_>) -> Result<(), StorageError> {
+        self.execute(
+            "INSERT INTO confirmations (id, terminal, fingerprint, status, reason, pi_seq, chain,
+             store, amount, paid_at, barcode, received_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+            &[
+                &c.id,
+                &c.terminal,
+                &c.fingerprint,
+                &c.verdict.as_str(),
+                &c.reason,
+                &c.pi_seq,
+                &c.chain.map_or("", Chain::as_str),
+                &c.store,
+                &c.amount,
+                &c.paid_at,
+                &c.barcode,
+                &c.received_at,
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn collected_before(&self, barcode: &str) -> Result<bool, StorageError> {
+        let row = self.query_opt(
+            "SELECT EXISTS (SELECT 1 FROM confirmations
+             WHERE barcode = $1 AND pi_seq IS NULL AND status = 'accepted')",
+            &[&barcode],
+        )?;
+        match row {
+            Some(row) => self.col(&row, 0),
+            None => Ok(false),
+        }
+    }
+
+    fn chain_max_seq(&self, terminal: &str) -> Result<Option<i64>, StorageError> {
+        match self.query_opt(
+            "SELECT MAX(seq) FROM terminal_chain WHERE terminal = $1",
+            &[&terminal],
+        )? {
+            Some(row) => self.col(&row, 0),
+            None => Ok(None),
+        }
+    }
+
+    fn chain_link(
+        &self,
+        terminal: &str,
+        seq: i64,
+    ) -> Result<Option<(String, String)>, StorageError> {
+        self.query_opt(
+            "SELECT prev, hash FROM terminal_chain WHERE terminal = $1 AND seq = $2",
+            &[&terminal, &seq],
+        )?
+        .map(|row| Ok((self.col(&row, 0)?, self.col(&row, 1)?)))
+        .transpose()
+    }
+
+    fn insert_chain_link(
+        &self,
+        terminal: &str,
+        seq: i64,
+        prev: &str,
+        hash: &str,
+    ) -> Result<bool, StorageError> {
+        Ok(self.execute(
+            "INSERT INTO terminal_chain (terminal, seq, prev, hash) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (terminal, seq) DO NOTHING",
+            &[&terminal, &seq, &prev, &hash],
+        )? == 1)
+    }
+
+    fn flag_fork(
+        &self,
+        terminal: &str,
+        seq: i64,
+        detail: &str,
+        at: i64,
+    ) -> Result<(), StorageError> {
+        self.execute(
+            "INSERT INTO chain_flags (terminal, seq, kind, detail, at) VALUES ($1, $2, 'fork', $3, $4)",
+            &[&terminal, &seq, &detail, &at],
+        )?;
+        Ok(())
+    }
+
+    fn chain_seqs(&self, terminal: &str) -> Result<Vec<i64>, StorageError> {
+        self.query(
+            "SELECT seq FROM terminal_chain WHERE terminal = $1 ORDER BY seq",
+            &[&terminal],
+        )?
+        .iter()
+        .map(|row| self.col(row, 0))
+        .collect()
+    }
+
+    fn chain_head(&self, terminal: &str) -> Result<Option<(i64, String)>, StorageError> {
+        self.query_opt(
+            "SELECT seq, hash FROM terminal_chain WHERE terminal = $1 ORDER BY seq DESC LIMIT 1",
+            &[&terminal],
+        )?
+        .map(|row| Ok((self.col(&row, 0)?, self.col(&row, 1)?)))
+        .transpose()
+    }
+
+    fn forks(&self, terminal: &str) -> Result<Vec<Fork>, StorageError> {
+        self.query(
+            "SELECT seq, detail, at FROM chain_flags WHERE terminal = $1 AND kind = 'fork' ORDER BY id",
+            &[&terminal],
+        )?
+        .iter()
+        .map(|row| {
+            Ok(Fork {
+                seq: self.col(row, 0)?,
+                detail: self.col(row, 1)?,
+                at: self.col(row, 2)?,
+            })
+        })
+        .collect()
+    }
+}

@@ -1,0 +1,889 @@
+//! One suite of the storage's behaviour, run against every backend: each family of [`Tx`]
+//! methods (payments, codes, charges and refunds, events and deliveries, endpoints and their
+//! health, idempotency, confirmations per terminal, chain links and forks, meta), units that
+//! fail or roll back part of themselves, and the rules under concurrency (one slip accepted
+//! once, one payment paid by one slip), driven through the network's own rules.
+//!
+//! Each check is an `async fn(Arc<dyn Storage>)`; [`suite!`] makes a test of it per backend:
+//! `storage::tests::sqlite::<check>` on a SQLite file, `storage::tests::postgres::<check>`
+//! on a fresh PostgreSQL database of its own (skipped, saying why, where no server is
+//! reachable and `CI` is unset).
+
+use std::future::Future;
+use std::sync::Arc;
+
+use konbini_domain::Chain;
+use konbini_protocol::Verdict;
+
+use super::postgres::testdb::TestDb;
+use super::{
+    ConfirmationRecord, EndpointHealth, PostgresStorage, SavedAnswer, SqliteStorage, Storage,
+    StorageError, Tx,
+};
+use crate::Settings;
+use crate::error::{ApiError, TerminalError};
+use crate::form::Form;
+use crate::objects::{PaymentIntent, PiStatus, Snapshot, WebhookEndpoint};
+use crate::{payments, terminal};
+
+/// The network's clock in these tests: 2026-12-07 09:46:40 JST.
+const NOW: i64 = 1_796_604_000;
+
+const CONFIRMED: &str = "amount=1200&currency=jpy&confirm=true&payment_method_data[type]=konbini\
+    &payment_method_data[billing_details][name]=Taro\
+    &payment_method_data[billing_details][email]=taro@example.com";
+const UNCONFIRMED: &str = "amount=1500&currency=jpy";
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+fn on_sqlite<F: Future<Output = ()>>(check: impl FnOnce(Arc<dyn Storage>) -> F) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStorage::open(&dir.path().join("network.db")).unwrap();
+    runtime().block_on(check(Arc::new(store)));
+}
+
+fn on_postgres<F: Future<Output = ()>>(test: &str, check: impl FnOnce(Arc<dyn Storage>) -> F) {
+    let Some(db) = TestDb::create(test) else {
+        return;
+    };
+    let rt = runtime();
+    let store = rt.block_on(PostgresStorage::open(&db.url)).unwrap();
+    rt.block_on(check(Arc::new(store)));
+    // The runtime (and the pool's connections) goes before the database is dropped.
+    drop(rt);
+    drop(db);
+}
+
+macro_rules! suite {
+    ($($check:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[test]
+                fn $check() {
+                    super::on_sqlite(super::$check)
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[test]
+                fn $check() {
+                    super::on_postgres(concat!("storage::tests::postgres::", stringify!($check)), super::$check)
+                }
+            )*
+        }
+    };
+}
+
+suite!(
+    meta_and_atomic_units,
+    payment_intents,
+    payment_codes_are_unique_among_payable_payments,
+    charges_and_refunds,
+    events_deliveries_and_endpoints,
+    idempotency,
+    confirmations_are_kept_per_terminal,
+    chain_links_and_forks,
+    deliveries_are_claimed_by_one_worker_at_a_time,
+    one_idempotency_key_runs_once_under_concurrent_requests,
+    one_slip_is_accepted_once_and_one_payment_paid_once_under_concurrency,
+);
+
+fn form(body: &str) -> Form {
+    Form::parse(body.as_bytes()).unwrap()
+}
+
+async fn create(store: &Arc<dyn Storage>, body: &'static str) -> PaymentIntent {
+    store
+        .run_write(move |tx| {
+            payments::create(tx, &Settings::new("sk_test_x"), &form(body), NOW).map(|(pi, _)| pi)
+        })
+        .await
+        .unwrap()
+}
+
+async fn read<T: Send + 'static>(
+    store: &Arc<dyn Storage>,
+    f: impl FnMut(&dyn Tx) -> Result<T, StorageError> + Send + 'static,
+) -> T {
+    store.run_read(f).await.unwrap()
+}
+
+async fn write<T: Send + 'static>(
+    store: &Arc<dyn Storage>,
+    f: impl FnMut(&dyn Tx) -> Result<T, StorageError> + Send + 'static,
+) -> T {
+    store.run_write(f).await.unwrap()
+}
+
+/// One payment's confirmation by keyed-in code, as terminal `terminal` sends it under the
+/// slip id `slip`.
+fn slip_body(pi: &PaymentIntent, slip: &str) -> Vec<u8> {
+    let v = pi.voucher.as_ref().unwrap();
+    let (chain, code) = v.codes.iter().next().unwrap();
+    let paid_at = chrono::DateTime::from_timestamp(NOW - 60, 0)
+        .unwrap()
+        .to_rfc3339();
+    serde_json::json!({"confirmations": [{
+        "id": slip,
+        "store": "0042",
+        "chain": chain.as_str(),
+        "paid_at": paid_at,
+        "amount": pi.amount,
+        "payment_code": code,
+        "confirmation_number": v.confirmation_number,
+    }]})
+    .to_string()
+    .into_bytes()
+}
+
+/// Send one confirmation through the terminal API's rules, in a grouped write as the
+/// terminal route does: its verdict.
+async fn confirm(store: &Arc<dyn Storage>, terminal: &'static str, body: Vec<u8>) -> Verdict {
+    let (outcomes, _) = store
+        .run_grouped(move |tx| {
+            let items = terminal::parse_batch(&body)?;
+            terminal::apply_batch(tx, &Settings::new("sk_test_x"), terminal, &items, NOW)
+        })
+        .await
+        .unwrap_or_else(|e: TerminalError| panic!("{e:?}"));
+    outcomes[0].verdict
+}
+
+async fn meta_and_atomic_units(store: Arc<dyn Storage>) {
+    assert_eq!(read(&store, |tx| tx.meta("k")).await, None);
+    write(&store, |tx| tx.set_meta("k", "v1")).await;
+    write(&store, |tx| tx.set_meta("k", "v2")).await;
+    assert_eq!(read(&store, |tx| tx.meta("k")).await.as_deref(), Some("v2"));
+
+    // A unit that fails keeps nothing.
+    let failed: Result<(), StorageError> = store
+        .run_write(|tx| {
+            tx.set_meta("gone", "1")?;
+            Err(StorageError::Failed("the unit changed its mind".into()))
+        })
+        .await;
+    assert!(failed.is_err());
+    assert_eq!(read(&store, |tx| tx.meta("gone")).await, None);
+
+    // A savepoint that answers false undoes only its own work.
+    write(&store, |tx| {
+        tx.set_meta("a", "1")?;
+        tx.savepoint(&mut |tx| {
+            tx.set_meta("b", "2").unwrap();
+            false
+        })?;
+        tx.savepoint(&mut |tx| {
+            tx.set_meta("c", "3").unwrap();
+            true
+        })
+    })
+    .await;
+    let kept = read(&store, |tx| {
+        Ok([tx.meta("a")?, tx.meta("b")?, tx.meta("c")?])
+    })
+    .await;
+    assert_eq!(kept, [Some("1".into()), None, Some("3".into())]);
+
+    // Grouped units at once: the failing one alone is rolled back.
+    let units: Vec<_> = (0..6)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                store
+                    .run_grouped(move |tx| {
+                        tx.set_meta(&format!("g{i}"), "x")?;
+                        if i == 3 {
+                            return Err(StorageError::Failed("no".into()));
+                        }
+                        Ok(i)
+                    })
+                    .await
+            })
+        })
+        .collect();
+    for (i, u) in units.into_iter().enumerate() {
+        assert_eq!(u.await.unwrap().is_ok(), i != 3, "unit {i}");
+        let kept = read(&store, move |tx| tx.meta(&format!("g{i}"))).await;
+        assert_eq!(kept.is_some(), i != 3, "unit {i}");
+    }
+}
+
+async fn payment_intents(store: Arc<dyn Storage>) {
+    assert_eq!(read(&store, |tx| tx.next_pi_seq()).await, 1);
+    assert_eq!(read(&store, |tx| tx.next_due()).await, None);
+    let first = create(&store, UNCONFIRMED).await;
+    let second = create(&store, CONFIRMED).await;
+    assert_eq!((first.seq, second.seq), (1, 2));
+    assert_eq!(second.status, PiStatus::RequiresAction);
+    assert_eq!(read(&store, |tx| tx.next_pi_seq()).await, 3);
+
+    let id = second.id.clone();
+    assert_eq!(
+        read(&store, move |tx| tx.pi(&id)).await,
+        Some(second.clone())
+    );
+    assert_eq!(
+        read(&store, |tx| tx.pi_by_seq(1)).await,
+        Some(first.clone())
+    );
+    assert_eq!(read(&store, |tx| tx.pi("pi_missing")).await, None);
+    let seqs = |pis: Vec<PaymentIntent>| pis.iter().map(|p| p.seq).collect::<Vec<_>>();
+    assert_eq!(
+        seqs(read(&store, |tx| tx.list_pis(10, None, None)).await),
+        [2, 1]
+    );
+    // At most `limit` plus one, newest first; then the older and the newer pages.
+    assert_eq!(
+        seqs(read(&store, |tx| tx.list_pis(0, None, None)).await),
+        [2]
+    );
+    assert_eq!(
+        seqs(read(&store, |tx| tx.list_pis(10, Some(2), None)).await),
+        [1]
+    );
+    assert_eq!(
+        seqs(read(&store, |tx| tx.list_pis(10, None, Some(1))).await),
+        [2]
+    );
+
+    let token = second.voucher.as_ref().unwrap().token.clone();
+    assert_eq!(
+        read(&store, move |tx| tx.pi_by_voucher(&token)).await,
+        Some(second.clone())
+    );
+    assert_eq!(read(&store, |tx| tx.pi_by_voucher("nope")).await, None);
+
+    // The confirmed payment's expiry is the next deadline.
+    let due = second.due_at().unwrap();
+    assert_eq!(read(&store, |tx| tx.next_due()).await, Some(due));
+    assert!(
+        read(&store, move |tx| tx.due_pis(due - 1, 10))
+            .await
+            .is_empty()
+    );
+    assert_eq!(seqs(read(&store, move |tx| tx.due_pis(due, 10)).await), [2]);
+
+    // A change is saved, and its stored document is what is read back.
+    let mut changed = second.clone();
+    changed.description = Some("changed".into());
+    let stored = {
+        let c = changed.clone();
+        write(&store, move |tx| tx.update_pi(&c)).await
+    };
+    let read_back = read(&store, |tx| tx.pi_by_seq(2)).await.unwrap();
+    assert_eq!(read_back, changed);
+    assert_eq!(stored, serde_json::to_string(&changed).unwrap());
+}
+
+async fn payment_codes_are_unique_among_payable_payments(store: Arc<dyn Storage>) {
+    let a = create(&store, CONFIRMED).await;
+    let b = create(&store, UNCONFIRMED).await;
+    let (chain, code) = {
+        let (c, code) = a.voucher.as_ref().unwrap().codes.iter().next().unwrap();
+        (*c, code.clone())
+    };
+    // Every chain got a code.
+    assert_eq!(a.voucher.as_ref().unwrap().codes.len(), Chain::ALL.len());
+    let claim = |code: String, seq: i64| {
+        let store = store.clone();
+        async move {
+            store
+                .run_write(move |tx| tx.claim_code(chain, &code, seq))
+                .await
+                .unwrap()
+        }
+    };
+    // A payable payment holds its code: nobody else gets it, whatever happens to other
+    // claims (a claim is kept only with the unit that made it).
+    assert!(!claim(code.clone(), b.seq).await);
+    let c = code.clone();
+    let held = read(&store, move |tx| tx.pi_by_code(chain.as_str(), &c)).await;
+    assert_eq!(held.map(|p| p.seq), Some(a.seq));
+
+    // Canceled, it holds it no more.
+    let a_id = a.id.clone();
+    store
+        .run_write(move |tx| -> Result<(), ApiError> {
+            let mut pi = tx.pi(&a_id)?.unwrap();
+            payments::cancel(tx, &mut pi, &form(""), NOW)
+        })
+        .await
+        .unwrap();
+    // B claims it, and confirms with a voucher of its own (other codes: B's claim of A's old
+    // code went with the unit that made it, being not on B's voucher).
+    let b_id = b.id.clone();
+    let b = store
+        .run_write(move |tx| -> Result<PaymentIntent, ApiError> {
+            assert!(tx.claim_code(chain, &code, b.seq)?);
+            let mut pi = tx.pi(&b_id)?.unwrap();
+            payments::confirm(
+                tx,
+                &Settings::new("sk_test_x"),
+                &mut pi,
+                &form(CONFIRMED.split_once("confirm=true&").unwrap().1),
+                NOW,
+            )?;
+            Ok(pi)
+        })
+        .await
+        .unwrap();
+    let b_code = b.voucher.as_ref().unwrap().codes[&chain].clone();
+    let c = b_code.clone();
+    assert_eq!(
+        read(&store, move |tx| tx.pi_by_code(chain.as_str(), &c))
+            .await
+            .map(|p| p.seq),
+        Some(b.seq)
+    );
+    // A fresh payment cannot take B's live code, and can take a code nobody holds.
+    let d = create(&store, UNCONFIRMED).await;
+    assert!(!claim(b_code, d.seq).await);
+    assert!(claim("0000000000".into(), d.seq).await);
+}
+
+async fn charges_and_refunds(store: Arc<dyn Storage>) {
+    let pi = create(&store, CONFIRMED).await;
+    assert_eq!(
+        confirm(&store, "T01", slip_body(&pi, "J1-1-0")).await,
+        Verdict::Accepted
+    );
+    let id = pi.id.clone();
+    let paid = read(&store, move |tx| tx.pi(&id)).await.unwrap();
+    assert_eq!(paid.status, PiStatus::Succeeded);
+    let charge_id = paid.latest_charge.clone().unwrap();
+    let c = charge_id.clone();
+    let charge = read(&store, move |tx| tx.charge(&c)).await.unwrap();
+    let txn = charge.balance_transaction.clone();
+    assert_eq!(
+        read(&store, move |tx| tx.charge_by_txn(&txn)).await,
+        Some(charge.clone())
+    );
+    assert_eq!(read(&store, |tx| tx.charge("ch_missing")).await, None);
+
+    let id = pi.id.clone();
+    let refund = store
+        .run_write(move |tx| {
+            payments::create_refund(tx, &form(&format!("payment_intent={id}&amount=200")), NOW)
+        })
+        .await
+        .unwrap_or_else(|e: ApiError| panic!("{e:?}"));
+    let r = refund.id.clone();
+    assert_eq!(
+        read(&store, move |tx| tx.refund(&r)).await,
+        Some(refund.clone())
+    );
+    let token = refund.token.clone();
+    assert_eq!(
+        read(&store, move |tx| tx.refund_by_token(&token)).await,
+        Some(refund.clone())
+    );
+    let seq = pi.seq;
+    assert_eq!(
+        read(&store, move |tx| tx.refunds_of(seq)).await,
+        std::slice::from_ref(&refund)
+    );
+    assert_eq!(read(&store, |tx| tx.refunds_of(999)).await, []);
+    // A konbini refund waits for the customer's bank details: it has a deadline.
+    if let Some(due) = refund.due_at() {
+        assert_eq!(
+            read(&store, move |tx| tx.due_refunds(due, 10)).await,
+            std::slice::from_ref(&refund)
+        );
+        assert!(
+            read(&store, move |tx| tx.due_refunds(due - 1, 10))
+                .await
+                .is_empty()
+        );
+    }
+}
+
+fn endpoint(id: &str, events: &[&str], created: i64) -> WebhookEndpoint {
+    WebhookEndpoint {
+        id: id.to_owned(),
+        created,
+        url: format!("http://127.0.0.1:9/{id}"),
+        enabled_events: events.iter().map(|s| (*s).to_owned()).collect(),
+        secret: "whsec_x".to_owned(),
+        description: None,
+        metadata: Default::default(),
+        disabled: false,
+    }
+}
+
+async fn events_deliveries_and_endpoints(store: Arc<dyn Storage>) {
+    let all = endpoint("we_all", &["*"], 1);
+    let charges = endpoint("we_charges", &["charge.succeeded"], 2);
+    let (a, c) = (all.clone(), charges.clone());
+    write(&store, move |tx| {
+        tx.insert_endpoint(&a)?;
+        tx.insert_endpoint(&c)
+    })
+    .await;
+    assert_eq!(
+        read(&store, |tx| tx.endpoints()).await,
+        [all.clone(), charges.clone()]
+    );
+    let emit = |t: &'static str, at: i64| {
+        let store = store.clone();
+        async move {
+            store
+                .run_write(move |tx| {
+                    tx.emit(
+                        t,
+                        at,
+                        Snapshot::Stored {
+                            kind: "charge",
+                            doc: "{\"n\":1}",
+                        },
+                    )
+                })
+                .await
+                .unwrap()
+        }
+    };
+    emit("payment_intent.created", NOW).await;
+    emit("charge.succeeded", NOW + 1).await;
+    let events = read(&store, |tx| tx.list_events(10, None, None)).await;
+    let types: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
+    assert_eq!(types, ["charge.succeeded", "payment_intent.created"]);
+    assert_eq!(events[0].doc, "{\"n\":1}");
+    let first = events[1].clone();
+    let f = first.id.clone();
+    assert_eq!(
+        read(&store, move |tx| tx.event(&f)).await,
+        Some(first.clone())
+    );
+    let f = first.id.clone();
+    let older = read(&store, move |tx| tx.list_events(10, Some(&f), None)).await;
+    assert!(older.is_empty());
+    let only = read(&store, |tx| {
+        tx.list_events(10, None, Some("payment_intent.created"))
+    })
+    .await;
+    assert_eq!(only, std::slice::from_ref(&first));
+
+    // we_all wants both, in event order; we_charges one.
+    let due = read(&store, |tx| {
+        tx.endpoint_due_deliveries("we_all", NOW + 1, 10)
+    })
+    .await;
+    assert_eq!(due.len(), 2);
+    assert!(due[0].event_seq < due[1].event_seq);
+    assert_eq!(
+        read(&store, move |tx| tx.event_by_seq(due[0].event_seq)).await,
+        Some(first.clone())
+    );
+    assert_eq!(
+        read(&store, |tx| tx.endpoint_due_deliveries(
+            "we_charges",
+            NOW + 1,
+            10
+        ))
+        .await
+        .len(),
+        1
+    );
+    assert!(
+        read(&store, |tx| tx.endpoint_due_deliveries(
+            "we_all",
+            NOW - 1,
+            10
+        ))
+        .await
+        .is_empty()
+    );
+
+    // Claims: what one worker took is not taken again until its claim lapses.
+    let claim = |now: i64, limit: i64| {
+        let store = store.clone();
+        async move {
+            store
+                .run_write(move |tx| tx.claim_due_deliveries("we_all", now, now + 60, limit))
+                .await
+                .unwrap()
+        }
+    };
+    let one = claim(NOW + 1, 1).await;
+    assert_eq!(one.len(), 1);
+    let two = claim(NOW + 1, 10).await;
+    assert_eq!(two.len(), 1);
+    assert!(two[0].event_seq > one[0].event_seq);
+    assert!(claim(NOW + 2, 10).await.is_empty());
+    // Lapsed (its node died): taken again, in event order.
+    let again = claim(NOW + 61, 10).await;
+    assert_eq!(
+        again.iter().map(|d| d.event_seq).collect::<Vec<_>>(),
+        [one[0].event_seq, two[0].event_seq]
+    );
+
+    // Done: delivered, or failed and due again later (its claim ended either way).
+    let (d1, d2) = (again[0].clone(), again[1].clone());
+    write(&store, move |tx| {
+        tx.delivery_done(&d1, true, Some(200), None, NOW + 61)?;
+        tx.delivery_done(&d2, false, None, Some("connection refused"), NOW + 100)
+    })
+    .await;
+    assert!(claim(NOW + 99, 10).await.is_empty());
+    let report = read(&store, |tx| tx.delivery_report()).await;
+    let mine: Vec<_> = report.iter().filter(|r| r.endpoint == "we_all").collect();
+    assert_eq!(mine.len(), 2);
+    assert!(mine[0].delivered && mine[0].attempts == 1 && mine[0].last_status == Some(200));
+    assert!(!mine[1].delivered && mine[1].attempts == 1);
+    assert_eq!(mine[1].last_error.as_deref(), Some("connection refused"));
+    assert_eq!(mine[1].event, events[0].id);
+    // Resumed: due now, and claimable (no claim left behind by delivery_done).
+    write(&store, |tx| tx.resume_deliveries("we_all", NOW + 62)).await;
+    assert_eq!(claim(NOW + 62, 10).await.len(), 1);
+
+    // Health: a disabled endpoint is listed as such and gets no new event.
+    assert_eq!(
+        read(&store, |tx| tx.endpoint_health("we_all")).await,
+        Some(EndpointHealth::default())
+    );
+    let sick = EndpointHealth {
+        disabled: true,
+        failures: 7,
+        failing_since: Some(NOW),
+    };
+    assert!(write(&store, move |tx| tx.set_endpoint_health("we_all", &sick)).await);
+    assert!(!write(&store, move |tx| tx.set_endpoint_health("we_gone", &sick)).await);
+    assert_eq!(
+        read(&store, |tx| tx.endpoint_health("we_all")).await,
+        Some(sick)
+    );
+    assert!(
+        read(&store, |tx| tx.endpoint("we_all"))
+            .await
+            .unwrap()
+            .disabled
+    );
+    emit("charge.succeeded", NOW + 200).await;
+    assert!(
+        read(&store, |tx| tx.endpoint_due_deliveries(
+            "we_all",
+            NOW + 300,
+            10
+        ))
+        .await
+        .iter()
+        .all(|d| d.event_seq <= again[1].event_seq)
+    );
+    assert_eq!(
+        read(&store, |tx| tx.endpoint_due_deliveries(
+            "we_charges",
+            NOW + 300,
+            10
+        ))
+        .await
+        .len(),
+        2
+    );
+
+    // The document is updated; the status stays the storage's.
+    let mut moved = all.clone();
+    moved.url = "http://127.0.0.1:9/moved".into();
+    let m = moved.clone();
+    assert!(write(&store, move |tx| tx.update_endpoint(&m)).await);
+    let got = read(&store, |tx| tx.endpoint("we_all")).await.unwrap();
+    assert_eq!(
+        (got.url.as_str(), got.disabled),
+        ("http://127.0.0.1:9/moved", true)
+    );
+
+    // Deleted with its undelivered deliveries; the delivered ones stay in the report.
+    assert!(write(&store, |tx| tx.delete_endpoint("we_charges")).await);
+    assert!(!write(&store, |tx| tx.delete_endpoint("we_charges")).await);
+    assert_eq!(read(&store, |tx| tx.endpoint("we_charges")).await, None);
+    assert!(
+        read(&store, |tx| tx.delivery_report())
+            .await
+            .iter()
+            .all(|r| r.endpoint != "we_charges")
+    );
+}
+
+async fn idempotency(store: Arc<dyn Storage>) {
+    assert_eq!(read(&store, |tx| tx.idempotent("k1")).await, None);
+    write(&store, |tx| {
+        tx.save_idempotent("k1", "fp1", 200, "{\"a\":1}", NOW)
+    })
+    .await;
+    write(&store, |tx| {
+        tx.save_idempotent("k2", "fp2", 402, "{}", NOW + 10)
+    })
+    .await;
+    assert_eq!(
+        read(&store, |tx| tx.idempotent("k1")).await,
+        Some(SavedAnswer {
+            fingerprint: "fp1".into(),
+            status: 200,
+            body: "{\"a\":1}".into()
+        })
+    );
+    // Saved again (a replaced answer): the last one stands.
+    write(&store, |tx| {
+        tx.save_idempotent("k2", "fp3", 500, "{\"b\":2}", NOW + 10)
+    })
+    .await;
+    assert_eq!(
+        read(&store, |tx| tx.idempotent("k2")).await.unwrap().status,
+        500
+    );
+    assert_eq!(write(&store, |tx| tx.prune_idempotency(NOW + 5)).await, 1);
+    assert_eq!(read(&store, |tx| tx.idempotent("k1")).await, None);
+    assert!(read(&store, |tx| tx.idempotent("k2")).await.is_some());
+}
+
+fn record<'a>(
+    terminal: &'a str,
+    id: &'a str,
+    verdict: Verdict,
+    barcode: Option<&'a str>,
+) -> ConfirmationRecord<'a> {
+    ConfirmationRecord {
+        id,
+        terminal,
+        fingerprint: "fp",
+        verdict,
+        reason: (verdict == Verdict::Conflict).then_some("already_paid"),
+        pi_seq: None,
+        chain: Some(Chain::Lawson),
+        store: "0042",
+        amount: 1200,
+        paid_at: "2026-12-07T10:00:00+09:00",
+        barcode,
+        received_at: NOW,
+    }
+}
+
+async fn confirmations_are_kept_per_terminal(store: Arc<dyn Storage>) {
+    write(&store, |tx| {
+        tx.insert_confirmation(&record("T01", "J1-1-0", Verdict::Accepted, Some("b1")))?;
+        // The same slip id from another terminal is another confirmation.
+        tx.insert_confirmation(&record("T02", "J1-1-0", Verdict::Conflict, Some("b2")))
+    })
+    .await;
+    let t1 = read(&store, |tx| tx.confirmation("T01", "J1-1-0"))
+        .await
+        .unwrap();
+    assert_eq!((t1.verdict, t1.reason), (Verdict::Accepted, None));
+    let t2 = read(&store, |tx| tx.confirmation("T02", "J1-1-0"))
+        .await
+        .unwrap();
+    assert_eq!(
+        (t2.verdict, t2.reason.as_deref()),
+        (Verdict::Conflict, Some("already_paid"))
+    );
+    assert_eq!(
+        read(&store, |tx| tx.confirmation("T03", "J1-1-0")).await,
+        None
+    );
+    // Another biller's slip collected: only an accepted one counts.
+    assert!(read(&store, |tx| tx.collected_before("b1")).await);
+    assert!(!read(&store, |tx| tx.collected_before("b2")).await);
+    assert!(!read(&store, |tx| tx.collected_before("b3")).await);
+    // The same (terminal, id) twice is refused by the storage itself.
+    let again: Result<(), StorageError> = store
+        .run_write(|tx| tx.insert_confirmation(&record("T01", "J1-1-0", Verdict::Accepted, None)))
+        .await;
+    assert!(again.is_err());
+}
+
+async fn chain_links_and_forks(store: Arc<dyn Storage>) {
+    let h = |n: u8| format!("{n:02x}").repeat(32);
+    assert_eq!(read(&store, |tx| tx.chain_max_seq("T01")).await, None);
+    assert_eq!(read(&store, |tx| tx.chain_head("T01")).await, None);
+    let (p1, h1, h3) = (h(0), h(1), h(3));
+    let kept = write(&store, move |tx| {
+        Ok([
+            tx.insert_chain_link("T01", 1, &p1, &h1)?,
+            // A sale already held is kept once.
+            tx.insert_chain_link("T01", 1, &p1, &h3)?,
+            tx.insert_chain_link("T01", 3, &h(2), &h3)?,
+            tx.insert_chain_link("T02", 7, &p1, &h1)?,
+        ])
+    })
+    .await;
+    assert_eq!(kept, [true, false, true, true]);
+    assert_eq!(read(&store, |tx| tx.chain_max_seq("T01")).await, Some(3));
+    assert_eq!(read(&store, |tx| tx.chain_seqs("T01")).await, [1, 3]);
+    assert_eq!(
+        read(&store, |tx| tx.chain_link("T01", 1)).await,
+        Some((h(0), h(1)))
+    );
+    assert_eq!(read(&store, |tx| tx.chain_link("T01", 2)).await, None);
+    assert_eq!(
+        read(&store, |tx| tx.chain_head("T01")).await,
+        Some((3, h(3)))
+    );
+    write(&store, |tx| {
+        tx.flag_fork("T01", 3, "3 does not follow 1", NOW)?;
+        tx.flag_fork("T01", 1, "1 again with another hash", NOW + 1)
+    })
+    .await;
+    let forks = read(&store, |tx| tx.forks("T01")).await;
+    assert_eq!(
+        forks.iter().map(|f| (f.seq, f.at)).collect::<Vec<_>>(),
+        [(3, NOW), (1, NOW + 1)]
+    );
+    assert_eq!(forks[0].detail, "3 does not follow 1");
+    assert!(read(&store, |tx| tx.forks("T02")).await.is_empty());
+}
+
+/// Six workers (on PostgreSQL: six connections, as six nodes would) claim one endpoint's
+/// deliveries at once until none is left: each delivery is taken by exactly one of them.
+async fn deliveries_are_claimed_by_one_worker_at_a_time(store: Arc<dyn Storage>) {
+    let ep = endpoint("we_all", &["*"], 1);
+    write(&store, move |tx| {
+        tx.insert_endpoint(&ep)?;
+        for i in 0..30 {
+            tx.emit(
+                "charge.succeeded",
+                NOW + i,
+                Snapshot::Stored {
+                    kind: "charge",
+                    doc: "{}",
+                },
+            )?;
+        }
+        Ok(())
+    })
+    .await;
+    let start = Arc::new(tokio::sync::Barrier::new(6));
+    let workers: Vec<_> = (0..6)
+        .map(|_| {
+            let store = store.clone();
+            let start = start.clone();
+            tokio::spawn(async move {
+                start.wait().await;
+                let mut mine = Vec::new();
+                loop {
+                    let got = store
+                        .run_write(|tx| tx.claim_due_deliveries("we_all", NOW + 30, NOW + 90, 4))
+                        .await
+                        .unwrap();
+                    if got.is_empty() {
+                        return mine;
+                    }
+                    mine.extend(got.into_iter().map(|d| d.event_seq));
+                }
+            })
+        })
+        .collect();
+    let mut taken = Vec::new();
+    for w in workers {
+        taken.extend(w.await.unwrap());
+    }
+    taken.sort_unstable();
+    let all: Vec<i64> = read(&store, |tx| {
+        tx.endpoint_due_deliveries("we_all", NOW + 30, 100)
+    })
+    .await
+    .iter()
+    .map(|d| d.event_seq)
+    .collect();
+    assert_eq!(all.len(), 30);
+    assert_eq!(taken, all, "every delivery taken exactly once");
+}
+
+/// Six merchant requests at once over HTTP, one Idempotency-Key: one payment is created, and
+/// every answer is that payment.
+async fn one_idempotency_key_runs_once_under_concurrent_requests(store: Arc<dyn Storage>) {
+    let net = crate::Network::start(store.clone(), Settings::new("sk_test_x"))
+        .await
+        .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/v1/payment_intents", listener.local_addr().unwrap());
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let server = tokio::spawn(crate::serve(net, listener, cancel.clone()));
+    let client = reqwest::Client::new();
+    let start = Arc::new(tokio::sync::Barrier::new(6));
+    let requests: Vec<_> = (0..6)
+        .map(|_| {
+            let (client, url, start) = (client.clone(), url.clone(), start.clone());
+            tokio::spawn(async move {
+                start.wait().await;
+                let r = client
+                    .post(&url)
+                    .bearer_auth("sk_test_x")
+                    .header("Idempotency-Key", "order-42")
+                    .header("Content-Type", "application/x-www-form-urlencoded")
+                    .body(CONFIRMED)
+                    .send()
+                    .await
+                    .unwrap();
+                let status = r.status().as_u16();
+                let body: serde_json::Value = r.json().await.unwrap();
+                (status, body["id"].as_str().map(str::to_owned))
+            })
+        })
+        .collect();
+    let mut answers = Vec::new();
+    for r in requests {
+        answers.push(r.await.unwrap());
+    }
+    cancel.cancel();
+    server.await.unwrap().unwrap();
+    let first = answers[0].clone();
+    assert!(first.0 == 200 && first.1.is_some(), "{answers:?}");
+    assert!(answers.iter().all(|a| *a == first), "{answers:?}");
+    assert_eq!(read(&store, |tx| tx.list_pis(10, None, None)).await.len(), 1);
+}
+
+/// Several tasks (on PostgreSQL: several connections) at once send the same slip, and other
+/// slips paying the same payment: exactly one is accepted; every other answer is a
+/// duplicate of it or a conflict.
+async fn one_slip_is_accepted_once_and_one_payment_paid_once_under_concurrency(
+    store: Arc<dyn Storage>,
+) {
+    let (accepted, _) = race(&store, 8).await;
+    assert_eq!(accepted, 1);
+}
+
+/// One round of the race: a fresh payment; `tasks` tasks, half resending one slip, half
+/// each with a slip of its own for the same payment. Returns how many were accepted, and
+/// the verdicts.
+pub(super) async fn race(store: &Arc<dyn Storage>, tasks: usize) -> (usize, Vec<Verdict>) {
+    let pi = create(store, CONFIRMED).await;
+    let start = Arc::new(tokio::sync::Barrier::new(tasks));
+    let handles: Vec<_> = (0..tasks)
+        .map(|i| {
+            // Slip ids of this round's own (ids are per terminal, forever).
+            let slip = if i % 2 == 0 {
+                format!("J{}-1-0", pi.seq)
+            } else {
+                format!("J{}-{}-0", pi.seq, i + 1)
+            };
+            let body = slip_body(&pi, &slip);
+            let store = store.clone();
+            let start = start.clone();
+            tokio::spawn(async move {
+                start.wait().await;
+                confirm(&store, "T01", body).await
+            })
+        })
+        .collect();
+    let mut verdicts = Vec::new();
+    for h in handles {
+        verdicts.push(h.await.unwrap());
+    }
+    let accepted = verdicts.iter().filter(|v| **v == Verdict::Accepted).count();
+    let conflicts = verdicts.iter().filter(|v| **v == Verdict::Conflict).count();
+    let duplicates = verdicts
+        .iter()
+        .filter(|v| **v == Verdict::Duplicate)
+        .count();
+    assert_eq!(accepted + conflicts + duplicates, tasks, "{verdicts:?}");
+    let id = pi.id.clone();
+    let paid = read(store, move |tx| tx.pi(&id)).await.unwrap();
+    assert_eq!(paid.status, PiStatus::Succeeded);
+    assert_eq!(paid.amount_received, pi.amount, "paid once");
+    (accepted, verdicts)
+}

@@ -7,6 +7,8 @@
 
 use std::borrow::Cow;
 use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use konbini_domain::retry::{Retry, RetryPolicy};
@@ -121,27 +123,42 @@ pub trait Upstream: Send + Sync + 'static {
     ) -> impl Future<Output = Result<LookupAnswer, UpstreamError>> + Send;
 }
 
-/// The terminal API over HTTP(S).
+/// The terminal API over HTTP(S), at one node or several nodes of one network.
+///
+/// With several (`--upstream URL,URL,...`: nodes over one database), every request goes to
+/// the node that answered last; a node that cannot be reached or answers 5xx hands the
+/// request to the next, each node tried once per request, so a dead node's work moves on at
+/// once. Resending to another node is safe: every confirmation is idempotent by terminal
+/// and slip id, wherever it lands.
 #[derive(Debug, Clone)]
 pub struct HttpUpstream {
     client: reqwest::Client,
-    base: String,
+    bases: Arc<[String]>,
+    /// The node to try first (the last one that answered).
+    current: Arc<AtomicUsize>,
     terminal: String,
     secret: String,
 }
 
 impl HttpUpstream {
-    /// A client for `base` (`http://host:port` or `https://...`), signing as `terminal`.
+    /// A client for `base` (`http://host:port` or `https://...`, or several of them separated
+    /// by commas: the nodes of one network), signing as `terminal`.
     pub fn new(
         base: &str,
         terminal: &str,
         secret: &str,
         timeout: Duration,
     ) -> Result<HttpUpstream, String> {
-        if !(base.starts_with("http://") || base.starts_with("https://")) {
-            return Err(format!(
-                "upstream {base:?} is not an http:// or https:// URL"
-            ));
+        let bases: Vec<String> = base
+            .split(',')
+            .map(|b| b.trim().trim_end_matches('/').to_owned())
+            .collect();
+        for b in &bases {
+            if !(b.starts_with("http://") || b.starts_with("https://")) {
+                return Err(format!(
+                    "upstream {b:?} is not an http:// or https:// URL (several nodes: URL,URL,...)"
+                ));
+            }
         }
         let client = reqwest::Client::builder()
             .timeout(timeout)
@@ -154,21 +171,59 @@ impl HttpUpstream {
             .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
         Ok(HttpUpstream {
             client,
-            base: base.trim_end_matches('/').to_owned(),
+            bases: bases.into(),
+            current: Arc::new(AtomicUsize::new(0)),
             terminal: terminal.to_owned(),
             secret: secret.to_owned(),
         })
     }
 
+    /// The nodes, in the order given.
+    pub fn nodes(&self) -> &[String] {
+        &self.bases
+    }
+
+    /// Send to the current node, and on to the next ones while a node cannot be reached or
+    /// answers 5xx.
     async fn send(
         &self,
+        method: &str,
+        path_and_query: &str,
+        mut body: Vec<u8>,
+    ) -> Result<(u16, Vec<u8>), UpstreamError> {
+        let n = self.bases.len();
+        let first = self.current.load(Ordering::Relaxed) % n;
+        let mut last = None;
+        for step in 0..n {
+            let node = (first + step) % n;
+            // Copied only while another node may still need it (one node: never).
+            let this = if step + 1 == n {
+                std::mem::take(&mut body)
+            } else {
+                body.clone()
+            };
+            match self.send_to(node, method, path_and_query, this).await {
+                Err(e @ UpstreamError::Transport(_))
+                | Err(e @ UpstreamError::Unavailable { status: 500.., .. }) => last = Some(e),
+                answer => {
+                    self.current.store(node, Ordering::Relaxed);
+                    return answer;
+                }
+            }
+        }
+        Err(last.expect("at least one node"))
+    }
+
+    async fn send_to(
+        &self,
+        node: usize,
         method: &str,
         path_and_query: &str,
         body: Vec<u8>,
     ) -> Result<(u16, Vec<u8>), UpstreamError> {
         let t = chrono::Utc::now().timestamp();
         let signature = konbini_protocol::sign(&self.secret, t, method, path_and_query, &body);
-        let url = format!("{}{path_and_query}", self.base);
+        let url = format!("{}{path_and_query}", self.bases[node]);
         let req = if method == "GET" {
             self.client.get(url)
         } else {

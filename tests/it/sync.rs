@@ -115,6 +115,31 @@ pub fn assert_each_paid_once(net: &Net, ids: &[String], hook: Option<&Hook>) {
 }
 
 #[test]
+fn a_dead_node_first_in_the_upstream_list_hands_every_request_to_the_next() {
+    let dir = tempdir();
+    let net = Net::start(&dir.path().join("net.db"), &[]);
+    let log = dir.path().join("day.jsonl");
+    let ids = payments_and_log(&net, 6, &log);
+    // A port nothing listens on any more: connection refused, at once.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead_url = format!("http://{}", dead.local_addr().unwrap());
+    drop(dead);
+    let journal = dir.path().join("j.db");
+    let nodes = format!("{dead_url},{}", net.url);
+    let s = summary(&replay(&log, &journal, &nodes, TERMINALS[0].1, "30", &[]));
+    assert_eq!(s["sync"]["sent"], 6, "{s}");
+    assert_eq!(s["sync"]["pending"], 0, "{s}");
+    assert_each_paid_once(&net, &ids, None);
+    // A list whose every node is dead keeps the slips pending, and says so.
+    let log2 = dir.path().join("day2.jsonl");
+    payments_and_log(&net, 2, &log2);
+    let journal2 = dir.path().join("j2.db");
+    let all_dead = format!("{dead_url},{dead_url}");
+    let s = summary(&replay(&log2, &journal2, &all_dead, TERMINALS[0].1, "1", &[]));
+    assert_eq!(s["sync"]["pending"], 2, "{s}");
+}
+
+#[test]
 fn a_replay_with_an_upstream_confirms_every_slip_and_the_merchant_hears_once() {
     let dir = tempdir();
     let net = Net::start(&dir.path().join("net.db"), &[]);

@@ -98,6 +98,44 @@ enum Command {
         #[arg(long, short)]
         output: Option<PathBuf>,
     },
+    /// Drive a chain's worth of registers at a payment network: each register with its own
+    /// journal, terminal id and secret (registered with the network), replaying a synthetic
+    /// store day through the register core, journal and sync task, all in this process.
+    Fleet {
+        /// The network: a URL, or the nodes of one network (URL,URL,...).
+        #[arg(long, default_value = "http://127.0.0.1:4242")]
+        network: String,
+        /// The merchant's secret key (registers the terminals).
+        #[arg(long, default_value = "sk_test_konbini")]
+        api_key: String,
+        /// Stores.
+        #[arg(long, default_value_t = 10, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=9_999))]
+        stores: usize,
+        /// Registers per store.
+        #[arg(long, default_value_t = 2, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=99))]
+        registers: usize,
+        /// Sales in each register's day.
+        #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+        sales: u64,
+        /// The first register's seed (the others follow).
+        #[arg(long, default_value_t = 2026)]
+        seed: u64,
+        /// The store day (default: yesterday in Japan, so no sale is in the network's future).
+        #[arg(long, value_parser = parse_synth_date)]
+        date: Option<NaiveDate>,
+        /// Where the registers' journals go.
+        #[arg(long, default_value = "fleet")]
+        dir: PathBuf,
+        /// Registers replaying at once.
+        #[arg(long, default_value_t = 32, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1024))]
+        concurrency: usize,
+        /// Seconds each register waits at the end of its day for its outbox to drain.
+        #[arg(long, default_value_t = 60.0, value_parser = parse_drain)]
+        drain_timeout: f64,
+        /// Print the summary as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Find and test the register's devices.
     Devices {
         #[command(subcommand)]
@@ -417,6 +455,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         max_unsent: konbini_domain::Yen::new(max_unsent_yen),
                         max_age: chrono::Duration::hours(i64::from(max_offline_hours)),
                     },
+                    runtime: None,
                 }),
                 group_sales,
             },
@@ -480,6 +519,79 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         ),
         Command::PrintQueue { journal, printer } => run_print_queue(&journal, &printer),
         Command::Network(args) => run_network(args),
+        Command::Fleet {
+            network,
+            api_key,
+            stores,
+            registers,
+            sales,
+            seed,
+            date,
+            dir,
+            concurrency,
+            drain_timeout,
+            json,
+        } => {
+            let date = date.unwrap_or_else(|| {
+                (chrono::Utc::now().with_timezone(&konbini_domain::time::jst())
+                    - chrono::Duration::days(1))
+                .date_naive()
+            });
+            let opts = crate::fleet::FleetOptions {
+                network,
+                api_key,
+                stores,
+                registers,
+                sales,
+                seed,
+                date,
+                dir,
+                concurrency,
+                drain_timeout: Duration::from_secs_f64(drain_timeout),
+            };
+            let bar = (!json && std::io::stderr().is_terminal()).then(|| {
+                let bar = ProgressBar::with_draw_target(
+                    Some((stores * registers) as u64),
+                    ProgressDrawTarget::stderr(),
+                );
+                bar.set_style(
+                    ProgressStyle::with_template("fleet {wide_bar} {pos}/{len} registers {eta}")
+                        .expect("valid template"),
+                );
+                bar
+            });
+            let b = bar.clone();
+            let summary = crate::fleet::run(&opts, move |done, _| {
+                if let Some(b) = &b {
+                    b.set_position(done);
+                }
+            })?;
+            if let Some(b) = bar {
+                b.finish_and_clear();
+            }
+            if json {
+                println!("{}", serde_json::to_string(&summary)?);
+            } else {
+                println!(
+                    "{} registers ({} failed) in {:.1} s: {} sales, {} slips; confirmations {} accepted, {} conflict, {} rejected, {} pending; {:.0} sales/s",
+                    summary.registers,
+                    summary.failed,
+                    summary.seconds,
+                    summary.sales,
+                    summary.slips,
+                    summary.sent,
+                    summary.conflicts,
+                    summary.rejected,
+                    summary.pending,
+                    summary.sales as f64 / summary.seconds.max(1e-9)
+                );
+            }
+            Ok(if summary.failed == 0 {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
         Command::Devices { command } => run_devices(command),
         Command::ScannerSim {
             input,

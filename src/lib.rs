@@ -15,6 +15,7 @@ pub mod cli;
 pub mod devices;
 pub mod embedded;
 pub mod fd_limit;
+pub mod fleet;
 pub mod replay;
 pub mod sync;
 pub mod ui;

@@ -72,11 +72,32 @@ pub struct UpstreamOptions {
     pub drain_timeout: Duration,
     /// How far to sell while the network is unreachable.
     pub limits: OfflineLimits,
+    /// Run the sync task on this runtime (many replays in one process: `konbini fleet`)
+    /// instead of one of its own. The replay itself must then run where it may block (a
+    /// thread of its own, or the runtime's blocking pool).
+    pub runtime: Option<tokio::runtime::Handle>,
+}
+
+/// The runtime an online replay's sync task runs on.
+enum SyncRuntime {
+    /// Its own, stopped with it.
+    Own(tokio::runtime::Runtime),
+    /// A shared one (`konbini fleet`): its task is cancelled, the runtime goes on.
+    Shared(tokio::runtime::Handle),
+}
+
+impl SyncRuntime {
+    fn handle(&self) -> tokio::runtime::Handle {
+        match self {
+            SyncRuntime::Own(rt) => rt.handle().clone(),
+            SyncRuntime::Shared(h) => h.clone(),
+        }
+    }
 }
 
 /// The sync task and the online look-ups of a replay with an upstream.
 struct Online {
-    rt: tokio::runtime::Runtime,
+    rt: SyncRuntime,
     lookups: HttpUpstream,
     handle: Arc<SyncHandle>,
     cancel: CancellationToken,
@@ -136,15 +157,21 @@ impl Online {
             LOOKUP_ATTEMPT_TIMEOUT,
         )
         .map_err(bad)?;
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .map_err(|e| bad(format!("cannot start the sync runtime: {e}")))?;
+        let rt = match &opts.runtime {
+            Some(h) => SyncRuntime::Shared(h.clone()),
+            None => SyncRuntime::Own(
+                tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(1)
+                    .enable_all()
+                    .build()
+                    .map_err(|e| bad(format!("cannot start the sync runtime: {e}")))?,
+            ),
+        };
+        let handle_rt = rt.handle();
         let handle = Arc::new(SyncHandle::default());
         // Know the link before the first slip: the offline limits apply only once the
         // network is known to be unreachable (not while nothing has been tried yet).
-        match rt.block_on(lookups.probe()) {
+        match handle_rt.block_on(lookups.probe()) {
             Ok(()) => handle.note_link(true, None, false),
             Err(e @ UpstreamError::Unauthorized(_)) => {
                 eprintln!("konbini sync: {e}");
@@ -153,7 +180,7 @@ impl Online {
             Err(e) => handle.note_link(false, Some(e.to_string()), false),
         }
         let cancel = CancellationToken::new();
-        rt.spawn({
+        handle_rt.spawn({
             let (journal, handle, cancel) = (journal.clone(), handle.clone(), cancel.clone());
             async move {
                 if let Err(e) = crate::sync::run(journal, upstream, handle.clone(), cancel).await {
@@ -173,7 +200,8 @@ impl Online {
 
     /// Look a key-in up, a few attempts within about 3 s, else `Offline`.
     fn lookup(&self, reference: &konbini_domain::PaperlessRef) -> LookupAnswer {
-        lookup_with_retries(|| self.rt.block_on(self.lookups.lookup(reference)))
+        let rt = self.rt.handle();
+        lookup_with_retries(|| rt.block_on(self.lookups.lookup(reference)))
     }
 
     /// Wait until nothing is pending, or `timeout`.
@@ -198,7 +226,9 @@ impl Online {
 
     fn stop(self) {
         self.cancel.cancel();
-        self.rt.shutdown_timeout(Duration::from_secs(2));
+        if let SyncRuntime::Own(rt) = self.rt {
+            rt.shutdown_timeout(Duration::from_secs(2));
+        }
     }
 }
 

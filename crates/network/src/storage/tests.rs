@@ -800,7 +800,10 @@ async fn one_idempotency_key_runs_once_under_concurrent_requests(store: Arc<dyn 
         .await
         .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/v1/payment_intents", listener.local_addr().unwrap());
+    let url = format!(
+        "http://{}/v1/payment_intents",
+        listener.local_addr().unwrap()
+    );
     let cancel = tokio_util::sync::CancellationToken::new();
     let server = tokio::spawn(crate::serve(net, listener, cancel.clone()));
     let client = reqwest::Client::new();
@@ -834,7 +837,10 @@ async fn one_idempotency_key_runs_once_under_concurrent_requests(store: Arc<dyn 
     let first = answers[0].clone();
     assert!(first.0 == 200 && first.1.is_some(), "{answers:?}");
     assert!(answers.iter().all(|a| *a == first), "{answers:?}");
-    assert_eq!(read(&store, |tx| tx.list_pis(10, None, None)).await.len(), 1);
+    assert_eq!(
+        read(&store, |tx| tx.list_pis(10, None, None)).await.len(),
+        1
+    );
 }
 
 /// Several tasks (on PostgreSQL: several connections) at once send the same slip, and other

@@ -14,7 +14,8 @@
 //!   (a duplicate, a conflict, the saved answer);
 //! - a payment code is unique among the payable payments of a chain by a partial unique index
 //!   (`payment_codes_live`, migration 0001);
-//! - webhook deliveries are taken with a claim ([`Tx::claim_due_deliveries`]): `FOR UPDATE
+//! - webhook deliveries are taken with a claim
+//!   ([`Tx::claim_due_deliveries`](crate::storage::Tx::claim_due_deliveries)): `FOR UPDATE
 //!   SKIP LOCKED` and a `claimed_until` lease, so two nodes never send one delivery at once,
 //!   and a node that dies mid-delivery leaves it to another once the lease lapses.
 //!
@@ -39,6 +40,7 @@ mod migrate;
 pub(crate) mod testdb;
 mod tx;
 
+use std::cell::Cell;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -222,9 +224,17 @@ impl PostgresStorage {
                 .await
                 .map_err(|e| shared.pool_failed(&e))?;
             let handle = tokio::runtime::Handle::current();
-            tokio::task::spawn_blocking(move || shared.run_blocking(&client, &handle, work, write))
-                .await
-                .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
+            tokio::task::spawn_blocking(move || {
+                let broken = Cell::new(false);
+                let out = shared.run_blocking(&client, &handle, &broken, work, write);
+                if broken.get() {
+                    // It may still be inside the transaction: never hand it out again.
+                    drop(deadpool_postgres::Object::take(client));
+                }
+                out
+            })
+            .await
+            .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
         })
     }
 }
@@ -260,12 +270,13 @@ impl Shared {
         &self,
         client: &deadpool_postgres::Object,
         handle: &tokio::runtime::Handle,
+        broken: &Cell<bool>,
         mut work: Work,
         write: bool,
     ) -> Result<Result<Boxed, Boxed>, StorageError> {
         let mut retry = Retry::new(RETRY);
         loop {
-            match self.run_once(client, handle, &mut work, write)? {
+            match self.run_once(client, handle, broken, &mut work, write)? {
                 Ran::Done(out) => return Ok(out),
                 Ran::Again(why) => match retry.failed() {
                     Some(delay) => {
@@ -288,10 +299,11 @@ impl Shared {
         &self,
         client: &deadpool_postgres::Object,
         handle: &tokio::runtime::Handle,
+        broken: &Cell<bool>,
         work: &mut Work,
         write: bool,
     ) -> Result<Ran, StorageError> {
-        let tx = PgTx::new(client, handle, &self.target);
+        let tx = PgTx::new(client, handle, broken, &self.target);
         tx.simple(if write {
             "BEGIN ISOLATION LEVEL SERIALIZABLE"
         } else {
@@ -327,8 +339,10 @@ impl Shared {
                     ))),
                 },
             },
+            // A read, or a unit that failed by itself: nothing to keep, and its answer stands
+            // even if the rollback fails (the connection is then not pooled again).
             out => {
-                tx.simple("ROLLBACK")?;
+                tx.rollback();
                 Ok(Ran::Done(out))
             }
         }
@@ -705,6 +719,21 @@ mod tests {
             }
             assert_eq!(kept, Some(None), "nothing of the failed unit was kept");
         });
+    }
+
+    /// The units block a thread of the blocking pool on statements that the runtime's own
+    /// threads carry: on a one-thread runtime too (as `#[tokio::test]` makes).
+    #[tokio::test]
+    async fn units_run_on_a_current_thread_runtime_too() {
+        let Some(db) = TestDb::create("units_run_on_a_current_thread_runtime_too") else {
+            return;
+        };
+        let store: Arc<dyn Storage> = Arc::new(PostgresStorage::open(&db.url).await.unwrap());
+        store.run_write(|tx| tx.set_meta("k", "v")).await.unwrap();
+        assert_eq!(
+            store.run_read(|tx| tx.meta("k")).await.unwrap().as_deref(),
+            Some("v")
+        );
     }
 
     /// Every connection busy: a unit waits its bounded time, then fails saying why.

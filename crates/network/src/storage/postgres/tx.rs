@@ -7,7 +7,7 @@
 //! runner decides from it whether the unit is run again (a serialization failure) or fails,
 //! whatever the unit itself made of the error.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::time::Duration;
 
 use konbini_domain::Chain;
@@ -49,6 +49,9 @@ pub(super) struct PgTx<'a> {
     client: &'a deadpool_postgres::Object,
     handle: &'a tokio::runtime::Handle,
     target: &'a str,
+    /// Set when the connection may be left in an unknown state (a statement that never
+    /// answered, a rollback that failed): the runner drops it instead of pooling it.
+    broken: &'a Cell<bool>,
     failure: RefCell<Option<Failure>>,
     /// The webhook endpoints, read once per transaction for [`Tx::emit`].
     endpoints: RefCell<Option<Vec<WebhookEndpoint>>>,
@@ -71,12 +74,14 @@ impl<'a> PgTx<'a> {
     pub(super) fn new(
         client: &'a deadpool_postgres::Object,
         handle: &'a tokio::runtime::Handle,
+        broken: &'a Cell<bool>,
         target: &'a str,
     ) -> PgTx<'a> {
         PgTx {
             client,
             handle,
             target,
+            broken,
             failure: RefCell::new(None),
             endpoints: RefCell::new(None),
         }
@@ -131,6 +136,7 @@ impl<'a> PgTx<'a> {
             Ok(Ok(v)) => Ok(v),
             Ok(Err(e)) => Err(self.fail(&e)),
             Err(_) => {
+                self.broken.set(true);
                 let err = self.message(&format!(
                     "no answer within {} s (connection lost?)",
                     CLIENT_TIMEOUT.as_secs()
@@ -148,13 +154,16 @@ impl<'a> PgTx<'a> {
         self.drive(self.client.batch_execute(sql))
     }
 
-    /// Roll back, whatever happened before (the error, if any, is the caller's to report;
-    /// a connection that cannot roll back is closed, and the pool drops it).
+    /// Roll back, whatever happened before (the error, if any, is the caller's to report; a
+    /// connection that cannot roll back is marked broken, and is not pooled again).
     pub(super) fn rollback(&self) {
-        let _ = self.handle.block_on(tokio::time::timeout(
+        let done = self.handle.block_on(tokio::time::timeout(
             CLIENT_TIMEOUT,
             self.client.batch_execute("ROLLBACK"),
         ));
+        if !matches!(done, Ok(Ok(()))) {
+            self.broken.set(true);
+        }
     }
 
     fn query(&self, sql: &str, params: Params<'_>) -> Result<Vec<Row>, StorageError> {

@@ -208,6 +208,14 @@ impl SqliteStorage {
                 path: p.clone(),
                 detail: e.to_string(),
             })?;
+        // Claims on deliveries are a previous run's: one SQLite store has one network, so
+        // nobody holds them now, and a restarted network sends them at once rather than
+        // when they lapse.
+        conn.execute(
+            "UPDATE deliveries SET claimed_until = NULL WHERE claimed_until IS NOT NULL",
+            [],
+        )
+        .map_err(err)?;
         let checkpointer = Checkpointer::start(&conn, path, "konbini-net-wal")?;
         // A file store has a checkpointer; one in memory has neither.
         let syncer = match checkpointer {
@@ -1460,6 +1468,47 @@ mod tests {
                 .as_deref(),
             Some("v")
         );
+    }
+
+    /// A network killed while it sent a delivery sends it again as soon as it restarts, not
+    /// once its claim lapses: the claims in one SQLite store are all its own.
+    #[test]
+    fn a_reopened_store_forgets_its_previous_runs_claims() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("net.db");
+        let rt = runtime();
+        let claim = |store: &dyn Storage| {
+            rt.block_on(store.run_write(|tx| tx.claim_due_deliveries("we_1", 10, 70, 10)))
+                .unwrap()
+                .len()
+        };
+        let store: Box<dyn Storage> = Box::new(SqliteStorage::open(&path).unwrap());
+        rt.block_on(store.run_write(|tx| {
+            tx.insert_endpoint(&WebhookEndpoint {
+                id: "we_1".into(),
+                created: 1,
+                url: "http://127.0.0.1:9/".into(),
+                enabled_events: vec!["*".into()],
+                secret: "whsec_x".into(),
+                description: None,
+                metadata: Default::default(),
+                disabled: false,
+            })?;
+            tx.emit(
+                "charge.succeeded",
+                5,
+                Snapshot::Stored {
+                    kind: "charge",
+                    doc: "{}",
+                },
+            )
+        }))
+        .unwrap();
+        assert_eq!(claim(&*store), 1);
+        assert_eq!(claim(&*store), 0, "claimed until 70");
+        drop(store);
+        let store: Box<dyn Storage> = Box::new(SqliteStorage::open(&path).unwrap());
+        assert_eq!(claim(&*store), 1);
     }
 
     #[test]

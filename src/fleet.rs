@@ -1,0 +1,274 @@
+//! `konbini fleet`: a chain's worth of registers driven at a payment network, in one process
+//! on one runtime. Each register is what `konbini replay --upstream` is: its own journal
+//! file, terminal id and secret (registered with the network first), a synthetic store day
+//! (the `synth-log` generator, one seed per register) through the real register core,
+//! journal and sync task. At most `concurrency` registers run at once, each on a thread of
+//! the runtime's blocking pool, their sync tasks on the shared runtime; a register that has
+//! finished leaves only its files and its counts, so memory stays flat in the number of
+//! registers done.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use chrono::NaiveDate;
+use tokio::sync::Semaphore;
+
+use crate::replay::synth::{SynthOptions, write_log};
+use crate::replay::{DEFAULT_GROUP_SALES, Observer, ReplayOptions, UpstreamOptions, replay};
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct FleetOptions {
+    /// The network: one URL, or the nodes of one network (`URL,URL,...`).
+    pub network: String,
+    /// The merchant's secret key, to register the terminals.
+    pub api_key: String,
+    /// Stores.
+    pub stores: usize,
+    /// Registers per store.
+    pub registers: usize,
+    /// Sales in each register's day.
+    pub sales: u64,
+    /// The first register's seed (each register has its own, following).
+    pub seed: u64,
+    /// The store day (its sales must not be in the network's future).
+    pub date: NaiveDate,
+    /// Where the registers' journals and logs go.
+    pub dir: PathBuf,
+    /// Registers replaying at once.
+    pub concurrency: usize,
+    /// How long each register waits at the end of its day for its outbox to drain.
+    pub drain_timeout: Duration,
+}
+
+/// What the fleet did.
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct FleetSummary {
+    /// Registers run to the end of their day.
+    pub registers: u64,
+    /// Registers that failed (the first error is printed).
+    pub failed: u64,
+    /// Sales completed.
+    pub sales: u64,
+    /// Slips paid.
+    pub slips: u64,
+    /// Confirmations accepted (or duplicates of accepted ones).
+    pub sent: u64,
+    /// Still pending at the end (not drained in time).
+    pub pending: u64,
+    /// Conflicts (cash the network will not credit).
+    pub conflicts: u64,
+    /// Rejected.
+    pub rejected: u64,
+    /// Wall time of the whole run.
+    pub seconds: f64,
+}
+
+struct Quiet;
+
+impl Observer for Quiet {
+    fn bad_line(&mut self, _line: u64, _reason: &str) {}
+}
+
+/// The counts, added to by every register as it finishes.
+#[derive(Default)]
+struct Totals {
+    registers: AtomicU64,
+    failed: AtomicU64,
+    sales: AtomicU64,
+    slips: AtomicU64,
+    sent: AtomicU64,
+    pending: AtomicU64,
+    conflicts: AtomicU64,
+    rejected: AtomicU64,
+}
+
+/// A register's terminal id: store and register numbers.
+pub fn terminal_id(store: usize, register: usize) -> String {
+    format!("S{store:04}-R{register:02}")
+}
+
+/// Run the fleet; `progress(done, total)` after each register.
+pub fn run(
+    opts: &FleetOptions,
+    progress: impl Fn(u64, u64) + Send + Sync + 'static,
+) -> anyhow::Result<FleetSummary> {
+    anyhow::ensure!(
+        opts.stores > 0 && opts.registers > 0,
+        "--stores and --registers must be at least 1"
+    );
+    // Every register holds its journal's descriptors while it runs, and its connections.
+    crate::fd_limit::raise();
+    std::fs::create_dir_all(&opts.dir)
+        .with_context(|| format!("cannot create {}", opts.dir.display()))?;
+    let concurrency = opts.concurrency.max(1);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .max_blocking_threads(concurrency + 4)
+        .build()?;
+    let started = Instant::now();
+    let total = (opts.stores * opts.registers) as u64;
+    let totals = Arc::new(Totals::default());
+    let progress = Arc::new(progress);
+    rt.block_on(async {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()?;
+        let first = opts.network.split(',').next().unwrap_or("").trim().to_owned();
+        let slots = Arc::new(Semaphore::new(concurrency));
+        let mut tasks = tokio::task::JoinSet::new();
+        let mut n = 0u64;
+        for store in 1..=opts.stores {
+            for register in 1..=opts.registers {
+                let id = terminal_id(store, register);
+                let secret = format!("{:032x}", rand::random::<u128>());
+                register_terminal(&http, &first, &opts.api_key, &id, &secret).await?;
+                let slot = slots.clone().acquire_owned().await?;
+                let job = RegisterJob {
+                    opts: opts.clone(),
+                    store,
+                    id,
+                    secret,
+                    seed: opts.seed.wrapping_add(n),
+                    runtime: tokio::runtime::Handle::current(),
+                };
+                n += 1;
+                let (totals, progress) = (totals.clone(), progress.clone());
+                tasks.spawn_blocking(move || {
+                    let _slot = slot;
+                    match job.run() {
+                        Ok(s) => {
+                            totals.registers.fetch_add(1, Ordering::Relaxed);
+                            totals.sales.fetch_add(s.tally.sales.completed, Ordering::Relaxed);
+                            totals.slips.fetch_add(s.tally.slips_paid, Ordering::Relaxed);
+                            if let Some(sync) = s.sync {
+                                totals.sent.fetch_add(sync.sent, Ordering::Relaxed);
+                                totals.pending.fetch_add(sync.pending, Ordering::Relaxed);
+                                totals.conflicts.fetch_add(sync.conflicts, Ordering::Relaxed);
+                                totals.rejected.fetch_add(sync.rejected, Ordering::Relaxed);
+                            }
+                        }
+                        Err(e) => {
+                            if totals.failed.fetch_add(1, Ordering::Relaxed) == 0 {
+                                eprintln!("konbini fleet: register {}: {e:#}", job.id);
+                            }
+                        }
+                    }
+                    let done = totals.registers.load(Ordering::Relaxed)
+                        + totals.failed.load(Ordering::Relaxed);
+                    progress(done, total);
+                });
+                // Reap as we go, so finished registers leave nothing behind.
+                while let Some(r) = tasks.try_join_next() {
+                    r?;
+                }
+            }
+        }
+        while let Some(r) = tasks.join_next().await {
+            r?;
+        }
+        anyhow::Ok(())
+    })?;
+    let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+    Ok(FleetSummary {
+        registers: get(&totals.registers),
+        failed: get(&totals.failed),
+        sales: get(&totals.sales),
+        slips: get(&totals.slips),
+        sent: get(&totals.sent),
+        pending: get(&totals.pending),
+        conflicts: get(&totals.conflicts),
+        rejected: get(&totals.rejected),
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// Register a terminal with the network (`POST /v1/test_helpers/terminals`).
+async fn register_terminal(
+    http: &reqwest::Client,
+    network: &str,
+    api_key: &str,
+    id: &str,
+    secret: &str,
+) -> anyhow::Result<()> {
+    let r = http
+        .post(format!("{network}/v1/test_helpers/terminals"))
+        .bearer_auth(api_key)
+        .form(&[("id", id), ("secret", secret)])
+        .send()
+        .await
+        .with_context(|| format!("cannot reach the network at {network}"))?;
+    let status = r.status();
+    anyhow::ensure!(
+        status.is_success(),
+        "the network refused terminal {id}: {status} {}",
+        r.text().await.unwrap_or_default()
+    );
+    Ok(())
+}
+
+/// One register's day.
+struct RegisterJob {
+    opts: FleetOptions,
+    store: usize,
+    id: String,
+    secret: String,
+    seed: u64,
+    runtime: tokio::runtime::Handle,
+}
+
+impl RegisterJob {
+    fn run(&self) -> anyhow::Result<crate::replay::Summary> {
+        let log = self.opts.dir.join(format!("{}.jsonl", self.id));
+        let journal = self.opts.dir.join(format!("{}.db", self.id));
+        let mut text = Vec::new();
+        write_log(
+            &SynthOptions {
+                sales: self.opts.sales,
+                seed: self.seed,
+                date: self.opts.date,
+                mistakes: true,
+                max_slips: 3,
+            },
+            &mut text,
+        )?;
+        // The generator's header is one store's; each register says which it is.
+        let body_at = text.iter().position(|&b| b == b'\n').map_or(0, |i| i + 1);
+        let header = serde_json::json!({
+            "konbini_scan_log": 1,
+            "terminal": self.id,
+            "store": {
+                "code": format!("{:04}", self.store % 10_000),
+                "chain": "lawson",
+                "name": format!("ローソン 第{}店", self.store),
+            },
+        });
+        let mut file = header.to_string().into_bytes();
+        file.push(b'\n');
+        file.extend_from_slice(&text[body_at..]);
+        std::fs::write(&log, file).with_context(|| format!("cannot write {}", log.display()))?;
+        let summary = replay(
+            &ReplayOptions {
+                log: log.clone(),
+                journal,
+                receipts: None,
+                upstream: Some(UpstreamOptions {
+                    url: self.opts.network.clone(),
+                    terminal_id: self.id.clone(),
+                    terminal_secret: self.secret.clone(),
+                    drain_timeout: self.opts.drain_timeout,
+                    limits: konbini_register::OfflineLimits::default(),
+                    runtime: Some(self.runtime.clone()),
+                }),
+                group_sales: DEFAULT_GROUP_SALES,
+                barcodes: Default::default(),
+            },
+            &mut Quiet,
+        )?;
+        let _ = std::fs::remove_file(&log);
+        Ok(summary)
+    }
+}

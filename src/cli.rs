@@ -218,9 +218,10 @@ struct NetworkArgs {
     /// Address to serve on (port 0 picks a free port).
     #[arg(long, default_value = "127.0.0.1:4242")]
     listen: String,
-    /// The network's SQLite store (created if missing).
+    /// The network's store: a SQLite file (created if missing), or a PostgreSQL database
+    /// (`postgres://user@host:port/dbname`), which several nodes may share.
     #[arg(long, default_value = "network.db")]
-    db: PathBuf,
+    db: String,
     /// The merchant's secret key that the Stripe libraries send as a bearer token.
     #[arg(long, default_value = "sk_test_konbini")]
     api_key: String,
@@ -653,7 +654,7 @@ fn run_network(args: NetworkArgs) -> anyhow::Result<ExitCode> {
             .unwrap_or_else(|| format!("http://{addr}"))
             .trim_end_matches('/')
             .to_owned();
-        let net = konbini_network::Network::open(&args.db, settings).await?;
+        let net = konbini_network::Network::open_db(&args.db, settings).await?;
         let mut out = std::io::stdout().lock();
         writeln!(out, "listening on http://{addr}")?;
         out.flush()?;
@@ -878,13 +879,15 @@ fn run_print_render(
         || faults.replaced_chars > 0
         || faults.barcodes_dropped > 0
         || faults.qr_dropped > 0
+        || faults.pdf417_dropped > 0
         || faults.images_clipped > 0
     {
         println!(
-            "left out: {skipped} bytes skipped, {} characters replaced, {} bar codes and {} QR symbols not printed, {} images clipped",
+            "left out: {skipped} bytes skipped, {} characters replaced, {} bar codes, {} QR and {} PDF417 symbols not printed, {} images clipped",
             faults.replaced_chars,
             faults.barcodes_dropped,
             faults.qr_dropped,
+            faults.pdf417_dropped,
             faults.images_clipped
         );
     }

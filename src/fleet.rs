@@ -117,7 +117,13 @@ pub fn run(
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
             .build()?;
-        let first = opts.network.split(',').next().unwrap_or("").trim().to_owned();
+        let first = opts
+            .network
+            .split(',')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_owned();
         let slots = Arc::new(Semaphore::new(concurrency));
         let mut tasks = tokio::task::JoinSet::new();
         let mut n = 0u64;
@@ -142,12 +148,18 @@ pub fn run(
                     match job.run() {
                         Ok(s) => {
                             totals.registers.fetch_add(1, Ordering::Relaxed);
-                            totals.sales.fetch_add(s.tally.sales.completed, Ordering::Relaxed);
-                            totals.slips.fetch_add(s.tally.slips_paid, Ordering::Relaxed);
+                            totals
+                                .sales
+                                .fetch_add(s.tally.sales.completed, Ordering::Relaxed);
+                            totals
+                                .slips
+                                .fetch_add(s.tally.slips_paid, Ordering::Relaxed);
                             if let Some(sync) = s.sync {
                                 totals.sent.fetch_add(sync.sent, Ordering::Relaxed);
                                 totals.pending.fetch_add(sync.pending, Ordering::Relaxed);
-                                totals.conflicts.fetch_add(sync.conflicts, Ordering::Relaxed);
+                                totals
+                                    .conflicts
+                                    .fetch_add(sync.conflicts, Ordering::Relaxed);
                                 totals.rejected.fetch_add(sync.rejected, Ordering::Relaxed);
                             }
                         }

@@ -590,13 +590,13 @@ fn expanded(s: &mut Symbol, data: &[u8]) -> Result<(), BarcodeError> {
         elements[21 * f + 10..21 * f + 15].copy_from_slice(finder);
     }
     elements[2..10].copy_from_slice(&check_widths);
-    for c in 0..data_chars {
+    for (c, w) in widths.iter().enumerate().take(data_chars) {
         let pair = c / 2;
         if c % 2 == 1 {
-            elements[21 * pair + 23..21 * pair + 31].copy_from_slice(&widths[c]);
+            elements[21 * pair + 23..21 * pair + 31].copy_from_slice(w);
         } else {
             for j in 0..8 {
-                elements[21 * pair + 15 + j] = widths[c][7 - j];
+                elements[21 * pair + 15 + j] = w[7 - j];
             }
         }
     }

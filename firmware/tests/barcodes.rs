@@ -557,7 +557,7 @@ fn pdf417_reads_back_from_the_encoders_job_and_a_hand_written_one() {
         let want = format!("PDF417|{}", hex(&case.data));
         for (j, how) in ["encoder", "by hand"].iter().enumerate() {
             let got = &read[2 * i + j];
-            if got != &[want.clone()] {
+            if got != std::slice::from_ref(&want) {
                 wrong.push(format!("{} ({how}): {got:?}", case.what));
             }
         }

@@ -474,6 +474,39 @@ max_unsent_yen = 100000
     }
 
     #[test]
+    fn the_register_takes_the_receipt_bar_codes_from_the_file() {
+        use konbini_firmware::escpos::BarcodeSystem;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("k.toml");
+        std::fs::write(
+            &path,
+            "[devices]\nreceipt_barcode = \"jan13\"\nbill_barcodes = true\n",
+        )
+        .unwrap();
+        let args = RegisterArgs {
+            config: Some(path.clone()),
+            ..RegisterArgs::default()
+        };
+        let now = konbini_domain::time::in_japan(&chrono::Utc::now());
+        let s = resolve(&args, now).unwrap();
+        let want = ReceiptBarcodes {
+            number: Some(BarcodeSystem::Jan13),
+            bills: true,
+        };
+        assert_eq!(s.barcodes, want);
+        assert_eq!(replay_barcodes(Some(&path)).unwrap(), want);
+        std::fs::write(&path, "[devices]\nreceipt_barcode = \"none\"\n").unwrap();
+        let s = resolve(&args, now).unwrap();
+        assert_eq!(s.barcodes.number, None);
+        assert!(!s.barcodes.bills);
+        // Without the keys: the number as CODE128, no bill barcodes.
+        assert_eq!(
+            FileConfig::default().receipt_barcodes().unwrap(),
+            ReceiptBarcodes::default()
+        );
+    }
+
+    #[test]
     fn an_upstream_without_a_secret_is_refused() {
         let args = RegisterArgs {
             upstream: Some("http://127.0.0.1:1".into()),

@@ -7,6 +7,7 @@ mod crash;
 mod hostile;
 mod journal;
 mod network;
+mod nodes;
 mod printer;
 mod printer_tcp;
 mod props;

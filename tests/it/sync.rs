@@ -135,7 +135,14 @@ fn a_dead_node_first_in_the_upstream_list_hands_every_request_to_the_next() {
     payments_and_log(&net, 2, &log2);
     let journal2 = dir.path().join("j2.db");
     let all_dead = format!("{dead_url},{dead_url}");
-    let s = summary(&replay(&log2, &journal2, &all_dead, TERMINALS[0].1, "1", &[]));
+    let s = summary(&replay(
+        &log2,
+        &journal2,
+        &all_dead,
+        TERMINALS[0].1,
+        "1",
+        &[],
+    ));
     assert_eq!(s["sync"]["pending"], 2, "{s}");
 }
 

@@ -1029,8 +1029,8 @@ pub fn symbol_figures(duration: Duration) -> anyhow::Result<Vec<SymbolFigure>> {
     Ok(figures)
 }
 
-/// PDF417 at its largest on 80 mm paper: 1,500 characters of text in 12 columns of module
-/// 2 (the widest that fits 576 dots), 10 % error correction (level 6): 74 rows.
+/// PDF417 at its largest on 80 mm paper: 1,200 characters of text in 12 columns of module
+/// 2 (the widest that fits 576 dots), 10 % error correction (level 6).
 fn pdf417_figure(duration: Duration) -> anyhow::Result<SymbolFigure> {
     use konbini_devices::printer::render;
     use konbini_firmware::escpos::{Command, Pdf417};
@@ -1039,7 +1039,7 @@ fn pdf417_figure(duration: Duration) -> anyhow::Result<SymbolFigure> {
         .iter()
         .copied()
         .cycle()
-        .take(1500)
+        .take(1200)
         .collect();
     let mut job = Vec::new();
     for c in [

@@ -332,7 +332,7 @@ fn run_bench(what: Option<BenchCommand>) -> anyhow::Result<ExitCode> {
                 "GS k"
             };
             let shape = if s.system == "PDF417" {
-                "1,500 characters, 12 columns, 74 rows"
+                "1,200 characters of text, 12 columns, row height 3"
             } else {
                 "255 rows, HRI above and below"
             };

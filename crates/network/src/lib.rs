@@ -105,7 +105,21 @@ pub struct Network {
     wake_scheduler: Notify,
     /// Terminal uploads being read, per terminal.
     uploads: http::Uploads,
+    /// Terminals registered in the store, as last read: (secret or none, when read).
+    terminal_cache: std::sync::Mutex<HashMap<String, KnownTerminal>>,
 }
+
+/// A terminal as the store last said: its secret (none: unknown), and when that was read.
+type KnownTerminal = (Option<Arc<str>>, std::time::Instant);
+
+/// How long a terminal read from the store is believed before it is read again (another
+/// node may have registered it or changed its secret).
+const TERMINAL_KNOWN_FOR: Duration = Duration::from_secs(60);
+/// How long an unknown terminal is believed unknown: a stranger's guesses cost the store at
+/// most one read per id per this long.
+const TERMINAL_UNKNOWN_FOR: Duration = Duration::from_secs(2);
+/// Terminals remembered at most; past it, the unknown ones are forgotten.
+const TERMINAL_CACHE_MAX: usize = 100_000;
 
 /// Where the clock's offset is kept in the storage.
 pub(crate) const CLOCK_META_KEY: &str = "clock_offset_ms";
@@ -119,9 +133,19 @@ pub enum StartError {
     /// Its storage failed at the first read.
     #[error(transparent)]
     Storage(#[from] StorageError),
+    /// Its store (SQLite or PostgreSQL) could not be opened.
+    #[error(transparent)]
+    OpenStorage(#[from] OpenStorageError),
 }
 
 impl Network {
+    /// Open the network's store named by `db` (a SQLite path, created if missing, or a
+    /// `postgres://` URL) and resume its clock.
+    pub async fn open_db(db: &str, settings: Settings) -> Result<Arc<Network>, StartError> {
+        let storage = open_storage(db).await?;
+        Ok(Network::start(storage, settings).await?)
+    }
+
     /// Open the network's SQLite store at `db` (created if missing) and resume its clock.
     pub async fn open(db: &Path, settings: Settings) -> Result<Arc<Network>, StartError> {
         let db = db.to_owned();
@@ -148,6 +172,7 @@ impl Network {
             wake_webhooks: Notify::new(),
             wake_scheduler: Notify::new(),
             uploads: http::Uploads::default(),
+            terminal_cache: std::sync::Mutex::new(HashMap::new()),
         }))
     }
 
@@ -159,6 +184,50 @@ impl Network {
     /// The storage.
     pub fn storage(&self) -> &dyn Storage {
         &*self.storage
+    }
+
+    /// A terminal's shared secret: from `--terminal ID=SECRET`, else registered in the store
+    /// (by any node), read through a short cache.
+    pub async fn terminal_secret(&self, id: &str) -> Result<Option<Arc<str>>, StorageError> {
+        if let Some(s) = self.settings.terminals.get(id) {
+            return Ok(Some(Arc::from(s.as_str())));
+        }
+        {
+            let cache = self
+                .terminal_cache
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            if let Some((secret, at)) = cache.get(id) {
+                let fresh = if secret.is_some() {
+                    TERMINAL_KNOWN_FOR
+                } else {
+                    TERMINAL_UNKNOWN_FOR
+                };
+                if at.elapsed() < fresh {
+                    return Ok(secret.clone());
+                }
+            }
+        }
+        let key = id.to_owned();
+        let secret = self
+            .storage()
+            .run_read(move |tx| tx.terminal_secret(&key))
+            .await?
+            .map(Arc::from);
+        self.remember_terminal(id, secret.clone());
+        Ok(secret)
+    }
+
+    /// Note what the store says of a terminal.
+    pub(crate) fn remember_terminal(&self, id: &str, secret: Option<Arc<str>>) {
+        let mut cache = self
+            .terminal_cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if cache.len() >= TERMINAL_CACHE_MAX {
+            cache.retain(|_, (s, _)| s.is_some());
+        }
+        cache.insert(id.to_owned(), (secret, std::time::Instant::now()));
     }
 
     fn wake(&self, scheduler: bool, webhooks: bool) {
@@ -205,6 +274,13 @@ async fn scheduler(net: Arc<Network>, cancel: CancellationToken) {
         let ran = net
             .storage()
             .run_write(move |tx| {
+                // The clock is shared through the store: a move made on another node over
+                // the same database reaches this one here, within a second.
+                if let Some(offset) = tx.meta(CLOCK_META_KEY)?.and_then(|v| v.parse().ok())
+                    && offset != n.clock.offset_ms()
+                {
+                    n.clock.set_offset_ms(offset);
+                }
                 let now = n.clock.unix();
                 let changed = payments::run_due(tx, now)?;
                 if prune {

@@ -38,34 +38,39 @@ pub const UNAUTHENTICATED: &str = "The request is not signed by a terminal this 
 pub struct Caller<'a> {
     /// The terminal the request says it comes from.
     pub terminal: &'a str,
-    secret: &'a str,
+    secret: std::sync::Arc<str>,
     signed: konbini_protocol::Signed<'a>,
 }
 
-/// Check the terminal headers, before any body is read (`now`: the wall clock, as registers
-/// sign with theirs).
-pub fn authenticate_headers<'a>(
-    settings: &'a Settings,
+/// Check the terminal headers' form and time, before any body is read (`now`: the wall
+/// clock, as registers sign with theirs): the terminal id, and a fresh, well-formed
+/// signature. Whether the terminal is known is the caller's next question.
+pub fn parse_headers<'a>(
     terminal: Option<&'a str>,
     signature: Option<&'a str>,
     now: i64,
-) -> Result<Caller<'a>, TerminalError> {
+) -> Result<(&'a str, konbini_protocol::Signed<'a>), TerminalError> {
     let refused = || TerminalError::unauthorized(UNAUTHENTICATED);
-    let terminal = terminal.ok_or_else(refused)?;
+    let terminal = terminal.filter(|t| !t.is_empty()).ok_or_else(refused)?;
     let signed = konbini_protocol::Signed::parse(signature.ok_or_else(refused)?, now)
         .map_err(|_| refused())?;
-    let (terminal, secret) = settings
-        .terminals
-        .get_key_value(terminal)
-        .ok_or_else(refused)?;
-    Ok(Caller {
-        terminal,
-        secret,
-        signed,
-    })
+    Ok((terminal, signed))
 }
 
-impl Caller<'_> {
+impl<'a> Caller<'a> {
+    /// A caller whose terminal is known, with its secret.
+    pub fn new(
+        terminal: &'a str,
+        secret: std::sync::Arc<str>,
+        signed: konbini_protocol::Signed<'a>,
+    ) -> Caller<'a> {
+        Caller {
+            terminal,
+            secret,
+            signed,
+        }
+    }
+
     /// Check the MAC over the request as received; the terminal's id.
     pub fn verify(
         &self,
@@ -74,7 +79,7 @@ impl Caller<'_> {
         body: &[u8],
     ) -> Result<String, TerminalError> {
         self.signed
-            .verify(self.secret, method, path_and_query, body)
+            .verify(&self.secret, method, path_and_query, body)
             .map_err(|_| TerminalError::unauthorized(UNAUTHENTICATED))?;
         Ok(self.terminal.to_owned())
     }

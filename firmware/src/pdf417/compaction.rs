@@ -24,10 +24,7 @@ const MIXED: [u8; 128] = table(&[
     b'#', b'-', b'.', b'$', b'/', b'+', b'%', b'*', b'=', b'^', 0, b' ',
 ]);
 /// Punctuation submode values of ASCII, 0xFF where it has none.
-const PUNCT: [u8; 128] = table(&[
-    b';', b'<', b'>', b'@', b'[', b'\\', b']', b'_', b'`', b'~', b'!', b'\r', b'\t', b',', b':',
-    b'\n', b'-', b'.', b'$', b'/', b'"', b'|', b'*', b'(', b')', b'?', b'{', b'}', b'\'',
-]);
+const PUNCT: [u8; 128] = table(b";<>@[\\]_`~!\r\t,:\n-.$/\"|*()?{}'");
 
 /// ASCII to submode value, from the submode's characters in value order (0: none).
 const fn table(raw: &[u8]) -> [u8; 128] {
@@ -165,7 +162,7 @@ pub(super) fn encode(data: &[u8], buf: &mut [u16]) -> Option<usize> {
             continue;
         }
         let bytes = byte_run(data, at);
-        out.push(if bytes % 6 == 0 {
+        out.push(if bytes.is_multiple_of(6) {
             LATCH_BYTE_6
         } else {
             LATCH_BYTE

@@ -26,15 +26,19 @@ pub(super) fn routes() -> Router<Arc<Network>> {
 
 /// The terminal headers, checked before any body is read (the wall clock judges freshness:
 /// registers sign with their own clocks and cannot know how far a test has moved the
-/// simulated one).
-fn caller<'a>(net: &'a Network, headers: &'a HeaderMap) -> Result<Caller<'a>, TerminalError> {
+/// simulated one), and the terminal looked up: from the flags, else the store.
+async fn caller<'a>(net: &Network, headers: &'a HeaderMap) -> Result<Caller<'a>, TerminalError> {
     let h = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    terminal::authenticate_headers(
-        net.settings(),
+    let (id, signed) = terminal::parse_headers(
         h(konbini_protocol::TERMINAL_HEADER),
         h(konbini_protocol::SIGNATURE_HEADER),
         chrono::Utc::now().timestamp(),
-    )
+    )?;
+    let secret = net
+        .terminal_secret(id)
+        .await?
+        .ok_or_else(|| TerminalError::unauthorized(terminal::UNAUTHENTICATED))?;
+    Ok(Caller::new(id, secret, signed))
 }
 
 /// The request's path and query, as signed.
@@ -92,7 +96,9 @@ async fn lookup(
     headers: HeaderMap,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Response, TerminalError> {
-    caller(&net, &headers)?.verify("GET", signed_path(&uri), b"")?;
+    caller(&net, &headers)
+        .await?
+        .verify("GET", signed_path(&uri), b"")?;
     let field = |k: &str| {
         query
             .get(k)
@@ -119,7 +125,7 @@ async fn confirmations(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, TerminalError> {
-    let caller = caller(&net, &headers)?;
+    let caller = caller(&net, &headers).await?;
     let Some(_upload) = net.uploads.start(caller.terminal) else {
         return Err(TerminalError {
             status: StatusCode::TOO_MANY_REQUESTS,
@@ -164,7 +170,9 @@ async fn chain(
     uri: Uri,
     headers: HeaderMap,
 ) -> Result<Response, TerminalError> {
-    let terminal = caller(&net, &headers)?.verify("GET", signed_path(&uri), b"")?;
+    let terminal = caller(&net, &headers)
+        .await?
+        .verify("GET", signed_path(&uri), b"")?;
     let report = net
         .storage()
         .run_read(move |tx| terminal::chain_report(tx, &terminal))

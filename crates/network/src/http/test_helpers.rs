@@ -24,8 +24,60 @@ pub(super) fn routes() -> Router<Arc<Network>> {
             post(refund_bank_details),
         )
         .route("/v1/test_helpers/clock", get(clock).post(move_clock))
+        .route("/v1/test_helpers/terminals", post(register_terminal))
         .route("/v1/test_helpers/terminals/{id}/chain", get(terminal_chain))
         .route("/v1/test_helpers/deliveries", get(deliveries))
+}
+
+/// Register a terminal in the store (`id`, `secret`), or give it a new secret: every node
+/// over the same database knows it (`konbini fleet` registers its registers so). A terminal
+/// of the `--terminal` flags keeps its flag's secret.
+async fn register_terminal(State(net): State<Arc<Network>>, req: MerchantRequest) -> Response {
+    let registered = Arc::new(std::sync::Mutex::new(None));
+    let seen = registered.clone();
+    let answer = merchant::run(net.clone(), req, move |tx, cx| {
+        cx.form.check_known(&["id", "secret"])?;
+        let id = cx
+            .form
+            .string("id")
+            .ok_or_else(|| ApiError::missing("id"))?;
+        let secret = cx
+            .form
+            .string("secret")
+            .ok_or_else(|| ApiError::missing("secret"))?;
+        if id.is_empty()
+            || id.len() > 64
+            || !id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return Err(ApiError::invalid(
+                "parameter_invalid_string",
+                "id",
+                "A terminal id is 1-64 characters of A-Z, a-z, 0-9, '-' and '_'.",
+            ));
+        }
+        if !(16..=256).contains(&secret.len()) {
+            return Err(ApiError::invalid(
+                "parameter_invalid_string",
+                "secret",
+                "A terminal secret is 16-256 characters.",
+            ));
+        }
+        tx.put_terminal(id, secret, cx.now)?;
+        *seen.lock().unwrap_or_else(|e| e.into_inner()) =
+            Some((id.to_owned(), Arc::<str>::from(secret)));
+        Ok(Reply::changed(
+            json!({"object": "terminal", "id": id, "created": cx.now}),
+            false,
+        ))
+    })
+    .await;
+    // Known at once on this node; the others read it from the store.
+    if let Some((id, secret)) = registered.lock().unwrap_or_else(|e| e.into_inner()).take() {
+        net.remember_terminal(&id, Some(secret));
+    }
+    answer
 }
 
 async fn expire_refund(

@@ -296,6 +296,11 @@ pub trait Tx {
     /// Set a value of the network's own settings.
     fn set_meta(&self, key: &str, value: &str) -> Result<(), StorageError>;
 
+    /// A terminal registered in the store: its shared secret.
+    fn terminal_secret(&self, id: &str) -> Result<Option<String>, StorageError>;
+    /// Register a terminal in the store, or give it a new secret.
+    fn put_terminal(&self, id: &str, secret: &str, now: i64) -> Result<(), StorageError>;
+
     /// The number the next PaymentIntent gets.
     fn next_pi_seq(&self) -> Result<i64, StorageError>;
     /// Keep a new PaymentIntent.

@@ -10,9 +10,10 @@
 use super::{CLIENT_TIMEOUT_OPEN, OpenError, db_message};
 
 /// The migrations, oldest first; version `n` is `MIGRATIONS[n - 1]`.
-const MIGRATIONS: &[&str] = &[include_str!(
-    "../../../migrations/postgres/0001_network.sql"
-)];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../../migrations/postgres/0001_network.sql"),
+    include_str!("../../../migrations/postgres/0002_terminals.sql"),
+];
 
 /// The name this network's schema goes by in `schema_version`.
 const APPLICATION: &str = "konbini-network";

@@ -290,6 +290,22 @@ impl Tx for PgTx<'_> {
         Ok(())
     }
 
+    fn terminal_secret(&self, id: &str) -> Result<Option<String>, StorageError> {
+        match self.query_opt("SELECT secret FROM terminals WHERE id = $1", &[&id])? {
+            Some(row) => Ok(Some(self.col(&row, 0)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn put_terminal(&self, id: &str, secret: &str, now: i64) -> Result<(), StorageError> {
+        self.execute(
+            "INSERT INTO terminals (id, secret, created) VALUES ($1, $2, $3)
+             ON CONFLICT (id) DO UPDATE SET secret = EXCLUDED.secret",
+            &[&id, &secret, &now],
+        )?;
+        Ok(())
+    }
+
     fn next_pi_seq(&self) -> Result<i64, StorageError> {
         let row = self.query_opt("SELECT COALESCE(MAX(seq), 0) + 1 FROM payment_intents", &[])?;
         match row {

@@ -40,6 +40,7 @@ const MIGRATION_FILES: &[&str] = &[
     include_str!("../../../migrations/sqlite/0003_webhook_endpoint_status.sql"),
     include_str!("../../../migrations/sqlite/0004_confirmations_per_terminal.sql"),
     include_str!("../../../migrations/sqlite/0005_delivery_claims.sql"),
+    include_str!("../../../migrations/sqlite/0006_terminals.sql"),
 ];
 
 fn migrations() -> Migrations<'static> {
@@ -585,6 +586,27 @@ impl Tx for SqliteTx<'_> {
             self.tx
                 .prepare_cached("INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)")?
                 .execute([key, value])?;
+            Ok(())
+        })
+    }
+
+    fn terminal_secret(&self, id: &str) -> Result<Option<String>, StorageError> {
+        self.run(|| {
+            self.tx
+                .prepare_cached("SELECT secret FROM terminals WHERE id = ?1")?
+                .query_row([id], |r| r.get(0))
+                .optional()
+        })
+    }
+
+    fn put_terminal(&self, id: &str, secret: &str, now: i64) -> Result<(), StorageError> {
+        self.run(|| {
+            self.tx
+                .prepare_cached(
+                    "INSERT INTO terminals (id, secret, created) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (id) DO UPDATE SET secret = excluded.secret",
+                )?
+                .execute(params![id, secret, now])?;
             Ok(())
         })
     }

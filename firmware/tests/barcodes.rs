@@ -86,19 +86,24 @@ fn encode(commands: &[Command<'_>]) -> Vec<u8> {
     bytes
 }
 
-/// The Python that has zxing-cpp: `KONBINI_ZXING_PYTHON`, or the venv `.ci/run` makes.
+/// The Python that has zxing-cpp: `KONBINI_ZXING_PYTHON`, or the venv `tests/zxing-venv.sh`
+/// makes (once, from PyPI) when it is missing.
 fn zxing_python() -> PathBuf {
     if let Some(p) = std::env::var_os("KONBINI_ZXING_PYTHON") {
         return p.into();
     }
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    let python = root.join("target/zxing-venv/bin/python");
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/zxing-venv.sh");
+    let out = Process::new("bash")
+        .arg(&script)
+        .output()
+        .expect("bash runs");
     assert!(
-        python.exists(),
-        "zxing-cpp is not installed: run `python3 -m venv target/zxing-venv && \
-         target/zxing-venv/bin/pip install zxing-cpp numpy` (as .ci/run does)"
+        out.status.success(),
+        "{} could not install zxing-cpp from PyPI: {}",
+        script.display(),
+        String::from_utf8_lossy(&out.stderr)
     );
-    python
+    PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
 }
 
 /// What zxing-cpp reads in each picture: `format|text` per symbol found.

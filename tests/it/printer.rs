@@ -741,17 +741,25 @@ fn png_to_pgm(bytes: &[u8], margin: usize) -> Vec<u8> {
     out
 }
 
-/// What zxing-cpp (firmware/tests/zxing_read.py, in the venv `.ci/run` makes) reads in a
-/// PGM picture: `format|text` per symbol.
+/// What zxing-cpp (firmware/tests/zxing_read.py, in the venv firmware/tests/zxing-venv.sh
+/// makes when it is missing) reads in a PGM picture: `format|text` per symbol.
 fn zxing_reads(pgm: &Path) -> Vec<String> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let python = std::env::var_os("KONBINI_ZXING_PYTHON")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| root.join("target/zxing-venv/bin/python"));
-    assert!(
-        python.exists(),
-        "zxing-cpp is not installed: run .ci/run's venv step (target/zxing-venv)"
-    );
+    let python = match std::env::var_os("KONBINI_ZXING_PYTHON") {
+        Some(p) => std::path::PathBuf::from(p),
+        None => {
+            let out = std::process::Command::new("bash")
+                .arg(root.join("firmware/tests/zxing-venv.sh"))
+                .output()
+                .expect("bash runs");
+            assert!(
+                out.status.success(),
+                "zxing-cpp could not be installed from PyPI: {}",
+                stderr(&out)
+            );
+            std::path::PathBuf::from(stdout(&out).trim())
+        }
+    };
     let out = std::process::Command::new(python)
         .arg(root.join("firmware/tests/zxing_read.py"))
         .arg(pgm)

@@ -132,6 +132,9 @@ enum Command {
         /// Seconds each register waits at the end of its day for its outbox to drain.
         #[arg(long, default_value_t = 60.0, value_parser = parse_drain)]
         drain_timeout: f64,
+        /// Sales each register commits together (1: each sale at once, as at a counter).
+        #[arg(long, default_value_t = 1, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=100_000))]
+        group_sales: usize,
         /// Print the summary as JSON.
         #[arg(long)]
         json: bool,
@@ -457,6 +460,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         max_age: chrono::Duration::hours(i64::from(max_offline_hours)),
                     },
                     runtime: None,
+                    latency: None,
                 }),
                 group_sales,
             },
@@ -531,6 +535,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             dir,
             concurrency,
             drain_timeout,
+            group_sales,
             json,
         } => {
             let date = date.unwrap_or_else(|| {
@@ -549,6 +554,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 dir,
                 concurrency,
                 drain_timeout: Duration::from_secs_f64(drain_timeout),
+                group_sales,
             };
             let bar = (!json && std::io::stderr().is_terminal()).then(|| {
                 let bar = ProgressBar::with_draw_target(
@@ -586,6 +592,18 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     summary.pending,
                     summary.sales as f64 / summary.seconds.max(1e-9)
                 );
+                if let Some([p50, p99, max]) = summary.latency_ms {
+                    println!(
+                        "commit to accepted: p50 {p50:.1} ms, p99 {p99:.1} ms, max {max:.1} ms over {} slips",
+                        summary.latency_samples
+                    );
+                }
+                if let Some(mb) = summary.peak_rss_mb {
+                    println!("peak RSS of this process: {mb:.1} MB");
+                }
+                for (node, n) in &summary.per_node {
+                    println!("{node}: {n} confirmations judged");
+                }
             }
             Ok(if summary.failed == 0 {
                 ExitCode::SUCCESS

@@ -17,7 +17,7 @@ use chrono::NaiveDate;
 use tokio::sync::Semaphore;
 
 use crate::replay::synth::{SynthOptions, write_log};
-use crate::replay::{DEFAULT_GROUP_SALES, Observer, ReplayOptions, UpstreamOptions, replay};
+use crate::replay::{Observer, ReplayOptions, UpstreamOptions, replay};
 
 /// What to run.
 #[derive(Debug, Clone)]
@@ -42,6 +42,8 @@ pub struct FleetOptions {
     pub concurrency: usize,
     /// How long each register waits at the end of its day for its outbox to drain.
     pub drain_timeout: Duration,
+    /// Sales each register commits together (1: each sale at once, as at a counter).
+    pub group_sales: usize,
 }
 
 /// What the fleet did.
@@ -65,6 +67,15 @@ pub struct FleetSummary {
     pub rejected: u64,
     /// Wall time of the whole run.
     pub seconds: f64,
+    /// Commit to accepted, per slip: median, 99th percentile, slowest (ms).
+    pub latency_ms: Option<[f64; 3]>,
+    /// Slips timed for the latency.
+    pub latency_samples: u64,
+    /// This process's peak resident memory (MB).
+    pub peak_rss_mb: Option<f64>,
+    /// Confirmations each node judged during the run (from its `/health`), in the order
+    /// of `--network`.
+    pub per_node: Vec<(String, u64)>,
 }
 
 struct Quiet;
@@ -112,18 +123,19 @@ pub fn run(
     let started = Instant::now();
     let total = (opts.stores * opts.registers) as u64;
     let totals = Arc::new(Totals::default());
+    let latency = Arc::new(crate::sync::LatencyHistogram::default());
     let progress = Arc::new(progress);
-    rt.block_on(async {
+    let per_node = rt.block_on(async {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
             .build()?;
-        let first = opts
+        let nodes: Vec<String> = opts
             .network
             .split(',')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_owned();
+            .map(|n| n.trim().trim_end_matches('/').to_owned())
+            .collect();
+        let first = nodes[0].clone();
+        let before = node_counts(&http, &nodes).await;
         let slots = Arc::new(Semaphore::new(concurrency));
         let mut tasks = tokio::task::JoinSet::new();
         let mut n = 0u64;
@@ -134,6 +146,7 @@ pub fn run(
                 register_terminal(&http, &first, &opts.api_key, &id, &secret).await?;
                 let slot = slots.clone().acquire_owned().await?;
                 let job = RegisterJob {
+                    latency: latency.clone(),
                     opts: opts.clone(),
                     store,
                     id,
@@ -182,9 +195,17 @@ pub fn run(
         while let Some(r) = tasks.join_next().await {
             r?;
         }
-        anyhow::Ok(())
+        let after = node_counts(&http, &nodes).await;
+        anyhow::Ok(
+            nodes
+                .iter()
+                .zip(before.iter().zip(after))
+                .map(|(n, (b, a))| (n.clone(), a.saturating_sub(*b)))
+                .collect::<Vec<_>>(),
+        )
     })?;
     let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+    let ms = |p: f64| latency.percentile(p).map_or(0.0, |d| d.as_secs_f64() * 1e3);
     Ok(FleetSummary {
         registers: get(&totals.registers),
         failed: get(&totals.failed),
@@ -195,7 +216,40 @@ pub fn run(
         conflicts: get(&totals.conflicts),
         rejected: get(&totals.rejected),
         seconds: started.elapsed().as_secs_f64(),
+        latency_ms: (latency.count() > 0).then(|| [ms(0.5), ms(0.99), ms(1.0)]),
+        latency_samples: latency.count(),
+        peak_rss_mb: peak_rss_mb(),
+        per_node,
     })
+}
+
+/// Each node's count of confirmations judged (0 for a node that does not answer).
+async fn node_counts(http: &reqwest::Client, nodes: &[String]) -> Vec<u64> {
+    let mut counts = Vec::with_capacity(nodes.len());
+    for n in nodes {
+        let count = match http.get(format!("{n}/health")).send().await {
+            Ok(r) => r
+                .json::<serde_json::Value>()
+                .await
+                .ok()
+                .and_then(|v| v["confirmations"].as_u64())
+                .unwrap_or(0),
+            Err(_) => 0,
+        };
+        counts.push(count);
+    }
+    counts
+}
+
+/// VmHWM of this process, in MB (Linux).
+fn peak_rss_mb() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().strip_suffix("kB"))
+        .and_then(|kb| kb.trim().parse::<f64>().ok())
+        .map(|kb| kb / 1024.0)
 }
 
 /// Register a terminal with the network (`POST /v1/test_helpers/terminals`).
@@ -224,6 +278,7 @@ async fn register_terminal(
 
 /// One register's day.
 struct RegisterJob {
+    latency: Arc<crate::sync::LatencyHistogram>,
     opts: FleetOptions,
     store: usize,
     id: String,
@@ -274,8 +329,9 @@ impl RegisterJob {
                     drain_timeout: self.opts.drain_timeout,
                     limits: konbini_register::OfflineLimits::default(),
                     runtime: Some(self.runtime.clone()),
+                    latency: Some(self.latency.clone()),
                 }),
-                group_sales: DEFAULT_GROUP_SALES,
+                group_sales: self.opts.group_sales.max(1),
                 barcodes: Default::default(),
             },
             &mut Quiet,

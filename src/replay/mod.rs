@@ -76,6 +76,8 @@ pub struct UpstreamOptions {
     /// instead of one of its own. The replay itself must then run where it may block (a
     /// thread of its own, or the runtime's blocking pool).
     pub runtime: Option<tokio::runtime::Handle>,
+    /// Time each slip from its sale's commit to its acceptance into this histogram.
+    pub latency: Option<Arc<crate::sync::LatencyHistogram>>,
 }
 
 /// The runtime an online replay's sync task runs on.
@@ -169,6 +171,9 @@ impl Online {
         };
         let handle_rt = rt.handle();
         let handle = Arc::new(SyncHandle::default());
+        if let Some(h) = &opts.latency {
+            handle.track_latency(h.clone());
+        }
         // Know the link before the first slip: the offline limits apply only once the
         // network is known to be unreachable (not while nothing has been tried yet).
         match handle_rt.block_on(lookups.probe()) {
@@ -484,6 +489,9 @@ impl Run<'_> {
         lock(self.journal).commit_group()?;
         self.grouped = 0;
         if let Some(online) = self.online {
+            if online.handle.tracks_latency() {
+                online.handle.note_commit(lock(self.journal).head()?.0);
+            }
             online.handle.wake();
         }
         let printed = std::mem::take(&mut self.unprinted);
@@ -620,6 +628,7 @@ impl Run<'_> {
                         if self.opts.group_sales > 1 {
                             self.grouped += 1;
                         } else if let Some(online) = self.online {
+                            online.handle.note_commit(committed.seq);
                             online.handle.wake();
                         }
                         queue.push_back(Msg::Committed { seq: committed.seq });

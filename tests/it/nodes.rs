@@ -251,8 +251,15 @@ fn a_fleet_of_registers_confirms_every_slip_once() {
     assert_eq!(s["failed"], 0, "{s}");
     assert_eq!(s["pending"], 0, "{s}");
     assert!(s["sales"].as_u64().unwrap() >= 8 * 15, "{s}");
-    // Each slip is confirmed once: what the registers sent is what the network holds.
-    assert!(s["sent"].as_u64().unwrap() > 0, "{s}");
+    let sent = s["sent"].as_u64().unwrap();
+    assert!(sent > 0, "{s}");
+    // Accepted slips were timed from their sale's commit (one accepted in the instant
+    // between its commit and the commit being noted is not), and the one node judged all.
+    let timed = s["latency_samples"].as_u64().unwrap();
+    assert!(timed > 0 && timed <= sent, "{s}");
+    let [p50, p99, max] = [0, 1, 2].map(|i| s["latency_ms"][i].as_f64().unwrap());
+    assert!(p50 > 0.0 && p50 <= p99 && p99 <= max, "{s}");
+    assert!(s["per_node"][0][1].as_u64().unwrap() >= sent, "{s}");
     // Each register has its own journal, and each verifies.
     for store in 1..=4 {
         for register in 1..=2 {

@@ -105,6 +105,8 @@ pub struct Network {
     wake_scheduler: Notify,
     /// Terminal uploads being read, per terminal.
     uploads: http::Uploads,
+    /// Confirmations this node has judged since it started (`/health` says).
+    pub(crate) confirmations_seen: std::sync::atomic::AtomicU64,
     /// Terminals registered in the store, as last read: (secret or none, when read).
     terminal_cache: std::sync::Mutex<HashMap<String, KnownTerminal>>,
 }
@@ -173,6 +175,7 @@ impl Network {
             wake_scheduler: Notify::new(),
             uploads: http::Uploads::default(),
             terminal_cache: std::sync::Mutex::new(HashMap::new()),
+            confirmations_seen: std::sync::atomic::AtomicU64::new(0),
         }))
     }
 

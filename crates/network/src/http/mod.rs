@@ -40,7 +40,15 @@ pub(crate) fn router(net: Arc<Network>) -> Router {
     Router::new()
         .route(
             "/health",
-            get(|| async { axum::Json(json!({"status": "ok"})) }),
+            get(|net: axum::extract::State<Arc<Network>>| async move {
+                // This node's own counts (several nodes share one store, not these).
+                axum::Json(json!({
+                    "status": "ok",
+                    "confirmations": net
+                        .confirmations_seen
+                        .load(std::sync::atomic::Ordering::Relaxed),
+                }))
+            }),
         )
         .merge(merchant_api)
         .merge(terminal::routes())

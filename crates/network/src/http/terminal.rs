@@ -152,6 +152,8 @@ async fn confirmations(
     })?;
     let terminal = caller.verify("POST", signed_path(&uri), &bytes)?;
     let items = terminal::parse_batch(&bytes)?;
+    net.confirmations_seen
+        .fetch_add(items.len() as u64, std::sync::atomic::Ordering::Relaxed);
     let now = net.clock.unix();
     let n = net.clone();
     // A grouped write: the storage may commit it with other terminals' batches.

@@ -4,13 +4,18 @@
 //! another server as `host:port`), made and dropped with `psql`. Without a server these
 //! tests say SKIPPED on stderr and pass, unless `CI` is set: there they fail.
 
-use std::process::Command;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
 use crate::common::{konbini, stdout, tempdir};
-use crate::network::{KEY, Net, barcode_of, slip};
+use crate::network::{KEY, Net, TERMINALS, barcode_of, slip};
 
 /// A database of its own on the test server, dropped when this is dropped.
 struct Db {
@@ -28,10 +33,13 @@ impl Db {
 }
 
 fn psql(server: &(String, String), sql: &str) -> Result<String, String> {
+    psql_in(server, "postgres", sql)
+}
+
+/// `sql` run in database `db` of `server`; its rows, `|`-separated.
+fn psql_in(server: &(String, String), db: &str, sql: &str) -> Result<String, String> {
     let out = Command::new("psql")
-        .args([
-            "-h", &server.0, "-p", &server.1, "-U", "postgres", "-d", "postgres",
-        ])
+        .args(["-h", &server.0, "-p", &server.1, "-U", "postgres", "-d", db])
         .args(["-v", "ON_ERROR_STOP=1", "-Atc", sql])
         .env("PGCONNECT_TIMEOUT", "5")
         .output()
@@ -267,4 +275,494 @@ fn a_fleet_of_registers_confirms_every_slip_once() {
             crate::common::verify(&j).unwrap_or_else(|e| panic!("{}: {e}", j.display()));
         }
     }
+}
+
+impl Db {
+    /// One value `sql` reads in this database.
+    fn query(&self, sql: &str) -> String {
+        psql_in(&self.server, &self.name, sql)
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+            .trim()
+            .to_owned()
+    }
+}
+
+/// POST a signed batch to `base` as terminal 0, tolerating a node that dies meanwhile.
+fn send_batch(base: &str, body: &Value) -> Result<Value, String> {
+    let (id, secret) = TERMINALS[0];
+    let path = "/terminal/v1/confirmations";
+    let bytes = body.to_string().into_bytes();
+    let sig = konbini_protocol::sign(secret, chrono::Utc::now().timestamp(), "POST", path, &bytes);
+    let r = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .build()
+        .unwrap()
+        .post(format!("{base}{path}"))
+        .header("Konbini-Terminal", id)
+        .header("Konbini-Signature", sig)
+        .header("content-type", "application/json")
+        .body(bytes)
+        .send()
+        .map_err(|e| e.to_string())?;
+    let status = r.status().as_u16();
+    let v: Value = r.json().map_err(|e| e.to_string())?;
+    if status == 200 {
+        Ok(v)
+    } else {
+        Err(format!("{status}: {v}"))
+    }
+}
+
+/// A psql session holding `LOCK TABLE table IN ACCESS EXCLUSIVE MODE` until dropped (then
+/// it commits and ends).
+struct TableLock {
+    psql: Child,
+}
+
+impl TableLock {
+    fn take(db: &Db, table: &str) -> TableLock {
+        let mut psql = Command::new("psql")
+            .args(["-h", &db.server.0, "-p", &db.server.1, "-U", "postgres"])
+            .args(["-d", &db.name, "-v", "ON_ERROR_STOP=1", "-q"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("run psql");
+        let stdin = psql.stdin.as_mut().unwrap();
+        writeln!(stdin, "BEGIN; LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE;").unwrap();
+        stdin.flush().unwrap();
+        until("the test's lock on the table", || {
+            db.query(&format!(
+                "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation \
+                 WHERE c.relname = '{table}' AND l.mode = 'AccessExclusiveLock' AND l.granted"
+            )) == "1"
+        });
+        TableLock { psql }
+    }
+}
+
+impl Drop for TableLock {
+    fn drop(&mut self) {
+        if let Some(mut stdin) = self.psql.stdin.take() {
+            let _ = writeln!(stdin, "COMMIT;");
+        }
+        let _ = self.psql.wait();
+    }
+}
+
+#[test]
+fn a_node_killed_mid_batch_loses_nothing_and_doubles_nothing() {
+    let Some(db) = fresh_db("a_node_killed_mid_batch_loses_nothing_and_doubles_nothing") else {
+        return;
+    };
+    let url = db.url();
+    let a = Net::start(Path::new(&url), &[]);
+    let b = Net::start(Path::new(&url), &[]);
+    let pis: Vec<Value> = (0..20).map(|i| b.pay(1_000 + i, &[])).collect();
+    let now = b.now();
+    let batch = json!({"confirmations": pis.iter().enumerate().map(|(i, pi)| {
+        slip(&format!("kill-{i}"), "lawson", 1_000 + i as i64, now, json!({"barcode": barcode_of(pi)}))
+    }).collect::<Vec<_>>()});
+    // The events table held by the test: node A's batch goes into its transaction, writes
+    // its first confirmation's rows, and waits there, at its first event.
+    let lock = TableLock::take(&db, "events");
+    let sent = {
+        let (base, batch) = (a.url.clone(), batch.clone());
+        std::thread::spawn(move || send_batch(&base, &batch))
+    };
+    until("node A's batch waiting inside its transaction", || {
+        db.query(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
+             AND wait_event_type = 'Lock' AND query ILIKE '%events%'",
+        ) == "1"
+    });
+    // Mid-batch: its transaction has already written (it holds a transaction id).
+    assert_eq!(
+        db.query(
+            "SELECT backend_xid IS NOT NULL FROM pg_stat_activity WHERE datname = current_database() \
+             AND wait_event_type = 'Lock' AND query ILIKE '%events%'"
+        ),
+        "t",
+        "node A's batch has written rows inside its transaction"
+    );
+    a.kill();
+    assert!(
+        sent.join().unwrap().is_err(),
+        "the killed node cannot have answered"
+    );
+    drop(lock);
+    // The register sends its batch again, to the node still up: every slip accepted once.
+    let v = send_batch(&b.url, &batch).unwrap();
+    let results = v["results"].as_array().unwrap();
+    assert_eq!(results.len(), 20, "{v}");
+    assert!(
+        results.iter().all(|r| r["status"] == "accepted"),
+        "nothing of the killed node's batch was kept: {v}"
+    );
+    assert_eq!(db.query("SELECT count(*) FROM confirmations"), "20");
+    assert_eq!(db.query("SELECT count(*) FROM charges"), "20");
+    assert_eq!(
+        db.query("SELECT count(*) FROM events WHERE type = 'payment_intent.succeeded'"),
+        "20"
+    );
+    // And again: duplicates, nothing doubled.
+    let v = send_batch(&b.url, &batch).unwrap();
+    assert!(
+        v["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["status"] == "duplicate"),
+        "{v}"
+    );
+    assert_eq!(db.query("SELECT count(*) FROM charges"), "20");
+}
+
+/// A webhook endpoint on loopback that holds the first request it gets (reads it, never
+/// answers) and answers 200 to every later one; it keeps every body it read.
+struct HoldFirst {
+    url: String,
+    bodies: Arc<Mutex<Vec<Value>>>,
+    answered: Arc<AtomicUsize>,
+}
+
+impl HoldFirst {
+    fn start() -> HoldFirst {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        let bodies = Arc::new(Mutex::new(Vec::new()));
+        let answered = Arc::new(AtomicUsize::new(0));
+        let (b, n) = (bodies.clone(), answered.clone());
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let (b, n) = (b.clone(), n.clone());
+                std::thread::spawn(move || {
+                    let mut reader = BufReader::new(stream.try_clone().unwrap());
+                    let mut len = 0usize;
+                    loop {
+                        let mut line = String::new();
+                        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        if line == "\r\n" {
+                            break;
+                        }
+                        let lower = line.to_ascii_lowercase();
+                        if let Some(v) = lower.strip_prefix("content-length:") {
+                            len = v.trim().parse().unwrap_or(0);
+                        }
+                    }
+                    let mut body = vec![0; len];
+                    if reader.read_exact(&mut body).is_err() {
+                        return;
+                    }
+                    let first = {
+                        let mut bodies = b.lock().unwrap();
+                        bodies.push(serde_json::from_slice(&body).unwrap());
+                        bodies.len() == 1
+                    };
+                    if first {
+                        // Held: the connection stays open and silent until the test ends.
+                        std::thread::sleep(Duration::from_secs(120));
+                        return;
+                    }
+                    n.fetch_add(1, Ordering::SeqCst);
+                    let _ = write!(
+                        stream,
+                        "HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+                    );
+                });
+            }
+        });
+        HoldFirst {
+            url,
+            bodies,
+            answered,
+        }
+    }
+}
+
+#[test]
+fn a_node_killed_mid_delivery_leaves_the_event_to_another_node() {
+    let Some(db) = fresh_db("a_node_killed_mid_delivery_leaves_the_event_to_another_node") else {
+        return;
+    };
+    let url = db.url();
+    let hook = HoldFirst::start();
+    let a = Net::start(Path::new(&url), &[]);
+    let (s, ep) = a.post(
+        "/v1/webhook_endpoints",
+        &[
+            ("url", &hook.url),
+            ("enabled_events[]", "payment_intent.succeeded"),
+        ],
+    );
+    assert_eq!(s, 200, "{ep}");
+    let pi = a.pay(1_500, &[]);
+    let now = a.now();
+    let (s, v) = a.terminal(
+        0,
+        "POST",
+        "/terminal/v1/confirmations",
+        &json!({"confirmations": [slip("hook-1", "lawson", 1_500, now, json!({"barcode": barcode_of(&pi)}))]}),
+    );
+    assert_eq!(
+        (s, v["results"][0]["status"].as_str()),
+        (200, Some("accepted")),
+        "{v}"
+    );
+    // Node A sends the event; the endpoint holds it; A is killed mid-delivery.
+    until("node A's delivery reaching the endpoint", || {
+        !hook.bodies.lock().unwrap().is_empty()
+    });
+    let event_id = hook.bodies.lock().unwrap()[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    a.kill();
+    // Another node takes it once A's claim (60 s of the network's clock) has lapsed.
+    let b = Net::start(Path::new(&url), &[]);
+    b.advance(120);
+    until("node B delivering the event", || {
+        hook.answered.load(Ordering::SeqCst) >= 1
+    });
+    let bodies = hook.bodies.lock().unwrap().clone();
+    assert_eq!(bodies.len(), 2, "{bodies:?}");
+    assert_eq!(bodies[1]["id"], event_id.as_str(), "{bodies:?}");
+    // Delivered once, answered 2xx once, and never again after that.
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(hook.bodies.lock().unwrap().len(), 2);
+    let (s, d) = b.get("/v1/test_helpers/deliveries");
+    assert_eq!(s, 200, "{d}");
+    let ours: Vec<&Value> = d["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|x| x["event"] == event_id.as_str())
+        .collect();
+    assert_eq!(ours.len(), 1, "{d}");
+    assert_eq!(ours[0]["delivered"], true, "{d}");
+}
+
+/// A PostgreSQL cluster of the test's own (initdb and pg_ctl, as the `postgres` user when
+/// the test runs as root), in a temporary directory, on a port of its own: stopped and
+/// started by the test without touching the shared server. Removed when dropped.
+struct OwnCluster {
+    dir: PathBuf,
+    bin: PathBuf,
+    port: u16,
+    as_postgres: bool,
+}
+
+impl OwnCluster {
+    /// Made and started, or None (and a SKIPPED line) where initdb cannot be found outside CI.
+    fn start(test: &str) -> Option<OwnCluster> {
+        let bin = std::fs::read_dir("/usr/lib/postgresql")
+            .into_iter()
+            .flatten()
+            .filter_map(|e| Some(e.ok()?.path().join("bin")))
+            .filter(|b| b.join("initdb").exists())
+            .max();
+        let Some(bin) = bin else {
+            if std::env::var_os("CI").is_some() {
+                panic!("{test}: initdb is required in CI and is not under /usr/lib/postgresql");
+            }
+            eprintln!("\nSKIPPED: {test} needs PostgreSQL's initdb and pg_ctl\n");
+            return None;
+        };
+        let uid = Command::new("id").arg("-u").output().unwrap();
+        let as_postgres = String::from_utf8_lossy(&uid.stdout).trim() == "0";
+        let dir = std::env::temp_dir().join(format!(
+            "konbini-pg-{}-{:x}",
+            std::process::id(),
+            rand_u64()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let cluster = OwnCluster {
+            dir,
+            bin,
+            port,
+            as_postgres,
+        };
+        if as_postgres {
+            let ok = Command::new("chown")
+                .args(["-R", "postgres:postgres"])
+                .arg(&cluster.dir)
+                .status()
+                .unwrap();
+            assert!(ok.success(), "chown the cluster's directory to postgres");
+        }
+        let data = cluster.dir.join("data");
+        cluster.run(
+            "initdb",
+            &[
+                "-D",
+                data.to_str().unwrap(),
+                "-A",
+                "trust",
+                "-U",
+                "postgres",
+                "--no-sync",
+            ],
+        );
+        cluster.pg_ctl_start();
+        Some(cluster)
+    }
+
+    fn run(&self, tool: &str, args: &[&str]) {
+        let exe = self.bin.join(tool);
+        let mut cmd = if self.as_postgres {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(&exe);
+            c
+        } else {
+            Command::new(&exe)
+        };
+        let out = cmd.args(args).current_dir(&self.dir).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{tool} {args:?}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    fn pg_ctl_start(&self) {
+        let data = self.dir.join("data");
+        let log = self.dir.join("log");
+        let opts = format!(
+            "-p {} -c listen_addresses=127.0.0.1 -k {} -c shared_buffers=16MB -c max_connections=60",
+            self.port,
+            self.dir.display()
+        );
+        self.run(
+            "pg_ctl",
+            &[
+                "-D",
+                data.to_str().unwrap(),
+                "-l",
+                log.to_str().unwrap(),
+                "-w",
+                "-o",
+                &opts,
+                "start",
+            ],
+        );
+    }
+
+    /// Stopped as by a crash (`-m immediate`: no shutdown checkpoint, connections cut).
+    fn crash(&self) {
+        let data = self.dir.join("data");
+        self.run(
+            "pg_ctl",
+            &[
+                "-D",
+                data.to_str().unwrap(),
+                "-m",
+                "immediate",
+                "-w",
+                "stop",
+            ],
+        );
+    }
+
+    fn server(&self) -> (String, String) {
+        ("127.0.0.1".to_owned(), self.port.to_string())
+    }
+}
+
+impl Drop for OwnCluster {
+    fn drop(&mut self) {
+        let data = self.dir.join("data");
+        let exe = self.bin.join("pg_ctl");
+        let mut cmd = if self.as_postgres {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(&exe);
+            c
+        } else {
+            Command::new(&exe)
+        };
+        let _ = cmd
+            .args(["-D", data.to_str().unwrap(), "-m", "immediate", "stop"])
+            .output();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+#[test]
+fn registers_keep_selling_through_a_database_restart_and_then_drain() {
+    let test = "registers_keep_selling_through_a_database_restart_and_then_drain";
+    let Some(cluster) = OwnCluster::start(test) else {
+        return;
+    };
+    psql(&cluster.server(), "CREATE DATABASE konbini").unwrap();
+    let url = format!("postgres://postgres@127.0.0.1:{}/konbini", cluster.port);
+    let node = Net::start(Path::new(&url), &[]);
+    let dir = tempdir();
+    let fleet = konbini()
+        .args(["fleet", "--network", &node.url, "--api-key", KEY])
+        .args(["--stores", "1", "--registers", "3", "--sales", "600"])
+        .args([
+            "--concurrency",
+            "3",
+            "--drain-timeout",
+            "120",
+            "--json",
+            "--dir",
+        ])
+        .arg(dir.path().join("fleet"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let confirmed = || -> u64 {
+        let (_, h) = node.get("/health");
+        h["confirmations"].as_u64().unwrap_or(0)
+    };
+    until("the first confirmations", || confirmed() > 0);
+    cluster.crash();
+    let at_crash = confirmed();
+    // Meanwhile the network answers at once, a Stripe-shaped error, never a hang.
+    let asked = Instant::now();
+    let (s, v) = node.get("/v1/payment_intents");
+    assert!(s == 500 || s == 503, "{s} {v}");
+    assert_eq!(v["error"]["type"], "api_error", "{v}");
+    assert!(
+        asked.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        asked.elapsed()
+    );
+    std::thread::sleep(Duration::from_secs(3));
+    let (s, v) = node.get("/v1/payment_intents");
+    assert!(s == 500 || s == 503, "{s} {v}");
+    cluster.pg_ctl_start();
+    let out = fleet.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        stdout(&out),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(summary["failed"], 0, "{summary}");
+    assert_eq!(summary["pending"], 0, "{summary}");
+    let sent = summary["sent"].as_u64().unwrap();
+    assert!(
+        at_crash < sent,
+        "slips sold during the outage queued and drained after it: {at_crash} before, {summary}"
+    );
+    let stored = psql_in(
+        &cluster.server(),
+        "konbini",
+        "SELECT count(*) FROM confirmations",
+    )
+    .unwrap();
+    assert_eq!(stored.trim(), sent.to_string(), "{summary}");
+    drop(node);
 }

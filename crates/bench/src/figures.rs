@@ -363,7 +363,7 @@ pub fn decoder_mb_per_second(duration: Duration) -> f64 {
 }
 
 /// The payment network's figures, all on one in-process server over loopback HTTP.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct NetworkFigures {
     /// Raw `GET /health` round trips per second (the HTTP stack's own limit).
     pub health_per_second: f64,
@@ -373,11 +373,29 @@ pub struct NetworkFigures {
     pub confirmations_per_second: f64,
     /// Clients sending at once.
     pub clients: usize,
+    /// Nodes serving (each its own `Network` and listener over one store).
+    pub nodes: usize,
+    /// CPU per confirmation, in microseconds: (this process: the network nodes and the
+    /// clients; every `postgres` process of the machine, when the store is PostgreSQL).
+    pub cpu_us_per_confirmation: (f64, Option<f64>),
+    /// The PostgreSQL database's own statistics over the confirmations, when it is one.
+    pub db_stats: Option<String>,
 }
 
 /// Measure the network: `payments` PaymentIntents created, then all confirmed by barcode
 /// in signed batches of 100, against raw `/health` round trips, with `clients` at once.
 pub fn network_figures(payments: usize, clients: usize) -> anyhow::Result<NetworkFigures> {
+    network_figures_on(payments, clients, None, 1)
+}
+
+/// [`network_figures`] on the store `db` names (a `postgres://` URL), or a fresh SQLite file,
+/// served by `nodes` networks on one store (client `i` talks to node `i % nodes`).
+pub fn network_figures_on(
+    payments: usize,
+    clients: usize,
+    db: Option<&str>,
+    nodes: usize,
+) -> anyhow::Result<NetworkFigures> {
     use konbini_network::{Network, Settings, serve};
     use konbini_protocol::sign;
     use tokio_util::sync::CancellationToken;
@@ -388,17 +406,29 @@ pub fn network_figures(payments: usize, clients: usize) -> anyhow::Result<Networ
         .enable_all()
         .build()?;
     let figures = rt.block_on(async {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let addr = listener.local_addr()?;
-        let base = format!("http://{addr}");
-        let mut settings = Settings::new("sk_test_bench");
-        settings.public_url = base.clone();
-        settings
-            .terminals
-            .insert("bench".to_owned(), "bench-secret".to_owned());
-        let net = Network::open(&dir.join("network.db"), settings).await?;
+        anyhow::ensure!(
+            nodes == 1 || db.is_some(),
+            "several nodes need a shared store (a postgres:// URL)"
+        );
         let cancel = CancellationToken::new();
-        let server = tokio::spawn(serve(net, listener, cancel.clone()));
+        let mut bases = Vec::new();
+        let mut servers = Vec::new();
+        for _ in 0..nodes.max(1) {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+            let base = format!("http://{}", listener.local_addr()?);
+            let mut settings = Settings::new("sk_test_bench");
+            settings.public_url = base.clone();
+            settings
+                .terminals
+                .insert("bench".to_owned(), "bench-secret".to_owned());
+            let net = match db {
+                Some(url) => Network::open_db(url, settings).await?,
+                None => Network::open(&dir.join("network.db"), settings).await?,
+            };
+            servers.push(tokio::spawn(serve(net, listener, cancel.clone())));
+            bases.push(base);
+        }
+        let base = bases[0].clone();
         let client = reqwest::Client::new();
 
         // Raw round trips.
@@ -483,11 +513,17 @@ pub fn network_figures(payments: usize, clients: usize) -> anyhow::Result<Networ
             })
             .collect();
         let queue = std::sync::Arc::new(std::sync::Mutex::new(batches));
+        let stats_before = match db {
+            Some(url) => Some(pg_stats(url)?),
+            None => None,
+        };
+        let pg_cpu_before = db.map(|_| postgres_cpu());
+        let cpu_before = process_cpu()?;
         let start = Instant::now();
         let mut set = tokio::task::JoinSet::new();
-        for _ in 0..clients {
+        for c in 0..clients {
             let (client, queue) = (client.clone(), queue.clone());
-            let url = format!("{base}/terminal/v1/confirmations");
+            let url = format!("{}/terminal/v1/confirmations", bases[c % bases.len()]);
             set.spawn(async move {
                 let mut accepted = 0usize;
                 loop {
@@ -519,18 +555,30 @@ pub fn network_figures(payments: usize, clients: usize) -> anyhow::Result<Networ
             accepted += r??;
         }
         let confirmations_per_second = per_second(accepted as u64, start.elapsed());
+        let per = |d: Duration| d.as_secs_f64() * 1e6 / accepted.max(1) as f64;
+        let cpu = per(process_cpu()?.saturating_sub(cpu_before));
+        let pg_cpu = pg_cpu_before.map(|before| per(postgres_cpu().saturating_sub(before)));
+        let db_stats = match (db, stats_before) {
+            (Some(url), Some(before)) => Some(pg_stats(url)?.since(&before, accepted)),
+            _ => None,
+        };
         anyhow::ensure!(
             accepted == all.len(),
             "only {accepted} of {} confirmations were accepted",
             all.len()
         );
         cancel.cancel();
-        let _ = server.await;
+        for server in servers {
+            let _ = server.await;
+        }
         Ok::<_, anyhow::Error>(NetworkFigures {
             health_per_second,
             creations_per_second,
             confirmations_per_second,
             clients,
+            nodes: bases.len(),
+            cpu_us_per_confirmation: (cpu, pg_cpu),
+            db_stats,
         })
     });
     let _ = std::fs::remove_dir_all(&dir);
@@ -1473,4 +1521,145 @@ pub fn million_figures(dir: &Path, sales: u64) -> anyhow::Result<MillionFigures>
     })();
     let _ = std::fs::remove_dir_all(&work);
     result
+}
+
+/// A scratch PostgreSQL database on the server of `url` (`postgres://user@host:port/...`),
+/// made with `psql` and dropped when this is dropped.
+pub struct ScratchPostgres {
+    host: String,
+    port: String,
+    user: String,
+    /// The database's name.
+    pub name: String,
+}
+
+impl ScratchPostgres {
+    /// Make one on the server `url` names.
+    pub fn create(url: &str) -> anyhow::Result<ScratchPostgres> {
+        let rest = url
+            .strip_prefix("postgres://")
+            .or_else(|| url.strip_prefix("postgresql://"))
+            .ok_or_else(|| anyhow::anyhow!("{url} is not a postgres:// URL"))?;
+        let authority = rest.split('/').next().unwrap_or("");
+        let (user, hostport) = authority
+            .rsplit_once('@')
+            .unwrap_or(("postgres", authority));
+        let user = user.split(':').next().unwrap_or("postgres").to_owned();
+        let (host, port) = hostport.split_once(':').unwrap_or((hostport, "5432"));
+        let db = ScratchPostgres {
+            host: host.to_owned(),
+            port: port.to_owned(),
+            user,
+            name: format!("konbini_bench_{}", std::process::id()),
+        };
+        db.psql(&format!("CREATE DATABASE {}", db.name))?;
+        Ok(db)
+    }
+
+    /// Its URL.
+    pub fn url(&self) -> String {
+        format!(
+            "postgres://{}@{}:{}/{}",
+            self.user, self.host, self.port, self.name
+        )
+    }
+
+    fn psql(&self, sql: &str) -> anyhow::Result<()> {
+        let out = std::process::Command::new("psql")
+            .args([
+                "-h", &self.host, "-p", &self.port, "-U", &self.user, "-d", "postgres",
+            ])
+            .args(["-v", "ON_ERROR_STOP=1", "-Atc", sql])
+            .output()?;
+        anyhow::ensure!(
+            out.status.success(),
+            "psql: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+        Ok(())
+    }
+}
+
+impl Drop for ScratchPostgres {
+    fn drop(&mut self) {
+        let _ = self.psql(&format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            self.name
+        ));
+    }
+}
+
+/// CPU time of every `postgres` process of this machine so far (the server's backends,
+/// WAL writer and checkpointer; a backend that exits takes its share with it).
+fn postgres_cpu() -> Duration {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Duration::ZERO;
+    };
+    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                .is_ok_and(|c| c.trim() == "postgres")
+        })
+        .filter_map(|pid| crate::ui::cpu_time(pid).ok())
+        .sum()
+}
+
+/// A reading of PostgreSQL's own counters for one database (`pg_stat_database`,
+/// `pg_stat_wal`): transactions, rollbacks (serialization retries among them), blocks,
+/// WAL records, bytes and syncs.
+#[derive(Debug, Clone, Default)]
+pub struct PgStats {
+    values: Vec<(String, f64)>,
+}
+
+impl PgStats {
+    /// The counters' growth since `before`, per confirmation where that reads better.
+    pub fn since(&self, before: &PgStats, confirmations: usize) -> String {
+        let n = confirmations.max(1) as f64;
+        self.values
+            .iter()
+            .map(|(name, v)| {
+                let was = before
+                    .values
+                    .iter()
+                    .find(|(b, _)| b == name)
+                    .map_or(0.0, |(_, v)| *v);
+                format!("{name} {:.0} ({:.2}/confirmation)", v - was, (v - was) / n)
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// Read `pg_stat_database` and `pg_stat_wal` for the database of `url` with `psql`.
+fn pg_stats(url: &str) -> anyhow::Result<PgStats> {
+    let sql = "SELECT 'xact_commit', xact_commit FROM pg_stat_database WHERE datname = current_database() \
+         UNION ALL SELECT 'xact_rollback', xact_rollback FROM pg_stat_database WHERE datname = current_database() \
+         UNION ALL SELECT 'blks_hit', blks_hit FROM pg_stat_database WHERE datname = current_database() \
+         UNION ALL SELECT 'blks_read', blks_read FROM pg_stat_database WHERE datname = current_database() \
+         UNION ALL SELECT 'tup_inserted', tup_inserted FROM pg_stat_database WHERE datname = current_database() \
+         UNION ALL SELECT 'tup_updated', tup_updated FROM pg_stat_database WHERE datname = current_database() \
+         UNION ALL SELECT 'wal_records', wal_records FROM pg_stat_wal \
+         UNION ALL SELECT 'wal_bytes', wal_bytes::bigint FROM pg_stat_wal \
+         UNION ALL SELECT 'wal_sync', wal_sync FROM pg_stat_wal";
+    // Counters are sent to the statistics collector at a transaction's end, not at once.
+    std::thread::sleep(Duration::from_millis(600));
+    let out = std::process::Command::new("psql")
+        .args(["-d", url, "-v", "ON_ERROR_STOP=1", "-AtF", " ", "-c"])
+        .arg(sql)
+        .output()
+        .map_err(|e| anyhow::anyhow!("cannot run psql: {e}"))?;
+    anyhow::ensure!(
+        out.status.success(),
+        "psql: {}",
+        String::from_utf8_lossy(&out.stderr).trim()
+    );
+    let values = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| {
+            let (name, v) = l.split_once(' ')?;
+            Some((name.to_owned(), v.trim().parse().ok()?))
+        })
+        .collect();
+    Ok(PgStats { values })
 }

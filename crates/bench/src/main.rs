@@ -79,6 +79,10 @@ enum BenchCommand {
         /// Clients sending at once.
         #[arg(long, default_value_t = 4)]
         clients: usize,
+        /// Also measure the PostgreSQL backend, in a scratch database made (and dropped)
+        /// on this server (`postgres://user@host:port/any`), against SQLite in the same run.
+        #[arg(long)]
+        db: Option<String>,
     },
     /// Store-and-forward: drain a journal of N slips to a local network against the
     /// network's own rate for the same confirmations; commit-to-webhook latency.
@@ -206,9 +210,52 @@ fn run_bench(what: Option<BenchCommand>) -> anyhow::Result<ExitCode> {
     }
     let network = match &what {
         None => Some((20_000, 4)),
-        Some(BenchCommand::Network { payments, clients }) => Some((*payments, *clients)),
+        Some(BenchCommand::Network {
+            payments, clients, ..
+        }) => Some((*payments, *clients)),
         Some(_) => None,
     };
+    if let Some(BenchCommand::Network {
+        payments,
+        clients,
+        db: Some(url),
+    }) = &what
+    {
+        let (payments, clients) = ((*payments).max(100), (*clients).max(1));
+        let sqlite = figures::network_figures(payments, clients)?;
+        // Each PostgreSQL round on a scratch database of its own, made and dropped here.
+        let on_pg = |nodes: usize| -> anyhow::Result<figures::NetworkFigures> {
+            let scratch = figures::ScratchPostgres::create(url)?;
+            figures::network_figures_on(payments, clients, Some(&scratch.url()), nodes)
+        };
+        let one = on_pg(1)?;
+        let two = on_pg(2)?;
+        println!(
+            "network on SQLite: confirmations in signed batches of 100, {clients} clients: {:.0}/s (goal >= 20,000/s: {:.2}x); PaymentIntent create+confirm {:.0}/s; /health {:.0}/s; CPU {:.1} us/confirmation",
+            sqlite.confirmations_per_second,
+            sqlite.confirmations_per_second / 20_000.0,
+            sqlite.creations_per_second,
+            sqlite.health_per_second,
+            sqlite.cpu_us_per_confirmation.0,
+        );
+        for f in [&one, &two] {
+            println!(
+                "network on PostgreSQL, {} node(s) on one database (same machine as the server): confirmations {:.0}/s ({:.2}x SQLite, goal >= 0.5x; {:.2}x one node, goal >= 0.9x); PaymentIntent create+confirm {:.0}/s ({:.2}x SQLite); CPU per confirmation: {:.1} us in the nodes and clients, {:.1} us in PostgreSQL's processes",
+                f.nodes,
+                f.confirmations_per_second,
+                f.confirmations_per_second / sqlite.confirmations_per_second,
+                f.confirmations_per_second / one.confirmations_per_second,
+                f.creations_per_second,
+                f.creations_per_second / sqlite.creations_per_second,
+                f.cpu_us_per_confirmation.0,
+                f.cpu_us_per_confirmation.1.unwrap_or(f64::NAN),
+            );
+            if let Some(stats) = &f.db_stats {
+                println!("  database statistics over the confirmations: {stats}");
+            }
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     let sync = match &what {
         None => Some((100_000, 200, 5)),
         Some(BenchCommand::Sync {

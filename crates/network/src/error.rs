@@ -122,7 +122,7 @@ impl ApiError {
 impl From<StorageError> for ApiError {
     fn from(e: StorageError) -> ApiError {
         match e {
-            StorageError::Closed => ApiError {
+            StorageError::Closed | StorageError::Unavailable(_) => ApiError {
                 status: StatusCode::SERVICE_UNAVAILABLE,
                 ..ApiError::internal(e.to_string())
             },
@@ -131,9 +131,25 @@ impl From<StorageError> for ApiError {
     }
 }
 
+/// Seconds a `503` asks the client to wait before it tries again: the work was not done,
+/// and the database (or the node) may be back by then.
+pub const RETRY_AFTER_SECONDS: u64 = 1;
+
+/// `Retry-After` on a `503`, nothing on other statuses.
+fn with_retry_after(status: StatusCode, mut response: Response) -> Response {
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        response.headers_mut().insert(
+            axum::http::header::RETRY_AFTER,
+            axum::http::HeaderValue::from(RETRY_AFTER_SECONDS),
+        );
+    }
+    response
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, axum::Json(self.body())).into_response()
+        let status = self.status;
+        with_retry_after(status, (status, axum::Json(self.body())).into_response())
     }
 }
 
@@ -175,7 +191,9 @@ impl TerminalError {
 impl From<StorageError> for TerminalError {
     fn from(e: StorageError) -> TerminalError {
         let (status, code) = match e {
-            StorageError::Closed => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            StorageError::Closed | StorageError::Unavailable(_) => {
+                (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
+            }
             StorageError::Failed(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         };
         TerminalError {
@@ -196,6 +214,6 @@ impl IntoResponse for TerminalError {
                 status: self.payment_status.map(str::to_owned),
             },
         };
-        (self.status, axum::Json(body)).into_response()
+        with_retry_after(self.status, (self.status, axum::Json(body)).into_response())
     }
 }

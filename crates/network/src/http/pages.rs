@@ -50,7 +50,7 @@ async fn voucher_page(
             voucher::voucher_page(&pi, &net.settings().merchant_name, &token, en),
         ),
         Ok(None) => html(StatusCode::NOT_FOUND, "<!DOCTYPE html><title>Not found</title><p>この払込票は見つかりません / No such voucher</p>".into()),
-        Err(StorageError::Failed(_) | StorageError::Closed) => failed(),
+        Err(StorageError::Failed(_) | StorageError::Closed | StorageError::Unavailable(_)) => failed(),
     }
 }
 

@@ -86,6 +86,11 @@ pub enum StorageError {
     /// The storage is shutting down and takes no more work.
     #[error("the network is shutting down; retry")]
     Closed,
+    /// Nothing was done, and the same work may succeed soon: the database cannot be reached
+    /// now, or every pooled connection stayed busy for the whole wait (answered `503` with
+    /// `Retry-After`, never queued without bound). The message names the database.
+    #[error("{0}")]
+    Unavailable(String),
 }
 
 /// What a unit of work hands back, boxed so that [`Storage`] can be a trait object (the

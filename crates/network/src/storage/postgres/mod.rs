@@ -33,7 +33,9 @@
 //! server's `statement_timeout`, so a lost connection or a vanished server fails the unit
 //! ([`StorageError::Failed`], answered 500 by the callers) and never hangs it. A pool whose
 //! every connection is busy makes a unit wait at most [`POOL_WAIT`], then fails it with a
-//! message that says "pool exhausted".
+//! message that says "pool exhausted" ([`StorageError::Unavailable`]: a `503` with
+//! `Retry-After`, as is a server that cannot be reached when a unit asks for a connection;
+//! a connection lost inside a transaction is a `500`, as its commit may have landed).
 
 mod migrate;
 #[cfg(test)]
@@ -348,9 +350,12 @@ impl Shared {
         }
     }
 
+    /// No connection could be had: nothing was begun, so the work may simply be tried again
+    /// (`Unavailable`: a 503 with `Retry-After`), whether the pool stayed busy for the whole
+    /// wait or the server cannot be reached now.
     fn pool_failed(&self, e: &PoolError) -> StorageError {
-        StorageError::Failed(format!(
-            "the network's database (PostgreSQL {}) failed: {}",
+        StorageError::Unavailable(format!(
+            "the network's database (PostgreSQL {}) is unavailable: {}",
             self.target,
             pool_error(e, self.size, self.wait)
         ))
@@ -765,12 +770,12 @@ mod tests {
             tokio::task::spawn_blocking(move || is_started.recv().unwrap())
                 .await
                 .unwrap();
-            let e = store
-                .run_read(|tx| tx.meta("held"))
-                .await
-                .unwrap_err()
-                .to_string();
-            assert!(e.contains("pool exhausted"), "{e}");
+            let e = store.run_read(|tx| tx.meta("held")).await.unwrap_err();
+            // Retryable: the HTTP layer answers it 503 with Retry-After.
+            assert!(matches!(e, StorageError::Unavailable(_)), "{e:?}");
+            assert!(e.to_string().contains("pool exhausted"), "{e}");
+            let answer = crate::error::ApiError::from(e);
+            assert_eq!(answer.status.as_u16(), 503, "{answer:?}");
             go.send(()).unwrap();
             holder.await.unwrap().unwrap();
             assert_eq!(

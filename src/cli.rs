@@ -605,7 +605,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     println!("{node}: {n} confirmations judged");
                 }
             }
-            Ok(if summary.failed == 0 {
+            // A slip still pending after the drain timeout is a run that did not finish.
+            Ok(if summary.failed == 0 && summary.pending == 0 {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::FAILURE

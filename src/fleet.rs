@@ -153,6 +153,9 @@ pub fn run(
                     secret,
                     seed: opts.seed.wrapping_add(n),
                     runtime: tokio::runtime::Handle::current(),
+                    // Register n starts at node n mod N and fails over along the list, so
+                    // the registers spread over the nodes as a chain's load balancer would.
+                    upstream: rotated(&nodes, n as usize),
                 };
                 n += 1;
                 let (totals, progress) = (totals.clone(), progress.clone());
@@ -285,6 +288,17 @@ struct RegisterJob {
     secret: String,
     seed: u64,
     runtime: tokio::runtime::Handle,
+    /// The nodes as this register tries them (`URL,URL,...`).
+    upstream: String,
+}
+
+/// `nodes` as a list starting at node `start mod N`, the others after it in order.
+fn rotated(nodes: &[String], start: usize) -> String {
+    let n = nodes.len().max(1);
+    (0..nodes.len())
+        .map(|i| nodes[(start + i) % n].as_str())
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 impl RegisterJob {
@@ -323,7 +337,7 @@ impl RegisterJob {
                 journal,
                 receipts: None,
                 upstream: Some(UpstreamOptions {
-                    url: self.opts.network.clone(),
+                    url: self.upstream.clone(),
                     terminal_id: self.id.clone(),
                     terminal_secret: self.secret.clone(),
                     drain_timeout: self.opts.drain_timeout,
@@ -338,5 +352,16 @@ impl RegisterJob {
         )?;
         let _ = std::fs::remove_file(&log);
         Ok(summary)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn registers_start_at_successive_nodes() {
+        let nodes = ["a".to_owned(), "b".to_owned(), "c".to_owned()];
+        assert_eq!(super::rotated(&nodes, 0), "a,b,c");
+        assert_eq!(super::rotated(&nodes, 1), "b,c,a");
+        assert_eq!(super::rotated(&nodes, 5), "c,a,b");
     }
 }

@@ -766,3 +766,47 @@ fn registers_keep_selling_through_a_database_restart_and_then_drain() {
     assert_eq!(stored.trim(), sent.to_string(), "{summary}");
     drop(node);
 }
+
+#[test]
+fn a_fleet_spreads_its_registers_over_the_nodes() {
+    let Some(db) = fresh_db("a_fleet_spreads_its_registers_over_the_nodes") else {
+        return;
+    };
+    let url = db.url();
+    let nodes: Vec<Net> = (0..2).map(|_| Net::start(Path::new(&url), &[])).collect();
+    let dir = tempdir();
+    let out = konbini()
+        .args(["fleet", "--api-key", KEY, "--network"])
+        .arg(format!("{},{}", nodes[0].url, nodes[1].url))
+        .args(["--stores", "2", "--registers", "2", "--sales", "10"])
+        .args(["--concurrency", "4", "--json", "--dir"])
+        .arg(dir.path().join("fleet"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        stdout(&out),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let s: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(
+        (s["failed"].as_u64(), s["pending"].as_u64()),
+        (Some(0), Some(0)),
+        "{s}"
+    );
+    // Each register starts at its own node: both judged some of the slips.
+    let per_node: Vec<u64> = s["per_node"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n[1].as_u64().unwrap())
+        .collect();
+    assert_eq!(per_node.len(), 2, "{s}");
+    assert!(per_node.iter().all(|n| *n > 0), "{s}");
+    assert_eq!(
+        db.query("SELECT count(*) FROM confirmations"),
+        s["sent"].as_u64().unwrap().to_string(),
+        "{s}"
+    );
+}

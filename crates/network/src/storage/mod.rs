@@ -306,7 +306,8 @@ pub trait Tx {
     /// Register a terminal in the store, or give it a new secret.
     fn put_terminal(&self, id: &str, secret: &str, now: i64) -> Result<(), StorageError>;
 
-    /// The number the next PaymentIntent gets.
+    /// A number for the PaymentIntent this unit inserts: greater than every payment's stored
+    /// (a rolled-back unit may leave a gap). Only in a write.
     fn next_pi_seq(&self) -> Result<i64, StorageError>;
     /// Keep a new PaymentIntent.
     fn insert_pi(&self, pi: &PaymentIntent) -> Result<(), StorageError>;
@@ -458,7 +459,11 @@ pub trait Tx {
     /// Whether another biller's slip with this barcode was already accepted.
     fn collected_before(&self, barcode: &str) -> Result<bool, StorageError>;
 
-    /// The highest sale number of a terminal's chain held.
+    /// The highest sale number of a terminal's chain held. Called first by a unit that adds
+    /// links to the chain (a confirmation batch): with several writers, it also puts that
+    /// unit in order with every other unit adding to the same terminal's chain, so that each
+    /// sees the links the ones before it kept (a fork between two batches is flagged, never
+    /// missed). Only in a write.
     fn chain_max_seq(&self, terminal: &str) -> Result<Option<i64>, StorageError>;
     /// A terminal's link at sale `seq`: (prev, hash).
     fn chain_link(

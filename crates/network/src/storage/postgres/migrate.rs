@@ -13,6 +13,9 @@ use super::{CLIENT_TIMEOUT_OPEN, OpenError, db_message};
 const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/postgres/0001_network.sql"),
     include_str!("../../../migrations/postgres/0002_terminals.sql"),
+    include_str!("../../../migrations/postgres/0003_pi_sequence.sql"),
+    include_str!("../../../migrations/postgres/0004_collected_once.sql"),
+    include_str!("../../../migrations/postgres/0005_chain_heads.sql"),
 ];
 
 /// The name this network's schema goes by in `schema_version`.

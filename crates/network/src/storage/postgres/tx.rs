@@ -307,7 +307,8 @@ impl Tx for PgTx<'_> {
     }
 
     fn next_pi_seq(&self) -> Result<i64, StorageError> {
-        let row = self.query_opt("SELECT COALESCE(MAX(seq), 0) + 1 FROM payment_intents", &[])?;
+        // Drawn from a sequence (migration 0003), not MAX(seq) + 1: see there.
+        let row = self.query_opt("SELECT nextval('payment_intents_seq_gen')", &[])?;
         match row {
             Some(row) => self.col(&row, 0),
             None => Ok(1),
@@ -867,6 +868,14 @@ impl Tx for PgTx<'_> {
     }
 
     fn chain_max_seq(&self, terminal: &str) -> Result<Option<i64>, StorageError> {
+        // Two batches of one terminal at repeatable read would each miss the other's links
+        // (no row in common): both write the terminal's head row first, so the second waits
+        // for the first and runs again from a snapshot that holds its links (migration 0005).
+        self.execute(
+            "INSERT INTO terminal_chain_heads (terminal, batches) VALUES ($1, 1)
+             ON CONFLICT (terminal) DO UPDATE SET batches = terminal_chain_heads.batches + 1",
+            &[&terminal],
+        )?;
         match self.query_opt(
             "SELECT MAX(seq) FROM terminal_chain WHERE terminal = $1",
             &[&terminal],

@@ -214,8 +214,10 @@ pub fn print_test(
         .with_context(|| format!("printer {}: cannot open", port.display()))?;
     let mut job = encode_receipt(&test_receipt(port), columns);
     // Then a sample of every bar code system (GS k), each named, to check a real printer
-    // against the virtual one (`konbini devices render`).
-    job.extend(konbini_devices::printer::barcodes::sample_job(2));
+    // against the virtual one (`konbini devices render`), each at a module that fits the
+    // paper (Font A's 12-dot columns: 48 on 80 mm, 32 on 58 mm).
+    let dots = (columns as u16).saturating_mul(konbini_firmware::FONT_A_WIDTH_DOTS);
+    job.extend(konbini_devices::printer::barcodes::sample_job(dots));
     for c in [
         konbini_firmware::escpos::Command::FeedLines(3),
         konbini_firmware::escpos::Command::Cut {

@@ -6,23 +6,77 @@
 //! in one row (not stacked), through the general-purpose encodation (method "00": numeric,
 //! alphanumeric and ISO/IEC 646 modes, FNC1 after each AI not of a predefined length).
 //!
-//! The element widths follow ISO/IEC 24724: each data character's value splits into an
-//! odd and an even part, each spread over four (seven for Limited) elements by the
-//! standard's combinatorial width algorithm; a checksum picks the finder patterns (the
-//! check characters). The tables are the standard's. Nothing here allocates or panics.
+//! The facts are ISO/IEC 24724:2011's (its clauses are cited where they are used): the
+//! value groups and their element counts, the checksum weights, the finder patterns and
+//! Limited's check characters are the standard's tables. Each data character's value
+//! splits into an odd and an even part, and each part picks one of the ways to spread the
+//! part's modules over its elements, counted in the standard's order ([`element_widths`]).
+//! A symbol is then built left to right from its named pieces (guards, characters,
+//! finders). Nothing here allocates or panics.
 
 use crate::barcode::{BarcodeError, Symbol};
 use crate::linear::gs1_check_digit;
 
-/// Omnidirectional data characters: outside groups 0-4, inside groups 5-8.
-const G_SUM: [u16; 9] = [0, 161, 961, 2015, 2715, 0, 336, 1036, 1516];
-const T: [u16; 9] = [1, 10, 34, 70, 126, 4, 20, 48, 81];
-const MODULES_ODD: [u8; 9] = [12, 10, 8, 6, 4, 5, 7, 9, 11];
-const MODULES_EVEN: [u8; 9] = [4, 6, 8, 10, 12, 10, 8, 6, 4];
-const WIDEST_ODD: [u8; 9] = [8, 6, 4, 3, 1, 2, 4, 6, 8];
-const WIDEST_EVEN: [u8; 9] = [1, 3, 5, 6, 8, 7, 5, 3, 1];
-/// The nine finder patterns, five elements each.
-const FINDER: [[u8; 5]; 9] = [
+/// How one part (the odd or the even elements) of a data character is spread: its
+/// modules, the widest an element may be, and whether one element must be one module wide.
+#[derive(Debug, Clone, Copy)]
+struct Spread {
+    modules: u8,
+    widest: u8,
+    narrow: bool,
+}
+
+/// One group of a data character's values: from `first` on, a value's offset in the
+/// group gives its odd and even parts, `fast` values of one part for each of the other.
+#[derive(Debug, Clone, Copy)]
+struct Group {
+    first: u32,
+    odd: Spread,
+    even: Spread,
+    /// How many values the part that varies fastest has.
+    fast: u32,
+    /// Whether that part is the even one (else the odd one).
+    even_fast: bool,
+}
+
+const fn group(first: u32, fast: u32, even_fast: bool, odd: Spread, even: Spread) -> Group {
+    Group {
+        first,
+        odd,
+        even,
+        fast,
+        even_fast,
+    }
+}
+
+const fn spread(modules: u8, widest: u8, narrow: bool) -> Spread {
+    Spread {
+        modules,
+        widest,
+        narrow,
+    }
+}
+
+/// Omnidirectional's outside characters (1 and 3), values 0-2840 (5.2.2): 16 modules,
+/// the even part varies fastest and has a one-module element.
+const OMNI_OUTSIDE: [Group; 5] = [
+    group(0, 1, true, spread(12, 8, false), spread(4, 1, true)),
+    group(161, 10, true, spread(10, 6, false), spread(6, 3, true)),
+    group(961, 34, true, spread(8, 4, false), spread(8, 5, true)),
+    group(2015, 70, true, spread(6, 3, false), spread(10, 6, true)),
+    group(2715, 126, true, spread(4, 1, false), spread(12, 8, true)),
+];
+/// Omnidirectional's inside characters (2 and 4), values 0-1596 (5.2.2): 15 modules,
+/// the odd part varies fastest and has a one-module element.
+const OMNI_INSIDE: [Group; 4] = [
+    group(0, 4, false, spread(5, 2, true), spread(10, 7, false)),
+    group(336, 20, false, spread(7, 4, true), spread(8, 5, false)),
+    group(1036, 48, false, spread(9, 6, true), spread(6, 3, false)),
+    group(1516, 81, false, spread(11, 8, true), spread(4, 1, false)),
+];
+/// Omnidirectional's nine finder patterns, five elements each, left to right as they
+/// stand on the left (5.2.4); the right finder is drawn mirrored.
+const OMNI_FINDERS: [[u8; 5]; 9] = [
     [3, 8, 2, 1, 1],
     [3, 5, 5, 1, 1],
     [3, 3, 7, 1, 1],
@@ -33,28 +87,65 @@ const FINDER: [[u8; 5]; 9] = [
     [1, 5, 7, 1, 1],
     [1, 3, 9, 1, 1],
 ];
-/// Checksum weights of the 32 data elements (ISO/IEC 24724 table 5).
-const WEIGHTS: [u8; 32] = [
-    1, 3, 9, 27, 2, 6, 18, 54, 4, 12, 36, 29, 8, 24, 72, 58, 16, 48, 65, 37, 32, 17, 51, 74, 64,
-    34, 23, 69, 49, 68, 46, 59,
+/// Omnidirectional's checksum weights (5.2.4): eight for each of the characters 1-4, in
+/// the character's own element order.
+const OMNI_WEIGHTS: [[u8; 8]; 4] = [
+    [1, 3, 9, 27, 2, 6, 18, 54],
+    [4, 12, 36, 29, 8, 24, 72, 58],
+    [16, 48, 65, 37, 32, 17, 51, 74],
+    [64, 34, 23, 69, 49, 68, 46, 59],
 ];
 
-/// Limited: groups by value.
-const LTD_GROUP_START: [u32; 7] = [
-    0, 183_064, 820_064, 1_000_776, 1_491_021, 1_979_845, 1_996_939,
+/// Limited's characters, values 0-2,013,570 (6.2.2): 26 modules over 14 elements, the
+/// even part varies fastest and has a one-module element.
+const LIMITED: [Group; 7] = [
+    group(0, 28, true, spread(17, 6, false), spread(9, 3, true)),
+    group(
+        183_064,
+        728,
+        true,
+        spread(13, 5, false),
+        spread(13, 4, true),
+    ),
+    group(
+        820_064,
+        6454,
+        true,
+        spread(9, 3, false),
+        spread(17, 6, true),
+    ),
+    group(
+        1_000_776,
+        203,
+        true,
+        spread(15, 5, false),
+        spread(11, 4, true),
+    ),
+    group(
+        1_491_021,
+        2408,
+        true,
+        spread(11, 4, false),
+        spread(15, 5, true),
+    ),
+    group(1_979_845, 1, true, spread(19, 8, false), spread(7, 1, true)),
+    group(
+        1_996_939,
+        16632,
+        true,
+        spread(7, 1, false),
+        spread(19, 8, true),
+    ),
 ];
-const LTD_T_EVEN: [u32; 7] = [28, 728, 6454, 203, 2408, 1, 16632];
-const LTD_MODULES_ODD: [u8; 7] = [17, 13, 9, 15, 11, 19, 7];
-const LTD_MODULES_EVEN: [u8; 7] = [9, 13, 17, 11, 15, 7, 19];
-const LTD_WIDEST_ODD: [u8; 7] = [6, 5, 3, 5, 4, 8, 1];
-const LTD_WIDEST_EVEN: [u8; 7] = [3, 4, 6, 4, 5, 1, 8];
-/// Checksum weights of Limited's 28 data elements (ISO/IEC 24724 table 7).
-const LTD_WEIGHTS: [u8; 28] = [
-    1, 3, 9, 27, 81, 65, 17, 51, 64, 14, 42, 37, 22, 66, 20, 60, 2, 6, 18, 54, 73, 41, 34, 13, 39,
-    28, 84, 74,
+/// Limited's checksum weights (6.2.4): fourteen for the left character, then fourteen
+/// for the right.
+const LIMITED_WEIGHTS: [[u8; 14]; 2] = [
+    [1, 3, 9, 27, 81, 65, 17, 51, 64, 14, 42, 37, 22, 66],
+    [20, 60, 2, 6, 18, 54, 73, 41, 34, 13, 39, 28, 84, 74],
 ];
-/// Limited's 89 check characters, 14 element widths each, as digits.
-const LTD_CHECK: &str = concat!(
+
+/// Limited's 89 check characters (6.2.4), 14 element widths each, as digits.
+const LIMITED_CHECKS: &str = concat!(
     "11111111113311",
     "11111111123211",
     "11111111133111",
@@ -146,61 +237,212 @@ const LTD_CHECK: &str = concat!(
     "21111111221211",
 );
 
-/// n choose r.
-fn combins(n: i64, r: i64) -> i64 {
-    if r < 0 || r > n {
+/// Expanded's characters, values 0-4095 (7.2.3): 17 modules over 8 elements, the even
+/// part varies fastest, the odd part has a one-module element.
+const EXPANDED: [Group; 5] = [
+    group(0, 4, true, spread(12, 7, true), spread(5, 2, false)),
+    group(348, 20, true, spread(10, 5, true), spread(7, 4, false)),
+    group(1388, 52, true, spread(8, 4, true), spread(9, 5, false)),
+    group(2948, 104, true, spread(6, 3, true), spread(11, 6, false)),
+    group(3988, 204, true, spread(4, 1, true), spread(13, 8, false)),
+];
+/// Expanded's checksum weights (7.2.6): a row of eight for each position a data
+/// character can have beside a finder, in the order A1 right, A2 left, A2 right, B1 left,
+/// … F2 right (so the character left of finder pattern `p`, counted from 1 in
+/// [`EXPANDED_FINDERS`], has row `2p - 3`, the one right of it row `2p - 2`).
+const EXPANDED_WEIGHTS: [[u8; 8]; 23] = [
+    [1, 3, 9, 27, 81, 32, 96, 77],
+    [20, 60, 180, 118, 143, 7, 21, 63],
+    [189, 145, 13, 39, 117, 140, 209, 205],
+    [193, 157, 49, 147, 19, 57, 171, 91],
+    [62, 186, 136, 197, 169, 85, 44, 132],
+    [185, 133, 188, 142, 4, 12, 36, 108],
+    [113, 128, 173, 97, 80, 29, 87, 50],
+    [150, 28, 84, 41, 123, 158, 52, 156],
+    [46, 138, 203, 187, 139, 206, 196, 166],
+    [76, 17, 51, 153, 37, 111, 122, 155],
+    [43, 129, 176, 106, 107, 110, 119, 146],
+    [16, 48, 144, 10, 30, 90, 59, 177],
+    [109, 116, 137, 200, 178, 112, 125, 164],
+    [70, 210, 208, 202, 184, 130, 179, 115],
+    [134, 191, 151, 31, 93, 68, 204, 190],
+    [148, 22, 66, 198, 172, 94, 71, 2],
+    [6, 18, 54, 162, 64, 192, 154, 40],
+    [120, 149, 25, 75, 14, 42, 126, 167],
+    [79, 26, 78, 23, 69, 207, 199, 175],
+    [103, 98, 83, 38, 114, 131, 182, 124],
+    [161, 61, 183, 127, 170, 88, 53, 159],
+    [55, 165, 73, 8, 24, 72, 5, 15],
+    [45, 135, 194, 160, 58, 174, 100, 89],
+];
+/// Expanded's finder patterns A1, A2, B1, B2, … F2 (7.2.7): each letter's pattern and its
+/// mirror image.
+const EXPANDED_FINDERS: [[u8; 5]; 12] = [
+    [1, 8, 4, 1, 1],
+    [1, 1, 4, 8, 1],
+    [3, 6, 4, 1, 1],
+    [1, 1, 4, 6, 3],
+    [3, 4, 6, 1, 1],
+    [1, 1, 6, 4, 3],
+    [3, 2, 8, 1, 1],
+    [1, 1, 8, 2, 3],
+    [2, 6, 5, 1, 1],
+    [1, 1, 5, 6, 2],
+    [2, 2, 9, 1, 1],
+    [1, 1, 9, 2, 2],
+];
+/// The finder patterns of a symbol with 2-11 finders, left to right (7.2.7), counted from
+/// 1 in [`EXPANDED_FINDERS`].
+const EXPANDED_SEQUENCES: [&[u8]; 10] = [
+    &[1, 2],
+    &[1, 4, 3],
+    &[1, 6, 3, 8],
+    &[1, 10, 3, 8, 5],
+    &[1, 10, 3, 8, 7, 12],
+    &[1, 10, 3, 8, 9, 12, 11],
+    &[1, 2, 3, 4, 5, 6, 7, 8],
+    &[1, 2, 3, 4, 5, 6, 7, 10, 9],
+    &[1, 2, 3, 4, 5, 6, 7, 10, 11, 12],
+    &[1, 2, 3, 4, 5, 8, 7, 10, 9, 12, 11],
+];
+
+/// `n` choose `k`; 0 when `k` is out of 0..=n.
+fn binomial(n: i32, k: i32) -> i64 {
+    if n < 0 || k < 0 || k > n {
         return 0;
     }
-    let r = r.min(n - r);
-    (0..r).fold(1, |acc, i| acc * (n - i) / (i + 1))
+    let k = k.min(n - k);
+    (0..k).fold(1i64, |acc, i| acc * i64::from(n - i) / i64::from(i + 1))
 }
 
-/// The element widths of value `val` spread over `elements` elements of `n` modules in
-/// all, none wider than `max_width`; with `no_narrow` false, at least one element is
-/// one module wide (ISO/IEC 24724's width algorithm).
-fn rss_widths(
-    mut val: i64,
-    mut n: i64,
-    elements: usize,
-    max_width: i64,
-    no_narrow: bool,
-    out: &mut [u8],
-) {
-    let e = elements as i64;
-    let mut narrow_mask = 0u32;
-    for (bar, slot) in out.iter_mut().enumerate().take(elements - 1) {
-        let b = bar as i64;
-        let mut elm_width = 1;
-        narrow_mask |= 1 << bar;
-        let mut sub_val;
-        loop {
-            sub_val = combins(n - elm_width - 1, e - b - 2);
-            if !no_narrow && narrow_mask == 0 && n - elm_width - (e - b - 1) >= e - b - 1 {
-                sub_val -= combins(n - elm_width - (e - b), e - b - 2);
-            }
-            if e - b - 1 > 1 {
-                let mut less = 0;
-                let mut mxw = n - elm_width - (e - b - 2);
-                while mxw > max_width {
-                    less += combins(n - elm_width - mxw - 1, e - b - 3);
-                    mxw -= 1;
-                }
-                sub_val -= less * (e - 1 - b);
-            } else if n - elm_width > max_width {
-                sub_val -= 1;
-            }
-            val -= sub_val;
-            if val < 0 {
+/// The ways to write `modules` as `elements` widths (in order) of 1 to `widest` modules
+/// each: by inclusion and exclusion over the elements made wider than `widest`.
+fn compositions(modules: i32, elements: i32, widest: i32) -> i64 {
+    if elements == 0 {
+        return i64::from(modules == 0);
+    }
+    (0..=elements)
+        .map(|over| {
+            let ways =
+                binomial(elements, over) * binomial(modules - over * widest - 1, elements - 1);
+            if over % 2 == 0 { ways } else { -ways }
+        })
+        .sum()
+}
+
+/// The ways to finish a part: `elements` widths of 1 to `widest` summing to `modules`,
+/// one of them a single module if `narrow` (the ways with every width 2 or more, less one
+/// module each, are those without).
+fn ways(modules: i32, elements: i32, widest: i32, narrow: bool) -> i64 {
+    let all = compositions(modules, elements, widest);
+    if narrow {
+        all - compositions(modules - elements, elements, widest - 1)
+    } else {
+        all
+    }
+}
+
+/// The element widths of the part value `value` of `spread` over `out.len()` elements.
+/// The standard orders a part's ways by their widths read left to right, narrower first
+/// (its width algorithm, given as C in Annex B, counts them the same way): each element
+/// takes the narrowest width whose ways of finishing the rest still reach `value`.
+fn element_widths(mut value: i64, spread: Spread, out: &mut [u8]) {
+    let widest = i32::from(spread.widest);
+    let mut left = i32::from(spread.modules);
+    let mut narrow = spread.narrow;
+    let count = out.len() as i32;
+    for (i, slot) in out.iter_mut().enumerate() {
+        let after = count - 1 - i as i32;
+        let mut width = 1;
+        while width < widest.min(left) {
+            let finishing = ways(left - width, after, widest, narrow && width != 1);
+            if value < finishing {
                 break;
             }
-            elm_width += 1;
-            narrow_mask &= !(1 << bar);
+            value -= finishing;
+            width += 1;
         }
-        val += sub_val;
-        n -= elm_width;
-        *slot = elm_width as u8;
+        *slot = width as u8;
+        left -= width;
+        narrow &= width != 1;
     }
-    out[elements - 1] = n as u8;
+}
+
+/// A data character of `value` in the group of `groups` it falls in: its `2 * E`
+/// element widths in the character's own order (odd elements first, alternating).
+fn character<const E: usize>(value: u32, groups: &[Group]) -> [[u8; E]; 2] {
+    let group = groups
+        .iter()
+        .rev()
+        .find(|g| value >= g.first)
+        .unwrap_or(&groups[0]);
+    let offset = value - group.first;
+    let (slow, fast) = (offset / group.fast, offset % group.fast);
+    let (odd, even) = if group.even_fast {
+        (slow, fast)
+    } else {
+        (fast, slow)
+    };
+    let mut parts = [[0u8; E]; 2];
+    element_widths(i64::from(odd), group.odd, &mut parts[0]);
+    element_widths(i64::from(even), group.even, &mut parts[1]);
+    parts
+}
+
+/// Interleave a character's odd and even widths into its element order.
+fn interleave<const E: usize, const W: usize>(parts: [[u8; E]; 2]) -> [u8; W] {
+    let mut out = [0u8; W];
+    for (k, pair) in out.chunks_mut(2).enumerate() {
+        pair[0] = parts[0][k];
+        pair[1] = parts[1][k];
+    }
+    out
+}
+
+/// The elements of one symbol row, left to right, built from its pieces: at most
+/// Expanded's 21 data characters, check character, 11 finders and guards.
+struct Row {
+    elements: [u8; 2 + 22 * 8 + 11 * 5 + 2],
+    len: usize,
+}
+
+impl Row {
+    /// A row starting with the left guard's bar (its narrow space is the quiet zone's).
+    fn new() -> Row {
+        let mut row = Row {
+            elements: [0; 2 + 22 * 8 + 11 * 5 + 2],
+            len: 0,
+        };
+        row.push(&[1]);
+        row
+    }
+
+    fn push(&mut self, widths: &[u8]) {
+        for &w in widths {
+            if let Some(slot) = self.elements.get_mut(self.len) {
+                *slot = w;
+                self.len += 1;
+            }
+        }
+    }
+
+    /// A piece drawn mirrored (read right to left).
+    fn push_mirrored(&mut self, widths: &[u8]) {
+        for &w in widths.iter().rev() {
+            self.push(&[w]);
+        }
+    }
+
+    /// The right guard, a narrow space and a narrow bar (a space after the last bar is
+    /// the quiet zone's), then the row's runs into `s`.
+    fn finish(mut self, s: &mut Symbol) -> Result<(), BarcodeError> {
+        self.push(&[1, 1]);
+        let mut runs = &self.elements[..self.len];
+        if runs.len().is_multiple_of(2) {
+            runs = &runs[..runs.len() - 1];
+        }
+        s.runs(runs)
+    }
 }
 
 /// The 13 digits (with the check digit, 14) of the GTIN, and its value without the check.
@@ -243,88 +485,150 @@ pub(crate) fn encode(s: &mut Symbol, system: u8, data: &[u8]) -> Result<(), Barc
     }
 }
 
-/// Expanded: data character groups by value (ISO/IEC 24724 table 12).
-const EXP_G_SUM: [u16; 5] = [0, 348, 1388, 2948, 3988];
-const EXP_T_EVEN: [u16; 5] = [4, 20, 52, 104, 204];
-const EXP_MODULES_ODD: [u8; 5] = [12, 10, 8, 6, 4];
-const EXP_MODULES_EVEN: [u8; 5] = [5, 7, 9, 11, 13];
-const EXP_WIDEST_ODD: [u8; 5] = [7, 5, 4, 3, 1];
-const EXP_WIDEST_EVEN: [u8; 5] = [2, 4, 5, 6, 8];
-/// Checksum weights of the 23 character positions (table 14), eight elements each.
-const EXP_WEIGHTS: [u8; 184] = [
-    1, 3, 9, 27, 81, 32, 96, 77, 20, 60, 180, 118, 143, 7, 21, 63, 189, 145, 13, 39, 117, 140, 209,
-    205, 193, 157, 49, 147, 19, 57, 171, 91, 62, 186, 136, 197, 169, 85, 44, 132, 185, 133, 188,
-    142, 4, 12, 36, 108, 113, 128, 173, 97, 80, 29, 87, 50, 150, 28, 84, 41, 123, 158, 52, 156, 46,
-    138, 203, 187, 139, 206, 196, 166, 76, 17, 51, 153, 37, 111, 122, 155, 43, 129, 176, 106, 107,
-    110, 119, 146, 16, 48, 144, 10, 30, 90, 59, 177, 109, 116, 137, 200, 178, 112, 125, 164, 70,
-    210, 208, 202, 184, 130, 179, 115, 134, 191, 151, 31, 93, 68, 204, 190, 148, 22, 66, 198, 172,
-    94, 71, 2, 6, 18, 54, 162, 64, 192, 154, 40, 120, 149, 25, 75, 14, 42, 126, 167, 79, 26, 78,
-    23, 69, 207, 199, 175, 103, 98, 83, 38, 114, 131, 182, 124, 161, 61, 183, 127, 170, 88, 53,
-    159, 55, 165, 73, 8, 24, 72, 5, 15, 45, 135, 194, 160, 58, 174, 100, 89,
-];
-/// The six finder patterns A-F and their mirror images, in table 15's order (A1, A2, B1,
-/// B2, …).
-const EXP_FINDERS: [[u8; 5]; 12] = [
-    [1, 8, 4, 1, 1],
-    [1, 1, 4, 8, 1],
-    [3, 6, 4, 1, 1],
-    [1, 1, 4, 6, 3],
-    [3, 4, 6, 1, 1],
-    [1, 1, 6, 4, 3],
-    [3, 2, 8, 1, 1],
-    [1, 1, 8, 2, 3],
-    [2, 6, 5, 1, 1],
-    [1, 1, 5, 6, 2],
-    [2, 2, 9, 1, 1],
-    [1, 1, 9, 2, 2],
-];
-/// The finder sequence for 2-11 finders (table 16), 1-based into [`EXP_FINDERS`].
-const EXP_SEQUENCES: [[u8; 11]; 10] = [
-    [1, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0],
-    [1, 4, 3, 0, 0, 0, 0, 0, 0, 0, 0],
-    [1, 6, 3, 8, 0, 0, 0, 0, 0, 0, 0],
-    [1, 10, 3, 8, 5, 0, 0, 0, 0, 0, 0],
-    [1, 10, 3, 8, 7, 12, 0, 0, 0, 0, 0],
-    [1, 10, 3, 8, 9, 12, 11, 0, 0, 0, 0],
-    [1, 2, 3, 4, 5, 6, 7, 8, 0, 0, 0],
-    [1, 2, 3, 4, 5, 6, 7, 10, 9, 0, 0],
-    [1, 2, 3, 4, 5, 6, 7, 10, 11, 12, 0],
-    [1, 2, 3, 4, 5, 8, 7, 10, 9, 12, 11],
-];
-/// For each finder count (2-11), the weight row (into [`EXP_WEIGHTS`]) of each data
-/// character by its position.
-const EXP_WEIGHT_ROWS: [[u8; 21]; 10] = [
-    [
-        0, 1, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    ],
-    [
-        0, 5, 6, 3, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    ],
-    [
-        0, 9, 10, 3, 4, 13, 14, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    ],
-    [
-        0, 17, 18, 3, 4, 13, 14, 7, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    ],
-    [
-        0, 17, 18, 3, 4, 13, 14, 11, 12, 21, 22, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    ],
-    [
-        0, 17, 18, 3, 4, 13, 14, 15, 16, 21, 22, 19, 20, 0, 0, 0, 0, 0, 0, 0, 0,
-    ],
-    [
-        0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 0, 0, 0, 0, 0, 0,
-    ],
-    [
-        0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 17, 18, 15, 16, 0, 0, 0, 0,
-    ],
-    [
-        0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 17, 18, 19, 20, 21, 22, 0, 0,
-    ],
-    [
-        0, 1, 2, 3, 4, 5, 6, 7, 8, 13, 14, 11, 12, 17, 18, 15, 16, 21, 22, 19, 20,
-    ],
-];
+/// Omnidirectional (and Truncated, the same row): 5.2.
+fn omnidirectional(s: &mut Symbol, data: &[u8]) -> Result<(), BarcodeError> {
+    let (d, value) = gtin(data)?;
+    // 5.2.3: the left and right pairs' values, each an outside and an inside character.
+    let (left, right) = ((value / 4_537_077) as u32, (value % 4_537_077) as u32);
+    let outer_left: [u8; 8] = interleave(character::<4>(left / 1597, &OMNI_OUTSIDE));
+    let inner_left: [u8; 8] = interleave(character::<4>(left % 1597, &OMNI_INSIDE));
+    let outer_right: [u8; 8] = interleave(character::<4>(right / 1597, &OMNI_OUTSIDE));
+    let inner_right: [u8; 8] = interleave(character::<4>(right % 1597, &OMNI_INSIDE));
+    // 5.2.4: the checksum over characters 1-4, modulo 79, picks the left and right finders
+    // (as a number 0-80 in base 9 with 8 and 72 left out).
+    let checksum = [&outer_left, &inner_left, &outer_right, &inner_right]
+        .iter()
+        .zip(&OMNI_WEIGHTS)
+        .flat_map(|(c, w)| c.iter().zip(w))
+        .map(|(&e, &w)| u32::from(e) * u32::from(w))
+        .sum::<u32>()
+        % 79;
+    let mut checksum = checksum;
+    if checksum >= 8 {
+        checksum += 1;
+    }
+    if checksum >= 72 {
+        checksum += 1;
+    }
+    let (left_finder, right_finder) = ((checksum / 9) as usize, (checksum % 9) as usize);
+    let mut row = Row::new();
+    row.push(&outer_left);
+    row.push(&OMNI_FINDERS[left_finder]);
+    row.push_mirrored(&inner_left);
+    row.push(&inner_right);
+    row.push_mirrored(&OMNI_FINDERS[right_finder]);
+    row.push_mirrored(&outer_right);
+    row.finish(s)?;
+    hri_gtin(s, &d);
+    Ok(())
+}
+
+/// Limited: 6.2. The GTIN's first digit is 0 or 1.
+fn limited(s: &mut Symbol, data: &[u8]) -> Result<(), BarcodeError> {
+    let (d, value) = gtin(data)?;
+    if d[0] > 1 {
+        return Err(BarcodeError::BadData);
+    }
+    // 6.2.3: the left and right characters' values.
+    let left: [u8; 14] = interleave(character::<7>((value / 2_013_571) as u32, &LIMITED));
+    let right: [u8; 14] = interleave(character::<7>((value % 2_013_571) as u32, &LIMITED));
+    // 6.2.4: the check character, by the checksum over both.
+    let checksum = [&left, &right]
+        .iter()
+        .zip(&LIMITED_WEIGHTS)
+        .flat_map(|(c, w)| c.iter().zip(w))
+        .map(|(&e, &w)| u32::from(e) * u32::from(w))
+        .sum::<u32>()
+        % 89;
+    let mut check = [0u8; 14];
+    for (c, digit) in check
+        .iter_mut()
+        .zip(&LIMITED_CHECKS.as_bytes()[14 * checksum as usize..][..14])
+    {
+        *c = digit - b'0';
+    }
+    let mut row = Row::new();
+    row.push(&left);
+    row.push(&check);
+    row.push(&right);
+    row.finish(s)?;
+    hri_gtin(s, &d);
+    Ok(())
+}
+
+/// Expanded: 7.2. The element string, its general-purpose bits (7.2.5), then the row.
+fn expanded(s: &mut Symbol, data: &[u8]) -> Result<(), BarcodeError> {
+    let mut items = [0u8; 2 * crate::barcode::BARCODE_DATA_MAX_BYTES];
+    let n = element_string(data, &mut items)?;
+    if n == 0 {
+        return Err(BarcodeError::Length);
+    }
+    let mut bits = Bits {
+        bits: [0; EXP_DATA_CHARS_MAX * 12],
+        len: 0,
+        full: false,
+    };
+    // Linkage flag 0, encodation method "00", the variable length field (set below).
+    bits.push(0, 5);
+    let mode = general_purpose(&items[..n], &mut bits)?;
+    if bits.full {
+        return Err(BarcodeError::Length);
+    }
+    // Symbol characters: the data characters and the check character, at least 4.
+    let symbol_chars = (bits.len.div_ceil(12) + 1).max(4);
+    let data_chars = symbol_chars - 1;
+    if data_chars > EXP_DATA_CHARS_MAX {
+        return Err(BarcodeError::Length);
+    }
+    let end = 12 * data_chars;
+    if mode == GpMode::Numeric {
+        bits.push(0, 4.min(end - bits.len));
+    }
+    // Padding: "00100" repeated, the last cut short.
+    while bits.len < end {
+        let k = 5.min(end - bits.len);
+        bits.push(4 >> (5 - k), k);
+    }
+    // The variable length field: symbol characters odd, and more than 14.
+    bits.bits[3] = (symbol_chars & 1) as u8;
+    bits.bits[4] = u8::from(symbol_chars > 14);
+    // Symbol character 0 is the check character, 1.. the data characters; character k
+    // stands left (k even) or right (k odd) of finder k / 2.
+    let finders = EXPANDED_SEQUENCES[symbol_chars.div_ceil(2) - 2];
+    let mut chars = [[0u8; 8]; EXP_DATA_CHARS_MAX + 1];
+    let mut checksum = 0u32;
+    for k in 1..symbol_chars {
+        let value = bits.bits[12 * (k - 1)..12 * k]
+            .iter()
+            .fold(0u32, |a, &b| (a << 1) | u32::from(b));
+        chars[k] = interleave(character::<4>(value, &EXPANDED));
+        // 7.2.6: each data character weighted by its place beside its finder.
+        let pattern = usize::from(finders[k / 2]);
+        let weights = &EXPANDED_WEIGHTS[2 * pattern + k % 2 - 3];
+        checksum += chars[k]
+            .iter()
+            .zip(weights)
+            .map(|(&e, &w)| u32::from(e) * u32::from(w))
+            .sum::<u32>();
+    }
+    let check = 211 * (symbol_chars as u32 - 4) + checksum % 211;
+    chars[0] = interleave(character::<4>(check, &EXPANDED));
+    let mut row = Row::new();
+    for (k, c) in chars.iter().enumerate().take(symbol_chars) {
+        if k % 2 == 0 {
+            row.push(c);
+            row.push(&EXPANDED_FINDERS[usize::from(finders[k / 2]) - 1]);
+        } else {
+            row.push_mirrored(c);
+        }
+    }
+    row.finish(s)?;
+    for &b in data {
+        s.hri_byte(b);
+    }
+    Ok(())
+}
+
 /// Most data characters (12 bits each) of an Expanded symbol.
 const EXP_DATA_CHARS_MAX: usize = 21;
 /// FNC1 in the element string (a byte no AI data has).
@@ -527,274 +831,67 @@ fn general_purpose(items: &[u8], bits: &mut Bits) -> Result<GpMode, BarcodeError
     Ok(mode)
 }
 
-fn expanded(s: &mut Symbol, data: &[u8]) -> Result<(), BarcodeError> {
-    let mut items = [0u8; 2 * crate::barcode::BARCODE_DATA_MAX_BYTES];
-    let n = element_string(data, &mut items)?;
-    if n == 0 {
-        return Err(BarcodeError::Length);
-    }
-    let mut bits = Bits {
-        bits: [0; EXP_DATA_CHARS_MAX * 12],
-        len: 0,
-        full: false,
-    };
-    // Linkage flag 0, encodation method "00", the variable length field (set below).
-    bits.push(0, 5);
-    let mode = general_purpose(&items[..n], &mut bits)?;
-    if bits.full {
-        return Err(BarcodeError::Length);
-    }
-    // Symbol characters: the data characters and the check character, at least 4.
-    let symbol_chars = (bits.len.div_ceil(12) + 1).max(4);
-    let data_chars = symbol_chars - 1;
-    if data_chars > EXP_DATA_CHARS_MAX {
-        return Err(BarcodeError::Length);
-    }
-    let end = 12 * data_chars;
-    if mode == GpMode::Numeric {
-        bits.push(0, 4.min(end - bits.len));
-    }
-    // Padding: "00100" repeated, the last cut short.
-    while bits.len < end {
-        let k = 5.min(end - bits.len);
-        bits.push(4 >> (5 - k), k);
-    }
-    // The variable length field: symbol characters odd, and more than 14.
-    bits.bits[3] = (symbol_chars & 1) as u8;
-    bits.bits[4] = u8::from(symbol_chars > 14);
-    let mut widths = [[0u8; 8]; EXP_DATA_CHARS_MAX];
-    for (c, w) in widths.iter_mut().enumerate().take(data_chars) {
-        let value = bits.bits[12 * c..12 * c + 12]
-            .iter()
-            .fold(0u16, |a, &b| (a << 1) | u16::from(b));
-        *w = exp_char_widths(value);
-    }
-    let finders = symbol_chars.div_ceil(2);
-    let weight_row = &EXP_WEIGHT_ROWS[(data_chars - 2) / 2];
-    let checksum: u32 = (0..data_chars)
-        .map(|c| {
-            let row = usize::from(weight_row[c]);
-            (0..8)
-                .map(|j| u32::from(widths[c][j]) * u32::from(EXP_WEIGHTS[row * 8 + j]))
-                .sum::<u32>()
-        })
-        .sum();
-    let check = 211 * (symbol_chars as u32 - 4) + checksum % 211;
-    let check_widths = exp_char_widths(check as u16);
-    // Elements: leading space, guard bar, then per finder: (left char,) finder, right char.
-    let mut elements = [0u8; 5 * 11 + 8 * 22 + 4];
-    let count = finders * 5 + symbol_chars * 8 + 4;
-    let sequence = &EXP_SEQUENCES[finders - 2];
-    for (f, &pattern) in sequence.iter().take(finders).enumerate() {
-        let finder = &EXP_FINDERS[usize::from(pattern) - 1];
-        elements[21 * f + 10..21 * f + 15].copy_from_slice(finder);
-    }
-    elements[2..10].copy_from_slice(&check_widths);
-    for (c, w) in widths.iter().enumerate().take(data_chars) {
-        let pair = c / 2;
-        if c % 2 == 1 {
-            elements[21 * pair + 23..21 * pair + 31].copy_from_slice(w);
-        } else {
-            for j in 0..8 {
-                elements[21 * pair + 15 + j] = w[7 - j];
-            }
-        }
-    }
-    elements[0] = 1;
-    elements[1] = 1;
-    elements[count - 2] = 1;
-    elements[count - 1] = 1;
-    // Runs start with the guard bar; a trailing space is the quiet zone's.
-    let mut runs = &elements[1..count];
-    if runs.len() % 2 == 0 {
-        runs = &runs[..runs.len() - 1];
-    }
-    s.runs(runs)?;
-    for &b in data {
-        s.hri_byte(b);
-    }
-    Ok(())
-}
-
-/// The eight element widths of an Expanded data or check character of `value` (0-4095).
-fn exp_char_widths(value: u16) -> [u8; 8] {
-    let group = (0..5).rev().find(|&g| value >= EXP_G_SUM[g]).unwrap_or(0);
-    let v = value - EXP_G_SUM[group];
-    let (odd, even) = (v / EXP_T_EVEN[group], v % EXP_T_EVEN[group]);
-    let mut w = [0u8; 4];
-    let mut out = [0u8; 8];
-    rss_widths(
-        i64::from(odd),
-        i64::from(EXP_MODULES_ODD[group]),
-        4,
-        i64::from(EXP_WIDEST_ODD[group]),
-        false,
-        &mut w,
-    );
-    for k in 0..4 {
-        out[2 * k] = w[k];
-    }
-    rss_widths(
-        i64::from(even),
-        i64::from(EXP_MODULES_EVEN[group]),
-        4,
-        i64::from(EXP_WIDEST_EVEN[group]),
-        true,
-        &mut w,
-    );
-    for k in 0..4 {
-        out[2 * k + 1] = w[k];
-    }
-    out
-}
-
-fn omnidirectional(s: &mut Symbol, data: &[u8]) -> Result<(), BarcodeError> {
-    let (d, value) = gtin(data)?;
-    let (left, right) = (value / 4_537_077, value % 4_537_077);
-    let chars = [left / 1597, left % 1597, right / 1597, right % 1597];
-    // widths[element][character]
-    let mut widths = [[0u8; 4]; 8];
-    for (i, &c) in chars.iter().enumerate() {
-        let outside = i % 2 == 0;
-        let group = if outside {
-            (0..5)
-                .rev()
-                .find(|&g| c >= u64::from(G_SUM[g]))
-                .unwrap_or(0)
-        } else {
-            (5..9)
-                .rev()
-                .find(|&g| c >= u64::from(G_SUM[g]))
-                .unwrap_or(5)
-        };
-        let v = c - u64::from(G_SUM[group]);
-        let t = u64::from(T[group]);
-        let (odd, even) = if outside {
-            (v / t, v % t)
-        } else {
-            (v % t, v / t)
-        };
-        let mut w = [0u8; 4];
-        rss_widths(
-            odd as i64,
-            i64::from(MODULES_ODD[group]),
-            4,
-            i64::from(WIDEST_ODD[group]),
-            outside,
-            &mut w,
-        );
-        for k in 0..4 {
-            widths[2 * k][i] = w[k];
-        }
-        rss_widths(
-            even as i64,
-            i64::from(MODULES_EVEN[group]),
-            4,
-            i64::from(WIDEST_EVEN[group]),
-            !outside,
-            &mut w,
-        );
-        for k in 0..4 {
-            widths[2 * k + 1][i] = w[k];
-        }
-    }
-    let mut checksum = 0u32;
-    for (i, row) in widths.iter().enumerate() {
-        for (c, &w) in row.iter().enumerate() {
-            checksum += u32::from(WEIGHTS[i + 8 * c]) * u32::from(w);
-        }
-    }
-    let mut checksum = checksum % 79;
-    if checksum >= 8 {
-        checksum += 1;
-    }
-    if checksum >= 72 {
-        checksum += 1;
-    }
-    let (c_left, c_right) = ((checksum / 9) as usize, (checksum % 9) as usize);
-    let mut total = [1u8; 46];
-    for i in 0..8 {
-        total[i + 2] = widths[i][0];
-        total[i + 15] = widths[7 - i][1];
-        total[i + 23] = widths[i][3];
-        total[i + 36] = widths[7 - i][2];
-    }
-    for i in 0..5 {
-        total[i + 10] = FINDER[c_left][i];
-        total[i + 31] = FINDER[c_right][4 - i];
-    }
-    // Element 0 is the leading space (the quiet zone has it).
-    s.runs(&total[1..])?;
-    hri_gtin(s, &d);
-    Ok(())
-}
-
-fn limited(s: &mut Symbol, data: &[u8]) -> Result<(), BarcodeError> {
-    let (d, value) = gtin(data)?;
-    if d[0] > 1 {
-        return Err(BarcodeError::BadData);
-    }
-    let halves = [value / 2_013_571, value % 2_013_571];
-    let mut widths = [[0u8; 14]; 2];
-    for (half, &reg) in widths.iter_mut().zip(&halves) {
-        let reg = reg as u32;
-        let group = (0..7)
-            .rev()
-            .find(|&g| reg >= LTD_GROUP_START[g])
-            .unwrap_or(0);
-        let v = reg - LTD_GROUP_START[group];
-        let (odd, even) = (v / LTD_T_EVEN[group], v % LTD_T_EVEN[group]);
-        let mut w = [0u8; 7];
-        rss_widths(
-            i64::from(odd),
-            i64::from(LTD_MODULES_ODD[group]),
-            7,
-            i64::from(LTD_WIDEST_ODD[group]),
-            true,
-            &mut w,
-        );
-        for k in 0..7 {
-            half[2 * k] = w[k];
-        }
-        rss_widths(
-            i64::from(even),
-            i64::from(LTD_MODULES_EVEN[group]),
-            7,
-            i64::from(LTD_WIDEST_EVEN[group]),
-            false,
-            &mut w,
-        );
-        for k in 0..7 {
-            half[2 * k + 1] = w[k];
-        }
-    }
-    let checksum: u32 = (0..14)
-        .map(|i| {
-            u32::from(LTD_WEIGHTS[i]) * u32::from(widths[0][i])
-                + u32::from(LTD_WEIGHTS[i + 14]) * u32::from(widths[1][i])
-        })
-        .sum::<u32>()
-        % 89;
-    let check = &LTD_CHECK.as_bytes()[14 * checksum as usize..][..14];
-    let mut total = [1u8; 46];
-    for i in 0..14 {
-        total[i + 2] = widths[0][i];
-        total[i + 16] = check[i] - b'0';
-        total[i + 30] = widths[1][i];
-    }
-    s.runs(&total[1..])?;
-    hri_gtin(s, &d);
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn the_tables_have_their_sizes() {
-        assert_eq!(LTD_CHECK.len(), 89 * 14);
-        assert!(LTD_CHECK.bytes().all(|b| (b'1'..=b'3').contains(&b)));
+        assert_eq!(LIMITED_CHECKS.len(), 89 * 14);
+        assert!(LIMITED_CHECKS.bytes().all(|b| (b'1'..=b'3').contains(&b)));
+    }
+
+    /// Each group's values: `fast` values of the fast part for each value of the other,
+    /// the next group starting where it ends, and neither part given more values than it
+    /// has ways (a group may use only the first of them: Omnidirectional's inside groups
+    /// 7 and 8 use 48 of 52 and 81 of 100); and each way's widths are a way of its part
+    /// (its modules, none too wide, a narrow one where needed), in the standard's order
+    /// (the widths read left to right grow with the value).
+    fn check_groups<const E: usize>(groups: &[Group], values: u32) {
+        let ways_of = |p: Spread| {
+            ways(
+                i32::from(p.modules),
+                E as i32,
+                i32::from(p.widest),
+                p.narrow,
+            )
+        };
+        for (i, g) in groups.iter().enumerate() {
+            let (odd, even) = (ways_of(g.odd), ways_of(g.even));
+            let (fast, slow) = if g.even_fast {
+                (even, odd)
+            } else {
+                (odd, even)
+            };
+            let end = groups.get(i + 1).map_or(values, |n| n.first);
+            let size = i64::from(end - g.first);
+            assert!(i64::from(g.fast) <= fast, "group {i}: {} of {fast}", g.fast);
+            assert_eq!(size % i64::from(g.fast), 0, "group {i}");
+            assert!(size / i64::from(g.fast) <= slow, "group {i}");
+            for (part, spread) in [(odd, g.odd), (even, g.even)] {
+                let mut before = [0u8; E];
+                for v in 0..part {
+                    let mut w = [0u8; E];
+                    element_widths(v, spread, &mut w);
+                    assert_eq!(
+                        w.iter().map(|&x| u32::from(x)).sum::<u32>(),
+                        u32::from(spread.modules)
+                    );
+                    assert!(w.iter().all(|&x| (1..=spread.widest).contains(&x)), "{w:?}");
+                    assert!(!spread.narrow || w.contains(&1), "{w:?}");
+                    assert!(v == 0 || w > before, "{v}: {w:?} after {before:?}");
+                    before = w;
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_standards_value_groups_match_the_width_algorithm() {
+        check_groups::<4>(&OMNI_OUTSIDE, 2841);
+        check_groups::<4>(&OMNI_INSIDE, 1597);
+        check_groups::<7>(&LIMITED, 2_013_571);
+        check_groups::<4>(&EXPANDED, 4192);
     }
 
     #[test]
@@ -806,6 +903,7 @@ mod tests {
             s.runs_widths().iter().map(|&w| u32::from(w)).sum::<u32>(),
             95
         );
+        assert_eq!(s.runs_widths().len(), 45);
         assert_eq!(s.hri(), b"(01)09501101530003");
         s.encode(77, b"1501234567890").unwrap();
         assert_eq!(

@@ -95,7 +95,8 @@ pub enum Command<'a> {
     Status(StatusKind),
     /// GS h n: bar code height in dots (1-255).
     BarcodeHeight(u8),
-    /// GS w n: bar code module width (2-6 on the TM-T88; 1 is taken too).
+    /// GS w n: bar code module width, 2-6 dots (the TM-T88's range: it ignores other
+    /// values, so they are encoded as the nearest of 2-6).
     BarcodeWidth(u8),
     /// GS H n: where the HRI characters print.
     Hri(HriPosition),
@@ -263,7 +264,7 @@ impl Command<'_> {
             }
             Command::Status(kind) => out(&[DLE, EOT, kind as u8]),
             Command::BarcodeHeight(n) => out(&[GS, b'h', n.max(1)]),
-            Command::BarcodeWidth(n) => out(&[GS, b'w', n.clamp(1, 6)]),
+            Command::BarcodeWidth(n) => out(&[GS, b'w', n.clamp(2, 6)]),
             Command::Hri(position) => out(&[GS, b'H', position as u8]),
             Command::Barcode { system, data } => {
                 let data = &data[..data.len().min(255)];

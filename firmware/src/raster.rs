@@ -24,7 +24,7 @@
 //! default 30 dots, code pages other than katakana (their bytes print as replacement
 //! glyphs).
 
-use crate::barcode::{BARCODE_DATA_MAX_BYTES, Symbol, Widths};
+use crate::barcode::{BARCODE_DATA_MAX_BYTES, MODULE_DOTS_RANGE, Symbol};
 use crate::decoder::{Cmd, Decoder, Event, PayloadKind};
 use crate::escpos::Justify;
 use crate::fonts::{self, ANK_WIDTH_DOTS, CELL_HEIGHT_DOTS, CellGlyph, KANJI_WIDTH_DOTS};
@@ -355,7 +355,9 @@ impl Engine {
             }
             Cmd::Reverse(on) => m.reverse = on,
             Cmd::BarcodeHeight(n) => m.barcode_height = n.max(1),
-            Cmd::BarcodeWidth(n) => m.barcode_module = n.clamp(1, 6),
+            // The TM-T88 takes 2-6 and ignores any other value.
+            Cmd::BarcodeWidth(n) if MODULE_DOTS_RANGE.contains(&n) => m.barcode_module = n,
+            Cmd::BarcodeWidth(_) => {}
             Cmd::HriPosition(n) => m.hri = n & 3,
             Cmd::Cut { partial, feed } => {
                 if self.line_used > 0 {
@@ -727,14 +729,8 @@ impl Engine {
             self.faults.barcodes_dropped += 1;
             return Ok(());
         }
-        let (narrow, wide) = run_dots(self.symbol.widths(), self.modes.barcode_module);
-        let kind = self.symbol.widths();
-        let dots_of = move |w: u8| match kind {
-            Widths::Modules => u32::from(w) * u32::from(narrow),
-            Widths::NarrowWide if w == 1 => u32::from(narrow),
-            Widths::NarrowWide => u32::from(wide),
-        };
-        let width: u32 = self.symbol.runs_widths().iter().map(|&w| dots_of(w)).sum();
+        let module = self.modes.barcode_module;
+        let width = self.symbol.width_dots(module);
         if width > u32::from(self.dots) {
             self.faults.barcodes_dropped += 1;
             return Ok(());
@@ -750,7 +746,7 @@ impl Engine {
         self.out.fill(0);
         let mut x = x0;
         for (i, &w) in self.symbol.runs_widths().iter().enumerate() {
-            let n = dots_of(w) as u16;
+            let n = self.symbol.run_dots(w, module) as u16;
             if i % 2 == 0 {
                 for d in x..x + n {
                     self.out[usize::from(d / 8)] |= 0x80 >> (d % 8);
@@ -888,17 +884,6 @@ fn justified((left, area): (u16, u16), dots: u16, j: Justify, width: u16) -> u16
             Justify::Right => room,
         };
     x.min(dots.saturating_sub(width))
-}
-
-/// The dots of a narrow and a wide run under GS w `module` (1-6): a module system's
-/// module is `module` dots; a two-width system's narrow element is `module` dots and its
-/// wide one about 2.5 times that, as Epson's GS w table gives for the TM-T88.
-fn run_dots(widths: Widths, module: u8) -> (u8, u8) {
-    let module = module.clamp(1, 6);
-    match widths {
-        Widths::Modules => (module, module),
-        Widths::NarrowWide => (module, [3, 5, 8, 10, 13, 15][usize::from(module - 1)]),
-    }
 }
 
 /// `out` = `row` moved right by `offset` dots (dots pushed past the end are dropped).

@@ -2,8 +2,10 @@
 //! (a decoder this project did not write, from PyPI in `target/zxing-venv`, which
 //! `.ci/run` installs): for each system a job made by the crate's encoder and one written
 //! by hand from the command reference (Function A where the system has it, else
-//! Function B), both read back to the same data. Also: HRI positions, GS w and GS h,
-//! refused jobs skipped and counted, and the check digits as properties. PDF417 (GS ( k
+//! Function B), both read back to the same data. Also: GS1-128 by Epson's data rules
+//! (AIs in parentheses, `*` check digits, `{1` FNC1 between fields) and as python-escpos
+//! sends it, HRI positions, GS w (2-6, others ignored) and GS h, refused jobs skipped and
+//! counted, and the check digits as properties. PDF417 (GS ( k
 //! cn 48) likewise: its compactions and settings read back byte for byte, and symbols the
 //! printer would refuse skipped and counted.
 
@@ -289,12 +291,38 @@ fn every_system_reads_back_from_the_encoders_job_and_a_hand_written_one() {
     assert!(wrong.is_empty(), "{wrong:#?}");
 }
 
+/// `symbol`'s bars drawn straight from its runs, one dot a module, `height` rows: the
+/// encoder's symbol without the engine (for symbols wider than any paper at GS w 2).
+fn draw_runs(symbol: &Symbol, height: usize) -> Capture {
+    let width: usize = symbol.runs_widths().iter().map(|&w| usize::from(w)).sum();
+    let mut row = vec![0u8; width.div_ceil(8)];
+    let mut x = 0;
+    for (i, &w) in symbol.runs_widths().iter().enumerate() {
+        for d in x..x + usize::from(w) {
+            if i % 2 == 0 {
+                row[d / 8] |= 0x80 >> (d % 8);
+            }
+        }
+        x += usize::from(w);
+    }
+    Capture {
+        rows: vec![row; height],
+        text: Vec::new(),
+    }
+}
+
 #[test]
 fn databar_expanded_reads_back_every_mode_and_fnc1_between_fields() {
     // Numeric, alphanumeric and ISO/IEC 646 data; FNC1 after variable-length fields; from
-    // the fewest symbol characters (4) to 20, at module 1 so that the longest fits 80 mm.
-    let samples: [&[u8]; 6] = [
+    // the fewest symbol characters (4) to 20. At GS w 2 (the TM-T88's narrowest) 80 mm
+    // takes 11 symbol characters: those print through the engine; the wider ones are
+    // refused whole by it, and their bars, drawn from the encoder at one dot a module,
+    // read back all the same.
+    let samples: [&[u8]; 9] = [
         b"(90)1",
+        b"(01)04912345678904",
+        b"(10)AB(90)1",
+        b"(01)04912345678904(10)AB1",
         b"(90)Konbini receipt 0001-000042",
         b"(21)ABC-12/3.4*5(91)912345678901",
         b"(01)04912345678904(3103)001250(15)261231",
@@ -302,11 +330,15 @@ fn databar_expanded_reads_back_every_mode_and_fnc1_between_fields() {
         // Parentheses mark the AIs, so they cannot be data.
         b"(90)a!\"%&'*+,-./:;<=>?_ z",
     ];
+    let (mut printed, mut refused) = (0, 0);
     let pictures: Vec<Capture> = samples
         .iter()
         .map(|data| {
+            let what = String::from_utf8_lossy(data);
+            let mut symbol = Symbol::default();
+            symbol.encode(78, data).unwrap();
             let job = encode(&[
-                Command::BarcodeWidth(1),
+                Command::BarcodeWidth(2),
                 Command::BarcodeHeight(60),
                 Command::Barcode {
                     system: BarcodeSystem::DataBarExpanded,
@@ -314,15 +346,22 @@ fn databar_expanded_reads_back_every_mode_and_fnc1_between_fields() {
                 },
             ]);
             let (paper, faults) = render(576, &job);
-            assert_eq!(
-                faults,
-                Faults::default(),
-                "{}",
-                String::from_utf8_lossy(data)
-            );
-            paper
+            if symbol.width_dots(2) <= 576 {
+                printed += 1;
+                assert_eq!(faults, Faults::default(), "{what}");
+                paper
+            } else {
+                refused += 1;
+                assert_eq!(faults.barcodes_dropped, 1, "{what}");
+                assert!(inked_rows(&paper).is_empty(), "{what}");
+                draw_runs(&symbol, 60)
+            }
         })
         .collect();
+    assert!(
+        printed >= 3 && refused >= 3,
+        "{printed} printed, {refused} refused"
+    );
     let read = read_back(&pictures);
     for (data, got) in samples.iter().zip(&read) {
         let want = format!("DataBarExp|{}", String::from_utf8_lossy(data));
@@ -389,15 +428,56 @@ fn gs_w_sets_the_module_and_the_narrow_and_wide_elements() {
             },
         ]);
         let (paper, _) = render(576, &code39);
-        let wide = [3usize, 5, 8, 10, 13, 15][usize::from(module) - 1];
+        // The TM-T88's GS w table: wide elements of 0.706-2.258 mm, at 180 dpi.
+        let wide = [5usize, 8, 10, 13, 16][usize::from(module) - 2];
         let narrow = usize::from(module);
         assert_eq!(width(&paper), 3 * (6 * narrow + 3 * wide) + 2 * narrow);
     }
 }
 
 #[test]
+fn gs_w_outside_2_to_6_is_ignored_and_the_module_kept() {
+    // The TM-T88 takes 2 ≤ n ≤ 6 (its command reference, GS w); other values change
+    // nothing. Written by hand: the encoder clamps.
+    let width_after = |gs_w: &[u8]| {
+        let mut job = b"\x1dw\x04".to_vec();
+        job.extend_from_slice(gs_w);
+        job.extend_from_slice(b"\x1dk\x02490123456789\x00");
+        let (paper, faults) = render(576, &job);
+        assert_eq!(faults, Faults::default());
+        let xs: Vec<usize> = (0..576).filter(|&x| paper.dot(x, 0)).collect();
+        xs.last().unwrap() - xs[0] + 1
+    };
+    assert_eq!(width_after(b""), 95 * 4);
+    for ignored in [0u8, 1, 7, 255] {
+        assert_eq!(
+            width_after(&[0x1d, b'w', ignored]),
+            95 * 4,
+            "GS w {ignored}"
+        );
+    }
+    assert_eq!(width_after(b"\x1dw\x02"), 95 * 2);
+    assert_eq!(width_after(b"\x1dw\x06"), 95 * 6);
+    // The encoder sends the nearest value the printer takes.
+    assert_eq!(encode(&[Command::BarcodeWidth(1)]), b"\x1dw\x02");
+    assert_eq!(encode(&[Command::BarcodeWidth(9)]), b"\x1dw\x06");
+}
+
+#[test]
 fn refused_jobs_print_nothing_are_counted_and_the_next_job_prints() {
-    let refused: [&[u8]; 11] = [
+    let refused: [&[u8]; 23] = [
+        b"\x1dk\x012425261\x00",       // UPC-E of number system 2
+        b"\x1dk\x0104252615\x00",      // UPC-E with a wrong check digit (4)
+        b"\x1dk\x0112345\x00",         // UPC-E too short
+        b"\x1dk\x0104252A1\x00",       // UPC-E with a letter
+        b"\x1dk\x0101234567890\x00",   // UPC-E: a UPC-A that does not compress
+        b"\x1dk\x42\x09042526140",     // UPC-E (Function B) too long
+        b"\x1dk\x0349012345\x00",      // JAN8 with a wrong check digit (7)
+        b"\x1dk\x03490123\x00",        // JAN8 too short
+        b"\x1dk\x44\x09490123470",     // JAN8 (Function B) too long
+        b"\x1dk\x0349O1234\x00",       // JAN8 with a letter
+        b"\x1dk\x48\x08KONBINI\x80",   // CODE93: a byte over 0x7F
+        b"\x1dk\x48\x03\xff93",        // CODE93: a byte over 0x7F first
         b"\x1dk\x024901234567890\x00", // JAN13 with a wrong check digit
         b"\x1dk\x0249012345\x00",      // JAN13 too short
         b"\x1dk\x43\x0c49012345678A",  // JAN13 with letters
@@ -442,6 +522,119 @@ fn every_system_at_its_largest_size_fits_or_is_refused_whole() {
         } else {
             assert_eq!(paper.rows.len(), 255 + 48, "{}", case.system.name());
         }
+    }
+}
+
+/// GS1-128 data as Epson's command reference gives it, and what zxing-cpp reads.
+const GS1_128_CASES: [(&[u8], &str); 6] = [
+    // `*`: the check digit the printer computes (the reference's own example).
+    (b"(01)9501234567890*", "(01)95012345678903"),
+    // The reference's two fields: a space (HRI only) and `{1` (FNC1) between them.
+    (
+        b"(01)9501234567890* {1(3102)000400",
+        "(01)95012345678903(3102)000400",
+    ),
+    // A field of variable length (10, a batch) before another AI ends with FNC1 ...
+    (b"(10)ABC123{1(17)261231", "(10)ABC123(17)261231"),
+    // ... which the printer does not add by itself: without it the next AI is read as
+    // more of the batch.
+    (b"(10)ABC123(17)261231", "(10)ABC12317261231"),
+    // `{(`, `{)`, `{*` are the characters themselves.
+    (b"(21)A{(1{)2{*3{1(91)x y", "(21)A(1)2*3(91)xy"),
+    // The bill barcode's form: digits only, no parentheses.
+    (
+        b"91912345012345678901234567890101033101230003",
+        "(91)912345012345678901234567890101033101230003",
+    ),
+];
+
+#[test]
+fn gs1_128_follows_epsons_data_rules_and_reads_back() {
+    let mut pictures = Vec::new();
+    for (data, _) in GS1_128_CASES {
+        let mut job = SETUP.to_vec();
+        job.extend(encode(&[Command::Barcode {
+            system: BarcodeSystem::Gs1_128,
+            data,
+        }]));
+        let (paper, faults) = render(576, &job);
+        assert_eq!(
+            faults,
+            Faults::default(),
+            "{}",
+            String::from_utf8_lossy(data)
+        );
+        pictures.push(paper);
+    }
+    // The HRI is the data with the parentheses, the check digit for `*`, a space for a
+    // space and for FNC1.
+    assert_eq!(pictures[0].text, ["(01)95012345678903"]);
+    assert_eq!(pictures[1].text, ["(01)95012345678903  (3102)000400"]);
+    assert_eq!(pictures[2].text, ["(10)ABC123 (17)261231"]);
+    assert_eq!(pictures[4].text, ["(21)A(1)2*3 (91)x y"]);
+    let read = read_back(&pictures);
+    for ((data, want), got) in GS1_128_CASES.iter().zip(&read) {
+        assert_eq!(
+            got,
+            &[format!("Code128|{want}")],
+            "{}",
+            String::from_utf8_lossy(data)
+        );
+    }
+}
+
+#[test]
+fn a_python_escpos_gs1_128_job_prints_with_epsons_data_and_is_refused_with_a_code_set() {
+    // The bytes python-escpos 3 sends for `barcode(code, "GS1-128", function_type="B")`:
+    // ESC a 1, GS h 64, GS w 3, GS f 0, GS H 2, GS k 74 n code. Its own check (on by
+    // default) asks GS1-128 data to start with a CODE128 code set (`{A`-`{C`), which the
+    // command reference makes an error: with `check=False` and the reference's data it
+    // prints; with a code set it is refused, as the printer refuses it.
+    let job = |code: &[u8]| {
+        let mut job = b"\x1ba\x01\x1dh\x40\x1dw\x03\x1df\x00\x1dH\x02\x1dk\x4a".to_vec();
+        job.push(code.len() as u8);
+        job.extend_from_slice(code);
+        job
+    };
+    let (paper, faults) = render(576, &job(b"(01)9501234567890*"));
+    assert_eq!(faults, Faults::default());
+    assert_eq!(
+        read_back(&[paper]),
+        [["Code128|(01)95012345678903".to_owned()]]
+    );
+    let (paper, faults) = render(576, &job(b"{C0195012345678903"));
+    assert_eq!(faults.barcodes_dropped, 1);
+    assert!(inked_rows(&paper).is_empty());
+}
+
+#[test]
+fn gs1_128_data_the_printer_refuses_prints_nothing_and_is_counted() {
+    let refused: [(&[u8], &str); 11] = [
+        (b"{C0195012345678903", "a CODE128 code set"),
+        (b"(90)AB{2", "FNC2, which GS1-128 has not"),
+        (b"(90)AB{", "a `{` ending the data"),
+        (b"(01)950123456789A*", "`*` after a letter"),
+        (b"12345*", "`*` without an AI"),
+        (b"(01)*", "`*` with no digits before it"),
+        (b"(1)23", "a one-digit AI"),
+        (b"(0A)12", "an AI that is not digits"),
+        (b"(90)12)3", "a `)` that closes no AI"),
+        (b"(90)AB\x80", "a byte over 0x7F"),
+        (b"9", "one byte (the reference asks 2 to 255)"),
+    ];
+    for (data, what) in refused {
+        let job = encode(&[
+            Command::Barcode {
+                system: BarcodeSystem::Gs1_128,
+                data,
+            },
+            Command::Text(b"OK"),
+            Command::LineFeed,
+        ]);
+        let (paper, faults) = render(576, &job);
+        assert_eq!(faults.barcodes_dropped, 1, "{what}");
+        assert_eq!(paper.text, ["OK"], "{what}");
+        assert!(inked_rows(&paper).iter().all(|&y| y < 24), "{what}");
     }
 }
 

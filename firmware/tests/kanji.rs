@@ -1,6 +1,6 @@
 //! Every JIS X 0208 character printed by the engine: none drawn as the box glyph, no two
-//! distinct kanji alike; and how many of the NEC and IBM extensions that Shift_JIS
-//! printers take are drawn (the rest print as the box and are counted).
+//! distinct kanji alike; and the NEC and IBM extensions that Shift_JIS printers take, sent
+//! as a job: how many are drawn, and the rest printed as the box and counted by the engine.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -116,24 +116,44 @@ fn no_two_distinct_kanji_share_a_glyph() {
     assert!(alike.is_empty(), "kanji drawn alike: {alike:?}");
 }
 
-#[test]
-fn the_nec_and_ibm_extensions_are_drawn_or_counted() {
+/// The NEC and IBM extensions' Shift_JIS pairs that decode to a character, with it.
+fn nec_and_ibm_extensions() -> Vec<([u8; 2], char)> {
     // NEC row 13 (Shift_JIS 0x8740-0x879C), the NEC-selected IBM extensions
-    // (0xED40-0xEEFC) and the IBM extensions (0xFA40-0xFC4B): the characters Shift_JIS
-    // printers take beyond JIS X 0208.
-    let (mut chars, mut drawn) = (0, 0);
+    // (0xED40-0xEEFC) and the IBM extensions (0xFA40-0xFC4B).
+    let mut all = Vec::new();
     for lead in [0x87u8, 0xED, 0xEE, 0xFA, 0xFB, 0xFC] {
         for trail in (0x40u8..=0x7E).chain(0x80..=0xFC) {
             if let Some(c) = fonts::shift_jis_char(lead, trail) {
-                chars += 1;
-                drawn += usize::from(fonts::kanji_glyph(c).is_some());
+                all.push(([lead, trail], c));
             }
         }
     }
-    // The figure the firmware README states.
-    assert_eq!(
-        (chars, drawn),
-        (845, 152),
-        "NEC/IBM extensions: {drawn} of {chars} drawn"
-    );
+    all
+}
+
+#[test]
+fn the_nec_and_ibm_extensions_sent_as_a_job_are_152_drawn_and_693_counted_by_the_engine() {
+    // Through the decoder and engine, as a host would send them: the figure the firmware
+    // README states is what the engine reports.
+    let all = nec_and_ibm_extensions();
+    let mut job = b"\x1b@\x1cC\x01".to_vec();
+    for (pair, _) in &all {
+        job.extend_from_slice(pair);
+    }
+    let mut engine = Engine::new(576);
+    let mut paper = Transcript::default();
+    let Ok(()) = engine.print_bytes(&mut Decoder::new(), &job, &mut paper);
+    let Ok(()) = engine.finish(&mut paper);
+    // The engine reports 693 printed as the box; the transcript keeps every character
+    // sent, in order (the box is in the dots only).
+    assert_eq!(all.len(), 845);
+    assert_eq!(engine.faults().replaced_chars, 693);
+    let sent: String = all.iter().map(|&(_, c)| c).collect();
+    assert_eq!(paper.text, sent);
+    // Exactly those the font lacks: the other 152 are drawn.
+    let lacking = all
+        .iter()
+        .filter(|&&(_, c)| fonts::kanji_glyph(c).is_none())
+        .count();
+    assert_eq!((lacking, all.len() - lacking), (693, 152));
 }

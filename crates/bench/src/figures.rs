@@ -471,12 +471,15 @@ pub fn network_figures_on(
                         .await?
                         .json()
                         .await?;
-                    let code = v["next_action"]["konbini_display_details"]["barcode"]
+                    let Some(code) = v["next_action"]["konbini_display_details"]["barcode"]
                         .as_str()
-                        .map(str::to_owned);
-                    barcodes.push((code.unwrap_or_default(), 1000 + i as i64));
+                        .map(str::to_owned)
+                    else {
+                        anyhow::bail!("a payment came back without its barcode: {v}");
+                    };
+                    barcodes.push((code, 1000 + i as i64));
                 }
-                Ok::<_, reqwest::Error>(barcodes)
+                Ok::<_, anyhow::Error>(barcodes)
             });
         }
         let mut all = Vec::new();
@@ -1011,14 +1014,18 @@ async fn sync_bench_drain(
     ))
 }
 
-/// The time to draw one bar code system's sample at its largest size on 80 mm paper.
+/// The time to draw one bar code system at its largest on 80 mm paper.
 #[derive(Debug, Clone)]
 pub struct SymbolFigure {
-    /// The system's name.
-    pub system: &'static str,
-    /// The largest GS w module (1-6) at which the symbol fits 576 dots.
+    /// The system's name and how much data it draws (`CODE39 with 20 data bytes`); for
+    /// PDF417 the name alone.
+    pub system: String,
+    /// The module it is drawn at (GS w; GS ( k fn 67 for PDF417): the largest at which
+    /// the symbol fits 576 dots.
     pub module: u8,
-    /// Dot lines drawn (255 rows of bars, HRI above and below).
+    /// Data bytes in the job (GS k's, or the PDF417 store's).
+    pub data_bytes: usize,
+    /// Dot lines drawn (255 rows of bars, HRI above and below; PDF417's rows).
     pub dot_lines: u32,
     /// Job to dot lines through the firmware's decoder and engine (median).
     pub raster: Duration,
@@ -1026,38 +1033,83 @@ pub struct SymbolFigure {
     pub wire: Duration,
 }
 
-/// Each bar code system's sample (`print-test`'s) at its largest size: the largest module
-/// that fits 80 mm, GS h 255, HRI above and below; drawn for about `duration` each.
-pub fn symbol_figures(duration: Duration) -> anyhow::Result<Vec<SymbolFigure>> {
-    use konbini_devices::printer::{barcodes::SAMPLES, render};
-    use konbini_firmware::escpos::{Command, HriPosition};
+/// `n` data bytes of `system` for its largest symbol: the fixed-length systems' longest
+/// form (check digit given), the others the densest data they take (digits where they
+/// pack two a symbol character), `n` bytes long; None for a length it cannot have.
+fn largest_data(system: konbini_firmware::escpos::BarcodeSystem, n: usize) -> Option<Vec<u8>> {
+    use konbini_firmware::escpos::BarcodeSystem::*;
+    let cycle = |alphabet: &[u8], len: usize| -> Vec<u8> {
+        alphabet.iter().copied().cycle().take(len).collect()
+    };
+    let digits = |len: usize| cycle(b"0123456789", len);
+    let fixed = |data: &[u8]| (n == data.len()).then(|| data.to_vec());
+    match system {
+        UpcA => fixed(b"036000291452"),
+        UpcE => fixed(b"042100005264"),
+        Jan13 => fixed(b"4901234567894"),
+        Jan8 => fixed(b"49012347"),
+        DataBarOmnidirectional | DataBarTruncated => fixed(b"09501101530003"),
+        DataBarLimited => fixed(b"15012345678907"),
+        Code39 => Some(cycle(b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ-. $/+%", n)),
+        Itf => n.is_multiple_of(2).then(|| digits(n)),
+        Codabar => (n >= 2).then(|| [b"A".to_vec(), digits(n - 2), b"B".to_vec()].concat()),
+        Code93 => Some(cycle(b"KONBINI93", n)),
+        // Set C: each byte 0-99 is two digits.
+        Code128 => (n >= 3).then(|| {
+            let mut d = b"{C".to_vec();
+            d.extend((0..n - 2).map(|i| (i * 7 % 100) as u8));
+            d
+        }),
+        Gs1_128 | DataBarExpanded => (n > 4).then(|| [b"(91)".to_vec(), digits(n - 4)].concat()),
+    }
+}
 
+/// Each bar code system at its largest on 80 mm paper: the most data the firmware takes
+/// for it (at most 255 bytes) whose symbol still fits 576 dots at GS w 2, drawn at the
+/// largest module that fits, GS h 255, HRI above and below; and PDF417 with its whole
+/// store. Each drawn for about `duration`.
+pub fn symbol_figures(duration: Duration) -> anyhow::Result<Vec<SymbolFigure>> {
+    use konbini_devices::printer::render;
+    use konbini_firmware::barcode::{BARCODE_DATA_MAX_BYTES, MODULE_DOTS_RANGE, Symbol};
+    use konbini_firmware::escpos::{BarcodeSystem, Command, HriPosition};
+
+    let paper = u32::from(konbini_firmware::DOTS_80MM);
     let mut figures = Vec::new();
-    for (system, data) in SAMPLES {
-        let job_at = |module: u8| {
-            let mut job = Vec::new();
-            for c in [
-                Command::BarcodeWidth(module),
-                Command::BarcodeHeight(255),
-                Command::Hri(HriPosition::Both),
-                Command::Barcode { system, data },
-            ] {
-                c.encode(&mut |b: &[u8]| job.extend_from_slice(b));
-            }
-            job
+    for system in BarcodeSystem::ALL {
+        let mut symbol = Symbol::default();
+        let fits = |symbol: &mut Symbol, data: &[u8], module: u8| {
+            symbol.encode(system as u8, data).is_ok() && symbol.width_dots(module) <= paper
         };
-        let mut chosen = None;
-        for module in (1..=6u8).rev() {
-            let job = job_at(module);
-            let (sheet, faults) = render(&job, konbini_firmware::DOTS_80MM)?;
-            if faults.barcodes_dropped == 0 {
-                chosen = Some((module, job, sheet.dot_lines()));
-                break;
-            }
+        let narrowest = *MODULE_DOTS_RANGE.start();
+        let data = (1..=BARCODE_DATA_MAX_BYTES)
+            .rev()
+            .filter_map(|n| largest_data(system, n))
+            .find(|data| fits(&mut symbol, data, narrowest));
+        let Some(data) = data else {
+            anyhow::bail!("{}: no data fits 80 mm", system.name());
+        };
+        let module = MODULE_DOTS_RANGE
+            .rev()
+            .find(|&m| fits(&mut symbol, &data, m))
+            .unwrap_or(narrowest);
+        let mut job = Vec::new();
+        for c in [
+            Command::BarcodeWidth(module),
+            Command::BarcodeHeight(255),
+            Command::Hri(HriPosition::Both),
+            Command::Barcode {
+                system,
+                data: &data,
+            },
+        ] {
+            c.encode(&mut |b: &[u8]| job.extend_from_slice(b));
         }
-        let Some((module, job, dot_lines)) = chosen else {
-            anyhow::bail!("{}: the sample fits no module width", system.name());
-        };
+        let (sheet, faults) = render(&job, konbini_firmware::DOTS_80MM)?;
+        anyhow::ensure!(
+            faults.barcodes_dropped == 0,
+            "{}: its largest symbol was refused",
+            system.name()
+        );
         let mut times = Vec::new();
         let start = Instant::now();
         while start.elapsed() < duration || times.is_empty() {
@@ -1066,9 +1118,10 @@ pub fn symbol_figures(duration: Duration) -> anyhow::Result<Vec<SymbolFigure>> {
             times.push(t.elapsed().as_secs_f64());
         }
         figures.push(SymbolFigure {
-            system: system.name(),
+            system: format!("{} with {} data bytes", system.name(), data.len()),
             module,
-            dot_lines,
+            data_bytes: data.len(),
+            dot_lines: sheet.dot_lines(),
             raster: Duration::from_secs_f64(median(&mut times)),
             wire: Duration::from_secs_f64(job.len() as f64 * 10.0 / 38_400.0),
         });
@@ -1077,17 +1130,20 @@ pub fn symbol_figures(duration: Duration) -> anyhow::Result<Vec<SymbolFigure>> {
     Ok(figures)
 }
 
-/// PDF417 at its largest on 80 mm paper: 1,200 characters of text in 12 columns of module
-/// 2 (the widest that fits 576 dots), 10 % error correction (level 6).
+/// PDF417 with its whole store on 80 mm paper: 1,850 digits (`PDF417_DATA_MAX_BYTES`;
+/// as text the store's 1,850 bytes would need more than a symbol's 928 codewords), module
+/// 2 (the widest columns that fit 576 dots: 12), the default row height (3) and error
+/// correction (10 %).
 fn pdf417_figure(duration: Duration) -> anyhow::Result<SymbolFigure> {
     use konbini_devices::printer::render;
     use konbini_firmware::escpos::{Command, Pdf417};
+    use konbini_firmware::pdf417::PDF417_DATA_MAX_BYTES;
 
-    let data: Vec<u8> = b"KONBINI RECEIPT 0001-000042 "
+    let data: Vec<u8> = b"0123456789"
         .iter()
         .copied()
         .cycle()
-        .take(1200)
+        .take(PDF417_DATA_MAX_BYTES)
         .collect();
     let mut job = Vec::new();
     for c in [
@@ -1100,7 +1156,7 @@ fn pdf417_figure(duration: Duration) -> anyhow::Result<SymbolFigure> {
     let (sheet, faults) = render(&job, konbini_firmware::DOTS_80MM)?;
     anyhow::ensure!(
         faults.pdf417_dropped == 0,
-        "PDF417: the sample does not fit"
+        "PDF417: the whole store does not print"
     );
     let mut times = Vec::new();
     let start = Instant::now();
@@ -1110,8 +1166,9 @@ fn pdf417_figure(duration: Duration) -> anyhow::Result<SymbolFigure> {
         times.push(t.elapsed().as_secs_f64());
     }
     Ok(SymbolFigure {
-        system: "PDF417",
+        system: "PDF417".to_owned(),
         module: 2,
+        data_bytes: data.len(),
         dot_lines: sheet.dot_lines(),
         raster: Duration::from_secs_f64(median(&mut times)),
         wire: Duration::from_secs_f64(job.len() as f64 * 10.0 / 38_400.0),

@@ -379,9 +379,12 @@ fn run_bench(what: Option<BenchCommand>) -> anyhow::Result<ExitCode> {
                 "GS k"
             };
             let shape = if s.system == "PDF417" {
-                "1,200 characters of text, 12 columns, row height 3"
+                format!(
+                    "its whole store: {} digits, 12 columns, row height 3",
+                    s.data_bytes
+                )
             } else {
-                "255 rows, HRI above and below"
+                "255 rows, HRI above and below".to_owned()
             };
             println!(
                 "{what} {} at module {} ({shape}, {} dot lines): drawn in {:.3} ms; its {:.1} ms on the wire at 38,400 baud ({:.3} of it)",

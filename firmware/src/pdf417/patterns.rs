@@ -3,9 +3,34 @@
 //! most significant bit leftmost, without its first module (always a bar: add `1 << 16`).
 //!
 //! The table is the standard's; this copy of it comes from the `pdf417` crate 0.2.1
-//! (`src/tables.rs`, `HL_TO_LL`), MIT License, Copyright (c) 2023 Sofiane. A unit test in
-//! `pdf417` checks every entry: 4 bars and 4 spaces, 17 modules, none wider than 6, the
-//! cluster the standard gives it, and no two alike in a cluster.
+//! (`src/tables.rs`, `HL_TO_LL`; github.com/Sofiman/pdf417), under the MIT License whose
+//! notice follows. A unit test in `pdf417` checks every entry: 4 bars and 4 spaces, 17
+//! modules, none wider than 6, the cluster the standard gives it, and no two alike in a
+//! cluster.
+
+// The `pdf417` crate's licence, which covers the table below:
+//
+// MIT License
+//
+// Copyright (c) 2023 Sofiane
+//
+// Permission is hereby granted, free of charge, to any person obtaining a copy
+// of this software and associated documentation files (the "Software"), to deal
+// in the Software without restriction, including without limitation the rights
+// to use, copy, modify, merge, publish, distribute, sublicense, and/or sell
+// copies of the Software, and to permit persons to whom the Software is
+// furnished to do so, subject to the following conditions:
+//
+// The above copyright notice and this permission notice shall be included in all
+// copies or substantial portions of the Software.
+//
+// THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR
+// IMPLIED, INCLUDING BUT NOT LIMITED TO THE WARRANTIES OF MERCHANTABILITY,
+// FITNESS FOR A PARTICULAR PURPOSE AND NONINFRINGEMENT. IN NO EVENT SHALL THE
+// AUTHORS OR COPYRIGHT HOLDERS BE LIABLE FOR ANY CLAIM, DAMAGES OR OTHER
+// LIABILITY, WHETHER IN AN ACTION OF CONTRACT, TORT OR OTHERWISE, ARISING FROM,
+// OUT OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS IN THE
+// SOFTWARE.
 
 /// `PATTERNS[cluster / 3][value]`.
 pub(super) const PATTERNS: [[u16; 929]; 3] = [

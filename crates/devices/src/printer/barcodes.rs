@@ -4,6 +4,7 @@
 //! (digits padded, characters a system lacks left out); the printer (and the firmware's
 //! engine in the virtual printer) draws them, and refuses what it would refuse.
 
+use konbini_firmware::barcode::Symbol;
 use konbini_firmware::escpos::{BarcodeSystem, Command, HriPosition, Justify, Pdf417};
 use konbini_journal::{SaleRecord, SlipPay};
 
@@ -51,23 +52,63 @@ pub const SYSTEM_NAMES: [(&str, BarcodeSystem); 14] = [
     ("databar-expanded", BarcodeSystem::DataBarExpanded),
 ];
 
+/// The systems too short for any receipt number, and the digits each holds: a receipt
+/// number is the terminal's digits and a sequence number of 6 digits or more
+/// (`<terminal>-<seq, 6 digits>`), so UPC-E's 6 and JAN8's 7 digits run out at once
+/// (with terminal `T01`, the first sale's `01000001` already has 8).
+const TOO_SHORT: [(BarcodeSystem, usize); 2] = [(BarcodeSystem::UpcE, 6), (BarcodeSystem::Jan8, 7)];
+
 /// The receipt number's system named `name` (one of [`SYSTEM_NAMES`], or `"none"`: Ok(None));
-/// Err for any other name.
-pub fn system_named(name: &str) -> Result<Option<BarcodeSystem>, UnknownSystem> {
+/// Err for any other name, and for the systems that cannot hold a receipt number (UPC-E
+/// and JAN8).
+pub fn system_named(name: &str) -> Result<Option<BarcodeSystem>, ReceiptSystemError> {
     if name == "none" {
         return Ok(None);
     }
-    SYSTEM_NAMES
+    let system = SYSTEM_NAMES
         .iter()
         .find(|(n, _)| *n == name)
-        .map(|&(_, system)| Some(system))
-        .ok_or_else(|| UnknownSystem(name.to_owned()))
+        .map(|&(_, system)| system)
+        .ok_or_else(|| ReceiptSystemError::Unknown(name.to_owned()))?;
+    match TOO_SHORT.iter().find(|(s, _)| *s == system) {
+        Some(&(_, digits)) => Err(ReceiptSystemError::TooShort {
+            name: name.to_owned(),
+            digits,
+        }),
+        None => Ok(Some(system)),
+    }
 }
 
-/// A bar code system name that is none of [`SYSTEM_NAMES`] nor `"none"`.
+/// The names a receipt number may print in: `none` and every system that can hold one.
+fn receipt_system_names() -> String {
+    let names = SYSTEM_NAMES
+        .iter()
+        .filter(|(_, s)| TOO_SHORT.iter().all(|(short, _)| short != s))
+        .map(|(n, _)| *n);
+    std::iter::once("none")
+        .chain(names)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Why a name is no system a receipt number can print in.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0:?} is no bar code system: one of none, {names}", names = SYSTEM_NAMES.map(|(n, _)| n).join(", "))]
-pub struct UnknownSystem(pub String);
+pub enum ReceiptSystemError {
+    /// None of [`SYSTEM_NAMES`] nor `"none"`.
+    #[error("{0:?} is no bar code system: one of {names}", names = receipt_system_names())]
+    Unknown(String),
+    /// A system with fewer digits than any receipt number has.
+    #[error(
+        "{name:?} holds only {digits} digits, too few for a receipt number (the terminal's digits and a sequence number of 6 digits or more): one of {names}",
+        names = receipt_system_names()
+    )]
+    TooShort {
+        /// The name given.
+        name: String,
+        /// The digits the system holds.
+        digits: usize,
+    },
+}
 
 /// The 44-digit bill barcodes of `sale`'s slips (keyed-in payments have none), in order.
 pub fn bills_of(sale: &SaleRecord) -> Vec<&str> {
@@ -95,10 +136,8 @@ pub const SAMPLES: [(BarcodeSystem, &[u8]); 14] = [
     (BarcodeSystem::DataBarOmnidirectional, b"0950110153000"),
     (BarcodeSystem::DataBarTruncated, b"0950110153000"),
     (BarcodeSystem::DataBarLimited, b"1501234567890"),
-    (
-        BarcodeSystem::DataBarExpanded,
-        b"(01)04912345678904(10)ABC123",
-    ),
+    // Two fields, a best-before date and a batch: fits 58 mm at module 2.
+    (BarcodeSystem::DataBarExpanded, b"(15)261231(10)AB1"),
 ];
 
 /// The PDF417 sample of `print-test` (GS ( k cn 48).
@@ -206,9 +245,24 @@ pub fn bill_barcode(digits: &str) -> Option<Vec<u8>> {
         .then(|| barcode_job(BarcodeSystem::Gs1_128, digits.as_bytes(), 2))
 }
 
-/// The sample of every system for `print-test`: each system's name, then its symbol
-/// (HRI below), centred, at module `module`.
-pub fn sample_job(module: u8) -> Vec<u8> {
+/// The module of a `print-test` sample: the printer's default (3 dots) where the symbol
+/// fits paper `dots` wide, else GS w's narrowest (2).
+fn sample_module(system: BarcodeSystem, data: &[u8], dots: u16) -> u8 {
+    let mut symbol = Symbol::default();
+    if symbol.encode(system as u8, data).is_err() {
+        return 2;
+    }
+    if symbol.width_dots(3) <= u32::from(dots) {
+        3
+    } else {
+        2
+    }
+}
+
+/// The sample of every system for `print-test` on paper `dots` wide (576 for 80 mm, 384
+/// for 58 mm): each system's name, then its symbol (HRI below), centred, each at the
+/// widest module that fits the paper ([`SAMPLES`] all fit 58 mm at module 2).
+pub fn sample_job(dots: u16) -> Vec<u8> {
     let mut job = Vec::new();
     let mut put = |c: Command<'_>| c.encode(&mut |b: &[u8]| job.extend_from_slice(b));
     put(Command::Justify(Justify::Center));
@@ -216,14 +270,15 @@ pub fn sample_job(module: u8) -> Vec<u8> {
         let mut put = |c: Command<'_>| c.encode(&mut |b: &[u8]| job.extend_from_slice(b));
         put(Command::Text(system.name().as_bytes()));
         put(Command::LineFeed);
-        job.extend(barcode_job(system, data, module));
+        job.extend(barcode_job(system, data, sample_module(system, data, dots)));
         let mut put = |c: Command<'_>| c.encode(&mut |b: &[u8]| job.extend_from_slice(b));
         put(Command::FeedLines(1));
     }
     let mut put = |c: Command<'_>| c.encode(&mut |b: &[u8]| job.extend_from_slice(b));
     put(Command::Text(b"PDF417"));
     put(Command::LineFeed);
-    put(Command::Pdf417(Pdf417::ModuleWidth(module.clamp(2, 8))));
+    // Its columns follow the print area, so the default module fits either paper.
+    put(Command::Pdf417(Pdf417::ModuleWidth(3)));
     put(Command::Pdf417(Pdf417::Store(PDF417_SAMPLE)));
     put(Command::Pdf417(Pdf417::Print));
     put(Command::FeedLines(1));
@@ -237,44 +292,61 @@ mod tests {
     use crate::printer::render;
 
     #[test]
-    fn the_sample_prints_every_system_with_nothing_refused() {
-        let (sheet, faults) = render(&sample_job(2), konbini_firmware::DOTS_80MM).unwrap();
-        assert_eq!(faults.barcodes_dropped, 0);
-        assert_eq!(faults.pdf417_dropped, 0);
-        let text = sheet.transcript();
-        assert!(text.contains("PDF417"));
-        for (system, _) in SAMPLES {
-            assert!(text.contains(system.name()), "{}", system.name());
+    fn the_sample_prints_every_system_with_nothing_refused_on_80_and_58_mm() {
+        for dots in [konbini_firmware::DOTS_80MM, konbini_firmware::DOTS_58MM] {
+            let (sheet, faults) = render(&sample_job(dots), dots).unwrap();
+            assert_eq!(faults.barcodes_dropped, 0, "{dots} dots");
+            assert_eq!(faults.pdf417_dropped, 0, "{dots} dots");
+            let text = sheet.transcript();
+            assert!(text.contains("PDF417"));
+            for (system, _) in SAMPLES {
+                assert!(text.contains(system.name()), "{}", system.name());
+            }
+            assert!(text.contains("4901234567894"));
+            assert!(text.contains("(15)261231(10)AB1"), "{text}");
         }
-        assert!(text.contains("4901234567894"));
+        // On 80 mm the symbols that fit take the printer's default module, 3 dots.
+        let module_of = |dots| {
+            SAMPLES
+                .iter()
+                .map(|&(system, data)| sample_module(system, data, dots))
+                .collect::<Vec<_>>()
+        };
+        assert!(module_of(konbini_firmware::DOTS_80MM).contains(&3));
+        assert!(module_of(konbini_firmware::DOTS_58MM).contains(&2));
     }
 
     #[test]
-    fn a_receipt_number_prints_in_every_system() {
+    fn a_receipt_number_prints_in_every_system_the_config_takes() {
         for system in BarcodeSystem::ALL {
-            // UPC-E holds six digits, JAN8 seven.
-            let number = if matches!(system, BarcodeSystem::UpcE | BarcodeSystem::Jan8) {
-                "T1-0042"
-            } else {
-                "T01-000042"
-            };
-            let job = receipt_number_barcode(number, system)
-                .unwrap_or_else(|| panic!("{}", system.name()));
-            let (_, faults) = render(&job, konbini_firmware::DOTS_80MM).unwrap();
-            assert_eq!(faults.barcodes_dropped, 0, "{}", system.name());
+            let name = SYSTEM_NAMES.iter().find(|(_, s)| *s == system).unwrap().0;
+            if system_named(name).is_err() {
+                continue;
+            }
+            for number in ["T01-000042", "0001-1234567"] {
+                let job = receipt_number_barcode(number, system)
+                    .unwrap_or_else(|| panic!("{} {number}", system.name()));
+                let (_, faults) = render(&job, konbini_firmware::DOTS_80MM).unwrap();
+                assert_eq!(faults.barcodes_dropped, 0, "{} {number}", system.name());
+            }
         }
         assert_eq!(
             receipt_number_data("T01-000042", BarcodeSystem::Jan13).unwrap(),
             b"000001000042"
         );
         assert!(receipt_number_data("レジ-1", BarcodeSystem::Code128).is_none());
-        assert!(receipt_number_data("T01-1234567", BarcodeSystem::UpcE).is_none());
+        // What the config refuses could never hold a receipt number: "T01"'s first one.
+        assert!(receipt_number_data("T01-000001", BarcodeSystem::UpcE).is_none());
+        assert!(receipt_number_data("T01-000001", BarcodeSystem::Jan8).is_none());
     }
 
     #[test]
-    fn every_system_has_a_name_for_the_config() {
+    fn every_system_has_a_name_and_the_config_refuses_upc_e_and_jan8() {
         for system in BarcodeSystem::ALL {
             let (name, _) = SYSTEM_NAMES.iter().find(|(_, s)| *s == system).unwrap();
+            if matches!(system, BarcodeSystem::UpcE | BarcodeSystem::Jan8) {
+                continue;
+            }
             assert_eq!(system_named(name), Ok(Some(system)));
         }
         assert_eq!(system_named("none"), Ok(None));
@@ -283,6 +355,25 @@ mod tests {
             err.contains("\"qr\" is no bar code system") && err.contains("jan13"),
             "{err}"
         );
+        assert!(!err.contains("upc-e") && !err.contains("jan8"), "{err}");
+        for (name, digits) in [("upc-e", 6), ("jan8", 7)] {
+            let err = system_named(name).unwrap_err();
+            assert_eq!(
+                err,
+                ReceiptSystemError::TooShort {
+                    name: name.to_owned(),
+                    digits
+                }
+            );
+            let text = err.to_string();
+            assert!(
+                text.starts_with(&format!(
+                    "\"{name}\" holds only {digits} digits, too few for a receipt number"
+                )),
+                "{text}"
+            );
+            assert!(text.contains("code128") && text.contains("upc-a"), "{text}");
+        }
     }
 
     #[test]

@@ -22,6 +22,7 @@ use konbini_domain::{Chain, PaperlessRef, Yen, time::business_date};
 use konbini_journal::{DayTotals, SaleRow};
 use konbini_register::{Effect, Ignored, LinkState, Msg, NewSale, Reason, Register, Slip};
 
+use super::tender;
 use super::text::Lang;
 
 /// Longest input line kept (a scan frame is at most a few hundred bytes).
@@ -30,8 +31,6 @@ pub const INPUT_MAX_CHARS: usize = 256;
 pub const HELD_MAX: usize = 64;
 /// Most lines of one paste that are used.
 pub const PASTE_MAX_LINES: usize = 100;
-/// Most digits of a tender typed in (up to ¥999,999,999,999).
-const TENDER_MAX_DIGITS: usize = 12;
 
 /// An input to the app.
 #[derive(Debug, Clone)]
@@ -195,8 +194,16 @@ pub enum Notice {
     Ignored(Ignored, Yen),
     /// A slip joined the sale.
     SlipAdded(Yen),
-    /// Cash was tendered.
+    /// Cash was tendered: the tender now.
     Tendered(Yen),
+    /// A typed line that looks like a barcode was read as one (never as cash), and refused.
+    NotCash(Reason, String),
+    /// The tender keyed was cleared.
+    TenderCleared,
+    /// The tender already given to the core (a sale whose commit failed) cannot be cleared.
+    TenderKept(Yen),
+    /// The clerk said no to a tender's question: it was not taken.
+    TenderDeclined(Yen),
     /// The sale is committed: its number and change.
     Completed(u64, Yen),
     /// The journal refused the sale; it is open again.
@@ -233,6 +240,8 @@ impl Notice {
         matches!(
             self,
             Notice::Rejected(..)
+                | Notice::NotCash(..)
+                | Notice::TenderKept(_)
                 | Notice::CommitFailed(_)
                 | Notice::PrintHeld(..)
                 | Notice::InputTooLong
@@ -275,6 +284,18 @@ pub struct KeyInForm {
     pub field: usize,
 }
 
+/// A question the clerk answers before anything happens (Enter or Y: yes; Esc or N: no).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Confirm {
+    /// Add `add` to the tender, which would give `change` (¥10,000 or more).
+    Tender {
+        /// The cash to add.
+        add: Yen,
+        /// The change it would give.
+        change: Yen,
+    },
+}
+
 /// The link and the devices, as the status bar shows them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Status {
@@ -304,6 +325,11 @@ pub struct App {
     pub help: bool,
     /// The input line.
     pub input: String,
+    /// Cash keyed for the open sale and not yet given to the core (`tender.rs`): fed as
+    /// one `tender` when the clerk completes, so it can be cleared until then.
+    pub tender: Yen,
+    /// A question up, waiting for the clerk's answer.
+    pub confirm: Option<Confirm>,
     /// What the last input did.
     pub notice: Option<Notice>,
     /// The last completed sale.
@@ -343,6 +369,8 @@ impl App {
             dialog: None,
             help: false,
             input: String::new(),
+            tender: Yen::ZERO,
+            confirm: None,
             notice: None,
             completed: None,
             status,
@@ -374,6 +402,15 @@ impl App {
         self.register.open_sale().is_some()
     }
 
+    /// The cash tendered for the open sale: what the core has, and what is keyed.
+    pub fn tendered(&self) -> Yen {
+        let fed = self
+            .register
+            .open_sale()
+            .map_or(Yen::ZERO, |s| s.tendered());
+        fed.checked_add(self.tender).unwrap_or(fed)
+    }
+
     /// One input at `now`; the jobs it makes, in order.
     pub fn handle(&mut self, input: Input, now: DateTime<FixedOffset>) -> Vec<Job> {
         // Never backwards (a clock stepped back): the session log's `at` may not decrease.
@@ -391,6 +428,13 @@ impl App {
                 if self.screen == Screen::Journal {
                     jobs.push(self.load_journal());
                 }
+            }
+        }
+        // Cash keyed for a sale that never opened (its slip refused) or is gone.
+        if !self.sale_open() && !self.busy() && self.held.is_empty() {
+            self.tender = Yen::ZERO;
+            if matches!(self.confirm, Some(Confirm::Tender { .. })) {
+                self.confirm = None;
             }
         }
         jobs
@@ -426,6 +470,9 @@ impl App {
             self.help = true;
             return;
         }
+        if let Some(question) = self.confirm.take() {
+            return self.confirm_key(key, question);
+        }
         if self.dialog.is_some() {
             return self.dialog_key(key, jobs);
         }
@@ -434,6 +481,69 @@ impl App {
             Screen::Journal => self.journal_key(key, jobs),
             Screen::DayClose => self.day_key(key, jobs),
         }
+    }
+
+    /// The clerk's answer to `question`; any other key leaves it up.
+    fn confirm_key(&mut self, key: KeyEvent, question: Confirm) {
+        let yes = matches!(
+            key.code,
+            KeyCode::Enter | KeyCode::Char('y') | KeyCode::Char('Y')
+        );
+        let no = matches!(
+            key.code,
+            KeyCode::Esc | KeyCode::Char('n') | KeyCode::Char('N')
+        );
+        match question {
+            Confirm::Tender { add, .. } if yes => self.take_tender(add),
+            Confirm::Tender { add, .. } if no => self.notice = Some(Notice::TenderDeclined(add)),
+            _ => self.confirm = Some(question),
+        }
+    }
+
+    /// Add `add` to the keyed tender, asking first when the change would be large.
+    fn add_tender(&mut self, add: Yen) {
+        if !(self.sale_open() || self.busy()) {
+            self.notice = Some(Notice::Ignored(Ignored::NoOpenSale, Yen::ZERO));
+            return;
+        }
+        let Some(after) = self.tendered().checked_add(add) else {
+            self.notice = Some(Notice::Ignored(Ignored::TenderOverflow, Yen::ZERO));
+            return;
+        };
+        // Asked only once the total is known (a first slip still being checked has none).
+        let change = self
+            .register
+            .open_sale()
+            .and_then(|s| tender::change(s.total(), after));
+        if tender::needs_confirm(change) {
+            self.confirm = Some(Confirm::Tender {
+                add,
+                change: change.unwrap_or(Yen::ZERO),
+            });
+            return;
+        }
+        self.take_tender(add);
+    }
+
+    fn take_tender(&mut self, add: Yen) {
+        match self.tender.checked_add(add) {
+            Some(t) => {
+                self.tender = t;
+                self.notice = Some(Notice::Tendered(self.tendered()));
+            }
+            None => self.notice = Some(Notice::Ignored(Ignored::TenderOverflow, Yen::ZERO)),
+        }
+    }
+
+    /// The Delete key: the keyed tender is cleared (the core's, after a failed commit, stays).
+    fn clear_tender(&mut self) {
+        self.tender = Yen::ZERO;
+        let fed = self.tendered();
+        self.notice = Some(if fed > Yen::ZERO {
+            Notice::TenderKept(fed)
+        } else {
+            Notice::TenderCleared
+        });
     }
 
     fn ask_quit(&mut self) {
@@ -450,12 +560,19 @@ impl App {
             // `docs/cli.md`: Esc cancels the open sale (and whatever was being typed).
             KeyCode::Esc => {
                 self.input.clear();
+                self.tender = Yen::ZERO;
                 if self.sale_open() || self.busy() {
                     self.submit(Event::Cancel, jobs);
                 }
             }
             KeyCode::Backspace => {
                 self.input.pop();
+            }
+            KeyCode::Delete => self.clear_tender(),
+            KeyCode::F(n) if tender::note_for_key(n).is_some() => {
+                if let Some(note) = tender::note_for_key(n) {
+                    self.add_tender(note);
+                }
             }
             KeyCode::F(2) => {
                 self.dialog = Some(KeyInForm {
@@ -516,6 +633,23 @@ impl App {
             let completing = matches!(self.held.back(), Some((_, Event::Complete)))
                 || (self.committing.is_some() && self.held.is_empty());
             if (self.sale_open() || self.busy()) && !completing {
+                if self.tender > Yen::ZERO {
+                    // Short of the total: said now, and the keyed cash stays keyed (the
+                    // core, given it, could not give it back). While a slip is still being
+                    // checked the total is not known: the core decides, as a replay would.
+                    if !self.busy()
+                        && let Some(sale) = self.register.open_sale()
+                        && let Some(short) = sale
+                            .total()
+                            .checked_sub(self.tendered())
+                            .filter(|s| *s > Yen::ZERO)
+                    {
+                        self.notice = Some(Notice::Ignored(Ignored::InsufficientTender, short));
+                        return;
+                    }
+                    let cash = std::mem::replace(&mut self.tender, Yen::ZERO);
+                    self.submit(Event::Tender(cash), jobs);
+                }
                 self.submit(Event::Complete, jobs);
             }
             return;
@@ -527,9 +661,10 @@ impl App {
     fn line(&mut self, text: &str, jobs: &mut Vec<Job>) {
         let digits = text.bytes().all(|b| b.is_ascii_digit());
         let open = self.sale_open() || self.busy();
-        if open && digits && text.len() != 44 && text.len() <= TENDER_MAX_DIGITS {
+        // A barcode attempt (8 digits or more, an AIM prefix) is scanned, never cash.
+        if open && digits && !tender::looks_like_barcode(text) {
             match text.parse::<u64>() {
-                Ok(yen) if yen > 0 => self.submit(Event::Tender(Yen::new(yen)), jobs),
+                Ok(yen) if yen > 0 => self.add_tender(Yen::new(yen)),
                 _ => self.notice = Some(Notice::ZeroTender),
             }
         } else {
@@ -690,6 +825,10 @@ impl App {
         // succeeded (a failed commit reopens the sale and must not replay as one).
         let first = jobs.len();
         let complete = event == Event::Complete;
+        // Digits typed during a sale and read as a barcode: its refusal says it was no cash.
+        let not_cash = self.sale_open()
+            && matches!(&event, Event::Scan(f)
+                if f.bytes().all(|b| b.is_ascii_digit()) && tender::looks_like_barcode(f));
         if !complete {
             jobs.push(Job::Record {
                 at,
@@ -698,6 +837,9 @@ impl App {
         }
         let msg = event.into_msg(at);
         self.feed(msg, jobs);
+        if not_cash && let Some(Notice::Rejected(r, detail)) = &self.notice {
+            self.notice = Some(Notice::NotCash(*r, detail.clone()));
+        }
         if complete && !jobs[first..].iter().any(|j| matches!(j, Job::Commit(_))) {
             jobs.insert(
                 first,

@@ -2,6 +2,7 @@
 //!
 //! - `app`: the screen's state and `handle(Input) -> Vec<Job>`; feeds the register core.
 //! - `view`: draws an `App` (read-only).
+//! - `tender`: the rules of keyed cash (a barcode attempt is never cash).
 //! - `text`: every word, Japanese and English.
 //! - `worker`: carries out jobs against the journal, printer, session log and network.
 //! - `record`: the session log (a scan log a replay turns into the same sales).
@@ -17,6 +18,7 @@
 pub mod app;
 pub mod config;
 pub mod record;
+pub mod tender;
 pub mod text;
 pub mod view;
 pub mod worker;

@@ -17,7 +17,7 @@ use konbini_journal::{PrintState, SaleRow};
 use konbini_register::{Slip, SlipKind};
 
 use super::app::{
-    App, Completed, JournalState, KeyInForm, Notice, PrinterState, ScannerState, Screen,
+    App, Completed, Confirm, JournalState, KeyInForm, Notice, PrinterState, ScannerState, Screen,
 };
 use super::text::{Labels, Lang, ignored, labels, reason};
 
@@ -71,10 +71,13 @@ pub fn draw(frame: &mut Frame, app: &App) {
     draw_input(frame, input, app, l);
     draw_notice(frame, notice, app);
     draw_status(frame, status, app, l);
-    let hint = if app.dialog.is_some() {
+    let hint = if app.confirm.is_some() {
+        l.keys_confirm
+    } else if app.dialog.is_some() {
         l.keys_dialog
     } else {
         match app.screen {
+            Screen::Sale if app.sale_open() => l.keys_sale_open,
             Screen::Sale => l.keys_sale,
             Screen::Journal => l.keys_journal,
             Screen::DayClose => l.keys_day,
@@ -84,9 +87,50 @@ pub fn draw(frame: &mut Frame, app: &App) {
     if let Some(form) = &app.dialog {
         draw_dialog(frame, area, form, app, l);
     }
+    if let Some(question) = &app.confirm {
+        draw_confirm(frame, area, question, app.lang, l);
+    }
     if app.help {
         draw_help(frame, area, l);
     }
+}
+
+/// A question's words.
+pub fn confirm_text(question: &Confirm, lang: Lang) -> Vec<String> {
+    match question {
+        Confirm::Tender { add, change } => match lang {
+            Lang::Ja => vec![
+                format!("お預り {add} を加えると、おつりが {change} になります。"),
+                "金額に間違いはありませんか？".to_owned(),
+            ],
+            Lang::En => vec![
+                format!("Adding {add} to the tender gives {change} in change."),
+                "Is that amount right?".to_owned(),
+            ],
+        },
+    }
+}
+
+fn draw_confirm(frame: &mut Frame, area: Rect, question: &Confirm, lang: Lang, l: &Labels) {
+    let text = confirm_text(question, lang);
+    let rect = centered(area, 64, text.len() as u16 + 4);
+    frame.render_widget(Clear, rect);
+    let mut lines: Vec<Line> = vec![Line::from("")];
+    lines.extend(text.into_iter().map(|t| Line::from(format!(" {t}"))));
+    lines.push(Line::from(Span::styled(
+        format!(" {}", l.keys_confirm),
+        DIM,
+    )));
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .title(format!(" {} ", l.confirm_title))
+        .border_style(YELLOW);
+    frame.render_widget(
+        Paragraph::new(lines)
+            .block(block)
+            .wrap(Wrap { trim: false }),
+        rect,
+    );
 }
 
 fn draw_header(frame: &mut Frame, area: Rect, app: &App, l: &Labels) {
@@ -264,7 +308,7 @@ fn draw_totals(frame: &mut Frame, area: Rect, app: &App, l: &Labels) {
     let (total, tendered, last) = match (app.register().open_sale(), &app.completed) {
         (Some(s), _) => {
             let total = s.total();
-            let tendered = s.tendered();
+            let tendered = app.tendered();
             let last = match tendered.checked_sub(total) {
                 Some(change) if tendered > Yen::ZERO => (l.change, change, GREEN),
                 Some(_) => (l.change, Yen::ZERO, Style::new()),
@@ -552,6 +596,27 @@ pub fn notice_text(notice: &Notice, lang: Lang) -> String {
         Notice::Ignored(i, short) => ignored(lang, *i, *short),
         Notice::SlipAdded(yen) => lang.pick(format!("追加しました {yen}"), format!("Added {yen}")),
         Notice::Tendered(yen) => lang.pick(format!("お預り {yen}"), format!("Tendered {yen}")),
+        Notice::NotCash(r, _) => match lang {
+            Lang::Ja => format!(
+                "8桁以上の数字はお預りにせず、バーコードとして読みました：{}",
+                reason(lang, *r)
+            ),
+            Lang::En => format!(
+                "8 or more digits are read as a barcode, never as cash: {}",
+                reason(lang, *r)
+            ),
+        },
+        Notice::TenderCleared => lang
+            .pick("お預りを取り消しました", "Tender cleared")
+            .to_owned(),
+        Notice::TenderKept(yen) => lang.pick(
+            format!("記録済みのお預り {yen} は取り消せません。Esc でお取引を取消してください"),
+            format!("The recorded tender of {yen} stays: press Esc to cancel the sale"),
+        ),
+        Notice::TenderDeclined(yen) => lang.pick(
+            format!("お預り {yen} は加えませんでした"),
+            format!("The tender of {yen} was not taken"),
+        ),
         Notice::Completed(seq, change) => lang.pick(
             format!("お会計完了 No.{seq:06}  おつり {change}"),
             format!("Sale No.{seq:06} complete. Change {change}"),

@@ -422,3 +422,78 @@ fn a_sale_rung_up_while_the_last_one_commits_completes_too() {
         h.screen()
     );
 }
+
+#[test]
+fn a_mistyped_barcode_is_never_cash_and_big_change_is_asked_about() {
+    let dir = tempdir();
+    let mut h = harness(dir.path());
+    h.line(&slip("9501", 1_630, None));
+    // Eight digits or more during a sale: read as a barcode, refused, never tendered.
+    h.line("12345678");
+    let screen = h.screen();
+    assert!(
+        screen.contains("8桁以上の数字はお預りにせず、バーコードとして読みました"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("払込票のバーコードではありません"),
+        "{screen}"
+    );
+    assert_eq!(h.app.tendered(), Yen::ZERO);
+    assert_eq!(h.app.register().open_sale().unwrap().slips().len(), 1);
+    h.line("]C1123");
+    assert_eq!(h.app.tendered(), Yen::ZERO);
+    assert!(h.screen().contains("払込票のバーコードではありません"));
+    // The note keys add up; Delete clears.
+    h.key(KeyCode::F(7));
+    h.key(KeyCode::F(8));
+    assert_eq!(h.app.tendered(), Yen::new(6_000));
+    assert!(h.screen().contains("お預り ¥6,000"), "{}", h.screen());
+    h.key(KeyCode::Delete);
+    assert_eq!(h.app.tendered(), Yen::ZERO);
+    assert!(h.screen().contains("お預りを取り消しました"));
+    // Not enough: said, and the keyed cash stays to be added to.
+    h.line("1000");
+    h.key(KeyCode::Enter);
+    assert!(
+        h.screen().contains("お預りが ¥630 不足しています"),
+        "{}",
+        h.screen()
+    );
+    h.key(KeyCode::Delete);
+    // ¥10,000 or more of change: asked; No leaves the sale and the tender as they were.
+    h.line("20000");
+    assert!(h.app.confirm.is_some());
+    insta::assert_snapshot!("confirm_tender_ja", h.screen());
+    h.key(KeyCode::Esc);
+    assert!(h.app.confirm.is_none());
+    assert_eq!(h.app.tendered(), Yen::ZERO);
+    assert!(
+        h.app.register().open_sale().is_some(),
+        "Esc answered, not cancelled"
+    );
+    h.key(KeyCode::F(9));
+    h.key(KeyCode::F(10));
+    h.key(KeyCode::F(10));
+    insta::assert_snapshot!("confirm_tender_en", h.screen());
+    h.key(KeyCode::Char('y'));
+    assert_eq!(h.app.tendered(), Yen::new(20_000));
+    h.key(KeyCode::F(9));
+    h.key(KeyCode::Enter);
+    assert!(
+        h.screen().contains("お会計完了 No.000001  おつり ¥18,370"),
+        "{}",
+        h.screen()
+    );
+    drop(h);
+
+    // The session log holds one tender of the final cash; a replay makes the same sale.
+    let log = std::fs::read_to_string(dir.path().join("session.jsonl")).unwrap();
+    let tenders: Vec<&str> = log.lines().filter(|l| l.contains("\"tender\"")).collect();
+    assert_eq!(tenders.len(), 1, "{log}");
+    assert!(tenders[0].contains("\"tender\":20000"), "{log}");
+    let fresh = dir.path().join("replayed.db");
+    let summary = replay_json(&dir.path().join("session.jsonl"), &fresh, &[]);
+    assert_eq!(summary["change_yen"], 18_370, "{summary}");
+    assert_eq!(export(&dir.path().join("konbini.db")), export(&fresh));
+}

@@ -338,3 +338,41 @@ fn without_a_terminal_the_register_says_so_and_creates_nothing() {
         "no journal, no session log"
     );
 }
+
+pub const F8: &str = "\x1b[19~";
+pub const DELETE: &str = "\x1b[3~";
+
+#[test]
+fn a_mistyped_barcode_is_refused_not_taken_as_cash() {
+    let dir = tempdir();
+    let mut args = vec!["register"];
+    args.extend(OFFLINE);
+    let mut pty = Pty::spawn(&args, dir.path(), (120, 40));
+    pty.wait_for("F2 番号入力", Duration::from_secs(20));
+    pty.send(&scanned("9601", 1_630).replace("\r\n", "\r"));
+    pty.wait_for("合計 ¥1,630", Duration::from_secs(10));
+    // A damaged barcode typed by hand: refused as a bad slip, with the reason.
+    pty.send("12345678\r");
+    let screen = pty.wait_for("バーコードとして読みました", Duration::from_secs(10));
+    assert!(
+        screen.contains("払込票のバーコードではありません"),
+        "{screen}"
+    );
+    assert!(!screen.contains("お預り ¥12,345,678"), "{screen}");
+    // A note key, cleared, then a tender whose change is asked about and refused.
+    pty.send(F8);
+    pty.wait_for("お預り ¥5,000", Duration::from_secs(10));
+    pty.send(DELETE);
+    pty.wait_for("お預りを取り消しました", Duration::from_secs(10));
+    pty.send("20000\r");
+    pty.wait_for("おつりが ¥18,370 になります", Duration::from_secs(10));
+    pty.send("n");
+    pty.wait_for("お預り ¥20,000 は加えませんでした", Duration::from_secs(10));
+    pty.send("2000\r\r");
+    let screen = pty.wait_for("お会計完了 No.000001", Duration::from_secs(10));
+    assert!(screen.contains("おつり ¥370"), "{screen}");
+    pty.send("q");
+    assert!(pty.wait_exit(Duration::from_secs(15)).success());
+    let exported = export(&dir.path().join("konbini.db"));
+    assert!(exported.contains("\"tendered_yen\":2000"), "{exported}");
+}

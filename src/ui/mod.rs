@@ -96,9 +96,14 @@ pub fn run(args: &RegisterArgs) -> anyhow::Result<()> {
     let journal: SharedJournal = Arc::new(Mutex::new(journal));
     let receipts = ReceiptDir::create(&settings.receipts)
         .with_context(|| format!("receipts directory {}", settings.receipts.display()))?
-        .with_barcodes(settings.barcodes);
+        .with_barcodes(settings.barcodes)
+        .with_style(settings.receipt_style.clone());
     let reports = receipts.clone();
-    let recorder = record::Recorder::create(&settings.record, &settings.station)?;
+    let recorder = record::Recorder::create_with_float(
+        &settings.record,
+        &settings.station,
+        settings.drawer_float,
+    )?;
     let printer = match &settings.printer {
         None => Printer::Virtual(receipts),
         Some((path, baud, columns)) => Printer::Port {
@@ -106,6 +111,7 @@ pub fn run(args: &RegisterArgs) -> anyhow::Result<()> {
             baud: *baud,
             columns: *columns,
             barcodes: settings.barcodes,
+            style: settings.receipt_style.clone(),
             port: Mutex::new(None),
         },
     };
@@ -134,7 +140,8 @@ pub fn run(args: &RegisterArgs) -> anyhow::Result<()> {
         settings.lang,
         initial_status(&settings),
         now_jst(),
-    );
+    )
+    .with_store_settings(settings.drawer_float, settings.receipt_style.stamp.clone());
 
     // Anything written to stderr while the screen is up (a library's warning, the network
     // simulator's log lines) would be drawn over it: it goes to a log beside the session.
@@ -275,6 +282,11 @@ fn main_loop(
             inputs.push(Input::Tick);
         }
         for input in inputs {
+            // The clerk's screen says trouble in the clerk's language; its words (a path,
+            // an OS error, in English) go to the session's stderr log, where they are kept.
+            if let Input::Answer(Answer::Trouble(why)) = &input {
+                eprintln!("konbini register: {why}");
+            }
             let jobs = app.handle(input, now_jst());
             dispatch(jobs, services, journal_jobs, device_jobs, tx);
         }
@@ -299,7 +311,12 @@ fn dispatch(
         match job {
             Job::Record { .. }
             | Job::CheckPaid(_)
-            | Job::Commit(_)
+            | Job::Commit { .. }
+            | Job::RecordCancel(_)
+            | Job::CloseDay { .. }
+            | Job::LoadDay { .. }
+            | Job::LoadAlerts
+            | Job::Acknowledge { .. }
             | Job::WakeSync
             | Job::LoadJournal { .. } => {
                 let _ = journal_jobs.send(job);
@@ -316,7 +333,7 @@ fn dispatch(
             Job::OpenDrawer
             | Job::Print
             | Job::Reprint(_)
-            | Job::DayClose { .. }
+            | Job::PrintReport { .. }
             | Job::NextDemoScan
             | Job::NextDemoKeyIn => {
                 let _ = device_jobs.send(job);

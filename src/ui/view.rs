@@ -794,16 +794,35 @@ fn draw_journal(frame: &mut Frame, area: Rect, app: &App, l: &Labels) {
         );
         return;
     }
-    let header = Row::new([
-        l.col_seq,
-        l.col_time,
-        l.col_slips,
-        l.total,
-        l.tendered,
-        l.change,
-        l.col_sync,
-        l.col_print,
-    ])
+    // Narrow: the cash handed over and the change give way; every column left is whole.
+    let wide = area.width >= 82;
+    let pick = |cells: Vec<Cell<'static>>| -> Vec<Cell<'static>> {
+        if wide {
+            cells
+        } else {
+            cells
+                .into_iter()
+                .enumerate()
+                .filter(|(i, _)| *i != 4 && *i != 5)
+                .map(|(_, c)| c)
+                .collect()
+        }
+    };
+    let header = Row::new(pick(
+        [
+            l.col_seq,
+            l.col_time,
+            l.col_slips,
+            l.total,
+            l.tendered,
+            l.change,
+            l.col_sync,
+            l.col_print,
+        ]
+        .into_iter()
+        .map(Cell::from)
+        .collect(),
+    ))
     .style(Style::new().add_modifier(Modifier::BOLD | Modifier::UNDERLINED));
     let visible = area.height.saturating_sub(3) as usize;
     let first = app.selected.saturating_sub(visible.saturating_sub(1));
@@ -820,7 +839,7 @@ fn draw_journal(frame: &mut Frame, area: Rect, app: &App, l: &Labels) {
                 PrintState::Queued { .. } => Cell::from(l.not_printed).style(YELLOW),
             };
             let time = row.at.get(11..19).unwrap_or(&row.at).to_owned();
-            let r = Row::new([
+            let r = Row::new(pick(vec![
                 Cell::from(format!("{:06}", row.seq)),
                 Cell::from(time),
                 Cell::from(row.slips.to_string()),
@@ -829,28 +848,20 @@ fn draw_journal(frame: &mut Frame, area: Rect, app: &App, l: &Labels) {
                 Cell::from(Line::from(row.change.to_string()).alignment(Alignment::Right)),
                 Cell::from(sync).style(sync_style),
                 print,
-            ]);
+            ]));
             if i == app.selected {
                 r.style(Style::new().add_modifier(Modifier::REVERSED))
             } else {
                 r
             }
         });
-    let table = Table::new(
-        rows,
-        [
-            Constraint::Length(7),
-            Constraint::Length(9),
-            Constraint::Length(6),
-            Constraint::Length(12),
-            Constraint::Length(12),
-            Constraint::Length(12),
-            Constraint::Length(12),
-            Constraint::Length(6),
-        ],
-    )
-    .header(header)
-    .block(block);
+    let widths: Vec<Constraint> = [7, 9, 6, 12, 12, 12, 12, 6]
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| wide || (*i != 4 && *i != 5))
+        .map(|(_, w)| Constraint::Length(w))
+        .collect();
+    let table = Table::new(rows, widths).header(header).block(block);
     frame.render_widget(table, area);
 }
 
@@ -1369,11 +1380,21 @@ fn draw_dialog(frame: &mut Frame, area: Rect, form: &KeyInForm, app: &App, l: &L
     } else {
         " ".to_owned()
     })];
-    chain_line.extend(chains);
+    // Narrow: the four names on two lines (the blank line under them gives way).
+    let (first, second): (Vec<Span>, Vec<Span>) = if rect.width < 72 {
+        let mut first = chains;
+        let second = first.split_off(4);
+        (first, second)
+    } else {
+        (chains, Vec::new())
+    };
+    chain_line.extend(first);
+    let mut second_line = vec![Span::raw(" ")];
+    second_line.extend(second);
     let lines = vec![
         Line::from(""),
         Line::from(chain_line),
-        Line::from(""),
+        Line::from(second_line),
         Line::from(vec![
             Span::raw(format!(" {}", pad(l.dialog_code, 16))),
             Span::styled(format!("{:<22}", form.payment_code), focus(1)),

@@ -587,6 +587,16 @@ fn voids_esc_and_the_day_close_on_screen_in_both_languages_and_a_replay_makes_th
     // The day close: the reading, the counted cash, the question, the Z report.
     h.advance(chrono::Duration::hours(11));
     h.key(KeyCode::F(4));
+    // X prints the reading (no number: it closes nothing).
+    h.key(KeyCode::Char('x'));
+    let reading = std::fs::read_dir(dir.path().join("receipts"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .find(|n| n.starts_with("X-T01-") && n.ends_with(".txt"))
+        .expect("the X report printed");
+    let x = std::fs::read_to_string(dir.path().join("receipts").join(reading)).unwrap();
+    assert!(x.contains("点検レポート（X）"), "{x}");
+    assert!(!x.contains("実在高"), "a reading has no counted cash: {x}");
     h.type_text("3900");
     let screen = h.screen();
     assert!(screen.contains("営業日 2026-12-01"), "{screen}");
@@ -595,9 +605,9 @@ fn voids_esc_and_the_day_close_on_screen_in_both_languages_and_a_replay_makes_th
         "typed, the difference shows: {screen}"
     );
     h.key(KeyCode::Enter);
-    insta::assert_snapshot!("close_question_ja", h.screen());
-    h.key(KeyCode::Char('y'));
     let dir_text = dir.path().display().to_string();
+    insta::assert_snapshot!("close_question_ja", h.screen().replace(&dir_text, "[dir]"));
+    h.key(KeyCode::Char('y'));
     insta::assert_snapshot!("z_report_ja", h.screen().replace(&dir_text, "[dir]"));
     h.key(KeyCode::F(9));
     insta::assert_snapshot!("z_report_en", h.screen().replace(&dir_text, "[dir]"));
@@ -814,4 +824,22 @@ fn every_column_whole_at_120x40_in_both_languages_and_usable_at_60x16() {
     h.key(KeyCode::F(9));
     insta::assert_snapshot!("small_en", h.screen());
     assert!(h.screen().contains("Net -"));
+    h.key(KeyCode::F(9));
+    // The key-in dialog: all four chains whole; the journal: its columns whole.
+    h.key(KeyCode::F(2));
+    let screen = h.screen();
+    for name in [
+        "ファミリーマート",
+        "ローソン",
+        "ミニストップ",
+        "セイコーマート",
+    ] {
+        assert!(screen.contains(name), "{name} cut:\n{screen}");
+    }
+    h.key(KeyCode::Esc);
+    h.line("60000");
+    h.key(KeyCode::Enter);
+    h.key(KeyCode::Enter);
+    h.key(KeyCode::F(3));
+    insta::assert_snapshot!("small_journal_ja", h.screen());
 }

@@ -152,7 +152,10 @@ pub fn confirm_text(question: &Confirm, lang: Lang) -> Vec<String> {
                 format!("お預り {tendered} と払込票はお客様にお返しください。よろしいですか？"),
             ],
             Lang::En => vec![
-                format!("Cancel this sale ({slips} slips, {total})."),
+                format!(
+                    "Cancel this sale ({slips} slip{}, {total}).",
+                    if *slips == 1 { "" } else { "s" }
+                ),
                 format!("Hand back {tendered} tendered and the slips. Go ahead?"),
             ],
         },

@@ -161,6 +161,9 @@ fn key_in_dialog_journal_and_day_close_screens() {
     let dir_text = dir.path().display().to_string();
     insta::assert_snapshot!("day_close", screen.replace(&dir_text, "[dir]"));
     assert!(screen.contains("¥14,780"), "{screen}");
+    h.key(KeyCode::F(9));
+    insta::assert_snapshot!("day_close_en", h.screen().replace(&dir_text, "[dir]"));
+    h.key(KeyCode::F(9));
     // A reading prints nothing unless asked, and closes nothing.
     assert!(!dir.path().join("receipts/Z-T01-0001.txt").exists());
 }
@@ -543,8 +546,19 @@ fn voids_esc_and_the_day_close_on_screen_in_both_languages_and_a_replay_makes_th
     // ↓↓ selects slip 2; Delete asks before it voids; N keeps it.
     h.key(KeyCode::Down);
     h.key(KeyCode::Down);
+    // The selected slip is shown reversed.
+    let row = row_of(&mut h, "¥2,000");
+    let buffer = h.draw().clone();
+    assert!(
+        buffer[(1, row)]
+            .modifier
+            .contains(ratatui::style::Modifier::REVERSED)
+    );
     h.key(KeyCode::Delete);
     insta::assert_snapshot!("void_question_ja", h.screen());
+    h.key(KeyCode::F(9));
+    insta::assert_snapshot!("void_question_en", h.screen());
+    h.key(KeyCode::F(9));
     h.key(KeyCode::Char('n'));
     assert_eq!(h.app.register().open_sale().unwrap().slips().len(), 3);
     assert!(h.screen().contains("お取引はそのままです"));
@@ -572,6 +586,9 @@ fn voids_esc_and_the_day_close_on_screen_in_both_languages_and_a_replay_makes_th
     h.line("1000");
     h.key(KeyCode::Esc);
     insta::assert_snapshot!("cancel_question_en", h.screen());
+    h.key(KeyCode::F(9));
+    insta::assert_snapshot!("cancel_question_ja", h.screen());
+    h.key(KeyCode::F(9));
     h.key(KeyCode::Esc);
     assert!(
         h.app.register().open_sale().is_some(),
@@ -607,6 +624,9 @@ fn voids_esc_and_the_day_close_on_screen_in_both_languages_and_a_replay_makes_th
     h.key(KeyCode::Enter);
     let dir_text = dir.path().display().to_string();
     insta::assert_snapshot!("close_question_ja", h.screen().replace(&dir_text, "[dir]"));
+    h.key(KeyCode::F(9));
+    insta::assert_snapshot!("close_question_en", h.screen().replace(&dir_text, "[dir]"));
+    h.key(KeyCode::F(9));
     h.key(KeyCode::Char('y'));
     insta::assert_snapshot!("z_report_ja", h.screen().replace(&dir_text, "[dir]"));
     h.key(KeyCode::F(9));
@@ -716,6 +736,9 @@ fn a_slip_the_network_would_not_credit_is_an_alert_until_acknowledged() {
         .unwrap();
     h.input(Input::Tick);
     insta::assert_snapshot!("alert_banner_ja", h.screen());
+    h.key(KeyCode::F(9));
+    insta::assert_snapshot!("alert_banner_en", h.screen());
+    h.key(KeyCode::F(9));
     let screen = h.screen();
     let bar = screen.lines().find(|l| l.contains("回線")).unwrap();
     assert!(bar.contains("要確認 2"), "{bar}");

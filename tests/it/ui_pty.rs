@@ -626,3 +626,47 @@ fn a_day_closed_then_a_sale_belongs_to_the_next_business_day() {
     assert!(!dir.path().join("receipts/Z-T01-0002.txt").exists());
     assert_eq!(std::fs::read_to_string(&z).unwrap(), z_text);
 }
+
+#[test]
+fn the_stamp_duty_setting_is_said_alike_on_screen_and_on_the_receipt() {
+    let dir = tempdir();
+    std::fs::write(
+        dir.path().join("konbini.toml"),
+        "[store]\nstamp_duty = \"declaration\"\ntax_office = \"札幌北税務署\"\n",
+    )
+    .unwrap();
+    let mut args = vec!["register"];
+    args.extend(OFFLINE);
+    let mut pty = Pty::spawn(&args, dir.path(), (120, 40));
+    pty.wait_for("F2 番号入力", Duration::from_secs(20));
+    // ¥54,000: its barcode's stamp flag is set.
+    let frame = konbini_domain::BillBarcode::build(&konbini_domain::BillFields {
+        company_code: "958001",
+        free_area: "9961",
+        reissue: 0,
+        deadline: konbini_domain::Deadline::None,
+        stamp: true,
+        amount: konbini_domain::Yen::new(54_000),
+    })
+    .unwrap();
+    pty.send(&format!("{frame}\r"));
+    let screen = pty.wait_for(
+        "印紙税は申告納付（札幌北税務署承認済）",
+        Duration::from_secs(10),
+    );
+    assert!(
+        !screen.contains("割印"),
+        "no stamp to affix and seal: {screen}"
+    );
+    pty.send("60000\r");
+    pty.wait_for("お預り ¥60,000", Duration::from_secs(10));
+    pty.send("\r");
+    pty.wait_for("お会計完了 No.000001", Duration::from_secs(10));
+    pty.send("q");
+    assert!(pty.wait_exit(Duration::from_secs(15)).success());
+    let receipt = std::fs::read_to_string(dir.path().join("receipts/T01-000001.txt")).unwrap();
+    assert!(
+        receipt.contains("収入印紙 印紙税申告納付につき札幌北税務署承認済"),
+        "{receipt}"
+    );
+}

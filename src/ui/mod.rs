@@ -314,15 +314,15 @@ fn dispatch(
             | Job::Commit { .. }
             | Job::RecordCancel(_)
             | Job::CloseDay { .. }
-            | Job::LoadDay { .. }
             | Job::LoadAlerts
             | Job::Acknowledge { .. }
             | Job::WakeSync
             | Job::LoadJournal { .. } => {
                 let _ = journal_jobs.send(job);
             }
-            // A look-up can take seconds when the network is down: its own thread.
-            Job::Lookup { .. } => {
+            // A look-up can take seconds when the network is down, and adding up a long
+            // day (the reading) as long: each on its own thread.
+            Job::Lookup { .. } | Job::LoadDay { .. } => {
                 let (services, tx) = (services.clone(), tx.clone());
                 std::thread::spawn(move || {
                     for answer in services.run(job) {

@@ -219,10 +219,15 @@ impl Services {
                 }
             }
             Job::CloseDay { request, float } => self.close_day(&request, float),
-            Job::LoadDay { at, float } => match lock(&self.journal).x_report(&at, float) {
-                Ok(report) => vec![Answer::Day(Box::new(report))],
-                Err(e) => vec![Answer::Trouble(e.to_string())],
-            },
+            // On a connection of its own: adding up a long day must not hold the writer
+            // (commits go on meanwhile). One read snapshot, as every report.
+            Job::LoadDay { at, float } => {
+                let path = lock(&self.journal).path().to_owned();
+                match Journal::open_read_only(&path).and_then(|j| j.x_report(&at, float)) {
+                    Ok(report) => vec![Answer::Day(Box::new(report))],
+                    Err(e) => vec![Answer::Trouble(e.to_string())],
+                }
+            }
             Job::PrintReport { report, again } => {
                 let receipt =
                     Receipt::for_report(&self.station, &report, self.printer.style().lang);

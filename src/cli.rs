@@ -12,7 +12,7 @@ use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::replay::synth::{SynthOptions, write_log};
-use crate::replay::{Observer, ReplayOptions, replay};
+use crate::replay::{Observer, ReplayOptions};
 use konbini_journal::Journal;
 
 /// A konbini point-of-sale terminal simulator.
@@ -308,6 +308,10 @@ enum JournalCommand {
         /// Include each slip's id (the upstream idempotency key; unique per journal).
         #[arg(long)]
         with_ids: bool,
+        /// Also the non-sale records (voids, cancelled sales, day closes), each placed
+        /// after the sale it follows, with `"record"` naming its kind.
+        #[arg(long)]
+        with_records: bool,
     },
 }
 
@@ -444,28 +448,32 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             max_offline_hours,
             group_sales,
             config,
-        } => run_replay(
-            ReplayOptions {
-                barcodes: crate::ui::config::replay_barcodes(config.as_deref())?,
-                log,
-                journal,
-                receipts,
-                upstream: upstream.map(|url| crate::replay::UpstreamOptions {
-                    url,
-                    terminal_id: terminal_id.unwrap_or_default(),
-                    terminal_secret: terminal_secret.unwrap_or_default(),
-                    drain_timeout: Duration::from_secs_f64(drain_timeout),
-                    limits: konbini_register::OfflineLimits {
-                        max_unsent: konbini_domain::Yen::new(max_unsent_yen),
-                        max_age: chrono::Duration::hours(i64::from(max_offline_hours)),
-                    },
-                    runtime: None,
-                    latency: None,
-                }),
-                group_sales,
-            },
-            json,
-        ),
+        } => {
+            let (barcodes, style) = crate::ui::config::replay_receipts(config.as_deref())?;
+            run_replay(
+                ReplayOptions {
+                    barcodes,
+                    log,
+                    journal,
+                    receipts,
+                    upstream: upstream.map(|url| crate::replay::UpstreamOptions {
+                        url,
+                        terminal_id: terminal_id.unwrap_or_default(),
+                        terminal_secret: terminal_secret.unwrap_or_default(),
+                        drain_timeout: Duration::from_secs_f64(drain_timeout),
+                        limits: konbini_register::OfflineLimits {
+                            max_unsent: konbini_domain::Yen::new(max_unsent_yen),
+                            max_age: chrono::Duration::hours(i64::from(max_offline_hours)),
+                        },
+                        runtime: None,
+                        latency: None,
+                    }),
+                    group_sales,
+                },
+                &style,
+                json,
+            )
+        }
         Command::Journal { command } => run_journal(command),
         Command::SynthLog {
             sales,
@@ -697,7 +705,11 @@ fn run_network(args: NetworkArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-fn run_replay(opts: ReplayOptions, json: bool) -> anyhow::Result<ExitCode> {
+fn run_replay(
+    opts: ReplayOptions,
+    style: &konbini_devices::receipt::ReceiptStyle,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
     let bar = (!json && std::io::stderr().is_terminal()).then(|| {
         let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
         bar.set_style(
@@ -710,7 +722,7 @@ fn run_replay(opts: ReplayOptions, json: bool) -> anyhow::Result<ExitCode> {
         log: opts.log.clone(),
         bar,
     };
-    let result = replay(&opts, &mut observer);
+    let result = crate::replay::replay_styled(&opts, style, &mut observer);
     if let Some(bar) = &observer.bar {
         bar.finish_and_clear();
     }
@@ -1006,7 +1018,7 @@ fn run_journal(command: JournalCommand) -> anyhow::Result<ExitCode> {
         } => {
             let report = Journal::open_read_only(&journal)?.verify(expect_head.as_deref())?;
             println!(
-                "OK: journal {} holds {} sales ({} slips), chain intact, head {}; {}",
+                "OK: journal {} holds {} sales ({} slips), chain intact, head {}; {}{}",
                 journal.display(),
                 report.sales,
                 report.slips,
@@ -1016,13 +1028,22 @@ fn run_journal(command: JournalCommand) -> anyhow::Result<ExitCode> {
                     None => "outbox states not provable (the journal predates verdict \
                              records: open it with `konbini replay` or `register` to add them)"
                         .to_owned(),
+                },
+                match report.records {
+                    Some(n) if n > 0 =>
+                        format!("; {n} non-sale records (voids, cancels, day closes) intact"),
+                    _ => String::new(),
                 }
             );
         }
-        JournalCommand::Export { journal, with_ids } => {
+        JournalCommand::Export {
+            journal,
+            with_ids,
+            with_records,
+        } => {
             let stdout = std::io::stdout();
             let mut out = std::io::BufWriter::new(stdout.lock());
-            Journal::open_read_only(&journal)?.export(&mut out, with_ids)?;
+            Journal::open_read_only(&journal)?.export_with(&mut out, with_ids, with_records)?;
             out.flush().context("cannot write the export to stdout")?;
         }
     }

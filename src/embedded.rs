@@ -260,6 +260,9 @@ pub struct DemoVoucher {
     pub payment_codes: Vec<(Chain, String)>,
     /// When the voucher stops being payable, Unix seconds.
     pub expires_at: i64,
+    /// The voucher page the customer was given (`hosted_voucher_url`), for a trainer to
+    /// open; empty when the network gave none.
+    pub voucher_url: String,
 }
 
 /// Create and confirm one konbini PaymentIntent per amount at the network at `url` (its
@@ -419,6 +422,10 @@ fn voucher_of(
         return Err(missing(DETAILS));
     }
     let expires_at = integer(&details["expires_at"], &format!("{DETAILS}.expires_at"))?;
+    let voucher_url = details["hosted_voucher_url"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
     let barcode_field = format!("{DETAILS}.barcode");
     let barcode = text(&details["barcode"], &barcode_field)?;
     if let Err(e) = BillBarcode::parse(&barcode) {
@@ -460,6 +467,7 @@ fn voucher_of(
         confirmation_number,
         payment_codes,
         expires_at,
+        voucher_url,
     })
 }
 

@@ -37,13 +37,17 @@ pub enum Entry {
     Bad(String),
 }
 
+/// The newest scan log format this build reads (`docs/scan-log.md`).
+pub const FORMAT_VERSION: u64 = 2;
+
 /// The optional first line.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Header {
     /// `konbini_scan_log`: the format version.
     pub version: u64,
-    /// Terminal and store, defaults where the header is silent; or why they are wrong.
-    pub station: Result<Station, String>,
+    /// Terminal and store, defaults where the header is silent, and (version 2) the
+    /// drawer's float; or why they are wrong.
+    pub station: Result<(Station, Option<Yen>), String>,
 }
 
 /// The event of a line.
@@ -66,6 +70,10 @@ pub enum Event {
     Complete,
     /// Cancel the open sale.
     Cancel,
+    /// Remove the slip at this 1-based position from the open sale (version 2).
+    Void(u32),
+    /// Close the business day with this much cash counted in the drawer (version 2).
+    Close(Yen),
 }
 
 impl Event {
@@ -88,6 +96,30 @@ impl Event {
             Event::Tender(amount) => Msg::Tender { at, amount },
             Event::Complete => Msg::Complete { at },
             Event::Cancel => Msg::Cancel { at },
+            Event::Void(position) => Msg::Void { at, position },
+            Event::Close(counted) => Msg::Close { at, counted },
+        }
+    }
+
+    /// The format version that introduced this event: a log of an older version reads
+    /// its key as an unknown event, as that version did.
+    pub fn since_version(&self) -> u64 {
+        match self {
+            Event::Void(_) | Event::Close(_) => 2,
+            _ => 1,
+        }
+    }
+
+    /// The event's key in a log line.
+    pub fn key(&self) -> &'static str {
+        match self {
+            Event::Scan(_) => "scan",
+            Event::KeyIn { .. } => "key_in",
+            Event::Tender(_) => "tender",
+            Event::Complete => "complete",
+            Event::Cancel => "cancel",
+            Event::Void(_) => "void",
+            Event::Close(_) => "close",
         }
     }
 }
@@ -162,6 +194,32 @@ fn parse_event(key: &str, value: Value) -> Result<Event, String> {
         ("complete", _) => Err("`complete` is not `true`".to_owned()),
         ("cancel", Value::Bool(true)) => Ok(Event::Cancel),
         ("cancel", _) => Err("`cancel` is not `true`".to_owned()),
+        ("void", Value::Number(n)) => match n.as_u64().and_then(|p| u32::try_from(p).ok()) {
+            Some(position) if position > 0 => Ok(Event::Void(position)),
+            _ => Err(format!(
+                "`void` {n} is not a slip's position in the sale (a whole number from 1)"
+            )),
+        },
+        ("void", _) => Err("`void` is not a number".to_owned()),
+        ("close", Value::Object(mut fields)) => {
+            let counted = match fields.remove("counted_yen") {
+                Some(Value::Number(n)) => match n.as_u64() {
+                    Some(yen) if yen <= MAX_TENDER_YEN => Yen::new(yen),
+                    _ => {
+                        return Err(format!(
+                            "`close.counted_yen` {n} is not a whole number of yen from 0 to {MAX_TENDER_YEN}"
+                        ));
+                    }
+                },
+                Some(_) => return Err("`close.counted_yen` is not a number".to_owned()),
+                None => return Err("`close` has no `counted_yen`".to_owned()),
+            };
+            match fields.keys().next() {
+                Some(extra) => Err(format!("`close` has an unknown field `{extra}`")),
+                None => Ok(Event::Close(counted)),
+            }
+        }
+        ("close", _) => Err("`close` is not an object".to_owned()),
         (other, _) => Err(format!("unknown event `{other}`")),
     }
 }
@@ -172,6 +230,20 @@ fn parse_header(version: Value, mut obj: Map<String, Value>) -> Entry {
     };
     let station = (|| {
         let mut station = Station::default();
+        // Version 2: the drawer's float (釣銭準備金), which the day close counts on.
+        let float = match obj.remove("drawer_float_yen") {
+            Some(Value::Number(n)) if version >= 2 => match n.as_u64() {
+                Some(yen) if yen <= MAX_TENDER_YEN => Some(Yen::new(yen)),
+                _ => {
+                    return Err(format!(
+                        "`drawer_float_yen` {n} is not a whole number of yen"
+                    ));
+                }
+            },
+            Some(_) if version >= 2 => return Err("`drawer_float_yen` is not a number".to_owned()),
+            Some(_) => return Err("unknown header field `drawer_float_yen`".to_owned()),
+            None => None,
+        };
         match obj.remove("terminal") {
             // It names receipt files: letters, digits, `-` and `_` only.
             Some(Value::String(t))
@@ -207,7 +279,7 @@ fn parse_header(version: Value, mut obj: Map<String, Value>) -> Entry {
         }
         match obj.keys().next() {
             Some(extra) => Err(format!("unknown header field `{extra}`")),
-            None => Ok(station),
+            None => Ok((station, float)),
         }
     })();
     Entry::Header(Header { version, station })
@@ -343,6 +415,48 @@ mod tests {
     }
 
     #[test]
+    fn version_2_events_and_header() {
+        assert!(matches!(
+            parse_line(br#"{"at":"2026-11-28T10:15:03+09:00","void":2}"#),
+            Entry::Event {
+                event: Event::Void(2),
+                ..
+            }
+        ));
+        assert!(matches!(
+            parse_line(br#"{"at":"2026-11-28T10:15:03+09:00","close":{"counted_yen":0}}"#),
+            Entry::Event { event: Event::Close(y), .. } if y == Yen::ZERO
+        ));
+        for bad in [
+            &br#"{"at":"2026-11-28T10:15:03+09:00","void":0}"#[..],
+            br#"{"at":"2026-11-28T10:15:03+09:00","void":1.5}"#,
+            br#"{"at":"2026-11-28T10:15:03+09:00","void":"1"}"#,
+            br#"{"at":"2026-11-28T10:15:03+09:00","close":{}}"#,
+            br#"{"at":"2026-11-28T10:15:03+09:00","close":{"counted_yen":-1}}"#,
+            br#"{"at":"2026-11-28T10:15:03+09:00","close":{"counted_yen":1,"x":1}}"#,
+            br#"{"at":"2026-11-28T10:15:03+09:00","close":true}"#,
+        ] {
+            assert!(
+                matches!(parse_line(bad), Entry::Bad(_)),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+        let Entry::Header(h) =
+            parse_line(br#"{"konbini_scan_log": 2, "terminal": "T07", "drawer_float_yen": 30000}"#)
+        else {
+            panic!("not a header")
+        };
+        assert_eq!(h.station.unwrap().1, Some(Yen::new(30_000)));
+        // Version 1 knows no float: a bad header, as it always was.
+        let Entry::Header(h) = parse_line(br#"{"konbini_scan_log": 1, "drawer_float_yen": 30000}"#)
+        else {
+            panic!("not a header")
+        };
+        assert!(h.station.is_err());
+    }
+
+    #[test]
     fn header_fields() {
         let Entry::Header(h) = parse_line(
             r#"{"konbini_scan_log": 1, "terminal": "T07", "store": {"code": "0042", "chain": "lawson", "name": "ローソン 札幌北口店"}}"#
@@ -351,7 +465,8 @@ mod tests {
             panic!("not a header")
         };
         assert_eq!(h.version, 1);
-        let station = h.station.unwrap();
+        let (station, float) = h.station.unwrap();
+        assert_eq!(float, None);
         assert_eq!(station.terminal, "T07");
         assert_eq!(station.store.chain, Some(Chain::Lawson));
         assert_eq!(station.store.name, "ローソン 札幌北口店");

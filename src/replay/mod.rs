@@ -29,10 +29,11 @@ use crate::sync::upstream::{
     HttpUpstream, LOOKUP_ATTEMPT_TIMEOUT, Upstream, UpstreamError, lookup_with_retries,
 };
 use crate::sync::{SharedJournal, SyncHandle};
+use konbini_devices::receipt::ReceiptStyle;
 use konbini_journal::failpoint;
 use konbini_journal::{Journal, JournalError, ReplayProgress};
 use konbini_register::{Effect, LinkState, LookupAnswer, Msg, OfflineLimits, Register, Station};
-pub use log::{Entry, Event, LINE_MAX_BYTES, LineReader, parse_line};
+pub use log::{Entry, Event, FORMAT_VERSION, LINE_MAX_BYTES, LineReader, parse_line};
 pub use receipts::ReceiptDir;
 pub use summary::{JournalSummary, SaleCounts, Summary, SyncSummary, Tally};
 
@@ -263,7 +264,7 @@ pub enum ReplayError {
     },
     /// The log's header asks for a format this build does not read.
     #[error(
-        "scan log {path}:{line}: format version {version} is not supported (this konbini reads version 1)"
+        "scan log {path}:{line}: format version {version} is not supported (this konbini reads versions 1 and 2)"
     )]
     Version {
         /// The log.
@@ -302,6 +303,13 @@ struct ReplayState {
     started: bool,
     /// The latest `at` read: times may not go backwards.
     last_at: Option<DateTime<FixedOffset>>,
+    /// The header's format version (0: no header, read as version 1): version 2's events
+    /// are unknown events in an older log, as they always were.
+    #[serde(default)]
+    version: u64,
+    /// The drawer's float from a version 2 header (the day close counts on it).
+    #[serde(default)]
+    float: konbini_domain::Yen,
 }
 
 /// How the replay reports what a person should see while it runs.
@@ -313,7 +321,19 @@ pub trait Observer {
 }
 
 /// Replay `opts.log` into `opts.journal`; the summary when the log was read to its end.
+/// Receipts (with `opts.receipts`) are printed in the default style: Japanese, stamps
+/// affixed.
 pub fn replay(opts: &ReplayOptions, observer: &mut dyn Observer) -> Result<Summary, ReplayError> {
+    replay_styled(opts, &ReceiptStyle::default(), observer)
+}
+
+/// [`replay`], the receipts printed in `style` (`konbini.toml`'s receipt language and
+/// stamp duty setting).
+pub fn replay_styled(
+    opts: &ReplayOptions,
+    style: &ReceiptStyle,
+    observer: &mut dyn Observer,
+) -> Result<Summary, ReplayError> {
     let log_err = |source| ReplayError::Log {
         path: opts.log.clone(),
         source,
@@ -328,7 +348,7 @@ pub fn replay(opts: &ReplayOptions, observer: &mut dyn Observer) -> Result<Summa
         .as_deref()
         .map(|dir| {
             ReceiptDir::create(dir)
-                .map(|d| d.with_barcodes(opts.barcodes))
+                .map(|d| d.with_barcodes(opts.barcodes).with_style(style.clone()))
                 .map_err(|source| ReplayError::Receipts {
                     path: dir.to_owned(),
                     source,
@@ -520,17 +540,19 @@ impl Run<'_> {
             Entry::Blank => return Ok(()),
             Entry::Header(header) if first => {
                 state.started = true;
-                if header.version != 1 {
+                if !(1..=FORMAT_VERSION).contains(&header.version) {
                     return Err(ReplayError::Version {
                         path: self.opts.log.clone(),
                         line: self.line,
                         version: header.version,
                     });
                 }
+                state.version = header.version;
                 match header.station {
-                    Ok(station) => {
+                    Ok((station, float)) => {
                         self.register = new_register(self.opts, station.clone());
                         state.station = Some(station);
+                        state.float = float.unwrap_or_default();
                     }
                     // A header of the wrong form is a bad line; the defaults stand.
                     Err(detail) => {
@@ -549,6 +571,9 @@ impl Run<'_> {
             Entry::Blank => unreachable!("returned above"),
             Entry::Header(_) => "a header after the first line".to_owned(),
             Entry::Bad(reason) => reason,
+            Entry::Event { event, .. } if event.since_version() > state.version.max(1) => {
+                format!("unknown event `{}`", event.key())
+            }
             Entry::Event { at, event } => {
                 if let Some(last) = state.last_at
                     && at < last
@@ -599,12 +624,13 @@ impl Run<'_> {
                     }
                     Effect::Rejected(rejection) => state.tally.reject(rejection.reason),
                     Effect::Ignored(reason) => state.tally.ignore(reason.as_str()),
-                    Effect::CommitSale(sale) => {
+                    Effect::CommitSale { sale, voided } => {
                         // The state after this line, saved atomically with the sale. In a
                         // group only the sale that closes it needs it: a group is committed
                         // whole or not at all, and the end of the log saves its own.
                         let mut after = state.clone();
                         after.tally.completed(&sale);
+                        after.tally.voided_slips += voided.len() as u64;
                         let closes_group = self.grouped + 1 >= self.opts.group_sales.max(1);
                         let progress = closes_group.then(|| ReplayProgress {
                             offset: self.offset,
@@ -619,8 +645,9 @@ impl Run<'_> {
                             if self.opts.group_sales > 1 {
                                 journal.begin_group()?;
                             }
-                            journal.commit_sale(
+                            journal.commit_sale_voided(
                                 &sale,
+                                &voided,
                                 progress.as_ref().map(|p| (self.log_sha256, p)),
                             )?
                         };
@@ -642,11 +669,48 @@ impl Run<'_> {
                             }
                         }
                     }
-                    Effect::SaleCancelled => state.tally.sales.cancelled += 1,
+                    Effect::SaleCancelled(cancelled) => {
+                        let mut after = state.clone();
+                        after.tally.sales.cancelled += 1;
+                        after.tally.voided_slips += cancelled.voided.len() as u64;
+                        self.record(&after, |journal, progress| {
+                            journal.record_cancel(&cancelled, progress).map(|_| ())
+                        })?;
+                        *state = after;
+                    }
+                    Effect::CloseDay(request) => {
+                        let float = state.float;
+                        let mut after = state.clone();
+                        after.tally.day_closes += 1;
+                        let closed = self.record(&after, |journal, progress| {
+                            journal.close_day(&request, float, progress)
+                        })?;
+                        match closed {
+                            Ok(report) => {
+                                *state = after;
+                                if let Some(printer) = self.printer {
+                                    let receipt = konbini_devices::receipt::Receipt::for_report(
+                                        &request.station,
+                                        &report,
+                                        printer.style().lang,
+                                    );
+                                    printer.print_receipt(&receipt).map_err(|source| {
+                                        ReplayError::Receipts {
+                                            path: printer.dir().to_owned(),
+                                            source,
+                                        }
+                                    })?;
+                                }
+                            }
+                            // Nothing written: the day was closed already.
+                            Err(_) => state.tally.ignore("day_already_closed"),
+                        }
+                    }
                     Effect::SaleAbandoned => state.tally.sales.abandoned += 1,
                     // Counted at commit; no drawer, no sync, nothing to show in a replay.
                     Effect::SaleCompleted { .. }
                     | Effect::SlipAdded { .. }
+                    | Effect::SlipVoided { .. }
                     | Effect::Tendered { .. }
                     | Effect::OpenDrawer
                     | Effect::WakeSync
@@ -655,6 +719,30 @@ impl Run<'_> {
             }
         }
         Ok(())
+    }
+}
+
+impl Run<'_> {
+    /// Write a non-sale record with `write`: into the open group when sales are grouped
+    /// (the group's commit carries the position), else in a transaction of its own that
+    /// also saves the position after this line (`after`), so a kill never writes it twice.
+    fn record<T>(
+        &mut self,
+        after: &ReplayState,
+        write: impl FnOnce(&mut Journal, Option<(&str, &ReplayProgress)>) -> Result<T, JournalError>,
+    ) -> Result<T, ReplayError> {
+        let mut journal = lock(self.journal);
+        if self.opts.group_sales > 1 {
+            journal.begin_group()?;
+            return Ok(write(&mut journal, None)?);
+        }
+        let progress = ReplayProgress {
+            offset: self.offset,
+            line: self.line,
+            state: serde_json::to_string(after).expect("state serializes"),
+            finished: false,
+        };
+        Ok(write(&mut journal, Some((self.log_sha256, &progress)))?)
     }
 }
 

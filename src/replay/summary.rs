@@ -42,6 +42,17 @@ pub struct Tally {
     pub rejected: BTreeMap<String, u64>,
     /// Inputs that changed nothing, by reason.
     pub ignored: BTreeMap<String, u64>,
+    /// Slips voided from sales that were completed or cancelled (version 2 logs; left out
+    /// of the summary while 0).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub voided_slips: u64,
+    /// Business days closed (version 2 logs; left out while 0).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub day_closes: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl Default for Tally {
@@ -60,6 +71,8 @@ impl Default for Tally {
             stamp_slips: 0,
             rejected: BTreeMap::new(),
             ignored,
+            voided_slips: 0,
+            day_closes: 0,
         }
     }
 }
@@ -155,6 +168,13 @@ impl Summary {
         };
         let _ = writeln!(s, "rejected: {}", list(&t.rejected));
         let _ = writeln!(s, "ignored: {}", list(&t.ignored));
+        if t.voided_slips > 0 || t.day_closes > 0 {
+            let _ = writeln!(
+                s,
+                "voided slips: {}; business days closed: {}",
+                t.voided_slips, t.day_closes
+            );
+        }
         let _ = write!(
             s,
             "journal {}: {} sales, head {}",

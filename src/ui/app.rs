@@ -10,6 +10,10 @@
 //! the commit), later inputs wait in `held`, in order, and are fed when it is answered. So
 //! the core sees exactly the sequence the session log records, and a replay of that log
 //! makes the same sales.
+//!
+//! Money is never moved on one key: a void (Delete on a selected slip), a cancel (Esc)
+//! and the day close (counted cash, Enter) each ask first, and the answer (Enter or Y,
+//! Esc or N) is what goes to the core.
 
 use std::collections::VecDeque;
 
@@ -18,10 +22,16 @@ use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
 use crate::replay::Event;
 use crate::sync::SyncStatus;
+use konbini_devices::receipt::StampDuty;
 use konbini_domain::{Chain, PaperlessRef, Yen, time::business_date};
-use konbini_journal::{DayTotals, SaleRow};
-use konbini_register::{Effect, Ignored, LinkState, Msg, NewSale, Reason, Register, Slip};
+use konbini_journal::{Alert, DayReport, SaleRow};
+use konbini_register::day::CloseRefused;
+use konbini_register::{
+    CancelledSale, DayCloseRequest, Effect, Ignored, LinkState, Msg, NewSale, Reason, Register,
+    Slip, Voided,
+};
 
+use super::tender;
 use super::text::Lang;
 
 /// Longest input line kept (a scan frame is at most a few hundred bytes).
@@ -30,8 +40,6 @@ pub const INPUT_MAX_CHARS: usize = 256;
 pub const HELD_MAX: usize = 64;
 /// Most lines of one paste that are used.
 pub const PASTE_MAX_LINES: usize = 100;
-/// Most digits of a tender typed in (up to ¥999,999,999,999).
-const TENDER_MAX_DIGITS: usize = 12;
 
 /// An input to the app.
 #[derive(Debug, Clone)]
@@ -72,21 +80,28 @@ pub enum Answer {
         /// Why (paper end, cover open, offline, unplugged).
         why: String,
     },
-    /// Today's sales, newest first.
-    Journal(Vec<SaleRow>),
-    /// The day's totals, and whether the Z report printed.
-    DayClosed {
-        /// The business date.
-        date: NaiveDate,
-        /// The totals.
-        totals: DayTotals,
-        /// Where the Z report went, or why it did not print.
+    /// A receipt was printed again, marked as a reprint: where it went, or why not.
+    Reprinted {
+        /// Its sale.
+        seq: u64,
+        /// Where the reprint went, or why it did not print.
         printed: Result<String, String>,
     },
-    /// The next demo voucher's barcode, to be scanned (None: no demo voucher left or ready).
-    DemoScan(Option<String>),
-    /// The next demo voucher's paperless numbers, for the key-in dialog.
-    DemoKeyIn(Option<(Chain, String, String)>),
+    /// Today's sales, newest first.
+    Journal(Vec<SaleRow>),
+    /// The X report of the open business day (a reading).
+    Day(Box<DayReport>),
+    /// The day close: its Z report, or why the day could not be closed.
+    DayClosed(Result<Box<DayReport>, CloseRefused>),
+    /// An X or Z report printed: where it went, or why it did not print.
+    ReportPrinted(Result<String, String>),
+    /// The slips in conflict or rejected not yet acknowledged (the oldest), and how many.
+    Alerts(Vec<Alert>, u64),
+    /// The next demo voucher's barcode, to be scanned, and its voucher page (None: no
+    /// demo voucher left or ready).
+    DemoScan(Option<(String, String)>),
+    /// The next demo voucher's paperless numbers, for the key-in dialog, and its page.
+    DemoKeyIn(Option<(Chain, String, String, String)>),
     /// The payment network link and the unsent slips.
     Link(SyncStatus),
     /// The journal's hash chain was checked at start: the number of sales, or what is wrong.
@@ -116,8 +131,49 @@ pub enum Job {
         /// The numbers.
         reference: PaperlessRef,
     },
-    /// Commit a sale; answer `Core(Committed)` or `Core(CommitFailed)`.
-    Commit(NewSale),
+    /// Commit a sale with the records of the slips voided from it; answer
+    /// `Core(Committed)` or `Core(CommitFailed)`.
+    Commit {
+        /// The sale.
+        sale: NewSale,
+        /// Its voided slips.
+        voided: Vec<Voided>,
+    },
+    /// Journal a cancelled sale (a non-sale record).
+    RecordCancel(CancelledSale),
+    /// Close the business day with the drawer's float; then log the `close` (closed or
+    /// refused: either replays the same); answer `DayClosed`.
+    CloseDay {
+        /// What the core asked.
+        request: DayCloseRequest,
+        /// The drawer's float.
+        float: Yen,
+    },
+    /// Read the open business day (X report) at `at`; answer `Day`.
+    LoadDay {
+        /// When.
+        at: DateTime<FixedOffset>,
+        /// The drawer's float.
+        float: Yen,
+    },
+    /// Print an X or Z report (`again`: a Z report printed again, marked as a reprint).
+    PrintReport {
+        /// The report.
+        report: Box<DayReport>,
+        /// Printed again.
+        again: bool,
+    },
+    /// Load the alert list; answer `Alerts`.
+    LoadAlerts,
+    /// The clerk has seen to this slip's alert; answer `Alerts`.
+    Acknowledge {
+        /// Its sale.
+        sale_seq: u64,
+        /// Its place in the sale.
+        idx: u32,
+        /// When.
+        at: DateTime<FixedOffset>,
+    },
     /// Kick the cash drawer.
     OpenDrawer,
     /// Print the queued receipts (a sale's print job was queued with its commit).
@@ -130,11 +186,6 @@ pub enum Job {
     LoadJournal {
         /// `YYYY-MM-DD` of today in Japan.
         since: String,
-    },
-    /// Add up `date` and print its Z report.
-    DayClose {
-        /// The business date.
-        date: NaiveDate,
     },
     /// Hand over the next demo voucher's barcode.
     NextDemoScan,
@@ -182,8 +233,10 @@ pub enum Screen {
     Sale,
     /// Today's sales.
     Journal,
-    /// The day close report.
+    /// The day close: the X report, the counted cash, then the Z report.
     DayClose,
+    /// The slips in conflict or rejected, to acknowledge.
+    Alerts,
 }
 
 /// What the last input did, for the notice line.
@@ -195,8 +248,33 @@ pub enum Notice {
     Ignored(Ignored, Yen),
     /// A slip joined the sale.
     SlipAdded(Yen),
-    /// Cash was tendered.
+    /// Cash was tendered: the tender now.
     Tendered(Yen),
+    /// A typed line that looks like a barcode was read as one (never as cash), and refused.
+    NotCash(Reason, String),
+    /// The tender keyed was cleared.
+    TenderCleared,
+    /// The tender already given to the core (a sale whose commit failed) cannot be cleared.
+    TenderKept(Yen),
+    /// The clerk said no to a tender's question: it was not taken.
+    TenderDeclined(Yen),
+    /// A slip was voided: its position and amount.
+    Voided(u32, Yen),
+    /// The clerk said no to a void or a cancel: the sale is as it was.
+    KeptSale,
+    /// A receipt was printed again (a reprint, marked 再発行), or why not.
+    Reprinted(u64, Result<String, String>),
+    /// The day is closed: its Z report's number and business day, and where the report
+    /// was printed once it is.
+    DayClosed(u64, NaiveDate, Option<String>),
+    /// The day close was refused.
+    CloseRefused(CloseRefused),
+    /// The counted cash typed is not an amount.
+    BadCount,
+    /// An X or Z report printed, or why not.
+    ReportPrinted(Result<String, String>),
+    /// An alert was acknowledged.
+    Acknowledged,
     /// The sale is committed: its number and change.
     Completed(u64, Yen),
     /// The journal refused the sale; it is open again.
@@ -221,8 +299,6 @@ pub enum Notice {
     SaleOpen,
     /// Quit asked with a sale open.
     QuitWithSale,
-    /// The Z report printed, or why not.
-    DayClosed(Result<String, String>),
     /// Something the clerk must know that is not about a slip.
     Trouble(String),
 }
@@ -233,6 +309,8 @@ impl Notice {
         matches!(
             self,
             Notice::Rejected(..)
+                | Notice::NotCash(..)
+                | Notice::TenderKept(_)
                 | Notice::CommitFailed(_)
                 | Notice::PrintHeld(..)
                 | Notice::InputTooLong
@@ -242,7 +320,10 @@ impl Notice {
                 | Notice::NoDemo
                 | Notice::SaleOpen
                 | Notice::QuitWithSale
-                | Notice::DayClosed(Err(_))
+                | Notice::Reprinted(_, Err(_))
+                | Notice::CloseRefused(_)
+                | Notice::BadCount
+                | Notice::ReportPrinted(Err(_))
                 | Notice::Trouble(_)
                 | Notice::Ignored(..)
         )
@@ -275,6 +356,43 @@ pub struct KeyInForm {
     pub field: usize,
 }
 
+/// A question the clerk answers before anything happens (Enter or Y: yes; Esc or N: no).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Confirm {
+    /// Add `add` to the tender, which would give `change` (¥10,000 or more).
+    Tender {
+        /// The cash to add.
+        add: Yen,
+        /// The change it would give.
+        change: Yen,
+    },
+    /// Remove the slip at `position` (1-based) from the open sale.
+    Void {
+        /// Its position.
+        position: u32,
+        /// Its amount.
+        amount: Yen,
+    },
+    /// Cancel the open sale (Esc).
+    CancelSale {
+        /// Its slips.
+        slips: usize,
+        /// Their total.
+        total: Yen,
+        /// Cash handed over, to hand back.
+        tendered: Yen,
+    },
+    /// Close the business day with `counted` cash in the drawer.
+    Close {
+        /// The business day.
+        date: NaiveDate,
+        /// The cash counted.
+        counted: Yen,
+        /// The cash expected.
+        expected: Yen,
+    },
+}
+
 /// The link and the devices, as the status bar shows them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Status {
@@ -304,6 +422,11 @@ pub struct App {
     pub help: bool,
     /// The input line.
     pub input: String,
+    /// Cash keyed for the open sale and not yet given to the core (`tender.rs`): fed as
+    /// one `tender` when the clerk completes, so it can be cleared until then.
+    pub tender: Yen,
+    /// A question up, waiting for the clerk's answer.
+    pub confirm: Option<Confirm>,
     /// What the last input did.
     pub notice: Option<Notice>,
     /// The last completed sale.
@@ -314,8 +437,23 @@ pub struct App {
     pub journal_rows: Vec<SaleRow>,
     /// The row selected on the journal screen.
     pub selected: usize,
-    /// The day close report: its date and totals (None while adding up).
-    pub day: Option<(NaiveDate, DayTotals)>,
+    /// The day close screen's report: the X report of the open day, or the Z report
+    /// just made (None while adding up).
+    pub day: Option<DayReport>,
+    /// The slip selected in the open sale (↑↓), 0-based: Delete voids it.
+    pub sale_cursor: Option<usize>,
+    /// The slips in conflict or rejected not yet acknowledged (the oldest few).
+    pub alerts: Vec<Alert>,
+    /// How many there are.
+    pub alert_count: u64,
+    /// The alert selected on the alert screen.
+    pub alert_selected: usize,
+    /// The drawer's float (釣銭準備金), for the day close.
+    pub float: Yen,
+    /// How the store pays stamp duty (what the screen tells the clerk).
+    pub stamp: StampDuty,
+    /// The voucher page of the demo payment last scanned (F5) or keyed (F6).
+    pub demo_url: Option<String>,
     /// The time of the last input.
     pub now: DateTime<FixedOffset>,
     /// The clerk asked to quit (with no sale open).
@@ -343,12 +481,21 @@ impl App {
             dialog: None,
             help: false,
             input: String::new(),
+            tender: Yen::ZERO,
+            confirm: None,
             notice: None,
             completed: None,
             status,
             journal_rows: Vec::new(),
             selected: 0,
             day: None,
+            sale_cursor: None,
+            alerts: Vec::new(),
+            alert_count: 0,
+            alert_selected: 0,
+            float: Yen::ZERO,
+            stamp: StampDuty::default(),
+            demo_url: None,
             now,
             quit: false,
             awaiting: 0,
@@ -357,6 +504,13 @@ impl App {
             committing: None,
             printer_idle,
         }
+    }
+
+    /// With the store's settings: the drawer's float and how stamp duty is paid.
+    pub fn with_store_settings(mut self, float: Yen, stamp: StampDuty) -> App {
+        self.float = float;
+        self.stamp = stamp;
+        self
     }
 
     /// The register core (read-only: only `handle` feeds it).
@@ -372,6 +526,15 @@ impl App {
     /// Whether a sale is open (or being committed).
     pub fn sale_open(&self) -> bool {
         self.register.open_sale().is_some()
+    }
+
+    /// The cash tendered for the open sale: what the core has, and what is keyed.
+    pub fn tendered(&self) -> Yen {
+        let fed = self
+            .register
+            .open_sale()
+            .map_or(Yen::ZERO, |s| s.tendered());
+        fed.checked_add(self.tender).unwrap_or(fed)
     }
 
     /// One input at `now`; the jobs it makes, in order.
@@ -391,8 +554,22 @@ impl App {
                 if self.screen == Screen::Journal {
                     jobs.push(self.load_journal());
                 }
+                jobs.push(Job::LoadAlerts);
             }
         }
+        // Cash keyed for a sale that never opened (its slip refused) or is gone; a
+        // question about a sale that is gone.
+        if !self.sale_open() && !self.busy() && self.held.is_empty() {
+            self.tender = Yen::ZERO;
+            if matches!(
+                self.confirm,
+                Some(Confirm::Tender { .. } | Confirm::Void { .. } | Confirm::CancelSale { .. })
+            ) {
+                self.confirm = None;
+            }
+        }
+        let slips = self.register.open_sale().map_or(0, |s| s.slips().len());
+        self.sale_cursor = self.sale_cursor.filter(|i| *i < slips);
         jobs
     }
 
@@ -426,6 +603,9 @@ impl App {
             self.help = true;
             return;
         }
+        if let Some(question) = self.confirm.take() {
+            return self.confirm_key(key, question, jobs);
+        }
         if self.dialog.is_some() {
             return self.dialog_key(key, jobs);
         }
@@ -433,7 +613,88 @@ impl App {
             Screen::Sale => self.sale_key(key, ctrl, jobs),
             Screen::Journal => self.journal_key(key, jobs),
             Screen::DayClose => self.day_key(key, jobs),
+            Screen::Alerts => self.alerts_key(key, jobs),
         }
+    }
+
+    /// The clerk's answer to `question`; any other key leaves it up.
+    fn confirm_key(&mut self, key: KeyEvent, question: Confirm, jobs: &mut Vec<Job>) {
+        let yes = matches!(
+            key.code,
+            KeyCode::Enter | KeyCode::Char('y') | KeyCode::Char('Y')
+        );
+        let no = matches!(
+            key.code,
+            KeyCode::Esc | KeyCode::Char('n') | KeyCode::Char('N')
+        );
+        match question {
+            Confirm::Tender { add, .. } if yes => self.take_tender(add),
+            Confirm::Tender { add, .. } if no => self.notice = Some(Notice::TenderDeclined(add)),
+            Confirm::Void { position, .. } if yes => {
+                self.sale_cursor = None;
+                self.submit(Event::Void(position), jobs);
+            }
+            Confirm::CancelSale { .. } if yes => {
+                self.tender = Yen::ZERO;
+                self.sale_cursor = None;
+                self.submit(Event::Cancel, jobs);
+            }
+            Confirm::Close { counted, .. } if yes => {
+                self.input.clear();
+                self.submit(Event::Close(counted), jobs);
+            }
+            Confirm::Void { .. } | Confirm::CancelSale { .. } if no => {
+                self.notice = Some(Notice::KeptSale)
+            }
+            Confirm::Close { .. } if no => {}
+            _ => self.confirm = Some(question),
+        }
+    }
+
+    /// Add `add` to the keyed tender, asking first when the change would be large.
+    fn add_tender(&mut self, add: Yen) {
+        if !(self.sale_open() || self.busy()) {
+            self.notice = Some(Notice::Ignored(Ignored::NoOpenSale, Yen::ZERO));
+            return;
+        }
+        let Some(after) = self.tendered().checked_add(add) else {
+            self.notice = Some(Notice::Ignored(Ignored::TenderOverflow, Yen::ZERO));
+            return;
+        };
+        // Asked only once the total is known (a first slip still being checked has none).
+        let change = self
+            .register
+            .open_sale()
+            .and_then(|s| tender::change(s.total(), after));
+        if tender::needs_confirm(change) {
+            self.confirm = Some(Confirm::Tender {
+                add,
+                change: change.unwrap_or(Yen::ZERO),
+            });
+            return;
+        }
+        self.take_tender(add);
+    }
+
+    fn take_tender(&mut self, add: Yen) {
+        match self.tender.checked_add(add) {
+            Some(t) => {
+                self.tender = t;
+                self.notice = Some(Notice::Tendered(self.tendered()));
+            }
+            None => self.notice = Some(Notice::Ignored(Ignored::TenderOverflow, Yen::ZERO)),
+        }
+    }
+
+    /// The Delete key: the keyed tender is cleared (the core's, after a failed commit, stays).
+    fn clear_tender(&mut self) {
+        self.tender = Yen::ZERO;
+        let fed = self.tendered();
+        self.notice = Some(if fed > Yen::ZERO {
+            Notice::TenderKept(fed)
+        } else {
+            Notice::TenderCleared
+        });
     }
 
     fn ask_quit(&mut self) {
@@ -447,15 +708,40 @@ impl App {
     fn sale_key(&mut self, key: KeyEvent, ctrl: bool, jobs: &mut Vec<Job>) {
         match key.code {
             KeyCode::Enter => self.enter(jobs),
-            // `docs/cli.md`: Esc cancels the open sale (and whatever was being typed).
+            // `docs/cli.md`: Esc clears what is being typed; with nothing typed, it asks
+            // before it cancels the open sale.
             KeyCode::Esc => {
-                self.input.clear();
-                if self.sale_open() || self.busy() {
-                    self.submit(Event::Cancel, jobs);
+                if !self.input.is_empty() {
+                    self.input.clear();
+                } else if let Some(sale) = self.register.open_sale()
+                    && !self.busy()
+                {
+                    self.confirm = Some(Confirm::CancelSale {
+                        slips: sale.slips().len(),
+                        total: sale.total(),
+                        tendered: self.tendered(),
+                    });
                 }
             }
             KeyCode::Backspace => {
                 self.input.pop();
+            }
+            KeyCode::Up | KeyCode::Down => self.move_cursor(key.code == KeyCode::Up),
+            // Delete: voids the selected slip (asking first); with none selected, clears
+            // the tender.
+            KeyCode::Delete => match (self.sale_cursor, self.register.open_sale()) {
+                (Some(i), Some(sale)) if !self.busy() && i < sale.slips().len() => {
+                    self.confirm = Some(Confirm::Void {
+                        position: i as u32 + 1,
+                        amount: sale.slips()[i].amount(),
+                    });
+                }
+                _ => self.clear_tender(),
+            },
+            KeyCode::F(n) if tender::note_for_key(n).is_some() => {
+                if let Some(note) = tender::note_for_key(n) {
+                    self.add_tender(note);
+                }
             }
             KeyCode::F(2) => {
                 self.dialog = Some(KeyInForm {
@@ -481,11 +767,18 @@ impl App {
                 } else {
                     self.screen = Screen::DayClose;
                     self.day = None;
-                    jobs.push(Job::DayClose { date: self.today() });
+                    self.input.clear();
+                    jobs.push(self.load_day());
                 }
             }
             KeyCode::F(5) => jobs.push(Job::NextDemoScan),
             KeyCode::F(6) => jobs.push(Job::NextDemoKeyIn),
+            // The alert list: a letter on an empty line, as `q` is (a scan never starts so).
+            KeyCode::Char('a') | KeyCode::Char('A') if self.input.is_empty() && !ctrl => {
+                self.screen = Screen::Alerts;
+                self.alert_selected = 0;
+                jobs.push(Job::LoadAlerts);
+            }
             // A scanner sends GS (FNC1) as Ctrl+].
             // crossterm reads byte 0x1D as Ctrl+5 (legacy terminals) or Ctrl+].
             KeyCode::Char(']') | KeyCode::Char('5') if ctrl => self.type_char('\u{1d}'),
@@ -494,6 +787,28 @@ impl App {
             }
             KeyCode::Char(c) if !ctrl && !c.is_control() => self.type_char(c),
             _ => {}
+        }
+    }
+
+    /// ↑↓ on the sale screen: select a slip of the open sale (for a void).
+    fn move_cursor(&mut self, up: bool) {
+        let n = self.register.open_sale().map_or(0, |s| s.slips().len());
+        if n == 0 {
+            self.sale_cursor = None;
+            return;
+        }
+        self.sale_cursor = Some(match (self.sale_cursor, up) {
+            (None, true) => n - 1,
+            (None, false) => 0,
+            (Some(i), true) => i.saturating_sub(1),
+            (Some(i), false) => (i + 1).min(n - 1),
+        });
+    }
+
+    fn load_day(&self) -> Job {
+        Job::LoadDay {
+            at: self.now,
+            float: self.float,
         }
     }
 
@@ -516,6 +831,23 @@ impl App {
             let completing = matches!(self.held.back(), Some((_, Event::Complete)))
                 || (self.committing.is_some() && self.held.is_empty());
             if (self.sale_open() || self.busy()) && !completing {
+                if self.tender > Yen::ZERO {
+                    // Short of the total: said now, and the keyed cash stays keyed (the
+                    // core, given it, could not give it back). While a slip is still being
+                    // checked the total is not known: the core decides, as a replay would.
+                    if !self.busy()
+                        && let Some(sale) = self.register.open_sale()
+                        && let Some(short) = sale
+                            .total()
+                            .checked_sub(self.tendered())
+                            .filter(|s| *s > Yen::ZERO)
+                    {
+                        self.notice = Some(Notice::Ignored(Ignored::InsufficientTender, short));
+                        return;
+                    }
+                    let cash = std::mem::replace(&mut self.tender, Yen::ZERO);
+                    self.submit(Event::Tender(cash), jobs);
+                }
                 self.submit(Event::Complete, jobs);
             }
             return;
@@ -527,9 +859,10 @@ impl App {
     fn line(&mut self, text: &str, jobs: &mut Vec<Job>) {
         let digits = text.bytes().all(|b| b.is_ascii_digit());
         let open = self.sale_open() || self.busy();
-        if open && digits && text.len() != 44 && text.len() <= TENDER_MAX_DIGITS {
+        // A barcode attempt (8 digits or more, an AIM prefix) is scanned, never cash.
+        if open && digits && !tender::looks_like_barcode(text) {
             match text.parse::<u64>() {
-                Ok(yen) if yen > 0 => self.submit(Event::Tender(Yen::new(yen)), jobs),
+                Ok(yen) if yen > 0 => self.add_tender(Yen::new(yen)),
                 _ => self.notice = Some(Notice::ZeroTender),
             }
         } else {
@@ -576,6 +909,8 @@ impl App {
         };
         match key.code {
             KeyCode::Esc => self.dialog = None,
+            // The next demo voucher's numbers, into this dialog.
+            KeyCode::F(6) => jobs.push(Job::NextDemoKeyIn),
             KeyCode::Tab | KeyCode::Down => form.field = (form.field + 1) % 3,
             KeyCode::BackTab | KeyCode::Up => form.field = (form.field + 2) % 3,
             KeyCode::Left | KeyCode::Right if form.field == 0 => {
@@ -659,12 +994,76 @@ impl App {
         }
     }
 
+    /// The day close screen: the X report of the open day; the counted cash typed and
+    /// Enter close it (asking first); X prints the reading. Once closed, the Z report:
+    /// P prints it again (marked as a reprint).
     fn day_key(&mut self, key: KeyEvent, jobs: &mut Vec<Job>) {
+        let closed = self.day.as_ref().is_some_and(|d| d.z.is_some());
         match key.code {
-            KeyCode::Esc | KeyCode::F(4) => self.screen = Screen::Sale,
-            KeyCode::Char('p') | KeyCode::Char('P') => {
-                self.day = None;
-                jobs.push(Job::DayClose { date: self.today() });
+            KeyCode::Esc | KeyCode::F(4) => {
+                self.input.clear();
+                self.screen = Screen::Sale;
+            }
+            KeyCode::Char(c @ '0'..='9') if !closed && self.input.len() < 12 => {
+                self.input.push(c);
+            }
+            KeyCode::Backspace => {
+                self.input.pop();
+            }
+            KeyCode::Char('x') | KeyCode::Char('X') if !closed => {
+                if let Some(report) = &self.day {
+                    jobs.push(Job::PrintReport {
+                        report: Box::new(report.clone()),
+                        again: false,
+                    });
+                }
+            }
+            KeyCode::Char('p') | KeyCode::Char('P') if closed => {
+                if let Some(report) = &self.day {
+                    jobs.push(Job::PrintReport {
+                        report: Box::new(report.clone()),
+                        again: true,
+                    });
+                }
+            }
+            KeyCode::Enter if !closed => {
+                let Some(report) = &self.day else {
+                    return;
+                };
+                match self.input.parse::<u64>() {
+                    Ok(counted) => {
+                        self.confirm = Some(Confirm::Close {
+                            date: report.business_date,
+                            counted: Yen::new(counted),
+                            expected: report.expected,
+                        })
+                    }
+                    Err(_) => self.notice = Some(Notice::BadCount),
+                }
+            }
+            KeyCode::Char('q') if self.input.is_empty() => self.ask_quit(),
+            _ => {}
+        }
+    }
+
+    /// The alert list: ↑↓ select, Enter acknowledges the selected slip, Esc goes back.
+    fn alerts_key(&mut self, key: KeyEvent, jobs: &mut Vec<Job>) {
+        match key.code {
+            KeyCode::Esc | KeyCode::Char('a') | KeyCode::Char('A') => self.screen = Screen::Sale,
+            KeyCode::Up => self.alert_selected = self.alert_selected.saturating_sub(1),
+            KeyCode::Down => {
+                self.alert_selected =
+                    (self.alert_selected + 1).min(self.alerts.len().saturating_sub(1))
+            }
+            KeyCode::Enter => {
+                if let Some(alert) = self.alerts.get(self.alert_selected) {
+                    jobs.push(Job::Acknowledge {
+                        sale_seq: alert.sale_seq,
+                        idx: alert.idx,
+                        at: self.now,
+                    });
+                    self.notice = Some(Notice::Acknowledged);
+                }
             }
             KeyCode::Char('q') => self.ask_quit(),
             _ => {}
@@ -690,7 +1089,14 @@ impl App {
         // succeeded (a failed commit reopens the sale and must not replay as one).
         let first = jobs.len();
         let complete = event == Event::Complete;
-        if !complete {
+        // A close is logged by the journal worker once the journal answered (closed, or
+        // refused as already closed): one that failed for the disk must not replay.
+        let close = matches!(event, Event::Close(_));
+        // Digits typed during a sale and read as a barcode: its refusal says it was no cash.
+        let not_cash = self.sale_open()
+            && matches!(&event, Event::Scan(f)
+                if f.bytes().all(|b| b.is_ascii_digit()) && tender::looks_like_barcode(f));
+        if !complete && !close {
             jobs.push(Job::Record {
                 at,
                 event: event.clone(),
@@ -698,7 +1104,14 @@ impl App {
         }
         let msg = event.into_msg(at);
         self.feed(msg, jobs);
-        if complete && !jobs[first..].iter().any(|j| matches!(j, Job::Commit(_))) {
+        if not_cash && let Some(Notice::Rejected(r, detail)) = &self.notice {
+            self.notice = Some(Notice::NotCash(*r, detail.clone()));
+        }
+        if complete
+            && !jobs[first..]
+                .iter()
+                .any(|j| matches!(j, Job::Commit { .. }))
+        {
             jobs.insert(
                 first,
                 Job::Record {
@@ -736,11 +1149,19 @@ impl App {
                     self.notice = Some(Notice::SlipAdded(slip.amount()));
                 }
                 Effect::Tendered { tendered } => self.notice = Some(Notice::Tendered(tendered)),
-                Effect::CommitSale(sale) => {
+                Effect::CommitSale { sale, voided } => {
                     self.awaiting += 1;
                     self.committing = Some(sale.clone());
-                    jobs.push(Job::Commit(sale));
+                    self.sale_cursor = None;
+                    jobs.push(Job::Commit { sale, voided });
                 }
+                Effect::SlipVoided { position, slip, .. } => {
+                    self.notice = Some(Notice::Voided(position, slip.amount()));
+                }
+                Effect::CloseDay(request) => jobs.push(Job::CloseDay {
+                    request,
+                    float: self.float,
+                }),
                 Effect::SaleCompleted { seq, change } => {
                     if let Some(sale) = self.committing.take() {
                         self.completed = Some(Completed {
@@ -762,9 +1183,11 @@ impl App {
                     self.committing = None;
                     self.notice = Some(Notice::CommitFailed(reason));
                 }
-                Effect::SaleCancelled => {
+                Effect::SaleCancelled(cancelled) => {
                     self.completed = None;
+                    self.sale_cursor = None;
                     self.notice = Some(Notice::Cancelled);
+                    jobs.push(Job::RecordCancel(cancelled));
                 }
                 Effect::SaleAbandoned => {}
             }
@@ -806,18 +1229,54 @@ impl App {
                 self.journal_rows = rows;
                 self.selected = self.selected.min(self.journal_rows.len().saturating_sub(1));
             }
-            Answer::DayClosed {
-                date,
-                totals,
-                printed,
-            } => {
-                self.day = Some((date, totals));
-                self.notice = Some(Notice::DayClosed(printed));
+            Answer::Reprinted { seq, printed } => {
+                self.notice = Some(Notice::Reprinted(seq, printed));
             }
-            Answer::DemoScan(Some(frame)) => self.submit(Event::Scan(frame), jobs),
+            Answer::Day(report) => {
+                // A reading arriving after the day was closed on this screen is stale.
+                if self.screen == Screen::DayClose
+                    && self.day.as_ref().is_none_or(|d| d.z.is_none())
+                {
+                    self.day = Some(*report);
+                }
+            }
+            Answer::DayClosed(Ok(report)) => {
+                self.notice = Some(Notice::DayClosed(
+                    report.z.unwrap_or_default(),
+                    report.business_date,
+                    None,
+                ));
+                jobs.push(Job::PrintReport {
+                    report: report.clone(),
+                    again: false,
+                });
+                self.screen = Screen::DayClose;
+                self.day = Some(*report);
+            }
+            Answer::DayClosed(Err(refused)) => {
+                self.notice = Some(Notice::CloseRefused(refused));
+                if self.screen == Screen::DayClose {
+                    jobs.push(self.load_day());
+                }
+            }
+            Answer::ReportPrinted(printed) => match (&mut self.notice, printed) {
+                // After a close, its notice (the Z number) says where the report went.
+                (Some(Notice::DayClosed(_, _, path @ None)), Ok(p)) => *path = Some(p),
+                (_, printed) => self.notice = Some(Notice::ReportPrinted(printed)),
+            },
+            Answer::Alerts(list, count) => {
+                self.alerts = list;
+                self.alert_count = count;
+                self.alert_selected = self.alert_selected.min(self.alerts.len().saturating_sub(1));
+            }
+            Answer::DemoScan(Some((frame, url))) => {
+                self.demo_url = Some(url);
+                self.submit(Event::Scan(frame), jobs)
+            }
             Answer::DemoScan(None) | Answer::DemoKeyIn(None) => self.notice = Some(Notice::NoDemo),
-            Answer::DemoKeyIn(Some((chain, payment_code, confirmation_number))) => {
+            Answer::DemoKeyIn(Some((chain, payment_code, confirmation_number, url))) => {
                 if self.screen == Screen::Sale {
+                    self.demo_url = Some(url);
                     self.dialog = Some(KeyInForm {
                         chain,
                         payment_code,

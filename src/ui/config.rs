@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use konbini_devices::printer::ReceiptBarcodes;
+use konbini_devices::receipt::{ReceiptLang, ReceiptStyle, StampDuty};
 use konbini_domain::{Chain, Yen};
 use konbini_register::{OfflineLimits, Station, Store};
 
@@ -28,6 +29,8 @@ pub struct FileConfig {
     pub terminal: Option<String>,
     /// The clerk's language.
     pub language: Option<Lang>,
+    /// The receipts' language (a setting of its own; Japanese unless set).
+    pub receipt_language: Option<Lang>,
     /// The journal.
     pub journal: Option<PathBuf>,
     /// Directory of receipt pictures and texts (virtual printer) and Z reports.
@@ -58,6 +61,56 @@ pub struct StoreConfig {
     pub chain: Option<Chain>,
     /// Name as printed.
     pub name: Option<String>,
+    /// The drawer's float (釣銭準備金) in yen, counted on by the day close.
+    pub drawer_float: Option<u64>,
+    /// How stamp duty on receipts of ¥50,000 and more is paid: `affix` (the clerk affixes
+    /// a revenue stamp, the default) or `declaration` (paid by declaration; needs
+    /// `tax_office`).
+    pub stamp_duty: Option<String>,
+    /// The tax office that approved payment by declaration (`札幌北税務署`).
+    pub tax_office: Option<String>,
+}
+
+/// The drawer's float when `[store] drawer_float` is not set.
+pub const DEFAULT_DRAWER_FLOAT: Yen = Yen::new(30_000);
+
+impl FileConfig {
+    /// The receipts' style: `receipt_language` (or `lang`), `[store] stamp_duty` and
+    /// `tax_office`.
+    pub fn receipt_style(&self, lang: Option<Lang>) -> Result<ReceiptStyle, ConfigError> {
+        let lang = match lang.or(self.receipt_language).unwrap_or_default() {
+            Lang::Ja => ReceiptLang::Ja,
+            Lang::En => ReceiptLang::En,
+        };
+        let office = self
+            .store
+            .tax_office
+            .as_deref()
+            .map(str::trim)
+            .filter(|o| !o.is_empty());
+        let stamp = match (self.store.stamp_duty.as_deref(), office) {
+            (None | Some("affix"), None) => StampDuty::Affix,
+            (Some("declaration"), Some(office)) => StampDuty::Declaration {
+                tax_office: office.to_owned(),
+            },
+            (Some("declaration"), None) => {
+                return Err(ConfigError::Invalid(
+                    "store.stamp_duty = \"declaration\" needs store.tax_office, the tax office that approved it (e.g. \"札幌北税務署\")".to_owned(),
+                ));
+            }
+            (None | Some("affix"), Some(_)) => {
+                return Err(ConfigError::Invalid(
+                    "store.tax_office is only for store.stamp_duty = \"declaration\"".to_owned(),
+                ));
+            }
+            (Some(other), _) => {
+                return Err(ConfigError::Invalid(format!(
+                    "store.stamp_duty {other:?} is not \"affix\" or \"declaration\""
+                )));
+            }
+        };
+        Ok(ReceiptStyle { lang, stamp })
+    }
 }
 
 /// `[network]`: absent, the embedded network.
@@ -163,6 +216,9 @@ pub struct RegisterArgs {
     /// The clerk's language.
     #[arg(long, value_enum)]
     pub lang: Option<Lang>,
+    /// The receipts' language (default ja, whatever the clerk's is).
+    #[arg(long, value_enum)]
+    pub receipt_lang: Option<Lang>,
     /// Most yen unsent while offline (default 3,000,000).
     #[arg(long)]
     pub max_unsent_yen: Option<u64>,
@@ -197,6 +253,10 @@ pub struct RegisterConfig {
     pub printer: Option<(PathBuf, u32, usize)>,
     /// The bar codes receipts carry (`[devices] receipt_barcode`, `bill_barcodes`).
     pub barcodes: ReceiptBarcodes,
+    /// The receipts' language and stamp duty setting.
+    pub receipt_style: ReceiptStyle,
+    /// The drawer's float.
+    pub drawer_float: Yen,
     /// Offline limits.
     pub limits: OfflineLimits,
     /// Exit after the first frame.
@@ -239,15 +299,17 @@ pub fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
     })
 }
 
-/// The receipt bar codes of `konbini replay`: from `config`, or ./konbini.toml when it
-/// exists, or the defaults.
-pub fn replay_barcodes(config: Option<&Path>) -> Result<ReceiptBarcodes, ConfigError> {
+/// The receipt bar codes and style of `konbini replay`: from `config`, or ./konbini.toml
+/// when it exists, or the defaults.
+pub fn replay_receipts(
+    config: Option<&Path>,
+) -> Result<(ReceiptBarcodes, ReceiptStyle), ConfigError> {
     let file = match config {
         Some(path) => read_file(path)?,
         None if Path::new(DEFAULT_CONFIG).exists() => read_file(Path::new(DEFAULT_CONFIG))?,
         None => FileConfig::default(),
     };
-    file.receipt_barcodes()
+    Ok((file.receipt_barcodes()?, file.receipt_style(None)?))
 }
 
 /// The settings from the flags, the config file and the defaults, at `now` (for the
@@ -398,8 +460,14 @@ pub fn resolve(
         ))
     });
     let barcodes = file.receipt_barcodes()?;
+    let receipt_style = file.receipt_style(args.receipt_lang)?;
     Ok(RegisterConfig {
         barcodes,
+        receipt_style,
+        drawer_float: file
+            .store
+            .drawer_float
+            .map_or(DEFAULT_DRAWER_FLOAT, Yen::new),
         lang: args.lang.or(file.language).unwrap_or_default(),
         journal: args
             .journal
@@ -494,7 +562,7 @@ max_unsent_yen = 100000
             bills: true,
         };
         assert_eq!(s.barcodes, want);
-        assert_eq!(replay_barcodes(Some(&path)).unwrap(), want);
+        assert_eq!(replay_receipts(Some(&path)).unwrap().0, want);
         std::fs::write(&path, "[devices]\nreceipt_barcode = \"none\"\n").unwrap();
         let s = resolve(&args, now).unwrap();
         assert_eq!(s.barcodes.number, None);
@@ -504,6 +572,56 @@ max_unsent_yen = 100000
             FileConfig::default().receipt_barcodes().unwrap(),
             ReceiptBarcodes::default()
         );
+    }
+
+    #[test]
+    fn the_stamp_duty_setting_names_its_tax_office_and_the_receipt_has_its_own_language() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("k.toml");
+        let args = RegisterArgs {
+            config: Some(path.clone()),
+            ..RegisterArgs::default()
+        };
+        let now = konbini_domain::time::in_japan(&chrono::Utc::now());
+        std::fs::write(
+            &path,
+            "language = \"en\"\n[store]\nstamp_duty = \"declaration\"\ntax_office = \"札幌北税務署\"\ndrawer_float = 50000\n",
+        )
+        .unwrap();
+        let s = resolve(&args, now).unwrap();
+        assert_eq!(s.lang, Lang::En);
+        // The clerk reads English; the receipts stay Japanese unless set.
+        assert_eq!(s.receipt_style.lang, ReceiptLang::Ja);
+        assert_eq!(
+            s.receipt_style.stamp,
+            StampDuty::Declaration {
+                tax_office: "札幌北税務署".to_owned()
+            }
+        );
+        assert_eq!(s.drawer_float, Yen::new(50_000));
+        std::fs::write(&path, "receipt_language = \"en\"\n").unwrap();
+        let s = resolve(&args, now).unwrap();
+        assert_eq!(s.receipt_style.lang, ReceiptLang::En);
+        assert_eq!(s.receipt_style.stamp, StampDuty::Affix);
+        assert_eq!(s.drawer_float, DEFAULT_DRAWER_FLOAT);
+        for (bad, words) in [
+            (
+                "[store]\nstamp_duty = \"declaration\"\n",
+                "needs store.tax_office",
+            ),
+            (
+                "[store]\ntax_office = \"札幌北税務署\"\n",
+                "only for store.stamp_duty",
+            ),
+            (
+                "[store]\nstamp_duty = \"paid\"\n",
+                "is not \"affix\" or \"declaration\"",
+            ),
+        ] {
+            std::fs::write(&path, bad).unwrap();
+            let e = resolve(&args, now).unwrap_err().to_string();
+            assert!(e.contains(words), "{e}");
+        }
     }
 
     #[test]

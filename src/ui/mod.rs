@@ -2,6 +2,7 @@
 //!
 //! - `app`: the screen's state and `handle(Input) -> Vec<Job>`; feeds the register core.
 //! - `view`: draws an `App` (read-only).
+//! - `tender`: the rules of keyed cash (a barcode attempt is never cash).
 //! - `text`: every word, Japanese and English.
 //! - `worker`: carries out jobs against the journal, printer, session log and network.
 //! - `record`: the session log (a scan log a replay turns into the same sales).
@@ -17,6 +18,7 @@
 pub mod app;
 pub mod config;
 pub mod record;
+pub mod tender;
 pub mod text;
 pub mod view;
 pub mod worker;
@@ -94,9 +96,14 @@ pub fn run(args: &RegisterArgs) -> anyhow::Result<()> {
     let journal: SharedJournal = Arc::new(Mutex::new(journal));
     let receipts = ReceiptDir::create(&settings.receipts)
         .with_context(|| format!("receipts directory {}", settings.receipts.display()))?
-        .with_barcodes(settings.barcodes);
+        .with_barcodes(settings.barcodes)
+        .with_style(settings.receipt_style.clone());
     let reports = receipts.clone();
-    let recorder = record::Recorder::create(&settings.record, &settings.station)?;
+    let recorder = record::Recorder::create_with_float(
+        &settings.record,
+        &settings.station,
+        settings.drawer_float,
+    )?;
     let printer = match &settings.printer {
         None => Printer::Virtual(receipts),
         Some((path, baud, columns)) => Printer::Port {
@@ -104,6 +111,7 @@ pub fn run(args: &RegisterArgs) -> anyhow::Result<()> {
             baud: *baud,
             columns: *columns,
             barcodes: settings.barcodes,
+            style: settings.receipt_style.clone(),
             port: Mutex::new(None),
         },
     };
@@ -132,7 +140,8 @@ pub fn run(args: &RegisterArgs) -> anyhow::Result<()> {
         settings.lang,
         initial_status(&settings),
         now_jst(),
-    );
+    )
+    .with_store_settings(settings.drawer_float, settings.receipt_style.stamp.clone());
 
     // Anything written to stderr while the screen is up (a library's warning, the network
     // simulator's log lines) would be drawn over it: it goes to a log beside the session.
@@ -273,6 +282,11 @@ fn main_loop(
             inputs.push(Input::Tick);
         }
         for input in inputs {
+            // The clerk's screen says trouble in the clerk's language; its words (a path,
+            // an OS error, in English) go to the session's stderr log, where they are kept.
+            if let Input::Answer(Answer::Trouble(why)) = &input {
+                eprintln!("konbini register: {why}");
+            }
             let jobs = app.handle(input, now_jst());
             dispatch(jobs, services, journal_jobs, device_jobs, tx);
         }
@@ -297,13 +311,18 @@ fn dispatch(
         match job {
             Job::Record { .. }
             | Job::CheckPaid(_)
-            | Job::Commit(_)
+            | Job::Commit { .. }
+            | Job::RecordCancel(_)
+            | Job::CloseDay { .. }
+            | Job::LoadAlerts
+            | Job::Acknowledge { .. }
             | Job::WakeSync
             | Job::LoadJournal { .. } => {
                 let _ = journal_jobs.send(job);
             }
-            // A look-up can take seconds when the network is down: its own thread.
-            Job::Lookup { .. } => {
+            // A look-up can take seconds when the network is down, and adding up a long
+            // day (the reading) as long: each on its own thread.
+            Job::Lookup { .. } | Job::LoadDay { .. } => {
                 let (services, tx) = (services.clone(), tx.clone());
                 std::thread::spawn(move || {
                     for answer in services.run(job) {
@@ -314,7 +333,7 @@ fn dispatch(
             Job::OpenDrawer
             | Job::Print
             | Job::Reprint(_)
-            | Job::DayClose { .. }
+            | Job::PrintReport { .. }
             | Job::NextDemoScan
             | Job::NextDemoKeyIn => {
                 let _ = device_jobs.send(job);

@@ -1,9 +1,10 @@
 //! The session log: every input the register core was fed, as a scan log
 //! (`docs/scan-log.md`), so `konbini replay` on a fresh journal makes the same sales.
 //!
-//! It writes the header once, then one line per event, each written whole and flushed to
-//! the OS as it happens (a crash loses at most the line being written); a `complete` line
-//! is also synced to disk, as it is the one that makes a sale. It never reads the clock:
+//! It writes the header once (format version 2, with the drawer's float), then one line per
+//! event, each written whole and flushed to the OS as it happens (a crash loses at most the
+//! line being written); a `complete` or `close` line is also synced to disk, as those make
+//! a sale or close a day. It never reads the clock:
 //! the times are the ones the core was given.
 
 use std::fs::{File, OpenOptions};
@@ -14,6 +15,7 @@ use chrono::{DateTime, FixedOffset, SecondsFormat};
 use serde_json::{Value, json};
 
 use crate::replay::Event;
+use konbini_domain::Yen;
 use konbini_register::Station;
 
 /// The session log could not be written.
@@ -37,6 +39,16 @@ impl Recorder {
     /// Create `path` (its directory too) and write the header for `station`. An existing
     /// file is an error: two sessions never share a log.
     pub fn create(path: &Path, station: &Station) -> Result<Recorder, RecordError> {
+        Recorder::create_with_float(path, station, Yen::ZERO)
+    }
+
+    /// [`Recorder::create`], the header naming the drawer's `float` (the day close counts
+    /// on it, so a replay closes the day with the same figures).
+    pub fn create_with_float(
+        path: &Path,
+        station: &Station,
+        float: Yen,
+    ) -> Result<Recorder, RecordError> {
         let err = |source| RecordError {
             path: path.to_owned(),
             source,
@@ -57,10 +69,12 @@ impl Recorder {
         if let Some(chain) = station.store.chain {
             store["chain"] = Value::from(chain.as_str());
         }
+        // Version 2: a session may hold voids and a day close.
         recorder.line(&json!({
-            "konbini_scan_log": 1,
+            "konbini_scan_log": crate::replay::FORMAT_VERSION,
             "terminal": station.terminal,
             "store": store,
+            "drawer_float_yen": float.get(),
         }))?;
         Ok(recorder)
     }
@@ -87,9 +101,11 @@ impl Recorder {
             Event::Tender(yen) => json!({"at": at, "tender": yen.get()}),
             Event::Complete => json!({"at": at, "complete": true}),
             Event::Cancel => json!({"at": at, "cancel": true}),
+            Event::Void(position) => json!({"at": at, "void": position}),
+            Event::Close(counted) => json!({"at": at, "close": {"counted_yen": counted.get()}}),
         };
         self.line(&line)?;
-        if matches!(event, Event::Complete) {
+        if matches!(event, Event::Complete | Event::Close(_)) {
             self.file.sync_data().map_err(|source| RecordError {
                 path: self.path.clone(),
                 source,

@@ -10,16 +10,14 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use chrono::{DateTime, FixedOffset, NaiveDate};
-
 use crate::embedded::DemoVoucher;
 use crate::replay::ReceiptDir;
 use crate::sync::upstream::{HttpUpstream, Upstream, lookup_with_retries};
 use crate::sync::{SharedJournal, SyncHandle};
 use konbini_devices::printer::{
-    PrinterPort, ReceiptBarcodes, encode_receipt_with, encode_sale_receipt, queue,
+    PrinterPort, ReceiptBarcodes, encode_receipt_with, encode_sale_receipt_styled, queue,
 };
-use konbini_devices::receipt::Receipt;
+use konbini_devices::receipt::{Receipt, ReceiptStyle, Reprint};
 use konbini_journal::Journal;
 use konbini_register::{LookupAnswer, Msg, Station};
 
@@ -43,10 +41,25 @@ pub enum Printer {
         columns: usize,
         /// The bar codes its receipts carry.
         barcodes: ReceiptBarcodes,
+        /// The receipts' language and stamp duty setting.
+        style: ReceiptStyle,
         /// The open port, if it is open.
         port: Mutex<Option<PrinterPort>>,
     },
 }
+
+impl Printer {
+    /// The style its receipts are printed in.
+    fn style(&self) -> &ReceiptStyle {
+        match self {
+            Printer::Virtual(dir) => dir.style(),
+            Printer::Port { style, .. } => style,
+        }
+    }
+}
+
+/// Most alerts loaded for the screen (the oldest first; the count says how many in all).
+const ALERTS_SHOWN: usize = 50;
 
 /// The payment network as the register uses it.
 pub struct NetLink {
@@ -152,14 +165,14 @@ impl Services {
                     answer,
                 })]
             }
-            Job::Commit(sale) => {
+            Job::Commit { sale, voided } => {
                 if self.broken.load(Ordering::Relaxed) {
                     return vec![Answer::Core(Msg::CommitFailed {
                         reason: "the journal's hash chain is broken: no sale is added to it"
                             .to_owned(),
                     })];
                 }
-                let committed = lock(&self.journal).commit_sale(&sale, None);
+                let committed = lock(&self.journal).commit_sale_voided(&sale, &voided, None);
                 match committed {
                     Ok(c) => {
                         // The `complete` that made the sale goes into the session log only
@@ -185,7 +198,7 @@ impl Services {
                 self.auto_print.store(true, Ordering::Relaxed);
                 self.drain_prints()
             }
-            Job::Reprint(seq) => self.reprint(seq),
+            Job::Reprint(seq) => vec![self.reprint(seq)],
             Job::WakeSync => {
                 if let Some(net) = self.net.get() {
                     net.sync.wake();
@@ -196,8 +209,42 @@ impl Services {
                 Ok(rows) => vec![Answer::Journal(rows)],
                 Err(e) => vec![Answer::Trouble(e.to_string())],
             },
-            Job::DayClose { date } => self.day_close(date),
-            Job::NextDemoScan => vec![Answer::DemoScan(self.next_demo().map(|v| v.barcode))],
+            Job::RecordCancel(cancelled) => {
+                if self.broken.load(Ordering::Relaxed) {
+                    return vec![];
+                }
+                match lock(&self.journal).record_cancel(&cancelled, None) {
+                    Ok(_) => vec![],
+                    Err(e) => vec![Answer::Trouble(e.to_string())],
+                }
+            }
+            Job::CloseDay { request, float } => self.close_day(&request, float),
+            // On a connection of its own: adding up a long day must not hold the writer
+            // (commits go on meanwhile). One read snapshot, as every report.
+            Job::LoadDay { at, float } => {
+                let path = lock(&self.journal).path().to_owned();
+                match Journal::open_read_only(&path).and_then(|j| j.x_report(&at, float)) {
+                    Ok(report) => vec![Answer::Day(Box::new(report))],
+                    Err(e) => vec![Answer::Trouble(e.to_string())],
+                }
+            }
+            Job::PrintReport { report, again } => {
+                let receipt =
+                    Receipt::for_report(&self.station, &report, self.printer.style().lang);
+                vec![Answer::ReportPrinted(self.print_report(&receipt, again))]
+            }
+            Job::LoadAlerts => self.alerts(),
+            Job::Acknowledge { sale_seq, idx, at } => {
+                let acked = lock(&self.journal).acknowledge(sale_seq, idx, &at);
+                let mut answers = self.alerts();
+                if let Err(e) = acked {
+                    answers.push(Answer::Trouble(e.to_string()));
+                }
+                answers
+            }
+            Job::NextDemoScan => vec![Answer::DemoScan(
+                self.next_demo().map(|v| (v.barcode, v.voucher_url)),
+            )],
             Job::NextDemoKeyIn => {
                 let chain = self.station.store.chain;
                 vec![Answer::DemoKeyIn(self.next_demo().and_then(|v| {
@@ -207,7 +254,7 @@ impl Services {
                         .find(|(c, _)| Some(*c) == chain)
                         .or(v.payment_codes.first())?
                         .clone();
-                    Some((c, code, v.confirmation_number))
+                    Some((c, code, v.confirmation_number, v.voucher_url))
                 }))]
             }
         }
@@ -245,6 +292,7 @@ impl Services {
                 baud,
                 columns,
                 barcodes,
+                style,
                 port,
             } => {
                 if self.print_queue_len() == 0 {
@@ -264,7 +312,8 @@ impl Services {
                     }
                 };
                 let floor = self.print_floor.load(Ordering::Relaxed);
-                let report = queue::drain_with(&self.journal, p, *columns, *barcodes, floor);
+                let report =
+                    queue::drain_styled(&self.journal, p, *columns, *barcodes, style, floor);
                 match report {
                     Ok(report) => {
                         answers.extend(report.printed.iter().map(|&seq| Answer::Printed { seq }));
@@ -323,27 +372,75 @@ impl Services {
         }
     }
 
-    fn reprint(&self, seq: u64) -> Vec<Answer> {
-        match &self.printer {
-            Printer::Virtual(dir) => vec![self.print_virtual(dir, seq)],
+    /// Print sale `seq`'s receipt again, marked 再発行 with its number. The original's
+    /// print job is not touched (it is printed, or still queued to print as the original).
+    fn reprint(&self, seq: u64) -> Answer {
+        let sale = match lock(&self.journal).sale(seq) {
+            Ok(Some(s)) => s,
+            Ok(None) => {
+                return Answer::Reprinted {
+                    seq,
+                    printed: Err(format!("sale {seq} is not in the journal")),
+                };
+            }
+            Err(e) => return Answer::Trouble(e.to_string()),
+        };
+        let at = konbini_journal::journal_time(&super::now_jst());
+        let printed = match &self.printer {
+            Printer::Virtual(dir) => dir
+                .reprint(&sale, &at)
+                .map(|p| p.display().to_string())
+                .map_err(|e| format!("{}: {e}", dir.dir().display())),
             Printer::Port {
                 path,
                 baud,
                 columns,
                 barcodes,
+                style,
                 port,
             } => {
-                let sale = match lock(&self.journal).sale(seq) {
-                    Ok(Some(s)) => s,
-                    Ok(None) => return vec![],
-                    Err(e) => return vec![Answer::Trouble(e.to_string())],
-                };
-                let job = encode_sale_receipt(&sale, *columns, *barcodes);
-                match send(port, path, *baud, &job) {
-                    Ok(()) => vec![Answer::Printed { seq }],
-                    Err(why) => vec![Answer::PrintHeld { seq, why }],
-                }
+                let reprint = Reprint { count: 1, at };
+                let job =
+                    encode_sale_receipt_styled(&sale, *columns, *barcodes, style, Some(&reprint));
+                send(port, path, *baud, &job).map(|()| path.display().to_string())
             }
+        };
+        Answer::Reprinted { seq, printed }
+    }
+
+    fn alerts(&self) -> Vec<Answer> {
+        match lock(&self.journal).alerts(ALERTS_SHOWN) {
+            Ok((list, count)) => vec![Answer::Alerts(list, count)],
+            Err(e) => vec![Answer::Trouble(e.to_string())],
+        }
+    }
+
+    /// Close the business day; the `close` goes into the session log once the journal
+    /// answered (closed, or refused as already closed: a replay does the same), never
+    /// when the journal failed (a full disk): that close did not happen.
+    fn close_day(
+        &self,
+        request: &konbini_register::DayCloseRequest,
+        float: konbini_domain::Yen,
+    ) -> Vec<Answer> {
+        if self.broken.load(Ordering::Relaxed) {
+            return vec![Answer::Trouble(
+                "the journal's hash chain is broken: the day cannot be closed on it".to_owned(),
+            )];
+        }
+        let closed = lock(&self.journal).close_day(request, float, None);
+        match closed {
+            Ok(result) => {
+                let mut answers = vec![Answer::DayClosed(result.map(Box::new))];
+                if let Some(r) = &self.recorder
+                    && let Err(e) =
+                        lock(r).record(&request.at, &crate::replay::Event::Close(request.counted))
+                {
+                    answers.push(Answer::Trouble(e.to_string()));
+                }
+                answers
+            }
+            Err(e) => vec![Answer::Trouble(e.to_string())],
         }
     }
 
@@ -367,33 +464,32 @@ impl Services {
         }
     }
 
-    fn day_close(&self, date: NaiveDate) -> Vec<Answer> {
-        let next = date.succ_opt().unwrap_or(date);
-        let totals = lock(&self.journal).day_totals(
-            &date.format("%Y-%m-%d").to_string(),
-            &next.format("%Y-%m-%d").to_string(),
-        );
-        let totals = match totals {
-            Ok(t) => t,
-            Err(e) => return vec![Answer::Trouble(e.to_string())],
-        };
-        let now: DateTime<FixedOffset> = konbini_domain::time::in_japan(&chrono::Utc::now());
-        let receipt = Receipt::for_day(&self.station, date, &now, &totals);
-        let printed = self.print_report(&receipt);
-        vec![Answer::DayClosed {
-            date,
-            totals,
-            printed,
-        }]
-    }
-
-    fn print_report(&self, receipt: &Receipt) -> Result<String, String> {
+    /// Print a report: kept as files in the reports directory (a Z report under its own
+    /// number; printed `again`, as a marked reprint beside it, never over it), and on a
+    /// real printer when there is one.
+    fn print_report(&self, receipt: &Receipt, again: bool) -> Result<String, String> {
         let mut done = Err("no printer".to_owned());
+        let receipt = if again {
+            let mut r = receipt.clone();
+            let mark = match self.printer.style().lang {
+                konbini_devices::receipt::ReceiptLang::Ja => "【再発行】",
+                konbini_devices::receipt::ReceiptLang::En => "[REPRINT]",
+            };
+            r.lines
+                .insert(3, konbini_devices::receipt::Line::Notice(mark.to_owned()));
+            r
+        } else {
+            receipt.clone()
+        };
+        let receipt = &receipt;
         if let Some(dir) = &self.reports {
-            done = dir
-                .print_receipt(receipt)
-                .map(|p| p.display().to_string())
-                .map_err(|e| format!("{}: {e}", dir.dir().display()));
+            done = if again {
+                dir.print_receipt_again(receipt)
+            } else {
+                dir.print_receipt(receipt)
+            }
+            .map(|p| p.display().to_string())
+            .map_err(|e| format!("{}: {e}", dir.dir().display()));
         }
         if let Printer::Port {
             path,
@@ -401,6 +497,7 @@ impl Services {
             columns,
             barcodes,
             port,
+            ..
         } = &self.printer
         {
             let job = encode_receipt_with(receipt, *columns, *barcodes, &[]);

@@ -61,6 +61,20 @@ pub fn export(journal: &Path) -> String {
     stdout(&out)
 }
 
+/// `konbini journal export --with-records`: the sales and the non-sale records (voids,
+/// cancels, day closes), in order.
+pub fn export_with_records(journal: &Path) -> String {
+    let out = run(&[
+        "journal",
+        "export",
+        "--with-records",
+        "--journal",
+        journal.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "export failed: {}", stderr(&out));
+    stdout(&out)
+}
+
 /// `konbini journal verify`: Ok(stdout) or Err(stderr).
 pub fn verify(journal: &Path) -> Result<String, String> {
     let out = run(&["journal", "verify", "--journal", journal.to_str().unwrap()]);

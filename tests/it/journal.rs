@@ -52,7 +52,7 @@ fn pragmas_are_read_back_at_open() {
     assert_eq!(j.pragma("foreign_keys").unwrap(), "1");
     assert_eq!(
         j.pragma("user_version").unwrap(),
-        "4",
+        "5",
         "migrated from empty to the latest"
     );
     assert_eq!(j.journal_id().len(), 32);

@@ -14,6 +14,7 @@ mod props;
 mod proxy;
 mod register_rules;
 mod replay_logs;
+mod replay_v2;
 mod scanner;
 mod sync;
 mod udev;

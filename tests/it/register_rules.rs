@@ -47,7 +47,7 @@ impl Shell {
                         reference: reference.clone(),
                         answer: self.lookup.clone(),
                     }),
-                    Effect::CommitSale(sale) => {
+                    Effect::CommitSale { sale, .. } => {
                         if self.fail_commit {
                             queue.push_back(Msg::CommitFailed {
                                 reason: "disk full".into(),
@@ -313,7 +313,7 @@ fn insufficient_tender_keeps_the_sale_open_and_tenders_add_up() {
     assert!(s.reg.open_sale().is_some());
     s.tender(1000);
     let effects = s.complete();
-    let Effect::CommitSale(sale) = &effects[0] else {
+    let Effect::CommitSale { sale, .. } = &effects[0] else {
         panic!("{effects:?}")
     };
     assert_eq!(
@@ -331,7 +331,7 @@ fn commit_comes_first_then_drawer_print_and_sync() {
     let kinds: Vec<&str> = effects
         .iter()
         .map(|e| match e {
-            Effect::CommitSale(_) => "commit",
+            Effect::CommitSale { .. } => "commit",
             Effect::SaleCompleted { .. } => "completed",
             Effect::OpenDrawer => "drawer",
             Effect::PrintReceipt { .. } => "print",
@@ -387,7 +387,7 @@ fn input_while_committing_is_ignored_busy() {
     });
     assert!(matches!(
         reg.update(Msg::Complete { at: at(NOON) })[0],
-        Effect::CommitSale(_)
+        Effect::CommitSale { .. }
     ));
     assert_eq!(
         reg.update(Msg::Cancel { at: at(NOON) }),
@@ -406,10 +406,12 @@ fn input_while_committing_is_ignored_busy() {
 fn cancel_and_end_of_input() {
     let mut s = Shell::new();
     s.scan(NOON, &ok("1", 1000));
-    assert_eq!(
-        s.send(Msg::Cancel { at: at(NOON) }),
-        vec![Effect::SaleCancelled]
-    );
+    let effects = s.send(Msg::Cancel { at: at(NOON) });
+    let [Effect::SaleCancelled(cancelled)] = effects.as_slice() else {
+        panic!("{effects:?}")
+    };
+    assert_eq!(cancelled.slips.len(), 1);
+    assert_eq!(cancelled.total(), Yen::new(1000));
     assert!(s.reg.open_sale().is_none());
     // A cancelled slip was never paid: it can be scanned again.
     assert_eq!(rejected(&s.scan(NOON, &ok("1", 1000))), None);
@@ -573,4 +575,97 @@ fn offline_limits_refuse_new_slips_until_the_link_is_back() {
         oldest_pending_at: Some(at("2026-11-20T12:00:00+09:00")),
     }));
     assert_eq!(rejected(&shell.scan(NOON, &ok("5", 1200))), None);
+}
+
+#[test]
+fn a_void_removes_one_slip_and_is_kept_for_the_journal() {
+    let mut s = Shell::new();
+    s.scan(NOON, &ok("1", 1000));
+    s.scan(NOON, &ok("2", 2000));
+    s.scan(NOON, &ok("3", 3000));
+    // No such position: nothing changes.
+    for position in [0, 4] {
+        assert_eq!(
+            s.send(Msg::Void {
+                at: at(NOON),
+                position
+            }),
+            vec![Effect::Ignored(Ignored::NoSuchSlip)]
+        );
+    }
+    let effects = s.send(Msg::Void {
+        at: at(NOON),
+        position: 2,
+    });
+    let [
+        Effect::SlipVoided {
+            position: 2,
+            slip,
+            total,
+        },
+    ] = effects.as_slice()
+    else {
+        panic!("{effects:?}")
+    };
+    assert_eq!((slip.amount(), *total), (Yen::new(2000), Yen::new(4000)));
+    let sale = s.reg.open_sale().unwrap();
+    assert_eq!(sale.slips().len(), 2);
+    assert_eq!(sale.voided().len(), 1);
+    // The voided slip was never paid: it may be scanned again, into this sale.
+    assert_eq!(rejected(&s.scan(NOON, &ok("2", 2000))), None);
+    s.tender(6000);
+    let effects = s.complete();
+    let Effect::CommitSale { sale, voided } = &effects[0] else {
+        panic!("{effects:?}")
+    };
+    assert_eq!((sale.total, sale.slips.len()), (Yen::new(6000), 3));
+    assert_eq!(voided.len(), 1);
+    assert_eq!(voided[0].position, 2);
+    assert_eq!(voided[0].slip.amount(), Yen::new(2000));
+}
+
+#[test]
+fn voiding_the_last_slip_ends_the_sale_as_cancelled_with_its_void() {
+    let mut s = Shell::new();
+    s.scan(NOON, &ok("1", 1000));
+    s.tender(500);
+    let effects = s.send(Msg::Void {
+        at: at(NOON),
+        position: 1,
+    });
+    let [Effect::SlipVoided { .. }, Effect::SaleCancelled(c)] = effects.as_slice() else {
+        panic!("{effects:?}")
+    };
+    assert!(c.slips.is_empty());
+    assert_eq!((c.voided.len(), c.tendered), (1, Yen::new(500)));
+    assert!(s.reg.open_sale().is_none());
+    assert_eq!(
+        s.send(Msg::Void {
+            at: at(NOON),
+            position: 1
+        }),
+        vec![Effect::Ignored(Ignored::NoOpenSale)]
+    );
+}
+
+#[test]
+fn the_day_closes_only_with_no_sale_open() {
+    let mut s = Shell::new();
+    s.scan(NOON, &ok("1", 1000));
+    let close = Msg::Close {
+        at: at(NOON),
+        counted: Yen::new(31_000),
+    };
+    assert_eq!(
+        s.send(close.clone()),
+        vec![Effect::Ignored(Ignored::SaleOpen)]
+    );
+    s.tender(1000);
+    s.complete();
+    let effects = s.send(close);
+    let [Effect::CloseDay(request)] = effects.as_slice() else {
+        panic!("{effects:?}")
+    };
+    assert_eq!(request.counted, Yen::new(31_000));
+    assert_eq!(request.station, *s.reg.station());
 }

@@ -260,10 +260,10 @@ fn a_journal_in_a_missing_directory_is_one_clear_error() {
 #[test]
 fn a_newer_log_format_is_refused() {
     let dir = tempdir();
-    let log = dir.path().join("v2.jsonl");
+    let log = dir.path().join("v3.jsonl");
     std::fs::write(
         &log,
-        "{\"konbini_scan_log\": 2}\n{\"at\":\"2026-11-28T10:00:00+09:00\",\"cancel\":true}\n",
+        "{\"konbini_scan_log\": 3}\n{\"at\":\"2026-11-28T10:00:00+09:00\",\"cancel\":true}\n",
     )
     .unwrap();
     let out = run(&[
@@ -274,7 +274,9 @@ fn a_newer_log_format_is_refused() {
     ]);
     assert!(!out.status.success());
     assert!(
-        stderr(&out).contains("v2.jsonl:1: format version 2 is not supported"),
+        stderr(&out).contains(
+            "v3.jsonl:1: format version 3 is not supported (this konbini reads versions 1 and 2)"
+        ),
         "{}",
         stderr(&out)
     );

@@ -10,7 +10,7 @@ use konbini_register::{Station, Store};
 use ratatui::crossterm::event::{KeyCode, KeyModifiers};
 use ratatui::style::Color;
 
-use crate::common::{at, export, replay_json, tempdir};
+use crate::common::{at, export, export_with_records, replay_json, tempdir, verify};
 
 const SIZE: (u16, u16) = (120, 40);
 
@@ -135,11 +135,24 @@ fn key_in_dialog_journal_and_day_close_screens() {
     h.key(KeyCode::F(3));
     assert_eq!(h.app.screen, Screen::Journal);
     insta::assert_snapshot!("journal", h.screen());
-    let first = dir.path().join("receipts/T01-000001.png");
-    std::fs::remove_file(&first).unwrap();
+    let first = dir.path().join("receipts/T01-000001.txt");
+    let original = std::fs::read_to_string(&first).unwrap();
     h.key(KeyCode::Down);
     h.key(KeyCode::Enter); // reprint sale 1 (the second row: newest first)
-    assert!(first.exists(), "reprinted");
+    // A copy beside the original, marked 再発行 with the original's number; the
+    // original's files untouched; the screen says so.
+    let copy = std::fs::read_to_string(dir.path().join("receipts/T01-000001-R1.txt")).unwrap();
+    assert!(copy.contains("【再発行】"), "{copy}");
+    assert!(copy.contains("元のレシート No. T01-000001"), "{copy}");
+    assert_eq!(std::fs::read_to_string(&first).unwrap(), original);
+    assert!(
+        h.screen()
+            .contains("レシート No.000001 を再発行しました（再発行の印字あり）"),
+        "{}",
+        h.screen()
+    );
+    h.key(KeyCode::Enter); // again: a second copy, never over the first
+    assert!(dir.path().join("receipts/T01-000001-R2.txt").exists());
     h.key(KeyCode::Esc);
 
     h.key(KeyCode::F(4));
@@ -148,9 +161,11 @@ fn key_in_dialog_journal_and_day_close_screens() {
     let dir_text = dir.path().display().to_string();
     insta::assert_snapshot!("day_close", screen.replace(&dir_text, "[dir]"));
     assert!(screen.contains("¥14,780"), "{screen}");
-    let z = std::fs::read_to_string(dir.path().join("receipts/Z-T01-20261201.txt")).unwrap();
-    assert!(z.contains("14,780"), "{z}");
-    assert!(dir.path().join("receipts/Z-T01-20261201.png").exists());
+    h.key(KeyCode::F(9));
+    insta::assert_snapshot!("day_close_en", h.screen().replace(&dir_text, "[dir]"));
+    h.key(KeyCode::F(9));
+    // A reading prints nothing unless asked, and closes nothing.
+    assert!(!dir.path().join("receipts/Z-T01-0001.txt").exists());
 }
 
 #[test]
@@ -196,8 +211,18 @@ fn pasted_garbage_and_floods_are_refused_line_by_line() {
         konbini_pos::ui::app::INPUT_MAX_CHARS
     );
     assert!(h.screen().contains("入力が長すぎます"));
-    h.key(KeyCode::Esc); // clears the line and cancels the sale (docs/cli.md)
+    h.key(KeyCode::Esc); // clears the line only (docs/cli.md)
     assert!(h.app.input.is_empty());
+    assert!(
+        h.app.register().open_sale().is_some(),
+        "the line cleared, the sale kept"
+    );
+    h.key(KeyCode::Esc); // with nothing typed: asks before it cancels
+    assert!(
+        h.app.register().open_sale().is_some(),
+        "asked, not cancelled"
+    );
+    h.key(KeyCode::Char('y'));
     assert!(h.app.register().open_sale().is_none());
     // Enter held after completing: one sale, never two.
     h.line(&good);
@@ -211,6 +236,7 @@ fn pasted_garbage_and_floods_are_refused_line_by_line() {
     h.key_with(KeyCode::Char('c'), KeyModifiers::CONTROL);
     assert!(!h.app.quit);
     h.key(KeyCode::Esc);
+    h.key(KeyCode::Char('y'));
     h.key(KeyCode::Char('q'));
     assert!(h.app.quit);
 }
@@ -229,7 +255,8 @@ fn a_recorded_session_replays_to_the_same_sales() {
     h.advance(chrono::Duration::seconds(30));
     h.line(&s(1, 1_200)); // paid already: refused
     h.line(&s(3, 700));
-    h.key(KeyCode::Esc); // cancelled
+    h.key(KeyCode::Esc); // asks
+    h.key(KeyCode::Enter); // yes: cancelled
     h.line(&s(3, 700));
     h.line(&s(4, 9_999));
     h.line("20000");
@@ -336,6 +363,7 @@ fn inputs_typed_while_the_core_waits_are_fed_in_order_and_replay_the_same() {
     h.settle();
     assert_eq!(h.app.register().open_sale().unwrap().slips().len(), 1);
     h.key(KeyCode::Esc);
+    h.key(KeyCode::Char('y'));
     h.settle();
     drop(h);
 
@@ -374,14 +402,24 @@ fn the_status_bar_shows_the_link_and_the_offline_limit_refuses_new_slips() {
     h.input(offline(5_000));
     let screen = h.screen();
     let bar = screen.lines().find(|l| l.contains("回線")).unwrap();
+    // The network first; its error is English, so only an English-speaking clerk sees it.
     assert!(
-        bar.contains("回線 オフライン 未送信 3 ¥5,000 (最古 10分) 要確認 1 (networ"),
+        bar.starts_with("回線 オフライン 未送信 3 ¥5,000 (最古 10分) │ ジャーナル"),
         "{bar}"
     );
+    h.key(KeyCode::F(9));
+    let screen = h.screen();
+    let bar = screen.lines().find(|l| l.contains("Net")).unwrap();
+    assert!(
+        bar.starts_with("Net OFFLINE unsent 3 ¥5,000 (oldest 10 min) (network unreachable)"),
+        "{bar}"
+    );
+    h.key(KeyCode::F(9));
     // Under the limit: a slip is taken offline.
     h.line(&slip("9301", 1_000, None));
     assert_eq!(h.app.register().open_sale().unwrap().slips().len(), 1);
     h.key(KeyCode::Esc);
+    h.key(KeyCode::Char('y'));
     // At the limit (3,000,000 yen unsent): refused until the link is back.
     h.input(offline(3_000_000));
     h.line(&slip("9302", 1_000, None));
@@ -421,4 +459,410 @@ fn a_sale_rung_up_while_the_last_one_commits_completes_too() {
         "{}",
         h.screen()
     );
+}
+
+#[test]
+fn a_mistyped_barcode_is_never_cash_and_big_change_is_asked_about() {
+    let dir = tempdir();
+    let mut h = harness(dir.path());
+    h.line(&slip("9501", 1_630, None));
+    // Eight digits or more during a sale: read as a barcode, refused, never tendered.
+    h.line("12345678");
+    let screen = h.screen();
+    assert!(
+        screen.contains("8桁以上の数字はお預りにせず、バーコードとして読みました"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("払込票のバーコードではありません"),
+        "{screen}"
+    );
+    assert_eq!(h.app.tendered(), Yen::ZERO);
+    assert_eq!(h.app.register().open_sale().unwrap().slips().len(), 1);
+    h.line("]C1123");
+    assert_eq!(h.app.tendered(), Yen::ZERO);
+    assert!(h.screen().contains("払込票のバーコードではありません"));
+    // The note keys add up; Delete clears.
+    h.key(KeyCode::F(7));
+    h.key(KeyCode::F(8));
+    assert_eq!(h.app.tendered(), Yen::new(6_000));
+    assert!(h.screen().contains("お預り ¥6,000"), "{}", h.screen());
+    h.key(KeyCode::Delete);
+    assert_eq!(h.app.tendered(), Yen::ZERO);
+    assert!(h.screen().contains("お預りを取り消しました"));
+    // Not enough: said, and the keyed cash stays to be added to.
+    h.line("1000");
+    h.key(KeyCode::Enter);
+    assert!(
+        h.screen().contains("お預りが ¥630 不足しています"),
+        "{}",
+        h.screen()
+    );
+    h.key(KeyCode::Delete);
+    // ¥10,000 or more of change: asked; No leaves the sale and the tender as they were.
+    h.line("20000");
+    assert!(h.app.confirm.is_some());
+    insta::assert_snapshot!("confirm_tender_ja", h.screen());
+    h.key(KeyCode::Esc);
+    assert!(h.app.confirm.is_none());
+    assert_eq!(h.app.tendered(), Yen::ZERO);
+    assert!(
+        h.app.register().open_sale().is_some(),
+        "Esc answered, not cancelled"
+    );
+    h.key(KeyCode::F(9));
+    h.key(KeyCode::F(10));
+    h.key(KeyCode::F(10));
+    insta::assert_snapshot!("confirm_tender_en", h.screen());
+    h.key(KeyCode::Char('y'));
+    assert_eq!(h.app.tendered(), Yen::new(20_000));
+    h.key(KeyCode::F(9));
+    h.key(KeyCode::Enter);
+    assert!(
+        h.screen().contains("お会計完了 No.000001  おつり ¥18,370"),
+        "{}",
+        h.screen()
+    );
+    drop(h);
+
+    // The session log holds one tender of the final cash; a replay makes the same sale.
+    let log = std::fs::read_to_string(dir.path().join("session.jsonl")).unwrap();
+    let tenders: Vec<&str> = log.lines().filter(|l| l.contains("\"tender\"")).collect();
+    assert_eq!(tenders.len(), 1, "{log}");
+    assert!(tenders[0].contains("\"tender\":20000"), "{log}");
+    let fresh = dir.path().join("replayed.db");
+    let summary = replay_json(&dir.path().join("session.jsonl"), &fresh, &[]);
+    assert_eq!(summary["change_yen"], 18_370, "{summary}");
+    assert_eq!(export(&dir.path().join("konbini.db")), export(&fresh));
+}
+
+#[test]
+fn voids_esc_and_the_day_close_on_screen_in_both_languages_and_a_replay_makes_the_same_journal() {
+    let dir = tempdir();
+    let mut h = harness(dir.path());
+    h.line(&slip("7001", 1_000, None));
+    h.line(&slip("7002", 2_000, None));
+    h.line(&slip("7003", 3_000, None));
+    // ↓↓ selects slip 2; Delete asks before it voids; N keeps it.
+    h.key(KeyCode::Down);
+    h.key(KeyCode::Down);
+    // The selected slip is shown reversed.
+    let row = row_of(&mut h, "¥2,000");
+    let buffer = h.draw().clone();
+    assert!(
+        buffer[(1, row)]
+            .modifier
+            .contains(ratatui::style::Modifier::REVERSED)
+    );
+    h.key(KeyCode::Delete);
+    insta::assert_snapshot!("void_question_ja", h.screen());
+    h.key(KeyCode::F(9));
+    insta::assert_snapshot!("void_question_en", h.screen());
+    h.key(KeyCode::F(9));
+    h.key(KeyCode::Char('n'));
+    assert_eq!(h.app.register().open_sale().unwrap().slips().len(), 3);
+    assert!(h.screen().contains("お取引はそのままです"));
+    h.key(KeyCode::Delete);
+    h.key(KeyCode::Enter);
+    let sale = h.app.register().open_sale().unwrap();
+    assert_eq!((sale.slips().len(), sale.total()), (2, Yen::new(4_000)));
+    assert!(
+        h.screen()
+            .contains("払込票 2（¥2,000）を取り消しました（訂正）"),
+        "{}",
+        h.screen()
+    );
+    h.line("4000");
+    h.key(KeyCode::Enter);
+    assert!(
+        h.screen().contains("お会計完了 No.000001"),
+        "{}",
+        h.screen()
+    );
+
+    // Esc asks before it cancels, in English too; Esc again is "no".
+    h.key(KeyCode::F(9));
+    h.line(&slip("7004", 500, None));
+    h.line("1000");
+    h.key(KeyCode::Esc);
+    insta::assert_snapshot!("cancel_question_en", h.screen());
+    h.key(KeyCode::F(9));
+    insta::assert_snapshot!("cancel_question_ja", h.screen());
+    h.key(KeyCode::F(9));
+    h.key(KeyCode::Esc);
+    assert!(
+        h.app.register().open_sale().is_some(),
+        "no: the sale is kept"
+    );
+    assert_eq!(h.app.tendered(), Yen::new(1_000), "and its tender");
+    h.key(KeyCode::Esc);
+    h.key(KeyCode::Char('y'));
+    assert!(h.app.register().open_sale().is_none());
+    assert!(h.screen().contains("Sale cancelled"));
+    h.key(KeyCode::F(9));
+
+    // The day close: the reading, the counted cash, the question, the Z report.
+    h.advance(chrono::Duration::hours(11));
+    h.key(KeyCode::F(4));
+    // X prints the reading (no number: it closes nothing).
+    h.key(KeyCode::Char('x'));
+    let reading = std::fs::read_dir(dir.path().join("receipts"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .find(|n| n.starts_with("X-T01-") && n.ends_with(".txt"))
+        .expect("the X report printed");
+    let x = std::fs::read_to_string(dir.path().join("receipts").join(reading)).unwrap();
+    assert!(x.contains("点検レポート（X）"), "{x}");
+    assert!(!x.contains("実在高"), "a reading has no counted cash: {x}");
+    h.type_text("3900");
+    let screen = h.screen();
+    assert!(screen.contains("営業日 2026-12-01"), "{screen}");
+    assert!(
+        screen.contains("不足 ¥100"),
+        "typed, the difference shows: {screen}"
+    );
+    h.key(KeyCode::Enter);
+    let dir_text = dir.path().display().to_string();
+    insta::assert_snapshot!("close_question_ja", h.screen().replace(&dir_text, "[dir]"));
+    h.key(KeyCode::F(9));
+    insta::assert_snapshot!("close_question_en", h.screen().replace(&dir_text, "[dir]"));
+    h.key(KeyCode::F(9));
+    h.key(KeyCode::Char('y'));
+    insta::assert_snapshot!("z_report_ja", h.screen().replace(&dir_text, "[dir]"));
+    h.key(KeyCode::F(9));
+    insta::assert_snapshot!("z_report_en", h.screen().replace(&dir_text, "[dir]"));
+    h.key(KeyCode::F(9));
+    let z = std::fs::read_to_string(dir.path().join("receipts/Z-T01-0001.txt")).unwrap();
+    for words in [
+        "精算レポート（Z） No.0001",
+        "営業日 2026/12/01",
+        "取引中止",
+        "1件 ¥500",
+        "訂正（取消した払込票）",
+        "1枚 ¥2,000",
+        "理論在高",
+        "実在高",
+        "不足 ¥100",
+    ] {
+        assert!(z.contains(words), "{words:?} not in the Z report:\n{z}");
+    }
+    // P prints it again beside it, marked; the first is never overwritten.
+    h.key(KeyCode::Char('p'));
+    let again = std::fs::read_to_string(dir.path().join("receipts/Z-T01-0001-R1.txt")).unwrap();
+    assert!(again.contains("【再発行】"), "{again}");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("receipts/Z-T01-0001.txt")).unwrap(),
+        z
+    );
+    h.key(KeyCode::Esc);
+
+    // A second close of the same day: refused, and nothing is written.
+    h.key(KeyCode::F(4));
+    h.type_text("0");
+    h.key(KeyCode::Enter);
+    h.key(KeyCode::Char('y'));
+    assert!(
+        h.screen().contains("営業日 2026-12-01 は精算済みです"),
+        "{}",
+        h.screen()
+    );
+    assert!(!dir.path().join("receipts/Z-T01-0002.txt").exists());
+    h.key(KeyCode::Esc);
+
+    // A sale after the close, the same calendar day: the next business day's.
+    h.advance(chrono::Duration::minutes(5));
+    h.line(&slip("7005", 700, None));
+    h.line("700");
+    h.key(KeyCode::Enter);
+    h.key(KeyCode::F(4));
+    let screen = h.screen();
+    assert!(screen.contains("営業日 2026-12-02"), "{screen}");
+    let sales_line = screen.lines().find(|l| l.contains("取引数")).unwrap();
+    assert!(sales_line.contains(" 1 "), "{sales_line}");
+    h.key(KeyCode::Esc);
+    drop(h);
+
+    let journal = dir.path().join("konbini.db");
+    assert!(verify(&journal).unwrap().contains("non-sale records"));
+    let fresh = dir.path().join("replayed.db");
+    let summary = replay_json(&dir.path().join("session.jsonl"), &fresh, &[]);
+    assert_eq!(summary["sales"]["completed"], 2, "{summary}");
+    assert_eq!(summary["sales"]["cancelled"], 1, "{summary}");
+    assert_eq!(summary["voided_slips"], 1, "{summary}");
+    assert_eq!(summary["day_closes"], 1, "{summary}");
+    assert_eq!(summary["ignored"]["day_already_closed"], 1, "{summary}");
+    let recorded = export_with_records(&journal);
+    assert_eq!(recorded, export_with_records(&fresh));
+    let kinds: Vec<String> = recorded
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            v["record"].as_str().unwrap_or("sale").to_owned()
+        })
+        .collect();
+    assert_eq!(kinds, ["sale", "void", "cancel", "close", "sale"]);
+}
+
+#[test]
+fn a_slip_the_network_would_not_credit_is_an_alert_until_acknowledged() {
+    use konbini_journal::{SlipAnswer, SyncState};
+    let dir = tempdir();
+    let mut h = harness(dir.path());
+    h.line(&slip("8001", 1_630, None));
+    h.line("2000");
+    h.key(KeyCode::Enter);
+    h.line(&slip("8002", 900, None));
+    h.line("1000");
+    h.key(KeyCode::Enter);
+    // The network's answers, as the sync task records them.
+    h.services
+        .journal
+        .lock()
+        .unwrap()
+        .record_batch(&[
+            SlipAnswer {
+                key: (1, 1),
+                state: SyncState::Conflict,
+                reason: Some("already_paid".into()),
+                answered_at_ms: 1,
+            },
+            SlipAnswer {
+                key: (2, 1),
+                state: SyncState::Rejected,
+                reason: Some("amount_mismatch".into()),
+                answered_at_ms: 1,
+            },
+        ])
+        .unwrap();
+    h.input(Input::Tick);
+    insta::assert_snapshot!("alert_banner_ja", h.screen());
+    h.key(KeyCode::F(9));
+    insta::assert_snapshot!("alert_banner_en", h.screen());
+    h.key(KeyCode::F(9));
+    let screen = h.screen();
+    let bar = screen.lines().find(|l| l.contains("回線")).unwrap();
+    assert!(bar.contains("要確認 2"), "{bar}");
+    // In red, on the main screen and the bar.
+    let row = row_of(&mut h, "No.000001-1");
+    let buffer = h.draw().clone();
+    let line: String = (0..120)
+        .map(|x| buffer[(x, row)].symbol().to_owned())
+        .collect();
+    let x = line.find("No.000001-1").unwrap() as u16;
+    assert_eq!(buffer[(x, row)].fg, Color::Red);
+    h.key(KeyCode::Char('a'));
+    insta::assert_snapshot!("alerts_ja", h.screen());
+    h.key(KeyCode::F(9));
+    insta::assert_snapshot!("alerts_en", h.screen());
+    h.key(KeyCode::F(9));
+    // Acknowledged one at a time; gone from the list, the bar and the main screen.
+    h.key(KeyCode::Enter);
+    assert_eq!(h.app.alert_count, 1);
+    h.key(KeyCode::Enter);
+    assert_eq!(h.app.alert_count, 0);
+    assert!(h.screen().contains("要確認の払込票はありません"));
+    h.key(KeyCode::Esc);
+    let screen = h.screen();
+    let bar = screen.lines().find(|l| l.contains("回線")).unwrap();
+    assert!(!bar.contains("要確認"), "{bar}");
+    assert!(!screen.contains("No.000001-1"), "{screen}");
+    // The Z report still counts them: the cash is in the drawer.
+    h.key(KeyCode::F(4));
+    h.type_text("2530");
+    h.key(KeyCode::Enter);
+    h.key(KeyCode::Char('y'));
+    let z = std::fs::read_to_string(dir.path().join("receipts/Z-T01-0001.txt")).unwrap();
+    let line = |label: &str| {
+        z.lines()
+            .find(|l| l.starts_with(label))
+            .unwrap_or_else(|| panic!("{label} not in:\n{z}"))
+            .to_owned()
+    };
+    assert!(line("要確認（競合）").ends_with(" 1"), "{z}");
+    assert!(line("拒否").ends_with(" 1"), "{z}");
+    assert!(z.contains("本部と加盟店に連絡"), "{z}");
+}
+
+#[test]
+fn every_column_whole_at_120x40_in_both_languages_and_usable_at_60x16() {
+    let dir = tempdir();
+    let mut h = harness(dir.path());
+    h.line(&slip("9501", 1_630, Some("2026-12-10")));
+    h.line(&slip("9502", 54_000, None));
+    for (lang, words) in [
+        (
+            "ja",
+            &[
+                "種別",
+                "収納先",
+                "チェーン",
+                "番号",
+                "期限",
+                "金額",
+                "印紙",
+                "ローソン",
+            ][..],
+        ),
+        (
+            "en",
+            &[
+                "Kind",
+                "Payee",
+                "Chain",
+                "Reference",
+                "Deadline",
+                "Amount",
+                "Stamp",
+                "Lawson",
+            ][..],
+        ),
+    ] {
+        if lang == "en" {
+            h.key(KeyCode::F(9));
+        }
+        let screen = h.screen();
+        for w in words {
+            assert!(
+                screen.contains(&format!(" {w}")) || screen.contains(&format!("│{w}")),
+                "{w:?} cut or missing:\n{screen}"
+            );
+        }
+        assert!(!screen.contains("lawson"), "{screen}");
+    }
+    h.key(KeyCode::F(9));
+    h.terminal.backend_mut().resize(60, 16);
+    h.input(Input::Resize);
+    insta::assert_snapshot!("small_ja", h.screen());
+    let screen = h.screen();
+    let first = screen.lines().next().unwrap();
+    assert!(
+        first.trim_end().ends_with("10:00:00"),
+        "the clock whole: {first}"
+    );
+    assert!(
+        screen.contains("回線 -"),
+        "the network on the bar: {screen}"
+    );
+    assert!(screen.contains("¥55,630"), "{screen}");
+    h.key(KeyCode::F(9));
+    insta::assert_snapshot!("small_en", h.screen());
+    assert!(h.screen().contains("Net -"));
+    h.key(KeyCode::F(9));
+    // The key-in dialog: all four chains whole; the journal: its columns whole.
+    h.key(KeyCode::F(2));
+    let screen = h.screen();
+    for name in [
+        "ファミリーマート",
+        "ローソン",
+        "ミニストップ",
+        "セイコーマート",
+    ] {
+        assert!(screen.contains(name), "{name} cut:\n{screen}");
+    }
+    h.key(KeyCode::Esc);
+    h.line("60000");
+    h.key(KeyCode::Enter);
+    h.key(KeyCode::Enter);
+    h.key(KeyCode::F(3));
+    insta::assert_snapshot!("small_journal_ja", h.screen());
 }

@@ -9,11 +9,15 @@ use std::process::{Child, Stdio};
 use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
-use crate::common::{export, konbini, run, stderr, tempdir};
+use crate::common::{export, export_with_records, konbini, run, stderr, tempdir};
 
 pub const F2: &str = "\x1bOQ";
 pub const F3: &str = "\x1bOR";
+pub const F4: &str = "\x1bOS";
 pub const F5: &str = "\x1b[15~";
+pub const F6: &str = "\x1b[17~";
+pub const DOWN: &str = "\x1b[B";
+pub const ESC: &str = "\x1b";
 
 /// A program running in a pseudo-terminal of `cols` x `rows`.
 pub struct Pty {
@@ -82,6 +86,23 @@ impl Pty {
         }
     }
 
+    /// Wait until the screen is as `done` wants; the screen.
+    pub fn wait_until(&mut self, done: impl Fn(&str) -> bool, timeout: Duration) -> String {
+        let end = Instant::now() + timeout;
+        loop {
+            if let Ok(b) = self.bytes.recv_timeout(Duration::from_millis(50)) {
+                self.parser.process(&b);
+            }
+            let screen = self.screen();
+            if done(&screen) {
+                return screen;
+            }
+            if Instant::now() > end {
+                panic!("the screen did not get there within {timeout:?}:\n{screen}");
+            }
+        }
+    }
+
     /// Wait for the program to exit; its status.
     pub fn wait_exit(&mut self, timeout: Duration) -> std::process::ExitStatus {
         let end = Instant::now() + timeout;
@@ -132,7 +153,16 @@ fn the_default_command_sells_a_demo_slip_and_shows_the_change() {
     pty.wait_for("オンライン", Duration::from_secs(30));
     // The first demo voucher is ¥1,980.
     pty.send(F5);
-    pty.wait_for("追加しました ¥1,980", Duration::from_secs(20));
+    let screen = pty.wait_for("追加しました ¥1,980", Duration::from_secs(20));
+    // The voucher the trainer scanned, at hand: its page on the embedded network.
+    let page = screen
+        .lines()
+        .find_map(|l| l.split("デモ払込票のページ: ").nth(1))
+        .unwrap_or_else(|| panic!("no voucher page on the screen:\n{screen}"))
+        .trim()
+        .to_owned();
+    assert!(page.starts_with("http://127.0.0.1:"), "{page}");
+    assert!(page.contains("/vouchers/"), "{page}");
     pty.send("5000\r");
     pty.wait_for("お預り ¥5,000", Duration::from_secs(10));
     pty.send("\r");
@@ -141,6 +171,22 @@ fn the_default_command_sells_a_demo_slip_and_shows_the_change() {
     // The network was told: the journal screen shows the sale sent.
     pty.send(F3);
     pty.wait_for("送信済", Duration::from_secs(20));
+    pty.send("\x1b");
+    pty.wait_for("F2 番号入力", Duration::from_secs(5));
+    // F6 inside the key-in dialog fills it with the next demo's numbers, and its page.
+    pty.send(F2);
+    pty.wait_for("番号入力（ペーパーレス決済）", Duration::from_secs(5));
+    pty.send(F6);
+    let screen = pty.wait_until(
+        |screen| {
+            screen
+                .lines()
+                .any(|l| l.contains("お支払い番号") && l.chars().any(|c| c.is_ascii_digit()))
+        },
+        Duration::from_secs(20),
+    );
+    assert!(!screen.contains(&page), "the next voucher's page: {screen}");
+    assert!(screen.contains("デモ払込票のページ: http://"), "{screen}");
     pty.send("\x1b");
     pty.wait_for("F2 番号入力", Duration::from_secs(5));
     pty.send("q");
@@ -267,7 +313,10 @@ fn paper_out_at_complete_keeps_the_sale_and_prints_when_paper_is_back() {
     pty.wait_for("お預り ¥3,000", Duration::from_secs(10));
     pty.send("\r");
     let screen = pty.wait_for("印刷できません", Duration::from_secs(15));
-    assert!(screen.contains("paper"), "the reason is shown:\n{screen}");
+    assert!(
+        screen.contains("用紙切れ"),
+        "the reason is shown:\n{screen}"
+    );
     assert!(screen.contains("おつり ¥600"), "{screen}");
     // The sale is journaled whatever the paper.
     assert!(export(&dir.path().join("konbini.db")).contains("\"change_yen\":600"));
@@ -336,5 +385,288 @@ fn without_a_terminal_the_register_says_so_and_creates_nothing() {
     assert!(
         crate::common::file_names(dir.path()).is_empty(),
         "no journal, no session log"
+    );
+}
+
+pub const F8: &str = "\x1b[19~";
+pub const DELETE: &str = "\x1b[3~";
+
+#[test]
+fn a_mistyped_barcode_is_refused_not_taken_as_cash() {
+    let dir = tempdir();
+    let mut args = vec!["register"];
+    args.extend(OFFLINE);
+    let mut pty = Pty::spawn(&args, dir.path(), (120, 40));
+    pty.wait_for("F2 番号入力", Duration::from_secs(20));
+    pty.send(&scanned("9601", 1_630).replace("\r\n", "\r"));
+    pty.wait_for("合計 ¥1,630", Duration::from_secs(10));
+    // A damaged barcode typed by hand: refused as a bad slip, with the reason.
+    pty.send("12345678\r");
+    let screen = pty.wait_for("バーコードとして読みました", Duration::from_secs(10));
+    assert!(
+        screen.contains("払込票のバーコードではありません"),
+        "{screen}"
+    );
+    assert!(!screen.contains("お預り ¥12,345,678"), "{screen}");
+    // A note key, cleared, then a tender whose change is asked about and refused.
+    pty.send(F8);
+    pty.wait_for("お預り ¥5,000", Duration::from_secs(10));
+    pty.send(DELETE);
+    pty.wait_for("お預りを取り消しました", Duration::from_secs(10));
+    pty.send("20000\r");
+    pty.wait_for("おつりが ¥18,370 になります", Duration::from_secs(10));
+    pty.send("n");
+    pty.wait_for("お預り ¥20,000 は加えませんでした", Duration::from_secs(10));
+    pty.send("2000\r\r");
+    let screen = pty.wait_for("お会計完了 No.000001", Duration::from_secs(10));
+    assert!(screen.contains("おつり ¥370"), "{screen}");
+    pty.send("q");
+    assert!(pty.wait_exit(Duration::from_secs(15)).success());
+    let exported = export(&dir.path().join("konbini.db"));
+    assert!(exported.contains("\"tendered_yen\":2000"), "{exported}");
+}
+
+#[test]
+fn a_slip_is_voided_and_esc_asks_before_it_cancels() {
+    let dir = tempdir();
+    let mut args = vec!["register"];
+    args.extend(OFFLINE);
+    let mut pty = Pty::spawn(&args, dir.path(), (120, 40));
+    pty.wait_for("F2 番号入力", Duration::from_secs(20));
+    pty.send(&scanned("9801", 1_000).replace("\r\n", "\r"));
+    pty.wait_for("追加しました ¥1,000", Duration::from_secs(10));
+    pty.send(&scanned("9802", 2_000).replace("\r\n", "\r"));
+    pty.wait_for("合計 ¥3,000", Duration::from_secs(10));
+    // ↓↓ selects the second slip; Delete asks; Y voids it.
+    pty.send(DOWN);
+    pty.send(DOWN);
+    pty.send(DELETE);
+    pty.wait_for(
+        "払込票 2（¥2,000）をこのお取引から取り消します（訂正）",
+        Duration::from_secs(10),
+    );
+    pty.send("y");
+    let screen = pty.wait_for("を取り消しました（訂正）", Duration::from_secs(10));
+    assert!(screen.contains("合計 ¥1,000"), "{screen}");
+    // Esc asks before it cancels; N keeps the sale, Y cancels it.
+    pty.send(ESC);
+    pty.wait_for(
+        "このお取引（払込票 1枚 ¥1,000）を中止します",
+        Duration::from_secs(10),
+    );
+    pty.send("n");
+    let screen = pty.wait_for("お取引はそのままです", Duration::from_secs(10));
+    assert!(screen.contains("合計 ¥1,000"), "{screen}");
+    pty.send(ESC);
+    pty.wait_for("を中止します", Duration::from_secs(10));
+    pty.send("y");
+    pty.wait_for("お取引を中止しました", Duration::from_secs(10));
+    pty.send("q");
+    assert!(pty.wait_exit(Duration::from_secs(15)).success());
+    // Both are in the journal as non-sale records; no sale was made.
+    let journal = dir.path().join("konbini.db");
+    assert_eq!(export(&journal), "");
+    let records = export_with_records(&journal);
+    let kinds: Vec<String> = records
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            v["record"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    assert_eq!(kinds, ["void", "cancel"], "{records}");
+    // The session replays to the same records.
+    let session = only_session(dir.path());
+    let fresh = dir.path().join("replayed.db");
+    let out = run(&[
+        "replay",
+        session.to_str().unwrap(),
+        "--journal",
+        fresh.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(export_with_records(&fresh), records);
+}
+
+/// The one session log the register wrote in `dir`.
+fn only_session(dir: &Path) -> std::path::PathBuf {
+    let sessions: Vec<_> = std::fs::read_dir(dir.join("sessions"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "jsonl"))
+        .collect();
+    assert_eq!(sessions.len(), 1, "{sessions:?}");
+    sessions.into_iter().next().unwrap()
+}
+
+#[test]
+fn a_slip_the_network_rejects_is_an_alert_until_acknowledged() {
+    let dir = tempdir();
+    let net = crate::network::Net::start(&dir.path().join("net.db"), &[]);
+    let (terminal, secret) = crate::network::TERMINALS[0];
+    let mut pty = Pty::spawn(
+        &[
+            "register",
+            "--upstream",
+            &net.url,
+            "--terminal-id",
+            terminal,
+            "--terminal-secret",
+            secret,
+        ],
+        dir.path(),
+        (120, 40),
+    );
+    pty.wait_for("オンライン", Duration::from_secs(30));
+    // A bill of this network's company code naming no payment: the network rejects it
+    // (`unknown_payment`) once the cash is taken.
+    pty.send(&scanned("9901", 1_630).replace("\r\n", "\r"));
+    pty.wait_for("合計 ¥1,630", Duration::from_secs(10));
+    pty.send("2000\r\r");
+    pty.wait_for("お会計完了 No.000001", Duration::from_secs(10));
+    let screen = pty.wait_for("要確認 1", Duration::from_secs(30));
+    for words in [
+        "No.000001-1",
+        "¥1,630",
+        "拒否",
+        "unknown_payment",
+        "現金はお預かり済みです",
+    ] {
+        assert!(
+            screen.contains(words),
+            "{words:?} not on the screen:\n{screen}"
+        );
+    }
+    // The list, then acknowledged: gone from the screen and the bar.
+    pty.send("a");
+    pty.wait_for(
+        "要確認の払込票（現金はお預かり済み） (1)",
+        Duration::from_secs(10),
+    );
+    pty.send("\r");
+    pty.wait_for("要確認の払込票はありません", Duration::from_secs(10));
+    pty.send(ESC);
+    let screen = pty.wait_for("F2 番号入力", Duration::from_secs(10));
+    assert!(!screen.contains("No.000001-1"), "{screen}");
+    pty.send("q");
+    assert!(pty.wait_exit(Duration::from_secs(15)).success());
+    let exported = export(&dir.path().join("konbini.db"));
+    assert!(exported.contains("\"sync\":\"rejected\""), "{exported}");
+}
+
+#[test]
+fn a_day_closed_then_a_sale_belongs_to_the_next_business_day() {
+    let dir = tempdir();
+    let mut args = vec!["register"];
+    args.extend(OFFLINE);
+    let today = konbini_domain::time::business_date(&chrono::Utc::now());
+    let tomorrow = today.succ_opt().unwrap();
+    let mut pty = Pty::spawn(&args, dir.path(), (120, 40));
+    pty.wait_for("F2 番号入力", Duration::from_secs(20));
+    pty.send(&scanned("9951", 1_630).replace("\r\n", "\r"));
+    pty.wait_for("合計 ¥1,630", Duration::from_secs(10));
+    pty.send("2000\r\r");
+    pty.wait_for("お会計完了 No.000001", Duration::from_secs(10));
+    // The reading: the default float ¥30,000 and the day's cash.
+    pty.send(F4);
+    let screen = pty.wait_for("理論在高", Duration::from_secs(10));
+    assert!(
+        screen.contains(&format!("営業日 {}", today.format("%Y-%m-%d"))),
+        "{screen}"
+    );
+    assert!(screen.contains("¥31,630"), "{screen}");
+    pty.send("31530\r");
+    pty.wait_for("過不足 不足 ¥100", Duration::from_secs(10));
+    pty.send("y");
+    pty.wait_for(
+        "を精算しました（Zレポート No.0001）",
+        Duration::from_secs(10),
+    );
+    // Printed: the notice names the file once it is written.
+    pty.wait_for("receipts/Z-T01-0001.txt", Duration::from_secs(10));
+    let z = dir.path().join("receipts/Z-T01-0001.txt");
+    let z_text = std::fs::read_to_string(&z).unwrap();
+    assert!(z_text.contains("不足 ¥100"), "{z_text}");
+    // Closing the same day again is refused.
+    pty.send(ESC);
+    pty.wait_for("F2 番号入力", Duration::from_secs(10));
+    pty.send(F4);
+    pty.wait_for(
+        &format!("営業日 {}", tomorrow.format("%Y-%m-%d")),
+        Duration::from_secs(10),
+    );
+    pty.send("0\r");
+    pty.wait_for("精算後は取り消せません", Duration::from_secs(10));
+    pty.send("y");
+    pty.wait_for("は精算済みです", Duration::from_secs(10));
+    pty.send(ESC);
+    pty.wait_for("F2 番号入力", Duration::from_secs(10));
+    // A sale now is the next business day's.
+    pty.send(&scanned("9952", 700).replace("\r\n", "\r"));
+    pty.wait_for("合計 ¥700", Duration::from_secs(10));
+    pty.send("700\r\r");
+    pty.wait_for("お会計完了 No.000002", Duration::from_secs(10));
+    pty.send(F4);
+    let screen = pty.wait_for(
+        &format!("営業日 {}", tomorrow.format("%Y-%m-%d")),
+        Duration::from_secs(10),
+    );
+    let sales = screen.lines().find(|l| l.contains("取引数")).unwrap();
+    assert!(sales.contains(" 1 "), "{sales}");
+    assert!(screen.contains("¥30,700"), "{screen}");
+    pty.send(ESC);
+    pty.wait_for("F2 番号入力", Duration::from_secs(10));
+    pty.send("q");
+    assert!(pty.wait_exit(Duration::from_secs(15)).success());
+    // The close is in the journal, chained and verified; only Z No.0001 was printed.
+    let journal = dir.path().join("konbini.db");
+    let ok = crate::common::verify(&journal).unwrap();
+    assert!(ok.contains("non-sale records"), "{ok}");
+    assert!(!dir.path().join("receipts/Z-T01-0002.txt").exists());
+    assert_eq!(std::fs::read_to_string(&z).unwrap(), z_text);
+}
+
+#[test]
+fn the_stamp_duty_setting_is_said_alike_on_screen_and_on_the_receipt() {
+    let dir = tempdir();
+    std::fs::write(
+        dir.path().join("konbini.toml"),
+        "[store]\nstamp_duty = \"declaration\"\ntax_office = \"札幌北税務署\"\n",
+    )
+    .unwrap();
+    let mut args = vec!["register"];
+    args.extend(OFFLINE);
+    let mut pty = Pty::spawn(&args, dir.path(), (120, 40));
+    pty.wait_for("F2 番号入力", Duration::from_secs(20));
+    // ¥54,000: its barcode's stamp flag is set.
+    let frame = konbini_domain::BillBarcode::build(&konbini_domain::BillFields {
+        company_code: "958001",
+        free_area: "9961",
+        reissue: 0,
+        deadline: konbini_domain::Deadline::None,
+        stamp: true,
+        amount: konbini_domain::Yen::new(54_000),
+    })
+    .unwrap();
+    pty.send(&format!("{frame}\r"));
+    let screen = pty.wait_for(
+        "印紙税は申告納付（札幌北税務署承認済）",
+        Duration::from_secs(10),
+    );
+    assert!(
+        !screen.contains("割印"),
+        "no stamp to affix and seal: {screen}"
+    );
+    pty.send("60000\r");
+    pty.wait_for("お預り ¥60,000", Duration::from_secs(10));
+    pty.send("\r");
+    pty.wait_for("お会計完了 No.000001", Duration::from_secs(10));
+    pty.send("q");
+    assert!(pty.wait_exit(Duration::from_secs(15)).success());
+    let receipt = std::fs::read_to_string(dir.path().join("receipts/T01-000001.txt")).unwrap();
+    assert!(
+        receipt.contains("収入印紙 印紙税申告納付につき札幌北税務署承認済"),
+        "{receipt}"
     );
 }

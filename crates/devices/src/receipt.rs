@@ -50,7 +50,8 @@ impl Line {
 /// A receipt, ready to render.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Receipt {
-    /// The receipt number: `<terminal>-<seq, 6 digits>`.
+    /// What its files are named: the receipt number (`<terminal>-<seq, 6 digits>`), a
+    /// reprint's `<number>-R<n>`, a Z report's `Z-<terminal>-<number, 4 digits>`.
     pub number: String,
     /// Its lines, top to bottom.
     pub lines: Vec<Line>,
@@ -61,34 +62,152 @@ pub fn receipt_number(sale: &SaleRecord) -> String {
     format!("{}-{:06}", sale.terminal, sale.seq)
 }
 
+/// The language receipts are printed in: a setting of its own (`konbini.toml`'s
+/// `receipt_language`), apart from the clerk's screen. Japanese unless set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ReceiptLang {
+    /// 日本語.
+    #[default]
+    Ja,
+    /// English.
+    En,
+}
+
+impl ReceiptLang {
+    fn pick<'a>(self, ja: &'a str, en: &'a str) -> &'a str {
+        match self {
+            ReceiptLang::Ja => ja,
+            ReceiptLang::En => en,
+        }
+    }
+}
+
+/// How the store pays the stamp duty (印紙税) on receipts of ¥50,000 and more: a store
+/// setting (`konbini.toml`'s `[store] stamp_duty`), said the same way on the receipt and
+/// on the clerk's screen.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum StampDuty {
+    /// The clerk affixes a ¥200 revenue stamp (収入印紙) to the receipt and seals it.
+    #[default]
+    Affix,
+    /// Paid by declaration (申告納付), as approved by this tax office: the receipt says so
+    /// and no stamp is affixed.
+    Declaration {
+        /// The approving tax office, as printed (`札幌北税務署`).
+        tax_office: String,
+    },
+}
+
+/// The stamp duty on one receipt of ¥50,000 to ¥1,000,000 (印紙税法 別表第一 第17号).
+pub const STAMP_DUTY_YEN: u64 = 200;
+
+/// What every receipt of a store follows: its language and how stamp duty is paid.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ReceiptStyle {
+    /// The receipt's language.
+    pub lang: ReceiptLang,
+    /// The stamp duty setting.
+    pub stamp: StampDuty,
+}
+
+impl ReceiptStyle {
+    /// The line a slip needing a revenue stamp gets on the receipt.
+    pub fn stamp_line(&self) -> String {
+        match (&self.stamp, self.lang) {
+            (StampDuty::Affix, ReceiptLang::Ja) => {
+                format!("  ※収入印紙 ¥{STAMP_DUTY_YEN} 貼付・割印")
+            }
+            (StampDuty::Affix, ReceiptLang::En) => {
+                format!("  * Revenue stamp ¥{STAMP_DUTY_YEN} affixed and sealed")
+            }
+            (StampDuty::Declaration { tax_office }, ReceiptLang::Ja) => {
+                format!("  収入印紙 印紙税申告納付につき{tax_office}承認済")
+            }
+            (StampDuty::Declaration { tax_office }, ReceiptLang::En) => {
+                format!("  Stamp duty paid by declaration, approved by {tax_office}")
+            }
+        }
+    }
+}
+
+/// A receipt printed again: marked 再発行 (REPRINT) with the original's number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reprint {
+    /// Which reprint of the receipt this is (1 for the first), naming its files.
+    pub count: u32,
+    /// When it was printed, RFC 3339.
+    pub at: String,
+}
+
 const WEEKDAYS_JA: [&str; 7] = ["月", "火", "水", "木", "金", "土", "日"];
+const WEEKDAYS_EN: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
 
 impl Receipt {
-    /// The receipt of a committed sale.
+    /// The receipt of a committed sale, in Japanese, stamps affixed.
     pub fn for_sale(sale: &SaleRecord) -> Receipt {
-        let number = receipt_number(sale);
+        Receipt::for_sale_styled(sale, &ReceiptStyle::default(), None)
+    }
+
+    /// The receipt of a committed sale in `style`; a `reprint` is marked as one.
+    pub fn for_sale_styled(
+        sale: &SaleRecord,
+        style: &ReceiptStyle,
+        reprint: Option<&Reprint>,
+    ) -> Receipt {
+        let lang = style.lang;
+        let original = receipt_number(sale);
+        let t = |ja, en| lang.pick(ja, en).to_owned();
         let mut lines = vec![
             Line::Title(sale.store.name.clone()),
-            Line::Center(format!("店舗 {}  レジ {}", sale.store.code, sale.terminal)),
+            Line::Center(match lang {
+                ReceiptLang::Ja => format!("店舗 {}  レジ {}", sale.store.code, sale.terminal),
+                ReceiptLang::En => {
+                    format!("Store {}  Register {}", sale.store.code, sale.terminal)
+                }
+            }),
             Line::Blank,
-            Line::Text(japanese_time(&sale.at)),
-            Line::Text(format!("レシート No. {number}")),
-            Line::Rule,
-            Line::Center("取扱明細兼領収書".to_owned()),
-            Line::Rule,
         ];
+        if let Some(r) = reprint {
+            lines.push(Line::Notice(t("【再発行】", "[REPRINT]")));
+            lines.push(Line::Text(match lang {
+                ReceiptLang::Ja => format!("再発行 {}", local_time(&r.at, lang)),
+                ReceiptLang::En => format!("Reprinted {}", local_time(&r.at, lang)),
+            }));
+        }
+        lines.extend([
+            Line::Text(local_time(&sale.at, lang)),
+            Line::Text(match (lang, reprint) {
+                (ReceiptLang::Ja, None) => format!("レシート No. {original}"),
+                (ReceiptLang::Ja, Some(_)) => format!("元のレシート No. {original}"),
+                (ReceiptLang::En, None) => format!("Receipt No. {original}"),
+                (ReceiptLang::En, Some(_)) => format!("Original receipt No. {original}"),
+            }),
+            Line::Rule,
+            Line::Center(t("取扱明細兼領収書", "Statement and receipt")),
+            Line::Rule,
+        ]);
+        let collection = t("収納代行", "Payment collection");
         for slip in &sale.slips {
             match &slip.pay {
                 SlipPay::Barcode(digits) => {
-                    lines.push(Line::Text(format!("{}. 収納代行", slip.idx)));
+                    lines.push(Line::Text(format!("{}. {collection}", slip.idx)));
                     // Parsing cannot fail for a journaled barcode; show the digits otherwise.
                     match BillBarcode::parse(digits) {
                         Ok(code) => {
-                            lines.push(Line::Text(format!("  収納企業 {}", code.company_code())));
-                            lines.push(Line::Text(format!("  お客様番号 {}", code.free_area())));
+                            lines.push(Line::Text(format!(
+                                "  {} {}",
+                                t("収納企業", "Biller"),
+                                code.company_code()
+                            )));
+                            lines.push(Line::Text(format!(
+                                "  {} {}",
+                                t("お客様番号", "Customer no."),
+                                code.free_area()
+                            )));
                             if let Deadline::On(date) = code.deadline() {
                                 lines.push(Line::Text(format!(
-                                    "  支払期限 {}",
+                                    "  {} {}",
+                                    t("支払期限", "Due"),
                                     date.format("%Y/%m/%d")
                                 )));
                             }
@@ -103,85 +222,182 @@ impl Receipt {
                     merchant,
                     ..
                 } => {
-                    lines.push(Line::Text(format!(
-                        "{}. 収納代行 {}",
-                        slip.idx,
-                        chain.name_ja()
-                    )));
+                    let chain = match lang {
+                        ReceiptLang::Ja => chain.name_ja(),
+                        ReceiptLang::En => chain.name_en(),
+                    };
+                    lines.push(Line::Text(format!("{}. {collection} {chain}", slip.idx)));
                     lines.push(Line::Text(format!("  {merchant}")));
-                    lines.push(Line::Text(format!("  受付番号 {payment_code}")));
                     lines.push(Line::Text(format!(
-                        "  確認番号 {}",
+                        "  {} {payment_code}",
+                        t("受付番号", "Payment code")
+                    )));
+                    lines.push(Line::Text(format!(
+                        "  {} {}",
+                        t("確認番号", "Confirmation no."),
                         mask(confirmation_number)
                     )));
                 }
             }
             lines.push(Line::Pair(String::new(), slip.amount.to_string()));
             if slip.stamp {
-                lines.push(Line::Notice(
-                    "  収入印紙 印紙税申告納付につき税務署承認済".to_owned(),
-                ));
+                lines.push(Line::Notice(style.stamp_line()));
             }
         }
         lines.extend([
             Line::Rule,
-            Line::BigPair("合計".to_owned(), sale.total.to_string()),
-            Line::Pair("お預り".to_owned(), sale.tendered.to_string()),
-            Line::Pair("お釣り".to_owned(), sale.change.to_string()),
+            Line::BigPair(t("合計", "TOTAL"), sale.total.to_string()),
+            Line::Pair(t("お預り", "Cash"), sale.tendered.to_string()),
+            Line::Pair(t("お釣り", "Change"), sale.change.to_string()),
             Line::Rule,
-            Line::Text(format!("{}点 収納代行", sale.slips.len())),
-            Line::Center("上記正に領収いたしました".to_owned()),
+            Line::Text(match lang {
+                ReceiptLang::Ja => format!("{}点 収納代行", sale.slips.len()),
+                ReceiptLang::En => format!("{} payment(s) collected", sale.slips.len()),
+            }),
+            Line::Center(t("上記正に領収いたしました", "Received with thanks")),
         ]);
+        let number = match reprint {
+            Some(r) => format!("{original}-R{}", r.count),
+            None => original,
+        };
         Receipt { number, lines }
     }
 
-    /// The day close report (Z report) of `date` at `station`, printed at `at`.
-    pub fn for_day(
+    /// The X report (a reading: no number) or the Z report (the day close, under its
+    /// number) of `report` at `station`, in `lang`.
+    pub fn for_report(
         station: &konbini_register::Station,
-        date: chrono::NaiveDate,
-        at: &DateTime<chrono::FixedOffset>,
-        t: &konbini_journal::DayTotals,
+        report: &konbini_journal::DayReport,
+        lang: ReceiptLang,
     ) -> Receipt {
-        let number = format!("Z-{}-{}", station.terminal, date.format("%Y%m%d"));
+        let t = |ja, en| lang.pick(ja, en).to_owned();
+        let s = &report.sales;
+        let at_digits: String = report
+            .at
+            .chars()
+            .filter(char::is_ascii_digit)
+            .take(14)
+            .collect();
+        let number = match report.z {
+            Some(z) => format!("Z-{}-{z:04}", station.terminal),
+            None => format!("X-{}-{at_digits}", station.terminal),
+        };
+        let count = |n: u64, ja_unit: &str, en_unit: &str| match lang {
+            ReceiptLang::Ja => format!("{n}{ja_unit}"),
+            ReceiptLang::En => format!("{n} {en_unit}"),
+        };
         let mut lines = vec![
             Line::Title(station.store.name.clone()),
-            Line::Center(format!(
-                "店舗 {}  レジ {}",
-                station.store.code, station.terminal
-            )),
+            Line::Center(match lang {
+                ReceiptLang::Ja => {
+                    format!("店舗 {}  レジ {}", station.store.code, station.terminal)
+                }
+                ReceiptLang::En => {
+                    format!(
+                        "Store {}  Register {}",
+                        station.store.code, station.terminal
+                    )
+                }
+            }),
             Line::Blank,
-            Line::Center("精算レポート（Z）".to_owned()),
-            Line::Text(format!("営業日 {}", date.format("%Y/%m/%d"))),
-            Line::Text(format!("発行 {}", japanese_time(&at.to_rfc3339()))),
+            Line::Center(match (report.z, lang) {
+                (Some(z), ReceiptLang::Ja) => format!("精算レポート（Z） No.{z:04}"),
+                (Some(z), ReceiptLang::En) => format!("Day close (Z) No.{z:04}"),
+                (None, ReceiptLang::Ja) => "点検レポート（X）".to_owned(),
+                (None, ReceiptLang::En) => "Reading (X)".to_owned(),
+            }),
+            Line::Text(format!(
+                "{} {}",
+                t("営業日", "Business day"),
+                report.business_date.format("%Y/%m/%d")
+            )),
+            Line::Text(format!(
+                "{} {}",
+                t("発行", "Printed"),
+                local_time(&report.at, lang)
+            )),
             Line::Rule,
-            Line::Pair("取引数".to_owned(), t.sales.to_string()),
-            Line::Pair("払込票".to_owned(), format!("{}枚", t.slips)),
-            Line::Pair("印紙対象".to_owned(), format!("{}枚", t.stamp_slips)),
-            Line::BigPair("収納合計".to_owned(), t.total.to_string()),
-            Line::Pair("お預り".to_owned(), t.tendered.to_string()),
-            Line::Pair("お釣り".to_owned(), t.change.to_string()),
+            Line::Pair(t("取引数", "Sales"), s.sales.to_string()),
+            Line::Pair(t("払込票", "Slips"), count(s.slips, "枚", "slips")),
+            Line::Pair(
+                t("印紙対象", "Stamp slips"),
+                count(s.stamp_slips, "枚", "slips"),
+            ),
+            Line::BigPair(t("収納合計", "Collected"), s.total.to_string()),
+            Line::Pair(t("お預り", "Cash in"), s.tendered.to_string()),
+            Line::Pair(t("お釣り", "Change"), s.change.to_string()),
             Line::Rule,
         ];
-        for m in &t.by_method {
-            let method = match m.method {
-                konbini_journal::PayMethod::Barcode => "バーコード",
-                konbini_journal::PayMethod::KeyIn => "番号入力",
+        for m in &s.by_method {
+            let method = match (m.method, lang) {
+                (konbini_journal::PayMethod::Barcode, ReceiptLang::Ja) => "バーコード",
+                (konbini_journal::PayMethod::KeyIn, ReceiptLang::Ja) => "番号入力",
+                (konbini_journal::PayMethod::Barcode, ReceiptLang::En) => "Barcode",
+                (konbini_journal::PayMethod::KeyIn, ReceiptLang::En) => "Key-in",
             };
-            let chain = m.chain.map(|c| c.name_ja()).unwrap_or("");
+            let chain = match (m.chain, lang) {
+                (Some(c), ReceiptLang::Ja) => c.name_ja(),
+                (Some(c), ReceiptLang::En) => c.name_en(),
+                (None, _) => "",
+            };
             lines.push(Line::Text(format!("{method} {chain}")));
-            lines.push(Line::Pair(format!("  {}枚", m.slips), m.amount.to_string()));
+            lines.push(Line::Pair(
+                format!("  {}", count(m.slips, "枚", "slips")),
+                m.amount.to_string(),
+            ));
         }
-        if let (Some(first), Some(last)) = (t.first_seq, t.last_seq) {
+        if let (Some(first), Some(last)) = (s.first_seq, s.last_seq) {
             lines.push(Line::Rule);
-            lines.push(Line::Text(format!("取引番号 {first:06} - {last:06}")));
+            lines.push(Line::Text(format!(
+                "{} {first:06} - {last:06}",
+                t("取引番号", "Sales No.")
+            )));
         }
         lines.extend([
             Line::Rule,
-            Line::Pair("送信済".to_owned(), t.sync.sent.to_string()),
-            Line::Pair("未送信".to_owned(), t.sync.pending.to_string()),
-            Line::Pair("要確認".to_owned(), t.sync.conflict.to_string()),
-            Line::Pair("拒否".to_owned(), t.sync.rejected.to_string()),
+            Line::Pair(
+                t("取引中止", "Cancelled sales"),
+                format!(
+                    "{} {}",
+                    count(report.cancelled.sales, "件", "sales"),
+                    report.cancelled.yen
+                ),
+            ),
+            Line::Pair(
+                t("訂正（取消した払込票）", "Voided slips"),
+                format!(
+                    "{} {}",
+                    count(report.voided.slips, "枚", "slips"),
+                    report.voided.yen
+                ),
+            ),
+            Line::Rule,
+            Line::Pair(t("釣銭準備金", "Drawer float"), report.float.to_string()),
+            Line::Pair(t("理論在高", "Expected cash"), report.expected.to_string()),
         ]);
+        if let (Some(counted), Some(diff)) = (report.counted, report.difference) {
+            lines.push(Line::Pair(t("実在高", "Counted cash"), counted.to_string()));
+            lines.push(Line::BigPair(
+                t("過不足", "Over/short"),
+                signed_yen(diff, lang),
+            ));
+        }
+        lines.extend([
+            Line::Rule,
+            Line::Pair(t("送信済", "Sent"), s.sync.sent.to_string()),
+            Line::Pair(t("未送信", "Unsent"), s.sync.pending.to_string()),
+            Line::Pair(
+                t("要確認（競合）", "Conflicts"),
+                s.sync.conflict.to_string(),
+            ),
+            Line::Pair(t("拒否", "Rejected"), s.sync.rejected.to_string()),
+        ]);
+        if s.sync.conflict + s.sync.rejected > 0 {
+            lines.push(Line::Notice(t(
+                "※要確認・拒否の払込票は現金が入金済みです。本部と加盟店に連絡してください",
+                "* Conflict and rejected slips are cash taken: report them to head office",
+            )));
+        }
         Receipt { number, lines }
     }
 
@@ -193,6 +409,37 @@ impl Receipt {
             out.push('\n');
         }
         out
+    }
+}
+
+/// A difference of cash in yen: `過剰 ¥100` / `不足 ¥100` (`Over ¥100` / `Short ¥100`).
+pub fn signed_yen(diff: i64, lang: ReceiptLang) -> String {
+    let yen = konbini_domain::Yen::new(diff.unsigned_abs());
+    match (diff.signum(), lang) {
+        (1, ReceiptLang::Ja) => format!("過剰 {yen}"),
+        (-1, ReceiptLang::Ja) => format!("不足 {yen}"),
+        (1, ReceiptLang::En) => format!("Over {yen}"),
+        (-1, ReceiptLang::En) => format!("Short {yen}"),
+        _ => yen.to_string(),
+    }
+}
+
+/// A journal time (RFC 3339) as printed: `2026年11月28日(土) 10:15` or
+/// `2026-11-28 (Sat) 10:15`, in Japan time.
+fn local_time(at: &str, lang: ReceiptLang) -> String {
+    match (lang, DateTime::parse_from_rfc3339(at)) {
+        (ReceiptLang::Ja, _) => japanese_time(at),
+        (ReceiptLang::En, Ok(t)) => {
+            let t = konbini_domain::time::in_japan(&t);
+            format!(
+                "{} ({}) {:02}:{:02}",
+                t.format("%Y-%m-%d"),
+                WEEKDAYS_EN[t.weekday().num_days_from_monday() as usize],
+                t.hour(),
+                t.minute()
+            )
+        }
+        (ReceiptLang::En, Err(_)) => at.to_owned(),
     }
 }
 

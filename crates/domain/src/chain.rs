@@ -49,6 +49,18 @@ impl Chain {
     }
 }
 
+impl Chain {
+    /// The chain's name as written in English.
+    pub fn name_en(self) -> &'static str {
+        match self {
+            Chain::FamilyMart => "FamilyMart",
+            Chain::Lawson => "Lawson",
+            Chain::Ministop => "Ministop",
+            Chain::Seicomart => "Seicomart",
+        }
+    }
+}
+
 impl fmt::Display for Chain {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())

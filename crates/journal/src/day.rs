@@ -205,71 +205,128 @@ impl Journal {
     /// figures disagree with each other.
     pub fn day_totals(&self, from_at: &str, to_at: &str) -> Result<DayTotals, JournalError> {
         let snapshot = self.conn.unchecked_transaction().map_err(self.err())?;
-        let mut day = self
-            .conn
-            .prepare_cached(DAY_SALES_SQL)
-            .and_then(|mut st| {
-                st.query_row(params![from_at, to_at], |r| {
-                    Ok(DayTotals {
-                        sales: count(r, 0)?,
-                        total: yen(r, 1)?,
-                        tendered: yen(r, 2)?,
-                        change: yen(r, 3)?,
-                        first_seq: seq(r, 4)?,
-                        last_seq: seq(r, 5)?,
-                        ..DayTotals::default()
-                    })
+        let day = add_up(
+            &self.conn,
+            &self.path,
+            DAY_SALES_SQL,
+            DAY_SLIPS_SQL,
+            params![from_at, to_at],
+        );
+        drop(snapshot);
+        day
+    }
+}
+
+/// The sales with `after < seq <= upto`: count, money, first and last (a business day).
+const SEQ_SALES_SQL: &str = "
+    SELECT COUNT(*), COALESCE(SUM(total_yen), 0), COALESCE(SUM(tendered_yen), 0),
+           COALESCE(SUM(change_yen), 0), MIN(seq), MAX(seq)
+    FROM sales WHERE seq > ?1 AND seq <= ?2";
+
+/// The slips of those sales, as [`DAY_SLIPS_SQL`] groups them.
+const SEQ_SLIPS_SQL: &str = "
+    SELECT l.barcode IS NOT NULL AS is_barcode,
+           CASE WHEN l.barcode IS NOT NULL THEN s.store_chain ELSE l.chain END AS pay_chain,
+           COUNT(*), SUM(l.amount_yen), SUM(l.stamp),
+           SUM(COALESCE(o.state, 'pending') = 'pending'),
+           SUM(o.state IS 'sent'), SUM(o.state IS 'conflict'), SUM(o.state IS 'rejected')
+    FROM sales s
+    JOIN slips l ON l.sale_seq = s.seq
+    LEFT JOIN outbox o ON o.sale_seq = l.sale_seq AND o.idx = l.idx
+    WHERE s.seq > ?1 AND s.seq <= ?2
+    GROUP BY is_barcode, pay_chain";
+
+/// The totals of the sales with `after < seq <= upto` (`None`: to the last), read through
+/// `conn` (the journal's, or a write transaction's): a business day between two closes.
+pub(crate) fn seq_totals(
+    conn: &rusqlite::Connection,
+    path: &std::path::Path,
+    after: u64,
+    upto: Option<u64>,
+) -> Result<DayTotals, JournalError> {
+    let upto = upto.map_or(i64::MAX, |u| i64::try_from(u).unwrap_or(i64::MAX));
+    let after = i64::try_from(after).unwrap_or(i64::MAX);
+    add_up(
+        conn,
+        path,
+        SEQ_SALES_SQL,
+        SEQ_SLIPS_SQL,
+        params![after, upto],
+    )
+}
+
+/// The totals `sales_sql` and `slips_sql` (shaped as [`DAY_SALES_SQL`] and
+/// [`DAY_SLIPS_SQL`]) give for `p`, summed by SQLite; the caller holds one read snapshot
+/// (or a write transaction) around it, so the figures agree with each other.
+fn add_up(
+    conn: &rusqlite::Connection,
+    path: &std::path::Path,
+    sales_sql: &str,
+    slips_sql: &str,
+    p: impl rusqlite::Params + Copy,
+) -> Result<DayTotals, JournalError> {
+    let err = super::sqlite_error(path);
+    let mut day = conn
+        .prepare_cached(sales_sql)
+        .and_then(|mut st| {
+            st.query_row(p, |r| {
+                Ok(DayTotals {
+                    sales: count(r, 0)?,
+                    total: yen(r, 1)?,
+                    tendered: yen(r, 2)?,
+                    change: yen(r, 3)?,
+                    first_seq: seq(r, 4)?,
+                    last_seq: seq(r, 5)?,
+                    ..DayTotals::default()
                 })
             })
-            .map_err(self.err())?;
-        let groups = self
-            .conn
-            .prepare_cached(DAY_SLIPS_SQL)
-            .and_then(|mut st| {
-                st.query_map(params![from_at, to_at], slip_group)?
-                    .collect::<rusqlite::Result<Vec<_>>>()
-            })
-            .map_err(self.err())?;
-        drop(snapshot);
-        // Chain texts the parser does not know fall in with NULL (None): merge them, and
-        // let the map sort by method, then chain.
-        let mut by_key: BTreeMap<(PayMethod, Option<Chain>), (u64, Yen)> = BTreeMap::new();
-        let overflow = |what| JournalError::Overflow {
-            path: self.path.clone(),
-            what,
-        };
-        for g in groups {
-            day.slips = day
-                .slips
-                .checked_add(g.slips)
-                .ok_or_else(|| overflow("the day's slips are"))?;
-            day.stamp_slips = day
-                .stamp_slips
-                .checked_add(g.stamp_slips)
-                .ok_or_else(|| overflow("the day's stamp slips are"))?;
-            day.sync = day
-                .sync
-                .checked_add(g.sync)
-                .ok_or_else(|| overflow("the day's outbox counts are"))?;
-            let (slips, amount) = by_key.entry((g.method, g.chain)).or_insert((0, Yen::ZERO));
-            *slips = slips
-                .checked_add(g.slips)
-                .ok_or_else(|| overflow("a method's slips are"))?;
-            *amount = amount
-                .checked_add(g.amount)
-                .ok_or_else(|| overflow("a method's amount is"))?;
-        }
-        day.by_method = by_key
-            .into_iter()
-            .map(|((method, chain), (slips, amount))| MethodTotal {
-                method,
-                chain,
-                slips,
-                amount,
-            })
-            .collect();
-        Ok(day)
+        })
+        .map_err(&err)?;
+    let groups = conn
+        .prepare_cached(slips_sql)
+        .and_then(|mut st| {
+            st.query_map(p, slip_group)?
+                .collect::<rusqlite::Result<Vec<_>>>()
+        })
+        .map_err(&err)?;
+    // Chain texts the parser does not know fall in with NULL (None): merge them, and
+    // let the map sort by method, then chain.
+    let mut by_key: BTreeMap<(PayMethod, Option<Chain>), (u64, Yen)> = BTreeMap::new();
+    let overflow = |what| JournalError::Overflow {
+        path: path.to_owned(),
+        what,
+    };
+    for g in groups {
+        day.slips = day
+            .slips
+            .checked_add(g.slips)
+            .ok_or_else(|| overflow("the day's slips are"))?;
+        day.stamp_slips = day
+            .stamp_slips
+            .checked_add(g.stamp_slips)
+            .ok_or_else(|| overflow("the day's stamp slips are"))?;
+        day.sync = day
+            .sync
+            .checked_add(g.sync)
+            .ok_or_else(|| overflow("the day's outbox counts are"))?;
+        let (slips, amount) = by_key.entry((g.method, g.chain)).or_insert((0, Yen::ZERO));
+        *slips = slips
+            .checked_add(g.slips)
+            .ok_or_else(|| overflow("a method's slips are"))?;
+        *amount = amount
+            .checked_add(g.amount)
+            .ok_or_else(|| overflow("a method's amount is"))?;
     }
+    day.by_method = by_key
+        .into_iter()
+        .map(|((method, chain), (slips, amount))| MethodTotal {
+            method,
+            chain,
+            slips,
+            amount,
+        })
+        .collect();
+    Ok(day)
 }
 
 fn sale_row(r: &Row<'_>) -> rusqlite::Result<SaleRow> {
@@ -1012,7 +1069,8 @@ pub(crate) mod tests {
             j.pragma("user_version").unwrap(),
             MIGRATION_FILES.len().to_string()
         );
-        assert_eq!(MIGRATION_FILES.len(), 4);
+        assert_eq!(MIGRATION_FILES.len(), 5);
+        assert_eq!(j.record_head().unwrap(), (0, None));
         assert!(has_sales_at(&j.conn));
         assert!(
             !outbox_sql(&j.conn).contains(" IN "),
@@ -1100,7 +1158,7 @@ pub(crate) mod tests {
         };
         assert_eq!(before.len(), 5);
         let j = Journal::open(&path).unwrap();
-        assert_eq!(j.pragma("user_version").unwrap(), "4");
+        assert_eq!(j.pragma("user_version").unwrap(), "5");
         assert_eq!(read(&j.conn), before);
         // 0004 starts the verdict chain with a record of each row already final, in key
         // order, its answer's time unknown, its reason the row's last error.
@@ -1220,7 +1278,7 @@ pub(crate) mod tests {
             assert_eq!(r.verify(None).unwrap().sales, 2);
         }
         let mut j = Journal::open(&path).unwrap();
-        assert_eq!(j.pragma("user_version").unwrap(), "4");
+        assert_eq!(j.pragma("user_version").unwrap(), "5");
         assert!(has_sales_at(&j.conn));
         assert_eq!(j.verify(None).unwrap().sales, 2);
         assert_eq!(seqs(&j.recent_sales("2026-11-28", 10).unwrap()), [2, 1]);
@@ -1239,7 +1297,7 @@ pub(crate) mod tests {
         drop(j);
         // Opening it again changes nothing.
         let j = Journal::open(&path).unwrap();
-        assert_eq!(j.pragma("user_version").unwrap(), "4");
+        assert_eq!(j.pragma("user_version").unwrap(), "5");
         assert_eq!(j.head().unwrap().0, 3);
     }
 

@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use super::record::{SaleRecord, SlipPay, SyncState};
+use super::record::{RecordKind, RegisterRecord, SaleRecord, SlipPay, SyncState};
 use super::{Journal, JournalError};
 use konbini_domain::Chain;
 
@@ -48,6 +48,18 @@ struct ExportSlip<'a> {
     sync: SyncState,
 }
 
+/// A non-sale record as exported: what it is, where it stands, and its content's fields.
+#[derive(Serialize)]
+struct ExportRecord<'a> {
+    record: RecordKind,
+    seq: u64,
+    at: &'a str,
+    after_sale: u64,
+    #[serde(flatten)]
+    body: serde_json::Value,
+    hash: &'a str,
+}
+
 impl Journal {
     /// Write every sale as one JSON line. Slip ids (random per journal) only with `with_ids`,
     /// so exports of the same log replayed into two journals compare equal.
@@ -56,18 +68,71 @@ impl Journal {
         out: &mut dyn std::io::Write,
         with_ids: bool,
     ) -> Result<u64, JournalError> {
+        self.export_with(out, with_ids, false)
+    }
+
+    /// [`Journal::export`], and with `with_records` the non-sale records too (voids,
+    /// cancels, day closes), each as one JSON line with `"record"` naming its kind, placed
+    /// after the sale it follows: the journal's whole story in order. Returns the lines.
+    pub fn export_with(
+        &self,
+        out: &mut dyn std::io::Write,
+        with_ids: bool,
+        with_records: bool,
+    ) -> Result<u64, JournalError> {
         let mut n = 0;
         let snapshot = self.conn.unchecked_transaction().map_err(self.err())?;
+        // The records are read first, in order (a few a day beside the sales: cancels,
+        // voids, one close), then placed among the sales as they stream past.
+        let mut pending = std::collections::VecDeque::new();
+        if with_records {
+            self.for_each_record(|r| {
+                pending.push_back(r);
+                Ok(())
+            })?;
+        }
+        let mut write_records = |upto: u64, out: &mut dyn std::io::Write, n: &mut u64| {
+            while pending
+                .front()
+                .is_some_and(|r: &RegisterRecord| r.sale_seq < upto)
+            {
+                let r = pending.pop_front().expect("looked at");
+                write_record(out, &r)?;
+                *n += 1;
+            }
+            Ok::<(), JournalError>(())
+        };
         self.for_each_sale(|sale| {
+            write_records(sale.seq, out, &mut n)?;
             let line = serde_json::to_string(&export_sale(&sale, with_ids))
                 .expect("export rows serialize");
             writeln!(out, "{line}").map_err(|source| JournalError::Output { source })?;
             n += 1;
             Ok(())
         })?;
+        write_records(u64::MAX, out, &mut n)?;
         drop(snapshot);
         Ok(n)
     }
+}
+
+fn write_record(out: &mut dyn std::io::Write, r: &RegisterRecord) -> Result<(), JournalError> {
+    let body = serde_json::from_str(&r.body).unwrap_or(serde_json::Value::Null);
+    let body = match body {
+        serde_json::Value::Object(map) => serde_json::Value::Object(map),
+        // Unreadable content (verify names it): exported as it is stored.
+        _ => serde_json::json!({ "content": r.body }),
+    };
+    let line = serde_json::to_string(&ExportRecord {
+        record: r.kind,
+        seq: r.seq,
+        at: &r.at,
+        after_sale: r.sale_seq,
+        body,
+        hash: &r.hash,
+    })
+    .expect("export rows serialize");
+    writeln!(out, "{line}").map_err(|source| JournalError::Output { source })
 }
 
 fn export_sale(sale: &SaleRecord, with_ids: bool) -> ExportSale<'_> {

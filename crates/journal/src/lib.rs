@@ -15,10 +15,15 @@
 //!   verdicts (see `verdicts`), in the same transaction, so `verify` proves every outbox
 //!   state;
 //! - the register's views of a day (recent sales, the Z report) are aggregate queries on
-//!   the `sales_at` index (see `day`), never sales loaded into memory.
+//!   the `sales_at` index (see `day`), never sales loaded into memory;
+//! - what happens at the register that is not a payment (a void, a cancelled sale, the day
+//!   close) is a non-sale record in a chain of its own (see `records`, `close`), never in
+//!   the outbox, so the sales' chain the network checks keeps its seq without gaps.
 //!
 //! It never decides whether a sale is valid: that is the register core's job.
 
+mod alerts;
+mod close;
 mod day;
 mod export;
 pub mod failpoint;
@@ -27,6 +32,7 @@ mod outbox;
 mod print_queue;
 mod progress;
 mod record;
+mod records;
 mod sales;
 mod verdicts;
 mod verify;
@@ -37,10 +43,16 @@ use rusqlite::{Connection, ErrorCode, OpenFlags};
 
 use rusqlite_migration::{M, Migrations};
 
+pub use alerts::Alert;
+pub use close::{CancelCounts, CloseBody, DayReport, OpenDay, VoidCounts};
 pub use day::{DayTotals, MethodTotal, PayMethod, PrintState, SaleRow, SyncCounts};
 pub use outbox::{OutboxSummary, PendingSale, PendingSlip, SlipAnswer, unix_ms};
 pub use progress::ReplayProgress;
-pub use record::{GENESIS_HASH, SaleRecord, SlipPay, SlipRecord, SyncState, journal_time, slip_id};
+pub use record::{
+    GENESIS_HASH, RecordKind, RegisterRecord, SaleRecord, SlipPay, SlipRecord, SyncState,
+    journal_time, slip_id,
+};
+pub use records::{CancelBody, RecordSlip, VoidBody, VoidedFrom};
 pub use sales::Committed;
 pub use verify::VerifyReport;
 
@@ -50,6 +62,7 @@ const MIGRATION_FILES: &[&str] = &[
     include_str!("../migrations/0002_sales_at.sql"),
     include_str!("../migrations/0003_outbox_check.sql"),
     include_str!("../migrations/0004_verdicts.sql"),
+    include_str!("../migrations/0005_records.sql"),
 ];
 
 /// The page size of new journals, in bytes.

@@ -265,6 +265,81 @@ impl VerdictRecord {
     }
 }
 
+/// What a non-sale record is (`records.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecordKind {
+    /// A slip removed from a sale before it was completed.
+    Void,
+    /// A sale the clerk cancelled.
+    Cancel,
+    /// The day close (精算): the Z report.
+    Close,
+}
+
+impl RecordKind {
+    /// Its name as the journal stores it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RecordKind::Void => "void",
+            RecordKind::Cancel => "cancel",
+            RecordKind::Close => "close",
+        }
+    }
+
+    pub(crate) fn parse(s: &str) -> Option<RecordKind> {
+        Some(match s {
+            "void" => RecordKind::Void,
+            "cancel" => RecordKind::Cancel,
+            "close" => RecordKind::Close,
+            _ => return None,
+        })
+    }
+}
+
+/// A non-sale record as the journal stores it: its own chain, apart from the sales'.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegisterRecord {
+    /// 1, 2, 3, ... in the order written.
+    pub seq: u64,
+    /// What it records.
+    pub kind: RecordKind,
+    /// When it happened, RFC 3339 in Japan time.
+    pub at: String,
+    /// The last sale committed before it (0: none yet); for a void of a completed sale,
+    /// that sale.
+    pub sale_seq: u64,
+    /// A close's business day, `YYYY-MM-DD`.
+    pub business_date: Option<String>,
+    /// Its content: canonical JSON (`records.rs`).
+    pub body: String,
+    /// SHA-256 over the previous record's hash and this record's fields, lowercase hex.
+    pub hash: String,
+}
+
+impl RegisterRecord {
+    /// SHA-256 over `prev_hash` ([`GENESIS_HASH`] for the first) and this record's
+    /// canonical content (its own hash left out), lowercase hex.
+    pub fn content_hash(&self, prev_hash: &str) -> String {
+        let mut c = Canonical(Sha256::new());
+        c.0.update(prev_hash.as_bytes());
+        c.field("konbini-pos record v1");
+        c.num(self.seq);
+        c.field(self.kind.as_str());
+        c.field(&self.at);
+        c.num(self.sale_seq);
+        match &self.business_date {
+            Some(d) => {
+                c.num(1);
+                c.field(d);
+            }
+            None => c.num(0),
+        }
+        c.field(&self.body);
+        hex::encode(c.0.finalize())
+    }
+}
+
 /// Length-prefixed fields, so no choice of text can make two different sales hash alike.
 struct Canonical(Sha256);
 

@@ -8,7 +8,7 @@ use super::record::{GENESIS_HASH, SaleRecord, SlipPay, SlipRecord, SyncState};
 use super::{Journal, JournalError, ReplayProgress};
 use crate::failpoint;
 use konbini_domain::{Chain, Yen};
-use konbini_register::{NewSale, Store};
+use konbini_register::{NewSale, Store, Voided};
 
 /// A sale now in the journal.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,9 +28,31 @@ impl Journal {
         sale: &NewSale,
         progress: Option<(&str, &ReplayProgress)>,
     ) -> Result<Committed, JournalError> {
+        self.commit_sale_voided(sale, &[], progress)
+    }
+
+    /// [`Journal::commit_sale`], with a void record (`records.rs`) of each slip voided from
+    /// the sale before it was completed, in the same transaction: the sale and its voids
+    /// are in the journal together or not at all.
+    pub fn commit_sale_voided(
+        &mut self,
+        sale: &NewSale,
+        voided: &[Voided],
+        progress: Option<(&str, &ReplayProgress)>,
+    ) -> Result<Committed, JournalError> {
         let err = super::sqlite_error(&self.path);
         let tx = super::WriteTx::begin(&mut self.conn, self.group, &self.path)?;
         let committed = append_sale(&tx, &self.journal_id, sale).map_err(&err)?;
+        if !voided.is_empty() {
+            super::records::append_voids(
+                &tx,
+                &sale.station.terminal,
+                super::records::VoidedFrom::Completed,
+                committed.seq,
+                voided,
+            )
+            .map_err(&err)?;
+        }
         if let Some((log_sha256, progress)) = progress {
             progress.save(&tx, log_sha256).map_err(&err)?;
         }

@@ -27,6 +27,10 @@ pub struct VerifyReport {
     /// before there were any (schema 3 or older, not yet opened by a writer of this
     /// version): its outbox states were only checked to be states.
     pub verdicts: Option<u64>,
+    /// Non-sale records checked (voids, cancels, closes: their chain, and each close's
+    /// figures against its day); None for a journal made before there were any (schema 4
+    /// or older, not yet opened by a writer of this version).
+    pub records: Option<u64>,
 }
 
 impl Journal {
@@ -128,6 +132,12 @@ impl Journal {
         } else {
             None
         };
+        // Schema 5 added the non-sale records.
+        let records = if schema >= 5 {
+            Some(self.walk_records(sales)?)
+        } else {
+            None
+        };
         self.walk_outbox(verdicts.is_some())?;
         self.walk_prints(sales)?;
         let orphans: i64 = self
@@ -162,6 +172,7 @@ impl Journal {
             slips,
             head: (sales > 0).then_some(prev),
             verdicts,
+            records,
         })
     }
 
@@ -255,6 +266,87 @@ impl Journal {
             row,
             problem,
         }
+    }
+
+    /// The non-sale records in order: numbered 1, 2, 3 ... without gaps, each one's hash
+    /// over the previous one's and its content, the head in `meta` at the end; each placed
+    /// after a sale that exists and never before the one placing the record before it;
+    /// each one's content of its kind; and each close's figures those of its day's sales
+    /// and records, added up again. The number of records.
+    fn walk_records(&self, sales: u64) -> Result<u64, JournalError> {
+        let mut prev = GENESIS_HASH.to_owned();
+        let mut expected = 1u64;
+        let mut last_sale = 0u64;
+        let mut closes = super::close::CloseCheck::new();
+        self.for_each_record(|record| {
+            let row = format!("record {}", record.seq);
+            if record.seq != expected {
+                return Err(self.tampered_row(
+                    format!("record {expected}"),
+                    format!("is missing (the next record is {})", record.seq),
+                ));
+            }
+            if record.content_hash(&prev) != record.hash {
+                return Err(self.tampered_row(
+                    row,
+                    "its content does not match its hash (it was changed, or a record \
+                     before it was removed or moved)"
+                        .to_owned(),
+                ));
+            }
+            if record.sale_seq < last_sale || record.sale_seq > sales {
+                return Err(self.tampered_row(
+                    row,
+                    format!(
+                        "it follows sale {}, which is not between the sale the record \
+                         before it follows ({last_sale}) and the last sale ({sales})",
+                        record.sale_seq
+                    ),
+                ));
+            }
+            let problem = match record.kind {
+                super::RecordKind::Void => serde_json::from_str::<super::VoidBody>(&record.body)
+                    .err()
+                    .map(|e| format!("its content is not a void's ({e})")),
+                super::RecordKind::Cancel => {
+                    serde_json::from_str::<super::CancelBody>(&record.body)
+                        .err()
+                        .map(|e| format!("its content is not a cancel's ({e})"))
+                }
+                super::RecordKind::Close => closes.check(
+                    &self.conn,
+                    &self.path,
+                    record.seq,
+                    record.sale_seq,
+                    record.business_date.as_deref(),
+                    &record.body,
+                )?,
+            };
+            if let Some(problem) = problem {
+                return Err(self.tampered_row(row, problem));
+            }
+            last_sale = record.sale_seq;
+            prev = record.hash;
+            expected += 1;
+            Ok(())
+        })?;
+        let count = expected - 1;
+        let (head_seq, head_hash) = super::records::head(&self.conn).map_err(|e| {
+            self.tampered_row(
+                "the record chain's head in meta".to_owned(),
+                format!("cannot be read ({e})"),
+            )
+        })?;
+        if head_seq != count || (count > 0 && head_hash != prev) {
+            return Err(self.tampered_row(
+                format!("record {}", head_seq.max(count)),
+                format!(
+                    "the record chain's head is record {head_seq} but the chain ends at \
+                     record {count} (a record was deleted or added at the end)"
+                ),
+            ));
+        }
+        Ok(count)
     }
 
     /// The verdict chain in order: numbered 1, 2, 3 ... without gaps, each record readable,

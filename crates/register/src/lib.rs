@@ -14,7 +14,13 @@
 //! A sale is committed in two steps: `Complete` yields `Effect::CommitSale`; only when the
 //! journal answers `Msg::Committed` do the drawer, the receipt and the sync follow. A failed
 //! commit reopens the sale, so nothing the clerk accepted is lost.
+//!
+//! Besides sales, three inputs leave non-sale records for the journal (never sent to the
+//! payment network): a slip removed from the open sale (`Void`, kept with the sale's
+//! completion or its cancel), a cancelled sale (`Cancel`), and the day close (`Close`,
+//! whose business day `day::business_day_to_close` decides from what the journal holds).
 
+pub mod day;
 mod rules;
 mod slip;
 
@@ -151,6 +157,20 @@ pub enum Msg {
         /// When.
         at: DateTime<FixedOffset>,
     },
+    /// The clerk removes one slip from the open sale.
+    Void {
+        /// When.
+        at: DateTime<FixedOffset>,
+        /// The slip's 1-based position in the open sale.
+        position: u32,
+    },
+    /// The clerk closes the business day (精算) with the cash counted in the drawer.
+    Close {
+        /// When.
+        at: DateTime<FixedOffset>,
+        /// The cash the clerk counted in the drawer.
+        counted: Yen,
+    },
     /// The journal committed the sale of the last `Effect::CommitSale`.
     Committed {
         /// Its journal sequence number (also the receipt number).
@@ -209,6 +229,10 @@ pub enum Ignored {
     TenderOverflow,
     /// Input while the sale is being committed.
     Busy,
+    /// A void of a position the open sale does not have.
+    NoSuchSlip,
+    /// A day close with a sale open.
+    SaleOpen,
 }
 
 impl Ignored {
@@ -219,6 +243,8 @@ impl Ignored {
             Ignored::InsufficientTender => "insufficient_tender",
             Ignored::TenderOverflow => "tender_overflow",
             Ignored::Busy => "busy",
+            Ignored::NoSuchSlip => "no_such_slip",
+            Ignored::SaleOpen => "sale_open",
         }
     }
 }
@@ -245,6 +271,57 @@ impl NewSale {
     pub fn stamp_slips(&self) -> usize {
         self.slips.iter().filter(|s| s.needs_stamp()).count()
     }
+}
+
+/// A slip the clerk removed from the open sale (a void): journaled as a non-sale record
+/// with the sale's completion or its cancel, never sent as a confirmation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Voided {
+    /// When it was removed.
+    pub at: DateTime<FixedOffset>,
+    /// Its 1-based position in the open sale when it was removed.
+    pub position: u32,
+    /// The slip.
+    pub slip: Slip,
+}
+
+/// A sale the clerk cancelled: nothing was paid; journaled as a non-sale record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CancelledSale {
+    /// When it was cancelled.
+    pub at: DateTime<FixedOffset>,
+    /// Where.
+    pub station: Station,
+    /// The slips it held, in order (handed back to the customer).
+    pub slips: Vec<Slip>,
+    /// Cash that had been handed over (handed back).
+    pub tendered: Yen,
+    /// Slips voided from it before the cancel.
+    pub voided: Vec<Voided>,
+}
+
+impl CancelledSale {
+    /// Sum of the slips it held.
+    pub fn total(&self) -> Yen {
+        sum(&self.slips)
+    }
+}
+
+/// The day close the clerk asked for, for the journal to carry out (or refuse).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DayCloseRequest {
+    /// When.
+    pub at: DateTime<FixedOffset>,
+    /// Where.
+    pub station: Station,
+    /// The cash the clerk counted in the drawer.
+    pub counted: Yen,
+}
+
+fn sum(slips: &[Slip]) -> Yen {
+    slips.iter().fold(Yen::ZERO, |sum, s| {
+        sum.checked_add(s.amount()).unwrap_or(Yen::MAX)
+    })
 }
 
 /// What the register asks its surroundings to do, in the order given.
@@ -275,8 +352,23 @@ pub enum Effect {
         /// All cash handed over for this sale so far.
         tendered: Yen,
     },
-    /// Commit this sale durably, then answer `Committed` or `CommitFailed`.
-    CommitSale(NewSale),
+    /// Commit this sale durably, with a non-sale record of each slip voided from it (in
+    /// the same transaction), then answer `Committed` or `CommitFailed`.
+    CommitSale {
+        /// The sale.
+        sale: NewSale,
+        /// The slips voided from it, in the order they were voided.
+        voided: Vec<Voided>,
+    },
+    /// A slip was removed from the open sale.
+    SlipVoided {
+        /// Its position when it was removed.
+        position: u32,
+        /// The slip.
+        slip: Slip,
+        /// The sale's total now.
+        total: Yen,
+    },
     /// The sale is in the journal.
     SaleCompleted {
         /// Journal sequence number.
@@ -298,8 +390,11 @@ pub enum Effect {
         /// Why.
         reason: String,
     },
-    /// The open sale was cancelled; nothing was journaled.
-    SaleCancelled,
+    /// The open sale was cancelled: no sale is journaled, only this non-sale record of it
+    /// (never sent as a confirmation).
+    SaleCancelled(CancelledSale),
+    /// Close the business day in the journal (it decides which day, or refuses).
+    CloseDay(DayCloseRequest),
     /// Input ended with a sale open; nothing was journaled.
     SaleAbandoned,
 }
@@ -309,6 +404,7 @@ pub enum Effect {
 pub struct OpenSale {
     slips: Vec<Slip>,
     tendered: Yen,
+    voided: Vec<Voided>,
 }
 
 impl OpenSale {
@@ -324,9 +420,12 @@ impl OpenSale {
 
     /// Sum of its slips (at most 20 × ¥300,000, so it cannot overflow).
     pub fn total(&self) -> Yen {
-        self.slips.iter().fold(Yen::ZERO, |sum, s| {
-            sum.checked_add(s.amount()).unwrap_or(Yen::MAX)
-        })
+        sum(&self.slips)
+    }
+
+    /// The slips removed from it so far.
+    pub fn voided(&self) -> &[Voided] {
+        &self.voided
     }
 
     fn contains(&self, pay_key: &str) -> bool {
@@ -414,12 +513,27 @@ impl Register {
             Msg::PaidChecked { slip, already_paid } => self.paid_checked(slip, already_paid),
             Msg::Tender { amount, .. } => self.tender(amount),
             Msg::Complete { at } => self.complete(at),
-            Msg::Cancel { .. } => match std::mem::replace(&mut self.state, State::Idle) {
-                State::Open(_) => vec![Effect::SaleCancelled],
+            Msg::Cancel { at } => match std::mem::replace(&mut self.state, State::Idle) {
+                State::Open(sale) => vec![Effect::SaleCancelled(CancelledSale {
+                    at,
+                    station: self.station.clone(),
+                    slips: sale.slips,
+                    tendered: sale.tendered,
+                    voided: sale.voided,
+                })],
                 other => {
                     self.state = other;
                     vec![Effect::Ignored(Ignored::NoOpenSale)]
                 }
+            },
+            Msg::Void { at, position } => self.void(at, position),
+            Msg::Close { at, counted } => match &self.state {
+                State::Idle => vec![Effect::CloseDay(DayCloseRequest {
+                    at,
+                    station: self.station.clone(),
+                    counted,
+                })],
+                _ => vec![Effect::Ignored(Ignored::SaleOpen)],
             },
             Msg::Committed { seq } => match std::mem::replace(&mut self.state, State::Idle) {
                 State::Committing(sale) => {
@@ -590,6 +704,38 @@ impl Register {
         }
     }
 
+    fn void(&mut self, at: DateTime<FixedOffset>, position: u32) -> Vec<Effect> {
+        let State::Open(sale) = &mut self.state else {
+            return vec![Effect::Ignored(Ignored::NoOpenSale)];
+        };
+        let Some(i) = (position as usize)
+            .checked_sub(1)
+            .filter(|i| *i < sale.slips.len())
+        else {
+            return vec![Effect::Ignored(Ignored::NoSuchSlip)];
+        };
+        let slip = sale.slips.remove(i);
+        sale.voided.push(Voided {
+            at,
+            position,
+            slip: slip.clone(),
+        });
+        let total = sale.total();
+        let effect = Effect::SlipVoided {
+            position,
+            slip,
+            total,
+        };
+        // The last slip voided: nothing is left to pay, and the sale ends as cancelled
+        // (with its voids), as a register ends a sale emptied of items.
+        if sale.slips.is_empty() {
+            let mut effects = vec![effect];
+            effects.extend(self.update(Msg::Cancel { at }));
+            return effects;
+        }
+        vec![effect]
+    }
+
     fn complete(&mut self, at: DateTime<FixedOffset>) -> Vec<Effect> {
         let State::Open(sale) = &self.state else {
             return vec![Effect::Ignored(Ignored::NoOpenSale)];
@@ -606,10 +752,14 @@ impl Register {
             tendered: sale.tendered,
             change,
         };
+        let voided = sale.voided.clone();
         let State::Open(sale) = std::mem::replace(&mut self.state, State::Idle) else {
             unreachable!("matched above")
         };
         self.state = State::Committing(sale);
-        vec![Effect::CommitSale(new_sale)]
+        vec![Effect::CommitSale {
+            sale: new_sale,
+            voided,
+        }]
     }
 }

@@ -22,7 +22,7 @@ use std::path::Path;
 use konbini_firmware::escpos::{Command, GS, Justify};
 use unicode_width::UnicodeWidthStr;
 
-use crate::receipt::{Line, Receipt};
+use crate::receipt::{Line, Receipt, ReceiptStyle, Reprint};
 
 use barcodes::{RECEIPT_BARCODE_HEIGHT_DOTS, RECEIPT_BARCODE_MODULE_DOTS};
 
@@ -39,8 +39,20 @@ pub fn encode_sale_receipt(
     columns: usize,
     barcodes: ReceiptBarcodes,
 ) -> Vec<u8> {
+    encode_sale_receipt_styled(sale, columns, barcodes, &ReceiptStyle::default(), None)
+}
+
+/// [`encode_sale_receipt`] in `style` (language, stamp duty); a `reprint` is marked as one.
+pub fn encode_sale_receipt_styled(
+    sale: &konbini_journal::SaleRecord,
+    columns: usize,
+    barcodes: ReceiptBarcodes,
+    style: &ReceiptStyle,
+    reprint: Option<&Reprint>,
+) -> Vec<u8> {
     let bills = barcodes::bills_of(sale);
-    encode_receipt_with(&Receipt::for_sale(sale), columns, barcodes, &bills)
+    let receipt = Receipt::for_sale_styled(sale, style, reprint);
+    encode_receipt_with(&receipt, columns, barcodes, &bills)
 }
 
 /// The ESC/POS job for `receipt` with the bar codes `barcodes` asks for: the receipt

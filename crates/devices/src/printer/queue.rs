@@ -14,7 +14,8 @@ use std::sync::Mutex;
 
 use konbini_firmware::escpos::PrinterStatus;
 
-use super::{PrinterPort, ReceiptBarcodes, StatusReport, encode_sale_receipt};
+use super::{PrinterPort, ReceiptBarcodes, StatusReport, encode_sale_receipt_styled};
+use crate::receipt::ReceiptStyle;
 use konbini_journal::{Journal, JournalError};
 
 /// Why draining stopped early.
@@ -79,6 +80,25 @@ pub fn drain_with(
     barcodes: ReceiptBarcodes,
     from: u64,
 ) -> Result<DrainReport, QueueError> {
+    drain_styled(
+        journal,
+        port,
+        columns,
+        barcodes,
+        &ReceiptStyle::default(),
+        from,
+    )
+}
+
+/// [`drain_with`], the receipts in `style` (language, stamp duty).
+pub fn drain_styled(
+    journal: &Mutex<Journal>,
+    port: &mut PrinterPort,
+    columns: usize,
+    barcodes: ReceiptBarcodes,
+    style: &ReceiptStyle,
+    from: u64,
+) -> Result<DrainReport, QueueError> {
     let lock = || journal.lock().unwrap_or_else(|e| e.into_inner());
     let port_err = |path: &std::path::Path| {
         let path = path.to_owned();
@@ -99,7 +119,7 @@ pub fn drain_with(
             report.still_queued = queued.len() - i;
             return Ok(report);
         }
-        let job = encode_sale_receipt(&sale, columns, barcodes);
+        let job = encode_sale_receipt_styled(&sale, columns, barcodes, style, None);
         port.send(&job).map_err(port_err(port.path()))?;
         // The status queries follow the job on the wire: the answer is the state after it.
         let after = port.status().map_err(port_err(port.path()))?;

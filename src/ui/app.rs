@@ -301,6 +301,10 @@ pub enum Notice {
     QuitWithSale,
     /// Something the clerk must know that is not about a slip.
     Trouble(String),
+    /// Enter with cash keyed while a slip is still being checked: the change is not known.
+    WaitForTotal,
+    /// The clerk said no to completing with this much change: nothing done.
+    ChangeNotConfirmed(Yen),
 }
 
 impl Notice {
@@ -325,6 +329,7 @@ impl Notice {
                 | Notice::BadCount
                 | Notice::ReportPrinted(Err(_))
                 | Notice::Trouble(_)
+                | Notice::WaitForTotal
                 | Notice::Ignored(..)
         )
     }
@@ -381,6 +386,17 @@ pub enum Confirm {
         total: Yen,
         /// Cash handed over, to hand back.
         tendered: Yen,
+    },
+    /// Complete the sale with `tendered` on `total`, giving `change` (¥10,000 or more) that
+    /// the clerk has not confirmed yet (the cash was keyed before the total was known, or a
+    /// void raised the change after the tender was confirmed).
+    Complete {
+        /// The sale's total.
+        total: Yen,
+        /// The cash tendered.
+        tendered: Yen,
+        /// The change it gives.
+        change: Yen,
     },
     /// Close the business day with `counted` cash in the drawer.
     Close {
@@ -468,6 +484,9 @@ pub struct App {
     committing: Option<NewSale>,
     /// The printer's state when nothing is wrong (virtual, or ready).
     printer_idle: PrinterState,
+    /// The (total, tendered) whose change of ¥10,000 or more the clerk confirmed: the
+    /// sale completes without asking again only for exactly these.
+    confirmed_change: Option<(Yen, Yen)>,
 }
 
 impl App {
@@ -503,6 +522,7 @@ impl App {
             held: VecDeque::new(),
             committing: None,
             printer_idle,
+            confirmed_change: None,
         }
     }
 
@@ -561,6 +581,7 @@ impl App {
         // question about a sale that is gone.
         if !self.sale_open() && !self.busy() && self.held.is_empty() {
             self.tender = Yen::ZERO;
+            self.confirmed_change = None;
             if matches!(
                 self.confirm,
                 Some(Confirm::Tender { .. } | Confirm::Void { .. } | Confirm::CancelSale { .. })
@@ -636,6 +657,7 @@ impl App {
             }
             Confirm::CancelSale { .. } if yes => {
                 self.tender = Yen::ZERO;
+                self.confirmed_change = None;
                 self.sale_cursor = None;
                 self.submit(Event::Cancel, jobs);
             }
@@ -647,6 +669,15 @@ impl App {
                 self.notice = Some(Notice::KeptSale)
             }
             Confirm::Close { .. } if no => {}
+            Confirm::Complete {
+                total, tendered, ..
+            } if yes => {
+                self.confirmed_change = Some((total, tendered));
+                self.complete(jobs);
+            }
+            Confirm::Complete { change, .. } if no => {
+                self.notice = Some(Notice::ChangeNotConfirmed(change))
+            }
             _ => self.confirm = Some(question),
         }
     }
@@ -677,6 +708,13 @@ impl App {
     }
 
     fn take_tender(&mut self, add: Yen) {
+        // Taken after the question (or below its threshold): this total and tender need
+        // no second question at completion.
+        if let Some(sale) = self.register.open_sale()
+            && let Some(after) = self.tendered().checked_add(add)
+        {
+            self.confirmed_change = Some((sale.total(), after));
+        }
         match self.tender.checked_add(add) {
             Some(t) => {
                 self.tender = t;
@@ -689,6 +727,7 @@ impl App {
     /// The Delete key: the keyed tender is cleared (the core's, after a failed commit, stays).
     fn clear_tender(&mut self) {
         self.tender = Yen::ZERO;
+        self.confirmed_change = None;
         let fed = self.tendered();
         self.notice = Some(if fed > Yen::ZERO {
             Notice::TenderKept(fed)
@@ -831,28 +870,56 @@ impl App {
             let completing = matches!(self.held.back(), Some((_, Event::Complete)))
                 || (self.committing.is_some() && self.held.is_empty());
             if (self.sale_open() || self.busy()) && !completing {
-                if self.tender > Yen::ZERO {
-                    // Short of the total: said now, and the keyed cash stays keyed (the
-                    // core, given it, could not give it back). While a slip is still being
-                    // checked the total is not known: the core decides, as a replay would.
-                    if !self.busy()
-                        && let Some(sale) = self.register.open_sale()
-                        && let Some(short) = sale
-                            .total()
-                            .checked_sub(self.tendered())
-                            .filter(|s| *s > Yen::ZERO)
-                    {
-                        self.notice = Some(Notice::Ignored(Ignored::InsufficientTender, short));
-                        return;
-                    }
-                    let cash = std::mem::replace(&mut self.tender, Yen::ZERO);
-                    self.submit(Event::Tender(cash), jobs);
-                }
-                self.submit(Event::Complete, jobs);
+                self.complete(jobs);
             }
             return;
         }
         self.line(text, jobs);
+    }
+
+    /// Complete the open sale with the keyed tender, unless the tender is short or its
+    /// change of ¥10,000 or more was never confirmed for this total (then ask).
+    fn complete(&mut self, jobs: &mut Vec<Job>) {
+        if self.tender > Yen::ZERO {
+            // While a slip is still being checked the total is not known, and neither is
+            // the change. Cash under ¥10,000 cannot give ¥10,000 of change: the sale is
+            // completed in turn, as typed ahead. More waits for the total (the clerk
+            // presses Enter again once it shows).
+            if self.busy() {
+                if self.tendered() >= tender::CONFIRM_CHANGE {
+                    self.notice = Some(Notice::WaitForTotal);
+                    return;
+                }
+                let cash = std::mem::replace(&mut self.tender, Yen::ZERO);
+                self.submit(Event::Tender(cash), jobs);
+                self.confirmed_change = None;
+                self.submit(Event::Complete, jobs);
+                return;
+            }
+            if let Some(sale) = self.register.open_sale() {
+                let (total, tendered) = (sale.total(), self.tendered());
+                // Short of the total: said now, and the keyed cash stays keyed (the core,
+                // given it, could not give it back).
+                if let Some(short) = total.checked_sub(tendered).filter(|s| *s > Yen::ZERO) {
+                    self.notice = Some(Notice::Ignored(Ignored::InsufficientTender, short));
+                    return;
+                }
+                let change = tender::change(total, tendered);
+                if tender::needs_confirm(change) && self.confirmed_change != Some((total, tendered))
+                {
+                    self.confirm = Some(Confirm::Complete {
+                        total,
+                        tendered,
+                        change: change.unwrap_or(Yen::ZERO),
+                    });
+                    return;
+                }
+            }
+            let cash = std::mem::replace(&mut self.tender, Yen::ZERO);
+            self.submit(Event::Tender(cash), jobs);
+        }
+        self.confirmed_change = None;
+        self.submit(Event::Complete, jobs);
     }
 
     /// A whole line of input (typed, scanned by a wedge, or pasted).

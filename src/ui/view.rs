@@ -159,6 +159,16 @@ pub fn confirm_text(question: &Confirm, lang: Lang) -> Vec<String> {
                 format!("Hand back {tendered} tendered and the slips. Go ahead?"),
             ],
         },
+        Confirm::Complete { change, .. } => match lang {
+            Lang::Ja => vec![
+                format!("おつりが {change} になります。"),
+                "お預り金額に間違いはありませんか？".to_owned(),
+            ],
+            Lang::En => vec![
+                format!("This gives {change} in change."),
+                "Is the tender right?".to_owned(),
+            ],
+        },
         Confirm::Close {
             date,
             counted,
@@ -1157,6 +1167,16 @@ pub fn notice_text(notice: &Notice, lang: Lang) -> String {
         Notice::NoDemo => lang
             .pick("デモ払込票はありません（内蔵ネットワークなし、または準備中）", "No demo slip (no embedded network, or not ready yet)")
             .to_owned(),
+        Notice::WaitForTotal => lang
+            .pick(
+                "払込票の確認中です。金額が表示されてから Enter を押してください",
+                "The slip is still being checked: press Enter once its amount shows",
+            )
+            .to_owned(),
+        Notice::ChangeNotConfirmed(change) => lang.pick(
+            format!("おつり {change} の会計はしませんでした。Del でお預りを取消できます"),
+            format!("Not completed with {change} in change: Del clears the tender"),
+        ),
         Notice::SaleOpen => lang
             .pick("お取引中です。会計か中止をしてください", "A sale is open: complete or cancel it first")
             .to_owned(),

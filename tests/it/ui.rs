@@ -866,3 +866,89 @@ fn every_column_whole_at_120x40_in_both_languages_and_usable_at_60x16() {
     h.key(KeyCode::F(3));
     insta::assert_snapshot!("small_journal_ja", h.screen());
 }
+
+#[test]
+fn change_of_ten_thousand_yen_is_confirmed_at_completion_when_a_void_raised_it() {
+    let dir = tempdir();
+    let mut h = harness(dir.path());
+    h.line(&slip("7101", 12_000, None));
+    h.line(&slip("7102", 3_000, None));
+    // ¥20,000 on ¥15,000: ¥5,000 of change, no question.
+    h.line("20000");
+    assert!(h.app.confirm.is_none());
+    assert_eq!(h.app.tendered(), Yen::new(20_000));
+    // Void the ¥12,000 slip: the change becomes ¥17,000, never confirmed.
+    h.key(KeyCode::Down);
+    h.key(KeyCode::Delete);
+    h.key(KeyCode::Char('y'));
+    assert_eq!(
+        h.app.register().open_sale().unwrap().total(),
+        Yen::new(3_000)
+    );
+    // Enter asks now; No completes nothing.
+    h.key(KeyCode::Enter);
+    assert!(
+        matches!(
+            h.app.confirm,
+            Some(konbini_pos::ui::app::Confirm::Complete { change, .. }) if change == Yen::new(17_000)
+        ),
+        "{:?}",
+        h.app.confirm
+    );
+    assert!(
+        h.screen().contains("おつりが ¥17,000 になります"),
+        "{}",
+        h.screen()
+    );
+    h.key(KeyCode::Char('n'));
+    assert!(h.app.register().open_sale().is_some(), "not completed");
+    assert!(
+        h.screen().contains("おつり ¥17,000 の会計はしませんでした"),
+        "{}",
+        h.screen()
+    );
+    // Asked again; yes completes with that change.
+    h.key(KeyCode::Enter);
+    assert!(h.app.confirm.is_some());
+    h.key(KeyCode::Enter);
+    assert!(
+        h.screen().contains("お会計完了 No.000001  おつり ¥17,000"),
+        "{}",
+        h.screen()
+    );
+    // A tender confirmed when it was keyed is not asked about again at completion.
+    h.line(&slip("7103", 1_000, None));
+    h.line("11000");
+    assert!(h.app.confirm.is_some(), "asked when keyed");
+    h.key(KeyCode::Enter);
+    h.key(KeyCode::Enter);
+    assert!(
+        h.screen().contains("お会計完了 No.000002  おつり ¥10,000"),
+        "{}",
+        h.screen()
+    );
+}
+
+#[test]
+fn ten_thousand_yen_keyed_before_the_total_is_known_waits_for_it() {
+    let dir = tempdir();
+    let mut h = harness(dir.path());
+    h.defer = true;
+    h.line(&slip("9501", 1_100, None));
+    assert!(h.app.busy(), "waiting for the journal's paid-before answer");
+    h.line("20000");
+    h.key(KeyCode::Enter);
+    assert!(h.screen().contains("払込票の確認中です"), "{}", h.screen());
+    h.settle();
+    assert!(h.app.register().open_sale().is_some(), "not completed");
+    // Once the total shows, Enter asks about the ¥18,900 of change.
+    h.defer = false;
+    h.key(KeyCode::Enter);
+    assert!(h.app.confirm.is_some(), "{}", h.screen());
+    h.key(KeyCode::Enter);
+    assert!(
+        h.screen().contains("お会計完了 No.000001  おつり ¥18,900"),
+        "{}",
+        h.screen()
+    );
+}

@@ -222,3 +222,47 @@ fn receipts_follow_the_receipt_language_and_the_stamp_duty_setting() {
     assert!(z.contains("Day close (Z) No.0001"), "{z}");
     assert!(z.contains("Drawer float"), "{z}");
 }
+
+#[test]
+fn voiding_the_last_slip_leaves_the_sale_open_for_the_script_s_next_events() {
+    let dir = tempdir();
+    let t = |hms: &str| format!("2026-12-01T{hms}+09:00");
+    let lines = [
+        json!({"konbini_scan_log": 2, "terminal": "T05"}),
+        // Emptied, then a new slip: one sale with its void.
+        json!({"at": t("09:00:00"), "scan": slip("6001", 1_000)}),
+        json!({"at": t("09:00:01"), "void": 1}),
+        json!({"at": t("09:00:02"), "tender": 2_000}),
+        json!({"at": t("09:00:03"), "complete": true}),
+        json!({"at": t("09:00:04"), "scan": slip("6002", 2_000)}),
+        json!({"at": t("09:00:05"), "complete": true}),
+        // Emptied, then cancelled: the cancel ends it.
+        json!({"at": t("10:00:00"), "scan": slip("6003", 500)}),
+        json!({"at": t("10:00:01"), "void": 1}),
+        json!({"at": t("10:00:02"), "cancel": true}),
+        json!({"at": t("10:00:03"), "cancel": true}),
+    ];
+    let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    let log = dir.path().join("emptied.jsonl");
+    std::fs::write(&log, text).unwrap();
+    let journal = dir.path().join("j.db");
+    let s = replay_json(&log, &journal, &[]);
+    assert_eq!(
+        s["sales"],
+        json!({"completed": 1, "cancelled": 1, "abandoned": 0}),
+        "{s}"
+    );
+    assert_eq!(s["ignored"]["empty_sale"], 1, "{s}");
+    assert_eq!(
+        s["ignored"]["no_open_sale"], 1,
+        "only the second cancel: {s}"
+    );
+    assert_eq!(s["voided_slips"], 2, "{s}");
+    assert_eq!(s["tendered_yen"], 2_000, "{s}");
+    let kinds: Vec<String> = records(&export_with_records(&journal))
+        .iter()
+        .map(|r| r["record"].as_str().unwrap_or("sale").to_owned())
+        .collect();
+    assert_eq!(kinds, ["sale", "void", "void", "cancel"]);
+    verify(&journal).unwrap();
+}

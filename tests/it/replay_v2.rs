@@ -266,3 +266,71 @@ fn voiding_the_last_slip_leaves_the_sale_open_for_the_script_s_next_events() {
     assert_eq!(kinds, ["sale", "void", "void", "cancel"]);
     verify(&journal).unwrap();
 }
+
+/// Two journals of one terminal close their first day into one receipts folder: each
+/// writes `Z-T05-0001` (and receipt `T05-000001`); the second never overwrites the first,
+/// prints under a name with its journal's id and says so.
+#[test]
+fn two_journals_never_overwrite_each_other_s_z_report_or_receipts() {
+    let dir = tempdir();
+    let receipts = dir.path().join("receipts");
+    let t = |hms: &str| format!("2026-12-01T{hms}+09:00");
+    let write_log = |name: &str, amount: u64, counted: u64| {
+        let lines = [
+            json!({"konbini_scan_log": 2, "terminal": "T05"}),
+            json!({"at": t("09:00:00"), "scan": slip("7001", amount)}),
+            json!({"at": t("09:00:01"), "tender": amount}),
+            json!({"at": t("09:00:02"), "complete": true}),
+            json!({"at": t("22:00:00"), "close": {"counted_yen": counted}}),
+        ];
+        let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
+        let log = dir.path().join(name);
+        std::fs::write(&log, text).unwrap();
+        log
+    };
+    let run_replay = |log: &std::path::Path, journal: &std::path::Path| {
+        let out = run(&[
+            "replay",
+            log.to_str().unwrap(),
+            "--journal",
+            journal.to_str().unwrap(),
+            "--json",
+            "--receipts",
+            receipts.to_str().unwrap(),
+        ]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        stderr(&out)
+    };
+    let (a, b) = (dir.path().join("a.db"), dir.path().join("b.db"));
+    let first = run_replay(&write_log("a.jsonl", 1_000, 1_000), &a);
+    assert!(!first.contains("instead"), "{first}");
+    let z_a = std::fs::read_to_string(receipts.join("Z-T05-0001.txt")).unwrap();
+    let r_a = std::fs::read_to_string(receipts.join("T05-000001.txt")).unwrap();
+    let second = run_replay(&write_log("b.jsonl", 2_000, 1_500), &b);
+    // The first journal's files are as they were.
+    assert_eq!(
+        std::fs::read_to_string(receipts.join("Z-T05-0001.txt")).unwrap(),
+        z_a
+    );
+    assert_eq!(
+        std::fs::read_to_string(receipts.join("T05-000001.txt")).unwrap(),
+        r_a
+    );
+    // The second's went under its journal's id, and it said so.
+    let id = konbini_journal::Journal::open_read_only(&b)
+        .unwrap()
+        .journal_id()
+        .to_owned();
+    let tag = &id[..8];
+    let z_b = std::fs::read_to_string(receipts.join(format!("Z-T05-0001-{tag}.txt"))).unwrap();
+    assert!(z_b.contains("1,500"), "{z_b}");
+    assert!(receipts.join(format!("Z-T05-0001-{tag}.png")).exists());
+    assert!(receipts.join(format!("T05-000001-{tag}.txt")).exists());
+    assert!(
+        second.contains("Z-T05-0001.txt") && second.contains(&format!("Z-T05-0001-{tag}.txt")),
+        "{second}"
+    );
+    // Two receipts and two Z reports, each a .txt and a .png; no temporary files left.
+    let names = file_names(&receipts);
+    assert_eq!(names.len(), 8, "{names:?}");
+}

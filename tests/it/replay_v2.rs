@@ -334,3 +334,59 @@ fn two_journals_never_overwrite_each_other_s_z_report_or_receipts() {
     let names = file_names(&receipts);
     assert_eq!(names.len(), 8, "{names:?}");
 }
+
+/// `konbini print-queue` prints queued receipts as the register would: the store's
+/// `receipt_language` and stamp duty by declaration with its tax office, never "affixed".
+#[test]
+fn print_queue_follows_the_store_s_receipt_settings() {
+    let dir = tempdir();
+    let log = day_log(dir.path(), 2);
+    let journal = dir.path().join("j.db");
+    // No printer: the receipts stay queued.
+    replay_json(&log, &journal, &[]);
+    let config = dir.path().join("store.toml");
+    std::fs::write(
+        &config,
+        "receipt_language = \"en\"\n[store]\nstamp_duty = \"declaration\"\ntax_office = \"札幌北税務署\"\n",
+    )
+    .unwrap();
+    let out_dir = dir.path().join("printed");
+    let mut sim = crate::printer::PrinterSim::start(&out_dir, &[]);
+    let out = run(&[
+        "print-queue",
+        "--journal",
+        journal.to_str().unwrap(),
+        "--port",
+        &sim.device,
+        "--config",
+        config.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(sim.next_line().starts_with("job-0001: "));
+    // The paper's text, its lines joined (the tax office's name wraps at 48 columns).
+    let first = std::fs::read_to_string(out_dir.join("job-0001.txt"))
+        .unwrap()
+        .replace('\n', "");
+    for words in [
+        "Receipt No. T05-000001",
+        "Stamp duty paid by declaration, approved by 札幌北税務署",
+    ] {
+        assert!(first.contains(words), "{words:?} not in\n{first}");
+    }
+    assert!(!first.to_lowercase().contains("affix"), "{first}");
+    assert!(!first.contains("領収"), "one language: {first}");
+    // A config the register would refuse is refused here too, naming the key.
+    std::fs::write(&config, "[store]\nstamp_duty = \"declaration\"\n").unwrap();
+    let out = run(&[
+        "print-queue",
+        "--journal",
+        journal.to_str().unwrap(),
+        "--port",
+        &sim.device,
+        "--config",
+        config.to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("tax_office"), "{}", stderr(&out));
+    sim.stop();
+}

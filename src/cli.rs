@@ -67,8 +67,9 @@ enum Command {
         /// sync follow each commit); 1 commits every sale on its own.
         #[arg(long, value_name = "N", default_value_t = crate::replay::DEFAULT_GROUP_SALES, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=100_000))]
         group_sales: usize,
-        /// The konbini.toml whose `[devices] receipt_barcode` and `bill_barcodes` the
-        /// receipts follow (default: ./konbini.toml when it exists).
+        /// The konbini.toml whose receipt settings the receipts follow: `receipt_language`,
+        /// `[store] stamp_duty` and `tax_office`, `[devices] receipt_barcode` and
+        /// `bill_barcodes` (default: ./konbini.toml when it exists).
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
     },
@@ -210,6 +211,11 @@ enum Command {
         journal: PathBuf,
         #[command(flatten)]
         printer: PrinterArgs,
+        /// The konbini.toml whose receipt settings the receipts follow, as the register
+        /// prints them: `receipt_language`, `[store] stamp_duty` and `tax_office`, `[devices]
+        /// receipt_barcode` and `bill_barcodes` (default: ./konbini.toml when it exists).
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
     },
     /// The payment network simulator: a Stripe-compatible merchant API, the terminal API
     /// registers confirm to, hosted vouchers and signed webhooks (docs/terminal-api.md; the merchant API is Stripe's).
@@ -530,7 +536,11 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             },
             link,
         ),
-        Command::PrintQueue { journal, printer } => run_print_queue(&journal, &printer),
+        Command::PrintQueue {
+            journal,
+            printer,
+            config,
+        } => run_print_queue(&journal, &printer, config.as_deref()),
         Command::Network(args) => run_network(args),
         Command::Fleet {
             network,
@@ -983,8 +993,14 @@ fn run_printer_sim(
     Ok(ExitCode::SUCCESS)
 }
 
-fn run_print_queue(journal: &std::path::Path, printer: &PrinterArgs) -> anyhow::Result<ExitCode> {
+fn run_print_queue(
+    journal: &std::path::Path,
+    printer: &PrinterArgs,
+    config: Option<&std::path::Path>,
+) -> anyhow::Result<ExitCode> {
     let (port, baud, columns) = (printer.port.as_path(), printer.baud, printer.columns());
+    // The register's receipt settings, read before anything is opened.
+    let (barcodes, style) = crate::ui::config::replay_receipts(config)?;
     anyhow::ensure!(
         journal.exists(),
         "journal {} does not exist",
@@ -993,7 +1009,14 @@ fn run_print_queue(journal: &std::path::Path, printer: &PrinterArgs) -> anyhow::
     let journal = std::sync::Mutex::new(Journal::open(journal)?);
     let mut printer = konbini_devices::printer::PrinterPort::open(port, baud)
         .with_context(|| format!("printer {}: cannot open", port.display()))?;
-    let report = konbini_devices::printer::queue::drain(&journal, &mut printer, columns, 0)?;
+    let report = konbini_devices::printer::queue::drain_styled(
+        &journal,
+        &mut printer,
+        columns,
+        barcodes,
+        &style,
+        0,
+    )?;
     println!(
         "printed {} receipts on {}",
         report.printed.len(),

@@ -348,7 +348,11 @@ pub fn replay_styled(
         .as_deref()
         .map(|dir| {
             ReceiptDir::create(dir)
-                .map(|d| d.with_barcodes(opts.barcodes).with_style(style.clone()))
+                .map(|d| {
+                    d.with_barcodes(opts.barcodes)
+                        .with_style(style.clone())
+                        .with_journal_id(lock(&journal).journal_id())
+                })
                 .map_err(|source| ReplayError::Receipts {
                     path: dir.to_owned(),
                     source,
@@ -694,12 +698,14 @@ impl Run<'_> {
                                         &report,
                                         printer.style().lang,
                                     );
-                                    printer.print_receipt(&receipt).map_err(|source| {
-                                        ReplayError::Receipts {
-                                            path: printer.dir().to_owned(),
-                                            source,
-                                        }
-                                    })?;
+                                    let path =
+                                        printer.print_receipt(&receipt).map_err(|source| {
+                                            ReplayError::Receipts {
+                                                path: printer.dir().to_owned(),
+                                                source,
+                                            }
+                                        })?;
+                                    say_if_renamed(&path, &receipt.number);
                                 }
                             }
                             // Nothing written: the day was closed already.
@@ -759,13 +765,25 @@ fn write_receipt(journal: &mut Journal, printer: &ReceiptDir, seq: u64) -> Resul
     let Some(sale) = journal.sale(seq)? else {
         return Ok(());
     };
-    printer
+    let path = printer
         .print(&sale)
         .map_err(|source| ReplayError::Receipts {
             path: printer.dir().to_owned(),
             source,
         })?;
+    say_if_renamed(&path, &konbini_devices::receipt::receipt_number(&sale));
     Ok(())
+}
+
+/// On stderr: a receipt printed under another name than its number, because another
+/// journal's receipt (or another file) held that name. Nothing is ever overwritten.
+fn say_if_renamed(path: &Path, number: &str) {
+    if receipts::renamed(path, number) {
+        eprintln!(
+            "receipts: {number}.txt is another journal's (or another file): printed as {} instead, nothing overwritten",
+            path.display()
+        );
+    }
 }
 
 /// SHA-256 (hex) and length of a file, read in a stream.

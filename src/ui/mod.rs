@@ -93,11 +93,13 @@ pub fn run(args: &RegisterArgs) -> anyhow::Result<()> {
     // Everything that can refuse to start does so before the terminal is taken over.
     let journal = Journal::open(&settings.journal)?;
     let print_floor = first_sale_of_today(&journal)?;
+    let journal_id = journal.journal_id().to_owned();
     let journal: SharedJournal = Arc::new(Mutex::new(journal));
     let receipts = ReceiptDir::create(&settings.receipts)
         .with_context(|| format!("receipts directory {}", settings.receipts.display()))?
         .with_barcodes(settings.barcodes)
-        .with_style(settings.receipt_style.clone());
+        .with_style(settings.receipt_style.clone())
+        .with_journal_id(&journal_id);
     let reports = receipts.clone();
     let recorder = record::Recorder::create_with_float(
         &settings.record,

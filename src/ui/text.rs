@@ -433,5 +433,11 @@ pub fn ignored(lang: Lang, ignored: Ignored, short: Yen) -> String {
                 "The day cannot be closed with a sale open",
             )
             .to_owned(),
+        Ignored::EmptySale => lang
+            .pick(
+                "払込票がありません。読み取るか Esc で中止してください",
+                "The sale has no slips: scan one, or Esc to cancel it",
+            )
+            .to_owned(),
     }
 }

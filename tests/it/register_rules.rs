@@ -625,7 +625,7 @@ fn a_void_removes_one_slip_and_is_kept_for_the_journal() {
 }
 
 #[test]
-fn voiding_the_last_slip_ends_the_sale_as_cancelled_with_its_void() {
+fn voiding_the_last_slip_leaves_the_sale_open_and_empty_until_cancelled() {
     let mut s = Shell::new();
     s.scan(NOON, &ok("1", 1000));
     s.tender(500);
@@ -633,18 +633,56 @@ fn voiding_the_last_slip_ends_the_sale_as_cancelled_with_its_void() {
         at: at(NOON),
         position: 1,
     });
-    let [Effect::SlipVoided { .. }, Effect::SaleCancelled(c)] = effects.as_slice() else {
+    let [Effect::SlipVoided { total, .. }] = effects.as_slice() else {
         panic!("{effects:?}")
     };
-    assert!(c.slips.is_empty());
-    assert_eq!((c.voided.len(), c.tendered), (1, Yen::new(500)));
-    assert!(s.reg.open_sale().is_none());
+    assert_eq!(*total, Yen::ZERO);
+    // Still open, with no slips: tender is taken, complete is refused (nothing to pay).
+    let sale = s.reg.open_sale().expect("the sale stays open");
+    assert!(sale.slips().is_empty());
+    assert_eq!(sale.voided().len(), 1);
+    assert_eq!(
+        s.tender(500),
+        vec![Effect::Tendered {
+            tendered: Yen::new(1000)
+        }]
+    );
+    assert_eq!(s.complete(), vec![Effect::Ignored(Ignored::EmptySale)]);
+    assert!(s.reg.open_sale().is_some());
     assert_eq!(
         s.send(Msg::Void {
             at: at(NOON),
             position: 1
         }),
-        vec![Effect::Ignored(Ignored::NoOpenSale)]
+        vec![Effect::Ignored(Ignored::NoSuchSlip)]
+    );
+    // Cancel ends it, with its void and the cash handed back.
+    let effects = s.send(Msg::Cancel { at: at(NOON) });
+    let [Effect::SaleCancelled(c)] = effects.as_slice() else {
+        panic!("{effects:?}")
+    };
+    assert!(c.slips.is_empty());
+    assert_eq!((c.voided.len(), c.tendered), (1, Yen::new(1000)));
+    assert!(s.reg.open_sale().is_none());
+}
+
+#[test]
+fn an_emptied_sale_takes_a_new_slip_and_completes_with_its_void() {
+    let mut s = Shell::new();
+    s.scan(NOON, &ok("1", 1000));
+    s.send(Msg::Void {
+        at: at(NOON),
+        position: 1,
+    });
+    assert_eq!(rejected(&s.scan(NOON, &ok("2", 2000))), None);
+    s.tender(2000);
+    let effects = s.complete();
+    let Effect::CommitSale { sale, voided } = &effects[0] else {
+        panic!("{effects:?}")
+    };
+    assert_eq!(
+        (sale.total, sale.slips.len(), voided.len()),
+        (Yen::new(2000), 1, 1)
     );
 }
 

@@ -222,3 +222,171 @@ fn receipts_follow_the_receipt_language_and_the_stamp_duty_setting() {
     assert!(z.contains("Day close (Z) No.0001"), "{z}");
     assert!(z.contains("Drawer float"), "{z}");
 }
+
+#[test]
+fn voiding_the_last_slip_leaves_the_sale_open_for_the_script_s_next_events() {
+    let dir = tempdir();
+    let t = |hms: &str| format!("2026-12-01T{hms}+09:00");
+    let lines = [
+        json!({"konbini_scan_log": 2, "terminal": "T05"}),
+        // Emptied, then a new slip: one sale with its void.
+        json!({"at": t("09:00:00"), "scan": slip("6001", 1_000)}),
+        json!({"at": t("09:00:01"), "void": 1}),
+        json!({"at": t("09:00:02"), "tender": 2_000}),
+        json!({"at": t("09:00:03"), "complete": true}),
+        json!({"at": t("09:00:04"), "scan": slip("6002", 2_000)}),
+        json!({"at": t("09:00:05"), "complete": true}),
+        // Emptied, then cancelled: the cancel ends it.
+        json!({"at": t("10:00:00"), "scan": slip("6003", 500)}),
+        json!({"at": t("10:00:01"), "void": 1}),
+        json!({"at": t("10:00:02"), "cancel": true}),
+        json!({"at": t("10:00:03"), "cancel": true}),
+    ];
+    let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    let log = dir.path().join("emptied.jsonl");
+    std::fs::write(&log, text).unwrap();
+    let journal = dir.path().join("j.db");
+    let s = replay_json(&log, &journal, &[]);
+    assert_eq!(
+        s["sales"],
+        json!({"completed": 1, "cancelled": 1, "abandoned": 0}),
+        "{s}"
+    );
+    assert_eq!(s["ignored"]["empty_sale"], 1, "{s}");
+    assert_eq!(
+        s["ignored"]["no_open_sale"], 1,
+        "only the second cancel: {s}"
+    );
+    assert_eq!(s["voided_slips"], 2, "{s}");
+    assert_eq!(s["tendered_yen"], 2_000, "{s}");
+    let kinds: Vec<String> = records(&export_with_records(&journal))
+        .iter()
+        .map(|r| r["record"].as_str().unwrap_or("sale").to_owned())
+        .collect();
+    assert_eq!(kinds, ["sale", "void", "void", "cancel"]);
+    verify(&journal).unwrap();
+}
+
+/// Two journals of one terminal close their first day into one receipts folder: each
+/// writes `Z-T05-0001` (and receipt `T05-000001`); the second never overwrites the first,
+/// prints under a name with its journal's id and says so.
+#[test]
+fn two_journals_never_overwrite_each_other_s_z_report_or_receipts() {
+    let dir = tempdir();
+    let receipts = dir.path().join("receipts");
+    let t = |hms: &str| format!("2026-12-01T{hms}+09:00");
+    let write_log = |name: &str, amount: u64, counted: u64| {
+        let lines = [
+            json!({"konbini_scan_log": 2, "terminal": "T05"}),
+            json!({"at": t("09:00:00"), "scan": slip("7001", amount)}),
+            json!({"at": t("09:00:01"), "tender": amount}),
+            json!({"at": t("09:00:02"), "complete": true}),
+            json!({"at": t("22:00:00"), "close": {"counted_yen": counted}}),
+        ];
+        let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
+        let log = dir.path().join(name);
+        std::fs::write(&log, text).unwrap();
+        log
+    };
+    let run_replay = |log: &std::path::Path, journal: &std::path::Path| {
+        let out = run(&[
+            "replay",
+            log.to_str().unwrap(),
+            "--journal",
+            journal.to_str().unwrap(),
+            "--json",
+            "--receipts",
+            receipts.to_str().unwrap(),
+        ]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        stderr(&out)
+    };
+    let (a, b) = (dir.path().join("a.db"), dir.path().join("b.db"));
+    let first = run_replay(&write_log("a.jsonl", 1_000, 1_000), &a);
+    assert!(!first.contains("instead"), "{first}");
+    let z_a = std::fs::read_to_string(receipts.join("Z-T05-0001.txt")).unwrap();
+    let r_a = std::fs::read_to_string(receipts.join("T05-000001.txt")).unwrap();
+    let second = run_replay(&write_log("b.jsonl", 2_000, 1_500), &b);
+    // The first journal's files are as they were.
+    assert_eq!(
+        std::fs::read_to_string(receipts.join("Z-T05-0001.txt")).unwrap(),
+        z_a
+    );
+    assert_eq!(
+        std::fs::read_to_string(receipts.join("T05-000001.txt")).unwrap(),
+        r_a
+    );
+    // The second's went under its journal's id, and it said so.
+    let id = konbini_journal::Journal::open_read_only(&b)
+        .unwrap()
+        .journal_id()
+        .to_owned();
+    let tag = &id[..8];
+    let z_b = std::fs::read_to_string(receipts.join(format!("Z-T05-0001-{tag}.txt"))).unwrap();
+    assert!(z_b.contains("1,500"), "{z_b}");
+    assert!(receipts.join(format!("Z-T05-0001-{tag}.png")).exists());
+    assert!(receipts.join(format!("T05-000001-{tag}.txt")).exists());
+    assert!(
+        second.contains("Z-T05-0001.txt") && second.contains(&format!("Z-T05-0001-{tag}.txt")),
+        "{second}"
+    );
+    // Two receipts and two Z reports, each a .txt and a .png; no temporary files left.
+    let names = file_names(&receipts);
+    assert_eq!(names.len(), 8, "{names:?}");
+}
+
+/// `konbini print-queue` prints queued receipts as the register would: the store's
+/// `receipt_language` and stamp duty by declaration with its tax office, never "affixed".
+#[test]
+fn print_queue_follows_the_store_s_receipt_settings() {
+    let dir = tempdir();
+    let log = day_log(dir.path(), 2);
+    let journal = dir.path().join("j.db");
+    // No printer: the receipts stay queued.
+    replay_json(&log, &journal, &[]);
+    let config = dir.path().join("store.toml");
+    std::fs::write(
+        &config,
+        "receipt_language = \"en\"\n[store]\nstamp_duty = \"declaration\"\ntax_office = \"札幌北税務署\"\n",
+    )
+    .unwrap();
+    let out_dir = dir.path().join("printed");
+    let mut sim = crate::printer::PrinterSim::start(&out_dir, &[]);
+    let out = run(&[
+        "print-queue",
+        "--journal",
+        journal.to_str().unwrap(),
+        "--port",
+        &sim.device,
+        "--config",
+        config.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(sim.next_line().starts_with("job-0001: "));
+    // The paper's text, its lines joined (the tax office's name wraps at 48 columns).
+    let first = std::fs::read_to_string(out_dir.join("job-0001.txt"))
+        .unwrap()
+        .replace('\n', "");
+    for words in [
+        "Receipt No. T05-000001",
+        "Stamp duty paid by declaration, approved by 札幌北税務署",
+    ] {
+        assert!(first.contains(words), "{words:?} not in\n{first}");
+    }
+    assert!(!first.to_lowercase().contains("affix"), "{first}");
+    assert!(!first.contains("領収"), "one language: {first}");
+    // A config the register would refuse is refused here too, naming the key.
+    std::fs::write(&config, "[store]\nstamp_duty = \"declaration\"\n").unwrap();
+    let out = run(&[
+        "print-queue",
+        "--journal",
+        journal.to_str().unwrap(),
+        "--port",
+        &sim.device,
+        "--config",
+        config.to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("tax_office"), "{}", stderr(&out));
+    sim.stop();
+}

@@ -233,6 +233,9 @@ pub enum Ignored {
     NoSuchSlip,
     /// A day close with a sale open.
     SaleOpen,
+    /// Complete of an open sale with no slips (all of them voided): nothing to pay; the
+    /// sale stays open until a slip joins it or it is cancelled.
+    EmptySale,
 }
 
 impl Ignored {
@@ -245,6 +248,7 @@ impl Ignored {
             Ignored::Busy => "busy",
             Ignored::NoSuchSlip => "no_such_slip",
             Ignored::SaleOpen => "sale_open",
+            Ignored::EmptySale => "empty_sale",
         }
     }
 }
@@ -720,26 +724,23 @@ impl Register {
             position,
             slip: slip.clone(),
         });
-        let total = sale.total();
-        let effect = Effect::SlipVoided {
+        // The last slip voided leaves the sale open with no slips (total ¥0), as a real
+        // register does: the clerk scans another slip, or cancels it (`cancel`, which
+        // journals the voids); completing it is refused (`Ignored::EmptySale`).
+        vec![Effect::SlipVoided {
             position,
             slip,
-            total,
-        };
-        // The last slip voided: nothing is left to pay, and the sale ends as cancelled
-        // (with its voids), as a register ends a sale emptied of items.
-        if sale.slips.is_empty() {
-            let mut effects = vec![effect];
-            effects.extend(self.update(Msg::Cancel { at }));
-            return effects;
-        }
-        vec![effect]
+            total: sale.total(),
+        }]
     }
 
     fn complete(&mut self, at: DateTime<FixedOffset>) -> Vec<Effect> {
         let State::Open(sale) = &self.state else {
             return vec![Effect::Ignored(Ignored::NoOpenSale)];
         };
+        if sale.slips.is_empty() {
+            return vec![Effect::Ignored(Ignored::EmptySale)];
+        }
         let total = sale.total();
         let Some(change) = sale.tendered.checked_sub(total) else {
             return vec![Effect::Ignored(Ignored::InsufficientTender)];

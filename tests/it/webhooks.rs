@@ -6,7 +6,7 @@
 //! waits only guard against a hang. No traffic leaves loopback: the `public` tests check
 //! refusals, which happen before anything is connected.
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::BufReader;
 use std::net::TcpListener;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::common::tempdir;
+use crate::common::{read_request, tempdir};
 use crate::network::{Hook, Net};
 
 /// Wait until `f` holds; fail (rather than hang) after two minutes.
@@ -47,29 +47,10 @@ impl Holding {
                 let (q, c) = (q.clone(), c.clone());
                 std::thread::spawn(move || {
                     let mut reader = BufReader::new(stream);
-                    loop {
-                        let mut len = 0usize;
-                        loop {
-                            let mut line = String::new();
-                            if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                                c.fetch_add(1, Ordering::SeqCst);
-                                return;
-                            }
-                            if line == "\r\n" {
-                                break;
-                            }
-                            let lower = line.to_ascii_lowercase();
-                            if let Some(v) = lower.strip_prefix("content-length:") {
-                                len = v.trim().parse().unwrap_or(0);
-                            }
-                        }
-                        let mut body = vec![0; len];
-                        if reader.read_exact(&mut body).is_err() {
-                            c.fetch_add(1, Ordering::SeqCst);
-                            return;
-                        }
+                    while read_request(&mut reader).is_some() {
                         q.fetch_add(1, Ordering::SeqCst);
                     }
+                    c.fetch_add(1, Ordering::SeqCst);
                 });
             }
         });

@@ -396,7 +396,6 @@ pub fn network_figures_on(
     db: Option<&str>,
     nodes: usize,
 ) -> anyhow::Result<NetworkFigures> {
-    use konbini_network::{Network, Settings, serve};
     use konbini_protocol::sign;
     use tokio_util::sync::CancellationToken;
 
@@ -413,19 +412,13 @@ pub fn network_figures_on(
         let cancel = CancellationToken::new();
         let mut bases = Vec::new();
         let mut servers = Vec::new();
+        let store = match db {
+            Some(url) => url.to_owned(),
+            None => dir.join("network.db").to_string_lossy().into_owned(),
+        };
         for _ in 0..nodes.max(1) {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-            let base = format!("http://{}", listener.local_addr()?);
-            let mut settings = Settings::new("sk_test_bench");
-            settings.public_url = base.clone();
-            settings
-                .terminals
-                .insert("bench".to_owned(), "bench-secret".to_owned());
-            let net = match db {
-                Some(url) => Network::open_db(url, settings).await?,
-                None => Network::open(&dir.join("network.db"), settings).await?,
-            };
-            servers.push(tokio::spawn(serve(net, listener, cancel.clone())));
+            let (base, server) = bench_node(&store, &cancel).await?;
+            servers.push(server);
             bases.push(base);
         }
         let base = bases[0].clone();
@@ -638,6 +631,18 @@ pub async fn bench_network(
     dir: &Path,
     name: &str,
 ) -> anyhow::Result<(String, tokio_util::sync::CancellationToken)> {
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let db = dir.join(format!("{name}.db"));
+    let (base, _) = bench_node(&db.to_string_lossy(), &cancel).await?;
+    Ok((base, cancel))
+}
+
+/// One network node on loopback over the store `db` (a SQLite path or a `postgres://` URL)
+/// with terminal `bench`, serving until `cancel`: its base URL and its task.
+async fn bench_node(
+    db: &str,
+    cancel: &tokio_util::sync::CancellationToken,
+) -> anyhow::Result<(String, tokio::task::JoinHandle<std::io::Result<()>>)> {
     use konbini_network::{Network, Settings, serve};
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}", listener.local_addr()?);
@@ -646,10 +651,8 @@ pub async fn bench_network(
     settings
         .terminals
         .insert("bench".to_owned(), "bench-secret".to_owned());
-    let net = Network::open(&dir.join(format!("{name}.db")), settings).await?;
-    let cancel = tokio_util::sync::CancellationToken::new();
-    tokio::spawn(serve(net, listener, cancel.clone()));
-    Ok((base, cancel))
+    let net = Network::open_db(db, settings).await?;
+    Ok((base, tokio::spawn(serve(net, listener, cancel.clone()))))
 }
 
 /// One sale paying all of `barcodes`, a slip each, completed now (20 barcodes: a sale of 20

@@ -900,25 +900,13 @@ pub(super) async fn race(store: &Arc<dyn Storage>, tasks: usize) -> (usize, Vec<
 /// the same slip of another biller under slip ids of their own: it is collected once, and
 /// every other is a conflict (`already_paid`).
 async fn another_billers_slip_is_collected_once_under_concurrency(store: Arc<dyn Storage>) {
-    // Company code 919123 (not ours), 123,000 yen.
-    const OTHER: &str = "91912345012345678901234567890101033101230003";
     let tasks = 8;
     let start = Arc::new(tokio::sync::Barrier::new(tasks));
     let handles: Vec<_> = (0..tasks)
         .map(|i| {
-            let paid_at = chrono::DateTime::from_timestamp(NOW - 60, 0)
-                .unwrap()
-                .to_rfc3339();
-            let body = serde_json::json!({"confirmations": [{
-                "id": format!("F-{i}"),
-                "store": "0042",
-                "chain": "lawson",
-                "paid_at": paid_at,
-                "amount": 123_000,
-                "barcode": OTHER,
-            }]})
-            .to_string()
-            .into_bytes();
+            let body = serde_json::json!({"confirmations": [foreign_slip(&format!("F-{i}"))]})
+                .to_string()
+                .into_bytes();
             let (store, start) = (store.clone(), start.clone());
             tokio::spawn(async move {
                 start.wait().await;
@@ -940,11 +928,7 @@ async fn another_billers_slip_is_collected_once_under_concurrency(store: Arc<dyn
 /// fork at 21 is flagged once, whichever batch runs first; a batch that missed the other's
 /// links would flag nothing. Several rounds, each a terminal of its own.
 async fn a_fork_between_two_concurrent_batches_of_one_terminal_is_flagged(store: Arc<dyn Storage>) {
-    const OTHER: &str = "91912345012345678901234567890101033101230003";
     let hash = |t: &str, seq: i64| format!("{:064x}", seq * 1_000 + t.len() as i64);
-    let paid_at = chrono::DateTime::from_timestamp(NOW - 60, 0)
-        .unwrap()
-        .to_rfc3339();
     for round in 0..6 {
         let terminal: &'static str = Box::leak(format!("TF{round}").into_boxed_str());
         let batch = |from: i64, to: i64| {
@@ -955,15 +939,10 @@ async fn a_fork_between_two_concurrent_batches_of_one_terminal_is_flagged(store:
                     } else {
                         hash(terminal, seq - 1)
                     };
-                    serde_json::json!({
-                        "id": format!("{terminal}-{seq}"),
-                        "store": "0042",
-                        "chain": "lawson",
-                        "paid_at": paid_at,
-                        "amount": 123_000,
-                        "barcode": OTHER,
-                        "journal": {"seq": seq, "prev": prev, "hash": hash(terminal, seq)},
-                    })
+                    let mut slip = foreign_slip(&format!("{terminal}-{seq}"));
+                    slip["journal"] =
+                        serde_json::json!({"seq": seq, "prev": prev, "hash": hash(terminal, seq)});
+                    slip
                 })
                 .collect();
             serde_json::json!({ "confirmations": items })
@@ -991,4 +970,20 @@ async fn a_fork_between_two_concurrent_batches_of_one_terminal_is_flagged(store:
             "round {round}: {forks:?}"
         );
     }
+}
+
+/// A confirmation of another biller's slip (company code 919123, not ours; 123,000 yen),
+/// paid a minute before `NOW`, under slip id `id`.
+fn foreign_slip(id: &str) -> serde_json::Value {
+    let paid_at = chrono::DateTime::from_timestamp(NOW - 60, 0)
+        .unwrap()
+        .to_rfc3339();
+    serde_json::json!({
+        "id": id,
+        "store": "0042",
+        "chain": "lawson",
+        "paid_at": paid_at,
+        "amount": 123_000,
+        "barcode": "91912345012345678901234567890101033101230003",
+    })
 }

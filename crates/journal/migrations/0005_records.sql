@@ -29,6 +29,12 @@ INSERT INTO meta (key, value) VALUES
     ('record_head_seq', '0'),
     ('record_head_hash', '');
 
+-- The sales a journal held before it had records were reported by the Z reports of the
+-- release that wrote them (one per day, printed by F4): the first day close of this schema
+-- covers the sales after them, never the whole history again.
+INSERT INTO meta (key, value)
+    SELECT 'records_after_sale', CAST(COALESCE(MAX(seq), 0) AS TEXT) FROM sales;
+
 -- The slips in conflict or rejected by the network whose alert the clerk acknowledged: the
 -- register lists the others on its main screen until they are. Not part of any chain: an
 -- acknowledgement changes no money, only what the screen still shows.

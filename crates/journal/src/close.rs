@@ -296,10 +296,23 @@ fn closes(conn: &Connection) -> rusqlite::Result<u64> {
     .map(|n| n as u64)
 }
 
+/// The last sale before this journal had non-sale records (migration 0005): the first
+/// close covers the sales after it (0 for a journal made with records).
+pub(crate) fn records_after_sale(conn: &Connection) -> rusqlite::Result<u64> {
+    let value: Option<String> = conn
+        .prepare_cached("SELECT value FROM meta WHERE key = 'records_after_sale'")?
+        .query_row([], |r| r.get(0))
+        .optional()?;
+    Ok(value.and_then(|v| v.parse().ok()).unwrap_or(0))
+}
+
 /// The open day as `conn` sees it, on `today`.
 fn open_day(conn: &Connection, today: NaiveDate) -> rusqlite::Result<OpenDay> {
     let last = last_close(conn)?;
-    let after_sale = last.as_ref().map_or(0, |l| l.sale_seq);
+    let after_sale = match &last {
+        Some(l) => l.sale_seq,
+        None => records_after_sale(conn)?,
+    };
     let first_sale: Option<String> = conn
         .prepare_cached("SELECT at FROM sales WHERE seq = ?1")?
         .query_row([after_sale as i64 + 1], |r| r.get(0))
@@ -504,10 +517,12 @@ pub(crate) struct CloseCheck {
 }
 
 impl CloseCheck {
-    pub(crate) fn new() -> CloseCheck {
+    /// The check of a journal whose first close covers the sales after `after_sale`
+    /// ([`records_after_sale`]).
+    pub(crate) fn new(after_sale: u64) -> CloseCheck {
         CloseCheck {
             prev_record: 0,
-            prev_sale: 0,
+            prev_sale: after_sale,
             prev_date: None,
             z: 0,
         }
@@ -705,6 +720,74 @@ mod tests {
             }
         );
         assert_eq!(x.expected, Yen::new(34_000));
+    }
+
+    #[test]
+    fn the_first_close_of_a_journal_made_before_records_covers_only_the_sales_after_them() {
+        use rusqlite_migration::{M, Migrations};
+        let dir = TempDir::new().unwrap();
+        let path = dir.path().join("v4.db");
+        {
+            // A journal of schema 4 (before non-sale records) with two sales, reported by
+            // that release's own Z reports.
+            let mut conn = rusqlite::Connection::open(&path).unwrap();
+            conn.pragma_update(None, "journal_mode", "WAL").unwrap();
+            Migrations::new(
+                crate::MIGRATION_FILES[..4]
+                    .iter()
+                    .map(|sql| M::up(sql))
+                    .collect(),
+            )
+            .to_latest(&mut conn)
+            .unwrap();
+            let id: String = conn
+                .query_row("SELECT value FROM meta WHERE key = 'journal_id'", [], |r| {
+                    r.get(0)
+                })
+                .unwrap();
+            let tx = conn.transaction().unwrap();
+            for (n, when) in [
+                (1, "2026-11-30T09:00:00+09:00"),
+                (2, "2026-11-30T10:00:00+09:00"),
+            ] {
+                crate::sales::append_sale(
+                    &tx,
+                    &id,
+                    &sale(when, None, vec![barcode(n, 5_000, false)], 5_000),
+                )
+                .unwrap();
+            }
+            tx.commit().unwrap();
+        }
+        let mut j = Journal::open(&path).unwrap();
+        j.commit_sale(
+            &sale(
+                "2026-12-01T09:00:00+09:00",
+                None,
+                vec![barcode(3, 700, false)],
+                1_000,
+            ),
+            None,
+        )
+        .unwrap();
+        let x = j
+            .x_report(&at("2026-12-01T21:00:00+09:00"), Yen::new(30_000))
+            .unwrap();
+        assert_eq!(
+            (x.business_date, x.sales.sales, x.sales.first_seq),
+            (d("2026-12-01"), 1, Some(3))
+        );
+        assert_eq!(x.expected, Yen::new(30_700));
+        let z = j
+            .close_day(
+                &close("2026-12-01T22:00:00+09:00", 30_700),
+                Yen::new(30_000),
+                None,
+            )
+            .unwrap()
+            .unwrap();
+        assert_eq!((z.z, z.sales.sales, z.difference), (Some(1), 1, Some(0)));
+        j.verify(None).unwrap();
     }
 
     #[test]

@@ -277,7 +277,8 @@ impl Journal {
         let mut prev = GENESIS_HASH.to_owned();
         let mut expected = 1u64;
         let mut last_sale = 0u64;
-        let mut closes = super::close::CloseCheck::new();
+        let after_sale = super::close::records_after_sale(&self.conn).map_err(self.err())?;
+        let mut closes = super::close::CloseCheck::new(after_sale);
         self.for_each_record(|record| {
             let row = format!("record {}", record.seq);
             if record.seq != expected {

@@ -656,7 +656,12 @@ impl App {
                 self.submit(Event::Void(position), jobs);
             }
             Confirm::CancelSale { .. } if yes => {
-                self.tender = Yen::ZERO;
+                // Cash keyed and handed back goes to the core first, so the cancel record
+                // (and the session log) says how much was handed back.
+                let cash = std::mem::replace(&mut self.tender, Yen::ZERO);
+                if cash > Yen::ZERO {
+                    self.submit(Event::Tender(cash), jobs);
+                }
                 self.confirmed_change = None;
                 self.sale_cursor = None;
                 self.submit(Event::Cancel, jobs);

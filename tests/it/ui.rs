@@ -952,3 +952,22 @@ fn ten_thousand_yen_keyed_before_the_total_is_known_waits_for_it() {
         h.screen()
     );
 }
+
+#[test]
+fn a_cancelled_sale_records_the_cash_handed_back() {
+    let dir = tempdir();
+    let mut h = harness(dir.path());
+    h.line(&slip("7201", 1_500, None));
+    h.line("2000");
+    h.key(KeyCode::Esc);
+    h.key(KeyCode::Char('y'));
+    assert!(h.app.register().open_sale().is_none());
+    drop(h);
+    let records = export_with_records(&dir.path().join("konbini.db"));
+    let cancel: serde_json::Value = records
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|v| v["record"] == "cancel")
+        .unwrap_or_else(|| panic!("no cancel record: {records}"));
+    assert_eq!(cancel["tendered_yen"], 2000, "{cancel}");
+}

@@ -384,6 +384,11 @@ pub fn replay_styled(
         ),
         None => (ReplayState::default(), (0, 0)),
     };
+    // A close committed by a run killed before it printed its Z report: printed now.
+    if let Some(printer) = &printer {
+        let station = state.station.clone().unwrap_or_default();
+        print_pending_z(&mut lock(&journal), printer, &station, false)?;
+    }
     if !saved.as_ref().is_some_and(|p| p.finished) {
         let mut run = Run {
             opts,
@@ -500,6 +505,15 @@ impl Run<'_> {
         )?;
         self.commit_group()?;
         lock(self.journal).commit_group()?;
+        // A close in a last group without sales: committed just now, printed now.
+        if let Some(printer) = self.printer {
+            print_pending_z(
+                &mut lock(self.journal),
+                printer,
+                self.register.station(),
+                false,
+            )?;
+        }
         Ok(())
     }
 
@@ -519,9 +533,7 @@ impl Run<'_> {
             online.handle.wake();
         }
         let printed = std::mem::take(&mut self.unprinted);
-        if let Some(printer) = self.printer
-            && !printed.is_empty()
-        {
+        if let Some(printer) = self.printer {
             let mut journal = lock(self.journal);
             for seq in printed {
                 write_receipt(&mut journal, printer, seq)?;
@@ -529,6 +541,7 @@ impl Run<'_> {
                 journal.begin_group()?;
                 journal.mark_printed(seq)?;
             }
+            print_pending_z(&mut journal, printer, self.register.station(), true)?;
         }
         Ok(())
     }
@@ -690,22 +703,20 @@ impl Run<'_> {
                             journal.close_day(&request, float, progress)
                         })?;
                         match closed {
-                            Ok(report) => {
+                            Ok(_) => {
                                 *state = after;
-                                if let Some(printer) = self.printer {
-                                    let receipt = konbini_devices::receipt::Receipt::for_report(
+                                // Printed once committed: at once, or after its group's
+                                // commit (a kill before the print leaves it unprinted, and
+                                // the next run prints it).
+                                if let Some(printer) = self.printer
+                                    && self.opts.group_sales <= 1
+                                {
+                                    print_pending_z(
+                                        &mut lock(self.journal),
+                                        printer,
                                         &request.station,
-                                        &report,
-                                        printer.style().lang,
-                                    );
-                                    let path =
-                                        printer.print_receipt(&receipt).map_err(|source| {
-                                            ReplayError::Receipts {
-                                                path: printer.dir().to_owned(),
-                                                source,
-                                            }
-                                        })?;
-                                    say_if_renamed(&path, &receipt.number);
+                                        false,
+                                    )?;
                                 }
                             }
                             // Nothing written: the day was closed already.
@@ -750,6 +761,37 @@ impl Run<'_> {
         };
         Ok(write(&mut journal, Some((self.log_sha256, &progress)))?)
     }
+}
+
+/// Print the Z reports closed and not yet printed, oldest first, each marked printed after
+/// its files are written (in the next group when `grouped`). Printing one again gives the
+/// same files, which are kept.
+fn print_pending_z(
+    journal: &mut Journal,
+    printer: &ReceiptDir,
+    station: &konbini_register::Station,
+    grouped: bool,
+) -> Result<(), ReplayError> {
+    for z in journal.unprinted_z()? {
+        let Some(report) = journal.z_report(z)? else {
+            continue;
+        };
+        let receipt =
+            konbini_devices::receipt::Receipt::for_report(station, &report, printer.style().lang);
+        let path = printer
+            .print_receipt(&receipt)
+            .map_err(|source| ReplayError::Receipts {
+                path: printer.dir().to_owned(),
+                source,
+            })?;
+        say_if_renamed(&path, &receipt.number);
+        failpoint::hit("replay-after-print");
+        if grouped {
+            journal.begin_group()?;
+        }
+        journal.mark_z_printed(z)?;
+    }
+    Ok(())
 }
 
 /// Print a committed sale's receipt and mark its job done.

@@ -114,12 +114,29 @@ fn a_version_2_replay_killed_anywhere_ends_with_the_same_journal() {
     let dir = tempdir();
     let log = day_log(dir.path(), 2);
     let clean = dir.path().join("clean.db");
-    let want = replay_json(&log, &clean, &["--group-sales", "1"]);
+    let clean_receipts = dir.path().join("clean-receipts");
+    let receipts_arg = |d: &std::path::Path| d.to_str().unwrap().to_owned();
+    let want = replay_json(
+        &log,
+        &clean,
+        &[
+            "--group-sales",
+            "1",
+            "--receipts",
+            &receipts_arg(&clean_receipts),
+        ],
+    );
     let want_export = export_with_records(&clean);
+    let want_files = crate::common::file_names(&clean_receipts);
+    assert!(
+        want_files.iter().any(|f| f.starts_with("Z-")),
+        "{want_files:?}"
+    );
     // Every commit point of the run: after the sale with its void, the cancel record,
-    // the close, the next sale.
+    // the close (killed before its Z report is printed), the next sale.
     for n in 1..=4 {
         let journal = dir.path().join(format!("killed-{n}.db"));
+        let receipts = dir.path().join(format!("killed-{n}-receipts"));
         let out = konbini()
             .args([
                 "replay",
@@ -129,12 +146,18 @@ fn a_version_2_replay_killed_anywhere_ends_with_the_same_journal() {
                 "--json",
                 "--group-sales",
                 "1",
+                "--receipts",
+                &receipts_arg(&receipts),
             ])
             .env("KONBINI_CRASH_AT", format!("journal-after-commit:{n}"))
             .output()
             .unwrap();
         assert!(!out.status.success(), "crash point {n} was reached");
-        let got = replay_json(&log, &journal, &["--group-sales", "1"]);
+        let got = replay_json(
+            &log,
+            &journal,
+            &["--group-sales", "1", "--receipts", &receipts_arg(&receipts)],
+        );
         assert_eq!(
             portable(got),
             portable(want.clone()),
@@ -145,8 +168,23 @@ fn a_version_2_replay_killed_anywhere_ends_with_the_same_journal() {
             want_export,
             "killed after commit {n}"
         );
+        // The same receipts, the Z report among them, printed once.
+        assert_eq!(
+            crate::common::file_names(&receipts),
+            want_files,
+            "killed after commit {n}"
+        );
         verify(&journal).unwrap();
     }
+    // Grouped (the default), the Z report is printed after its group's commit, once.
+    let grouped = dir.path().join("grouped.db");
+    let grouped_receipts = dir.path().join("grouped-receipts");
+    replay_json(
+        &log,
+        &grouped,
+        &["--receipts", &receipts_arg(&grouped_receipts)],
+    );
+    assert_eq!(crate::common::file_names(&grouped_receipts), want_files);
 }
 
 #[test]

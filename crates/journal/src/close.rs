@@ -465,7 +465,13 @@ impl Journal {
         if z == 0 || !self.has_records()? {
             return Ok(None);
         }
-        let snapshot = self.conn.unchecked_transaction().map_err(self.err())?;
+        // One snapshot for the record and its slips' states (inside an open group, the
+        // group's transaction is that snapshot already).
+        let snapshot = if self.conn.is_autocommit() {
+            Some(self.conn.unchecked_transaction().map_err(self.err())?)
+        } else {
+            None
+        };
         let row = self
             .conn
             .prepare_cached(
@@ -496,6 +502,35 @@ impl Journal {
         };
         drop(snapshot);
         Ok(Some(body.report(at, sync)))
+    }
+
+    /// The Z reports closed and not yet marked printed ([`mark_z_printed`](Self::mark_z_printed)),
+    /// oldest first: a run killed between a close's commit and its print prints it when it
+    /// is run again.
+    pub fn unprinted_z(&self) -> Result<Vec<u64>, JournalError> {
+        if !self.has_records()? {
+            return Ok(Vec::new());
+        }
+        let upto: Option<String> = self
+            .conn
+            .prepare_cached("SELECT value FROM meta WHERE key = 'z_printed_upto'")
+            .and_then(|mut st| st.query_row([], |r| r.get(0)).optional())
+            .map_err(self.err())?;
+        let upto = upto.and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+        Ok((upto + 1..=self.z_count()?).collect())
+    }
+
+    /// Z report `z` (and every one before it) printed. In an open group, it joins it.
+    pub fn mark_z_printed(&mut self, z: u64) -> Result<(), JournalError> {
+        let err = super::sqlite_error(&self.path);
+        let tx = super::WriteTx::begin(&mut self.conn, self.group, &self.path)?;
+        tx.prepare_cached(
+            "INSERT INTO meta (key, value) VALUES ('z_printed_upto', ?1)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        )
+        .and_then(|mut st| st.execute([z.to_string()]))
+        .map_err(&err)?;
+        tx.commit().map_err(&err)
     }
 
     /// How many Z reports (closes) the journal holds.

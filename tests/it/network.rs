@@ -1402,3 +1402,298 @@ fn the_official_stripe_node_library_works_unmodified() {
     );
     assert!(text.contains("ok: lifecycle"), "{text}");
 }
+
+/// Every field of `object` in `keys`, and no other (the version's reference lists them all).
+fn assert_fields(object: &Value, keys: &[&str]) {
+    let mut got: Vec<&str> = object
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    got.sort_unstable();
+    let mut want = keys.to_vec();
+    want.sort_unstable();
+    assert_eq!(got, want);
+}
+
+/// The PaymentIntent fields of 2026-10-28.endive that are always present (stripe-node
+/// 23.1.0's `PaymentIntent` less its optional `hooks`, `payment_details`,
+/// `presentment_details`), plus `amount_details`.
+const PI_FIELDS: &[&str] = &[
+    "id",
+    "object",
+    "allowed_payment_method_types",
+    "amount",
+    "amount_capturable",
+    "amount_details",
+    "amount_received",
+    "application",
+    "application_fee_amount",
+    "automatic_payment_methods",
+    "canceled_at",
+    "cancellation_reason",
+    "capture_method",
+    "client_secret",
+    "confirmation_method",
+    "created",
+    "currency",
+    "customer",
+    "customer_account",
+    "description",
+    "excluded_payment_method_types",
+    "last_payment_error",
+    "latest_charge",
+    "livemode",
+    "managed_payments",
+    "metadata",
+    "next_action",
+    "on_behalf_of",
+    "payment_method",
+    "payment_method_configuration_details",
+    "payment_method_options",
+    "payment_method_types",
+    "payment_record",
+    "processing",
+    "receipt_email",
+    "review",
+    "setup_future_usage",
+    "shipping",
+    "source",
+    "statement_descriptor",
+    "statement_descriptor_suffix",
+    "status",
+    "transfer_data",
+    "transfer_group",
+];
+
+/// The Charge fields of 2026-10-28.endive returned by default (stripe-node 23.1.0's
+/// `Charge` less the optional `authorization_code`, `level3`, `presentment_details`,
+/// `radar_options`, `transfer` and the includable `refunds`).
+const CHARGE_FIELDS: &[&str] = &[
+    "id",
+    "object",
+    "amount",
+    "amount_captured",
+    "amount_refunded",
+    "application",
+    "application_fee",
+    "application_fee_amount",
+    "balance_transaction",
+    "billing_details",
+    "calculated_statement_descriptor",
+    "captured",
+    "created",
+    "currency",
+    "customer",
+    "description",
+    "disputed",
+    "failure_balance_transaction",
+    "failure_code",
+    "failure_message",
+    "fraud_details",
+    "livemode",
+    "metadata",
+    "on_behalf_of",
+    "outcome",
+    "paid",
+    "payment_intent",
+    "payment_method",
+    "payment_method_details",
+    "receipt_email",
+    "receipt_number",
+    "receipt_url",
+    "refunded",
+    "review",
+    "shipping",
+    "source",
+    "source_transfer",
+    "statement_descriptor",
+    "statement_descriptor_suffix",
+    "status",
+    "transfer_data",
+    "transfer_group",
+];
+
+fn lookup(net: &Net, chain: &str, code: &str, number: &str) -> (u16, Value) {
+    net.terminal(
+        0,
+        "GET",
+        &format!(
+            "/terminal/v1/lookup?chain={chain}&payment_code={code}&confirmation_number={number}"
+        ),
+        &Value::Null,
+    )
+}
+
+#[test]
+fn a_payment_intent_is_updated_as_stripe_allows_and_a_replaced_voucher_is_not_payable() {
+    let dir = tempdir();
+    let net = Net::start(&dir.path().join("net.db"), &[]);
+    let (s, pi) = net.post(
+        "/v1/payment_intents",
+        &[
+            ("amount", "1200"),
+            ("currency", "jpy"),
+            ("customer", "cus_Kept"),
+            ("receipt_email", "r@example.jp"),
+            ("statement_descriptor", "KONBINI SHOP"),
+            ("metadata[a]", "1"),
+        ],
+    );
+    assert_eq!(s, 200, "{pi}");
+    assert_fields(&pi, PI_FIELDS);
+    assert_eq!(
+        (
+            &pi["customer"],
+            &pi["receipt_email"],
+            &pi["statement_descriptor"]
+        ),
+        (
+            &json!("cus_Kept"),
+            &json!("r@example.jp"),
+            &json!("KONBINI SHOP")
+        )
+    );
+    let id = pi["id"].as_str().unwrap().to_owned();
+    let path = format!("/v1/payment_intents/{id}");
+
+    // Before confirmation: fields change, metadata merges, an empty value unsets.
+    let (s, v) = net.post(
+        &path,
+        &[
+            ("amount", "1500"),
+            ("description", "注文 42"),
+            ("metadata[b]", "2"),
+            ("metadata[a]", ""),
+            (
+                "payment_method_options[konbini][product_description]",
+                "お弁当",
+            ),
+        ],
+    );
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["amount"], 1500);
+    assert_eq!(v["description"], "注文 42");
+    assert_eq!(v["metadata"], json!({"b": "2"}));
+    assert_eq!(v["status"], "requires_payment_method");
+    assert_eq!(
+        v["payment_method_options"]["konbini"]["product_description"],
+        "お弁当"
+    );
+    let (s, e) = net.post(&path, &[("amount", "100")]);
+    assert_eq!((s, &e["error"]["code"]), (400, &json!("amount_too_small")));
+    let (s, e) = net.post(&path, &[("payment_method_types[]", "konbini")]);
+    assert_eq!((s, &e["error"]["code"]), (400, &json!("parameter_unknown")));
+
+    // In requires_action: a new voucher; the old codes and barcode are no longer payable.
+    let (s, old) = net.post(
+        &format!("{path}/confirm"),
+        &[
+            ("payment_method_data[billing_details][name]", "山田 太郎"),
+            (
+                "payment_method_data[billing_details][email]",
+                "taro@example.jp",
+            ),
+        ],
+    );
+    assert_eq!(s, 200, "{old}");
+    let (old_code, number) = codes(&old, "lawson");
+    assert_eq!(lookup(&net, "lawson", &old_code, &number).0, 200);
+    let (s, new) = net.post(&path, &[("amount", "1800")]);
+    assert_eq!(s, 200, "{new}");
+    assert_eq!(new["status"], "requires_action");
+    assert_eq!(new["amount"], 1800);
+    let (new_code, new_number) = codes(&new, "lawson");
+    assert_ne!(new_code, old_code);
+    assert_eq!(new_number, number, "the customer's number stays");
+    assert_ne!(barcode_of(&new), barcode_of(&old));
+    let (s, e) = lookup(&net, "lawson", &old_code, &number);
+    assert_eq!(
+        (s, &e["error"]["code"]),
+        (409, &json!("not_payable")),
+        "{e}"
+    );
+    let (s, ok) = lookup(&net, "lawson", &new_code, &number);
+    assert_eq!((s, &ok["amount"]), (200, &json!(1800)), "{ok}");
+    let (_, events) = net.get("/v1/events?type=payment_intent.requires_action");
+    let vouchers: Vec<&Value> = events["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["data"]["object"]["id"] == json!(id))
+        .collect();
+    assert_eq!(vouchers.len(), 2, "one event per voucher");
+    assert_eq!(vouchers[0]["data"]["object"]["amount"], 1800);
+    assert_eq!(vouchers[0]["api_version"], "2026-10-28.endive");
+    // Only metadata: the voucher stays.
+    let (_, same) = net.post(&path, &[("metadata[c]", "3")]);
+    assert_eq!(codes(&same, "lawson").0, new_code);
+
+    // A barcode of a replaced voucher, at the same amount, is a conflict; the live one pays.
+    let (s, newer) = net.post(
+        &path,
+        &[("payment_method_options[konbini][expires_after_days]", "5")],
+    );
+    assert_eq!(s, 200, "{newer}");
+    assert_ne!(barcode_of(&newer), barcode_of(&new));
+    let now = net.now();
+    let r = confirm(
+        &net,
+        0,
+        vec![slip(
+            "s-old",
+            "lawson",
+            1800,
+            now,
+            json!({"barcode": barcode_of(&new)}),
+        )],
+    );
+    assert_eq!(r[0]["status"], "conflict", "{r:?}");
+    let r = confirm(
+        &net,
+        0,
+        vec![slip(
+            "s-new",
+            "lawson",
+            1800,
+            now,
+            json!({"barcode": barcode_of(&newer)}),
+        )],
+    );
+    assert_eq!(r[0]["status"], "accepted", "{r:?}");
+
+    // Succeeded: the charge carries every field; money-shaping updates are refused as
+    // Stripe refuses them, annotations are not.
+    let (_, paid) = net.get(&format!("{path}?expand[]=latest_charge"));
+    assert_eq!(paid["status"], "succeeded");
+    let charge = &paid["latest_charge"];
+    assert_fields(charge, CHARGE_FIELDS);
+    assert_eq!(charge["receipt_email"], "r@example.jp");
+    assert_eq!(charge["calculated_statement_descriptor"], "KONBINI SHOP");
+    assert_eq!(charge["customer"], "cus_Kept");
+    assert_eq!(charge["billing_details"]["tax_id"], Value::Null);
+    assert_eq!(charge["outcome"]["risk_level"], "not_assessed");
+    let (s, e) = net.post(&path, &[("amount", "2000")]);
+    assert_eq!(s, 400, "{e}");
+    assert_eq!(e["error"]["type"], "invalid_request_error");
+    assert_eq!(e["error"]["code"], "payment_intent_unexpected_state");
+    assert_eq!(e["error"]["param"], "amount");
+    assert_eq!(
+        e["error"]["message"],
+        "This PaymentIntent's amount could not be updated because it has a status of succeeded. You may only update the amount of a PaymentIntent with one of the following statuses: requires_payment_method, requires_confirmation, requires_action."
+    );
+    assert_eq!(e["error"]["payment_intent"]["id"], json!(id));
+    let (s, e) = net.post(
+        &path,
+        &[("payment_method_options[konbini][expires_after_days]", "5")],
+    );
+    assert_eq!(
+        (s, &e["error"]["param"]),
+        (400, &json!("payment_method_options"))
+    );
+    let (s, v) = net.post(&path, &[("metadata[shipped]", "yes"), ("description", "")]);
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["metadata"]["shipped"], "yes");
+    assert_eq!(v["description"], Value::Null);
+}

@@ -1,4 +1,4 @@
-//! `/v1/payment_intents`: create, list, retrieve, confirm, cancel.
+//! `/v1/payment_intents`: create, list, retrieve, update, confirm, cancel.
 
 use std::sync::Arc;
 
@@ -17,7 +17,7 @@ use crate::storage::Tx;
 pub(super) fn routes() -> Router<Arc<Network>> {
     Router::new()
         .route("/v1/payment_intents", post(create).get(list))
-        .route("/v1/payment_intents/{id}", get(retrieve))
+        .route("/v1/payment_intents/{id}", get(retrieve).post(update))
         .route("/v1/payment_intents/{id}/confirm", post(confirm))
         .route("/v1/payment_intents/{id}/cancel", post(cancel))
 }
@@ -72,6 +72,22 @@ async fn retrieve(
         cx.form.check_known(&["expand[]", "client_secret"])?;
         let pi = find(tx, &id, "intent")?;
         Ok(Reply::ok(render(tx, cx, &pi)?))
+    })
+    .await
+}
+
+async fn update(
+    State(net): State<Arc<Network>>,
+    Path(id): Path<String>,
+    req: MerchantRequest,
+) -> Response {
+    merchant::run(net, req, move |tx, cx| {
+        let mut pi = find(tx, &id, "intent")?;
+        let public_url = &cx.net.settings().public_url;
+        let wake = payments::update(tx, cx.net.settings(), &mut pi, cx.form, cx.now, &|p| {
+            p.render(public_url)
+        })?;
+        Ok(Reply::changed(render(tx, cx, &pi)?, wake))
     })
     .await
 }

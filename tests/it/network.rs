@@ -1697,3 +1697,115 @@ fn a_payment_intent_is_updated_as_stripe_allows_and_a_replaced_voucher_is_not_pa
     assert_eq!(v["metadata"]["shipped"], "yes");
     assert_eq!(v["description"], Value::Null);
 }
+
+/// Run a script of tests/node against a fresh network; it prints `ok: <name>`.
+fn run_node(script: &str, ok: &str) {
+    let node_dir = crate::common::node_packages();
+    let dir = tempdir();
+    let net = Net::start(&dir.path().join("net.db"), &[]);
+    let out = std::process::Command::new("node")
+        .arg(node_dir.join(script))
+        .env("NETWORK_URL", &net.url)
+        .env("STRIPE_KEY", KEY)
+        .output()
+        .expect("node");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{script} failed:\n{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains(ok), "{text}");
+}
+
+#[test]
+fn stripe_node_auto_pages_lists_backward_and_forward_without_dropping_objects() {
+    run_node("lists.mjs", "ok: lists");
+}
+
+#[test]
+fn lists_filter_by_customer_created_and_event_types() {
+    let dir = tempdir();
+    let net = Net::start(&dir.path().join("net.db"), &[]);
+    let mut ids = Vec::new();
+    let mut times = Vec::new();
+    for i in 0..4 {
+        times.push(net.now());
+        let customer = if i % 2 == 0 { "cus_even" } else { "cus_odd" };
+        let (s, pi) = net.post(
+            "/v1/payment_intents",
+            &[
+                ("amount", "1200"),
+                ("currency", "jpy"),
+                ("customer", customer),
+            ],
+        );
+        assert_eq!(s, 200, "{pi}");
+        ids.push(pi["id"].as_str().unwrap().to_owned());
+        net.advance(100);
+    }
+    let listed = |query: &str| -> Vec<String> {
+        let (s, v) = net.get(&format!("/v1/payment_intents?{query}"));
+        assert_eq!(s, 200, "{v}");
+        v["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(listed("customer=cus_odd"), [ids[3].clone(), ids[1].clone()]);
+    assert_eq!(
+        listed(&format!(
+            "created[gte]={}&created[lt]={}",
+            times[1], times[3]
+        )),
+        [ids[2].clone(), ids[1].clone()]
+    );
+    assert_eq!(
+        listed(&format!("created[gt]={}&customer=cus_even", times[0])),
+        [ids[2].clone()]
+    );
+    assert_eq!(listed(&format!("created={}", times[2])), [ids[2].clone()]);
+    let (s, e) = net.get("/v1/payment_intents?ending_before=pi_nope");
+    assert_eq!((s, &e["error"]["param"]), (404, &json!("ending_before")));
+    let (s, e) = net.get(&format!(
+        "/v1/payment_intents?ending_before={}&starting_after={}",
+        ids[0], ids[1]
+    ));
+    assert_eq!(s, 400, "{e}");
+    let (s, e) = net.get("/v1/payment_intents?created[gte]=soon");
+    assert_eq!((s, &e["error"]["param"]), (400, &json!("created[gte]")));
+
+    // Events: types[], a group with *, created.
+    for id in &ids[..2] {
+        let (s, v) = net.post(&format!("/v1/payment_intents/{id}/cancel"), &[]);
+        assert_eq!(s, 200, "{v}");
+    }
+    net.pay(1500, &[]);
+    let types = |query: &str| -> Vec<String> {
+        let (s, v) = net.get(&format!("/v1/events?{query}"));
+        assert_eq!(s, 200, "{v}");
+        v["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["type"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(
+        types("types[]=payment_intent.canceled&types[]=payment_intent.requires_action"),
+        [
+            "payment_intent.requires_action",
+            "payment_intent.canceled",
+            "payment_intent.canceled"
+        ]
+    );
+    assert_eq!(types("type=payment_intent.*").len(), 3);
+    assert_eq!(types("type=charge.*").len(), 0);
+    let now = net.now();
+    assert_eq!(types(&format!("created[gte]={now}")).len(), 3);
+    assert_eq!(types(&format!("created[lt]={now}")).len(), 0);
+    let (s, e) = net.get("/v1/events?type=x&types[]=y");
+    assert_eq!(s, 400, "{e}");
+}

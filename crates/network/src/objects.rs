@@ -599,6 +599,8 @@ impl Snapshot<'_> {
 /// A stored event: its snapshot is rendered into Stripe's shape when read.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EventRow {
+    /// The event's number: its order.
+    pub seq: i64,
     /// `evt_...`.
     pub id: String,
     /// `payment_intent.succeeded`, ...

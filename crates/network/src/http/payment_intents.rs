@@ -7,7 +7,9 @@ use axum::extract::{Path, State};
 use axum::response::Response;
 use axum::routing::{get, post};
 
-use super::merchant::{self, Cx, MerchantRequest, Reply, limit_of, list_json};
+use super::merchant::{
+    self, CREATED_PARAMS, Cx, MerchantRequest, Reply, created_of, page_json, page_of,
+};
 use crate::Network;
 use crate::error::ApiError;
 use crate::objects::PaymentIntent;
@@ -44,21 +46,25 @@ async fn create(State(net): State<Arc<Network>>, req: MerchantRequest) -> Respon
 async fn list(State(net): State<Arc<Network>>, req: MerchantRequest) -> Response {
     merchant::run(net, req, |tx, cx| {
         let form = cx.form;
-        form.check_known(&["limit", "starting_after", "ending_before", "expand[]"])?;
-        let limit = limit_of(form)?;
-        let seq_of = |param: &str| -> Result<Option<i64>, ApiError> {
-            form.string(param)
-                .map(|id| find(tx, id, param).map(|p| p.seq))
-                .transpose()
-        };
-        let items = tx.list_pis(limit, seq_of("starting_after")?, seq_of("ending_before")?)?;
+        form.check_known(
+            &[
+                &[
+                    "limit",
+                    "starting_after",
+                    "ending_before",
+                    "expand[]",
+                    "customer",
+                ],
+                CREATED_PARAMS,
+            ]
+            .concat(),
+        )?;
+        let page = page_of(form, |id, param| find(tx, id, param).map(|p| p.seq))?;
+        let created = created_of(form)?;
+        let items = tx.list_pis(form.string("customer"), created, page)?;
         let public_url = &cx.net.settings().public_url;
         let data = items.iter().map(|p| p.render(public_url)).collect();
-        Ok(Reply::ok(list_json(
-            "/v1/payment_intents",
-            data,
-            limit as usize,
-        )))
+        Ok(Reply::ok(page_json("/v1/payment_intents", data, page)))
     })
     .await
 }

@@ -1809,3 +1809,113 @@ fn lists_filter_by_customer_created_and_event_types() {
     let (s, e) = net.get("/v1/events?type=x&types[]=y");
     assert_eq!(s, 400, "{e}");
 }
+
+#[test]
+fn expand_fills_what_the_version_lets_expand_and_refuses_the_rest_as_stripe_does() {
+    let dir = tempdir();
+    let net = Net::start(&dir.path().join("net.db"), &[]);
+    let bare = net.post(
+        "/v1/payment_intents",
+        &[("amount", "1200"), ("currency", "jpy")],
+    );
+    let pi = net.pay(1300, &[("customer", "cus_X")]);
+    let id = pi["id"].as_str().unwrap();
+    let (code, number) = codes(&pi, "lawson");
+    let r = confirm(
+        &net,
+        0,
+        vec![slip(
+            "s1",
+            "lawson",
+            1300,
+            net.now(),
+            json!({"payment_code": code, "confirmation_number": number}),
+        )],
+    );
+    assert_eq!(r[0]["status"], "accepted", "{r:?}");
+    let (s, v) = net.get(&format!(
+        "/v1/payment_intents/{id}?expand[]=payment_method&expand[]=customer&expand[]=latest_charge.balance_transaction&expand[]=review"
+    ));
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["payment_method"]["object"], "payment_method");
+    assert_eq!(v["payment_method"]["type"], "konbini");
+    assert_eq!(v["payment_method"]["billing_details"]["name"], "山田 太郎");
+    assert_eq!(v["review"], Value::Null);
+    assert_eq!(v["latest_charge"]["object"], "charge");
+    assert_eq!(
+        v["latest_charge"]["balance_transaction"]["object"],
+        "balance_transaction"
+    );
+    assert_eq!(
+        v["latest_charge"]["balance_transaction"]["balance_type"],
+        "payments"
+    );
+    // Not expanded unless asked.
+    let (_, plain) = net.get(&format!("/v1/payment_intents/{id}"));
+    assert!(plain["latest_charge"].is_string() && plain["payment_method"].is_string());
+    // Null stays null.
+    let bare_id = bare.1["id"].as_str().unwrap();
+    let (_, b) = net.get(&format!(
+        "/v1/payment_intents/{bare_id}?expand[]=customer&expand[]=latest_charge&expand[]=payment_method"
+    ));
+    assert_eq!(
+        (&b["customer"], &b["latest_charge"], &b["payment_method"]),
+        (&Value::Null, &Value::Null, &Value::Null)
+    );
+    // A charge: its refunds only when expanded, its payment intent.
+    let charge_id = v["latest_charge"]["id"].as_str().unwrap();
+    let (_, c) = net.get(&format!("/v1/charges/{charge_id}"));
+    assert!(c.get("refunds").is_none(), "{c}");
+    let (_, c) = net.get(&format!(
+        "/v1/charges/{charge_id}?expand[]=refunds&expand[]=payment_intent"
+    ));
+    assert_eq!(c["refunds"]["object"], "list");
+    assert_eq!(c["payment_intent"]["id"], json!(id));
+
+    // Lists: data.*.
+    let (s, l) = net.get("/v1/payment_intents?expand[]=data.latest_charge");
+    assert_eq!(s, 200, "{l}");
+    assert_eq!(l["data"][0]["latest_charge"]["object"], "charge");
+    assert_eq!(l["data"][1]["latest_charge"], Value::Null);
+
+    // Refused as Stripe refuses them: no code, no param, before the object is looked up.
+    for (path, query, message) in [
+        (
+            "/v1/payment_intents/pi_missing",
+            "expand[]=latest_charge.bogus.x",
+            "This property cannot be expanded (latest_charge.bogus).",
+        ),
+        (
+            "/v1/payment_intents",
+            "expand[]=latest_charge",
+            "This property cannot be expanded (latest_charge). You may want to try expanding 'data.latest_charge' instead.",
+        ),
+        (
+            "/v1/charges/ch_missing",
+            "expand[]=amount",
+            "This property cannot be expanded (amount).",
+        ),
+    ] {
+        let (s, e) = net.get(&format!("{path}?{query}"));
+        assert_eq!(s, 400, "{e}");
+        assert_eq!(
+            e,
+            json!({"error": {"type": "invalid_request_error", "message": message}})
+        );
+    }
+    let (s, _) = net.post(
+        "/v1/payment_intents",
+        &[
+            ("amount", "1200"),
+            ("currency", "jpy"),
+            ("expand[]", "nope"),
+        ],
+    );
+    assert_eq!(s, 400);
+    let (_, all) = net.get("/v1/payment_intents?limit=100");
+    assert_eq!(
+        all["data"].as_array().unwrap().len(),
+        2,
+        "the refused create made nothing"
+    );
+}

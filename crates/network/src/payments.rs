@@ -1069,34 +1069,6 @@ pub fn fail_refund(
     Ok(())
 }
 
-/// The Stripe JSON of a payment with `expand[]` applied (`latest_charge`,
-/// `latest_charge.balance_transaction`).
-pub fn render_pi(
-    tx: &dyn Tx,
-    settings: &Settings,
-    pi: &PaymentIntent,
-    expand: &[&str],
-    now: i64,
-) -> Result<Value, ApiError> {
-    let mut v = pi.render(&settings.public_url);
-    let wants = |p: &str| {
-        expand
-            .iter()
-            .any(|e| *e == p || e.starts_with(&format!("{p}.")))
-    };
-    if wants("latest_charge")
-        && let Some(id) = &pi.latest_charge
-        && let Some(charge) = tx.charge(id)?
-    {
-        let mut c = charge.render();
-        if expand.contains(&"latest_charge.balance_transaction") {
-            c["balance_transaction"] = charge.render_balance_transaction(now);
-        }
-        v["latest_charge"] = c;
-    }
-    Ok(v)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

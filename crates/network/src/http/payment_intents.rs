@@ -7,6 +7,7 @@ use axum::extract::{Path, State};
 use axum::response::Response;
 use axum::routing::{get, post};
 
+use super::expand::{self, Kind};
 use super::merchant::{
     self, CREATED_PARAMS, Cx, MerchantRequest, Reply, created_of, page_json, page_of,
 };
@@ -32,11 +33,17 @@ fn find(tx: &dyn Tx, id: &str, param: &str) -> Result<PaymentIntent, ApiError> {
 
 /// The PaymentIntent as answered, with what `expand[]` asks for.
 fn render(tx: &dyn Tx, cx: &Cx<'_>, pi: &PaymentIntent) -> Result<serde_json::Value, ApiError> {
-    payments::render_pi(tx, cx.net.settings(), pi, &cx.expand, cx.now)
+    expand::render_pi(tx, cx.net.settings(), cx.now, pi, &cx.expand)
+}
+
+/// Refuse an `expand[]` a PaymentIntent cannot take, before the work runs.
+fn check_expand(cx: &Cx<'_>) -> Result<(), ApiError> {
+    expand::check(&cx.expand, Kind::PaymentIntent, false)
 }
 
 async fn create(State(net): State<Arc<Network>>, req: MerchantRequest) -> Response {
     merchant::run(net, req, |tx, cx| {
+        check_expand(cx)?;
         let (pi, wake) = payments::create(tx, cx.net.settings(), cx.form, cx.now)?;
         Ok(Reply::changed(render(tx, cx, &pi)?, wake))
     })
@@ -59,11 +66,15 @@ async fn list(State(net): State<Arc<Network>>, req: MerchantRequest) -> Response
             ]
             .concat(),
         )?;
+        expand::check(&cx.expand, Kind::PaymentIntent, true)?;
         let page = page_of(form, |id, param| find(tx, id, param).map(|p| p.seq))?;
         let created = created_of(form)?;
         let items = tx.list_pis(form.string("customer"), created, page)?;
-        let public_url = &cx.net.settings().public_url;
-        let data = items.iter().map(|p| p.render(public_url)).collect();
+        let paths = expand::of_data(&cx.expand);
+        let data = items
+            .iter()
+            .map(|p| expand::render_pi(tx, cx.net.settings(), cx.now, p, &paths))
+            .collect::<Result<_, _>>()?;
         Ok(Reply::ok(page_json("/v1/payment_intents", data, page)))
     })
     .await
@@ -76,6 +87,7 @@ async fn retrieve(
 ) -> Response {
     merchant::run(net, req, move |tx, cx| {
         cx.form.check_known(&["expand[]", "client_secret"])?;
+        check_expand(cx)?;
         let pi = find(tx, &id, "intent")?;
         Ok(Reply::ok(render(tx, cx, &pi)?))
     })
@@ -88,6 +100,7 @@ async fn update(
     req: MerchantRequest,
 ) -> Response {
     merchant::run(net, req, move |tx, cx| {
+        check_expand(cx)?;
         let mut pi = find(tx, &id, "intent")?;
         let public_url = &cx.net.settings().public_url;
         let wake = payments::update(tx, cx.net.settings(), &mut pi, cx.form, cx.now, &|p| {
@@ -104,6 +117,7 @@ async fn confirm(
     req: MerchantRequest,
 ) -> Response {
     merchant::run(net, req, move |tx, cx| {
+        check_expand(cx)?;
         let mut pi = find(tx, &id, "intent")?;
         let wake = payments::confirm(tx, cx.net.settings(), &mut pi, cx.form, cx.now)?;
         Ok(Reply::changed(render(tx, cx, &pi)?, wake))
@@ -117,6 +131,7 @@ async fn cancel(
     req: MerchantRequest,
 ) -> Response {
     merchant::run(net, req, move |tx, cx| {
+        check_expand(cx)?;
         let mut pi = find(tx, &id, "intent")?;
         payments::cancel(tx, &mut pi, cx.form, cx.now)?;
         Ok(Reply::changed(render(tx, cx, &pi)?, false))

@@ -1919,3 +1919,53 @@ fn expand_fills_what_the_version_lets_expand_and_refuses_the_rest_as_stripe_does
         "the refused create made nothing"
     );
 }
+
+#[test]
+fn payment_intents_are_searched_with_stripes_query_language() {
+    let dir = tempdir();
+    let net = Net::start(&dir.path().join("net.db"), &[]);
+    let mut ids = Vec::new();
+    for (amount, order) in [("1200", "a"), ("1300", "b"), ("1400", "a")] {
+        let (s, pi) = net.post(
+            "/v1/payment_intents",
+            &[
+                ("amount", amount),
+                ("currency", "jpy"),
+                ("metadata[order]", order),
+            ],
+        );
+        assert_eq!(s, 200, "{pi}");
+        ids.push(pi["id"].as_str().unwrap().to_owned());
+    }
+    let q = |query: &str, extra: &str| {
+        let query: String = form_urlencoded::byte_serialize(query.as_bytes()).collect();
+        net.get(&format!("/v1/payment_intents/search?query={query}{extra}"))
+    };
+    let (s, v) = q("metadata['order']:'a' AND amount>1200", "");
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["object"], "search_result");
+    assert_eq!(v["url"], "/v1/payment_intents/search");
+    assert_eq!(v["has_more"], false);
+    assert_eq!(v["next_page"], Value::Null);
+    assert_eq!(v["data"].as_array().unwrap().len(), 1);
+    assert_eq!(v["data"][0]["id"], json!(ids[2]));
+    let (_, p1) = q("amount>0", "&limit=2");
+    assert_eq!(p1["has_more"], true);
+    let next = p1["next_page"].as_str().unwrap().to_owned();
+    let (_, p2) = q("amount>0", &format!("&limit=2&page={next}"));
+    assert_eq!(p2["data"][0]["id"], json!(ids[0]));
+    assert_eq!(p2["has_more"], false);
+    // A page token of another query, a bad query, no query.
+    let (s, e) = q("amount>1", &format!("&page={next}"));
+    assert_eq!((s, &e["error"]["param"]), (400, &json!("page")));
+    let (s, e) = q("status:'a' AND amount>1 OR amount<5", "");
+    assert_eq!(s, 400, "{e}");
+    assert_eq!(e["error"]["type"], "invalid_request_error");
+    assert_eq!(e["error"]["param"], "query");
+    assert_eq!(
+        e["error"]["message"],
+        "AND and OR cannot be combined in one query."
+    );
+    let (s, e) = net.get("/v1/payment_intents/search");
+    assert_eq!((s, &e["error"]["code"]), (400, &json!("parameter_missing")));
+}

@@ -1,5 +1,5 @@
 // Lists through the official Stripe Node.js library, unmodified: auto-paging forward and
-// backward (`ending_before`) over several pages, and the list filters. Run by
+// backward (`ending_before`) over several pages, the list filters, and search. Run by
 // tests/it/network.rs with NETWORK_URL and STRIPE_KEY set; prints "ok: lists" when every
 // check passed.
 import Stripe from 'stripe';
@@ -44,5 +44,19 @@ const odd = await stripe.paymentIntents
   .list({ customer: 'cus_node_odd', limit: 2 })
   .autoPagingToArray({ limit: 100 });
 assert.deepEqual(odd.map((p) => p.id), [made[5], made[3], made[1]]);
+
+// Search, auto-paged by the library through next_page.
+const found = await stripe.paymentIntents
+  .search({ query: "customer:'cus_node_odd' AND amount>1201", limit: 2 })
+  .autoPagingToArray({ limit: 100 });
+assert.deepEqual(found.map((p) => p.id), [made[5], made[3]]);
+const first = await stripe.paymentIntents.search({ query: 'amount>=1200', limit: 3 });
+assert.equal(first.object, 'search_result');
+assert.equal(first.has_more, true);
+assert.equal(typeof first.next_page, 'string');
+await assert.rejects(
+  stripe.paymentIntents.search({ query: 'status:succeeded' }),
+  (e) => e.type === 'StripeInvalidRequestError' && e.param === 'query',
+);
 
 console.log('ok: lists');

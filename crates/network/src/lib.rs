@@ -27,6 +27,7 @@ mod http;
 pub mod ids;
 pub mod objects;
 pub mod payments;
+pub mod search;
 pub mod storage;
 pub mod terminal;
 pub mod voucher;

@@ -372,6 +372,14 @@ pub trait Tx {
         created: Created,
         page: Page,
     ) -> Result<Vec<PaymentIntent>, StorageError>;
+    /// PaymentIntents that `query` matches, newest first, older than `after` if given, at
+    /// most `limit` plus one.
+    fn search_pis(
+        &self,
+        query: &crate::search::Query,
+        limit: i64,
+        after: Option<i64>,
+    ) -> Result<Vec<PaymentIntent>, StorageError>;
     /// PaymentIntents whose next deadline (expiry, a test-mode outcome) is at or before
     /// `now`, soonest first.
     fn due_pis(&self, now: i64, limit: i64) -> Result<Vec<PaymentIntent>, StorageError>;

@@ -102,6 +102,7 @@ suite!(
     payment_lists_filter_by_customer_and_created_and_page_both_ways,
     event_lists_filter_by_type_and_created_and_page_both_ways,
     an_updated_voucher_frees_its_old_codes,
+    payment_searches_match_each_field_and_page,
 );
 
 fn form(body: &str) -> Form {
@@ -1270,5 +1271,65 @@ async fn an_updated_voucher_frees_its_old_codes(store: Arc<dyn Storage>) {
     assert!(
         !write(&store, move |tx| tx.claim_code(chain, &code, other_seq)).await,
         "the new code is held"
+    );
+}
+
+async fn payment_searches_match_each_field_and_page(store: Arc<dyn Storage>) {
+    seven_payments(&store).await;
+    // Metadata on payments 7 and 6 (all seven stay requires_payment_method).
+    for (seq, body) in [
+        (7, "metadata[order]=A-7&metadata[k'ey]=x"),
+        (6, "metadata[order]=a-7"),
+    ] {
+        store
+            .run_write(move |tx| {
+                let mut pi = tx.pi_by_seq(seq)?.unwrap();
+                payments::update(
+                    tx,
+                    &Settings::new("sk_test_x"),
+                    &mut pi,
+                    &form(body),
+                    NOW,
+                    &|_| serde_json::Value::Null,
+                )
+            })
+            .await
+            .unwrap();
+    }
+    let search = |q: &'static str, limit, after| {
+        let store = store.clone();
+        async move {
+            let query = crate::search::parse(q).unwrap();
+            read(&store, move |tx| tx.search_pis(&query, limit, after))
+                .await
+                .iter()
+                .map(|p| p.seq)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(search("customer:'CUS_ODD'", 10, None).await, [7, 5, 3, 1]);
+    assert_eq!(search("customer:'cus_odd'", 1, Some(5)).await, [3, 1]);
+    assert_eq!(
+        search("amount>=1500 created>1796604005", 10, None).await,
+        [7, 6]
+    );
+    assert_eq!(
+        search("created<1796604002 OR created=1796604007", 10, None).await,
+        [7, 1]
+    );
+    assert_eq!(search("-customer:'cus_odd'", 10, None).await, [6, 4, 2]);
+    assert_eq!(search("metadata['order']:'A-7'", 10, None).await, [7]);
+    assert_eq!(search(r#"metadata["k'ey"]:"x""#, 10, None).await, [7]);
+    assert_eq!(search("-metadata['order']:null", 10, None).await, [7, 6]);
+    assert_eq!(
+        search("status:'requires_payment_method' currency:'JPY'", 2, None).await,
+        [7, 6, 5]
+    );
+    assert_eq!(search("customer:null", 10, None).await, Vec::<i64>::new());
+    // Text is bound, never SQL.
+    assert!(
+        search("customer:\"x') OR 1=1 --\"", 10, None)
+            .await
+            .is_empty()
     );
 }

@@ -21,6 +21,7 @@ use super::{STATEMENT_TIMEOUT, db_message, retryable};
 use crate::objects::{
     Charge, EventRow, PaymentIntent, PiStatus, Refund, Snapshot, WebhookEndpoint,
 };
+use crate::search::{Field as SearchField, Join, Query, Value as SearchValue};
 use crate::storage::{
     ConfirmationRecord, Created, Cursor, DeliveryReport, DueDelivery, EndpointHealth, EventFilter,
     Fork, Page, PastConfirmation, SavedAnswer, StorageError, Tx,
@@ -398,6 +399,72 @@ impl Tx for PgTx<'_> {
                 &(page.limit + 1),
             ],
         )
+    }
+
+    /// PaymentIntents a search matches: each clause bound, never spliced into the SQL.
+    fn search_pis(
+        &self,
+        query: &Query,
+        limit: i64,
+        after: Option<i64>,
+    ) -> Result<Vec<PaymentIntent>, StorageError> {
+        enum Bound {
+            Int(i64),
+            Text(String),
+        }
+        let mut binds: Vec<Bound> = vec![Bound::Int(after.unwrap_or(i64::MAX))];
+        let mut bind = |v: Bound| {
+            let cast = match v {
+                Bound::Int(_) => "bigint",
+                Bound::Text(_) => "text",
+            };
+            binds.push(v);
+            format!("${}::{cast}", binds.len())
+        };
+        let mut conds = Vec::new();
+        for c in &query.clauses {
+            let field = match &c.field {
+                SearchField::Status => "((doc::jsonb) ->> 'status')".to_owned(),
+                SearchField::Currency => "((doc::jsonb) ->> 'currency')".to_owned(),
+                SearchField::Customer => "((doc::jsonb) ->> 'customer')".to_owned(),
+                SearchField::Amount => "(((doc::jsonb) ->> 'amount')::bigint)".to_owned(),
+                SearchField::Created => "created".to_owned(),
+                SearchField::Metadata(k) => format!(
+                    "((doc::jsonb) -> 'metadata' ->> {})",
+                    bind(Bound::Text(k.clone()))
+                ),
+            };
+            let cmp = match &c.value {
+                SearchValue::Null => format!("{field} IS NULL"),
+                SearchValue::Int(n) => format!("{field} {} {}", c.op.sql(), bind(Bound::Int(*n))),
+                SearchValue::Str(v) if matches!(c.field, SearchField::Metadata(_)) => {
+                    format!("{field} = {}", bind(Bound::Text(v.clone())))
+                }
+                SearchValue::Str(v) => {
+                    format!("lower({field}) = lower({})", bind(Bound::Text(v.clone())))
+                }
+            };
+            let not = if c.negated { "NOT " } else { "" };
+            conds.push(format!("{not}COALESCE(({cmp}), FALSE)"));
+        }
+        let join = match query.join {
+            Join::And => " AND ",
+            Join::Or => " OR ",
+        };
+        let limit = bind(Bound::Int(limit + 1));
+        let sql = format!(
+            "SELECT doc FROM payment_intents WHERE seq < $1 AND ({})
+             ORDER BY seq DESC LIMIT {limit}",
+            conds.join(join)
+        );
+        let params: Vec<&(dyn ToSql + Sync)> = binds
+            .iter()
+            .map(|b| match b {
+                Bound::Int(n) => n as &(dyn ToSql + Sync),
+                Bound::Text(t) => t as &(dyn ToSql + Sync),
+            })
+            .collect();
+        self.docs(&sql, &params)
     }
 
     fn due_pis(&self, now: i64, limit: i64) -> Result<Vec<PaymentIntent>, StorageError> {

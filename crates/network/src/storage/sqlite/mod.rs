@@ -34,6 +34,7 @@ use super::{
 use crate::objects::{
     Charge, EventRow, PaymentIntent, PiStatus, Refund, Snapshot, WebhookEndpoint,
 };
+use crate::search::{Field as SearchField, Join, Query, Value as SearchValue};
 
 const MIGRATION_FILES: &[&str] = &[
     include_str!("../../../migrations/sqlite/0001_network.sql"),
@@ -702,6 +703,64 @@ impl Tx for SqliteTx<'_> {
                     ],
                     |r| r.get(0),
                 )?
+                .collect::<Result<_, _>>()?;
+            rows.iter().map(|t| undoc(t)).collect()
+        })
+    }
+
+    /// PaymentIntents a search matches: each clause bound, never spliced into the SQL.
+    fn search_pis(
+        &self,
+        query: &Query,
+        limit: i64,
+        after: Option<i64>,
+    ) -> Result<Vec<PaymentIntent>, StorageError> {
+        self.run(|| {
+            let mut binds: Vec<rusqlite::types::Value> = vec![after.unwrap_or(i64::MAX).into()];
+            let mut bind = |v: rusqlite::types::Value| {
+                binds.push(v);
+                format!("?{}", binds.len())
+            };
+            let mut conds = Vec::new();
+            for c in &query.clauses {
+                let field = match &c.field {
+                    SearchField::Status => "json_extract(doc, '$.status')".to_owned(),
+                    SearchField::Currency => "json_extract(doc, '$.currency')".to_owned(),
+                    SearchField::Customer => "json_extract(doc, '$.customer')".to_owned(),
+                    SearchField::Amount => "json_extract(doc, '$.amount')".to_owned(),
+                    SearchField::Created => "created".to_owned(),
+                    SearchField::Metadata(k) => format!(
+                        "(SELECT value FROM json_each(doc, '$.metadata') WHERE key = {})",
+                        bind(k.clone().into())
+                    ),
+                };
+                let cmp = match &c.value {
+                    SearchValue::Null => format!("{field} IS NULL"),
+                    SearchValue::Int(n) => format!("{field} {} {}", c.op.sql(), bind((*n).into())),
+                    SearchValue::Str(v) if matches!(c.field, SearchField::Metadata(_)) => {
+                        format!("{field} = {}", bind(v.clone().into()))
+                    }
+                    SearchValue::Str(v) => {
+                        format!("lower({field}) = lower({})", bind(v.clone().into()))
+                    }
+                };
+                let not = if c.negated { "NOT " } else { "" };
+                conds.push(format!("{not}COALESCE(({cmp}), 0)"));
+            }
+            let join = match query.join {
+                Join::And => " AND ",
+                Join::Or => " OR ",
+            };
+            let limit = bind((limit + 1).into());
+            let sql = format!(
+                "SELECT doc FROM payment_intents WHERE seq < ?1 AND ({})
+                 ORDER BY seq DESC LIMIT {limit}",
+                conds.join(join)
+            );
+            let rows: Vec<String> = self
+                .tx
+                .prepare(&sql)?
+                .query_map(rusqlite::params_from_iter(binds), |r| r.get(0))?
                 .collect::<Result<_, _>>()?;
             rows.iter().map(|t| undoc(t)).collect()
         })

@@ -1696,6 +1696,8 @@ fn a_payment_intent_is_updated_as_stripe_allows_and_a_replaced_voucher_is_not_pa
     assert_eq!(s, 200, "{v}");
     assert_eq!(v["metadata"]["shipped"], "yes");
     assert_eq!(v["description"], Value::Null);
+    let (s, v) = net.post(&path, &[("metadata", "")]);
+    assert_eq!((s, &v["metadata"]), (200, &json!({})), "{v}");
 }
 
 /// Run a script of tests/node against a fresh network; it prints `ok: <name>`.

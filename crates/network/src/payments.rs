@@ -457,20 +457,7 @@ pub fn update(
     if let Some(c) = form.string("currency") {
         check_currency(&c.to_ascii_lowercase())?;
     }
-    // Stripe's metadata update: keys sent are set, a key sent empty is removed, and
-    // `metadata=` (empty) removes them all.
-    form.metadata()?;
-    if form.get("metadata").is_some_and(str::is_empty) {
-        pi.metadata.clear();
-    }
-    for (k, v) in form.map("metadata") {
-        if v.is_empty() {
-            pi.metadata.remove(k);
-        } else {
-            pi.metadata.insert(k.to_owned(), v.to_owned());
-        }
-    }
-    crate::form::check_metadata_keys(pi.metadata.len())?;
+    form.merge_metadata(&mut pi.metadata)?;
     update_string(form, "description", &mut pi.description);
     update_string(form, "receipt_email", &mut pi.receipt_email);
     update_string(form, "customer", &mut pi.customer);

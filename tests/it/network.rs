@@ -1971,3 +1971,33 @@ fn payment_intents_are_searched_with_stripes_query_language() {
     let (s, e) = net.get("/v1/payment_intents/search");
     assert_eq!((s, &e["error"]["code"]), (400, &json!("parameter_missing")));
 }
+
+#[test]
+fn the_official_stripe_python_library_works_unmodified() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = std::process::Command::new("bash")
+        .arg(root.join("tests/python/stripe-venv.sh"))
+        .output()
+        .expect("bash runs");
+    assert!(
+        out.status.success(),
+        "stripe-python could not be installed from PyPI: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let python = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    let dir = tempdir();
+    let net = Net::start(&dir.path().join("net.db"), &[]);
+    let out = std::process::Command::new(python)
+        .arg(root.join("tests/python/payment_intents.py"))
+        .env("NETWORK_URL", &net.url)
+        .env("STRIPE_KEY", KEY)
+        .output()
+        .expect("python");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "stripe-python run failed:\n{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("ok: python"), "{text}");
+}

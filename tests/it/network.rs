@@ -1402,3 +1402,602 @@ fn the_official_stripe_node_library_works_unmodified() {
     );
     assert!(text.contains("ok: lifecycle"), "{text}");
 }
+
+/// Every field of `object` in `keys`, and no other (the version's reference lists them all).
+fn assert_fields(object: &Value, keys: &[&str]) {
+    let mut got: Vec<&str> = object
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    got.sort_unstable();
+    let mut want = keys.to_vec();
+    want.sort_unstable();
+    assert_eq!(got, want);
+}
+
+/// The PaymentIntent fields of 2026-10-28.endive that are always present (stripe-node
+/// 23.1.0's `PaymentIntent` less its optional `hooks`, `payment_details`,
+/// `presentment_details`), plus `amount_details`.
+const PI_FIELDS: &[&str] = &[
+    "id",
+    "object",
+    "allowed_payment_method_types",
+    "amount",
+    "amount_capturable",
+    "amount_details",
+    "amount_received",
+    "application",
+    "application_fee_amount",
+    "automatic_payment_methods",
+    "canceled_at",
+    "cancellation_reason",
+    "capture_method",
+    "client_secret",
+    "confirmation_method",
+    "created",
+    "currency",
+    "customer",
+    "customer_account",
+    "description",
+    "excluded_payment_method_types",
+    "last_payment_error",
+    "latest_charge",
+    "livemode",
+    "managed_payments",
+    "metadata",
+    "next_action",
+    "on_behalf_of",
+    "payment_method",
+    "payment_method_configuration_details",
+    "payment_method_options",
+    "payment_method_types",
+    "payment_record",
+    "processing",
+    "receipt_email",
+    "review",
+    "setup_future_usage",
+    "shipping",
+    "source",
+    "statement_descriptor",
+    "statement_descriptor_suffix",
+    "status",
+    "transfer_data",
+    "transfer_group",
+];
+
+/// The Charge fields of 2026-10-28.endive returned by default (stripe-node 23.1.0's
+/// `Charge` less the optional `authorization_code`, `level3`, `presentment_details`,
+/// `radar_options`, `transfer` and the includable `refunds`).
+const CHARGE_FIELDS: &[&str] = &[
+    "id",
+    "object",
+    "amount",
+    "amount_captured",
+    "amount_refunded",
+    "application",
+    "application_fee",
+    "application_fee_amount",
+    "balance_transaction",
+    "billing_details",
+    "calculated_statement_descriptor",
+    "captured",
+    "created",
+    "currency",
+    "customer",
+    "description",
+    "disputed",
+    "failure_balance_transaction",
+    "failure_code",
+    "failure_message",
+    "fraud_details",
+    "livemode",
+    "metadata",
+    "on_behalf_of",
+    "outcome",
+    "paid",
+    "payment_intent",
+    "payment_method",
+    "payment_method_details",
+    "receipt_email",
+    "receipt_number",
+    "receipt_url",
+    "refunded",
+    "review",
+    "shipping",
+    "source",
+    "source_transfer",
+    "statement_descriptor",
+    "statement_descriptor_suffix",
+    "status",
+    "transfer_data",
+    "transfer_group",
+];
+
+fn lookup(net: &Net, chain: &str, code: &str, number: &str) -> (u16, Value) {
+    net.terminal(
+        0,
+        "GET",
+        &format!(
+            "/terminal/v1/lookup?chain={chain}&payment_code={code}&confirmation_number={number}"
+        ),
+        &Value::Null,
+    )
+}
+
+#[test]
+fn a_payment_intent_is_updated_as_stripe_allows_and_a_replaced_voucher_is_not_payable() {
+    let dir = tempdir();
+    let net = Net::start(&dir.path().join("net.db"), &[]);
+    let (s, pi) = net.post(
+        "/v1/payment_intents",
+        &[
+            ("amount", "1200"),
+            ("currency", "jpy"),
+            ("customer", "cus_Kept"),
+            ("receipt_email", "r@example.jp"),
+            ("statement_descriptor", "KONBINI SHOP"),
+            ("metadata[a]", "1"),
+        ],
+    );
+    assert_eq!(s, 200, "{pi}");
+    assert_fields(&pi, PI_FIELDS);
+    assert_eq!(
+        (
+            &pi["customer"],
+            &pi["receipt_email"],
+            &pi["statement_descriptor"]
+        ),
+        (
+            &json!("cus_Kept"),
+            &json!("r@example.jp"),
+            &json!("KONBINI SHOP")
+        )
+    );
+    let id = pi["id"].as_str().unwrap().to_owned();
+    let path = format!("/v1/payment_intents/{id}");
+
+    // Before confirmation: fields change, metadata merges, an empty value unsets.
+    let (s, v) = net.post(
+        &path,
+        &[
+            ("amount", "1500"),
+            ("description", "注文 42"),
+            ("metadata[b]", "2"),
+            ("metadata[a]", ""),
+            (
+                "payment_method_options[konbini][product_description]",
+                "お弁当",
+            ),
+        ],
+    );
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["amount"], 1500);
+    assert_eq!(v["description"], "注文 42");
+    assert_eq!(v["metadata"], json!({"b": "2"}));
+    assert_eq!(v["status"], "requires_payment_method");
+    assert_eq!(
+        v["payment_method_options"]["konbini"]["product_description"],
+        "お弁当"
+    );
+    let (s, e) = net.post(&path, &[("amount", "100")]);
+    assert_eq!((s, &e["error"]["code"]), (400, &json!("amount_too_small")));
+    let (s, e) = net.post(&path, &[("payment_method_types[]", "konbini")]);
+    assert_eq!((s, &e["error"]["code"]), (400, &json!("parameter_unknown")));
+
+    // In requires_action: a new voucher; the old codes and barcode are no longer payable.
+    let (s, old) = net.post(
+        &format!("{path}/confirm"),
+        &[
+            ("payment_method_data[billing_details][name]", "山田 太郎"),
+            (
+                "payment_method_data[billing_details][email]",
+                "taro@example.jp",
+            ),
+        ],
+    );
+    assert_eq!(s, 200, "{old}");
+    let (old_code, number) = codes(&old, "lawson");
+    assert_eq!(lookup(&net, "lawson", &old_code, &number).0, 200);
+    let (s, new) = net.post(&path, &[("amount", "1800")]);
+    assert_eq!(s, 200, "{new}");
+    assert_eq!(new["status"], "requires_action");
+    assert_eq!(new["amount"], 1800);
+    let (new_code, new_number) = codes(&new, "lawson");
+    assert_ne!(new_code, old_code);
+    assert_eq!(new_number, number, "the customer's number stays");
+    assert_ne!(barcode_of(&new), barcode_of(&old));
+    let (s, e) = lookup(&net, "lawson", &old_code, &number);
+    assert_eq!(
+        (s, &e["error"]["code"]),
+        (409, &json!("not_payable")),
+        "{e}"
+    );
+    let (s, ok) = lookup(&net, "lawson", &new_code, &number);
+    assert_eq!((s, &ok["amount"]), (200, &json!(1800)), "{ok}");
+    let (_, events) = net.get("/v1/events?type=payment_intent.requires_action");
+    let vouchers: Vec<&Value> = events["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["data"]["object"]["id"] == json!(id))
+        .collect();
+    assert_eq!(vouchers.len(), 2, "one event per voucher");
+    assert_eq!(vouchers[0]["data"]["object"]["amount"], 1800);
+    assert_eq!(vouchers[0]["api_version"], "2026-10-28.endive");
+    // Only metadata: the voucher stays.
+    let (_, same) = net.post(&path, &[("metadata[c]", "3")]);
+    assert_eq!(codes(&same, "lawson").0, new_code);
+
+    // A barcode of a replaced voucher, at the same amount, is a conflict; the live one pays.
+    let (s, newer) = net.post(
+        &path,
+        &[("payment_method_options[konbini][expires_after_days]", "5")],
+    );
+    assert_eq!(s, 200, "{newer}");
+    assert_ne!(barcode_of(&newer), barcode_of(&new));
+    let now = net.now();
+    let r = confirm(
+        &net,
+        0,
+        vec![slip(
+            "s-old",
+            "lawson",
+            1800,
+            now,
+            json!({"barcode": barcode_of(&new)}),
+        )],
+    );
+    assert_eq!(r[0]["status"], "conflict", "{r:?}");
+    let r = confirm(
+        &net,
+        0,
+        vec![slip(
+            "s-new",
+            "lawson",
+            1800,
+            now,
+            json!({"barcode": barcode_of(&newer)}),
+        )],
+    );
+    assert_eq!(r[0]["status"], "accepted", "{r:?}");
+
+    // Succeeded: the charge carries every field; money-shaping updates are refused as
+    // Stripe refuses them, annotations are not.
+    let (_, paid) = net.get(&format!("{path}?expand[]=latest_charge"));
+    assert_eq!(paid["status"], "succeeded");
+    let charge = &paid["latest_charge"];
+    assert_fields(charge, CHARGE_FIELDS);
+    assert_eq!(charge["receipt_email"], "r@example.jp");
+    assert_eq!(charge["calculated_statement_descriptor"], "KONBINI SHOP");
+    assert_eq!(charge["customer"], "cus_Kept");
+    assert_eq!(charge["billing_details"]["tax_id"], Value::Null);
+    assert_eq!(charge["outcome"]["risk_level"], "not_assessed");
+    let (s, e) = net.post(&path, &[("amount", "2000")]);
+    assert_eq!(s, 400, "{e}");
+    assert_eq!(e["error"]["type"], "invalid_request_error");
+    assert_eq!(e["error"]["code"], "payment_intent_unexpected_state");
+    assert_eq!(e["error"]["param"], "amount");
+    assert_eq!(
+        e["error"]["message"],
+        "This PaymentIntent's amount could not be updated because it has a status of succeeded. You may only update the amount of a PaymentIntent with one of the following statuses: requires_payment_method, requires_confirmation, requires_action."
+    );
+    assert_eq!(e["error"]["payment_intent"]["id"], json!(id));
+    let (s, e) = net.post(
+        &path,
+        &[("payment_method_options[konbini][expires_after_days]", "5")],
+    );
+    assert_eq!(
+        (s, &e["error"]["param"]),
+        (400, &json!("payment_method_options"))
+    );
+    let (s, v) = net.post(&path, &[("metadata[shipped]", "yes"), ("description", "")]);
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["metadata"]["shipped"], "yes");
+    assert_eq!(v["description"], Value::Null);
+    let (s, v) = net.post(&path, &[("metadata", "")]);
+    assert_eq!((s, &v["metadata"]), (200, &json!({})), "{v}");
+}
+
+/// Run a script of tests/node against a fresh network; it prints `ok: <name>`.
+fn run_node(script: &str, ok: &str) {
+    let node_dir = crate::common::node_packages();
+    let dir = tempdir();
+    let net = Net::start(&dir.path().join("net.db"), &[]);
+    let out = std::process::Command::new("node")
+        .arg(node_dir.join(script))
+        .env("NETWORK_URL", &net.url)
+        .env("STRIPE_KEY", KEY)
+        .output()
+        .expect("node");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{script} failed:\n{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains(ok), "{text}");
+}
+
+#[test]
+fn stripe_node_auto_pages_lists_backward_and_forward_without_dropping_objects() {
+    run_node("lists.mjs", "ok: lists");
+}
+
+#[test]
+fn lists_filter_by_customer_created_and_event_types() {
+    let dir = tempdir();
+    let net = Net::start(&dir.path().join("net.db"), &[]);
+    let mut ids = Vec::new();
+    let mut times = Vec::new();
+    for i in 0..4 {
+        times.push(net.now());
+        let customer = if i % 2 == 0 { "cus_even" } else { "cus_odd" };
+        let (s, pi) = net.post(
+            "/v1/payment_intents",
+            &[
+                ("amount", "1200"),
+                ("currency", "jpy"),
+                ("customer", customer),
+            ],
+        );
+        assert_eq!(s, 200, "{pi}");
+        ids.push(pi["id"].as_str().unwrap().to_owned());
+        net.advance(100);
+    }
+    let listed = |query: &str| -> Vec<String> {
+        let (s, v) = net.get(&format!("/v1/payment_intents?{query}"));
+        assert_eq!(s, 200, "{v}");
+        v["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(listed("customer=cus_odd"), [ids[3].clone(), ids[1].clone()]);
+    assert_eq!(
+        listed(&format!(
+            "created[gte]={}&created[lt]={}",
+            times[1], times[3]
+        )),
+        [ids[2].clone(), ids[1].clone()]
+    );
+    assert_eq!(
+        listed(&format!("created[gt]={}&customer=cus_even", times[0])),
+        [ids[2].clone()]
+    );
+    assert_eq!(listed(&format!("created={}", times[2])), [ids[2].clone()]);
+    let (s, e) = net.get("/v1/payment_intents?ending_before=pi_nope");
+    assert_eq!((s, &e["error"]["param"]), (404, &json!("ending_before")));
+    let (s, e) = net.get(&format!(
+        "/v1/payment_intents?ending_before={}&starting_after={}",
+        ids[0], ids[1]
+    ));
+    assert_eq!(s, 400, "{e}");
+    let (s, e) = net.get("/v1/payment_intents?created[gte]=soon");
+    assert_eq!((s, &e["error"]["param"]), (400, &json!("created[gte]")));
+
+    // Events: types[], a group with *, created.
+    for id in &ids[..2] {
+        let (s, v) = net.post(&format!("/v1/payment_intents/{id}/cancel"), &[]);
+        assert_eq!(s, 200, "{v}");
+    }
+    net.pay(1500, &[]);
+    let types = |query: &str| -> Vec<String> {
+        let (s, v) = net.get(&format!("/v1/events?{query}"));
+        assert_eq!(s, 200, "{v}");
+        v["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["type"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(
+        types("types[]=payment_intent.canceled&types[]=payment_intent.requires_action"),
+        [
+            "payment_intent.requires_action",
+            "payment_intent.canceled",
+            "payment_intent.canceled"
+        ]
+    );
+    assert_eq!(types("type=payment_intent.*").len(), 3);
+    assert_eq!(types("type=charge.*").len(), 0);
+    let now = net.now();
+    assert_eq!(types(&format!("created[gte]={now}")).len(), 3);
+    assert_eq!(types(&format!("created[lt]={now}")).len(), 0);
+    let (s, e) = net.get("/v1/events?type=x&types[]=y");
+    assert_eq!(s, 400, "{e}");
+}
+
+#[test]
+fn expand_fills_what_the_version_lets_expand_and_refuses_the_rest_as_stripe_does() {
+    let dir = tempdir();
+    let net = Net::start(&dir.path().join("net.db"), &[]);
+    let bare = net.post(
+        "/v1/payment_intents",
+        &[("amount", "1200"), ("currency", "jpy")],
+    );
+    let pi = net.pay(1300, &[("customer", "cus_X")]);
+    let id = pi["id"].as_str().unwrap();
+    let (code, number) = codes(&pi, "lawson");
+    let r = confirm(
+        &net,
+        0,
+        vec![slip(
+            "s1",
+            "lawson",
+            1300,
+            net.now(),
+            json!({"payment_code": code, "confirmation_number": number}),
+        )],
+    );
+    assert_eq!(r[0]["status"], "accepted", "{r:?}");
+    let (s, v) = net.get(&format!(
+        "/v1/payment_intents/{id}?expand[]=payment_method&expand[]=customer&expand[]=latest_charge.balance_transaction&expand[]=review"
+    ));
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["payment_method"]["object"], "payment_method");
+    assert_eq!(v["payment_method"]["type"], "konbini");
+    assert_eq!(v["payment_method"]["billing_details"]["name"], "山田 太郎");
+    assert_eq!(v["review"], Value::Null);
+    assert_eq!(v["latest_charge"]["object"], "charge");
+    assert_eq!(
+        v["latest_charge"]["balance_transaction"]["object"],
+        "balance_transaction"
+    );
+    assert_eq!(
+        v["latest_charge"]["balance_transaction"]["balance_type"],
+        "payments"
+    );
+    // Not expanded unless asked.
+    let (_, plain) = net.get(&format!("/v1/payment_intents/{id}"));
+    assert!(plain["latest_charge"].is_string() && plain["payment_method"].is_string());
+    // Null stays null.
+    let bare_id = bare.1["id"].as_str().unwrap();
+    let (_, b) = net.get(&format!(
+        "/v1/payment_intents/{bare_id}?expand[]=customer&expand[]=latest_charge&expand[]=payment_method"
+    ));
+    assert_eq!(
+        (&b["customer"], &b["latest_charge"], &b["payment_method"]),
+        (&Value::Null, &Value::Null, &Value::Null)
+    );
+    // A charge: its refunds only when expanded, its payment intent.
+    let charge_id = v["latest_charge"]["id"].as_str().unwrap();
+    let (_, c) = net.get(&format!("/v1/charges/{charge_id}"));
+    assert!(c.get("refunds").is_none(), "{c}");
+    let (_, c) = net.get(&format!(
+        "/v1/charges/{charge_id}?expand[]=refunds&expand[]=payment_intent"
+    ));
+    assert_eq!(c["refunds"]["object"], "list");
+    assert_eq!(c["payment_intent"]["id"], json!(id));
+
+    // Lists: data.*.
+    let (s, l) = net.get("/v1/payment_intents?expand[]=data.latest_charge");
+    assert_eq!(s, 200, "{l}");
+    assert_eq!(l["data"][0]["latest_charge"]["object"], "charge");
+    assert_eq!(l["data"][1]["latest_charge"], Value::Null);
+
+    // Refused as Stripe refuses them: no code, no param, before the object is looked up.
+    for (path, query, message) in [
+        (
+            "/v1/payment_intents/pi_missing",
+            "expand[]=latest_charge.bogus.x",
+            "This property cannot be expanded (latest_charge.bogus).",
+        ),
+        (
+            "/v1/payment_intents",
+            "expand[]=latest_charge",
+            "This property cannot be expanded (latest_charge). You may want to try expanding 'data.latest_charge' instead.",
+        ),
+        (
+            "/v1/charges/ch_missing",
+            "expand[]=amount",
+            "This property cannot be expanded (amount).",
+        ),
+    ] {
+        let (s, e) = net.get(&format!("{path}?{query}"));
+        assert_eq!(s, 400, "{e}");
+        assert_eq!(
+            e,
+            json!({"error": {"type": "invalid_request_error", "message": message}})
+        );
+    }
+    let (s, _) = net.post(
+        "/v1/payment_intents",
+        &[
+            ("amount", "1200"),
+            ("currency", "jpy"),
+            ("expand[]", "nope"),
+        ],
+    );
+    assert_eq!(s, 400);
+    let (_, all) = net.get("/v1/payment_intents?limit=100");
+    assert_eq!(
+        all["data"].as_array().unwrap().len(),
+        2,
+        "the refused create made nothing"
+    );
+}
+
+#[test]
+fn payment_intents_are_searched_with_stripes_query_language() {
+    let dir = tempdir();
+    let net = Net::start(&dir.path().join("net.db"), &[]);
+    let mut ids = Vec::new();
+    for (amount, order) in [("1200", "a"), ("1300", "b"), ("1400", "a")] {
+        let (s, pi) = net.post(
+            "/v1/payment_intents",
+            &[
+                ("amount", amount),
+                ("currency", "jpy"),
+                ("metadata[order]", order),
+            ],
+        );
+        assert_eq!(s, 200, "{pi}");
+        ids.push(pi["id"].as_str().unwrap().to_owned());
+    }
+    let q = |query: &str, extra: &str| {
+        let query: String = form_urlencoded::byte_serialize(query.as_bytes()).collect();
+        net.get(&format!("/v1/payment_intents/search?query={query}{extra}"))
+    };
+    let (s, v) = q("metadata['order']:'a' AND amount>1200", "");
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["object"], "search_result");
+    assert_eq!(v["url"], "/v1/payment_intents/search");
+    assert_eq!(v["has_more"], false);
+    assert_eq!(v["next_page"], Value::Null);
+    assert_eq!(v["data"].as_array().unwrap().len(), 1);
+    assert_eq!(v["data"][0]["id"], json!(ids[2]));
+    let (_, p1) = q("amount>0", "&limit=2");
+    assert_eq!(p1["has_more"], true);
+    let next = p1["next_page"].as_str().unwrap().to_owned();
+    let (_, p2) = q("amount>0", &format!("&limit=2&page={next}"));
+    assert_eq!(p2["data"][0]["id"], json!(ids[0]));
+    assert_eq!(p2["has_more"], false);
+    // A page token of another query, a bad query, no query.
+    let (s, e) = q("amount>1", &format!("&page={next}"));
+    assert_eq!((s, &e["error"]["param"]), (400, &json!("page")));
+    let (s, e) = q("status:'a' AND amount>1 OR amount<5", "");
+    assert_eq!(s, 400, "{e}");
+    assert_eq!(e["error"]["type"], "invalid_request_error");
+    assert_eq!(e["error"]["param"], "query");
+    assert_eq!(
+        e["error"]["message"],
+        "AND and OR cannot be combined in one query."
+    );
+    let (s, e) = net.get("/v1/payment_intents/search");
+    assert_eq!((s, &e["error"]["code"]), (400, &json!("parameter_missing")));
+}
+
+#[test]
+fn the_official_stripe_python_library_works_unmodified() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = std::process::Command::new("bash")
+        .arg(root.join("tests/python/stripe-venv.sh"))
+        .output()
+        .expect("bash runs");
+    assert!(
+        out.status.success(),
+        "stripe-python could not be installed from PyPI: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let python = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    let dir = tempdir();
+    let net = Net::start(&dir.path().join("net.db"), &[]);
+    let out = std::process::Command::new(python)
+        .arg(root.join("tests/python/payment_intents.py"))
+        .env("NETWORK_URL", &net.url)
+        .env("STRIPE_KEY", KEY)
+        .output()
+        .expect("python");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "stripe-python run failed:\n{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("ok: python"), "{text}");
+}

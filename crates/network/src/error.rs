@@ -25,6 +25,9 @@ pub struct ApiError {
     pub param: Option<String>,
     /// Raised while executing (saved under an idempotency key), not while validating.
     pub executing: bool,
+    /// The PaymentIntent the error is about, as Stripe adds it to a
+    /// `payment_intent_unexpected_state` on update.
+    pub payment_intent: Option<Box<Value>>,
 }
 
 impl ApiError {
@@ -37,6 +40,7 @@ impl ApiError {
             message: message.into(),
             param: (!param.is_empty()).then(|| param.to_owned()),
             executing: false,
+            payment_intent: None,
         }
     }
 
@@ -67,6 +71,7 @@ impl ApiError {
             message: format!("No such {kind}: '{id}'"),
             param: (!param.is_empty()).then(|| param.to_owned()),
             executing: false,
+            payment_intent: None,
         }
     }
 
@@ -79,6 +84,7 @@ impl ApiError {
             message: message.into(),
             param: None,
             executing: false,
+            payment_intent: None,
         }
     }
 
@@ -91,6 +97,7 @@ impl ApiError {
             message: message.into(),
             param: None,
             executing: true,
+            payment_intent: None,
         }
     }
 
@@ -114,6 +121,9 @@ impl ApiError {
         }
         if let Some(param) = &self.param {
             err["param"] = json!(param);
+        }
+        if let Some(pi) = &self.payment_intent {
+            err["payment_intent"] = (**pi).clone();
         }
         json!({ "error": err })
     }

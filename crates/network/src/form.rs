@@ -253,6 +253,24 @@ impl Form {
         Ok(out)
     }
 
+    /// Stripe's metadata update of an object's `metadata`: keys sent are set, a key sent
+    /// empty (`metadata[k]=`) is removed, `metadata=` removes them all; Stripe's limits on
+    /// what is sent, then on the object's keys once merged.
+    pub fn merge_metadata(&self, metadata: &mut BTreeMap<String, String>) -> Result<(), ApiError> {
+        self.metadata()?;
+        if self.get("metadata").is_some_and(str::is_empty) {
+            metadata.clear();
+        }
+        for (k, v) in self.map("metadata") {
+            if v.is_empty() {
+                metadata.remove(k);
+            } else {
+                metadata.insert(k.to_owned(), v.to_owned());
+            }
+        }
+        check_metadata_keys(metadata.len())
+    }
+
     /// A fingerprint of the parameters as sent, for idempotency checks: the pairs ordered by
     /// key, so distinct parameters may come in any order, while a key sent more than once
     /// keeps the order of its values (`amount=1200&amount=999999` is another request than
@@ -377,6 +395,38 @@ mod tests {
             f("amount=999999&amount=1200")
         );
         assert_ne!(f("amount=1200"), f("amount=1200&amount=999999"));
+    }
+
+    #[test]
+    fn metadata_updates_merge_unset_and_clear() {
+        let mut m = BTreeMap::from([
+            ("a".to_owned(), "1".to_owned()),
+            ("b".to_owned(), "2".to_owned()),
+        ]);
+        Form::parse(b"metadata[a]=&metadata[c]=3")
+            .unwrap()
+            .merge_metadata(&mut m)
+            .unwrap();
+        assert_eq!(
+            m,
+            BTreeMap::from([
+                ("b".to_owned(), "2".to_owned()),
+                ("c".to_owned(), "3".to_owned())
+            ])
+        );
+        Form::parse(b"metadata=")
+            .unwrap()
+            .merge_metadata(&mut m)
+            .unwrap();
+        assert!(m.is_empty());
+        let mut full: BTreeMap<String, String> =
+            (0..50).map(|i| (format!("k{i}"), "v".to_owned())).collect();
+        assert!(
+            Form::parse(b"metadata[one_more]=v")
+                .unwrap()
+                .merge_metadata(&mut full)
+                .is_err()
+        );
     }
 
     #[test]

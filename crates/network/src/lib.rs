@@ -17,6 +17,7 @@
 //! could have seen is durable. Confirmation batches are grouped writes: the storage may
 //! commit several terminals' batches together (the SQLite backend does, with one fsync).
 //! The network never depends on the register, its journal or its UI.
+#![recursion_limit = "256"]
 
 pub mod business_days;
 pub mod clock;
@@ -26,6 +27,7 @@ mod http;
 pub mod ids;
 pub mod objects;
 pub mod payments;
+pub mod search;
 pub mod storage;
 pub mod terminal;
 pub mod voucher;

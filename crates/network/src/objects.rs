@@ -14,7 +14,10 @@ use serde_json::{Value, json};
 use konbini_domain::Chain;
 
 /// The API version stamped on events and endpoints.
-pub const API_VERSION: &str = "2024-06-20";
+/// The API version the objects take the shape of, stamped on events and endpoints: the one
+/// the official libraries pin (stripe-node 23.1.0 and stripe-python 16.1.0 both send
+/// `Stripe-Version: 2026-10-28.endive`).
+pub const API_VERSION: &str = "2026-10-28.endive";
 
 /// A PaymentIntent's status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -115,6 +118,12 @@ pub struct PaymentIntent {
     pub metadata: BTreeMap<String, String>,
     /// Where a receipt would be emailed.
     pub receipt_email: Option<String>,
+    /// The customer (`cus_...`), kept as the merchant gave it.
+    #[serde(default)]
+    pub customer: Option<String>,
+    /// What the customer's statement shows (at most 22 characters).
+    #[serde(default)]
+    pub statement_descriptor: Option<String>,
     /// `pi_..._secret_...`.
     pub client_secret: String,
     /// `payment_method_types`.
@@ -191,6 +200,7 @@ impl PaymentIntent {
             "amount": self.amount,
             "amount_capturable": 0,
             "amount_details": {"tip": {}},
+            "allowed_payment_method_types": null,
             "amount_received": self.amount_received,
             "application": null,
             "application_fee_amount": null,
@@ -202,12 +212,14 @@ impl PaymentIntent {
             "confirmation_method": "automatic",
             "created": self.created,
             "currency": self.currency,
-            "customer": null,
+            "customer": self.customer,
+            "customer_account": null,
             "description": self.description,
-            "invoice": null,
+            "excluded_payment_method_types": null,
             "last_payment_error": self.last_payment_error,
             "latest_charge": self.latest_charge,
             "livemode": false,
+            "managed_payments": null,
             "metadata": self.metadata,
             "next_action": next_action,
             "on_behalf_of": null,
@@ -222,13 +234,14 @@ impl PaymentIntent {
                 }
             },
             "payment_method_types": self.payment_method_types,
+            "payment_record": null,
             "processing": null,
             "receipt_email": self.receipt_email,
             "review": null,
             "setup_future_usage": null,
             "shipping": null,
             "source": null,
-            "statement_descriptor": null,
+            "statement_descriptor": self.statement_descriptor,
             "statement_descriptor_suffix": null,
             "status": self.status.as_str(),
             "transfer_data": null,
@@ -262,16 +275,32 @@ pub struct Charge {
     pub payment_method: Option<String>,
     /// `txn_...`.
     pub balance_transaction: String,
+    /// The PaymentIntent's description when paid.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// The PaymentIntent's customer when paid.
+    #[serde(default)]
+    pub customer: Option<String>,
+    /// The PaymentIntent's receipt email when paid.
+    #[serde(default)]
+    pub receipt_email: Option<String>,
+    /// The PaymentIntent's statement descriptor when paid.
+    #[serde(default)]
+    pub statement_descriptor: Option<String>,
+    /// The PaymentIntent's metadata when paid.
+    #[serde(default)]
+    pub metadata: BTreeMap<String, String>,
     /// When the funds become available, Unix seconds.
     pub available_on: i64,
 }
 
 impl Charge {
-    /// The Stripe JSON.
+    /// The Stripe JSON: every field of the version's Charge, null where it does not apply
+    /// to a konbini payment (`refunds` only when expanded).
     pub fn render(&self) -> Value {
         let billing = self.billing.as_ref().map_or_else(
-            || json!({"address": null, "email": null, "name": null, "phone": null}),
-            |b| json!({"address": null, "email": b.email, "name": b.name, "phone": b.phone}),
+            || json!({"address": null, "email": null, "name": null, "phone": null, "tax_id": null}),
+            |b| json!({"address": null, "email": b.email, "name": b.name, "phone": b.phone, "tax_id": null}),
         );
         json!({
             "id": self.id,
@@ -279,19 +308,35 @@ impl Charge {
             "amount": self.amount,
             "amount_captured": self.amount,
             "amount_refunded": self.amount_refunded,
+            "application": null,
+            "application_fee": null,
+            "application_fee_amount": null,
             "balance_transaction": self.balance_transaction,
             "billing_details": billing,
+            "calculated_statement_descriptor": self.statement_descriptor,
             "captured": true,
             "created": self.created,
             "currency": "jpy",
-            "customer": null,
-            "description": null,
+            "customer": self.customer,
+            "description": self.description,
             "disputed": false,
+            "failure_balance_transaction": null,
             "failure_code": null,
             "failure_message": null,
+            "fraud_details": {},
             "livemode": false,
-            "metadata": {},
-            "outcome": {"network_status": "approved_by_network", "type": "authorized"},
+            "metadata": self.metadata,
+            "on_behalf_of": null,
+            "outcome": {
+                "advice_code": null,
+                "network_advice_code": null,
+                "network_decline_code": null,
+                "network_status": "approved_by_network",
+                "reason": null,
+                "risk_level": "not_assessed",
+                "seller_message": "Payment complete.",
+                "type": "authorized",
+            },
             "paid": true,
             "payment_intent": self.payment_intent,
             "payment_method": self.payment_method,
@@ -299,8 +344,19 @@ impl Charge {
                 "type": "konbini",
                 "konbini": {"store": {"chain": self.chain.map(Chain::as_str)}},
             },
+            "receipt_email": self.receipt_email,
+            "receipt_number": null,
+            "receipt_url": null,
             "refunded": self.amount_refunded >= self.amount,
+            "review": null,
+            "shipping": null,
+            "source": null,
+            "source_transfer": null,
+            "statement_descriptor": self.statement_descriptor,
+            "statement_descriptor_suffix": null,
             "status": "succeeded",
+            "transfer_data": null,
+            "transfer_group": null,
         })
     }
 
@@ -311,6 +367,7 @@ impl Charge {
             "object": "balance_transaction",
             "amount": self.amount,
             "available_on": self.available_on,
+            "balance_type": "payments",
             "created": self.created,
             "currency": "jpy",
             "description": null,
@@ -542,6 +599,8 @@ impl Snapshot<'_> {
 /// A stored event: its snapshot is rendered into Stripe's shape when read.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EventRow {
+    /// The event's number: its order.
+    pub seq: i64,
     /// `evt_...`.
     pub id: String,
     /// `payment_intent.succeeded`, ...

@@ -66,6 +66,7 @@ pub const CREATE_ONLY_PARAMS: &[&str] = &[
     "amount",
     "currency",
     "confirm",
+    "customer",
     "description",
     "metadata[*]",
     "payment_method_types[]",
@@ -230,6 +231,59 @@ fn check_payment_method_type(form: &Form) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// Konbini takes only yen.
+fn check_currency(currency: &str) -> Result<(), ApiError> {
+    if currency != "jpy" {
+        return Err(invalid(
+            "currency",
+            format!(
+                "The currency provided ({currency}) is invalid. Payments with konbini support the following currencies: jpy."
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Konbini's amount limits.
+fn check_amount(amount: i64) -> Result<(), ApiError> {
+    if amount < MIN_AMOUNT_YEN {
+        return Err(ApiError::invalid(
+            "amount_too_small",
+            "amount",
+            format!("Amount must be at least ¥{MIN_AMOUNT_YEN} jpy for konbini payments."),
+        ));
+    }
+    if amount > MAX_AMOUNT_YEN {
+        return Err(ApiError::invalid(
+            "amount_too_large",
+            "amount",
+            format!("Amount must be no more than ¥{MAX_AMOUNT_YEN} jpy for konbini payments."),
+        ));
+    }
+    Ok(())
+}
+
+/// Stripe's limit on a statement descriptor's length.
+const STATEMENT_DESCRIPTOR_MAX_CHARS: usize = 22;
+
+/// `statement_descriptor`, if sent: at most 22 characters.
+fn statement_descriptor(form: &Form) -> Result<Option<String>, ApiError> {
+    let Some(d) = form.string("statement_descriptor") else {
+        return Ok(None);
+    };
+    if d.chars().count() > STATEMENT_DESCRIPTOR_MAX_CHARS {
+        return Err(ApiError::invalid(
+            "parameter_invalid_string",
+            "statement_descriptor",
+            format!(
+                "The statement descriptor must be at most {STATEMENT_DESCRIPTOR_MAX_CHARS} characters (got {}).",
+                d.chars().count()
+            ),
+        ));
+    }
+    Ok(Some(d.to_owned()))
+}
+
 /// `POST /v1/payment_intents`.
 pub fn create(
     tx: &dyn Tx,
@@ -245,28 +299,8 @@ pub fn create(
         .string("currency")
         .ok_or_else(|| ApiError::missing("currency"))?
         .to_ascii_lowercase();
-    if currency != "jpy" {
-        return Err(invalid(
-            "currency",
-            format!(
-                "The currency provided ({currency}) is invalid. Payments with konbini support the following currencies: jpy."
-            ),
-        ));
-    }
-    if amount < MIN_AMOUNT_YEN {
-        return Err(ApiError::invalid(
-            "amount_too_small",
-            "amount",
-            format!("Amount must be at least ¥{MIN_AMOUNT_YEN} jpy for konbini payments."),
-        ));
-    }
-    if amount > MAX_AMOUNT_YEN {
-        return Err(ApiError::invalid(
-            "amount_too_large",
-            "amount",
-            format!("Amount must be no more than ¥{MAX_AMOUNT_YEN} jpy for konbini payments."),
-        ));
-    }
+    check_currency(&currency)?;
+    check_amount(amount)?;
     let types = form.array("payment_method_types");
     if let Some(t) = types.iter().find(|t| **t != "konbini") {
         return Err(invalid(
@@ -293,6 +327,8 @@ pub fn create(
         description: form.string("description").map(str::to_owned),
         metadata: form.metadata()?,
         receipt_email: form.string("receipt_email").map(str::to_owned),
+        customer: form.string("customer").map(str::to_owned),
+        statement_descriptor: statement_descriptor(form)?,
         payment_method_types: vec!["konbini".to_owned()],
         billing,
         payment_method: None,
@@ -334,6 +370,116 @@ pub fn confirm(
     form.check_known(CONFIRM_PARAMS)?;
     check_payment_method_type(form)?;
     let wake = confirm_pi(tx, settings, pi, form, now)?;
+    claim_codes(tx, pi)?;
+    tx.update_pi(pi)?;
+    emit_pi(tx, pi, "payment_intent.requires_action", now)?;
+    Ok(wake)
+}
+
+/// The parameters of `POST /v1/payment_intents/{id}`.
+pub const UPDATE_PARAMS: &[&str] = &[
+    "amount",
+    "currency",
+    "customer",
+    "description",
+    "expand[]",
+    "metadata",
+    "metadata[*]",
+    "payment_method_options[konbini][confirmation_number]",
+    "payment_method_options[konbini][expires_after_days]",
+    "payment_method_options[konbini][expires_at]",
+    "payment_method_options[konbini][product_description]",
+    "payment_method_options[konbini][setup_future_usage]",
+    "receipt_email",
+    "statement_descriptor",
+];
+
+/// What an update may change only while the payment is not finished, each as Stripe names
+/// it in `param` (a konbini option by its top-level `payment_method_options`).
+const UPDATABLE_UNTIL_FINISHED: &[&str] = &[
+    "amount",
+    "currency",
+    "customer",
+    "payment_method_options",
+    "statement_descriptor",
+];
+
+/// The statuses in which a payment's money-shaping parameters may be updated.
+const UPDATABLE_STATUSES: &str = "requires_payment_method, requires_confirmation, requires_action";
+
+/// An optional string field's update: absent keeps it, empty unsets it.
+fn update_string(form: &Form, name: &str, field: &mut Option<String>) {
+    if let Some(v) = form.get(name) {
+        *field = (!v.is_empty()).then(|| v.to_owned());
+    }
+}
+
+/// `POST /v1/payment_intents/{id}`: change what is sent, keep the rest. `metadata`,
+/// `description` and `receipt_email` may change in any status; the rest only while the
+/// payment is not finished, else Stripe's `payment_intent_unexpected_state` naming the
+/// parameter and carrying the payment. In `requires_action`, a change to the amount or to
+/// the konbini options reissues the voucher at once: new payment codes and bill barcode (the
+/// old ones are no longer payable), the same confirmation number unless a new one is given,
+/// and `payment_intent.requires_action` sent again with the new voucher. Returns whether the
+/// scheduler has new work.
+pub fn update(
+    tx: &dyn Tx,
+    settings: &Settings,
+    pi: &mut PaymentIntent,
+    form: &Form,
+    now: i64,
+    render: &dyn Fn(&PaymentIntent) -> Value,
+) -> Result<bool, ApiError> {
+    form.check_known(UPDATE_PARAMS)?;
+    let open = matches!(
+        pi.status,
+        PiStatus::RequiresPaymentMethod | PiStatus::RequiresConfirmation | PiStatus::RequiresAction
+    );
+    if !open && let Some(p) = UPDATABLE_UNTIL_FINISHED.iter().find(|p| form.has(p)) {
+        let status = pi.status.as_str();
+        return Err(ApiError {
+            payment_intent: Some(Box::new(render(pi))),
+            ..ApiError::invalid(
+                "payment_intent_unexpected_state",
+                p,
+                format!(
+                    "This PaymentIntent's {p} could not be updated because it has a status of {status}. You may only update the {p} of a PaymentIntent with one of the following statuses: {UPDATABLE_STATUSES}."
+                ),
+            )
+        });
+    }
+    let amount_before = pi.amount;
+    let konbini_before = pi.konbini.clone();
+    if let Some(amount) = form.int("amount")? {
+        check_amount(amount)?;
+        pi.amount = amount;
+    }
+    if let Some(c) = form.string("currency") {
+        check_currency(&c.to_ascii_lowercase())?;
+    }
+    form.merge_metadata(&mut pi.metadata)?;
+    update_string(form, "description", &mut pi.description);
+    update_string(form, "receipt_email", &mut pi.receipt_email);
+    update_string(form, "customer", &mut pi.customer);
+    if form.get("statement_descriptor").is_some() {
+        pi.statement_descriptor = statement_descriptor(form)?.filter(|d| !d.is_empty());
+    }
+    let mut konbini = pi.konbini.clone();
+    apply_konbini_options(form, &mut konbini, now)?;
+    pi.konbini = konbini;
+    let reissue = pi.status == PiStatus::RequiresAction
+        && (pi.amount != amount_before || pi.konbini != konbini_before);
+    if !reissue {
+        tx.update_pi(pi)?;
+        return Ok(false);
+    }
+    let old_number = pi.voucher.as_ref().map(|v| v.confirmation_number.clone());
+    let wake = confirm_pi(tx, settings, pi, &Form::default(), now)?;
+    if pi.konbini.confirmation_number.is_none()
+        && let (Some(v), Some(n)) = (pi.voucher.as_mut(), old_number)
+    {
+        v.confirmation_number = n;
+    }
     claim_codes(tx, pi)?;
     tx.update_pi(pi)?;
     emit_pi(tx, pi, "payment_intent.requires_action", now)?;
@@ -639,6 +785,11 @@ pub fn succeed(
         payment_method: pi.payment_method.clone(),
         balance_transaction: new_id("txn"),
         available_on: available_on(paid.at),
+        description: pi.description.clone(),
+        customer: pi.customer.clone(),
+        receipt_email: pi.receipt_email.clone(),
+        statement_descriptor: pi.statement_descriptor.clone(),
+        metadata: pi.metadata.clone(),
     };
     pi.status = PiStatus::Succeeded;
     pi.amount_received = pi.amount;
@@ -903,34 +1054,6 @@ pub fn fail_refund(
     tx.emit("refund.failed", now, Snapshot::Refund(refund))?;
     tx.emit("refund.updated", now, Snapshot::Refund(refund))?;
     Ok(())
-}
-
-/// The Stripe JSON of a payment with `expand[]` applied (`latest_charge`,
-/// `latest_charge.balance_transaction`).
-pub fn render_pi(
-    tx: &dyn Tx,
-    settings: &Settings,
-    pi: &PaymentIntent,
-    expand: &[&str],
-    now: i64,
-) -> Result<Value, ApiError> {
-    let mut v = pi.render(&settings.public_url);
-    let wants = |p: &str| {
-        expand
-            .iter()
-            .any(|e| *e == p || e.starts_with(&format!("{p}.")))
-    };
-    if wants("latest_charge")
-        && let Some(id) = &pi.latest_charge
-        && let Some(charge) = tx.charge(id)?
-    {
-        let mut c = charge.render();
-        if expand.contains(&"latest_charge.balance_transaction") {
-            c["balance_transaction"] = charge.render_balance_transaction(now);
-        }
-        v["latest_charge"] = c;
-    }
-    Ok(v)
 }
 
 #[cfg(test)]

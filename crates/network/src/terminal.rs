@@ -330,9 +330,9 @@ fn confirm_one(
         track_chain(tx, terminal, j, now, chain)?;
     }
     // Which payment, and may it be paid?
-    // A keyed-in code from a voucher the payment no longer has (it was confirmed again and
-    // given new codes) is not payable, as its look-up says.
-    let mut stale_code = false;
+    // A keyed-in code or a barcode from a voucher the payment no longer has (it was
+    // confirmed again or updated, and given new codes) is not payable, as its look-up says.
+    let stale_code;
     let (pi, barcode) = if let Some(read) = read {
         let code = match read {
             Ok(b) => b,
@@ -355,6 +355,12 @@ fn confirm_one(
         let Some(pi) = seq.map(|s| tx.pi_by_seq(s)).transpose()?.flatten() else {
             return Ok(rejected(&id, "unknown_payment"));
         };
+        // A barcode from a voucher the payment no longer has (reissued by an update or a
+        // second confirmation: its reissue digit, amount or deadline differ) is stale.
+        stale_code = pi
+            .voucher
+            .as_ref()
+            .is_some_and(|v| v.barcode != code.as_str());
         (pi, Some(code.as_str()))
     } else {
         let code = c.payment_code.as_deref().unwrap_or("");

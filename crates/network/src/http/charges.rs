@@ -7,6 +7,7 @@ use axum::extract::{Path, State};
 use axum::response::Response;
 use axum::routing::get;
 
+use super::expand::{self, Kind};
 use super::merchant::{self, MerchantRequest, Reply};
 use crate::Network;
 use crate::error::ApiError;
@@ -24,14 +25,17 @@ async fn charge(
 ) -> Response {
     merchant::run(net, req, move |tx, cx| {
         cx.form.check_known(&["expand[]"])?;
+        expand::check(&cx.expand, Kind::Charge, false)?;
         let c = tx
             .charge(&id)?
             .ok_or_else(|| ApiError::missing_resource("charge", &id, "id"))?;
-        let mut v = c.render();
-        if cx.expand.contains(&"balance_transaction") {
-            v["balance_transaction"] = c.render_balance_transaction(cx.now);
-        }
-        Ok(Reply::ok(v))
+        Ok(Reply::ok(expand::render_charge(
+            tx,
+            cx.net.settings(),
+            cx.now,
+            &c,
+            &cx.expand,
+        )?))
     })
     .await
 }

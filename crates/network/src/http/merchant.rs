@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 use crate::error::ApiError;
 use crate::form::Form;
 use crate::ids::random_alnum;
-use crate::storage::{StorageError, Tx};
+use crate::storage::{Created, Cursor, Page, StorageError, Tx};
 use crate::{MAX_MERCHANT_BODY_BYTES, Network};
 
 /// A merchant request whose key, body and `Idempotency-Key` header have been checked.
@@ -330,11 +330,66 @@ pub(super) async fn unknown_url(
 }
 
 /// A Stripe list object: at most `limit` of `items` (which may hold one more, to tell
-/// `has_more`).
+/// `has_more`), newest first.
 pub(super) fn list_json(url: &str, mut items: Vec<Value>, limit: usize) -> Value {
     let has_more = items.len() > limit;
     items.truncate(limit);
     json!({"object": "list", "url": url, "has_more": has_more, "data": items})
+}
+
+/// A Stripe list object of a page the storage answered (see `Tx`'s note on lists): a page
+/// before a cursor comes nearest first, so its extra object (the farthest, newest) is cut
+/// before it is turned newest first, as the libraries' backward auto-paging expects.
+pub(super) fn page_json(url: &str, mut items: Vec<Value>, page: Page) -> Value {
+    if let Cursor::Before(_) = page.cursor {
+        let has_more = items.len() > page.limit as usize;
+        items.truncate(page.limit as usize);
+        items.reverse();
+        return json!({"object": "list", "url": url, "has_more": has_more, "data": items});
+    }
+    list_json(url, items, page.limit as usize)
+}
+
+/// `limit`, `starting_after` and `ending_before` (not both), the cursors turned into
+/// numbers by `seq_of` (which names the parameter in its error).
+pub(super) fn page_of(
+    form: &Form,
+    seq_of: impl Fn(&str, &str) -> Result<i64, ApiError>,
+) -> Result<Page, ApiError> {
+    let limit = limit_of(form)?;
+    let cursor = match (form.string("starting_after"), form.string("ending_before")) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::invalid(
+                "parameter_invalid_string",
+                "ending_before",
+                "You may only specify one of these parameters: ending_before, starting_after.",
+            ));
+        }
+        (Some(id), None) => Cursor::After(seq_of(id, "starting_after")?),
+        (None, Some(id)) => Cursor::Before(seq_of(id, "ending_before")?),
+        (None, None) => Cursor::First,
+    };
+    Ok(Page { limit, cursor })
+}
+
+/// The parameters [`created_of`] reads.
+pub(super) const CREATED_PARAMS: &[&str] = &[
+    "created",
+    "created[gt]",
+    "created[gte]",
+    "created[lt]",
+    "created[lte]",
+];
+
+/// Stripe's `created` filter: `created=N` (exactly), or `created[gt|gte|lt|lte]=N`.
+pub(super) fn created_of(form: &Form) -> Result<Created, ApiError> {
+    let exact = form.int("created")?;
+    Ok(Created {
+        gt: form.int("created[gt]")?,
+        gte: form.int("created[gte]")?.or(exact),
+        lt: form.int("created[lt]")?,
+        lte: form.int("created[lte]")?.or(exact),
+    })
 }
 
 /// `limit`, 1 to 100, default 10.

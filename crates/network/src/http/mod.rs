@@ -6,6 +6,7 @@
 
 mod charges;
 mod events;
+mod expand;
 mod merchant;
 mod pages;
 mod payment_intents;

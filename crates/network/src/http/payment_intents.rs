@@ -1,4 +1,4 @@
-//! `/v1/payment_intents`: create, list, retrieve, confirm, cancel.
+//! `/v1/payment_intents`: create, list, retrieve, update, confirm, cancel.
 
 use std::sync::Arc;
 
@@ -7,7 +7,10 @@ use axum::extract::{Path, State};
 use axum::response::Response;
 use axum::routing::{get, post};
 
-use super::merchant::{self, Cx, MerchantRequest, Reply, limit_of, list_json};
+use super::expand::{self, Kind};
+use super::merchant::{
+    self, CREATED_PARAMS, Cx, MerchantRequest, Reply, created_of, page_json, page_of,
+};
 use crate::Network;
 use crate::error::ApiError;
 use crate::objects::PaymentIntent;
@@ -17,7 +20,8 @@ use crate::storage::Tx;
 pub(super) fn routes() -> Router<Arc<Network>> {
     Router::new()
         .route("/v1/payment_intents", post(create).get(list))
-        .route("/v1/payment_intents/{id}", get(retrieve))
+        .route("/v1/payment_intents/search", get(search))
+        .route("/v1/payment_intents/{id}", get(retrieve).post(update))
         .route("/v1/payment_intents/{id}/confirm", post(confirm))
         .route("/v1/payment_intents/{id}/cancel", post(cancel))
 }
@@ -30,11 +34,17 @@ fn find(tx: &dyn Tx, id: &str, param: &str) -> Result<PaymentIntent, ApiError> {
 
 /// The PaymentIntent as answered, with what `expand[]` asks for.
 fn render(tx: &dyn Tx, cx: &Cx<'_>, pi: &PaymentIntent) -> Result<serde_json::Value, ApiError> {
-    payments::render_pi(tx, cx.net.settings(), pi, &cx.expand, cx.now)
+    expand::render_pi(tx, cx.net.settings(), cx.now, pi, &cx.expand)
+}
+
+/// Refuse an `expand[]` a PaymentIntent cannot take, before the work runs.
+fn check_expand(cx: &Cx<'_>) -> Result<(), ApiError> {
+    expand::check(&cx.expand, Kind::PaymentIntent, false)
 }
 
 async fn create(State(net): State<Arc<Network>>, req: MerchantRequest) -> Response {
     merchant::run(net, req, |tx, cx| {
+        check_expand(cx)?;
         let (pi, wake) = payments::create(tx, cx.net.settings(), cx.form, cx.now)?;
         Ok(Reply::changed(render(tx, cx, &pi)?, wake))
     })
@@ -44,21 +54,101 @@ async fn create(State(net): State<Arc<Network>>, req: MerchantRequest) -> Respon
 async fn list(State(net): State<Arc<Network>>, req: MerchantRequest) -> Response {
     merchant::run(net, req, |tx, cx| {
         let form = cx.form;
-        form.check_known(&["limit", "starting_after", "ending_before", "expand[]"])?;
-        let limit = limit_of(form)?;
-        let seq_of = |param: &str| -> Result<Option<i64>, ApiError> {
-            form.string(param)
-                .map(|id| find(tx, id, param).map(|p| p.seq))
-                .transpose()
+        form.check_known(
+            &[
+                &[
+                    "limit",
+                    "starting_after",
+                    "ending_before",
+                    "expand[]",
+                    "customer",
+                ],
+                CREATED_PARAMS,
+            ]
+            .concat(),
+        )?;
+        expand::check(&cx.expand, Kind::PaymentIntent, true)?;
+        let page = page_of(form, |id, param| find(tx, id, param).map(|p| p.seq))?;
+        let created = created_of(form)?;
+        let items = tx.list_pis(form.string("customer"), created, page)?;
+        let paths = expand::of_data(&cx.expand);
+        let data = items
+            .iter()
+            .map(|p| expand::render_pi(tx, cx.net.settings(), cx.now, p, &paths))
+            .collect::<Result<_, _>>()?;
+        Ok(Reply::ok(page_json("/v1/payment_intents", data, page)))
+    })
+    .await
+}
+
+/// A search's `page` token: the last answered payment's number, tied to the query by a
+/// hash of its text so that a token is not replayed against another query.
+fn page_token(query: &str, seq: i64) -> String {
+    format!("pis_{seq:x}_{:016x}", fnv1a(query))
+}
+
+/// The payment number a `page` token of `query` resumes after.
+fn page_after(query: &str, token: &str) -> Result<i64, ApiError> {
+    let bad = || {
+        ApiError::invalid(
+            "parameter_invalid_string",
+            "page",
+            "The page token is not one this search returned for this query: send the same query with the next_page of its last answer.",
+        )
+    };
+    let rest = token.strip_prefix("pis_").ok_or_else(bad)?;
+    let (seq, hash) = rest.split_once('_').ok_or_else(bad)?;
+    if hash != format!("{:016x}", fnv1a(query)) {
+        return Err(bad());
+    }
+    i64::from_str_radix(seq, 16).map_err(|_| bad())
+}
+
+/// FNV-1a, 64 bits: stable across builds and nodes.
+fn fnv1a(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// `GET /v1/payment_intents/search`: Stripe's search query language (`search.rs`), newest
+/// first, answered as a `search_result` with `next_page`.
+async fn search(State(net): State<Arc<Network>>, req: MerchantRequest) -> Response {
+    merchant::run(net, req, |tx, cx| {
+        let form = cx.form;
+        form.check_known(&["query", "limit", "page", "expand[]"])?;
+        expand::check(&cx.expand, Kind::PaymentIntent, true)?;
+        let text = form
+            .string("query")
+            .ok_or_else(|| ApiError::missing("query"))?;
+        let query = crate::search::parse(text).map_err(|message| ApiError {
+            code: None,
+            ..ApiError::invalid("", "query", message)
+        })?;
+        let limit = merchant::limit_of(form)?;
+        let after = form
+            .string("page")
+            .map(|t| page_after(text, t))
+            .transpose()?;
+        let mut items = tx.search_pis(&query, limit, after)?;
+        let has_more = items.len() > limit as usize;
+        items.truncate(limit as usize);
+        let next_page = match items.last() {
+            Some(last) if has_more => serde_json::Value::from(page_token(text, last.seq)),
+            _ => serde_json::Value::Null,
         };
-        let items = tx.list_pis(limit, seq_of("starting_after")?, seq_of("ending_before")?)?;
-        let public_url = &cx.net.settings().public_url;
-        let data = items.iter().map(|p| p.render(public_url)).collect();
-        Ok(Reply::ok(list_json(
-            "/v1/payment_intents",
-            data,
-            limit as usize,
-        )))
+        let paths = expand::of_data(&cx.expand);
+        let data = items
+            .iter()
+            .map(|p| expand::render_pi(tx, cx.net.settings(), cx.now, p, &paths))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Reply::ok(serde_json::json!({
+            "object": "search_result",
+            "url": "/v1/payment_intents/search",
+            "has_more": has_more,
+            "next_page": next_page,
+            "data": data,
+        })))
     })
     .await
 }
@@ -70,8 +160,26 @@ async fn retrieve(
 ) -> Response {
     merchant::run(net, req, move |tx, cx| {
         cx.form.check_known(&["expand[]", "client_secret"])?;
+        check_expand(cx)?;
         let pi = find(tx, &id, "intent")?;
         Ok(Reply::ok(render(tx, cx, &pi)?))
+    })
+    .await
+}
+
+async fn update(
+    State(net): State<Arc<Network>>,
+    Path(id): Path<String>,
+    req: MerchantRequest,
+) -> Response {
+    merchant::run(net, req, move |tx, cx| {
+        check_expand(cx)?;
+        let mut pi = find(tx, &id, "intent")?;
+        let public_url = &cx.net.settings().public_url;
+        let wake = payments::update(tx, cx.net.settings(), &mut pi, cx.form, cx.now, &|p| {
+            p.render(public_url)
+        })?;
+        Ok(Reply::changed(render(tx, cx, &pi)?, wake))
     })
     .await
 }
@@ -82,6 +190,7 @@ async fn confirm(
     req: MerchantRequest,
 ) -> Response {
     merchant::run(net, req, move |tx, cx| {
+        check_expand(cx)?;
         let mut pi = find(tx, &id, "intent")?;
         let wake = payments::confirm(tx, cx.net.settings(), &mut pi, cx.form, cx.now)?;
         Ok(Reply::changed(render(tx, cx, &pi)?, wake))
@@ -95,6 +204,7 @@ async fn cancel(
     req: MerchantRequest,
 ) -> Response {
     merchant::run(net, req, move |tx, cx| {
+        check_expand(cx)?;
         let mut pi = find(tx, &id, "intent")?;
         payments::cancel(tx, &mut pi, cx.form, cx.now)?;
         Ok(Reply::changed(render(tx, cx, &pi)?, false))

@@ -93,6 +93,7 @@ async fn update(
             "url",
             "enabled_events[]",
             "description",
+            "metadata",
             "metadata[*]",
             "disabled",
             "expand[]",
@@ -115,16 +116,7 @@ async fn update(
         if form.has("description") {
             ep.description = form.string("description").map(str::to_owned);
         }
-        // Stripe's limits on what is sent, then on the object's keys once merged.
-        form.metadata()?;
-        for (k, v) in form.map("metadata") {
-            if v.is_empty() {
-                ep.metadata.remove(k);
-            } else {
-                ep.metadata.insert(k.to_owned(), v.to_owned());
-            }
-        }
-        crate::form::check_metadata_keys(ep.metadata.len())?;
+        form.merge_metadata(&mut ep.metadata)?;
         tx.update_endpoint(&ep)?;
         if let Some(disabled) = disabled {
             let health = tx.endpoint_health(&id)?.unwrap_or_default();

@@ -183,6 +183,52 @@ fn unbox<T: 'static, E: From<StorageError> + 'static>(
     }
 }
 
+/// Creation times a list keeps (`created[gt|gte|lt|lte]`, `created=N`), unix seconds; an
+/// unset bound keeps everything on its side.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Created {
+    /// Later than.
+    pub gt: Option<i64>,
+    /// At or later than.
+    pub gte: Option<i64>,
+    /// Earlier than.
+    pub lt: Option<i64>,
+    /// At or earlier than.
+    pub lte: Option<i64>,
+}
+
+/// Where a page of a list starts, by the objects' numbers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Cursor {
+    /// The newest.
+    #[default]
+    First,
+    /// Older than this one (`starting_after`).
+    After(i64),
+    /// Newer than this one (`ending_before`).
+    Before(i64),
+}
+
+/// One page of a list: at most `limit` objects from `cursor`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Page {
+    /// How many the page holds (the storage fetches one more, to tell `has_more`).
+    pub limit: i64,
+    /// Where it starts.
+    pub cursor: Cursor,
+}
+
+/// Which events a list keeps.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EventFilter {
+    /// Only these types (`types[]`, or `type=` one exact name); empty keeps every type.
+    pub types: Vec<String>,
+    /// Only types starting with this (`type=payment_intent.*` is `payment_intent.`).
+    pub type_prefix: Option<String>,
+    /// Created within.
+    pub created: Created,
+}
+
 /// A saved idempotent answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SavedAnswer {
@@ -287,8 +333,9 @@ pub struct Fork {
 
 /// One transaction of a [`Storage`]: everything the network's rules read and write.
 ///
-/// Lists are newest first and fetch at most `limit` plus one (so the caller can tell
-/// `has_more`). Ids are the objects' own (`pi_...`, `ch_...`); a PaymentIntent also has a
+/// Lists fetch at most `limit` plus one (so the caller can tell `has_more`), newest first;
+/// a page [`Cursor::Before`] an object holds the ones just newer than it, nearest first
+/// (oldest first), so that the extra one is the farthest: the caller cuts it and reverses. Ids are the objects' own (`pi_...`, `ch_...`); a PaymentIntent also has a
 /// number (`seq`, its order of creation), which its bill barcode carries.
 pub trait Tx {
     /// Run `work` inside this transaction so that, if it answers `false`, what it changed is
@@ -317,13 +364,21 @@ pub trait Tx {
     fn pi(&self, id: &str) -> Result<Option<PaymentIntent>, StorageError>;
     /// A PaymentIntent by number.
     fn pi_by_seq(&self, seq: i64) -> Result<Option<PaymentIntent>, StorageError>;
-    /// PaymentIntents newest first, older than the number `starting_after`, or newer than
-    /// `ending_before` (then the ones just after it).
+    /// PaymentIntents of a page (see the trait's note on lists), only those of `customer`
+    /// if given, created within `created`.
     fn list_pis(
         &self,
+        customer: Option<&str>,
+        created: Created,
+        page: Page,
+    ) -> Result<Vec<PaymentIntent>, StorageError>;
+    /// PaymentIntents that `query` matches, newest first, older than `after` if given, at
+    /// most `limit` plus one.
+    fn search_pis(
+        &self,
+        query: &crate::search::Query,
         limit: i64,
-        starting_after: Option<i64>,
-        ending_before: Option<i64>,
+        after: Option<i64>,
     ) -> Result<Vec<PaymentIntent>, StorageError>;
     /// PaymentIntents whose next deadline (expiry, a test-mode outcome) is at or before
     /// `now`, soonest first.
@@ -369,13 +424,8 @@ pub trait Tx {
         created: i64,
         object: Snapshot<'_>,
     ) -> Result<(), StorageError>;
-    /// Events newest first, optionally of one type, older than the event `starting_after`.
-    fn list_events(
-        &self,
-        limit: i64,
-        starting_after: Option<&str>,
-        event_type: Option<&str>,
-    ) -> Result<Vec<EventRow>, StorageError>;
+    /// Events of a page (see the trait's note on lists) that `filter` keeps.
+    fn list_events(&self, filter: &EventFilter, page: Page) -> Result<Vec<EventRow>, StorageError>;
     /// An event by id.
     fn event(&self, id: &str) -> Result<Option<EventRow>, StorageError>;
     /// An event by number.

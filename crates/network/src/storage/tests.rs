@@ -17,8 +17,8 @@ use konbini_protocol::Verdict;
 
 use super::postgres::testdb::TestDb;
 use super::{
-    ConfirmationRecord, EndpointHealth, PostgresStorage, SavedAnswer, SqliteStorage, Storage,
-    StorageError, Tx,
+    ConfirmationRecord, Created, Cursor, EndpointHealth, EventFilter, Page, PostgresStorage,
+    SavedAnswer, SqliteStorage, Storage, StorageError, Tx,
 };
 use crate::Settings;
 use crate::error::{ApiError, TerminalError};
@@ -33,6 +33,10 @@ const CONFIRMED: &str = "amount=1200&currency=jpy&confirm=true&payment_method_da
     &payment_method_data[billing_details][name]=Taro\
     &payment_method_data[billing_details][email]=taro@example.com";
 const UNCONFIRMED: &str = "amount=1500&currency=jpy";
+
+fn page(limit: i64, cursor: Cursor) -> Page {
+    Page { limit, cursor }
+}
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
@@ -95,6 +99,10 @@ suite!(
     one_slip_is_accepted_once_and_one_payment_paid_once_under_concurrency,
     another_billers_slip_is_collected_once_under_concurrency,
     a_fork_between_two_concurrent_batches_of_one_terminal_is_flagged,
+    payment_lists_filter_by_customer_and_created_and_page_both_ways,
+    event_lists_filter_by_type_and_created_and_page_both_ways,
+    an_updated_voucher_frees_its_old_codes,
+    payment_searches_match_each_field_and_page,
 );
 
 fn form(body: &str) -> Form {
@@ -238,20 +246,48 @@ async fn payment_intents(store: Arc<dyn Storage>) {
     assert_eq!(read(&store, |tx| tx.pi("pi_missing")).await, None);
     let seqs = |pis: Vec<PaymentIntent>| pis.iter().map(|p| p.seq).collect::<Vec<_>>();
     assert_eq!(
-        seqs(read(&store, |tx| tx.list_pis(10, None, None)).await),
+        seqs(
+            read(&store, |tx| tx.list_pis(
+                None,
+                Created::default(),
+                page(10, Cursor::First)
+            ))
+            .await
+        ),
         [2, 1]
     );
     // At most `limit` plus one, newest first; then the older and the newer pages.
     assert_eq!(
-        seqs(read(&store, |tx| tx.list_pis(0, None, None)).await),
+        seqs(
+            read(&store, |tx| tx.list_pis(
+                None,
+                Created::default(),
+                page(0, Cursor::First)
+            ))
+            .await
+        ),
         [2]
     );
     assert_eq!(
-        seqs(read(&store, |tx| tx.list_pis(10, Some(2), None)).await),
+        seqs(
+            read(&store, |tx| tx.list_pis(
+                None,
+                Created::default(),
+                page(10, Cursor::After(2))
+            ))
+            .await
+        ),
         [1]
     );
     assert_eq!(
-        seqs(read(&store, |tx| tx.list_pis(10, None, Some(1))).await),
+        seqs(
+            read(&store, |tx| tx.list_pis(
+                None,
+                Created::default(),
+                page(10, Cursor::Before(1))
+            ))
+            .await
+        ),
         [2]
     );
 
@@ -452,7 +488,10 @@ async fn events_deliveries_and_endpoints(store: Arc<dyn Storage>) {
     };
     emit("payment_intent.created", NOW).await;
     emit("charge.succeeded", NOW + 1).await;
-    let events = read(&store, |tx| tx.list_events(10, None, None)).await;
+    let events = read(&store, |tx| {
+        tx.list_events(&EventFilter::default(), page(10, Cursor::First))
+    })
+    .await;
     let types: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
     assert_eq!(types, ["charge.succeeded", "payment_intent.created"]);
     assert_eq!(events[0].doc, "{\"n\":1}");
@@ -462,11 +501,18 @@ async fn events_deliveries_and_endpoints(store: Arc<dyn Storage>) {
         read(&store, move |tx| tx.event(&f)).await,
         Some(first.clone())
     );
-    let f = first.id.clone();
-    let older = read(&store, move |tx| tx.list_events(10, Some(&f), None)).await;
+    let first_seq = first.seq;
+    let older = read(&store, move |tx| {
+        tx.list_events(&EventFilter::default(), page(10, Cursor::After(first_seq)))
+    })
+    .await;
     assert!(older.is_empty());
     let only = read(&store, |tx| {
-        tx.list_events(10, None, Some("payment_intent.created"))
+        let only = EventFilter {
+            types: vec!["payment_intent.created".into()],
+            ..EventFilter::default()
+        };
+        tx.list_events(&only, page(10, Cursor::First))
     })
     .await;
     assert_eq!(only, std::slice::from_ref(&first));
@@ -840,7 +886,13 @@ async fn one_idempotency_key_runs_once_under_concurrent_requests(store: Arc<dyn 
     assert!(first.0 == 200 && first.1.is_some(), "{answers:?}");
     assert!(answers.iter().all(|a| *a == first), "{answers:?}");
     assert_eq!(
-        read(&store, |tx| tx.list_pis(10, None, None)).await.len(),
+        read(&store, |tx| tx.list_pis(
+            None,
+            Created::default(),
+            page(10, Cursor::First)
+        ))
+        .await
+        .len(),
         1
     );
 }
@@ -986,4 +1038,293 @@ fn foreign_slip(id: &str) -> serde_json::Value {
         "amount": 123_000,
         "barcode": "91912345012345678901234567890101033101230003",
     })
+}
+
+/// Payment `i` (1-7) created at `NOW + i`, for `cus_odd` or `cus_even`.
+async fn seven_payments(store: &Arc<dyn Storage>) {
+    for i in 1..=7 {
+        let customer = if i % 2 == 1 { "cus_odd" } else { "cus_even" };
+        let body = format!("amount=1500&currency=jpy&customer={customer}");
+        store
+            .run_write(move |tx| {
+                payments::create(tx, &Settings::new("sk_test_x"), &form(&body), NOW + i)
+                    .map(|(pi, _)| pi)
+            })
+            .await
+            .unwrap();
+    }
+}
+
+async fn payment_lists_filter_by_customer_and_created_and_page_both_ways(store: Arc<dyn Storage>) {
+    seven_payments(&store).await;
+    let list = |customer: Option<&'static str>, created: Created, limit, cursor| {
+        let store = store.clone();
+        async move {
+            read(&store, move |tx| {
+                tx.list_pis(customer, created, page(limit, cursor))
+            })
+            .await
+            .iter()
+            .map(|p| p.seq)
+            .collect::<Vec<_>>()
+        }
+    };
+    let all = Created::default();
+    // Newest first, one more than the limit.
+    assert_eq!(list(None, all, 3, Cursor::First).await, [7, 6, 5, 4]);
+    assert_eq!(list(None, all, 3, Cursor::After(4)).await, [3, 2, 1]);
+    // Before a cursor: the nearest first, the extra one the farthest.
+    assert_eq!(list(None, all, 3, Cursor::Before(2)).await, [3, 4, 5, 6]);
+    assert_eq!(list(None, all, 3, Cursor::Before(5)).await, [6, 7]);
+    assert_eq!(
+        list(Some("cus_odd"), all, 10, Cursor::First).await,
+        [7, 5, 3, 1]
+    );
+    assert_eq!(
+        list(Some("cus_odd"), all, 10, Cursor::After(5)).await,
+        [3, 1]
+    );
+    assert_eq!(
+        list(Some("cus_even"), all, 10, Cursor::Before(2)).await,
+        [4, 6]
+    );
+    assert!(
+        list(Some("cus_none"), all, 10, Cursor::First)
+            .await
+            .is_empty()
+    );
+    let range = |gt, gte, lt, lte| Created { gt, gte, lt, lte };
+    assert_eq!(
+        list(
+            None,
+            range(None, Some(NOW + 3), None, Some(NOW + 5)),
+            10,
+            Cursor::First
+        )
+        .await,
+        [5, 4, 3]
+    );
+    assert_eq!(
+        list(
+            None,
+            range(Some(NOW + 3), None, Some(NOW + 5), None),
+            10,
+            Cursor::First
+        )
+        .await,
+        [4]
+    );
+    assert_eq!(
+        list(
+            Some("cus_odd"),
+            range(Some(NOW + 1), None, None, None),
+            1,
+            Cursor::Before(3)
+        )
+        .await,
+        [5, 7]
+    );
+}
+
+async fn event_lists_filter_by_type_and_created_and_page_both_ways(store: Arc<dyn Storage>) {
+    let types = [
+        "payment_intent.created",
+        "payment_intent.succeeded",
+        "charge.succeeded",
+        "payment_intent.canceled",
+        "charge.refunded",
+    ];
+    for (i, t) in types.iter().enumerate() {
+        let t = *t;
+        write(&store, move |tx| {
+            tx.emit(
+                t,
+                NOW + i as i64,
+                Snapshot::Stored {
+                    kind: "charge",
+                    doc: "{}",
+                },
+            )
+        })
+        .await;
+    }
+    let list = |filter: EventFilter, limit, cursor| {
+        let store = store.clone();
+        async move {
+            read(&store, move |tx| {
+                tx.list_events(&filter, page(limit, cursor))
+            })
+            .await
+            .into_iter()
+            .map(|e| e.event_type)
+            .collect::<Vec<_>>()
+        }
+    };
+    let of = |types: &[&str]| EventFilter {
+        types: types.iter().map(|t| t.to_string()).collect(),
+        ..EventFilter::default()
+    };
+    assert_eq!(
+        list(
+            of(&["charge.succeeded", "charge.refunded"]),
+            10,
+            Cursor::First
+        )
+        .await,
+        ["charge.refunded", "charge.succeeded"]
+    );
+    let group = EventFilter {
+        type_prefix: Some("payment_intent.".into()),
+        ..EventFilter::default()
+    };
+    assert_eq!(
+        list(group, 10, Cursor::First).await,
+        [
+            "payment_intent.canceled",
+            "payment_intent.succeeded",
+            "payment_intent.created"
+        ]
+    );
+    // `_` in a prefix is itself, not any character.
+    let odd = EventFilter {
+        type_prefix: Some("payment_intent_".into()),
+        ..EventFilter::default()
+    };
+    assert!(list(odd, 10, Cursor::First).await.is_empty());
+    let window = EventFilter {
+        created: Created {
+            gte: Some(NOW + 1),
+            lt: Some(NOW + 3),
+            ..Created::default()
+        },
+        ..EventFilter::default()
+    };
+    assert_eq!(
+        list(window, 10, Cursor::First).await,
+        ["charge.succeeded", "payment_intent.succeeded"]
+    );
+    let all = read(&store, |tx| {
+        tx.list_events(&EventFilter::default(), page(10, Cursor::First))
+    })
+    .await;
+    let oldest = all.last().unwrap().seq;
+    assert_eq!(
+        list(EventFilter::default(), 2, Cursor::Before(oldest)).await,
+        [
+            "payment_intent.succeeded",
+            "charge.succeeded",
+            "payment_intent.canceled"
+        ]
+    );
+}
+
+/// A voucher reissued by an update takes new codes; its old codes are free for another
+/// payment at once, and name the updated payment no more as payable.
+async fn an_updated_voucher_frees_its_old_codes(store: Arc<dyn Storage>) {
+    let pi = create(&store, CONFIRMED).await;
+    let (chain, old_code) = {
+        let (c, code) = pi.voucher.as_ref().unwrap().codes.iter().next().unwrap();
+        (*c, code.clone())
+    };
+    let other = create(&store, UNCONFIRMED).await;
+    let code = old_code.clone();
+    assert!(
+        !write(&store, move |tx| tx.claim_code(chain, &code, other.seq)).await,
+        "held while payable"
+    );
+    let id = pi.id.clone();
+    let updated = store
+        .run_write(move |tx| {
+            let mut pi = tx.pi(&id)?.unwrap();
+            payments::update(
+                tx,
+                &Settings::new("sk_test_x"),
+                &mut pi,
+                &form("amount=1800"),
+                NOW,
+                &|_| serde_json::Value::Null,
+            )?;
+            Ok::<_, ApiError>(pi)
+        })
+        .await
+        .unwrap();
+    let new_code = updated.voucher.as_ref().unwrap().codes[&chain].clone();
+    assert_ne!(new_code, old_code);
+    let code = old_code.clone();
+    let holder = read(&store, move |tx| tx.pi_by_code(chain.as_str(), &code))
+        .await
+        .unwrap();
+    assert_eq!(holder.id, updated.id);
+    assert_ne!(holder.voucher.unwrap().codes[&chain], old_code);
+    let other_seq = other.seq;
+    let code = old_code.clone();
+    assert!(
+        write(&store, move |tx| tx.claim_code(chain, &code, other_seq)).await,
+        "free once replaced"
+    );
+    let code = new_code.clone();
+    assert!(
+        !write(&store, move |tx| tx.claim_code(chain, &code, other_seq)).await,
+        "the new code is held"
+    );
+}
+
+async fn payment_searches_match_each_field_and_page(store: Arc<dyn Storage>) {
+    seven_payments(&store).await;
+    // Metadata on payments 7 and 6 (all seven stay requires_payment_method).
+    for (seq, body) in [
+        (7, "metadata[order]=A-7&metadata[k'ey]=x"),
+        (6, "metadata[order]=a-7"),
+    ] {
+        store
+            .run_write(move |tx| {
+                let mut pi = tx.pi_by_seq(seq)?.unwrap();
+                payments::update(
+                    tx,
+                    &Settings::new("sk_test_x"),
+                    &mut pi,
+                    &form(body),
+                    NOW,
+                    &|_| serde_json::Value::Null,
+                )
+            })
+            .await
+            .unwrap();
+    }
+    let search = |q: &'static str, limit, after| {
+        let store = store.clone();
+        async move {
+            let query = crate::search::parse(q).unwrap();
+            read(&store, move |tx| tx.search_pis(&query, limit, after))
+                .await
+                .iter()
+                .map(|p| p.seq)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(search("customer:'CUS_ODD'", 10, None).await, [7, 5, 3, 1]);
+    assert_eq!(search("customer:'cus_odd'", 1, Some(5)).await, [3, 1]);
+    assert_eq!(
+        search("amount>=1500 created>1796604005", 10, None).await,
+        [7, 6]
+    );
+    assert_eq!(
+        search("created<1796604002 OR created=1796604007", 10, None).await,
+        [7, 1]
+    );
+    assert_eq!(search("-customer:'cus_odd'", 10, None).await, [6, 4, 2]);
+    assert_eq!(search("metadata['order']:'A-7'", 10, None).await, [7]);
+    assert_eq!(search(r#"metadata["k'ey"]:"x""#, 10, None).await, [7]);
+    assert_eq!(search("-metadata['order']:null", 10, None).await, [7, 6]);
+    assert_eq!(
+        search("status:'requires_payment_method' currency:'JPY'", 2, None).await,
+        [7, 6, 5]
+    );
+    assert_eq!(search("customer:null", 10, None).await, Vec::<i64>::new());
+    // Text is bound, never SQL.
+    assert!(
+        search("customer:\"x') OR 1=1 --\"", 10, None)
+            .await
+            .is_empty()
+    );
 }

@@ -183,7 +183,13 @@ async fn emit(net: &Network, n: usize) -> Vec<String> {
                 tx.emit("charge.succeeded", now, doc)?;
             }
             let mut ids: Vec<String> = tx
-                .list_events(n as i64, None, None)?
+                .list_events(
+                    &crate::storage::EventFilter::default(),
+                    crate::storage::Page {
+                        limit: n as i64,
+                        cursor: crate::storage::Cursor::First,
+                    },
+                )?
                 .into_iter()
                 .take(n)
                 .map(|e| e.id)

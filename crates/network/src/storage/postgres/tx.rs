@@ -21,9 +21,10 @@ use super::{STATEMENT_TIMEOUT, db_message, retryable};
 use crate::objects::{
     Charge, EventRow, PaymentIntent, PiStatus, Refund, Snapshot, WebhookEndpoint,
 };
+use crate::search::{Field as SearchField, Join, Query, Value as SearchValue};
 use crate::storage::{
-    ConfirmationRecord, DeliveryReport, DueDelivery, EndpointHealth, Fork, PastConfirmation,
-    SavedAnswer, StorageError, Tx,
+    ConfirmationRecord, Created, Cursor, DeliveryReport, DueDelivery, EndpointHealth, EventFilter,
+    Fork, Page, PastConfirmation, SavedAnswer, StorageError, Tx,
 };
 
 /// The client's own bound on a statement: the server's `statement_timeout` and a little
@@ -242,6 +243,7 @@ impl<'a> PgTx<'a> {
             created: self.col(row, 2)?,
             kind: self.col(row, 3)?,
             doc: self.col(row, 4)?,
+            seq: self.col(row, 5)?,
         })
     }
 
@@ -251,6 +253,22 @@ impl<'a> PgTx<'a> {
             endpoint: self.col(row, 1)?,
             attempts: self.col(row, 2)?,
         })
+    }
+}
+
+/// A page's order and where it starts, as SQL on `seq` with the cursor's number as `$1`.
+fn order_of(cursor: Cursor) -> (&'static str, &'static str) {
+    match cursor {
+        Cursor::Before(_) => ("ASC", "seq > $1"),
+        Cursor::First | Cursor::After(_) => ("DESC", "seq < $1"),
+    }
+}
+
+/// The cursor's number (past every object for the first page).
+fn cursor_seq(cursor: Cursor) -> i64 {
+    match cursor {
+        Cursor::First => i64::MAX,
+        Cursor::After(n) | Cursor::Before(n) => n,
     }
 }
 
@@ -357,24 +375,96 @@ impl Tx for PgTx<'_> {
 
     fn list_pis(
         &self,
-        limit: i64,
-        starting_after: Option<i64>,
-        ending_before: Option<i64>,
+        customer: Option<&str>,
+        created: Created,
+        page: Page,
     ) -> Result<Vec<PaymentIntent>, StorageError> {
-        let more = limit + 1;
-        if let Some(before) = ending_before {
-            let mut v: Vec<PaymentIntent> = self.docs(
-                "SELECT doc FROM payment_intents WHERE seq > $1 ORDER BY seq ASC LIMIT $2",
-                &[&before, &more],
-            )?;
-            v.reverse();
-            Ok(v)
-        } else {
-            self.docs(
-                "SELECT doc FROM payment_intents WHERE seq < $1 ORDER BY seq DESC LIMIT $2",
-                &[&starting_after.unwrap_or(i64::MAX), &more],
-            )
+        let (order, from) = order_of(page.cursor);
+        let sql = format!(
+            "SELECT doc FROM payment_intents WHERE {from}
+             AND ($2::text IS NULL OR (doc::jsonb) ->> 'customer' = $2::text)
+             AND ($3::bigint IS NULL OR created > $3) AND ($4::bigint IS NULL OR created >= $4)
+             AND ($5::bigint IS NULL OR created < $5) AND ($6::bigint IS NULL OR created <= $6)
+             ORDER BY seq {order} LIMIT $7"
+        );
+        self.docs(
+            &sql,
+            &[
+                &cursor_seq(page.cursor),
+                &customer,
+                &created.gt,
+                &created.gte,
+                &created.lt,
+                &created.lte,
+                &(page.limit + 1),
+            ],
+        )
+    }
+
+    /// PaymentIntents a search matches: each clause bound, never spliced into the SQL.
+    fn search_pis(
+        &self,
+        query: &Query,
+        limit: i64,
+        after: Option<i64>,
+    ) -> Result<Vec<PaymentIntent>, StorageError> {
+        enum Bound {
+            Int(i64),
+            Text(String),
         }
+        let mut binds: Vec<Bound> = vec![Bound::Int(after.unwrap_or(i64::MAX))];
+        let mut bind = |v: Bound| {
+            let cast = match v {
+                Bound::Int(_) => "bigint",
+                Bound::Text(_) => "text",
+            };
+            binds.push(v);
+            format!("${}::{cast}", binds.len())
+        };
+        let mut conds = Vec::new();
+        for c in &query.clauses {
+            let field = match &c.field {
+                SearchField::Status => "((doc::jsonb) ->> 'status')".to_owned(),
+                SearchField::Currency => "((doc::jsonb) ->> 'currency')".to_owned(),
+                SearchField::Customer => "((doc::jsonb) ->> 'customer')".to_owned(),
+                SearchField::Amount => "(((doc::jsonb) ->> 'amount')::bigint)".to_owned(),
+                SearchField::Created => "created".to_owned(),
+                SearchField::Metadata(k) => format!(
+                    "((doc::jsonb) -> 'metadata' ->> {})",
+                    bind(Bound::Text(k.clone()))
+                ),
+            };
+            let cmp = match &c.value {
+                SearchValue::Null => format!("{field} IS NULL"),
+                SearchValue::Int(n) => format!("{field} {} {}", c.op.sql(), bind(Bound::Int(*n))),
+                SearchValue::Str(v) if matches!(c.field, SearchField::Metadata(_)) => {
+                    format!("{field} = {}", bind(Bound::Text(v.clone())))
+                }
+                SearchValue::Str(v) => {
+                    format!("lower({field}) = lower({})", bind(Bound::Text(v.clone())))
+                }
+            };
+            let not = if c.negated { "NOT " } else { "" };
+            conds.push(format!("{not}COALESCE(({cmp}), FALSE)"));
+        }
+        let join = match query.join {
+            Join::And => " AND ",
+            Join::Or => " OR ",
+        };
+        let limit = bind(Bound::Int(limit + 1));
+        let sql = format!(
+            "SELECT doc FROM payment_intents WHERE seq < $1 AND ({})
+             ORDER BY seq DESC LIMIT {limit}",
+            conds.join(join)
+        );
+        let params: Vec<&(dyn ToSql + Sync)> = binds
+            .iter()
+            .map(|b| match b {
+                Bound::Int(n) => n as &(dyn ToSql + Sync),
+                Bound::Text(t) => t as &(dyn ToSql + Sync),
+            })
+            .collect();
+        self.docs(&sql, &params)
     }
 
     fn due_pis(&self, now: i64, limit: i64) -> Result<Vec<PaymentIntent>, StorageError> {
@@ -559,24 +649,30 @@ impl Tx for PgTx<'_> {
         Ok(())
     }
 
-    fn list_events(
-        &self,
-        limit: i64,
-        starting_after: Option<&str>,
-        event_type: Option<&str>,
-    ) -> Result<Vec<EventRow>, StorageError> {
-        let after: i64 = match starting_after {
-            Some(id) => match self.query_opt("SELECT seq FROM events WHERE id = $1", &[&id])? {
-                Some(row) => self.col(&row, 0)?,
-                None => i64::MAX,
-            },
-            None => i64::MAX,
-        };
+    fn list_events(&self, filter: &EventFilter, page: Page) -> Result<Vec<EventRow>, StorageError> {
+        let (order, from) = order_of(page.cursor);
+        let types: Option<&Vec<String>> = (!filter.types.is_empty()).then_some(&filter.types);
+        let sql = format!(
+            "SELECT id, type, created, kind, doc, seq FROM events WHERE {from}
+             AND ($2::text[] IS NULL OR type = ANY($2::text[]))
+             AND ($3::text IS NULL OR starts_with(type, $3::text))
+             AND ($4::bigint IS NULL OR created > $4) AND ($5::bigint IS NULL OR created >= $5)
+             AND ($6::bigint IS NULL OR created < $6) AND ($7::bigint IS NULL OR created <= $7)
+             ORDER BY seq {order} LIMIT $8"
+        );
+        let c = filter.created;
         self.query(
-            "SELECT id, type, created, kind, doc FROM events
-             WHERE seq < $1 AND ($2::text IS NULL OR type = $2::text)
-             ORDER BY seq DESC LIMIT $3",
-            &[&after, &event_type, &(limit + 1)],
+            &sql,
+            &[
+                &cursor_seq(page.cursor),
+                &types,
+                &filter.type_prefix,
+                &c.gt,
+                &c.gte,
+                &c.lt,
+                &c.lte,
+                &(page.limit + 1),
+            ],
         )?
         .iter()
         .map(|row| self.event_row(row))
@@ -585,7 +681,7 @@ impl Tx for PgTx<'_> {
 
     fn event(&self, id: &str) -> Result<Option<EventRow>, StorageError> {
         self.query_opt(
-            "SELECT id, type, created, kind, doc FROM events WHERE id = $1",
+            "SELECT id, type, created, kind, doc, seq FROM events WHERE id = $1",
             &[&id],
         )?
         .map(|row| self.event_row(&row))
@@ -594,7 +690,7 @@ impl Tx for PgTx<'_> {
 
     fn event_by_seq(&self, seq: i64) -> Result<Option<EventRow>, StorageError> {
         self.query_opt(
-            "SELECT id, type, created, kind, doc FROM events WHERE seq = $1",
+            "SELECT id, type, created, kind, doc, seq FROM events WHERE seq = $1",
             &[&seq],
         )?
         .map(|row| self.event_row(&row))

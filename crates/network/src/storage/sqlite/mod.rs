@@ -27,12 +27,14 @@ use serde::de::DeserializeOwned;
 
 use self::wal::{Checkpointer, Tickets, Unsynced, WalSyncer};
 use super::{
-    Boxed, ConfirmationRecord, DeliveryReport, DueDelivery, EndpointHealth, Fork, PastConfirmation,
-    SavedAnswer, Storage, StorageError, StorageFuture, Tx, Work,
+    Boxed, ConfirmationRecord, Created, Cursor, DeliveryReport, DueDelivery, EndpointHealth,
+    EventFilter, Fork, Page, PastConfirmation, SavedAnswer, Storage, StorageError, StorageFuture,
+    Tx, Work,
 };
 use crate::objects::{
     Charge, EventRow, PaymentIntent, PiStatus, Refund, Snapshot, WebhookEndpoint,
 };
+use crate::search::{Field as SearchField, Join, Query, Value as SearchValue};
 
 const MIGRATION_FILES: &[&str] = &[
     include_str!("../../../migrations/sqlite/0001_network.sql"),
@@ -554,7 +556,24 @@ impl<'a> SqliteTx<'a> {
             created: r.get(2)?,
             kind: r.get(3)?,
             doc: r.get(4)?,
+            seq: r.get(5)?,
         })
+    }
+}
+
+/// A page's order and where it starts, as SQL on `seq` with the cursor's number as `?1`.
+fn order_of(cursor: Cursor) -> (&'static str, &'static str) {
+    match cursor {
+        Cursor::Before(_) => ("ASC", "seq > ?1"),
+        Cursor::First | Cursor::After(_) => ("DESC", "seq < ?1"),
+    }
+}
+
+/// The cursor's number (past every object for the first page).
+fn cursor_seq(cursor: Cursor) -> i64 {
+    match cursor {
+        Cursor::First => i64::MAX,
+        Cursor::After(n) | Cursor::Before(n) => n,
     }
 }
 
@@ -653,36 +672,96 @@ impl Tx for SqliteTx<'_> {
         self.run(|| self.one_doc(PI_BY_SEQ, seq))
     }
 
-    /// PaymentIntents newest first, after (older than) `starting_after` or before (newer
-    /// than) `ending_before`, at most `limit` plus one (to tell `has_more`).
+    /// A page of PaymentIntents (the trait's note on lists), with their filters.
     fn list_pis(
         &self,
-        limit: i64,
-        starting_after: Option<i64>,
-        ending_before: Option<i64>,
+        customer: Option<&str>,
+        created: Created,
+        page: Page,
     ) -> Result<Vec<PaymentIntent>, StorageError> {
         self.run(|| {
-            let rows: Vec<String> = if let Some(before) = ending_before {
-                let mut v: Vec<String> = self
-                    .tx
-                    .prepare_cached(
-                        "SELECT doc FROM payment_intents WHERE seq > ?1 ORDER BY seq ASC LIMIT ?2",
-                    )?
-                    .query_map(params![before, limit + 1], |r| r.get(0))?
-                    .collect::<Result<_, _>>()?;
-                v.reverse();
-                v
-            } else {
-                self.tx
-                    .prepare_cached(
-                        "SELECT doc FROM payment_intents WHERE seq < ?1 ORDER BY seq DESC LIMIT ?2",
-                    )?
-                    .query_map(
-                        params![starting_after.unwrap_or(i64::MAX), limit + 1],
-                        |r| r.get(0),
-                    )?
-                    .collect::<Result<_, _>>()?
+            let (order, from) = order_of(page.cursor);
+            let sql = format!(
+                "SELECT doc FROM payment_intents WHERE {from}
+                 AND (?2 IS NULL OR json_extract(doc, '$.customer') = ?2)
+                 AND (?3 IS NULL OR created > ?3) AND (?4 IS NULL OR created >= ?4)
+                 AND (?5 IS NULL OR created < ?5) AND (?6 IS NULL OR created <= ?6)
+                 ORDER BY seq {order} LIMIT ?7"
+            );
+            let rows: Vec<String> = self
+                .tx
+                .prepare_cached(&sql)?
+                .query_map(
+                    params![
+                        cursor_seq(page.cursor),
+                        customer,
+                        created.gt,
+                        created.gte,
+                        created.lt,
+                        created.lte,
+                        page.limit + 1
+                    ],
+                    |r| r.get(0),
+                )?
+                .collect::<Result<_, _>>()?;
+            rows.iter().map(|t| undoc(t)).collect()
+        })
+    }
+
+    /// PaymentIntents a search matches: each clause bound, never spliced into the SQL.
+    fn search_pis(
+        &self,
+        query: &Query,
+        limit: i64,
+        after: Option<i64>,
+    ) -> Result<Vec<PaymentIntent>, StorageError> {
+        self.run(|| {
+            let mut binds: Vec<rusqlite::types::Value> = vec![after.unwrap_or(i64::MAX).into()];
+            let mut bind = |v: rusqlite::types::Value| {
+                binds.push(v);
+                format!("?{}", binds.len())
             };
+            let mut conds = Vec::new();
+            for c in &query.clauses {
+                let field = match &c.field {
+                    SearchField::Status => "json_extract(doc, '$.status')".to_owned(),
+                    SearchField::Currency => "json_extract(doc, '$.currency')".to_owned(),
+                    SearchField::Customer => "json_extract(doc, '$.customer')".to_owned(),
+                    SearchField::Amount => "json_extract(doc, '$.amount')".to_owned(),
+                    SearchField::Created => "created".to_owned(),
+                    SearchField::Metadata(k) => format!(
+                        "(SELECT value FROM json_each(doc, '$.metadata') WHERE key = {})",
+                        bind(k.clone().into())
+                    ),
+                };
+                let cmp = match &c.value {
+                    SearchValue::Null => format!("{field} IS NULL"),
+                    SearchValue::Int(n) => format!("{field} {} {}", c.op.sql(), bind((*n).into())),
+                    SearchValue::Str(v) if matches!(c.field, SearchField::Metadata(_)) => {
+                        format!("{field} = {}", bind(v.clone().into()))
+                    }
+                    SearchValue::Str(v) => {
+                        format!("lower({field}) = lower({})", bind(v.clone().into()))
+                    }
+                };
+                let not = if c.negated { "NOT " } else { "" };
+                conds.push(format!("{not}COALESCE(({cmp}), 0)"));
+            }
+            let join = match query.join {
+                Join::And => " AND ",
+                Join::Or => " OR ",
+            };
+            let limit = bind((limit + 1).into());
+            let sql = format!(
+                "SELECT doc FROM payment_intents WHERE seq < ?1 AND ({})
+                 ORDER BY seq DESC LIMIT {limit}",
+                conds.join(join)
+            );
+            let rows: Vec<String> = self
+                .tx
+                .prepare(&sql)?
+                .query_map(rusqlite::params_from_iter(binds), |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
             rows.iter().map(|t| undoc(t)).collect()
         })
     }
@@ -922,28 +1001,43 @@ impl Tx for SqliteTx<'_> {
 
     /// Events newest first, optionally of one type, after (older than) `starting_after`, at
     /// most `limit` plus one (to tell `has_more`).
-    fn list_events(
-        &self,
-        limit: i64,
-        starting_after: Option<&str>,
-        event_type: Option<&str>,
-    ) -> Result<Vec<EventRow>, StorageError> {
+    fn list_events(&self, filter: &EventFilter, page: Page) -> Result<Vec<EventRow>, StorageError> {
         self.run(|| {
-            let after: i64 = match starting_after {
-                Some(id) => self
-                    .tx
-                    .prepare_cached("SELECT seq FROM events WHERE id = ?1")?
-                    .query_row([id], |r| r.get(0))
-                    .optional()?
-                    .unwrap_or(i64::MAX),
-                None => i64::MAX,
-            };
+            let (order, from) = order_of(page.cursor);
+            let types = (!filter.types.is_empty())
+                .then(|| serde_json::to_string(&filter.types).expect("strings serialize"));
+            let prefix = filter.type_prefix.as_ref().map(|p| {
+                // LIKE's own characters in the prefix stand for themselves.
+                let escaped = p
+                    .replace('\\', "\\\\")
+                    .replace('%', "\\%")
+                    .replace('_', "\\_");
+                format!("{escaped}%")
+            });
+            let sql = format!(
+                "SELECT id, type, created, kind, doc, seq FROM events WHERE {from}
+                 AND (?2 IS NULL OR type IN (SELECT value FROM json_each(?2)))
+                 AND (?3 IS NULL OR type LIKE ?3 ESCAPE '\\')
+                 AND (?4 IS NULL OR created > ?4) AND (?5 IS NULL OR created >= ?5)
+                 AND (?6 IS NULL OR created < ?6) AND (?7 IS NULL OR created <= ?7)
+                 ORDER BY seq {order} LIMIT ?8"
+            );
+            let c = filter.created;
             self.tx
-                .prepare_cached(
-                    "SELECT id, type, created, kind, doc FROM events WHERE seq < ?1 AND (?2 IS NULL OR type = ?2)
-                     ORDER BY seq DESC LIMIT ?3",
+                .prepare_cached(&sql)?
+                .query_map(
+                    params![
+                        cursor_seq(page.cursor),
+                        types,
+                        prefix,
+                        c.gt,
+                        c.gte,
+                        c.lt,
+                        c.lte,
+                        page.limit + 1
+                    ],
+                    SqliteTx::event_row,
                 )?
-                .query_map(params![after, event_type, limit + 1], SqliteTx::event_row)?
                 .collect()
         })
     }
@@ -952,7 +1046,9 @@ impl Tx for SqliteTx<'_> {
     fn event(&self, id: &str) -> Result<Option<EventRow>, StorageError> {
         self.run(|| {
             self.tx
-                .prepare_cached("SELECT id, type, created, kind, doc FROM events WHERE id = ?1")?
+                .prepare_cached(
+                    "SELECT id, type, created, kind, doc, seq FROM events WHERE id = ?1",
+                )?
                 .query_row([id], SqliteTx::event_row)
                 .optional()
         })
@@ -1132,7 +1228,9 @@ impl Tx for SqliteTx<'_> {
     fn event_by_seq(&self, seq: i64) -> Result<Option<EventRow>, StorageError> {
         self.run(|| {
             self.tx
-                .prepare_cached("SELECT id, type, created, kind, doc FROM events WHERE seq = ?1")?
+                .prepare_cached(
+                    "SELECT id, type, created, kind, doc, seq FROM events WHERE seq = ?1",
+                )?
                 .query_row([seq], SqliteTx::event_row)
                 .optional()
         })

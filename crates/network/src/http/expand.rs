@@ -1,0 +1,270 @@
+//! `expand[]`: which fields of which object may be expanded (the version's expandable
+//! fields, nested with dots, at most four levels, under `data.` on a list), checked before a
+//! request's work runs, as Stripe refuses an unknown path before it looks the object up;
+//! and a PaymentIntent or a charge rendered with the expansions asked for.
+//!
+//! Expanding a field that is null answers null. `customer` is accepted and stays the id it
+//! holds until the network keeps Customers. Events never expand their objects.
+
+use serde_json::{Value, json};
+
+use crate::Settings;
+use crate::error::ApiError;
+use crate::objects::{Charge, PaymentIntent};
+use crate::storage::Tx;
+
+/// Stripe's limit on an expansion path's depth.
+const MAX_DEPTH: usize = 4;
+
+/// What an expandable field holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Kind {
+    PaymentIntent,
+    Charge,
+    BalanceTransaction,
+    PaymentMethod,
+    Customer,
+    /// A field that is always null here (`application`, `review`, ...), a list included
+    /// whole (`refunds`), or a balance transaction's `source` (its charge, unexpanded):
+    /// nothing below it expands.
+    Leaf,
+}
+
+/// What `field` of a `kind` expands to; `None` if it cannot be expanded.
+fn child(kind: Kind, field: &str) -> Option<Kind> {
+    use Kind::*;
+    Some(match (kind, field) {
+        (PaymentIntent, "customer") | (Charge, "customer") | (PaymentMethod, "customer") => {
+            Customer
+        }
+        (PaymentIntent, "latest_charge") => Charge,
+        (PaymentIntent, "payment_method") => PaymentMethod,
+        (Charge, "balance_transaction") => BalanceTransaction,
+        (Charge, "payment_intent") => PaymentIntent,
+        (
+            PaymentIntent,
+            "application" | "on_behalf_of" | "review" | "source" | "payment_record",
+        )
+        | (
+            Charge,
+            "application"
+            | "application_fee"
+            | "failure_balance_transaction"
+            | "on_behalf_of"
+            | "review"
+            | "source_transfer"
+            | "refunds",
+        )
+        | (BalanceTransaction, "source") => Leaf,
+        _ => return None,
+    })
+}
+
+fn cannot(path: &str, hint: &str) -> ApiError {
+    ApiError {
+        code: None,
+        ..ApiError::invalid(
+            "",
+            "",
+            format!("This property cannot be expanded ({path}).{hint}"),
+        )
+    }
+}
+
+/// The first segments of `segs` up to the one that cannot be expanded, if any.
+fn walk(mut kind: Kind, segs: &[&str]) -> Result<(), usize> {
+    for (i, seg) in segs.iter().enumerate() {
+        kind = child(kind, seg).ok_or(i)?;
+    }
+    Ok(())
+}
+
+/// Refuse, as Stripe does, any path an object of `kind` (each of a list's `data`, when
+/// `list`) cannot expand: `400 invalid_request_error` without a code or a param,
+/// "This property cannot be expanded (x)." naming the path up to its first bad segment.
+pub(super) fn check(paths: &[&str], kind: Kind, list: bool) -> Result<(), ApiError> {
+    for path in paths {
+        let segs: Vec<&str> = path.split('.').collect();
+        let segs = if list {
+            match segs.split_first() {
+                Some((&"data", rest)) if !rest.is_empty() => rest.to_vec(),
+                _ => {
+                    let hint = if walk(kind, &segs).is_ok() {
+                        format!(" You may want to try expanding 'data.{path}' instead.")
+                    } else {
+                        String::new()
+                    };
+                    return Err(cannot(segs[0], &hint));
+                }
+            }
+        } else {
+            segs
+        };
+        if segs.len() > MAX_DEPTH {
+            return Err(cannot(path, ""));
+        }
+        if let Err(bad) = walk(kind, &segs) {
+            let shown = segs[..=bad].join(".");
+            let shown = if list { format!("data.{shown}") } else { shown };
+            return Err(cannot(&shown, ""));
+        }
+    }
+    Ok(())
+}
+
+/// The paths below `field`, if `field` is asked for: `latest_charge.balance_transaction`
+/// gives `latest_charge` the path `balance_transaction`.
+fn below<'a>(paths: &[&'a str], field: &str) -> Option<Vec<&'a str>> {
+    let mut asked = false;
+    let mut rest = Vec::new();
+    for p in paths {
+        if *p == field {
+            asked = true;
+        } else if let Some(r) = p.strip_prefix(field).and_then(|r| r.strip_prefix('.')) {
+            asked = true;
+            rest.push(r);
+        }
+    }
+    asked.then_some(rest)
+}
+
+/// The paths of a list's `data.*`, for each object.
+pub(super) fn of_data<'a>(paths: &[&'a str]) -> Vec<&'a str> {
+    paths
+        .iter()
+        .filter_map(|p| p.strip_prefix("data."))
+        .collect()
+}
+
+/// A konbini PaymentMethod as the payment holds it (its billing details).
+fn payment_method(pi: &PaymentIntent, id: &str) -> Value {
+    let billing = pi.billing.as_ref();
+    json!({
+        "id": id,
+        "object": "payment_method",
+        "allow_redisplay": "unspecified",
+        "billing_details": {
+            "address": null,
+            "email": billing.map(|b| &b.email),
+            "name": billing.map(|b| &b.name),
+            "phone": billing.and_then(|b| b.phone.as_ref()),
+            "tax_id": null,
+        },
+        "created": pi.created,
+        "customer": pi.customer,
+        "customer_account": null,
+        "konbini": {},
+        "livemode": false,
+        "metadata": {},
+        "type": "konbini",
+    })
+}
+
+/// A PaymentIntent's Stripe JSON with `paths` expanded (checked by [`check`]).
+pub(super) fn render_pi(
+    tx: &dyn Tx,
+    settings: &Settings,
+    now: i64,
+    pi: &PaymentIntent,
+    paths: &[&str],
+) -> Result<Value, ApiError> {
+    let mut v = pi.render(&settings.public_url);
+    if let Some(rest) = below(paths, "latest_charge")
+        && let Some(id) = &pi.latest_charge
+        && let Some(charge) = tx.charge(id)?
+    {
+        v["latest_charge"] = render_charge(tx, settings, now, &charge, &rest)?;
+    }
+    if below(paths, "payment_method").is_some()
+        && let Some(id) = &pi.payment_method
+    {
+        v["payment_method"] = payment_method(pi, id);
+    }
+    Ok(v)
+}
+
+/// A charge's Stripe JSON with `paths` expanded (checked by [`check`]).
+pub(super) fn render_charge(
+    tx: &dyn Tx,
+    settings: &Settings,
+    now: i64,
+    charge: &Charge,
+    paths: &[&str],
+) -> Result<Value, ApiError> {
+    let mut v = charge.render();
+    if let Some(rest) = below(paths, "balance_transaction") {
+        let mut txn = charge.render_balance_transaction(now);
+        if rest.contains(&"source") {
+            txn["source"] = charge.render();
+        }
+        v["balance_transaction"] = txn;
+    }
+    let pi = tx.pi(&charge.payment_intent)?;
+    if let Some(rest) = below(paths, "payment_intent")
+        && let Some(pi) = &pi
+    {
+        v["payment_intent"] = render_pi(tx, settings, now, pi, &rest)?;
+    }
+    if below(paths, "refunds").is_some() {
+        let data: Vec<Value> = match &pi {
+            Some(pi) => tx
+                .refunds_of(pi.seq)?
+                .iter()
+                .filter(|r| r.charge == charge.id)
+                .rev()
+                .map(|r| r.render(&settings.public_url))
+                .collect(),
+            None => Vec::new(),
+        };
+        v["refunds"] = json!({
+            "object": "list",
+            "url": format!("/v1/charges/{}/refunds", charge.id),
+            "has_more": false,
+            "data": data,
+        });
+    }
+    Ok(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(paths: &[&str], list: bool) -> Option<String> {
+        check(paths, Kind::PaymentIntent, list)
+            .err()
+            .map(|e| e.message)
+    }
+
+    #[test]
+    fn paths_are_checked_as_stripe_checks_them() {
+        assert_eq!(message(&["latest_charge.balance_transaction"], false), None);
+        assert_eq!(
+            message(&["customer", "payment_method", "review"], false),
+            None
+        );
+        assert_eq!(
+            message(&["latest_charge.bogus.x"], false).as_deref(),
+            Some("This property cannot be expanded (latest_charge.bogus).")
+        );
+        assert_eq!(
+            message(&["amount"], false).as_deref(),
+            Some("This property cannot be expanded (amount).")
+        );
+        assert_eq!(message(&["data.latest_charge"], true), None);
+        assert_eq!(
+            message(&["latest_charge"], true).as_deref(),
+            Some(
+                "This property cannot be expanded (latest_charge). You may want to try expanding 'data.latest_charge' instead."
+            )
+        );
+        assert_eq!(
+            message(&["data.nope"], true).as_deref(),
+            Some("This property cannot be expanded (data.nope).")
+        );
+        let deep = "latest_charge.payment_intent.latest_charge.payment_intent.latest_charge";
+        assert!(message(&[deep], false).is_some());
+        let e = check(&["x"], Kind::Charge, false).unwrap_err();
+        assert_eq!((e.code, e.param, e.status.as_u16()), (None, None, 400));
+    }
+}

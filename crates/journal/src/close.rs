@@ -710,6 +710,19 @@ mod tests {
         j
     }
 
+    /// [`day_one`], closed with its drawer counted exactly (Z No.1, record 4).
+    fn day_one_closed(dir: &TempDir) -> Journal {
+        let mut j = day_one(dir);
+        j.close_day(
+            &close("2026-12-01T22:00:00+09:00", 34_000),
+            Yen::new(30_000),
+            None,
+        )
+        .unwrap()
+        .unwrap();
+        j
+    }
+
     #[test]
     fn voids_and_cancels_are_records_apart_from_the_sales_and_never_in_the_outbox() {
         let dir = TempDir::new().unwrap();
@@ -759,27 +772,12 @@ mod tests {
 
     #[test]
     fn the_first_close_of_a_journal_made_before_records_covers_only_the_sales_after_them() {
-        use rusqlite_migration::{M, Migrations};
         let dir = TempDir::new().unwrap();
         let path = dir.path().join("v4.db");
         {
             // A journal of schema 4 (before non-sale records) with two sales, reported by
             // that release's own Z reports.
-            let mut conn = rusqlite::Connection::open(&path).unwrap();
-            conn.pragma_update(None, "journal_mode", "WAL").unwrap();
-            Migrations::new(
-                crate::MIGRATION_FILES[..4]
-                    .iter()
-                    .map(|sql| M::up(sql))
-                    .collect(),
-            )
-            .to_latest(&mut conn)
-            .unwrap();
-            let id: String = conn
-                .query_row("SELECT value FROM meta WHERE key = 'journal_id'", [], |r| {
-                    r.get(0)
-                })
-                .unwrap();
+            let (mut conn, id) = crate::day::tests::journal_at_schema(&path, 4);
             let tx = conn.transaction().unwrap();
             for (n, when) in [
                 (1, "2026-11-30T09:00:00+09:00"),
@@ -919,14 +917,7 @@ mod tests {
     #[test]
     fn verify_catches_a_changed_close_and_a_deleted_record() {
         let dir = TempDir::new().unwrap();
-        let mut j = day_one(&dir);
-        j.close_day(
-            &close("2026-12-01T22:00:00+09:00", 34_000),
-            Yen::new(30_000),
-            None,
-        )
-        .unwrap()
-        .unwrap();
+        let j = day_one_closed(&dir);
         j.verify(None).unwrap();
         // The close's counted cash rewritten (its hash no longer matches).
         j.conn
@@ -944,14 +935,7 @@ mod tests {
 
         // Rewritten with a fresh hash too: its figures no longer add up to its day.
         let dir = TempDir::new().unwrap();
-        let mut j = day_one(&dir);
-        j.close_day(
-            &close("2026-12-01T22:00:00+09:00", 34_000),
-            Yen::new(30_000),
-            None,
-        )
-        .unwrap()
-        .unwrap();
+        let j = day_one_closed(&dir);
         let mut record = j.record(4).unwrap().unwrap();
         record.body = record
             .body
@@ -976,14 +960,7 @@ mod tests {
 
         // A record deleted at the end: the head says so.
         let dir = TempDir::new().unwrap();
-        let mut j = day_one(&dir);
-        j.close_day(
-            &close("2026-12-01T22:00:00+09:00", 34_000),
-            Yen::new(30_000),
-            None,
-        )
-        .unwrap()
-        .unwrap();
+        let j = day_one_closed(&dir);
         j.conn
             .execute("DELETE FROM records WHERE seq = 4", [])
             .unwrap();
@@ -994,14 +971,7 @@ mod tests {
     #[test]
     fn the_export_places_each_record_after_the_sale_it_follows() {
         let dir = TempDir::new().unwrap();
-        let mut j = day_one(&dir);
-        j.close_day(
-            &close("2026-12-01T22:00:00+09:00", 34_000),
-            Yen::new(30_000),
-            None,
-        )
-        .unwrap()
-        .unwrap();
+        let j = day_one_closed(&dir);
         let mut out = Vec::new();
         assert_eq!(j.export_with(&mut out, false, true).unwrap(), 6);
         let lines: Vec<serde_json::Value> = String::from_utf8(out)

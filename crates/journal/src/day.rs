@@ -405,6 +405,30 @@ pub(crate) mod tests {
     use chrono::{DateTime, FixedOffset};
     use rusqlite::types::Value;
     use rusqlite_migration::{M, Migrations};
+
+    /// A journal file at `path` made by the first `schema` migrations alone (as an earlier
+    /// release left it, WAL on): the open connection and its journal id.
+    pub(crate) fn journal_at_schema(
+        path: &std::path::Path,
+        schema: usize,
+    ) -> (rusqlite::Connection, String) {
+        let mut conn = rusqlite::Connection::open(path).unwrap();
+        conn.pragma_update(None, "journal_mode", "WAL").unwrap();
+        Migrations::new(
+            MIGRATION_FILES[..schema]
+                .iter()
+                .map(|sql| M::up(sql))
+                .collect(),
+        )
+        .to_latest(&mut conn)
+        .unwrap();
+        let id = conn
+            .query_row("SELECT value FROM meta WHERE key = 'journal_id'", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        (conn, id)
+    }
     use tempfile::TempDir;
 
     use super::*;
@@ -1116,17 +1140,8 @@ pub(crate) mod tests {
             .unwrap()
         };
         let before = {
-            let mut conn = rusqlite::Connection::open(&path).unwrap();
-            conn.pragma_update(None, "journal_mode", "WAL").unwrap();
-            Migrations::new(MIGRATION_FILES[..2].iter().map(|sql| M::up(sql)).collect())
-                .to_latest(&mut conn)
-                .unwrap();
+            let (mut conn, id) = journal_at_schema(&path, 2);
             assert!(outbox_sql(&conn).contains(" IN "));
-            let id: String = conn
-                .query_row("SELECT value FROM meta WHERE key = 'journal_id'", [], |r| {
-                    r.get(0)
-                })
-                .unwrap();
             let tx = conn.transaction().unwrap();
             for (i, when) in ["09:00", "09:05"].iter().enumerate() {
                 let n = i as u32 * 10;
@@ -1251,21 +1266,12 @@ pub(crate) mod tests {
         );
         {
             // The schema of a journal written by the first release, and two sales in it.
-            let mut conn = rusqlite::Connection::open(&path).unwrap();
-            conn.pragma_update(None, "journal_mode", "WAL").unwrap();
-            Migrations::new(vec![M::up(MIGRATION_FILES[0])])
-                .to_latest(&mut conn)
-                .unwrap();
+            let (mut conn, id) = journal_at_schema(&path, 1);
             let version: i64 = conn
                 .pragma_query_value(None, "user_version", |r| r.get(0))
                 .unwrap();
             assert_eq!(version, 1);
             assert!(!has_sales_at(&conn));
-            let id: String = conn
-                .query_row("SELECT value FROM meta WHERE key = 'journal_id'", [], |r| {
-                    r.get(0)
-                })
-                .unwrap();
             let tx = conn.transaction().unwrap();
             append_sale(&tx, &id, &first).unwrap();
             append_sale(&tx, &id, &second).unwrap();

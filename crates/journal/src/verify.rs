@@ -960,25 +960,10 @@ mod tests {
     /// with records of the rows already answered, so it verifies, and goes on.
     #[test]
     fn a_journal_answered_before_the_verdict_chain_verifies_once_migrated() {
-        use rusqlite_migration::{M, Migrations};
         let dir = TempDir::new().unwrap();
         let path = dir.path().join("v3.db");
         {
-            let mut conn = rusqlite::Connection::open(&path).unwrap();
-            conn.pragma_update(None, "journal_mode", "WAL").unwrap();
-            Migrations::new(
-                crate::MIGRATION_FILES[..3]
-                    .iter()
-                    .map(|sql| M::up(sql))
-                    .collect(),
-            )
-            .to_latest(&mut conn)
-            .unwrap();
-            let id: String = conn
-                .query_row("SELECT value FROM meta WHERE key = 'journal_id'", [], |r| {
-                    r.get(0)
-                })
-                .unwrap();
+            let (mut conn, id) = crate::day::tests::journal_at_schema(&path, 3);
             let tx = conn.transaction().unwrap();
             for n in 0..3 {
                 let slips = vec![

@@ -156,25 +156,44 @@ const RECENT_SALES_SQL: &str = "
     ORDER BY s.at DESC, s.seq DESC
     LIMIT ?2";
 
+/// The sales matching `$where`: count, money, first and last.
+macro_rules! sales_sql {
+    ($where:literal) => {
+        concat!(
+            "SELECT COUNT(*), COALESCE(SUM(total_yen), 0), COALESCE(SUM(tendered_yen), 0),
+                    COALESCE(SUM(change_yen), 0), MIN(seq), MAX(seq)
+             FROM sales WHERE ",
+            $where
+        )
+    };
+}
+
+/// The slips of the sales (`s`) matching `$where`, by method and chain text, with stamps
+/// and outbox states.
+macro_rules! slips_sql {
+    ($where:literal) => {
+        concat!(
+            "SELECT l.barcode IS NOT NULL AS is_barcode,
+                    CASE WHEN l.barcode IS NOT NULL THEN s.store_chain ELSE l.chain END AS pay_chain,
+                    COUNT(*), SUM(l.amount_yen), SUM(l.stamp),
+                    SUM(COALESCE(o.state, 'pending') = 'pending'),
+                    SUM(o.state IS 'sent'), SUM(o.state IS 'conflict'), SUM(o.state IS 'rejected')
+             FROM sales s
+             JOIN slips l ON l.sale_seq = s.seq
+             LEFT JOIN outbox o ON o.sale_seq = l.sale_seq AND o.idx = l.idx
+             WHERE ",
+            $where,
+            " GROUP BY is_barcode, pay_chain"
+        )
+    };
+}
+
 /// The sales of `?1 <= at < ?2`: count, money, first and last.
-const DAY_SALES_SQL: &str = "
-    SELECT COUNT(*), COALESCE(SUM(total_yen), 0), COALESCE(SUM(tendered_yen), 0),
-           COALESCE(SUM(change_yen), 0), MIN(seq), MAX(seq)
-    FROM sales WHERE at >= ?1 AND at < ?2";
+const DAY_SALES_SQL: &str = sales_sql!("at >= ?1 AND at < ?2");
 
 /// The slips of those sales by method and chain text, with stamps and outbox states. A
 /// slip without an outbox row counts as pending, as everywhere else (verify catches it).
-const DAY_SLIPS_SQL: &str = "
-    SELECT l.barcode IS NOT NULL AS is_barcode,
-           CASE WHEN l.barcode IS NOT NULL THEN s.store_chain ELSE l.chain END AS pay_chain,
-           COUNT(*), SUM(l.amount_yen), SUM(l.stamp),
-           SUM(COALESCE(o.state, 'pending') = 'pending'),
-           SUM(o.state IS 'sent'), SUM(o.state IS 'conflict'), SUM(o.state IS 'rejected')
-    FROM sales s
-    JOIN slips l ON l.sale_seq = s.seq
-    LEFT JOIN outbox o ON o.sale_seq = l.sale_seq AND o.idx = l.idx
-    WHERE s.at >= ?1 AND s.at < ?2
-    GROUP BY is_barcode, pay_chain";
+const DAY_SLIPS_SQL: &str = slips_sql!("s.at >= ?1 AND s.at < ?2");
 
 impl Journal {
     /// The newest `limit` sales with `at >= since_at` (compared as text, so a date prefix
@@ -218,23 +237,10 @@ impl Journal {
 }
 
 /// The sales with `after < seq <= upto`: count, money, first and last (a business day).
-const SEQ_SALES_SQL: &str = "
-    SELECT COUNT(*), COALESCE(SUM(total_yen), 0), COALESCE(SUM(tendered_yen), 0),
-           COALESCE(SUM(change_yen), 0), MIN(seq), MAX(seq)
-    FROM sales WHERE seq > ?1 AND seq <= ?2";
+const SEQ_SALES_SQL: &str = sales_sql!("seq > ?1 AND seq <= ?2");
 
 /// The slips of those sales, as [`DAY_SLIPS_SQL`] groups them.
-const SEQ_SLIPS_SQL: &str = "
-    SELECT l.barcode IS NOT NULL AS is_barcode,
-           CASE WHEN l.barcode IS NOT NULL THEN s.store_chain ELSE l.chain END AS pay_chain,
-           COUNT(*), SUM(l.amount_yen), SUM(l.stamp),
-           SUM(COALESCE(o.state, 'pending') = 'pending'),
-           SUM(o.state IS 'sent'), SUM(o.state IS 'conflict'), SUM(o.state IS 'rejected')
-    FROM sales s
-    JOIN slips l ON l.sale_seq = s.seq
-    LEFT JOIN outbox o ON o.sale_seq = l.sale_seq AND o.idx = l.idx
-    WHERE s.seq > ?1 AND s.seq <= ?2
-    GROUP BY is_barcode, pay_chain";
+const SEQ_SLIPS_SQL: &str = slips_sql!("s.seq > ?1 AND s.seq <= ?2");
 
 /// The totals of the sales with `after < seq <= upto` (`None`: to the last), read through
 /// `conn` (the journal's, or a write transaction's): a business day between two closes.

@@ -166,6 +166,31 @@ async fn confirm(store: &Arc<dyn Storage>, terminal: &'static str, body: Vec<u8>
     outcomes[0].verdict
 }
 
+/// Each batch of `bodies` sent by `terminal` from a task of its own, all released at once
+/// (on PostgreSQL: each on a connection of its own); their verdicts, in order.
+async fn confirm_together(
+    store: &Arc<dyn Storage>,
+    terminal: &'static str,
+    bodies: Vec<Vec<u8>>,
+) -> Vec<Verdict> {
+    let start = Arc::new(tokio::sync::Barrier::new(bodies.len()));
+    let handles: Vec<_> = bodies
+        .into_iter()
+        .map(|body| {
+            let (store, start) = (store.clone(), start.clone());
+            tokio::spawn(async move {
+                start.wait().await;
+                confirm(&store, terminal, body).await
+            })
+        })
+        .collect();
+    let mut verdicts = Vec::new();
+    for h in handles {
+        verdicts.push(h.await.unwrap());
+    }
+    verdicts
+}
+
 async fn meta_and_atomic_units(store: Arc<dyn Storage>) {
     assert_eq!(read(&store, |tx| tx.meta("k")).await, None);
     write(&store, |tx| tx.set_meta("k", "v1")).await;
@@ -912,8 +937,7 @@ async fn one_slip_is_accepted_once_and_one_payment_paid_once_under_concurrency(
 /// the verdicts.
 pub(super) async fn race(store: &Arc<dyn Storage>, tasks: usize) -> (usize, Vec<Verdict>) {
     let pi = create(store, CONFIRMED).await;
-    let start = Arc::new(tokio::sync::Barrier::new(tasks));
-    let handles: Vec<_> = (0..tasks)
+    let bodies = (0..tasks)
         .map(|i| {
             // Slip ids of this round's own (ids are per terminal, forever).
             let slip = if i % 2 == 0 {
@@ -921,19 +945,10 @@ pub(super) async fn race(store: &Arc<dyn Storage>, tasks: usize) -> (usize, Vec<
             } else {
                 format!("J{}-{}-0", pi.seq, i + 1)
             };
-            let body = slip_body(&pi, &slip);
-            let store = store.clone();
-            let start = start.clone();
-            tokio::spawn(async move {
-                start.wait().await;
-                confirm(&store, "T01", body).await
-            })
+            slip_body(&pi, &slip)
         })
         .collect();
-    let mut verdicts = Vec::new();
-    for h in handles {
-        verdicts.push(h.await.unwrap());
-    }
+    let verdicts = confirm_together(store, "T01", bodies).await;
     let accepted = verdicts.iter().filter(|v| **v == Verdict::Accepted).count();
     let conflicts = verdicts.iter().filter(|v| **v == Verdict::Conflict).count();
     let duplicates = verdicts
@@ -953,23 +968,14 @@ pub(super) async fn race(store: &Arc<dyn Storage>, tasks: usize) -> (usize, Vec<
 /// every other is a conflict (`already_paid`).
 async fn another_billers_slip_is_collected_once_under_concurrency(store: Arc<dyn Storage>) {
     let tasks = 8;
-    let start = Arc::new(tokio::sync::Barrier::new(tasks));
-    let handles: Vec<_> = (0..tasks)
+    let bodies = (0..tasks)
         .map(|i| {
-            let body = serde_json::json!({"confirmations": [foreign_slip(&format!("F-{i}"))]})
+            serde_json::json!({"confirmations": [foreign_slip(&format!("F-{i}"))]})
                 .to_string()
-                .into_bytes();
-            let (store, start) = (store.clone(), start.clone());
-            tokio::spawn(async move {
-                start.wait().await;
-                confirm(&store, "T01", body).await
-            })
+                .into_bytes()
         })
         .collect();
-    let mut verdicts = Vec::new();
-    for h in handles {
-        verdicts.push(h.await.unwrap());
-    }
+    let verdicts = confirm_together(&store, "T01", bodies).await;
     let accepted = verdicts.iter().filter(|v| **v == Verdict::Accepted).count();
     let conflicts = verdicts.iter().filter(|v| **v == Verdict::Conflict).count();
     assert_eq!((accepted, conflicts), (1, tasks - 1), "{verdicts:?}");
@@ -1001,20 +1007,7 @@ async fn a_fork_between_two_concurrent_batches_of_one_terminal_is_flagged(store:
                 .to_string()
                 .into_bytes()
         };
-        let start = Arc::new(tokio::sync::Barrier::new(2));
-        let sends: Vec<_> = [batch(1, 20), batch(21, 40)]
-            .into_iter()
-            .map(|body| {
-                let (store, start) = (store.clone(), start.clone());
-                tokio::spawn(async move {
-                    start.wait().await;
-                    confirm(&store, terminal, body).await
-                })
-            })
-            .collect();
-        for s in sends {
-            s.await.unwrap();
-        }
+        confirm_together(&store, terminal, vec![batch(1, 20), batch(21, 40)]).await;
         let forks = read(&store, move |tx| tx.forks(terminal)).await;
         assert_eq!(
             forks.iter().map(|f| f.seq).collect::<Vec<_>>(),

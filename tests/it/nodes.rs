@@ -786,3 +786,42 @@ fn finished_fleet(out: &std::process::Output) -> Value {
     );
     s
 }
+
+#[test]
+fn an_expiry_is_run_once_whichever_nodes_are_alive() {
+    let Some(db) = fresh_db("an_expiry_is_run_once_whichever_nodes_are_alive") else {
+        return;
+    };
+    let url = db.url();
+    let nodes: Vec<Net> = (0..3).map(|_| Net::start(Path::new(&url), &[])).collect();
+    let ids: Vec<String> = (0..5)
+        .map(|i| {
+            nodes[i % 3].pay(1_000 + i as i64, &[])["id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    // Past every deadline and its grace: each node's scheduler finds the payments due.
+    nodes[0].advance(5 * 86_400);
+    for id in &ids {
+        nodes[1].wait_pi(id, |pi| pi["status"] == "requires_payment_method");
+    }
+    // Every scheduler has had its turns (each looks at least once a second).
+    std::thread::sleep(Duration::from_secs(3));
+    let (s, v) = nodes[2].get("/v1/events?type=payment_intent.payment_failed&limit=100");
+    assert_eq!(s, 200, "{v}");
+    let mut failed: Vec<&str> = v["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["data"]["object"]["id"].as_str().unwrap())
+        .collect();
+    failed.sort_unstable();
+    let mut want: Vec<&str> = ids.iter().map(String::as_str).collect();
+    want.sort_unstable();
+    assert_eq!(
+        failed, want,
+        "one payment_failed per payment, from whichever node: {v}"
+    );
+}

@@ -60,6 +60,10 @@ pub const MAX_MERCHANT_BODY_BYTES: usize = 64 * 1024;
 pub struct Settings {
     /// The merchant's secret key (`sk_test_...`).
     pub api_key: String,
+    /// The merchant's publishable key (`pk_test_...`): what a page's Stripe.js sends. It may
+    /// only read and confirm a PaymentIntent whose `client_secret` it holds
+    /// (`http/publishable.rs`).
+    pub publishable_key: String,
     /// Terminal id -> shared secret.
     pub terminals: HashMap<String, String>,
     /// Six digits: the biller code in this network's barcodes.
@@ -81,10 +85,12 @@ pub struct Settings {
 }
 
 impl Settings {
-    /// Settings with the defaults and this key.
+    /// Settings with the defaults and this secret key; the publishable key is
+    /// [`publishable_key_for`] it.
     pub fn new(api_key: &str) -> Settings {
         Settings {
             api_key: api_key.to_owned(),
+            publishable_key: publishable_key_for(api_key),
             terminals: HashMap::new(),
             company_code: DEFAULT_COMPANY_CODE.to_owned(),
             merchant_name: "Konbini Demo Shop".to_owned(),
@@ -95,6 +101,33 @@ impl Settings {
             limits: ServerLimits::default(),
         }
     }
+}
+
+/// The publishable key that goes with a secret key by default: `sk_test_X` gives
+/// `pk_test_X` (`sk_live_X`, `pk_live_X`); any other key `K` gives `pk_test_K`.
+pub fn publishable_key_for(secret_key: &str) -> String {
+    match secret_key.strip_prefix("sk_") {
+        Some(rest) if !rest.is_empty() => format!("pk_{rest}"),
+        _ => format!("pk_test_{secret_key}"),
+    }
+}
+
+/// Why a publishable key cannot be used.
+pub fn check_publishable_key(key: &str, secret_key: &str) -> Result<(), String> {
+    if !key.starts_with("pk_") || key.len() < 4 {
+        return Err(format!(
+            "{key:?} is not a publishable key: it must start with pk_ (pk_test_...)"
+        ));
+    }
+    if !key.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(format!(
+            "{key:?} is not a publishable key: only visible ASCII characters may be used"
+        ));
+    }
+    if key == secret_key {
+        return Err("the publishable key must differ from the secret key".to_owned());
+    }
+    Ok(())
 }
 
 /// A running network's state.

@@ -313,6 +313,93 @@ mod tests {
         assert_eq!(yen(300_000), "¥300,000");
     }
 
+    /// A 52,000-yen payment's voucher as stored, in `status`.
+    fn payment(status: &str) -> PaymentIntent {
+        serde_json::from_value(serde_json::json!({
+            "id": "pi_1", "seq": 7, "created": 1_796_000_000, "amount": 52_000,
+            "currency": "jpy", "status": status, "metadata": {},
+            "client_secret": "pi_1_secret_x", "payment_method_types": ["konbini"],
+            "billing": {"name": "山田 <script>alert(1)</script>", "email": "t@example.jp", "phone": null},
+            "konbini": {}, "expired": status == "requires_payment_method", "amount_received": 0,
+            "voucher": {
+                "expires_at": 1_796_100_000, "confirmation_number": "09012345678",
+                "codes": {"lawson": "123456", "familymart": "654321"},
+                "barcode": "91958001000000000000000000000070261130152000", "token": "tok",
+                "grace_seconds": 3600,
+            },
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn the_barcode_is_one_unit_per_module_with_its_quiet_zones_at_crisp_edges() {
+        let svg = barcode_svg("91958001000000000000000000000070261130152000").unwrap();
+        // 25 symbols of 11 modules, the 13-module stop, 10 quiet modules each side.
+        assert!(svg.contains(r#"viewBox="0 0 308 60""#), "{svg}");
+        assert!(svg.contains("--modules:308;--bar:60"), "{svg}");
+        assert!(svg.contains(r#"shape-rendering="crispEdges""#), "{svg}");
+        assert!(
+            svg.contains(r#"<rect x="10" y="0" width="2""#),
+            "the start bar after 10 quiet modules: {svg}"
+        );
+        assert!(
+            !svg.contains("<text"),
+            "the digits are the page's text, not the symbol's"
+        );
+        assert_eq!(barcode_svg("123"), None);
+    }
+
+    #[test]
+    fn a_voucher_that_cannot_be_paid_shows_no_codes_and_no_barcode() {
+        let payable = voucher_page(
+            &payment("requires_action"),
+            "Shop",
+            "tok",
+            false,
+            1_796_000_100,
+        );
+        assert!(
+            payable.contains("123456") && payable.contains("<svg"),
+            "{payable}"
+        );
+        for (status, now, says) in [
+            ("canceled", 1_796_000_100, "取り消されました"),
+            ("requires_payment_method", 1_796_200_000, "期限を過ぎた"),
+            // Past the deadline, within the grace: still requires_action, but not to be paid.
+            ("requires_action", 1_796_100_001, "期限を過ぎた"),
+            ("succeeded", 1_796_000_100, "完了"),
+        ] {
+            let page = voucher_page(&payment(status), "Shop", "tok", false, now);
+            assert!(page.contains(says), "{status}: {page}");
+            for hidden in ["123456", "654321", "09012345678", "<svg", "(91) 958001"] {
+                assert!(!page.contains(hidden), "{status} shows {hidden}: {page}");
+            }
+            assert!(page.contains("¥52,000"), "{page}");
+        }
+    }
+
+    #[test]
+    fn names_are_shown_as_text_in_the_pages_language() {
+        let pi = payment("requires_action");
+        let ja = voucher_page(&pi, "<b>Shop</b>", "tok", false, 1_796_000_100);
+        assert!(
+            ja.contains("<strong>山田 &lt;script&gt;alert(1)&lt;/script&gt;</strong> 様"),
+            "{ja}"
+        );
+        assert!(
+            ja.contains("お支払い先: <strong>&lt;b&gt;Shop&lt;/b&gt;</strong>"),
+            "{ja}"
+        );
+        assert!(!ja.contains("<script>") && !ja.contains("<b>"), "{ja}");
+        let en = voucher_page(&pi, "Shop", "tok", true, 1_796_000_100);
+        assert!(en.contains("Customer: <strong>山田 &lt;script&gt;"), "{en}");
+        assert!(
+            en.contains("Pay to: <strong>Shop</strong>") && en.contains("lang=\"en\""),
+            "{en}"
+        );
+        assert!(en.contains("Goods and services"), "{en}");
+    }
+
     #[test]
     fn escaping_covers_markup() {
         assert_eq!(

@@ -15,8 +15,9 @@ import { fileURLToPath } from 'node:url';
 
 const HERE = new URL('.', import.meta.url);
 
-// The cart is the server's: a page never names its own price.
-const CART = { amount: 1980, description: '抹茶ラテ 3本セット / Matcha latte, set of 3' };
+// The cart is the server's: a page never names its own price. The product description is
+// what the store's receipt prints (at most 22 characters).
+const CART = { amount: 1980, description: '抹茶ラテ 3本セット / Matcha latte, set of 3', product: '抹茶ラテ 3本セット' };
 
 const escapeHtml = (s) =>
   String(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]);
@@ -29,7 +30,7 @@ async function createPaymentIntent(network, secretKey, orderId) {
     currency: 'jpy',
     'payment_method_types[]': 'konbini',
     description: CART.description,
-    'payment_method_options[konbini][product_description]': CART.description,
+    'payment_method_options[konbini][product_description]': CART.product,
     'metadata[order_id]': orderId,
   });
   const r = await fetch(`${network}/v1/payment_intents`, {
@@ -71,7 +72,7 @@ export async function start({
         res.writeHead(200, { 'Content-Type': 'application/json' });
         res.end(JSON.stringify({ clientSecret: pi.client_secret, orderId }));
       } else {
-        res.writeHead(404, { 'Content-Type': 'text/plain' });
+        res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' });
         res.end('not found');
       }
     } catch (e) {

@@ -2290,3 +2290,37 @@ fn a_publishable_key_does_only_what_stripe_lets_it() {
         assert!(err.contains("--publishable-key"), "{bad}: {err}");
     }
 }
+
+/// Issue 18 point 6 with stripe-python 16.1.0, unmodified (tests/python/publishable_key.py):
+/// the publishable key's 401 `secret_key_required` is its `AuthenticationError`, as from
+/// Stripe, and it still retrieves a PaymentIntent with the client secret.
+#[test]
+fn stripe_python_raises_an_authentication_error_for_a_publishable_key() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let venv = std::process::Command::new("bash")
+        .arg(root.join("tests/python/stripe-venv.sh"))
+        .output()
+        .expect("bash runs");
+    assert!(
+        venv.status.success(),
+        "stripe-python could not be installed from PyPI: {}",
+        String::from_utf8_lossy(&venv.stderr)
+    );
+    let python = String::from_utf8_lossy(&venv.stdout).trim().to_owned();
+    let dir = tempdir();
+    let net = Net::start(&dir.path().join("net.db"), &[]);
+    let out = std::process::Command::new(python)
+        .arg(root.join("tests/python/publishable_key.py"))
+        .env("NETWORK_URL", &net.url)
+        .env("STRIPE_KEY", KEY)
+        .env("STRIPE_PUBLISHABLE_KEY", PUBLISHABLE_KEY)
+        .output()
+        .expect("python");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("ok: python publishable key"), "{text}");
+}

@@ -2035,7 +2035,8 @@ fn screenshot_pgm(png_path: &Path, pgm_path: &Path) {
 }
 
 /// Issue 18 point 7: the hosted voucher in Chromium on a phone (390 px at scale 2) and a
-/// desktop (1280 px at scale 1) draws each module on whole device pixels
+/// desktop (1280 px at scale 1), and on a 320-pixel phone at scale 2 and a 360-pixel one at
+/// scale 3, draws each module on whole device pixels
 /// (tests/node/voucher-page.mjs checks the layout, names, markup and void vouchers), and
 /// zxing-cpp, a decoder this project did not write, reads the 44 digits off a full-page
 /// screenshot of each; a cancelled voucher's screenshot has nothing to read.
@@ -2049,7 +2050,12 @@ fn the_voucher_barcode_is_read_by_zxing_from_phone_and_desktop_screenshots() {
     );
     let barcode = std::fs::read_to_string(shots.path().join("barcode.txt")).unwrap();
     assert_eq!(barcode.len(), 44, "{barcode}");
-    for shot in ["voucher-phone", "voucher-desktop"] {
+    for shot in [
+        "voucher-phone",
+        "voucher-desktop",
+        "voucher-small",
+        "voucher-dense",
+    ] {
         let pgm = shots.path().join(format!("{shot}.pgm"));
         screenshot_pgm(&shots.path().join(format!("{shot}.png")), &pgm);
         let read = crate::printer::zxing_reads(&pgm);

@@ -1,7 +1,8 @@
 // The hosted voucher page in a real browser, as a customer opens it: on a phone (390 CSS px
-// at device scale 2) and a desktop (1280 px at scale 1) the bill barcode is laid out at a
+// at device scale 2) and a desktop (1280 px at scale 1), and on smaller and denser phones, the bill barcode is laid out at a
 // whole number of device pixels per module with its quiet zones, and a full-page screenshot
-// of each is saved for tests/it/network.rs to read with zxing-cpp; the customer's and the
+// of each is saved for tests/it/network.rs to read with zxing-cpp (and of a 320-pixel phone
+// at scale 2 and a 360-pixel one at scale 3); the customer's and the
 // merchant's names are shown in the page's language, markup in them as text; a cancelled
 // voucher, an expired one and one past its deadline show no codes and no barcode.
 // NETWORK_URL, STRIPE_KEY, OUT_DIR (screenshots and barcode.txt); prints `ok: voucher page`.
@@ -68,9 +69,14 @@ const pi = await voucher(name);
 const details = pi.next_action.konbini_display_details;
 await writeFile(join(out, 'barcode.txt'), details.barcode);
 
+// Smaller and denser phones than the PHONE preset: the symbol still fits, on whole pixels.
+const SMALL = { viewport: { width: 320, height: 568 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true };
+const DENSE = { viewport: { width: 360, height: 780 }, deviceScaleFactor: 3, isMobile: true, hasTouch: true };
+const DEVICE_PX_PER_MODULE = { phone: 2, desktop: 2, small: 2, dense: 3 };
+
 const browser = await launch();
 try {
-  for (const [label, preset] of [['phone', PHONE], ['desktop', DESKTOP]]) {
+  for (const [label, preset] of [['phone', PHONE], ['desktop', DESKTOP], ['small', SMALL], ['dense', DENSE]]) {
     const context = await browser.newContext(preset);
     const page = await context.newPage();
     await page.goto(details.hosted_voucher_url);
@@ -87,7 +93,7 @@ try {
         scroll: document.querySelector('.slip').scrollWidth - document.querySelector('.slip').clientWidth,
       };
     });
-    assert.equal(layout.width / layout.modules, 2, `${label}: ${JSON.stringify(layout)}`);
+    assert.equal(layout.width / layout.modules, DEVICE_PX_PER_MODULE[label], `${label}: ${JSON.stringify(layout)}`);
     assert.ok(Number.isInteger(layout.left), `${label}: left edge at ${layout.left} device px`);
     assert.ok(Number.isInteger(layout.height), `${label}: ${JSON.stringify(layout)}`);
     assert.equal(layout.rendering, 'crispedges');

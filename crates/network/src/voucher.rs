@@ -135,8 +135,10 @@ fn instructions(c: Chain, en: bool) -> &'static str {
 
 /// The pages' style. `--m` is the barcode's module in CSS pixels: 1 (2 device pixels on a
 /// phone at scale 2), and 2 from 48rem wide (2 device pixels on a desktop at scale 1), where
-/// the page widens to 44rem so the 616-pixel symbol fits with its quiet zones.
-const STYLE: &str = "body{font-family:system-ui,'Hiragino Sans','Noto Sans JP',sans-serif;margin:0;background:#f4f4f2;color:#222;--m:1px}main{max-width:32rem;margin:0 auto;padding:1rem}section{background:#fff;border-radius:.5rem;padding:1rem;margin:.75rem 0}h1{font-size:1.2rem}.amount{font-size:2rem;font-weight:700}.code{font-family:monospace;font-size:1.3rem;letter-spacing:.1em}table{width:100%;border-collapse:collapse}td,th{text-align:left;padding:.25rem 0}.lang{float:right}.slip{overflow-x:auto;text-align:center}.barcode{display:block;margin:0 auto;width:calc(var(--modules) * var(--m));height:calc(var(--bar) * var(--m));max-width:none;flex:none}.hri{font-family:monospace;font-size:.85rem;overflow-wrap:anywhere}.note{color:#666;font-size:.9rem}.void{border:2px solid #b00020}@media (min-width:48rem){body{--m:2px}main{max-width:44rem}}";
+/// the page widens to 44rem so the 616-pixel symbol fits with its quiet zones. The slip's
+/// section has no side padding (the symbol carries its own white quiet zones), and below
+/// 24rem it takes the page's whole width, so the 308-pixel symbol fits a 320-pixel phone.
+const STYLE: &str = "body{font-family:system-ui,'Hiragino Sans','Noto Sans JP',sans-serif;margin:0;background:#f4f4f2;color:#222;--m:1px}main{max-width:32rem;margin:0 auto;padding:1rem}section{background:#fff;border-radius:.5rem;padding:1rem;margin:.75rem 0}h1{font-size:1.2rem}.amount{font-size:2rem;font-weight:700}.code{font-family:monospace;font-size:1.3rem;letter-spacing:.1em}table{width:100%;border-collapse:collapse}td,th{text-align:left;padding:.25rem 0}.lang{float:right}.slip{overflow-x:auto;text-align:center;padding:1rem 0}.slip h2,.slip p{padding:0 1rem}.barcode{display:block;margin:0 auto;width:calc(var(--modules) * var(--m));height:calc(var(--bar) * var(--m));max-width:none;flex:none}.hri{font-family:monospace;font-size:.85rem;overflow-wrap:anywhere}.note{color:#666;font-size:.9rem}.void{border:2px solid #b00020}@media (max-width:24rem){.slip{margin:.75rem -1rem;border-radius:0}}@media (min-width:48rem){body{--m:2px}main{max-width:44rem}}";
 
 fn page(title: &str, lang: &str, other_lang_link: &str, body: &str) -> String {
     format!(

@@ -2206,6 +2206,36 @@ fn a_publishable_key_does_only_what_stripe_lets_it() {
         "09012345678"
     );
     assert!(v.get("payment_method_options").is_none(), "{v}");
+    // An idempotency key the secret key used is never replayed to the publishable key.
+    let form = ("content-type", "application/x-www-form-urlencoded");
+    let body = format!("client_secret={secret}");
+    let sk_auth = format!("Bearer {KEY}");
+    let (s, v) = net.raw(
+        "POST",
+        &confirm,
+        &[
+            ("authorization", &sk_auth),
+            form,
+            ("idempotency-key", "k-1"),
+        ],
+        body.clone().into_bytes(),
+    );
+    assert_eq!(s, 200, "{v}");
+    let (s, v) = net.raw(
+        "POST",
+        &confirm,
+        &[
+            ("authorization", "Bearer pk_test_shop"),
+            form,
+            ("idempotency-key", "k-1"),
+        ],
+        body.into_bytes(),
+    );
+    assert_eq!(
+        (s, &v["error"]["type"]),
+        (400, &json!("idempotency_error")),
+        "{v}"
+    );
     // The secret key may send a client secret too, but not a wrong one.
     let (s, _) = net.get(&format!("/v1/payment_intents/{id}?client_secret={secret}"));
     assert_eq!(s, 200);

@@ -62,8 +62,11 @@ impl FromRequest<Arc<Network>> for MerchantRequest {
             } else {
                 None
             };
+            // A publishable key's requests are told apart, so that no answer made for the
+            // secret key is ever replayed to it.
             let fingerprint = format!(
-                "{} {}?{}",
+                "{}{} {}?{}",
+                if publishable { "pk " } else { "" },
                 parts.method,
                 parts.uri.path(),
                 form.fingerprint()

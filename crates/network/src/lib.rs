@@ -342,3 +342,30 @@ async fn scheduler(net: Arc<Network>, cancel: CancellationToken) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_publishable_key_is_the_secret_keys_with_pk() {
+        assert_eq!(publishable_key_for("sk_test_konbini"), "pk_test_konbini");
+        assert_eq!(publishable_key_for("sk_live_abc"), "pk_live_abc");
+        assert_eq!(publishable_key_for("secret"), "pk_test_secret");
+        assert_eq!(Settings::new("sk_test_it").publishable_key, "pk_test_it");
+    }
+
+    #[test]
+    fn a_publishable_key_must_look_like_one_and_differ_from_the_secret_key() {
+        assert_eq!(
+            check_publishable_key("pk_test_shop", "sk_test_shop"),
+            Ok(())
+        );
+        for bad in ["sk_test_shop", "pk_", "pk_test_a b", "pk_test_ü", ""] {
+            let e = check_publishable_key(bad, "sk_test_shop").unwrap_err();
+            assert!(e.contains("not a publishable key"), "{bad}: {e}");
+        }
+        let e = check_publishable_key("pk_same", "pk_same").unwrap_err();
+        assert!(e.contains("differ from the secret key"), "{e}");
+    }
+}

@@ -367,7 +367,8 @@ pub fn confirm(
     form: &Form,
     now: i64,
 ) -> Result<bool, ApiError> {
-    form.check_known(CONFIRM_PARAMS)?;
+    // `client_secret`: what a page's Stripe.js sends (checked by the route).
+    form.check_known(&[CONFIRM_PARAMS, &["client_secret"]].concat())?;
     check_payment_method_type(form)?;
     let wake = confirm_pi(tx, settings, pi, form, now)?;
     claim_codes(tx, pi)?;

@@ -2,16 +2,21 @@
 //! `/v1`, one module per resource (`payment_intents`, `charges`, `refunds`,
 //! `webhook_endpoints`, `events`, `test_helpers`), all through `merchant`, which gives every
 //! request the same treatment; the signed terminal API under `/terminal/v1` (`terminal`);
-//! and the customer pages `/vouchers/...` and `/refunds/...` (`pages`).
+//! and the customer pages `/vouchers/...` and `/refunds/...` (`pages`). A merchant's page
+//! loads the Stripe.js stand-in from `/js/v3/stripe.js` (`stripe_js`) and calls the API
+//! with the publishable key (`publishable`), across origins (`cors`).
 
 mod charges;
+mod cors;
 mod events;
 mod expand;
 mod merchant;
 mod pages;
 mod payment_intents;
+mod publishable;
 mod refunds;
 pub(crate) mod server;
+mod stripe_js;
 mod terminal;
 mod test_helpers;
 mod webhook_endpoints;
@@ -54,7 +59,9 @@ pub(crate) fn router(net: Arc<Network>) -> Router {
         .merge(merchant_api)
         .merge(terminal::routes())
         .merge(pages::routes())
+        .merge(stripe_js::routes())
         .fallback(merchant::unknown_url)
+        .layer(axum::middleware::from_fn(cors::layer))
         .with_state(net)
 }
 

@@ -1,4 +1,6 @@
-//! `/v1/payment_intents`: create, list, retrieve, update, confirm, cancel.
+//! `/v1/payment_intents`: create, list, retrieve, update, confirm, cancel. Retrieve and
+//! confirm also take the publishable key with the payment's `client_secret`
+//! (`publishable.rs`), and then answer only what Stripe shows a publishable key.
 
 use std::sync::Arc;
 
@@ -11,6 +13,7 @@ use super::expand::{self, Kind};
 use super::merchant::{
     self, CREATED_PARAMS, Cx, MerchantRequest, Reply, created_of, page_json, page_of,
 };
+use super::publishable;
 use crate::Network;
 use crate::error::ApiError;
 use crate::objects::PaymentIntent;
@@ -35,6 +38,22 @@ fn find(tx: &dyn Tx, id: &str, param: &str) -> Result<PaymentIntent, ApiError> {
 /// The PaymentIntent as answered, with what `expand[]` asks for.
 fn render(tx: &dyn Tx, cx: &Cx<'_>, pi: &PaymentIntent) -> Result<serde_json::Value, ApiError> {
     expand::render_pi(tx, cx.net.settings(), cx.now, pi, &cx.expand)
+}
+
+/// A call that may come with the publishable key: the `client_secret` checked (also when a
+/// secret-key call sends one), and the answer cut to what a publishable key is shown.
+fn for_key(
+    cx: &Cx<'_>,
+    pi: &PaymentIntent,
+) -> Result<fn(serde_json::Value) -> serde_json::Value, ApiError> {
+    if cx.publishable || cx.form.has("client_secret") {
+        publishable::check_client_secret(cx.form, pi)?;
+    }
+    Ok(if cx.publishable {
+        publishable::subset
+    } else {
+        std::convert::identity
+    })
 }
 
 /// Refuse an `expand[]` a PaymentIntent cannot take, before the work runs.
@@ -162,7 +181,8 @@ async fn retrieve(
         cx.form.check_known(&["expand[]", "client_secret"])?;
         check_expand(cx)?;
         let pi = find(tx, &id, "intent")?;
-        Ok(Reply::ok(render(tx, cx, &pi)?))
+        let shown = for_key(cx, &pi)?;
+        Ok(Reply::ok(shown(render(tx, cx, &pi)?)))
     })
     .await
 }
@@ -192,8 +212,9 @@ async fn confirm(
     merchant::run(net, req, move |tx, cx| {
         check_expand(cx)?;
         let mut pi = find(tx, &id, "intent")?;
+        let shown = for_key(cx, &pi)?;
         let wake = payments::confirm(tx, cx.net.settings(), &mut pi, cx.form, cx.now)?;
-        Ok(Reply::changed(render(tx, cx, &pi)?, wake))
+        Ok(Reply::changed(shown(render(tx, cx, &pi)?), wake))
     })
     .await
 }

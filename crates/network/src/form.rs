@@ -113,6 +113,22 @@ fn matches(allowed: &str, pattern: &str) -> bool {
         })
 }
 
+/// `p` with its first `n` segments taken off (its raw name rebuilt from what is left).
+fn rebased(p: &Pair, n: usize) -> Pair {
+    let path = p.path[n..].to_vec();
+    let mut raw = path[0].clone();
+    for seg in &path[1..] {
+        raw.push('[');
+        raw.push_str(seg);
+        raw.push(']');
+    }
+    Pair {
+        raw,
+        path,
+        value: p.value.clone(),
+    }
+}
+
 impl Form {
     /// Decode a body or query string. A key whose brackets do not pair up is refused.
     pub fn parse(bytes: &[u8]) -> Result<Form, ApiError> {
@@ -269,6 +285,44 @@ impl Form {
             }
         }
         check_metadata_keys(metadata.len())
+    }
+
+    /// The parameters under the hash `name` (`name[a][b]=v` as `a[b]=v`), e.g. one line
+    /// item's `price_data`.
+    pub fn under(&self, name: &str) -> Form {
+        let Some(head) = split_key(name) else {
+            return Form::default();
+        };
+        let pairs = self
+            .pairs
+            .iter()
+            .filter(|p| p.path.len() > head.len() && p.path[..head.len()] == head[..])
+            .map(|p| rebased(p, head.len()))
+            .collect();
+        Form { pairs }
+    }
+
+    /// The hashes of an array `name[0][a]=v`, `name[1][a]=w`: each index's parameters (as
+    /// `a=v`), in index order, with the index as sent (for the `param` of an error).
+    pub fn items(&self, name: &str) -> Vec<(String, Form)> {
+        let mut items: Vec<(u64, String, Form)> = Vec::new();
+        for p in &self.pairs {
+            if p.path.len() < 3 || p.path[0] != name || !is_index(&p.path[1]) {
+                continue;
+            }
+            let index = p.path[1].clone();
+            let pair = rebased(p, 2);
+            match items.iter_mut().find(|(_, i, _)| *i == index) {
+                Some((_, _, f)) => f.pairs.push(pair),
+                None => items.push((
+                    index.parse().unwrap_or(u64::MAX),
+                    index,
+                    Form { pairs: vec![pair] },
+                )),
+            }
+        }
+        items.sort_by_key(|(n, _, _)| *n);
+        items.into_iter().map(|(_, i, f)| (i, f)).collect()
     }
 
     /// A fingerprint of the parameters as sent, for idempotency checks: the pairs ordered by

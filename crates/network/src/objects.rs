@@ -621,6 +621,14 @@ impl EventRow {
                 serde_json::from_str::<PaymentIntent>(&self.doc).map(|p| p.render(base_url))
             }
             "charge" => serde_json::from_str::<Charge>(&self.doc).map(|c| c.render()),
+            crate::checkout::SESSION_KIND => {
+                serde_json::from_str::<crate::checkout::Session>(&self.doc)
+                    .map(|s| s.render(base_url))
+            }
+            crate::checkout::LINK_KIND => {
+                serde_json::from_str::<crate::checkout::PaymentLink>(&self.doc)
+                    .map(|l| l.render(base_url))
+            }
             _ => serde_json::from_str::<Refund>(&self.doc).map(|r| r.render(base_url)),
         }
         .unwrap_or_else(|e| json!({"error": format!("unreadable snapshot: {e}")}));

@@ -807,6 +807,7 @@ pub fn succeed(
         now,
         stored("payment_intent", &pi_doc),
     )?;
+    crate::checkout::pi_succeeded(tx, pi, now)?;
     Ok(charge)
 }
 
@@ -823,13 +824,15 @@ pub fn expire(tx: &dyn Tx, pi: &mut PaymentIntent, now: i64) -> Result<(), ApiEr
     }));
     tx.update_pi(pi)?;
     emit_pi(tx, pi, "payment_intent.payment_failed", now)?;
+    crate::checkout::pi_expired(tx, pi, now)?;
     Ok(())
 }
 
 /// Run whatever is due by `now`: test-mode successes, expiries, refund deadlines and
-/// transfers. Returns how many records changed.
+/// transfers, and Checkout Sessions nobody completed in time. Returns how many records
+/// changed.
 pub fn run_due(tx: &dyn Tx, now: i64) -> Result<usize, ApiError> {
-    let mut changed = 0;
+    let mut changed = crate::checkout::run_due(tx, now)?;
     for mut pi in tx.due_pis(now, 500)? {
         if pi.status != PiStatus::RequiresAction {
             tx.update_pi(&pi)?;

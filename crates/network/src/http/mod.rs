@@ -5,11 +5,14 @@
 //! and the customer pages `/vouchers/...` and `/refunds/...` (`pages`).
 
 mod charges;
+mod checkout_pages;
+mod checkout_sessions;
 mod events;
 mod expand;
 mod merchant;
 mod pages;
 mod payment_intents;
+mod payment_links;
 mod refunds;
 pub(crate) mod server;
 mod terminal;
@@ -36,6 +39,8 @@ pub(crate) fn router(net: Arc<Network>) -> Router {
         .merge(webhook_endpoints::routes())
         .merge(events::routes())
         .merge(test_helpers::routes())
+        .merge(checkout_sessions::routes())
+        .merge(payment_links::routes())
         // A known URL with another method is an unknown request to Stripe, not a 405.
         .method_not_allowed_fallback(merchant::unknown_url);
     Router::new()
@@ -54,6 +59,7 @@ pub(crate) fn router(net: Arc<Network>) -> Router {
         .merge(merchant_api)
         .merge(terminal::routes())
         .merge(pages::routes())
+        .merge(checkout_pages::routes())
         .fallback(merchant::unknown_url)
         .with_state(net)
 }

@@ -44,6 +44,7 @@ use konbini_protocol::Verdict;
 pub use postgres::PostgresStorage;
 pub use sqlite::SqliteStorage;
 
+use crate::checkout::{PaymentLink, Session};
 use crate::objects::{Charge, EventRow, PaymentIntent, Refund, Snapshot, WebhookEndpoint};
 
 /// The network's storage could not be opened.
@@ -227,6 +228,23 @@ pub struct EventFilter {
     pub type_prefix: Option<String>,
     /// Created within.
     pub created: Created,
+}
+
+/// Which Checkout Sessions a list keeps (each unset filter keeps all).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SessionFilter {
+    /// Created within.
+    pub created: Created,
+    /// Of this customer (`cus_...`).
+    pub customer: Option<String>,
+    /// Whose customer gave this email on the page (`customer_details[email]`).
+    pub email: Option<String>,
+    /// That made this PaymentIntent (its number).
+    pub pi_seq: Option<i64>,
+    /// Made by this Payment Link.
+    pub payment_link: Option<String>,
+    /// In this status (`open`, `complete`, `expired`).
+    pub status: Option<String>,
 }
 
 /// A saved idempotent answer.
@@ -415,6 +433,44 @@ pub trait Tx {
     fn refunds_of(&self, pi_seq: i64) -> Result<Vec<Refund>, StorageError>;
     /// Refunds whose deadline is at or before `now`, soonest first.
     fn due_refunds(&self, now: i64, limit: i64) -> Result<Vec<Refund>, StorageError>;
+
+    /// A number for the Checkout Session this unit inserts: greater than every session's
+    /// stored. Only in a write.
+    fn next_session_seq(&self) -> Result<i64, StorageError>;
+    /// Keep a new Checkout Session.
+    fn insert_session(&self, session: &Session) -> Result<(), StorageError>;
+    /// Save a changed Checkout Session; returns its stored document (for an event).
+    fn update_session(&self, session: &Session) -> Result<String, StorageError>;
+    /// A Checkout Session by id.
+    fn session(&self, id: &str) -> Result<Option<Session>, StorageError>;
+    /// The Checkout Session whose submission made the PaymentIntent `pi_seq`.
+    fn session_by_pi(&self, pi_seq: i64) -> Result<Option<Session>, StorageError>;
+    /// Checkout Sessions of a page (see the trait's note on lists) that `filter` keeps.
+    fn list_sessions(
+        &self,
+        filter: &SessionFilter,
+        page: Page,
+    ) -> Result<Vec<Session>, StorageError>;
+    /// Open Checkout Sessions whose `expires_at` is at or before `now`, soonest first.
+    fn due_sessions(&self, now: i64, limit: i64) -> Result<Vec<Session>, StorageError>;
+
+    /// A number for the Payment Link this unit inserts. Only in a write.
+    fn next_link_seq(&self) -> Result<i64, StorageError>;
+    /// Keep a new Payment Link.
+    fn insert_link(&self, link: &PaymentLink) -> Result<(), StorageError>;
+    /// Save a changed Payment Link.
+    fn update_link(&self, link: &PaymentLink) -> Result<(), StorageError>;
+    /// A Payment Link by id.
+    fn link(&self, id: &str) -> Result<Option<PaymentLink>, StorageError>;
+    /// The Payment Link whose address carries `token`.
+    fn link_by_token(&self, token: &str) -> Result<Option<PaymentLink>, StorageError>;
+    /// Payment Links of a page (see the trait's note on lists), only active (or inactive)
+    /// ones if `active` is given.
+    fn list_links(
+        &self,
+        active: Option<bool>,
+        page: Page,
+    ) -> Result<Vec<PaymentLink>, StorageError>;
 
     /// Record an event about `object` as it is now, and queue it for every endpoint that
     /// wants it.

@@ -18,10 +18,12 @@ use tokio_postgres::Row;
 use tokio_postgres::types::{FromSql, ToSql};
 
 use super::{STATEMENT_TIMEOUT, db_message, retryable};
+use crate::checkout::{PaymentLink, Session};
 use crate::objects::{
     Charge, EventRow, PaymentIntent, PiStatus, Refund, Snapshot, WebhookEndpoint,
 };
 use crate::search::{Field as SearchField, Join, Query, Value as SearchValue};
+use crate::storage::SessionFilter;
 use crate::storage::{
     ConfirmationRecord, Created, Cursor, DeliveryReport, DueDelivery, EndpointHealth, EventFilter,
     Fork, Page, PastConfirmation, SavedAnswer, StorageError, Tx,
@@ -477,7 +479,8 @@ impl Tx for PgTx<'_> {
     fn next_due(&self) -> Result<Option<i64>, StorageError> {
         let row = self.query_opt(
             "SELECT MIN(t) FROM (SELECT MIN(due_at) AS t FROM payment_intents WHERE due_at IS NOT NULL
-             UNION ALL SELECT MIN(due_at) FROM refunds WHERE due_at IS NOT NULL) AS due",
+             UNION ALL SELECT MIN(due_at) FROM refunds WHERE due_at IS NOT NULL
+             UNION ALL SELECT MIN(due_at) FROM checkout_sessions WHERE due_at IS NOT NULL) AS due",
             &[],
         )?;
         match row {
@@ -605,6 +608,154 @@ impl Tx for PgTx<'_> {
         self.docs(
             "SELECT doc FROM refunds WHERE due_at <= $1 ORDER BY due_at LIMIT $2",
             &[&now, &limit],
+        )
+    }
+
+    fn next_session_seq(&self) -> Result<i64, StorageError> {
+        let row = self.query_opt(
+            "SELECT COALESCE(MAX(seq), 0) + 1 FROM checkout_sessions",
+            &[],
+        )?;
+        match row {
+            Some(row) => self.col(&row, 0),
+            None => Ok(1),
+        }
+    }
+
+    fn insert_session(&self, s: &Session) -> Result<(), StorageError> {
+        self.execute(
+            "INSERT INTO checkout_sessions
+             (seq, id, created, status, due_at, pi_seq, payment_link, customer, email, doc)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            &[
+                &s.seq,
+                &s.id,
+                &s.created,
+                &s.status.as_str(),
+                &s.due_at(),
+                &s.pi_seq,
+                &s.payment_link,
+                &s.customer,
+                &s.customer_details.as_ref().map(|d| d.email.as_str()),
+                &doc(s),
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn update_session(&self, s: &Session) -> Result<String, StorageError> {
+        let text = doc(s);
+        self.execute(
+            "UPDATE checkout_sessions SET status = $2, due_at = $3, pi_seq = $4, customer = $5,
+             email = $6, doc = $7 WHERE seq = $1",
+            &[
+                &s.seq,
+                &s.status.as_str(),
+                &s.due_at(),
+                &s.pi_seq,
+                &s.customer,
+                &s.customer_details.as_ref().map(|d| d.email.as_str()),
+                &text,
+            ],
+        )?;
+        Ok(text)
+    }
+
+    fn session(&self, id: &str) -> Result<Option<Session>, StorageError> {
+        self.one_doc("SELECT doc FROM checkout_sessions WHERE id = $1", &[&id])
+    }
+
+    fn session_by_pi(&self, pi_seq: i64) -> Result<Option<Session>, StorageError> {
+        self.one_doc(
+            "SELECT doc FROM checkout_sessions WHERE pi_seq = $1",
+            &[&pi_seq],
+        )
+    }
+
+    fn list_sessions(&self, f: &SessionFilter, page: Page) -> Result<Vec<Session>, StorageError> {
+        let (order, from) = order_of(page.cursor);
+        let sql = format!(
+            "SELECT doc FROM checkout_sessions WHERE {from}
+             AND ($2::text IS NULL OR customer = $2::text) AND ($3::text IS NULL OR email = $3::text)
+             AND ($4::bigint IS NULL OR pi_seq = $4::bigint)
+             AND ($5::text IS NULL OR payment_link = $5::text)
+             AND ($6::text IS NULL OR status = $6::text)
+             AND ($7::bigint IS NULL OR created > $7) AND ($8::bigint IS NULL OR created >= $8)
+             AND ($9::bigint IS NULL OR created < $9) AND ($10::bigint IS NULL OR created <= $10)
+             ORDER BY seq {order} LIMIT $11"
+        );
+        let c = f.created;
+        self.docs(
+            &sql,
+            &[
+                &cursor_seq(page.cursor),
+                &f.customer,
+                &f.email,
+                &f.pi_seq,
+                &f.payment_link,
+                &f.status,
+                &c.gt,
+                &c.gte,
+                &c.lt,
+                &c.lte,
+                &(page.limit + 1),
+            ],
+        )
+    }
+
+    fn due_sessions(&self, now: i64, limit: i64) -> Result<Vec<Session>, StorageError> {
+        self.docs(
+            "SELECT doc FROM checkout_sessions WHERE due_at <= $1 ORDER BY due_at LIMIT $2",
+            &[&now, &limit],
+        )
+    }
+
+    fn next_link_seq(&self) -> Result<i64, StorageError> {
+        let row = self.query_opt("SELECT COALESCE(MAX(seq), 0) + 1 FROM payment_links", &[])?;
+        match row {
+            Some(row) => self.col(&row, 0),
+            None => Ok(1),
+        }
+    }
+
+    fn insert_link(&self, l: &PaymentLink) -> Result<(), StorageError> {
+        self.execute(
+            "INSERT INTO payment_links (seq, id, created, active, token, doc)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+            &[&l.seq, &l.id, &l.created, &l.active, &l.token, &doc(l)],
+        )?;
+        Ok(())
+    }
+
+    fn update_link(&self, l: &PaymentLink) -> Result<(), StorageError> {
+        self.execute(
+            "UPDATE payment_links SET active = $2, doc = $3 WHERE seq = $1",
+            &[&l.seq, &l.active, &doc(l)],
+        )?;
+        Ok(())
+    }
+
+    fn link(&self, id: &str) -> Result<Option<PaymentLink>, StorageError> {
+        self.one_doc("SELECT doc FROM payment_links WHERE id = $1", &[&id])
+    }
+
+    fn link_by_token(&self, token: &str) -> Result<Option<PaymentLink>, StorageError> {
+        self.one_doc("SELECT doc FROM payment_links WHERE token = $1", &[&token])
+    }
+
+    fn list_links(
+        &self,
+        active: Option<bool>,
+        page: Page,
+    ) -> Result<Vec<PaymentLink>, StorageError> {
+        let (order, from) = order_of(page.cursor);
+        let sql = format!(
+            "SELECT doc FROM payment_links WHERE {from} AND ($2::boolean IS NULL OR active = $2)
+             ORDER BY seq {order} LIMIT $3"
+        );
+        self.docs(
+            &sql,
+            &[&cursor_seq(page.cursor), &active, &(page.limit + 1)],
         )
     }
 

@@ -26,11 +26,13 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use self::wal::{Checkpointer, Tickets, Unsynced, WalSyncer};
+use super::SessionFilter;
 use super::{
     Boxed, ConfirmationRecord, Created, Cursor, DeliveryReport, DueDelivery, EndpointHealth,
     EventFilter, Fork, Page, PastConfirmation, SavedAnswer, Storage, StorageError, StorageFuture,
     Tx, Work,
 };
+use crate::checkout::{PaymentLink, Session};
 use crate::objects::{
     Charge, EventRow, PaymentIntent, PiStatus, Refund, Snapshot, WebhookEndpoint,
 };
@@ -43,6 +45,7 @@ const MIGRATION_FILES: &[&str] = &[
     include_str!("../../../migrations/sqlite/0004_confirmations_per_terminal.sql"),
     include_str!("../../../migrations/sqlite/0005_delivery_claims.sql"),
     include_str!("../../../migrations/sqlite/0006_terminals.sql"),
+    include_str!("../../../migrations/sqlite/0008_checkout.sql"),
 ];
 
 fn migrations() -> Migrations<'static> {
@@ -782,7 +785,8 @@ impl Tx for SqliteTx<'_> {
             self.tx
                 .prepare_cached(
                     "SELECT MIN(t) FROM (SELECT MIN(due_at) AS t FROM payment_intents WHERE due_at IS NOT NULL
-                     UNION ALL SELECT MIN(due_at) FROM refunds WHERE due_at IS NOT NULL)",
+                     UNION ALL SELECT MIN(due_at) FROM refunds WHERE due_at IS NOT NULL
+                     UNION ALL SELECT MIN(due_at) FROM checkout_sessions WHERE due_at IS NOT NULL)",
                 )?
                 .query_row([], |r| r.get(0))
         })
@@ -944,6 +948,168 @@ impl Tx for SqliteTx<'_> {
             self.docs(
                 "SELECT doc FROM refunds WHERE due_at <= ?1 ORDER BY due_at LIMIT ?2",
                 params![now, limit],
+            )
+        })
+    }
+
+    fn next_session_seq(&self) -> Result<i64, StorageError> {
+        self.run(|| {
+            self.tx
+                .prepare_cached("SELECT COALESCE(MAX(seq), 0) + 1 FROM checkout_sessions")?
+                .query_row([], |r| r.get(0))
+        })
+    }
+
+    fn insert_session(&self, s: &Session) -> Result<(), StorageError> {
+        self.run(|| {
+            self.tx
+                .prepare_cached(
+                    "INSERT INTO checkout_sessions
+                     (seq, id, created, status, due_at, pi_seq, payment_link, customer, email, doc)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                )?
+                .execute(params![
+                    s.seq,
+                    s.id,
+                    s.created,
+                    s.status.as_str(),
+                    s.due_at(),
+                    s.pi_seq,
+                    s.payment_link,
+                    s.customer,
+                    s.customer_details.as_ref().map(|d| &d.email),
+                    doc(s)
+                ])?;
+            Ok(())
+        })
+    }
+
+    fn update_session(&self, s: &Session) -> Result<String, StorageError> {
+        self.run(|| {
+            let text = doc(s);
+            self.tx
+                .prepare_cached(
+                    "UPDATE checkout_sessions SET status = ?2, due_at = ?3, pi_seq = ?4,
+                     customer = ?5, email = ?6, doc = ?7 WHERE seq = ?1",
+                )?
+                .execute(params![
+                    s.seq,
+                    s.status.as_str(),
+                    s.due_at(),
+                    s.pi_seq,
+                    s.customer,
+                    s.customer_details.as_ref().map(|d| &d.email),
+                    text
+                ])?;
+            Ok(text)
+        })
+    }
+
+    fn session(&self, id: &str) -> Result<Option<Session>, StorageError> {
+        self.run(|| self.one_doc("SELECT doc FROM checkout_sessions WHERE id = ?1", id))
+    }
+
+    fn session_by_pi(&self, pi_seq: i64) -> Result<Option<Session>, StorageError> {
+        self.run(|| {
+            self.one_doc(
+                "SELECT doc FROM checkout_sessions WHERE pi_seq = ?1",
+                pi_seq,
+            )
+        })
+    }
+
+    fn list_sessions(&self, f: &SessionFilter, page: Page) -> Result<Vec<Session>, StorageError> {
+        self.run(|| {
+            let (order, from) = order_of(page.cursor);
+            let sql = format!(
+                "SELECT doc FROM checkout_sessions WHERE {from}
+                 AND (?2 IS NULL OR customer = ?2) AND (?3 IS NULL OR email = ?3)
+                 AND (?4 IS NULL OR pi_seq = ?4) AND (?5 IS NULL OR payment_link = ?5)
+                 AND (?6 IS NULL OR status = ?6)
+                 AND (?7 IS NULL OR created > ?7) AND (?8 IS NULL OR created >= ?8)
+                 AND (?9 IS NULL OR created < ?9) AND (?10 IS NULL OR created <= ?10)
+                 ORDER BY seq {order} LIMIT ?11"
+            );
+            let c = f.created;
+            self.docs(
+                &sql,
+                params![
+                    cursor_seq(page.cursor),
+                    f.customer,
+                    f.email,
+                    f.pi_seq,
+                    f.payment_link,
+                    f.status,
+                    c.gt,
+                    c.gte,
+                    c.lt,
+                    c.lte,
+                    page.limit + 1
+                ],
+            )
+        })
+    }
+
+    fn due_sessions(&self, now: i64, limit: i64) -> Result<Vec<Session>, StorageError> {
+        self.run(|| {
+            self.docs(
+                "SELECT doc FROM checkout_sessions WHERE due_at <= ?1 ORDER BY due_at LIMIT ?2",
+                params![now, limit],
+            )
+        })
+    }
+
+    fn next_link_seq(&self) -> Result<i64, StorageError> {
+        self.run(|| {
+            self.tx
+                .prepare_cached("SELECT COALESCE(MAX(seq), 0) + 1 FROM payment_links")?
+                .query_row([], |r| r.get(0))
+        })
+    }
+
+    fn insert_link(&self, l: &PaymentLink) -> Result<(), StorageError> {
+        self.run(|| {
+            self.tx
+                .prepare_cached(
+                    "INSERT INTO payment_links (seq, id, created, active, token, doc)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                )?
+                .execute(params![l.seq, l.id, l.created, l.active, l.token, doc(l)])?;
+            Ok(())
+        })
+    }
+
+    fn update_link(&self, l: &PaymentLink) -> Result<(), StorageError> {
+        self.run(|| {
+            self.tx
+                .prepare_cached("UPDATE payment_links SET active = ?2, doc = ?3 WHERE seq = ?1")?
+                .execute(params![l.seq, l.active, doc(l)])?;
+            Ok(())
+        })
+    }
+
+    fn link(&self, id: &str) -> Result<Option<PaymentLink>, StorageError> {
+        self.run(|| self.one_doc("SELECT doc FROM payment_links WHERE id = ?1", id))
+    }
+
+    fn link_by_token(&self, token: &str) -> Result<Option<PaymentLink>, StorageError> {
+        self.run(|| self.one_doc("SELECT doc FROM payment_links WHERE token = ?1", token))
+    }
+
+    fn list_links(
+        &self,
+        active: Option<bool>,
+        page: Page,
+    ) -> Result<Vec<PaymentLink>, StorageError> {
+        self.run(|| {
+            let (order, from) = order_of(page.cursor);
+            let sql = format!(
+                "SELECT doc FROM payment_links WHERE {from} AND (?2 IS NULL OR active = ?2)
+                 ORDER BY seq {order} LIMIT ?3"
+            );
+            self.docs(
+                &sql,
+                params![cursor_seq(page.cursor), active, page.limit + 1],
             )
         })
     }

@@ -1411,3 +1411,216 @@ pub fn session_from_link(
     tx.insert_session(&session)?;
     Ok(Some(session))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::sqlite::in_memory_tx;
+
+    /// 2026-12-07 09:46:40 JST.
+    const NOW: i64 = 1_796_604_000;
+
+    const TEA: &str = "line_items[0][price_data][currency]=jpy\
+        &line_items[0][price_data][product_data][name]=Tea\
+        &line_items[0][price_data][unit_amount]=600\
+        &line_items[0][quantity]=2";
+
+    fn refused(body: &str) -> ApiError {
+        let form = Form::parse(body.as_bytes()).unwrap();
+        in_memory_tx(|tx| create_session(tx, &form, NOW)).unwrap_err()
+    }
+
+    fn made(body: &str) -> Session {
+        let form = Form::parse(body.as_bytes()).unwrap();
+        in_memory_tx(|tx| create_session(tx, &form, NOW)).unwrap()
+    }
+
+    #[test]
+    fn a_session_of_price_data_lines_renders_as_stripe_does() {
+        let s = made(&format!(
+            "{TEA}&line_items[1][price_data][currency]=JPY\
+             &line_items[1][price_data][product_data][name]=Cake\
+             &line_items[1][price_data][product_data][description]=Strawberry\
+             &line_items[1][price_data][unit_amount_decimal]=450\
+             &customer_email=a@example.jp&metadata[order]=7&locale=en\
+             &payment_method_options[konbini][expires_after_days]=2\
+             &success_url=https://shop.example/ok?s={{CHECKOUT_SESSION_ID}}\
+             &payment_intent_data[description]=Order 7"
+        ));
+        assert_eq!(s.total(), 1650);
+        assert_eq!(s.expires_at, NOW + DEFAULT_SESSION_SECONDS);
+        assert!(s.english());
+        let v = s.render("http://net");
+        assert_eq!(v["object"], "checkout.session");
+        assert_eq!(v["amount_total"], 1650);
+        assert_eq!(v["status"], "open");
+        assert_eq!(v["payment_status"], "unpaid");
+        assert_eq!(v["payment_intent"], Value::Null);
+        assert_eq!(v["url"], format!("http://net/checkout/{}", s.id));
+        assert_eq!(
+            v["payment_method_options"]["konbini"]["expires_after_days"],
+            2
+        );
+        assert_eq!(v["metadata"]["order"], "7");
+        assert_eq!(
+            s.success_url_filled().unwrap(),
+            format!("https://shop.example/ok?s={}", s.id)
+        );
+        let cake = s.line_items[1].render();
+        assert_eq!(cake["object"], "item");
+        assert_eq!(cake["description"], "Cake");
+        assert_eq!(cake["amount_total"], 450);
+        assert_eq!(cake["price"]["type"], "one_time");
+        assert_eq!(cake["price"]["unit_amount"], 450);
+        assert!(
+            cake["price"]["product"]
+                .as_str()
+                .unwrap()
+                .starts_with("prod_")
+        );
+        assert_eq!(
+            s.payment_intent_data.description.as_deref(),
+            Some("Order 7")
+        );
+    }
+
+    #[test]
+    fn refusals_name_the_parameter_as_stripe_does() {
+        let usd = TEA.replace("currency]=jpy", "currency]=usd");
+        let e = refused(&usd);
+        assert_eq!(
+            e.param.as_deref(),
+            Some("line_items[0][price_data][currency]")
+        );
+        assert!(e.message.contains("Invalid currency: usd"), "{}", e.message);
+        let e = refused(&format!(
+            "{TEA}&line_items[0][price_data][recurring][interval]=month"
+        ));
+        assert_eq!(
+            e.param.as_deref(),
+            Some("line_items[0][price_data][recurring]")
+        );
+        let small = TEA.replace("unit_amount]=600", "unit_amount]=50");
+        let e = refused(&small);
+        assert_eq!(
+            (e.code, e.param.as_deref()),
+            (Some("amount_too_small"), Some("line_items"))
+        );
+        let large = TEA.replace("unit_amount]=600", "unit_amount]=150001");
+        let e = refused(&large);
+        assert_eq!(
+            (e.code, e.param.as_deref()),
+            (Some("amount_too_large"), Some("line_items"))
+        );
+        // Exactly at the limits is taken.
+        made(&TEA.replace("unit_amount]=600", "unit_amount]=60"));
+        made(&TEA.replace("unit_amount]=600", "unit_amount]=150000"));
+        for at in [NOW + 600, NOW + MIN_SESSION_SECONDS - 1, NOW + 86_401] {
+            let e = refused(&format!("{TEA}&expires_at={at}"));
+            assert_eq!(e.param.as_deref(), Some("expires_at"), "{at}");
+        }
+        made(&format!("{TEA}&expires_at={}", NOW + MIN_SESSION_SECONDS));
+        let e = refused(&format!("{TEA}&shipping_options[0][shipping_rate]=x"));
+        assert_eq!(
+            (e.code, e.param.as_deref()),
+            (
+                Some("parameter_unknown"),
+                Some("shipping_options[0][shipping_rate]")
+            )
+        );
+        let e = refused(&format!("{TEA}&customer=cus_1&customer_email=a@b.jp"));
+        assert_eq!(e.param.as_deref(), Some("customer_email"));
+        let e = refused(&format!("{TEA}&mode=subscription"));
+        assert_eq!(e.param.as_deref(), Some("mode"));
+        let e = refused(&format!("{TEA}&payment_method_types[0]=card"));
+        assert_eq!(e.param.as_deref(), Some("payment_method_types"));
+        let e = refused(&format!("{TEA}&locale=xx"));
+        assert_eq!(e.param.as_deref(), Some("locale"));
+        let e = refused(&format!(
+            "{TEA}&payment_method_options[konbini][expires_after_days]=61"
+        ));
+        assert_eq!(
+            e.param.as_deref(),
+            Some("payment_method_options[konbini][expires_after_days]")
+        );
+        let e = refused("line_items[0][quantity]=1");
+        assert_eq!(e.param.as_deref(), Some("line_items[0][price]"));
+        let e = refused("");
+        assert_eq!(e.param.as_deref(), Some("line_items"));
+        let e = refused(&format!("{TEA}&success_url=shop.example/ok"));
+        assert_eq!(e.param.as_deref(), Some("success_url"));
+    }
+
+    #[test]
+    fn the_page_refuses_what_a_store_cannot_print_or_send() {
+        let check = |name: &str, email: &str, phone: &str| {
+            Submission {
+                name: name.into(),
+                email: email.into(),
+                phone: phone.into(),
+            }
+            .check(false)
+        };
+        assert_eq!(
+            check(" 山田 太郎 ", "taro@example.jp", "090-1234-5678"),
+            Ok((
+                "山田 太郎".into(),
+                "taro@example.jp".into(),
+                Some("09012345678".into())
+            ))
+        );
+        assert_eq!(check("Taro", "taro@example.jp", "").unwrap().2, None);
+        for (name, email, phone) in [
+            ("", "taro@example.jp", ""),
+            (
+                "あいうえおかきくけこさしすせそたちつてとな",
+                "taro@example.jp",
+                "",
+            ),
+            ("Taro", "taro", ""),
+            ("Taro", "taro@example.jp", "12345"),
+            ("Taro", "taro@example.jp", "0000000000"),
+        ] {
+            assert!(
+                matches!(check(name, email, phone), Err(Refusal::Input(_))),
+                "{name:?} {email:?} {phone:?}"
+            );
+        }
+        // Twenty characters exactly is what a store prints.
+        assert!(check("あいうえおかきくけこさしすせそたちつてと", "t@x.jp", "").is_ok());
+    }
+
+    #[test]
+    fn line_items_page_both_ways() {
+        let lines: Vec<LineItem> = (0..5)
+            .map(|i| LineItem {
+                id: format!("li_{i}"),
+                quantity: 1,
+                unit_amount: 200,
+                description: format!("item {i}"),
+                product_description: None,
+                price: Value::Null,
+                metadata: None,
+            })
+            .collect();
+        let ids = |v: Value| {
+            v["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|li| li["id"].as_str().unwrap().to_owned())
+                .collect::<Vec<_>>()
+        };
+        let first = line_items_page("/x", &lines, 2, None, None).unwrap();
+        assert_eq!(first["has_more"], true);
+        assert_eq!(ids(first), ["li_0", "li_1"]);
+        let next = line_items_page("/x", &lines, 2, Some("li_3"), None).unwrap();
+        assert_eq!(next["has_more"], false);
+        assert_eq!(ids(next), ["li_4"]);
+        let back = line_items_page("/x", &lines, 2, None, Some("li_3")).unwrap();
+        assert_eq!(back["has_more"], true);
+        assert_eq!(ids(back), ["li_1", "li_2"]);
+        let e = line_items_page("/x", &lines, 2, Some("li_9"), None).unwrap_err();
+        assert_eq!(e.param.as_deref(), Some("starting_after"));
+    }
+}

@@ -1321,3 +1321,5 @@ async fn payment_searches_match_each_field_and_page(store: Arc<dyn Storage>) {
             .is_empty()
     );
 }
+
+mod checkout;

@@ -1,0 +1,212 @@
+//! The storage suite's Checkout Sessions and Payment Links, on every backend: kept and read
+//! back by id, by payment and by token; listed with each filter, both ways; and open
+//! sessions falling due at their `expires_at` (the scheduler's work), and no longer once
+//! complete or expired.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use super::{NOW, create, form, on_postgres, on_sqlite, page, read, write};
+use crate::checkout::{self, AfterCompletion, PaymentLink, PiData, Session, SessionStatus};
+use crate::storage::{Created, Cursor, SessionFilter, Storage};
+
+suite!(
+    checkout_sessions_are_kept_listed_and_fall_due,
+    payment_links_are_kept_by_token_and_listed_by_active,
+);
+
+/// A session of one `price_data` line (¥600 × 2) at `NOW + offset`, with `extra` params.
+async fn session(store: &Arc<dyn Storage>, offset: i64, extra: &'static str) -> Session {
+    store
+        .run_write(move |tx| {
+            let body = format!(
+                "line_items[0][price_data][currency]=jpy\
+                 &line_items[0][price_data][product_data][name]=Tea\
+                 &line_items[0][price_data][unit_amount]=600\
+                 &line_items[0][quantity]=2{extra}"
+            );
+            checkout::create_session(tx, &form(&body), NOW + offset)
+        })
+        .await
+        .unwrap()
+}
+
+async fn checkout_sessions_are_kept_listed_and_fall_due(store: Arc<dyn Storage>) {
+    let a = session(&store, 0, "&customer=cus_a").await;
+    let b = session(&store, 1, "&expires_at=1796606000").await;
+    let c = session(&store, 2, "&customer=cus_a").await;
+    assert_eq!((a.seq, b.seq, c.seq), (1, 2, 3));
+    assert_eq!(a.total(), 1200);
+    let id = a.id.clone();
+    let back = read(&store, move |tx| tx.session(&id)).await.unwrap();
+    assert_eq!(back, a);
+    assert!(
+        read(&store, |tx| tx.session("cs_test_none"))
+            .await
+            .is_none()
+    );
+
+    let list = |filter: SessionFilter, limit, cursor| {
+        let store = store.clone();
+        async move {
+            read(&store, move |tx| {
+                tx.list_sessions(&filter, page(limit, cursor))
+            })
+            .await
+            .iter()
+            .map(|s| s.seq)
+            .collect::<Vec<_>>()
+        }
+    };
+    let all = SessionFilter::default();
+    assert_eq!(list(all.clone(), 2, Cursor::First).await, [3, 2, 1]);
+    assert_eq!(list(all.clone(), 2, Cursor::After(2)).await, [1]);
+    assert_eq!(list(all.clone(), 1, Cursor::Before(1)).await, [2, 3]);
+    let of_a = SessionFilter {
+        customer: Some("cus_a".into()),
+        ..SessionFilter::default()
+    };
+    assert_eq!(list(of_a, 10, Cursor::First).await, [3, 1]);
+    let later = SessionFilter {
+        created: Created {
+            gte: Some(NOW + 1),
+            ..Created::default()
+        },
+        ..SessionFilter::default()
+    };
+    assert_eq!(list(later, 10, Cursor::First).await, [3, 2]);
+
+    // Open sessions are due at their expires_at (b's is 2000 s after NOW: the earliest).
+    assert_eq!(b.expires_at, NOW + 2000);
+    assert_eq!(read(&store, |tx| tx.next_due()).await, Some(NOW + 2000));
+    let due = |now| {
+        let store = store.clone();
+        async move {
+            read(&store, move |tx| tx.due_sessions(now, 10))
+                .await
+                .iter()
+                .map(|s| s.seq)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert!(due(NOW + 1999).await.is_empty());
+    assert_eq!(due(NOW + 2000).await, [2]);
+    assert_eq!(due(NOW + 86_402).await, [2, 1, 3]);
+
+    // A session completed with a payment is found by it, and no longer due; an expired one
+    // neither.
+    let pi = create(&store, super::UNCONFIRMED).await;
+    let (mut done, mut gone) = (a.clone(), b.clone());
+    done.status = SessionStatus::Complete;
+    done.pi_seq = Some(pi.seq);
+    done.payment_intent = Some(pi.id.clone());
+    done.customer_details = Some(checkout::CustomerDetails {
+        name: "Taro".into(),
+        email: "taro@example.jp".into(),
+        phone: None,
+    });
+    gone.status = SessionStatus::Expired;
+    let (d, g) = (done.clone(), gone.clone());
+    write(&store, move |tx| {
+        tx.update_session(&d)?;
+        tx.update_session(&g)
+    })
+    .await;
+    let seq = pi.seq;
+    assert_eq!(
+        read(&store, move |tx| tx.session_by_pi(seq)).await,
+        Some(done.clone())
+    );
+    assert!(read(&store, |tx| tx.session_by_pi(999)).await.is_none());
+    assert_eq!(due(NOW + 86_402).await, [3]);
+    assert_eq!(
+        read(&store, |tx| tx.next_due()).await,
+        Some(NOW + 2 + 86_400)
+    );
+    let by = |filter: SessionFilter| list(filter, 10, Cursor::First);
+    let complete = SessionFilter {
+        status: Some("complete".into()),
+        ..SessionFilter::default()
+    };
+    assert_eq!(by(complete).await, [1]);
+    let email = SessionFilter {
+        email: Some("taro@example.jp".into()),
+        ..SessionFilter::default()
+    };
+    assert_eq!(by(email).await, [1]);
+    let paid_by = SessionFilter {
+        pi_seq: Some(pi.seq),
+        ..SessionFilter::default()
+    };
+    assert_eq!(by(paid_by).await, [1]);
+    let expired = SessionFilter {
+        status: Some("expired".into()),
+        ..SessionFilter::default()
+    };
+    assert_eq!(by(expired).await, [2]);
+}
+
+fn link(seq: i64, token: &str, active: bool) -> PaymentLink {
+    PaymentLink {
+        id: format!("plink_{seq}"),
+        seq,
+        created: NOW + seq,
+        active,
+        token: token.to_owned(),
+        line_items: Vec::new(),
+        metadata: BTreeMap::new(),
+        inactive_message: None,
+        after_completion: AfterCompletion::HostedConfirmation {
+            custom_message: None,
+        },
+        payment_intent_data: PiData::default(),
+        payment_method_types: None,
+        phone_number_collection: false,
+    }
+}
+
+async fn payment_links_are_kept_by_token_and_listed_by_active(store: Arc<dyn Storage>) {
+    let seqs = write(&store, |tx| {
+        let mut seqs = Vec::new();
+        for (token, active) in [("tok-a", true), ("tok-b", false), ("tok-c", true)] {
+            let seq = tx.next_link_seq()?;
+            tx.insert_link(&link(seq, token, active))?;
+            seqs.push(seq);
+        }
+        Ok(seqs)
+    })
+    .await;
+    assert_eq!(seqs, [1, 2, 3]);
+    assert_eq!(
+        read(&store, |tx| tx.link_by_token("tok-b")).await,
+        Some(link(2, "tok-b", false))
+    );
+    assert_eq!(
+        read(&store, |tx| tx.link("plink_3")).await,
+        Some(link(3, "tok-c", true))
+    );
+    assert!(read(&store, |tx| tx.link_by_token("tok-z")).await.is_none());
+    let list = |active: Option<bool>, limit, cursor| {
+        let store = store.clone();
+        async move {
+            read(&store, move |tx| tx.list_links(active, page(limit, cursor)))
+                .await
+                .iter()
+                .map(|l| l.seq)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(list(None, 10, Cursor::First).await, [3, 2, 1]);
+    assert_eq!(list(Some(true), 10, Cursor::First).await, [3, 1]);
+    assert_eq!(list(Some(false), 10, Cursor::First).await, [2]);
+    assert_eq!(list(None, 1, Cursor::Before(1)).await, [2, 3]);
+    // Deactivated: kept, listed as inactive.
+    write(&store, |tx| tx.update_link(&link(3, "tok-c", false))).await;
+    assert_eq!(list(Some(false), 10, Cursor::First).await, [3, 2]);
+    assert!(
+        !read(&store, |tx| tx.link_by_token("tok-c"))
+            .await
+            .unwrap()
+            .active
+    );
+}

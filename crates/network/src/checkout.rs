@@ -1056,6 +1056,9 @@ pub enum Refusal {
     NotOpen(SessionStatus),
     /// The network refused the payment: its message.
     Payment(String),
+    /// The network failed (its storage, say): the page says only that; the message is for
+    /// the network's log.
+    Failed(String),
 }
 
 /// What the customer typed on the hosted page.
@@ -1174,7 +1177,7 @@ pub fn complete(
     if let Some(c) = &session.customer {
         pairs.append_pair("customer", c);
     }
-    let form = Form::parse(pairs.finish().as_bytes()).map_err(|e| Refusal::Payment(e.message))?;
+    let form = Form::parse(pairs.finish().as_bytes()).map_err(|e| Refusal::Failed(e.message))?;
     let (pi, wake) = payments::create(tx, settings, &form, now).map_err(|e| {
         // The one refusal a customer can act on: the store network rejected the number.
         if e.code == Some("payment_intent_konbini_rejected_confirmation_number") {
@@ -1183,6 +1186,8 @@ pub fn complete(
             } else {
                 "この電話番号は確認番号として使えません。別の番号を入力してください。".to_owned()
             })
+        } else if e.status.is_server_error() {
+            Refusal::Failed(e.message)
         } else {
             Refusal::Payment(e.message)
         }
@@ -1193,9 +1198,9 @@ pub fn complete(
     session.customer_details = Some(CustomerDetails { name, email, phone });
     let doc = tx
         .update_session(session)
-        .map_err(|e| Refusal::Payment(e.to_string()))?;
+        .map_err(|e| Refusal::Failed(e.to_string()))?;
     emit_session(tx, "checkout.session.completed", &doc, now)
-        .map_err(|e| Refusal::Payment(e.message))?;
+        .map_err(|e| Refusal::Failed(e.message))?;
     Ok((pi, wake))
 }
 

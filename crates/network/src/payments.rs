@@ -369,6 +369,7 @@ pub fn confirm(
 ) -> Result<bool, ApiError> {
     form.check_known(CONFIRM_PARAMS)?;
     check_payment_method_type(form)?;
+    refuse_checkout_owned(tx, pi, "confirm")?;
     let wake = confirm_pi(tx, settings, pi, form, now)?;
     claim_codes(tx, pi)?;
     tx.update_pi(pi)?;
@@ -713,6 +714,23 @@ fn emit_pi(tx: &dyn Tx, pi: &PaymentIntent, event_type: &str, now: i64) -> Resul
     Ok(())
 }
 
+/// Stripe: "You can't confirm or cancel the PaymentIntent for a Checkout Session. To cancel,
+/// expire the Checkout Session instead" (stripe-node 23.1.0, `Checkout.Session.payment_intent`).
+/// The wording of the refusal is ours; the code is Stripe's for a state that forbids it.
+fn refuse_checkout_owned(tx: &dyn Tx, pi: &PaymentIntent, action: &str) -> Result<(), ApiError> {
+    match tx.session_by_pi(pi.seq)? {
+        Some(session) => Err(ApiError::invalid(
+            "payment_intent_unexpected_state",
+            "",
+            format!(
+                "You can't {action} the PaymentIntent {} of the Checkout Session {}: a Checkout Session's payment is confirmed by its page. To cancel, expire the Checkout Session instead.",
+                pi.id, session.id
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
 /// `POST /v1/payment_intents/{id}/cancel`.
 pub fn cancel(tx: &dyn Tx, pi: &mut PaymentIntent, form: &Form, now: i64) -> Result<(), ApiError> {
     form.check_known(&["cancellation_reason", "expand[]"])?;
@@ -744,6 +762,7 @@ pub fn cancel(tx: &dyn Tx, pi: &mut PaymentIntent, form: &Form, now: i64) -> Res
             "requires_payment_method, requires_confirmation, requires_action",
         ));
     }
+    refuse_checkout_owned(tx, pi, "cancel")?;
     pi.status = PiStatus::Canceled;
     pi.canceled_at = Some(now);
     pi.cancellation_reason = reason.map(str::to_owned);

@@ -432,6 +432,7 @@ async fn submit(
                     StatusCode::CONFLICT,
                     closed_page(&session, merchant, en, status, voucher.as_deref()),
                 ),
+                Refusal::Failed(message) => failed(&StorageError::Failed(message)),
                 Refusal::Input(message) | Refusal::Payment(message) => {
                     let typed = Typed {
                         name: &input.name,

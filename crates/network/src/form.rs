@@ -367,6 +367,31 @@ mod tests {
     }
 
     #[test]
+    fn arrays_of_hashes_split_into_their_items_in_index_order() {
+        let f = Form::parse(
+            b"line_items[1][price]=p2&line_items[0][price_data][currency]=jpy\
+              &line_items[0][price_data][product_data][metadata][k]=v&line_items[0][quantity]=3\
+              &line_items[10][price]=p10&other=x",
+        )
+        .unwrap();
+        let items = f.items("line_items");
+        let indices: Vec<&str> = items.iter().map(|(i, _)| i.as_str()).collect();
+        assert_eq!(indices, ["0", "1", "10"]);
+        let first = &items[0].1;
+        assert_eq!(first.int("quantity").unwrap(), Some(3));
+        assert_eq!(first.get("price_data[currency]"), Some("jpy"));
+        let data = first.under("price_data");
+        assert_eq!(data.string("currency"), Some("jpy"));
+        assert_eq!(data.under("product_data").map("metadata"), vec![("k", "v")]);
+        assert_eq!(items[1].1.string("price"), Some("p2"));
+        assert!(!items[1].1.has("quantity"));
+        // An item's unknown parameter is named from the item down.
+        let e = items[0].1.check_known(&["quantity"]).unwrap_err();
+        assert_eq!(e.param.as_deref(), Some("price_data[currency]"));
+        assert!(f.items("other").is_empty());
+    }
+
+    #[test]
     fn arrays_by_index_or_empty_brackets() {
         let f = Form::parse(b"t[1]=b&t[0]=a").unwrap();
         assert_eq!(f.array("t"), vec!["a", "b"]);

@@ -20,7 +20,9 @@
 #![recursion_limit = "256"]
 
 pub mod business_days;
+pub mod catalog;
 pub mod clock;
+pub mod customers;
 pub mod error;
 pub mod form;
 mod http;

@@ -932,7 +932,7 @@ fn bad_merchant_requests_get_stripe_shaped_errors_never_a_500() {
         (s, v["error"]["code"].as_str()),
         (404, Some("resource_missing"))
     );
-    let (s, v) = net.get("/v1/customers");
+    let (s, v) = net.get("/v1/checkout/orders");
     assert_eq!(s, 404);
     assert!(
         v["error"]["message"]
@@ -1726,6 +1726,11 @@ fn stripe_node_auto_pages_lists_backward_and_forward_without_dropping_objects() 
 }
 
 #[test]
+fn stripe_node_sells_products_at_one_time_and_recurring_yen_prices() {
+    run_node("catalog.mjs", "ok: catalog");
+}
+
+#[test]
 fn lists_filter_by_customer_created_and_event_types() {
     let dir = tempdir();
     let net = Net::start(&dir.path().join("net.db"), &[]);
@@ -1972,8 +1977,9 @@ fn payment_intents_are_searched_with_stripes_query_language() {
     assert_eq!((s, &e["error"]["code"]), (400, &json!("parameter_missing")));
 }
 
-#[test]
-fn the_official_stripe_python_library_works_unmodified() {
+/// Run a script of tests/python with stripe-python (in the venv tests/python/stripe-venv.sh
+/// makes) against a fresh network; it prints `ok: <name>`.
+fn run_python(script: &str, ok: &str) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let out = std::process::Command::new("bash")
         .arg(root.join("tests/python/stripe-venv.sh"))
@@ -1988,7 +1994,7 @@ fn the_official_stripe_python_library_works_unmodified() {
     let dir = tempdir();
     let net = Net::start(&dir.path().join("net.db"), &[]);
     let out = std::process::Command::new(python)
-        .arg(root.join("tests/python/payment_intents.py"))
+        .arg(root.join("tests/python").join(script))
         .env("NETWORK_URL", &net.url)
         .env("STRIPE_KEY", KEY)
         .output()
@@ -1996,8 +2002,18 @@ fn the_official_stripe_python_library_works_unmodified() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
-        "stripe-python run failed:\n{text}\n{}",
+        "stripe-python run of {script} failed:\n{text}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(text.contains("ok: python"), "{text}");
+    assert!(text.contains(ok), "{text}");
+}
+
+#[test]
+fn the_official_stripe_python_library_works_unmodified() {
+    run_python("payment_intents.py", "ok: python");
+}
+
+#[test]
+fn stripe_python_sells_products_at_one_time_and_recurring_yen_prices() {
+    run_python("catalog.py", "ok: catalog");
 }

@@ -759,23 +759,39 @@ fn line_items(
 }
 
 /// An existing Price named by `line_items[][price]`, as (its Stripe JSON, its product's
-/// name and description), or `resource_missing` naming `param`.
+/// name and description), or `resource_missing` naming `param`. An archived price cannot be
+/// sold (Stripe: "The price specified is inactive. This field only accepts active prices.").
 fn price_lookup(
-    _tx: &dyn Tx,
+    tx: &dyn Tx,
     id: &str,
     param: &str,
 ) -> Result<(Value, String, Option<String>), ApiError> {
-    Err(ApiError::missing_resource("price", id, param))
+    let price = crate::catalog::find_price(tx, id, param)?;
+    if !price.active {
+        return Err(ApiError::invalid(
+            "parameter_invalid_string",
+            param,
+            format!(
+                "The price specified ({id}) is inactive. This field only accepts active prices."
+            ),
+        ));
+    }
+    let (name, description) = match tx.product(&price.product)? {
+        Some(p) => (p.name, p.description),
+        None => (price.product.clone(), None),
+    };
+    Ok((price.render(), name, description))
 }
 
-/// A product named by `price_data[product]`, as (JSON, name, description). Products are
-/// kept by the network's Products API; until one is found the id is refused by name.
+/// A product named by `price_data[product]`, as (its Stripe JSON, name, description), or
+/// `resource_missing` naming `param`.
 fn product_lookup(
-    _tx: &dyn Tx,
+    tx: &dyn Tx,
     id: &str,
     param: &str,
 ) -> Result<(Value, String, Option<String>), ApiError> {
-    Err(ApiError::missing_resource("product", id, param))
+    let p = crate::catalog::find_product(tx, id, param)?;
+    Ok((p.render(), p.name, p.description))
 }
 
 /// Konbini's limits on one payment, for a session's total.
@@ -906,6 +922,11 @@ pub fn create_session(tx: &dyn Tx, form: &Form, now: i64) -> Result<Session, Api
         ));
     }
     let customer = form.string("customer").map(str::to_owned);
+    if let Some(id) = &customer
+        && !tx.customer(id)?.is_some_and(|c| !c.deleted)
+    {
+        return Err(ApiError::missing_resource("customer", id, "customer"));
+    }
     let customer_email = form.string("customer_email").map(str::to_owned);
     if customer.is_some() && customer_email.is_some() {
         return Err(ApiError::invalid(

@@ -188,6 +188,13 @@ impl Form {
         self.get(name).filter(|v| !v.is_empty())
     }
 
+    /// An optional string field's update: `None` when not sent (keep it), `Some(None)` when
+    /// sent empty (unset it), else the new value.
+    pub fn update(&self, name: &str) -> Option<Option<String>> {
+        self.get(name)
+            .map(|v| (!v.is_empty()).then(|| v.to_owned()))
+    }
+
     /// An integer parameter.
     pub fn int(&self, name: &str) -> Result<Option<i64>, ApiError> {
         match self.string(name) {
@@ -238,6 +245,42 @@ impl Form {
             }
         }
         out
+    }
+
+    /// The entries of a hash nested under `prefix` (`default_price_data[metadata]`), in the
+    /// order sent; a later value for the same key wins.
+    pub fn map_under(&self, prefix: &str) -> Vec<(String, String)> {
+        let Some(head) = split_key(prefix) else {
+            return Vec::new();
+        };
+        let mut out: Vec<(String, String)> = Vec::new();
+        for p in &self.pairs {
+            if p.path.len() == head.len() + 1
+                && p.path[..head.len()] == head[..]
+                && !is_index(&p.path[head.len()])
+            {
+                let key = p.path[head.len()].clone();
+                out.retain(|(k, _)| *k != key);
+                out.push((key, p.value.clone()));
+            }
+        }
+        out
+    }
+
+    /// The values of `field` in each element of an array of hashes `name[0][field]`, in
+    /// index order.
+    pub fn array_of(&self, name: &str, field: &str) -> Vec<&str> {
+        let mut items: Vec<(u64, usize, &str)> = self
+            .pairs
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| {
+                p.path.len() == 3 && p.path[0] == name && is_index(&p.path[1]) && p.path[2] == field
+            })
+            .map(|(i, p)| (p.path[1].parse().unwrap_or(u64::MAX), i, p.value.as_str()))
+            .collect();
+        items.sort();
+        items.into_iter().map(|(_, _, v)| v).collect()
     }
 
     /// A `metadata` hash within Stripe's limits (<https://docs.stripe.com/api/metadata>: up

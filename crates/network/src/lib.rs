@@ -21,8 +21,10 @@
 #![recursion_limit = "256"]
 
 pub mod business_days;
+pub mod catalog;
 pub mod checkout;
 pub mod clock;
+pub mod customers;
 pub mod error;
 pub mod form;
 mod http;

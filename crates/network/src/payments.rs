@@ -268,13 +268,21 @@ const STATEMENT_DESCRIPTOR_MAX_CHARS: usize = 22;
 
 /// `statement_descriptor`, if sent: at most 22 characters.
 fn statement_descriptor(form: &Form) -> Result<Option<String>, ApiError> {
-    let Some(d) = form.string("statement_descriptor") else {
+    statement_descriptor_of(form, "statement_descriptor")
+}
+
+/// A statement descriptor parameter `param`, if sent: at most 22 characters.
+pub(crate) fn statement_descriptor_of(
+    form: &Form,
+    param: &str,
+) -> Result<Option<String>, ApiError> {
+    let Some(d) = form.string(param) else {
         return Ok(None);
     };
     if d.chars().count() > STATEMENT_DESCRIPTOR_MAX_CHARS {
         return Err(ApiError::invalid(
             "parameter_invalid_string",
-            "statement_descriptor",
+            param,
             format!(
                 "The statement descriptor must be at most {STATEMENT_DESCRIPTOR_MAX_CHARS} characters (got {}).",
                 d.chars().count()

@@ -1,7 +1,7 @@
 //! `/v1/checkout/sessions`: create, list, retrieve, update (metadata), expire, and a
 //! session's line items; the rules are `checkout.rs`'s. `expand[]` takes `line_items`,
 //! `payment_intent` (and below it what a PaymentIntent expands), `payment_link`,
-//! `customer`, and the always-null `invoice`, `setup_intent`, `subscription`.
+//! `customer` (and below it what a Customer expands), and the always-null `invoice`, `setup_intent`, `subscription`.
 
 use std::sync::Arc;
 
@@ -78,6 +78,7 @@ pub(super) fn check_expand(paths: &[&str], list: bool) -> Result<(), ApiError> {
                 | "subscription",
                 None,
             ) => true,
+            ("customer", Some(r)) => expand::check(&[r], Kind::Customer, false).is_ok(),
             ("payment_intent", None) => true,
             ("payment_intent", Some(r)) => expand::check(&[r], Kind::PaymentIntent, false).is_ok(),
             _ => false,
@@ -126,6 +127,12 @@ fn render(tx: &dyn Tx, cx: &Cx<'_>, session: &Session, paths: &[&str]) -> Result
         && let Some(pi) = tx.pi(id)?
     {
         v["payment_intent"] = expand::render_pi(tx, settings, cx.now, &pi, &rest)?;
+    }
+    if let Some(rest) = below(paths, "customer")
+        && let Some(id) = &session.customer
+        && let Some(c) = tx.customer(id)?
+    {
+        v["customer"] = expand::render_customer(tx, &c, &rest)?;
     }
     if below(paths, "payment_link").is_some()
         && let Some(id) = &session.payment_link

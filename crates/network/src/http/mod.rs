@@ -1,19 +1,25 @@
 //! The network's HTTP surface (axum): `/health`; the Stripe-compatible merchant API under
-//! `/v1`, one module per resource (`payment_intents`, `charges`, `refunds`,
-//! `webhook_endpoints`, `events`, `test_helpers`), all through `merchant`, which gives every
-//! request the same treatment; the signed terminal API under `/terminal/v1` (`terminal`);
+//! `/v1`, one module per resource (`payment_intents`, `charges`, `refunds`, `customers`,
+//! `payment_methods`, `products`, `prices`, `webhook_endpoints`, `events`, `test_helpers`),
+//! all through `merchant`, which gives every request the same treatment (and `search` for
+//! every `/search`); the signed terminal API under `/terminal/v1` (`terminal`);
 //! and the customer pages `/vouchers/...` and `/refunds/...` (`pages`).
 
 mod charges;
 mod checkout_pages;
 mod checkout_sessions;
+mod customers;
 mod events;
 mod expand;
 mod merchant;
 mod pages;
 mod payment_intents;
 mod payment_links;
+mod payment_methods;
+mod prices;
+mod products;
 mod refunds;
+mod search;
 pub(crate) mod server;
 mod terminal;
 mod test_helpers;
@@ -35,6 +41,10 @@ pub(crate) fn router(net: Arc<Network>) -> Router {
     let merchant_api = Router::new()
         .merge(payment_intents::routes())
         .merge(charges::routes())
+        .merge(customers::routes())
+        .merge(payment_methods::routes())
+        .merge(products::routes())
+        .merge(prices::routes())
         .merge(refunds::routes())
         .merge(webhook_endpoints::routes())
         .merge(events::routes())

@@ -16,6 +16,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/postgres/0003_pi_sequence.sql"),
     include_str!("../../../migrations/postgres/0004_collected_once.sql"),
     include_str!("../../../migrations/postgres/0005_chain_heads.sql"),
+    include_str!("../../../migrations/postgres/0006_customer_journey.sql"),
     include_str!("../../../migrations/postgres/0007_checkout.sql"),
 ];
 

@@ -922,11 +922,6 @@ pub fn create_session(tx: &dyn Tx, form: &Form, now: i64) -> Result<Session, Api
         ));
     }
     let customer = form.string("customer").map(str::to_owned);
-    if let Some(id) = &customer
-        && !tx.customer(id)?.is_some_and(|c| !c.deleted)
-    {
-        return Err(ApiError::missing_resource("customer", id, "customer"));
-    }
     let customer_email = form.string("customer_email").map(str::to_owned);
     if customer.is_some() && customer_email.is_some() {
         return Err(ApiError::invalid(
@@ -934,6 +929,11 @@ pub fn create_session(tx: &dyn Tx, form: &Form, now: i64) -> Result<Session, Api
             "customer_email",
             "You may only specify one of these parameters: customer, customer_email.",
         ));
+    }
+    if let Some(id) = &customer
+        && !tx.customer(id)?.is_some_and(|c| !c.deleted)
+    {
+        return Err(ApiError::missing_resource("customer", id, "customer"));
     }
     let expires_at = match form.int("expires_at")? {
         None => now + DEFAULT_SESSION_SECONDS,

@@ -8,22 +8,23 @@ use std::sync::Arc;
 
 use super::{NOW, create, form, on_postgres, on_sqlite, page, read, write};
 use crate::checkout::{self, AfterCompletion, PaymentLink, PiData, Session, SessionStatus};
-use crate::storage::{Created, Cursor, SessionFilter, Storage};
+use crate::storage::{Created, Cursor, EventFilter, SessionFilter, Storage};
 
 suite!(
+    a_sessions_events_follow_its_payment,
     checkout_sessions_are_kept_listed_and_fall_due,
     payment_links_are_kept_by_token_and_listed_by_active,
 );
 
 /// A session of one `price_data` line (¥600 × 2) at `NOW + offset`, with `extra` params.
-async fn session(store: &Arc<dyn Storage>, offset: i64, extra: &'static str) -> Session {
+async fn session(store: &Arc<dyn Storage>, offset: i64, extra: String) -> Session {
     store
         .run_write(move |tx| {
             let body = format!(
                 "line_items[0][price_data][currency]=jpy\
                  &line_items[0][price_data][product_data][name]=Tea\
                  &line_items[0][price_data][unit_amount]=600\
-                 &line_items[0][quantity]=2{extra}"
+                 &line_items[0][quantity]=2{extra}",
             );
             checkout::create_session(tx, &form(&body), NOW + offset)
         })
@@ -32,9 +33,14 @@ async fn session(store: &Arc<dyn Storage>, offset: i64, extra: &'static str) -> 
 }
 
 async fn checkout_sessions_are_kept_listed_and_fall_due(store: Arc<dyn Storage>) {
-    let a = session(&store, 0, "&customer=cus_a").await;
-    let b = session(&store, 1, "&expires_at=1796606000").await;
-    let c = session(&store, 2, "&customer=cus_a").await;
+    let cus = store
+        .run_write(|tx| crate::customers::create_customer(tx, &form("email=a@example.jp"), NOW))
+        .await
+        .unwrap()
+        .id;
+    let a = session(&store, 0, format!("&customer={cus}")).await;
+    let b = session(&store, 1, "&expires_at=1796606000".into()).await;
+    let c = session(&store, 2, format!("&customer={cus}")).await;
     assert_eq!((a.seq, b.seq, c.seq), (1, 2, 3));
     assert_eq!(a.total(), 1200);
     let id = a.id.clone();
@@ -63,7 +69,7 @@ async fn checkout_sessions_are_kept_listed_and_fall_due(store: Arc<dyn Storage>)
     assert_eq!(list(all.clone(), 2, Cursor::After(2)).await, [1]);
     assert_eq!(list(all.clone(), 1, Cursor::Before(1)).await, [2, 3]);
     let of_a = SessionFilter {
-        customer: Some("cus_a".into()),
+        customer: Some(cus.clone()),
         ..SessionFilter::default()
     };
     assert_eq!(list(of_a, 10, Cursor::First).await, [3, 1]);
@@ -209,4 +215,164 @@ async fn payment_links_are_kept_by_token_and_listed_by_active(store: Arc<dyn Sto
             .unwrap()
             .active
     );
+}
+
+/// The types of every event so far, oldest first.
+async fn event_types(store: &Arc<dyn Storage>) -> Vec<String> {
+    let mut types: Vec<String> = read(store, |tx| {
+        tx.list_events(&EventFilter::default(), page(100, Cursor::First))
+    })
+    .await
+    .iter()
+    .map(|e| e.event_type.clone())
+    .collect();
+    types.reverse();
+    types
+}
+
+/// Complete `session` as its page does, with `name`.
+async fn complete(store: &Arc<dyn Storage>, session: &Session, at: i64) -> Session {
+    let id = session.id.clone();
+    store
+        .run_write(move |tx| {
+            let mut s = tx.session(&id)?.expect("the session");
+            let input = checkout::Submission {
+                name: "Taro".into(),
+                email: "taro@example.jp".into(),
+                phone: String::new(),
+            };
+            checkout::complete(
+                tx,
+                &crate::Settings::new("sk_test_x"),
+                &mut s,
+                &input,
+                false,
+                at,
+            )
+            .map_err(|r| crate::error::ApiError::internal(format!("{r:?}")))?;
+            Ok::<_, crate::error::ApiError>(s)
+        })
+        .await
+        .unwrap()
+}
+
+/// Section 6 of the design brief, through the rules on each backend: completed (unpaid) after
+/// the payment's voucher, paid after the payment's success, failed after its expiry, expired
+/// by the scheduler at `expires_at`, each event after the payment's own.
+async fn a_sessions_events_follow_its_payment(store: Arc<dyn Storage>) {
+    let paid = session(&store, 0, String::new()).await;
+    let paid = complete(&store, &paid, NOW + 10).await;
+    assert_eq!(paid.status, SessionStatus::Complete);
+    let pi_id = paid.payment_intent.clone().unwrap();
+    let pi = {
+        let id = pi_id.clone();
+        read(&store, move |tx| tx.pi(&id)).await.unwrap()
+    };
+    assert_eq!(pi.amount, 1200);
+    let types = event_types(&store).await;
+    let completed = types
+        .iter()
+        .position(|t| t == "checkout.session.completed")
+        .unwrap();
+    let voucher = types
+        .iter()
+        .position(|t| t == "payment_intent.requires_action")
+        .unwrap();
+    assert!(voucher < completed, "{types:?}");
+    // Completed once: a second submission is refused and keeps nothing.
+    let again = paid.clone();
+    let refused = store
+        .run_write(move |tx| {
+            let mut s = again.clone();
+            let input = checkout::Submission {
+                name: "Jiro".into(),
+                email: "jiro@example.jp".into(),
+                phone: String::new(),
+            };
+            match checkout::complete(tx, &crate::Settings::new("k"), &mut s, &input, false, NOW) {
+                Err(r) => Ok::<_, crate::storage::StorageError>(r),
+                Ok(_) => panic!("completed twice"),
+            }
+        })
+        .await
+        .unwrap();
+    assert_eq!(refused, checkout::Refusal::NotOpen(SessionStatus::Complete));
+
+    let id = pi_id.clone();
+    store
+        .run_write(move |tx| {
+            let mut pi = tx.pi(&id)?.unwrap();
+            let at = chrono::DateTime::from_timestamp(NOW + 20, 0).unwrap();
+            let paid_at = crate::payments::PaidAt {
+                chain: None,
+                store: None,
+                confirmation: None,
+                at,
+            };
+            crate::payments::succeed(tx, &mut pi, &paid_at, NOW + 20)
+        })
+        .await
+        .unwrap();
+    let types = event_types(&store).await;
+    assert_eq!(
+        types[types.len() - 2..],
+        [
+            "payment_intent.succeeded",
+            "checkout.session.async_payment_succeeded"
+        ]
+    );
+    let id = paid.id.clone();
+    assert!(read(&store, move |tx| tx.session(&id)).await.unwrap().paid);
+
+    // Another's voucher runs out: the session stays complete and unpaid.
+    let lapsed = session(&store, 1, String::new()).await;
+    let lapsed = complete(&store, &lapsed, NOW + 30).await;
+    let id = lapsed.payment_intent.clone().unwrap();
+    store
+        .run_write(move |tx| {
+            let mut pi = tx.pi(&id)?.unwrap();
+            crate::payments::expire(tx, &mut pi, NOW + 40)
+        })
+        .await
+        .unwrap();
+    let types = event_types(&store).await;
+    assert_eq!(
+        types[types.len() - 2..],
+        [
+            "payment_intent.payment_failed",
+            "checkout.session.async_payment_failed"
+        ]
+    );
+    let id = lapsed.id.clone();
+    let after = read(&store, move |tx| tx.session(&id)).await.unwrap();
+    assert_eq!((after.status, after.paid), (SessionStatus::Complete, false));
+
+    // Nobody completes a third: the scheduler's run at its expires_at expires it, once.
+    let idle = session(&store, 2, String::new()).await;
+    let ran = |at| {
+        let store = store.clone();
+        async move {
+            store
+                .run_write(move |tx| crate::payments::run_due(tx, at))
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(ran(idle.expires_at - 1).await, 0);
+    assert_eq!(ran(idle.expires_at).await, 1);
+    assert_eq!(ran(idle.expires_at + 5).await, 0);
+    let types = event_types(&store).await;
+    assert_eq!(types.last().unwrap(), "checkout.session.expired");
+    assert_eq!(
+        types
+            .iter()
+            .filter(|t| *t == "checkout.session.expired")
+            .count(),
+        1
+    );
+    let id = idle.id.clone();
+    let idle = read(&store, move |tx| tx.session(&id)).await.unwrap();
+    assert_eq!(idle.status, SessionStatus::Expired);
+    let rendered = idle.render("http://net");
+    assert_eq!(rendered["url"], serde_json::Value::Null);
 }

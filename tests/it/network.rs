@@ -158,6 +158,13 @@ impl Net {
     }
 
     /// The network's clock.
+    /// A new customer's id.
+    pub fn customer(&self, name: &str) -> String {
+        let (s, c) = self.post("/v1/customers", &[("name", name)]);
+        assert_eq!(s, 200, "{c}");
+        c["id"].as_str().unwrap().to_owned()
+    }
+
     pub fn now(&self) -> i64 {
         self.get("/v1/test_helpers/clock").1["now"]
             .as_i64()
@@ -1530,12 +1537,13 @@ fn lookup(net: &Net, chain: &str, code: &str, number: &str) -> (u16, Value) {
 fn a_payment_intent_is_updated_as_stripe_allows_and_a_replaced_voucher_is_not_payable() {
     let dir = tempdir();
     let net = Net::start(&dir.path().join("net.db"), &[]);
+    let kept = net.customer("Kept");
     let (s, pi) = net.post(
         "/v1/payment_intents",
         &[
             ("amount", "1200"),
             ("currency", "jpy"),
-            ("customer", "cus_Kept"),
+            ("customer", &kept),
             ("receipt_email", "r@example.jp"),
             ("statement_descriptor", "KONBINI SHOP"),
             ("metadata[a]", "1"),
@@ -1549,11 +1557,7 @@ fn a_payment_intent_is_updated_as_stripe_allows_and_a_replaced_voucher_is_not_pa
             &pi["receipt_email"],
             &pi["statement_descriptor"]
         ),
-        (
-            &json!("cus_Kept"),
-            &json!("r@example.jp"),
-            &json!("KONBINI SHOP")
-        )
+        (&json!(kept), &json!("r@example.jp"), &json!("KONBINI SHOP"))
     );
     let id = pi["id"].as_str().unwrap().to_owned();
     let path = format!("/v1/payment_intents/{id}");
@@ -1671,7 +1675,7 @@ fn a_payment_intent_is_updated_as_stripe_allows_and_a_replaced_voucher_is_not_pa
     assert_fields(charge, CHARGE_FIELDS);
     assert_eq!(charge["receipt_email"], "r@example.jp");
     assert_eq!(charge["calculated_statement_descriptor"], "KONBINI SHOP");
-    assert_eq!(charge["customer"], "cus_Kept");
+    assert_eq!(charge["customer"], json!(kept));
     assert_eq!(charge["billing_details"]["tax_id"], Value::Null);
     assert_eq!(charge["outcome"]["risk_level"], "not_assessed");
     let (s, e) = net.post(&path, &[("amount", "2000")]);
@@ -1731,14 +1735,24 @@ fn stripe_node_sells_products_at_one_time_and_recurring_yen_prices() {
 }
 
 #[test]
+fn stripe_node_keeps_customers_and_their_konbini_payment_methods() {
+    run_node("customers.mjs", "ok: customers");
+}
+
+#[test]
 fn lists_filter_by_customer_created_and_event_types() {
     let dir = tempdir();
     let net = Net::start(&dir.path().join("net.db"), &[]);
     let mut ids = Vec::new();
     let mut times = Vec::new();
+    let (even, odd) = (net.customer("Even"), net.customer("Odd"));
     for i in 0..4 {
         times.push(net.now());
-        let customer = if i % 2 == 0 { "cus_even" } else { "cus_odd" };
+        let customer = if i % 2 == 0 {
+            even.as_str()
+        } else {
+            odd.as_str()
+        };
         let (s, pi) = net.post(
             "/v1/payment_intents",
             &[
@@ -1761,7 +1775,10 @@ fn lists_filter_by_customer_created_and_event_types() {
             .map(|p| p["id"].as_str().unwrap().to_owned())
             .collect()
     };
-    assert_eq!(listed("customer=cus_odd"), [ids[3].clone(), ids[1].clone()]);
+    assert_eq!(
+        listed(&format!("customer={odd}")),
+        [ids[3].clone(), ids[1].clone()]
+    );
     assert_eq!(
         listed(&format!(
             "created[gte]={}&created[lt]={}",
@@ -1770,7 +1787,7 @@ fn lists_filter_by_customer_created_and_event_types() {
         [ids[2].clone(), ids[1].clone()]
     );
     assert_eq!(
-        listed(&format!("created[gt]={}&customer=cus_even", times[0])),
+        listed(&format!("created[gt]={}&customer={even}", times[0])),
         [ids[2].clone()]
     );
     assert_eq!(listed(&format!("created={}", times[2])), [ids[2].clone()]);
@@ -1812,7 +1829,11 @@ fn lists_filter_by_customer_created_and_event_types() {
     assert_eq!(types("type=charge.*").len(), 0);
     let now = net.now();
     assert_eq!(types(&format!("created[gte]={now}")).len(), 3);
-    assert_eq!(types(&format!("created[lt]={now}")).len(), 0);
+    // Only the two customers were made before.
+    assert_eq!(
+        types(&format!("created[lt]={now}")),
+        ["customer.created", "customer.created"]
+    );
     let (s, e) = net.get("/v1/events?type=x&types[]=y");
     assert_eq!(s, 400, "{e}");
 }
@@ -1825,7 +1846,8 @@ fn expand_fills_what_the_version_lets_expand_and_refuses_the_rest_as_stripe_does
         "/v1/payment_intents",
         &[("amount", "1200"), ("currency", "jpy")],
     );
-    let pi = net.pay(1300, &[("customer", "cus_X")]);
+    let cus = net.customer("山田 太郎");
+    let pi = net.pay(1300, &[("customer", &cus)]);
     let id = pi["id"].as_str().unwrap();
     let (code, number) = codes(&pi, "lawson");
     let r = confirm(
@@ -1847,6 +1869,15 @@ fn expand_fills_what_the_version_lets_expand_and_refuses_the_rest_as_stripe_does
     assert_eq!(v["payment_method"]["object"], "payment_method");
     assert_eq!(v["payment_method"]["type"], "konbini");
     assert_eq!(v["payment_method"]["billing_details"]["name"], "山田 太郎");
+    // The payment method the confirmation left is kept: it is retrieved on its own too.
+    let pm_id = v["payment_method"]["id"].as_str().unwrap();
+    let (s, pm) = net.get(&format!("/v1/payment_methods/{pm_id}"));
+    assert_eq!(
+        (s, &pm["billing_details"]["name"]),
+        (200, &json!("山田 太郎"))
+    );
+    assert_eq!(v["customer"]["object"], "customer");
+    assert_eq!(v["customer"]["name"], "山田 太郎");
     assert_eq!(v["review"], Value::Null);
     assert_eq!(v["latest_charge"]["object"], "charge");
     assert_eq!(
@@ -1857,6 +1888,39 @@ fn expand_fills_what_the_version_lets_expand_and_refuses_the_rest_as_stripe_does
         v["latest_charge"]["balance_transaction"]["balance_type"],
         "payments"
     );
+    // A deleted customer expands to its stub.
+    let (s, gone) = net.raw(
+        "DELETE",
+        &format!("/v1/customers/{cus}"),
+        &[("authorization", &format!("Bearer {KEY}"))],
+        Vec::new(),
+    );
+    assert_eq!((s, &gone["deleted"]), (200, &json!(true)), "{gone}");
+    let (_, v2) = net.get(&format!("/v1/payment_intents/{id}?expand[]=customer"));
+    assert_eq!(
+        v2["customer"],
+        json!({"id": cus, "object": "customer", "deleted": true})
+    );
+    // A payment may not name a customer that is not kept (or is deleted).
+    for missing in ["cus_nobody", cus.as_str()] {
+        let (s, e) = net.post(
+            "/v1/payment_intents",
+            &[
+                ("amount", "1200"),
+                ("currency", "jpy"),
+                ("customer", missing),
+            ],
+        );
+        assert_eq!(
+            (s, &e["error"]["code"], &e["error"]["param"]),
+            (404, &json!("resource_missing"), &json!("customer")),
+            "{e}"
+        );
+        assert_eq!(
+            e["error"]["message"],
+            json!(format!("No such customer: '{missing}'"))
+        );
+    }
     // Not expanded unless asked.
     let (_, plain) = net.get(&format!("/v1/payment_intents/{id}"));
     assert!(plain["latest_charge"].is_string() && plain["payment_method"].is_string());
@@ -2016,4 +2080,9 @@ fn the_official_stripe_python_library_works_unmodified() {
 #[test]
 fn stripe_python_sells_products_at_one_time_and_recurring_yen_prices() {
     run_python("catalog.py", "ok: catalog");
+}
+
+#[test]
+fn stripe_python_keeps_customers_and_their_konbini_payment_methods() {
+    run_python("customers.py", "ok: customers");
 }

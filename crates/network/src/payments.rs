@@ -48,6 +48,7 @@ const KONBINI: &str = "payment_method_options[konbini]";
 /// The parameters that may come with a confirm (and with a create that confirms).
 pub const CONFIRM_PARAMS: &[&str] = &[
     "expand[]",
+    "payment_method",
     "receipt_email",
     "return_url",
     "payment_method_data[type]",
@@ -219,6 +220,69 @@ fn apply_billing(form: &Form, billing: &mut Option<Billing>) {
     });
 }
 
+/// The PaymentMethod a create or a confirm names (`payment_method`, whose billing details
+/// become the payment's) or makes (`payment_method_data`, kept as a konbini PaymentMethod,
+/// as Stripe makes one): the payment's `payment_method` names it, so that it expands.
+fn take_payment_method(
+    tx: &dyn Tx,
+    form: &Form,
+    pi: &mut PaymentIntent,
+    billing: &mut Option<Billing>,
+    now: i64,
+) -> Result<(), ApiError> {
+    if let Some(id) = form.string("payment_method") {
+        if form.has("payment_method_data") {
+            return Err(ApiError::invalid(
+                "parameter_invalid_string",
+                "payment_method_data",
+                "You may only specify one of these parameters: payment_method, payment_method_data.",
+            ));
+        }
+        let pm = crate::customers::find_pm(tx, id, "payment_method")?;
+        if let Some(owner) = &pm.customer
+            && pi.customer.as_deref() != Some(owner.as_str())
+        {
+            return Err(invalid(
+                "payment_method",
+                format!(
+                    "The PaymentMethod {id} is attached to the customer {owner}: a PaymentIntent may use it only with customer={owner}."
+                ),
+            ));
+        }
+        let d = &pm.billing_details;
+        *billing = Some(Billing {
+            name: d.name.clone().unwrap_or_default(),
+            email: d.email.clone().unwrap_or_default(),
+            phone: d.phone.clone(),
+        });
+        pi.payment_method = Some(pm.id);
+        return Ok(());
+    }
+    let Some(b) = billing else {
+        return Ok(());
+    };
+    let kept = match &pi.payment_method {
+        Some(id) => tx.pm(id)?.is_some(),
+        None => false,
+    };
+    if kept && !form.has("payment_method_data") {
+        return Ok(());
+    }
+    let mut pm = crate::customers::new_pm(
+        crate::objects::BillingDetails {
+            name: Some(b.name.clone()).filter(|n| !n.is_empty()),
+            email: Some(b.email.clone()).filter(|e| !e.is_empty()),
+            phone: b.phone.clone(),
+            ..Default::default()
+        },
+        BTreeMap::new(),
+        now,
+    );
+    pm.seq = tx.insert_pm(&pm)?;
+    pi.payment_method = Some(pm.id);
+    Ok(())
+}
+
 fn check_payment_method_type(form: &Form) -> Result<(), ApiError> {
     if let Some(t) = form.string("payment_method_data[type]")
         && t != "konbini"
@@ -335,7 +399,10 @@ pub fn create(
         description: form.string("description").map(str::to_owned),
         metadata: form.metadata()?,
         receipt_email: form.string("receipt_email").map(str::to_owned),
-        customer: form.string("customer").map(str::to_owned),
+        customer: form
+            .string("customer")
+            .map(|id| crate::customers::live_customer(tx, id, "customer").map(|c| c.id))
+            .transpose()?,
         statement_descriptor: statement_descriptor(form)?,
         payment_method_types: vec!["konbini".to_owned()],
         billing,
@@ -358,8 +425,10 @@ pub fn create(
         tx.update_pi(&pi)?;
         emit_pi(tx, &pi, "payment_intent.requires_action", now)?;
     } else {
-        if pi.billing.is_some() {
-            pi.payment_method = Some(new_id("pm"));
+        let mut billing = pi.billing.take();
+        take_payment_method(tx, form, &mut pi, &mut billing, now)?;
+        pi.billing = billing;
+        if pi.payment_method.is_some() {
             pi.status = PiStatus::RequiresConfirmation;
         }
         tx.insert_pi(&pi)?;
@@ -470,6 +539,11 @@ pub fn update(
     update_string(form, "description", &mut pi.description);
     update_string(form, "receipt_email", &mut pi.receipt_email);
     update_string(form, "customer", &mut pi.customer);
+    if let Some(id) = &pi.customer
+        && form.string("customer").is_some()
+    {
+        crate::customers::live_customer(tx, id, "customer")?;
+    }
     if form.get("statement_descriptor").is_some() {
         pi.statement_descriptor = statement_descriptor(form)?.filter(|d| !d.is_empty());
     }
@@ -570,6 +644,7 @@ fn confirm_pi(
     apply_konbini_options(form, &mut options, now)?;
     let mut billing = pi.billing.clone();
     apply_billing(form, &mut billing);
+    take_payment_method(tx, form, pi, &mut billing, now)?;
     let billing_name = billing.as_ref().map_or("", |b| b.name.as_str());
     if billing_name.is_empty() {
         return Err(ApiError::missing(
@@ -657,9 +732,6 @@ fn confirm_pi(
     .map_err(|e| ApiError::internal(format!("could not build the bill barcode: {e}")))?;
     pi.konbini = options;
     pi.billing = billing;
-    if pi.payment_method.is_none() {
-        pi.payment_method = Some(new_id("pm"));
-    }
     pi.status = PiStatus::RequiresAction;
     pi.expired = false;
     pi.last_payment_error = None;

@@ -1039,7 +1039,22 @@ fn foreign_slip(id: &str) -> serde_json::Value {
 }
 
 /// Payment `i` (1-7) created at `NOW + i`, for `cus_odd` or `cus_even`.
+/// A customer kept under the id `id` (a payment may name only a kept customer).
+async fn customer_named(store: &Arc<dyn Storage>, id: &'static str) {
+    store
+        .run_write(move |tx| {
+            let mut c = crate::customers::create_customer(tx, &form("name=Test"), NOW)?;
+            c.id = id.to_owned();
+            tx.insert_customer(&c)?;
+            Ok::<_, ApiError>(())
+        })
+        .await
+        .unwrap();
+}
+
 async fn seven_payments(store: &Arc<dyn Storage>) {
+    customer_named(store, "cus_odd").await;
+    customer_named(store, "cus_even").await;
     for i in 1..=7 {
         let customer = if i % 2 == 1 { "cus_odd" } else { "cus_even" };
         let body = format!("amount=1500&currency=jpy&customer={customer}");

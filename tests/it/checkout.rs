@@ -161,6 +161,38 @@ fn the_checkout_page_answers_every_input_with_a_page() {
     let (status, _, _, _) = page(&other_url, Some(&again));
     assert_eq!(status, 409);
 
+    // A customer's session: the email comes from the customer, and the payment is theirs.
+    let (_, customer) = net.post(
+        "/v1/customers",
+        &[("email", "saburo@example.jp"), ("name", "Saburo")],
+    );
+    let cus = customer["id"].as_str().unwrap();
+    let theirs = session(&net, &[("customer", cus)]);
+    let theirs_url = theirs["url"].as_str().unwrap();
+    let (_, _, _, body) = page(theirs_url, None);
+    assert!(body.contains("value=\"saburo@example.jp\""), "{body}");
+    let (status, _, _, _) = page(
+        theirs_url,
+        Some(&[("name", "Saburo"), ("email", "saburo@example.jp")]),
+    );
+    assert_eq!(status, 303);
+    let (_, v) = net.get(&format!(
+        "/v1/checkout/sessions/{}?expand[]=payment_intent&expand[]=customer",
+        theirs["id"].as_str().unwrap()
+    ));
+    assert_eq!(v["payment_intent"]["customer"], cus);
+    assert_eq!(v["customer"]["email"], "saburo@example.jp");
+    let (s, e) = net.post(
+        "/v1/checkout/sessions",
+        &[
+            ("line_items[0][price_data][currency]", "jpy"),
+            ("line_items[0][price_data][product_data][name]", "Tea"),
+            ("line_items[0][price_data][unit_amount]", "600"),
+            ("customer", "cus_nobody"),
+        ],
+    );
+    assert_eq!((s, &e["error"]["param"]), (404, &Value::from("customer")));
+
     // Unknown ids are 404 pages, in HTML.
     for path in ["/checkout/cs_test_missing", "/pay/no-such-link"] {
         let (status, _, kind, body) = page(&format!("{}{path}", net.url), None);

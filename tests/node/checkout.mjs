@@ -150,11 +150,13 @@ const successHref = await page.locator('#success').getAttribute('href');
 assert.equal(successHref, `${shopUrl}/thanks?session_id=${session.id}`);
 
 // The session is complete and unpaid; its payment carries payment_intent_data.
-const done = await stripe.checkout.sessions.retrieve(session.id, { expand: ['payment_intent'] });
+const done = await stripe.checkout.sessions.retrieve(session.id, { expand: ['payment_intent.payment_method'] });
 assert.deepEqual([done.status, done.payment_status, done.url], ['complete', 'unpaid', null]);
 assert.deepEqual([done.customer_details.name, done.customer_details.email, done.customer_details.phone], ['山田 花子', 'hanako@example.jp', '09012345678']);
 const pi = done.payment_intent;
 assert.deepEqual([pi.status, pi.amount, pi.description, pi.metadata.order], ['requires_action', 2100, 'Order A-1', 'A-1']);
+assert.equal(pi.payment_method.type, 'konbini');
+assert.deepEqual([pi.payment_method.billing_details.name, pi.payment_method.billing_details.email], ['山田 花子', 'hanako@example.jp']);
 const details = pi.next_action.konbini_display_details;
 assert.equal(details.stores.lawson.confirmation_number, '09012345678');
 assert.equal((await stripe.checkout.sessions.list({ payment_intent: pi.id })).data[0].id, session.id);

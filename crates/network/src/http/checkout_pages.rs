@@ -306,13 +306,19 @@ async fn show(
                 return Ok(None);
             };
             let voucher = voucher_token(tx, &session)?;
-            Ok(Some((session, voucher)))
+            // The email field is filled from customer_email, else from the customer's own.
+            let email = match (&session.customer_email, &session.customer) {
+                (Some(e), _) => Some(e.clone()),
+                (None, Some(id)) => tx.customer(id)?.and_then(|c| c.email),
+                (None, None) => None,
+            };
+            Ok(Some((session, voucher, email)))
         })
         .await;
     let merchant = &net.settings().merchant_name;
     match found {
         Ok(None) => not_found(english(&q, None)),
-        Ok(Some((session, voucher))) => {
+        Ok(Some((session, voucher, email))) => {
             let en = english(&q, Some(&session));
             let status = match session.status {
                 // Past its time, the scheduler expires it within a second: it is expired now.
@@ -322,7 +328,7 @@ async fn show(
             if status == SessionStatus::Open {
                 let typed = Typed {
                     name: "",
-                    email: session.customer_email.as_deref().unwrap_or(""),
+                    email: email.as_deref().unwrap_or(""),
                     phone: "",
                 };
                 html(

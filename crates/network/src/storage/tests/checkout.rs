@@ -359,7 +359,9 @@ async fn a_sessions_events_follow_its_payment(store: Arc<dyn Storage>) {
         }
     };
     assert_eq!(ran(idle.expires_at - 1).await, 0);
-    assert_eq!(ran(idle.expires_at).await, 1);
+    // Two schedulers (two nodes over one database) at once: one expires it.
+    let (one, other) = tokio::join!(ran(idle.expires_at), ran(idle.expires_at));
+    assert_eq!(one + other, 1);
     assert_eq!(ran(idle.expires_at + 5).await, 0);
     let types = event_types(&store).await;
     assert_eq!(types.last().unwrap(), "checkout.session.expired");

@@ -931,7 +931,7 @@ pub fn create_session(tx: &dyn Tx, form: &Form, now: i64) -> Result<Session, Api
         ));
     }
     if let Some(id) = &customer
-        && !tx.customer(id)?.is_some_and(|c| !c.deleted)
+        && tx.customer(id)?.is_none_or(|c| c.deleted)
     {
         return Err(ApiError::missing_resource("customer", id, "customer"));
     }

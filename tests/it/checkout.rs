@@ -154,6 +154,10 @@ fn the_checkout_page_answers_every_input_with_a_page() {
     assert_eq!((s, &v["status"]), (200, &Value::from("expired")));
     let (s, e) = net.post(&format!("/v1/checkout/sessions/{other_id}/expire"), &[]);
     assert_eq!(s, 400, "{e}");
+    assert_eq!(
+        e["error"]["message"],
+        "Only Checkout Sessions with a status in [\"open\"] can be expired. This Checkout Session has a status of `expired`."
+    );
     let other_url = format!("{}/checkout/{other_id}", net.url);
     let (status, _, _, body) = page(&other_url, None);
     assert_eq!(status, 200);

@@ -488,9 +488,9 @@ impl PaymentLink {
     }
 }
 
-/// A list of line items as Stripe answers `GET .../line_items` (newest page rules do not
-/// apply: a session's lines are in the order given), from `starting_after` / `ending_before`
-/// (line item ids), at most `limit`.
+/// A list of line items as Stripe answers `GET .../line_items`: in the order they were
+/// given (not newest first), from `starting_after` or up to `ending_before` (line item ids),
+/// at most `limit`.
 pub fn line_items_page(
     url: &str,
     items: &[LineItem],
@@ -1033,15 +1033,20 @@ pub fn create_session(tx: &dyn Tx, form: &Form, now: i64) -> Result<Session, Api
     Ok(session)
 }
 
+/// Stripe's refusal to expire a session that is not open, word for word (quoted in
+/// <https://github.com/Sylius/PayumStripePlugin/issues/70>; no code is quoted there).
 fn not_open(session: &Session) -> ApiError {
-    ApiError::invalid(
-        "checkout_session_unexpected_state",
-        "",
-        format!(
-            "This Checkout Session's status is {}; it can be expired only when it is in one of these statuses: open.",
-            session.status.as_str()
-        ),
-    )
+    ApiError {
+        code: None,
+        ..ApiError::invalid(
+            "",
+            "",
+            format!(
+                "Only Checkout Sessions with a status in [\"open\"] can be expired. This Checkout Session has a status of `{}`.",
+                session.status.as_str()
+            ),
+        )
+    }
 }
 
 /// Expire an open session (`POST .../expire`, or the scheduler at its `expires_at`):

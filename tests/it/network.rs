@@ -1729,6 +1729,108 @@ fn stripe_node_auto_pages_lists_backward_and_forward_without_dropping_objects() 
     run_node("lists.mjs", "ok: lists");
 }
 
+/// Stripe removed `payment_method_types` from PaymentIntents in 2026-09-30.endive: a caller
+/// on that version or later (its `Stripe-Version`) is refused; an older one, or one sending
+/// no version (curl), keeps it.
+#[test]
+fn payment_method_types_is_refused_from_endive_on_and_kept_for_older_callers() {
+    let dir = tempdir();
+    let net = Net::start(&dir.path().join("net.db"), &[]);
+    let body = b"amount=1200&currency=jpy&payment_method_types[]=konbini".to_vec();
+    let auth = format!("Bearer {KEY}");
+    let create = |version: Option<&str>| {
+        let mut headers = vec![
+            ("authorization", auth.as_str()),
+            ("content-type", "application/x-www-form-urlencoded"),
+        ];
+        if let Some(v) = version {
+            headers.push(("stripe-version", v));
+        }
+        net.raw("POST", "/v1/payment_intents", &headers, body.clone())
+    };
+    for version in [
+        "2026-10-28.endive",
+        "2026-09-30.endive",
+        "2027-01-27.future",
+    ] {
+        let (s, e) = create(Some(version));
+        assert_eq!(
+            (s, &e["error"]["code"], &e["error"]["param"]),
+            (
+                400,
+                &json!("payment_method_types_no_longer_supported"),
+                &json!("payment_method_types")
+            ),
+            "{version}: {e}"
+        );
+    }
+    for version in [None, Some("2026-07-29.dahlia"), Some("2024-06-20")] {
+        let (s, pi) = create(version);
+        assert_eq!(s, 200, "{version:?}: {pi}");
+        assert_eq!(pi["payment_method_types"], json!(["konbini"]));
+    }
+    // The same on update and confirm.
+    let (_, pi) = create(None);
+    let id = pi["id"].as_str().unwrap();
+    for path in [
+        format!("/v1/payment_intents/{id}"),
+        format!("/v1/payment_intents/{id}/confirm"),
+    ] {
+        let (s, e) = net.raw(
+            "POST",
+            &path,
+            &[
+                ("authorization", auth.as_str()),
+                ("stripe-version", "2026-10-28.endive"),
+            ],
+            b"payment_method_types[]=konbini".to_vec(),
+        );
+        assert_eq!(
+            (s, &e["error"]["code"]),
+            (400, &json!("payment_method_types_no_longer_supported")),
+            "{path}: {e}"
+        );
+    }
+    // allowed_payment_method_types is the version's way, echoed; not both.
+    let (s, pi) = net.post(
+        "/v1/payment_intents",
+        &[
+            ("amount", "1200"),
+            ("currency", "jpy"),
+            ("allowed_payment_method_types[]", "konbini"),
+        ],
+    );
+    assert_eq!(
+        (s, &pi["allowed_payment_method_types"]),
+        (200, &json!(["konbini"]))
+    );
+    let (s, e) = net.post(
+        "/v1/payment_intents",
+        &[
+            ("amount", "1200"),
+            ("currency", "jpy"),
+            ("allowed_payment_method_types[]", "konbini"),
+            ("payment_method_types[]", "konbini"),
+        ],
+    );
+    assert_eq!(
+        (s, &e["error"]["code"]),
+        (400, &json!("parameters_exclusive"))
+    );
+    let (s, e) = net.post(
+        "/v1/payment_intents",
+        &[
+            ("amount", "1200"),
+            ("currency", "jpy"),
+            ("allowed_payment_method_types[]", "card"),
+        ],
+    );
+    assert_eq!(
+        (s, &e["error"]["param"]),
+        (400, &json!("allowed_payment_method_types"))
+    );
+}
+
 #[test]
 fn stripe_node_sells_products_at_one_time_and_recurring_yen_prices() {
     run_node("catalog.mjs", "ok: catalog");

@@ -133,6 +133,9 @@ pub struct PaymentIntent {
     pub client_secret: String,
     /// `payment_method_types`.
     pub payment_method_types: Vec<String>,
+    /// `allowed_payment_method_types`, as sent (2026-07-29.dahlia and later).
+    #[serde(default)]
+    pub allowed_payment_method_types: Option<Vec<String>>,
     /// The customer, once given.
     pub billing: Option<Billing>,
     /// `pm_...` once a payment method is attached.
@@ -205,7 +208,7 @@ impl PaymentIntent {
             "amount": self.amount,
             "amount_capturable": 0,
             "amount_details": {"tip": {}},
-            "allowed_payment_method_types": null,
+            "allowed_payment_method_types": self.allowed_payment_method_types,
             "amount_received": self.amount_received,
             "application": null,
             "application_fee_amount": null,

@@ -47,6 +47,7 @@ const KONBINI: &str = "payment_method_options[konbini]";
 
 /// The parameters that may come with a confirm (and with a create that confirms).
 pub const CONFIRM_PARAMS: &[&str] = &[
+    "allowed_payment_method_types[]",
     "expand[]",
     "payment_method",
     "receipt_email",
@@ -61,6 +62,35 @@ pub const CONFIRM_PARAMS: &[&str] = &[
     "payment_method_options[konbini][product_description]",
     "payment_method_options[konbini][setup_future_usage]",
 ];
+
+/// The first API version that refuses `payment_method_types` on a PaymentIntent (Stripe's
+/// changelog, "Removes the payment_method_types parameter from PaymentIntents and
+/// SetupIntents", 2026-09-30.endive): a request naming it or a later one is refused; an
+/// older one, or none (curl), keeps it.
+pub const PAYMENT_METHOD_TYPES_REMOVED_IN: &str = "2026-09-30";
+
+/// Refuse `payment_method_types` to a caller of `stripe_version` (its `Stripe-Version`
+/// header) that is 2026-09-30.endive or later, with Stripe's code for it; the objects still
+/// answer `payment_method_types` (read-only).
+pub fn check_payment_method_types_version(
+    form: &Form,
+    stripe_version: Option<&str>,
+) -> Result<(), ApiError> {
+    let Some(version) = stripe_version else {
+        return Ok(());
+    };
+    let date = version.split('.').next().unwrap_or(version);
+    if date >= PAYMENT_METHOD_TYPES_REMOVED_IN && form.has("payment_method_types") {
+        return Err(ApiError::invalid(
+            "payment_method_types_no_longer_supported",
+            "payment_method_types",
+            format!(
+                "payment_method_types is no longer a parameter of PaymentIntents as of API version 2026-09-30.endive (this request asks for {version}): leave it out (konbini is this network's only payment method) or send allowed_payment_method_types."
+            ),
+        ));
+    }
+    Ok(())
+}
 
 /// The parameters a create takes besides [`CONFIRM_PARAMS`].
 pub const CREATE_ONLY_PARAMS: &[&str] = &[
@@ -283,6 +313,36 @@ fn take_payment_method(
     Ok(())
 }
 
+/// `allowed_payment_method_types[]`, if sent: Stripe keeps the methods that fit and drops
+/// the rest silently, so the list must hold konbini (the only one here); it cannot come with
+/// `payment_method_types`.
+fn allowed_types(form: &Form) -> Result<Option<Vec<String>>, ApiError> {
+    if !form.has("allowed_payment_method_types") {
+        return Ok(None);
+    }
+    if form.has("payment_method_types") {
+        return Err(ApiError::invalid(
+            "parameters_exclusive",
+            "allowed_payment_method_types",
+            "You may only specify one of these parameters: allowed_payment_method_types, payment_method_types.",
+        ));
+    }
+    let types: Vec<String> = form
+        .array("allowed_payment_method_types")
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+    if !types.iter().any(|t| t == "konbini") {
+        return Err(invalid(
+            "allowed_payment_method_types",
+            format!(
+                "None of the allowed payment method types {types:?} can pay here: this network accepts only konbini."
+            ),
+        ));
+    }
+    Ok(Some(types))
+}
+
 fn check_payment_method_type(form: &Form) -> Result<(), ApiError> {
     if let Some(t) = form.string("payment_method_data[type]")
         && t != "konbini"
@@ -380,6 +440,7 @@ pub fn create(
             format!("The payment method type {t:?} is invalid: this network accepts only konbini."),
         ));
     }
+    let allowed = allowed_types(form)?;
     check_payment_method_type(form)?;
     let confirm = form.bool("confirm")?.unwrap_or(false);
     let mut konbini = KonbiniOptions::default();
@@ -405,6 +466,7 @@ pub fn create(
             .transpose()?,
         statement_descriptor: statement_descriptor(form)?,
         payment_method_types: vec!["konbini".to_owned()],
+        allowed_payment_method_types: allowed,
         billing,
         payment_method: None,
         konbini,
@@ -447,6 +509,9 @@ pub fn confirm(
     form.check_known(CONFIRM_PARAMS)?;
     check_payment_method_type(form)?;
     refuse_checkout_owned(tx, pi, "confirm")?;
+    if let Some(allowed) = allowed_types(form)? {
+        pi.allowed_payment_method_types = Some(allowed);
+    }
     let wake = confirm_pi(tx, settings, pi, form, now)?;
     claim_codes(tx, pi)?;
     tx.update_pi(pi)?;
@@ -456,6 +521,7 @@ pub fn confirm(
 
 /// The parameters of `POST /v1/payment_intents/{id}`.
 pub const UPDATE_PARAMS: &[&str] = &[
+    "allowed_payment_method_types[]",
     "amount",
     "currency",
     "customer",
@@ -534,6 +600,9 @@ pub fn update(
     }
     if let Some(c) = form.string("currency") {
         check_currency(&c.to_ascii_lowercase())?;
+    }
+    if let Some(allowed) = allowed_types(form)? {
+        pi.allowed_payment_method_types = Some(allowed);
     }
     form.merge_metadata(&mut pi.metadata)?;
     update_string(form, "description", &mut pi.description);

@@ -1,9 +1,12 @@
-//! `/v1/payment_intents`: create, list, retrieve, update, confirm, cancel.
+//! `/v1/payment_intents`: create, list, search, retrieve, update, confirm, cancel. A caller
+//! on API version 2026-09-30.endive or later (its `Stripe-Version` header) may no longer
+//! send `payment_method_types` to create, update or confirm (`payments.rs`).
 
 use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{Path, State};
+use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::routing::{get, post};
 
@@ -42,8 +45,22 @@ fn check_expand(cx: &Cx<'_>) -> Result<(), ApiError> {
     expand::check(&cx.expand, Kind::PaymentIntent, false)
 }
 
-async fn create(State(net): State<Arc<Network>>, req: MerchantRequest) -> Response {
-    merchant::run(net, req, |tx, cx| {
+/// The request's `Stripe-Version` (both official libraries send their pinned version).
+fn stripe_version(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get("stripe-version")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+async fn create(
+    State(net): State<Arc<Network>>,
+    headers: HeaderMap,
+    req: MerchantRequest,
+) -> Response {
+    let version = stripe_version(&headers);
+    merchant::run(net, req, move |tx, cx| {
+        payments::check_payment_method_types_version(cx.form, version.as_deref())?;
         check_expand(cx)?;
         let (pi, wake) = payments::create(tx, cx.net.settings(), cx.form, cx.now)?;
         Ok(Reply::changed(render(tx, cx, &pi)?, wake))
@@ -116,9 +133,12 @@ async fn retrieve(
 async fn update(
     State(net): State<Arc<Network>>,
     Path(id): Path<String>,
+    headers: HeaderMap,
     req: MerchantRequest,
 ) -> Response {
+    let version = stripe_version(&headers);
     merchant::run(net, req, move |tx, cx| {
+        payments::check_payment_method_types_version(cx.form, version.as_deref())?;
         check_expand(cx)?;
         let mut pi = find(tx, &id, "intent")?;
         let public_url = &cx.net.settings().public_url;
@@ -133,9 +153,12 @@ async fn update(
 async fn confirm(
     State(net): State<Arc<Network>>,
     Path(id): Path<String>,
+    headers: HeaderMap,
     req: MerchantRequest,
 ) -> Response {
+    let version = stripe_version(&headers);
     merchant::run(net, req, move |tx, cx| {
+        payments::check_payment_method_types_version(cx.form, version.as_deref())?;
         check_expand(cx)?;
         let mut pi = find(tx, &id, "intent")?;
         let wake = payments::confirm(tx, cx.net.settings(), &mut pi, cx.form, cx.now)?;

@@ -10,7 +10,7 @@
 use super::{CLIENT_TIMEOUT_OPEN, OpenError, db_message};
 
 /// The migrations, oldest first; version `n` is `MIGRATIONS[n - 1]`.
-const MIGRATIONS: &[&str] = &[
+pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/postgres/0001_network.sql"),
     include_str!("../../../migrations/postgres/0002_terminals.sql"),
     include_str!("../../../migrations/postgres/0003_pi_sequence.sql"),

@@ -89,6 +89,10 @@ await refused({ line_items: [line()], shipping_address_collection: { allowed_cou
   assert.equal(e.param, 'shipping_address_collection[allowed_countries][0]');
 });
 await refused({ line_items: [{ price: 'price_missing', quantity: 1 }] }, (e) => assert.equal(e.param, 'line_items[0][price]'));
+// The library sends Stripe-Version 2026-10-28.endive, which no longer takes payment_method_types.
+await refused({ line_items: [line()], payment_method_types: ['konbini'] }, (e) => {
+  assert.deepEqual([e.code, e.param], ['payment_method_types_no_longer_supported', 'payment_method_types']);
+});
 
 // --- A session with a Price and a price_data line.
 const session = await stripe.checkout.sessions.create({
@@ -98,7 +102,7 @@ const session = await stripe.checkout.sessions.create({
     { price_data: { currency: 'jpy', unit_amount: 500, product_data: { name: EVIL, description: 'Fresh "today" & <b>soft</b>' } }, quantity: 1 },
   ],
   customer_email: 'hanako@example.jp',
-  payment_method_types: ['konbini'],
+  allowed_payment_method_types: ['konbini'],
   payment_method_options: { konbini: { expires_after_days: 2 } },
   success_url: `${shopUrl}/thanks?session_id={CHECKOUT_SESSION_ID}`,
   cancel_url: `${shopUrl}/cart`,

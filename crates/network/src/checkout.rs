@@ -877,6 +877,28 @@ pub fn session_params() -> Vec<&'static str> {
     .concat()
 }
 
+/// Stripe removed `payment_method_types` from Checkout Session create in 2026-09-30.endive
+/// (changelog "Removes the payment_method_types parameter from Checkout Sessions"): a caller
+/// naming that version or a later one in `Stripe-Version` is refused with Stripe's code, as
+/// PaymentIntents are (`payments::check_payment_method_types_version`); an older one, or none
+/// (curl), keeps it.
+pub fn check_types_version(form: &Form, stripe_version: Option<&str>) -> Result<(), ApiError> {
+    let Some(version) = stripe_version else {
+        return Ok(());
+    };
+    let date = version.split('.').next().unwrap_or(version);
+    if date >= payments::PAYMENT_METHOD_TYPES_REMOVED_IN && form.has("payment_method_types") {
+        return Err(ApiError::invalid(
+            "payment_method_types_no_longer_supported",
+            "payment_method_types",
+            format!(
+                "payment_method_types is no longer a parameter of Checkout Sessions as of API version 2026-09-30.endive (this request asks for {version}): leave it out (konbini is this network's only payment method) or send allowed_payment_method_types."
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// `POST /v1/checkout/sessions`: a session in payment mode, open until `expires_at`.
 pub fn create_session(tx: &dyn Tx, form: &Form, now: i64) -> Result<Session, ApiError> {
     form.check_known(&session_params())?;

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{Path, State};
+use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::routing::{get, post};
 use serde_json::Value;
@@ -143,8 +144,17 @@ fn render(tx: &dyn Tx, cx: &Cx<'_>, session: &Session, paths: &[&str]) -> Result
     Ok(v)
 }
 
-async fn create(State(net): State<Arc<Network>>, req: MerchantRequest) -> Response {
-    merchant::run(net, req, |tx, cx| {
+async fn create(
+    State(net): State<Arc<Network>>,
+    headers: HeaderMap,
+    req: MerchantRequest,
+) -> Response {
+    let version = headers
+        .get("stripe-version")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    merchant::run(net, req, move |tx, cx| {
+        checkout::check_types_version(cx.form, version.as_deref())?;
         check_expand(&cx.expand, false)?;
         let session = checkout::create_session(tx, cx.form, cx.now)?;
         Ok(Reply::changed(render(tx, cx, &session, &cx.expand)?, true))

@@ -115,8 +115,12 @@ assert.equal(session.url, `${url.origin}/checkout/${session.id}`);
 const items = await stripe.checkout.sessions.listLineItems(session.id);
 assert.deepEqual(items.data.map((li) => [li.description, li.quantity, li.amount_total]), [['Green tea', 2, 1600], [EVIL, 1, 500]]);
 assert.equal(items.data[0].price.id, tea.id);
-const expanded = await stripe.checkout.sessions.retrieve(session.id, { expand: ['line_items'] });
-assert.equal(expanded.line_items.data.length, 2);
+const expanded = await stripe.checkout.sessions.retrieve(session.id, { expand: ['line_items.data.price.product'] });
+assert.deepEqual(expanded.line_items.data.map((li) => li.price.product.name), ['Green tea', EVIL]);
+// product_data made a Product, kept like any other.
+assert.equal((await stripe.products.retrieve(items.data[1].price.product)).name, EVIL);
+const withProducts = await stripe.checkout.sessions.listLineItems(session.id, { expand: ['data.price.product'] });
+assert.equal(withProducts.data[0].price.product.id, tea.product);
 const open = await stripe.checkout.sessions.list({ status: 'open' });
 assert.deepEqual(open.data.map((s) => s.id), [session.id]);
 

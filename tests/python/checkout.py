@@ -79,6 +79,8 @@ price = stripe.Price.create(currency="jpy", unit_amount=700, product_data={"name
 link = stripe.PaymentLink.create(line_items=[{"price": price.id, "quantity": 2}])
 assert link.active and link.url.startswith(os.environ["NETWORK_URL"])
 assert [li.amount_total for li in stripe.PaymentLink.list_line_items(link.id)] == [1400]
+got = stripe.PaymentLink.retrieve(link.id, expand=["line_items.data.price.product"])
+assert got.line_items.data[0].price.product.name == "Mochi"
 opened = urllib.request.urlopen(link.url)
 assert "/checkout/cs_test_" in opened.url, opened.url
 made = stripe.checkout.Session.list(payment_link=link.id)

@@ -586,7 +586,6 @@ const SESSION_LINE_PARAMS: &[&str] = &[
     "line_items[][price_data][product_data][images][]",
     "line_items[][price_data][product_data][metadata][*]",
     "line_items[][price_data][product_data][unit_label]",
-    "line_items[][price_data][product_data][tax_code]",
     "line_items[][price_data][unit_amount]",
     "line_items[][price_data][unit_amount_decimal]",
     "line_items[][price_data][recurring][interval]",
@@ -727,11 +726,20 @@ fn line_items(
                                     product_lookup(tx, id, &pd("product"))?;
                                 (id.to_owned(), name, description)
                             }
-                            (None, Some(name)) => (
-                                new_id("prod"),
-                                name.to_owned(),
-                                product_data.string("description").map(str::to_owned),
-                            ),
+                            (None, Some(_)) => {
+                                // Stripe: product_data is "Data used to generate a new Product
+                                // object inline": a kept Product, retrievable and expandable.
+                                let product =
+                                    crate::catalog::create_product(tx, &product_data, now)
+                                        .map_err(|e| ApiError {
+                                            param: e
+                                                .param
+                                                .as_deref()
+                                                .map(|q| nested_param(&pd("product_data"), q)),
+                                            ..e
+                                        })?;
+                                (product.id, product.name, product.description)
+                            }
                             (None, None) => {
                                 return Err(ApiError::missing(&pd("product_data][name")));
                             }
@@ -792,6 +800,15 @@ fn product_lookup(
 ) -> Result<(Value, String, Option<String>), ApiError> {
     let p = crate::catalog::find_product(tx, id, param)?;
     Ok((p.render(), p.name, p.description))
+}
+
+/// `inner` (a parameter as a nested form names it: `images[0]`) under `outer`
+/// (`line_items[0][price_data][product_data]`): `line_items[0][price_data][product_data][images][0]`.
+fn nested_param(outer: &str, inner: &str) -> String {
+    match inner.split_once('[') {
+        Some((head, rest)) => format!("{outer}[{head}][{rest}"),
+        None => format!("{outer}[{inner}]"),
+    }
 }
 
 /// Konbini's limits on one payment, for a session's total.
@@ -1534,6 +1551,30 @@ mod tests {
         assert_eq!(
             s.payment_intent_data.description.as_deref(),
             Some("Order 7")
+        );
+    }
+
+    #[test]
+    fn product_data_makes_a_kept_product_and_its_errors_name_the_line() {
+        let body = format!(
+            "{TEA}&line_items[0][price_data][product_data][images][0]=https://shop.example/tea.png"
+        );
+        let form = Form::parse(body.as_bytes()).unwrap();
+        in_memory_tx(|tx| {
+            let s = create_session(tx, &form, NOW).unwrap();
+            let product = s.line_items[0].price["product"].as_str().unwrap();
+            let kept = tx.product(product).unwrap().expect("a kept product");
+            assert_eq!(kept.name, "Tea");
+            assert_eq!(kept.images, ["https://shop.example/tea.png"]);
+        });
+        let e = refused(&TEA.replace("product_data][name]=Tea", "product_data][name]="));
+        assert_eq!(
+            e.param.as_deref(),
+            Some("line_items[0][price_data][product_data][name]")
+        );
+        assert_eq!(
+            nested_param("a[b]", "images[0]"),
+            "a[b][images][0]".to_owned()
         );
     }
 

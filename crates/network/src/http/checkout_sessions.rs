@@ -1,5 +1,6 @@
 //! `/v1/checkout/sessions`: create, list, retrieve, update (metadata), expire, and a
-//! session's line items; the rules are `checkout.rs`'s. `expand[]` takes `line_items`,
+//! session's line items; the rules are `checkout.rs`'s. `expand[]` takes `line_items` (and
+//! `line_items.data.price.product`),
 //! `payment_intent` (and below it what a PaymentIntent expands), `payment_link`,
 //! `customer` (and below it what a Customer expands), and the always-null `invoice`, `setup_intent`, `subscription`.
 
@@ -80,6 +81,7 @@ pub(super) fn check_expand(paths: &[&str], list: bool) -> Result<(), ApiError> {
                 None,
             ) => true,
             ("customer", Some(r)) => expand::check(&[r], Kind::Customer, false).is_ok(),
+            ("line_items", Some(r)) => LINE_PATHS.contains(&r),
             ("payment_intent", None) => true,
             ("payment_intent", Some(r)) => expand::check(&[r], Kind::PaymentIntent, false).is_ok(),
             _ => false,
@@ -89,6 +91,39 @@ pub(super) fn check_expand(paths: &[&str], list: bool) -> Result<(), ApiError> {
         }
     }
     Ok(())
+}
+
+/// What a list of line items expands below it: each line's price is whole already, and its
+/// product is expandable.
+pub(super) const LINE_PATHS: &[&str] = &["data.price", "data.price.product"];
+
+/// Expand each line's `price.product` in a list of line items (`list`, as rendered), when
+/// `paths` (below the list) ask for it; a product no longer kept stays its id.
+pub(super) fn expand_line_products(
+    tx: &dyn Tx,
+    list: &mut Value,
+    paths: &[&str],
+) -> Result<(), ApiError> {
+    if !paths.contains(&"data.price.product") {
+        return Ok(());
+    }
+    if let Some(lines) = list["data"].as_array_mut() {
+        for line in lines {
+            let id = line["price"]["product"].as_str().unwrap_or("").to_owned();
+            if let Some(product) = tx.product(&id)? {
+                line["price"]["product"] = expand::render_product(tx, &product, &[])?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Refuse an `expand[]` of a line items list (`GET .../line_items`).
+pub(super) fn check_line_expand(paths: &[&str]) -> Result<(), ApiError> {
+    match paths.iter().find(|p| !LINE_PATHS.contains(p)) {
+        Some(p) => Err(cannot(p, "")),
+        None => Ok(()),
+    }
 }
 
 /// The paths below `field`, if `field` is asked for.
@@ -114,14 +149,16 @@ fn line_items_url(session: &Session) -> String {
 fn render(tx: &dyn Tx, cx: &Cx<'_>, session: &Session, paths: &[&str]) -> Result<Value, ApiError> {
     let settings = cx.net.settings();
     let mut v = session.render(&settings.public_url);
-    if below(paths, "line_items").is_some() {
-        v["line_items"] = checkout::line_items_page(
+    if let Some(rest) = below(paths, "line_items") {
+        let mut list = checkout::line_items_page(
             &line_items_url(session),
             &session.line_items,
             checkout::MAX_LINE_ITEMS,
             None,
             None,
         )?;
+        expand_line_products(tx, &mut list, &rest)?;
+        v["line_items"] = list;
     }
     if let Some(rest) = below(paths, "payment_intent")
         && let Some(id) = &session.payment_intent
@@ -272,19 +309,18 @@ async fn line_items(
     merchant::run(net, req, move |tx, cx| {
         let form = cx.form;
         form.check_known(&["limit", "starting_after", "ending_before", "expand[]"])?;
-        // A line's price is whole already; nothing below it is kept to expand.
-        if let Some(p) = cx.expand.first() {
-            return Err(cannot(p, ""));
-        }
+        check_line_expand(&cx.expand)?;
         let session = find(tx, &id, "session")?;
         let limit = merchant::limit_of(form)? as usize;
-        Ok(Reply::ok(checkout::line_items_page(
+        let mut list = checkout::line_items_page(
             &line_items_url(&session),
             &session.line_items,
             limit,
             form.string("starting_after"),
             form.string("ending_before"),
-        )?))
+        )?;
+        expand_line_products(tx, &mut list, &cx.expand)?;
+        Ok(Reply::ok(list))
     })
     .await
 }

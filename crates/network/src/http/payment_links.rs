@@ -1,6 +1,7 @@
 //! `/v1/payment_links`: create, list, retrieve, update (`active`, `metadata`, ...), and a
 //! link's line items; the rules are `checkout.rs`'s. A link's address (`/pay/{token}`) is
-//! served by `checkout_pages.rs`. `expand[]` takes `line_items` and the always-null
+//! served by `checkout_pages.rs`. `expand[]` takes `line_items` (and
+//! `line_items.data.price.product`) and the always-null
 //! `application` and `on_behalf_of`.
 
 use std::sync::Arc;
@@ -61,7 +62,10 @@ fn check_expand(paths: &[&str], list: bool) -> Result<(), ApiError> {
         } else {
             full
         };
-        if !FIELDS.contains(&path) {
+        let line_path = path
+            .strip_prefix("line_items.")
+            .is_some_and(|r| super::checkout_sessions::LINE_PATHS.contains(&r));
+        if !FIELDS.contains(&path) && !line_path {
             return Err(cannot(full, ""));
         }
     }
@@ -73,16 +77,22 @@ fn line_items_url(link: &PaymentLink) -> String {
 }
 
 /// A link's Stripe JSON, with `line_items` when asked for.
-fn render(cx: &Cx<'_>, link: &PaymentLink, paths: &[&str]) -> Result<Value, ApiError> {
+fn render(tx: &dyn Tx, cx: &Cx<'_>, link: &PaymentLink, paths: &[&str]) -> Result<Value, ApiError> {
     let mut v = link.render(&cx.net.settings().public_url);
-    if paths.contains(&"line_items") {
-        v["line_items"] = checkout::line_items_page(
+    let below: Vec<&str> = paths
+        .iter()
+        .filter_map(|p| p.strip_prefix("line_items."))
+        .collect();
+    if paths.contains(&"line_items") || !below.is_empty() {
+        let mut list = checkout::line_items_page(
             &line_items_url(link),
             &link.line_items,
             checkout::MAX_LINE_ITEMS,
             None,
             None,
         )?;
+        super::checkout_sessions::expand_line_products(tx, &mut list, &below)?;
+        v["line_items"] = list;
     }
     Ok(v)
 }
@@ -91,7 +101,7 @@ async fn create(State(net): State<Arc<Network>>, req: MerchantRequest) -> Respon
     merchant::run(net, req, |tx, cx| {
         check_expand(&cx.expand, false)?;
         let link = checkout::create_link(tx, cx.form, cx.now)?;
-        Ok(Reply::changed(render(cx, &link, &cx.expand)?, false))
+        Ok(Reply::changed(render(tx, cx, &link, &cx.expand)?, false))
     })
     .await
 }
@@ -116,7 +126,7 @@ async fn list(State(net): State<Arc<Network>>, req: MerchantRequest) -> Response
             .collect();
         let data = items
             .iter()
-            .map(|l| render(cx, l, &paths))
+            .map(|l| render(tx, cx, l, &paths))
             .collect::<Result<_, _>>()?;
         Ok(Reply::ok(page_json("/v1/payment_links", data, page)))
     })
@@ -132,7 +142,7 @@ async fn retrieve(
         cx.form.check_known(&["expand[]"])?;
         check_expand(&cx.expand, false)?;
         let link = find(tx, &id, "payment_link")?;
-        Ok(Reply::ok(render(cx, &link, &cx.expand)?))
+        Ok(Reply::ok(render(tx, cx, &link, &cx.expand)?))
     })
     .await
 }
@@ -146,7 +156,7 @@ async fn update(
         check_expand(&cx.expand, false)?;
         let mut link = find(tx, &id, "payment_link")?;
         checkout::update_link(tx, &mut link, cx.form, cx.now)?;
-        Ok(Reply::changed(render(cx, &link, &cx.expand)?, false))
+        Ok(Reply::changed(render(tx, cx, &link, &cx.expand)?, false))
     })
     .await
 }
@@ -159,18 +169,18 @@ async fn line_items(
     merchant::run(net, req, move |tx, cx| {
         let form = cx.form;
         form.check_known(&["limit", "starting_after", "ending_before", "expand[]"])?;
-        if let Some(p) = cx.expand.first() {
-            return Err(cannot(p, ""));
-        }
+        super::checkout_sessions::check_line_expand(&cx.expand)?;
         let link = find(tx, &id, "payment_link")?;
         let limit = merchant::limit_of(form)? as usize;
-        Ok(Reply::ok(checkout::line_items_page(
+        let mut list = checkout::line_items_page(
             &line_items_url(&link),
             &link.line_items,
             limit,
             form.string("starting_after"),
             form.string("ending_before"),
-        )?))
+        )?;
+        super::checkout_sessions::expand_line_products(tx, &mut list, &cx.expand)?;
+        Ok(Reply::ok(list))
     })
     .await
 }

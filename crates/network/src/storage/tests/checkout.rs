@@ -11,6 +11,7 @@ use crate::checkout::{self, AfterCompletion, PaymentLink, PiData, Session, Sessi
 use crate::storage::{Created, Cursor, EventFilter, SessionFilter, Storage};
 
 suite!(
+    a_session_submitted_twice_at_once_makes_one_payment,
     a_sessions_events_follow_its_payment,
     checkout_sessions_are_kept_listed_and_fall_due,
     payment_links_are_kept_by_token_and_listed_by_active,
@@ -377,4 +378,52 @@ async fn a_sessions_events_follow_its_payment(store: Arc<dyn Storage>) {
     assert_eq!(idle.status, SessionStatus::Expired);
     let rendered = idle.render("http://net");
     assert_eq!(rendered["url"], serde_json::Value::Null);
+}
+
+/// The page submitted twice at the same moment (a double tap, or two nodes): one submission
+/// makes the payment, the other is told the session is already complete, and one
+/// `checkout.session.completed` is sent.
+async fn a_session_submitted_twice_at_once_makes_one_payment(store: Arc<dyn Storage>) {
+    let s = session(&store, 0, String::new()).await;
+    let submit = |name: &'static str| {
+        let (store, id) = (store.clone(), s.id.clone());
+        async move {
+            store
+                .run_write(move |tx| {
+                    let mut s = tx.session(&id)?.expect("the session");
+                    let input = checkout::Submission {
+                        name: name.into(),
+                        email: "taro@example.jp".into(),
+                        phone: String::new(),
+                    };
+                    let settings = crate::Settings::new("k");
+                    Ok::<_, crate::storage::StorageError>(
+                        checkout::complete(tx, &settings, &mut s, &input, false, NOW + 5)
+                            .map(|(pi, _)| pi.id),
+                    )
+                })
+                .await
+                .unwrap()
+        }
+    };
+    let (a, b) = tokio::join!(submit("Taro"), submit("Jiro"));
+    let made: Vec<String> = [&a, &b]
+        .iter()
+        .filter_map(|r| r.as_ref().ok().cloned())
+        .collect();
+    assert_eq!(made.len(), 1, "{a:?} {b:?}");
+    let refused = if a.is_err() { a } else { b };
+    assert_eq!(
+        refused.unwrap_err(),
+        checkout::Refusal::NotOpen(SessionStatus::Complete)
+    );
+    let id = s.id.clone();
+    let kept = read(&store, move |tx| tx.session(&id)).await.unwrap();
+    assert_eq!(kept.payment_intent.as_ref(), Some(&made[0]));
+    let completed = event_types(&store)
+        .await
+        .iter()
+        .filter(|t| *t == "checkout.session.completed")
+        .count();
+    assert_eq!(completed, 1);
 }

@@ -1729,6 +1729,106 @@ fn stripe_node_auto_pages_lists_backward_and_forward_without_dropping_objects() 
     run_node("lists.mjs", "ok: lists");
 }
 
+/// Customers, payment methods, products and prices refuse what Stripe refuses, naming it:
+/// an unknown id (404 `resource_missing` on `id`), an unknown parameter, a missing one, a
+/// path that cannot be expanded; and a price in another currency than yen says why.
+#[test]
+fn customers_payment_methods_products_and_prices_refuse_bad_requests_as_stripe_does() {
+    let dir = tempdir();
+    let net = Net::start(&dir.path().join("net.db"), &[]);
+    for (resource, kind) in [
+        ("customers", "customer"),
+        ("payment_methods", "PaymentMethod"),
+        ("products", "product"),
+        ("prices", "price"),
+    ] {
+        let (s, e) = net.get(&format!("/v1/{resource}/nope_1"));
+        assert_eq!(
+            (s, &e["error"]["code"], &e["error"]["param"]),
+            (404, &json!("resource_missing"), &json!("id")),
+            "{resource}: {e}"
+        );
+        assert_eq!(
+            e["error"]["message"],
+            json!(format!("No such {kind}: 'nope_1'"))
+        );
+        let (s, e) = net.post(&format!("/v1/{resource}"), &[("bogus[x]", "1")]);
+        assert_eq!(
+            (s, &e["error"]["code"], &e["error"]["param"]),
+            (400, &json!("parameter_unknown"), &json!("bogus[x]")),
+            "{resource}: {e}"
+        );
+        let (s, e) = net.get(&format!("/v1/{resource}?expand[]=data.nope"));
+        assert_eq!(s, 400, "{resource}: {e}");
+        assert_eq!(
+            e["error"]["message"],
+            json!("This property cannot be expanded (data.nope).")
+        );
+        let (s, e) = net.get(&format!("/v1/{resource}?limit=0"));
+        assert_eq!((s, &e["error"]["param"]), (400, &json!("limit")), "{e}");
+    }
+    let (s, e) = net.post("/v1/products", &[("description", "no name")]);
+    assert_eq!(
+        (s, &e["error"]["code"], &e["error"]["param"]),
+        (400, &json!("parameter_missing"), &json!("name"))
+    );
+    let (_, product) = net.post("/v1/products", &[("name", "Tea")]);
+    let product = product["id"].as_str().unwrap();
+    let (s, e) = net.post(
+        "/v1/prices",
+        &[
+            ("product", product),
+            ("currency", "eur"),
+            ("unit_amount", "5"),
+        ],
+    );
+    assert_eq!((s, &e["error"]["param"]), (400, &json!("currency")), "{e}");
+    let message = e["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("eur") && message.contains("jpy"),
+        "{message}"
+    );
+    let (s, e) = net.post("/v1/prices", &[("product", product), ("currency", "jpy")]);
+    assert_eq!(
+        (s, &e["error"]["code"], &e["error"]["param"]),
+        (400, &json!("parameter_missing"), &json!("unit_amount"))
+    );
+    let (s, e) = net.post(
+        "/v1/prices",
+        &[
+            ("product", product),
+            ("currency", "jpy"),
+            ("unit_amount", "100"),
+            ("recurring[interval]", "fortnight"),
+        ],
+    );
+    assert_eq!(
+        (s, &e["error"]["param"]),
+        (400, &json!("recurring[interval]")),
+        "{e}"
+    );
+    let (s, e) = net.post(
+        "/v1/products",
+        &[
+            ("name", "Bento"),
+            ("default_price_data[currency]", "usd"),
+            ("default_price_data[unit_amount]", "5"),
+        ],
+    );
+    assert_eq!(
+        (s, &e["error"]["param"]),
+        (400, &json!("default_price_data[currency]")),
+        "{e}"
+    );
+    // Nothing of a refused request was kept.
+    let (_, list) = net.get("/v1/products");
+    assert_eq!(list["data"].as_array().unwrap().len(), 1, "{list}");
+    let (s, e) = net.post("/v1/customers", &[("email", "two words@example.jp")]);
+    assert_eq!((s, &e["error"]["param"]), (400, &json!("email")), "{e}");
+    let (s, e) = net.get("/v1/customers/search?query=email~'ab'");
+    assert_eq!((s, &e["error"]["param"]), (400, &json!("query")), "{e}");
+}
+
 /// Stripe removed `payment_method_types` from PaymentIntents in 2026-09-30.endive: a caller
 /// on that version or later (its `Stripe-Version`) is refused; an older one, or one sending
 /// no version (curl), keeps it.

@@ -319,9 +319,11 @@ pub fn update_product(
         product.marketing_features = marketing_features(form);
     }
     form.merge_metadata(&mut product.metadata)?;
-    let previous = previous_attributes(&before, &product.render());
-    if let Some(previous) = previous {
+    if previous_attributes(&before, &product.render()).is_some() {
+        // A change moves `updated`, which the event's previous_attributes show too.
         product.updated = now;
+    }
+    if let Some(previous) = previous_attributes(&before, &product.render()) {
         tx.update_product(product)?;
         tx.emit_update(
             "product.updated",

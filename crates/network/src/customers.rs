@@ -97,10 +97,11 @@ pub fn live_customer(tx: &dyn Tx, id: &str, param: &str) -> Result<Customer, Api
     }
 }
 
-/// A payment method by id, or Stripe's `resource_missing` naming `param`.
+/// A payment method by id, or Stripe's `resource_missing` naming `param` (Stripe's text:
+/// "No such PaymentMethod: 'pm_...'", as quoted in stripe/stripe-php#977).
 pub fn find_pm(tx: &dyn Tx, id: &str, param: &str) -> Result<PaymentMethod, ApiError> {
     tx.pm(id)?
-        .ok_or_else(|| ApiError::missing_resource("payment_method", id, param))
+        .ok_or_else(|| ApiError::missing_resource("PaymentMethod", id, param))
 }
 
 /// An email address as Stripe accepts one: something@something, no spaces, at most 512

@@ -104,7 +104,7 @@ async fn retrieve(
     merchant::run(net, req, move |tx, cx| {
         cx.form.check_known(&["expand[]"])?;
         expand::check(&cx.expand, Kind::PaymentMethod, false)?;
-        let pm = customers::find_pm(tx, &id, "payment_method")?;
+        let pm = customers::find_pm(tx, &id, "id")?;
         Ok(Reply::ok(expand::render_pm(tx, &pm, &cx.expand)?))
     })
     .await
@@ -117,7 +117,7 @@ async fn update(
 ) -> Response {
     merchant::run(net, req, move |tx, cx| {
         expand::check(&cx.expand, Kind::PaymentMethod, false)?;
-        let mut pm = customers::find_pm(tx, &id, "payment_method")?;
+        let mut pm = customers::find_pm(tx, &id, "id")?;
         customers::update_pm(tx, &mut pm, cx.form, cx.now)?;
         Ok(Reply::changed(
             expand::render_pm(tx, &pm, &cx.expand)?,
@@ -134,7 +134,7 @@ async fn attach(
 ) -> Response {
     merchant::run(net, req, move |tx, cx| {
         expand::check(&cx.expand, Kind::PaymentMethod, false)?;
-        let mut pm = customers::find_pm(tx, &id, "payment_method")?;
+        let mut pm = customers::find_pm(tx, &id, "id")?;
         customers::attach_request(tx, &mut pm, cx.form, cx.now)?;
         Ok(Reply::changed(
             expand::render_pm(tx, &pm, &cx.expand)?,
@@ -151,7 +151,7 @@ async fn detach(
 ) -> Response {
     merchant::run(net, req, move |tx, cx| {
         expand::check(&cx.expand, Kind::PaymentMethod, false)?;
-        let mut pm = customers::find_pm(tx, &id, "payment_method")?;
+        let mut pm = customers::find_pm(tx, &id, "id")?;
         customers::detach(tx, &mut pm, cx.form, cx.now)?;
         Ok(Reply::changed(
             expand::render_pm(tx, &pm, &cx.expand)?,

@@ -2,6 +2,7 @@
 //! area; helpers live in `common`.
 
 mod architecture;
+mod checkout;
 mod common;
 mod crash;
 mod hostile;

@@ -158,6 +158,13 @@ impl Net {
     }
 
     /// The network's clock.
+    /// A new customer's id.
+    pub fn customer(&self, name: &str) -> String {
+        let (s, c) = self.post("/v1/customers", &[("name", name)]);
+        assert_eq!(s, 200, "{c}");
+        c["id"].as_str().unwrap().to_owned()
+    }
+
     pub fn now(&self) -> i64 {
         self.get("/v1/test_helpers/clock").1["now"]
             .as_i64()
@@ -932,7 +939,7 @@ fn bad_merchant_requests_get_stripe_shaped_errors_never_a_500() {
         (s, v["error"]["code"].as_str()),
         (404, Some("resource_missing"))
     );
-    let (s, v) = net.get("/v1/customers");
+    let (s, v) = net.get("/v1/checkout/orders");
     assert_eq!(s, 404);
     assert!(
         v["error"]["message"]
@@ -1530,12 +1537,13 @@ fn lookup(net: &Net, chain: &str, code: &str, number: &str) -> (u16, Value) {
 fn a_payment_intent_is_updated_as_stripe_allows_and_a_replaced_voucher_is_not_payable() {
     let dir = tempdir();
     let net = Net::start(&dir.path().join("net.db"), &[]);
+    let kept = net.customer("Kept");
     let (s, pi) = net.post(
         "/v1/payment_intents",
         &[
             ("amount", "1200"),
             ("currency", "jpy"),
-            ("customer", "cus_Kept"),
+            ("customer", &kept),
             ("receipt_email", "r@example.jp"),
             ("statement_descriptor", "KONBINI SHOP"),
             ("metadata[a]", "1"),
@@ -1549,11 +1557,7 @@ fn a_payment_intent_is_updated_as_stripe_allows_and_a_replaced_voucher_is_not_pa
             &pi["receipt_email"],
             &pi["statement_descriptor"]
         ),
-        (
-            &json!("cus_Kept"),
-            &json!("r@example.jp"),
-            &json!("KONBINI SHOP")
-        )
+        (&json!(kept), &json!("r@example.jp"), &json!("KONBINI SHOP"))
     );
     let id = pi["id"].as_str().unwrap().to_owned();
     let path = format!("/v1/payment_intents/{id}");
@@ -1671,7 +1675,7 @@ fn a_payment_intent_is_updated_as_stripe_allows_and_a_replaced_voucher_is_not_pa
     assert_fields(charge, CHARGE_FIELDS);
     assert_eq!(charge["receipt_email"], "r@example.jp");
     assert_eq!(charge["calculated_statement_descriptor"], "KONBINI SHOP");
-    assert_eq!(charge["customer"], "cus_Kept");
+    assert_eq!(charge["customer"], json!(kept));
     assert_eq!(charge["billing_details"]["tax_id"], Value::Null);
     assert_eq!(charge["outcome"]["risk_level"], "not_assessed");
     let (s, e) = net.post(&path, &[("amount", "2000")]);
@@ -1735,15 +1739,232 @@ fn stripe_node_auto_pages_lists_backward_and_forward_without_dropping_objects() 
     run_node("lists.mjs", "ok: lists");
 }
 
+/// Customers, payment methods, products and prices refuse what Stripe refuses, naming it:
+/// an unknown id (404 `resource_missing` on `id`), an unknown parameter, a missing one, a
+/// path that cannot be expanded; and a price in another currency than yen says why.
+#[test]
+fn customers_payment_methods_products_and_prices_refuse_bad_requests_as_stripe_does() {
+    let dir = tempdir();
+    let net = Net::start(&dir.path().join("net.db"), &[]);
+    for (resource, kind) in [
+        ("customers", "customer"),
+        ("payment_methods", "PaymentMethod"),
+        ("products", "product"),
+        ("prices", "price"),
+    ] {
+        let (s, e) = net.get(&format!("/v1/{resource}/nope_1"));
+        assert_eq!(
+            (s, &e["error"]["code"], &e["error"]["param"]),
+            (404, &json!("resource_missing"), &json!("id")),
+            "{resource}: {e}"
+        );
+        assert_eq!(
+            e["error"]["message"],
+            json!(format!("No such {kind}: 'nope_1'"))
+        );
+        let (s, e) = net.post(&format!("/v1/{resource}"), &[("bogus[x]", "1")]);
+        assert_eq!(
+            (s, &e["error"]["code"], &e["error"]["param"]),
+            (400, &json!("parameter_unknown"), &json!("bogus[x]")),
+            "{resource}: {e}"
+        );
+        let (s, e) = net.get(&format!("/v1/{resource}?expand[]=data.nope"));
+        assert_eq!(s, 400, "{resource}: {e}");
+        assert_eq!(
+            e["error"]["message"],
+            json!("This property cannot be expanded (data.nope).")
+        );
+        let (s, e) = net.get(&format!("/v1/{resource}?limit=0"));
+        assert_eq!((s, &e["error"]["param"]), (400, &json!("limit")), "{e}");
+    }
+    let (s, e) = net.post("/v1/products", &[("description", "no name")]);
+    assert_eq!(
+        (s, &e["error"]["code"], &e["error"]["param"]),
+        (400, &json!("parameter_missing"), &json!("name"))
+    );
+    let (_, product) = net.post("/v1/products", &[("name", "Tea")]);
+    let product = product["id"].as_str().unwrap();
+    let (s, e) = net.post(
+        "/v1/prices",
+        &[
+            ("product", product),
+            ("currency", "eur"),
+            ("unit_amount", "5"),
+        ],
+    );
+    assert_eq!((s, &e["error"]["param"]), (400, &json!("currency")), "{e}");
+    let message = e["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("eur") && message.contains("jpy"),
+        "{message}"
+    );
+    let (s, e) = net.post("/v1/prices", &[("product", product), ("currency", "jpy")]);
+    assert_eq!(
+        (s, &e["error"]["code"], &e["error"]["param"]),
+        (400, &json!("parameter_missing"), &json!("unit_amount"))
+    );
+    let (s, e) = net.post(
+        "/v1/prices",
+        &[
+            ("product", product),
+            ("currency", "jpy"),
+            ("unit_amount", "100"),
+            ("recurring[interval]", "fortnight"),
+        ],
+    );
+    assert_eq!(
+        (s, &e["error"]["param"]),
+        (400, &json!("recurring[interval]")),
+        "{e}"
+    );
+    let (s, e) = net.post(
+        "/v1/products",
+        &[
+            ("name", "Bento"),
+            ("default_price_data[currency]", "usd"),
+            ("default_price_data[unit_amount]", "5"),
+        ],
+    );
+    assert_eq!(
+        (s, &e["error"]["param"]),
+        (400, &json!("default_price_data[currency]")),
+        "{e}"
+    );
+    // Nothing of a refused request was kept.
+    let (_, list) = net.get("/v1/products");
+    assert_eq!(list["data"].as_array().unwrap().len(), 1, "{list}");
+    let (s, e) = net.post("/v1/customers", &[("email", "two words@example.jp")]);
+    assert_eq!((s, &e["error"]["param"]), (400, &json!("email")), "{e}");
+    let (s, e) = net.get("/v1/customers/search?query=email~'ab'");
+    assert_eq!((s, &e["error"]["param"]), (400, &json!("query")), "{e}");
+}
+
+/// Stripe removed `payment_method_types` from PaymentIntents in 2026-09-30.endive: a caller
+/// on that version or later (its `Stripe-Version`) is refused; an older one, or one sending
+/// no version (curl), keeps it.
+#[test]
+fn payment_method_types_is_refused_from_endive_on_and_kept_for_older_callers() {
+    let dir = tempdir();
+    let net = Net::start(&dir.path().join("net.db"), &[]);
+    let body = b"amount=1200&currency=jpy&payment_method_types[]=konbini".to_vec();
+    let auth = format!("Bearer {KEY}");
+    let create = |version: Option<&str>| {
+        let mut headers = vec![
+            ("authorization", auth.as_str()),
+            ("content-type", "application/x-www-form-urlencoded"),
+        ];
+        if let Some(v) = version {
+            headers.push(("stripe-version", v));
+        }
+        net.raw("POST", "/v1/payment_intents", &headers, body.clone())
+    };
+    for version in [
+        "2026-10-28.endive",
+        "2026-09-30.endive",
+        "2027-01-27.future",
+    ] {
+        let (s, e) = create(Some(version));
+        assert_eq!(
+            (s, &e["error"]["code"], &e["error"]["param"]),
+            (
+                400,
+                &json!("payment_method_types_no_longer_supported"),
+                &json!("payment_method_types")
+            ),
+            "{version}: {e}"
+        );
+    }
+    for version in [None, Some("2026-07-29.dahlia"), Some("2024-06-20")] {
+        let (s, pi) = create(version);
+        assert_eq!(s, 200, "{version:?}: {pi}");
+        assert_eq!(pi["payment_method_types"], json!(["konbini"]));
+    }
+    // The same on update and confirm.
+    let (_, pi) = create(None);
+    let id = pi["id"].as_str().unwrap();
+    for path in [
+        format!("/v1/payment_intents/{id}"),
+        format!("/v1/payment_intents/{id}/confirm"),
+    ] {
+        let (s, e) = net.raw(
+            "POST",
+            &path,
+            &[
+                ("authorization", auth.as_str()),
+                ("stripe-version", "2026-10-28.endive"),
+            ],
+            b"payment_method_types[]=konbini".to_vec(),
+        );
+        assert_eq!(
+            (s, &e["error"]["code"]),
+            (400, &json!("payment_method_types_no_longer_supported")),
+            "{path}: {e}"
+        );
+    }
+    // allowed_payment_method_types is the version's way, echoed; not both.
+    let (s, pi) = net.post(
+        "/v1/payment_intents",
+        &[
+            ("amount", "1200"),
+            ("currency", "jpy"),
+            ("allowed_payment_method_types[]", "konbini"),
+        ],
+    );
+    assert_eq!(
+        (s, &pi["allowed_payment_method_types"]),
+        (200, &json!(["konbini"]))
+    );
+    let (s, e) = net.post(
+        "/v1/payment_intents",
+        &[
+            ("amount", "1200"),
+            ("currency", "jpy"),
+            ("allowed_payment_method_types[]", "konbini"),
+            ("payment_method_types[]", "konbini"),
+        ],
+    );
+    assert_eq!(
+        (s, &e["error"]["code"]),
+        (400, &json!("parameters_exclusive"))
+    );
+    let (s, e) = net.post(
+        "/v1/payment_intents",
+        &[
+            ("amount", "1200"),
+            ("currency", "jpy"),
+            ("allowed_payment_method_types[]", "card"),
+        ],
+    );
+    assert_eq!(
+        (s, &e["error"]["param"]),
+        (400, &json!("allowed_payment_method_types"))
+    );
+}
+
+#[test]
+fn stripe_node_sells_products_at_one_time_and_recurring_yen_prices() {
+    run_node("catalog.mjs", "ok: catalog");
+}
+
+#[test]
+fn stripe_node_keeps_customers_and_their_konbini_payment_methods() {
+    run_node("customers.mjs", "ok: customers");
+}
+
 #[test]
 fn lists_filter_by_customer_created_and_event_types() {
     let dir = tempdir();
     let net = Net::start(&dir.path().join("net.db"), &[]);
     let mut ids = Vec::new();
     let mut times = Vec::new();
+    let (even, odd) = (net.customer("Even"), net.customer("Odd"));
     for i in 0..4 {
         times.push(net.now());
-        let customer = if i % 2 == 0 { "cus_even" } else { "cus_odd" };
+        let customer = if i % 2 == 0 {
+            even.as_str()
+        } else {
+            odd.as_str()
+        };
         let (s, pi) = net.post(
             "/v1/payment_intents",
             &[
@@ -1766,7 +1987,10 @@ fn lists_filter_by_customer_created_and_event_types() {
             .map(|p| p["id"].as_str().unwrap().to_owned())
             .collect()
     };
-    assert_eq!(listed("customer=cus_odd"), [ids[3].clone(), ids[1].clone()]);
+    assert_eq!(
+        listed(&format!("customer={odd}")),
+        [ids[3].clone(), ids[1].clone()]
+    );
     assert_eq!(
         listed(&format!(
             "created[gte]={}&created[lt]={}",
@@ -1775,7 +1999,7 @@ fn lists_filter_by_customer_created_and_event_types() {
         [ids[2].clone(), ids[1].clone()]
     );
     assert_eq!(
-        listed(&format!("created[gt]={}&customer=cus_even", times[0])),
+        listed(&format!("created[gt]={}&customer={even}", times[0])),
         [ids[2].clone()]
     );
     assert_eq!(listed(&format!("created={}", times[2])), [ids[2].clone()]);
@@ -1817,7 +2041,11 @@ fn lists_filter_by_customer_created_and_event_types() {
     assert_eq!(types("type=charge.*").len(), 0);
     let now = net.now();
     assert_eq!(types(&format!("created[gte]={now}")).len(), 3);
-    assert_eq!(types(&format!("created[lt]={now}")).len(), 0);
+    // Only the two customers were made before.
+    assert_eq!(
+        types(&format!("created[lt]={now}")),
+        ["customer.created", "customer.created"]
+    );
     let (s, e) = net.get("/v1/events?type=x&types[]=y");
     assert_eq!(s, 400, "{e}");
 }
@@ -1830,7 +2058,8 @@ fn expand_fills_what_the_version_lets_expand_and_refuses_the_rest_as_stripe_does
         "/v1/payment_intents",
         &[("amount", "1200"), ("currency", "jpy")],
     );
-    let pi = net.pay(1300, &[("customer", "cus_X")]);
+    let cus = net.customer("山田 太郎");
+    let pi = net.pay(1300, &[("customer", &cus)]);
     let id = pi["id"].as_str().unwrap();
     let (code, number) = codes(&pi, "lawson");
     let r = confirm(
@@ -1852,6 +2081,15 @@ fn expand_fills_what_the_version_lets_expand_and_refuses_the_rest_as_stripe_does
     assert_eq!(v["payment_method"]["object"], "payment_method");
     assert_eq!(v["payment_method"]["type"], "konbini");
     assert_eq!(v["payment_method"]["billing_details"]["name"], "山田 太郎");
+    // The payment method the confirmation left is kept: it is retrieved on its own too.
+    let pm_id = v["payment_method"]["id"].as_str().unwrap();
+    let (s, pm) = net.get(&format!("/v1/payment_methods/{pm_id}"));
+    assert_eq!(
+        (s, &pm["billing_details"]["name"]),
+        (200, &json!("山田 太郎"))
+    );
+    assert_eq!(v["customer"]["object"], "customer");
+    assert_eq!(v["customer"]["name"], "山田 太郎");
     assert_eq!(v["review"], Value::Null);
     assert_eq!(v["latest_charge"]["object"], "charge");
     assert_eq!(
@@ -1862,6 +2100,39 @@ fn expand_fills_what_the_version_lets_expand_and_refuses_the_rest_as_stripe_does
         v["latest_charge"]["balance_transaction"]["balance_type"],
         "payments"
     );
+    // A deleted customer expands to its stub.
+    let (s, gone) = net.raw(
+        "DELETE",
+        &format!("/v1/customers/{cus}"),
+        &[("authorization", &format!("Bearer {KEY}"))],
+        Vec::new(),
+    );
+    assert_eq!((s, &gone["deleted"]), (200, &json!(true)), "{gone}");
+    let (_, v2) = net.get(&format!("/v1/payment_intents/{id}?expand[]=customer"));
+    assert_eq!(
+        v2["customer"],
+        json!({"id": cus, "object": "customer", "deleted": true})
+    );
+    // A payment may not name a customer that is not kept (or is deleted).
+    for missing in ["cus_nobody", cus.as_str()] {
+        let (s, e) = net.post(
+            "/v1/payment_intents",
+            &[
+                ("amount", "1200"),
+                ("currency", "jpy"),
+                ("customer", missing),
+            ],
+        );
+        assert_eq!(
+            (s, &e["error"]["code"], &e["error"]["param"]),
+            (404, &json!("resource_missing"), &json!("customer")),
+            "{e}"
+        );
+        assert_eq!(
+            e["error"]["message"],
+            json!(format!("No such customer: '{missing}'"))
+        );
+    }
     // Not expanded unless asked.
     let (_, plain) = net.get(&format!("/v1/payment_intents/{id}"));
     assert!(plain["latest_charge"].is_string() && plain["payment_method"].is_string());
@@ -1982,8 +2253,9 @@ fn payment_intents_are_searched_with_stripes_query_language() {
     assert_eq!((s, &e["error"]["code"]), (400, &json!("parameter_missing")));
 }
 
-#[test]
-fn the_official_stripe_python_library_works_unmodified() {
+/// Run a script of tests/python with stripe-python (in the venv tests/python/stripe-venv.sh
+/// makes) against a fresh network; it prints `ok: <name>`.
+fn run_python(script: &str, ok: &str) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let out = std::process::Command::new("bash")
         .arg(root.join("tests/python/stripe-venv.sh"))
@@ -1998,7 +2270,7 @@ fn the_official_stripe_python_library_works_unmodified() {
     let dir = tempdir();
     let net = Net::start(&dir.path().join("net.db"), &[]);
     let out = std::process::Command::new(python)
-        .arg(root.join("tests/python/payment_intents.py"))
+        .arg(root.join("tests/python").join(script))
         .env("NETWORK_URL", &net.url)
         .env("STRIPE_KEY", KEY)
         .output()
@@ -2006,10 +2278,25 @@ fn the_official_stripe_python_library_works_unmodified() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
-        "stripe-python run failed:\n{text}\n{}",
+        "stripe-python run of {script} failed:\n{text}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(text.contains("ok: python"), "{text}");
+    assert!(text.contains(ok), "{text}");
+}
+
+#[test]
+fn the_official_stripe_python_library_works_unmodified() {
+    run_python("payment_intents.py", "ok: python");
+}
+
+#[test]
+fn stripe_python_sells_products_at_one_time_and_recurring_yen_prices() {
+    run_python("catalog.py", "ok: catalog");
+}
+
+#[test]
+fn stripe_python_keeps_customers_and_their_konbini_payment_methods() {
+    run_python("customers.py", "ok: customers");
 }
 
 /// A browser screenshot (8-bit RGB or RGBA PNG) as a grey PGM for zxing-cpp.

@@ -40,10 +40,11 @@ const endpoint = await stripe.webhookEndpoints.create({
 assert.match(endpoint.secret, /^whsec_/);
 secret = endpoint.secret;
 
+// No payment_method_types: on 2026-09-30.endive and later (the version this library pins)
+// Stripe refuses it on PaymentIntents; konbini is this network's only method anyway.
 const params = {
   amount: 1200,
   currency: 'jpy',
-  payment_method_types: ['konbini'],
   payment_method_data: {
     type: 'konbini',
     billing_details: { name: '山田 太郎', email: 'taro@example.jp' },
@@ -67,7 +68,13 @@ assert.equal(replay.id, pi.id, 'an idempotent replay returns the same payment');
 
 // Stripe-shaped errors become the library's typed errors.
 await assert.rejects(
-  stripe.paymentIntents.create({ amount: 100, currency: 'jpy', payment_method_types: ['konbini'] }),
+  stripe.paymentIntents.create({ amount: 1200, currency: 'jpy', payment_method_types: ['konbini'] }),
+  (e) => e.code === 'payment_method_types_no_longer_supported' && e.param === 'payment_method_types',
+);
+const allowed = await stripe.paymentIntents.create({ amount: 1200, currency: 'jpy', allowed_payment_method_types: ['konbini'] });
+assert.deepEqual([allowed.allowed_payment_method_types, allowed.payment_method_types], [['konbini'], ['konbini']]);
+await assert.rejects(
+  stripe.paymentIntents.create({ amount: 100, currency: 'jpy' }),
   (e) => e.type === 'StripeInvalidRequestError' && e.code === 'amount_too_small' && e.param === 'amount',
 );
 await assert.rejects(
@@ -119,7 +126,7 @@ const canceled = await stripe.paymentIntents.cancel(other.id);
 assert.equal(canceled.status, 'canceled');
 const seen = [];
 for await (const p of stripe.paymentIntents.list({ limit: 1 })) seen.push(p.id);
-assert.deepEqual(seen, [other.id, pi.id]);
+assert.deepEqual(seen, [other.id, allowed.id, pi.id]);
 const events = await stripe.events.list({ limit: 100 });
 assert.ok(events.data.some((e) => e.type === 'payment_intent.canceled'));
 

@@ -14,12 +14,15 @@ const stripe = new Stripe(process.env.STRIPE_KEY, {
   telemetry: false,
 });
 
+// A payment names a kept customer.
+const oddCustomer = (await stripe.customers.create({ name: 'Odd' })).id;
+const evenCustomer = (await stripe.customers.create({ name: 'Even' })).id;
 const made = [];
 for (let i = 0; i < 7; i++) {
   const pi = await stripe.paymentIntents.create({
     amount: 1200 + i,
     currency: 'jpy',
-    customer: i % 2 ? 'cus_node_odd' : 'cus_node_even',
+    customer: i % 2 ? oddCustomer : evenCustomer,
   });
   made.push(pi.id);
 }
@@ -41,13 +44,13 @@ assert.deepEqual(page.data.map((p) => p.id), [made[4], made[3]]);
 assert.equal(page.has_more, true);
 
 const odd = await stripe.paymentIntents
-  .list({ customer: 'cus_node_odd', limit: 2 })
+  .list({ customer: oddCustomer, limit: 2 })
   .autoPagingToArray({ limit: 100 });
 assert.deepEqual(odd.map((p) => p.id), [made[5], made[3], made[1]]);
 
 // Search, auto-paged by the library through next_page.
 const found = await stripe.paymentIntents
-  .search({ query: "customer:'cus_node_odd' AND amount>1201", limit: 2 })
+  .search({ query: `customer:'${oddCustomer}' AND amount>1201`, limit: 2 })
   .autoPagingToArray({ limit: 100 });
 assert.deepEqual(found.map((p) => p.id), [made[5], made[3]]);
 const first = await stripe.paymentIntents.search({ query: 'amount>=1200', limit: 3 });

@@ -12,10 +12,11 @@ stripe.max_network_retries = 0
 assert stripe.api_version == "2026-10-28.endive", stripe.api_version
 
 billing = {"name": "山田 太郎", "email": "taro@example.jp"}
+customer = stripe.Customer.create(name="山田 太郎", email="taro@example.jp")
 pi = stripe.PaymentIntent.create(
     amount=1200,
     currency="jpy",
-    customer="cus_py",
+    customer=customer.id,
     receipt_email="r@example.jp",
     statement_descriptor="KONBINI PY",
     payment_method_data={"type": "konbini", "billing_details": billing},
@@ -23,7 +24,7 @@ pi = stripe.PaymentIntent.create(
 )
 assert pi.status == "requires_action", pi.status
 assert (pi.customer, pi.receipt_email, pi.statement_descriptor) == (
-    "cus_py",
+    customer.id,
     "r@example.jp",
     "KONBINI PY",
 )

@@ -113,6 +113,22 @@ fn matches(allowed: &str, pattern: &str) -> bool {
         })
 }
 
+/// `p` with its first `n` segments taken off (its raw name rebuilt from what is left).
+fn rebased(p: &Pair, n: usize) -> Pair {
+    let path = p.path[n..].to_vec();
+    let mut raw = path[0].clone();
+    for seg in &path[1..] {
+        raw.push('[');
+        raw.push_str(seg);
+        raw.push(']');
+    }
+    Pair {
+        raw,
+        path,
+        value: p.value.clone(),
+    }
+}
+
 impl Form {
     /// Decode a body or query string. A key whose brackets do not pair up is refused.
     pub fn parse(bytes: &[u8]) -> Result<Form, ApiError> {
@@ -172,6 +188,13 @@ impl Form {
         self.get(name).filter(|v| !v.is_empty())
     }
 
+    /// An optional string field's update: `None` when not sent (keep it), `Some(None)` when
+    /// sent empty (unset it), else the new value.
+    pub fn update(&self, name: &str) -> Option<Option<String>> {
+        self.get(name)
+            .map(|v| (!v.is_empty()).then(|| v.to_owned()))
+    }
+
     /// An integer parameter.
     pub fn int(&self, name: &str) -> Result<Option<i64>, ApiError> {
         match self.string(name) {
@@ -224,6 +247,42 @@ impl Form {
         out
     }
 
+    /// The entries of a hash nested under `prefix` (`default_price_data[metadata]`), in the
+    /// order sent; a later value for the same key wins.
+    pub fn map_under(&self, prefix: &str) -> Vec<(String, String)> {
+        let Some(head) = split_key(prefix) else {
+            return Vec::new();
+        };
+        let mut out: Vec<(String, String)> = Vec::new();
+        for p in &self.pairs {
+            if p.path.len() == head.len() + 1
+                && p.path[..head.len()] == head[..]
+                && !is_index(&p.path[head.len()])
+            {
+                let key = p.path[head.len()].clone();
+                out.retain(|(k, _)| *k != key);
+                out.push((key, p.value.clone()));
+            }
+        }
+        out
+    }
+
+    /// The values of `field` in each element of an array of hashes `name[0][field]`, in
+    /// index order.
+    pub fn array_of(&self, name: &str, field: &str) -> Vec<&str> {
+        let mut items: Vec<(u64, usize, &str)> = self
+            .pairs
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| {
+                p.path.len() == 3 && p.path[0] == name && is_index(&p.path[1]) && p.path[2] == field
+            })
+            .map(|(i, p)| (p.path[1].parse().unwrap_or(u64::MAX), i, p.value.as_str()))
+            .collect();
+        items.sort();
+        items.into_iter().map(|(_, _, v)| v).collect()
+    }
+
     /// A `metadata` hash within Stripe's limits (<https://docs.stripe.com/api/metadata>: up
     /// to 50 keys, keys up to 40 characters, values up to 500 characters; an empty value
     /// unsets its key), with Stripe's messages and `param`.
@@ -271,6 +330,44 @@ impl Form {
         check_metadata_keys(metadata.len())
     }
 
+    /// The parameters under the hash `name` (`name[a][b]=v` as `a[b]=v`), e.g. one line
+    /// item's `price_data`.
+    pub fn under(&self, name: &str) -> Form {
+        let Some(head) = split_key(name) else {
+            return Form::default();
+        };
+        let pairs = self
+            .pairs
+            .iter()
+            .filter(|p| p.path.len() > head.len() && p.path[..head.len()] == head[..])
+            .map(|p| rebased(p, head.len()))
+            .collect();
+        Form { pairs }
+    }
+
+    /// The hashes of an array `name[0][a]=v`, `name[1][a]=w`: each index's parameters (as
+    /// `a=v`), in index order, with the index as sent (for the `param` of an error).
+    pub fn items(&self, name: &str) -> Vec<(String, Form)> {
+        let mut items: Vec<(u64, String, Form)> = Vec::new();
+        for p in &self.pairs {
+            if p.path.len() < 3 || p.path[0] != name || !is_index(&p.path[1]) {
+                continue;
+            }
+            let index = p.path[1].clone();
+            let pair = rebased(p, 2);
+            match items.iter_mut().find(|(_, i, _)| *i == index) {
+                Some((_, _, f)) => f.pairs.push(pair),
+                None => items.push((
+                    index.parse().unwrap_or(u64::MAX),
+                    index,
+                    Form { pairs: vec![pair] },
+                )),
+            }
+        }
+        items.sort_by_key(|(n, _, _)| *n);
+        items.into_iter().map(|(_, i, f)| (i, f)).collect()
+    }
+
     /// A fingerprint of the parameters as sent, for idempotency checks: the pairs ordered by
     /// key, so distinct parameters may come in any order, while a key sent more than once
     /// keeps the order of its values (`amount=1200&amount=999999` is another request than
@@ -310,6 +407,31 @@ mod tests {
                 Some(3)
             );
         }
+    }
+
+    #[test]
+    fn arrays_of_hashes_split_into_their_items_in_index_order() {
+        let f = Form::parse(
+            b"line_items[1][price]=p2&line_items[0][price_data][currency]=jpy\
+              &line_items[0][price_data][product_data][metadata][k]=v&line_items[0][quantity]=3\
+              &line_items[10][price]=p10&other=x",
+        )
+        .unwrap();
+        let items = f.items("line_items");
+        let indices: Vec<&str> = items.iter().map(|(i, _)| i.as_str()).collect();
+        assert_eq!(indices, ["0", "1", "10"]);
+        let first = &items[0].1;
+        assert_eq!(first.int("quantity").unwrap(), Some(3));
+        assert_eq!(first.get("price_data[currency]"), Some("jpy"));
+        let data = first.under("price_data");
+        assert_eq!(data.string("currency"), Some("jpy"));
+        assert_eq!(data.under("product_data").map("metadata"), vec![("k", "v")]);
+        assert_eq!(items[1].1.string("price"), Some("p2"));
+        assert!(!items[1].1.has("quantity"));
+        // An item's unknown parameter is named from the item down.
+        let e = items[0].1.check_known(&["quantity"]).unwrap_err();
+        assert_eq!(e.param.as_deref(), Some("price_data[currency]"));
+        assert!(f.items("other").is_empty());
     }
 
     #[test]

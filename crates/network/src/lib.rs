@@ -6,6 +6,7 @@
 //!   errors, idempotency keys) so the official Stripe libraries work against it; the
 //!   terminal API is signed JSON (`konbini-protocol`).
 //! - `payments.rs`: the konbini rules and the life of a payment and its refunds.
+//! - `checkout.rs`: Checkout Sessions and Payment Links (the hosted checkout page's rules).
 //! - `terminal.rs`: look-ups, confirmations, each terminal's journal chain.
 //! - `webhooks.rs`: Stripe-signed event delivery from an outbox, with backoff.
 //! - `voucher.rs`: the hosted voucher page with its GS1-128 barcode in SVG.
@@ -20,7 +21,10 @@
 #![recursion_limit = "256"]
 
 pub mod business_days;
+pub mod catalog;
+pub mod checkout;
 pub mod clock;
+pub mod customers;
 pub mod error;
 pub mod form;
 mod http;

@@ -1,5 +1,10 @@
-//! The network's records (payment intents, charges, refunds, webhook endpoints) as the
-//! store keeps them, and their rendering into Stripe's API shapes.
+//! The network's records (payment intents, charges, refunds, webhook endpoints, customers,
+//! payment methods, products, prices) as the store keeps them, and their rendering into
+//! Stripe's API shapes.
+//!
+//! Customers, payment methods, products and prices are kept in Stripe's own shape (their
+//! serde form is the API's JSON for 2026-10-28.endive, every field present, null where it
+//! does not apply), so an event's snapshot and `previous_attributes` are that JSON too.
 //!
 //! The stored form is ours and carries what Stripe's shape does not (the payment's number
 //! for the barcode, the voucher token, a pending test-mode outcome); rendering adds the
@@ -128,6 +133,9 @@ pub struct PaymentIntent {
     pub client_secret: String,
     /// `payment_method_types`.
     pub payment_method_types: Vec<String>,
+    /// `allowed_payment_method_types`, as sent (2026-07-29.dahlia and later).
+    #[serde(default)]
+    pub allowed_payment_method_types: Option<Vec<String>>,
     /// The customer, once given.
     pub billing: Option<Billing>,
     /// `pm_...` once a payment method is attached.
@@ -200,7 +208,7 @@ impl PaymentIntent {
             "amount": self.amount,
             "amount_capturable": 0,
             "amount_details": {"tip": {}},
-            "allowed_payment_method_types": null,
+            "allowed_payment_method_types": self.allowed_payment_method_types,
             "amount_received": self.amount_received,
             "application": null,
             "application_fee_amount": null,
@@ -555,6 +563,348 @@ impl WebhookEndpoint {
     }
 }
 
+/// A postal address, as Stripe shapes one (every part may be null).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Address {
+    /// City, district, suburb, town or village.
+    pub city: Option<String>,
+    /// Two-letter country code (ISO 3166-1 alpha-2).
+    pub country: Option<String>,
+    /// Line 1 (street, PO box or company name).
+    pub line1: Option<String>,
+    /// Line 2 (apartment, suite, unit or building).
+    pub line2: Option<String>,
+    /// ZIP or postal code.
+    pub postal_code: Option<String>,
+    /// State, county, province or region (a prefecture in Japan).
+    pub state: Option<String>,
+}
+
+/// A customer's shipping details.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Shipping {
+    /// The address.
+    pub address: Address,
+    /// The recipient.
+    pub name: Option<String>,
+    /// The recipient's phone.
+    pub phone: Option<String>,
+}
+
+/// A customer's `invoice_settings`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct InvoiceSettings {
+    /// Always null here.
+    pub custom_fields: Option<Value>,
+    /// `pm_...`: the customer's default payment method; expandable.
+    pub default_payment_method: Option<String>,
+    /// Always null here.
+    pub footer: Option<String>,
+    /// Always null here.
+    pub rendering_options: Option<Value>,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// A record kept in Stripe's shape with a number (its order of creation) beside it, which
+/// lists page by.
+pub trait Numbered: Serialize + serde::de::DeserializeOwned {
+    /// The record with its number, as the store read it.
+    fn numbered(self, seq: i64) -> Self;
+}
+
+macro_rules! numbered {
+    ($($t:ty),*) => {
+        $(impl Numbered for $t {
+            fn numbered(mut self, seq: i64) -> Self {
+                self.seq = seq;
+                self
+            }
+        })*
+    };
+}
+numbered!(Customer, PaymentMethod, Product, Price);
+
+/// A customer (`cus_...`), in Stripe's shape. A deleted one is kept (a payment that names it
+/// expands to its stub) with `deleted` set, and answered as `{id, object, deleted}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Customer {
+    /// The store's number (not part of the document).
+    #[serde(skip)]
+    pub seq: i64,
+    /// `cus_...`.
+    pub id: String,
+    /// `customer`.
+    pub object: String,
+    /// The billing address.
+    pub address: Option<Address>,
+    /// Always 0 here (no invoices).
+    pub balance: i64,
+    /// Unix seconds.
+    pub created: i64,
+    /// Always null here (no invoices or subscriptions).
+    pub currency: Option<String>,
+    /// Always null here.
+    pub default_source: Option<String>,
+    /// Always false here.
+    pub delinquent: bool,
+    /// The merchant's description.
+    pub description: Option<String>,
+    /// Always null here.
+    pub discount: Option<Value>,
+    /// The email.
+    pub email: Option<String>,
+    /// Fixed at creation: 8 upper-case letters and digits.
+    pub invoice_prefix: String,
+    /// The default payment method.
+    pub invoice_settings: InvoiceSettings,
+    /// Always false.
+    pub livemode: bool,
+    /// The merchant's key-value pairs.
+    pub metadata: BTreeMap<String, String>,
+    /// The full name.
+    pub name: Option<String>,
+    /// Always 1 here.
+    pub next_invoice_sequence: i64,
+    /// The phone number.
+    pub phone: Option<String>,
+    /// Languages, most preferred first (`ja`, `en`).
+    pub preferred_locales: Vec<String>,
+    /// Shipping details.
+    pub shipping: Option<Shipping>,
+    /// `none`, `exempt` or `reverse`.
+    pub tax_exempt: String,
+    /// Always null here.
+    pub test_clock: Option<String>,
+    /// Deleted (kept for the payments that name it).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub deleted: bool,
+}
+
+impl Customer {
+    /// The Stripe JSON: the customer, or the stub of a deleted one.
+    pub fn render(&self) -> Value {
+        if self.deleted {
+            return json!({"id": self.id, "object": "customer", "deleted": true});
+        }
+        serde_json::to_value(self).expect("records serialize")
+    }
+}
+
+/// A PaymentMethod's `billing_details`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BillingDetails {
+    /// The address (every part null when none was given).
+    pub address: Address,
+    /// The email (required for konbini).
+    pub email: Option<String>,
+    /// The name (required for konbini).
+    pub name: Option<String>,
+    /// The phone.
+    pub phone: Option<String>,
+    /// Always null here.
+    pub tax_id: Option<String>,
+}
+
+/// A PaymentMethod (`pm_...`) of type konbini, in Stripe's shape.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PaymentMethod {
+    /// The store's number (not part of the document).
+    #[serde(skip)]
+    pub seq: i64,
+    /// `pm_...`.
+    pub id: String,
+    /// `payment_method`.
+    pub object: String,
+    /// `always`, `limited` or `unspecified`.
+    pub allow_redisplay: String,
+    /// The customer's details.
+    pub billing_details: BillingDetails,
+    /// Unix seconds.
+    pub created: i64,
+    /// The customer it is attached to; expandable.
+    pub customer: Option<String>,
+    /// Always null here.
+    pub customer_account: Option<String>,
+    /// The type's hash: empty for konbini.
+    pub konbini: serde_json::Map<String, Value>,
+    /// Always false.
+    pub livemode: bool,
+    /// The merchant's key-value pairs.
+    pub metadata: BTreeMap<String, String>,
+    /// `konbini`.
+    #[serde(rename = "type")]
+    pub kind: String,
+}
+
+impl PaymentMethod {
+    /// The Stripe JSON.
+    pub fn render(&self) -> Value {
+        serde_json::to_value(self).expect("records serialize")
+    }
+}
+
+/// A product (`prod_...`), in Stripe's shape.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Product {
+    /// The store's number (not part of the document).
+    #[serde(skip)]
+    pub seq: i64,
+    /// `prod_...`, or the id the merchant chose.
+    pub id: String,
+    /// `product`.
+    pub object: String,
+    /// Whether it can be bought.
+    pub active: bool,
+    /// Unix seconds.
+    pub created: i64,
+    /// `price_...`: its default price; expandable.
+    pub default_price: Option<String>,
+    /// Shown to the customer (as text, never HTML).
+    pub description: Option<String>,
+    /// Image URLs.
+    pub images: Vec<String>,
+    /// Always false.
+    pub livemode: bool,
+    /// `{name}` each.
+    pub marketing_features: Vec<Value>,
+    /// The merchant's key-value pairs.
+    pub metadata: BTreeMap<String, String>,
+    /// Shown to the customer.
+    pub name: String,
+    /// Always null here.
+    pub package_dimensions: Option<Value>,
+    /// Whether it is shipped.
+    pub shippable: Option<bool>,
+    /// What the customer's statement shows (at most 22 characters).
+    pub statement_descriptor: Option<String>,
+    /// Always null here.
+    pub tax_code: Option<String>,
+    /// Always null here.
+    pub tax_details: Option<Value>,
+    /// `service` or `good`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// What one unit is called on receipts.
+    pub unit_label: Option<String>,
+    /// Unix seconds of the last change.
+    pub updated: i64,
+    /// A public page about it.
+    pub url: Option<String>,
+}
+
+impl Product {
+    /// The Stripe JSON.
+    pub fn render(&self) -> Value {
+        serde_json::to_value(self).expect("records serialize")
+    }
+}
+
+/// A recurring price's billing period.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Recurring {
+    /// `day`, `week`, `month` or `year`.
+    pub interval: String,
+    /// How many intervals between bills.
+    pub interval_count: i64,
+    /// Always null here.
+    pub meter: Option<String>,
+    /// Always null here.
+    pub trial_period_days: Option<i64>,
+    /// `licensed`.
+    pub usage_type: String,
+}
+
+/// A price (`price_...`) of a product, in Stripe's shape.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Price {
+    /// The store's number (not part of the document).
+    #[serde(skip)]
+    pub seq: i64,
+    /// `price_...`.
+    pub id: String,
+    /// `price`.
+    pub object: String,
+    /// Whether new purchases may use it.
+    pub active: bool,
+    /// `per_unit`.
+    pub billing_scheme: String,
+    /// Unix seconds.
+    pub created: i64,
+    /// `jpy`.
+    pub currency: String,
+    /// Always null here.
+    pub custom_unit_amount: Option<Value>,
+    /// Always false.
+    pub livemode: bool,
+    /// The merchant's name for it, unique among prices.
+    pub lookup_key: Option<String>,
+    /// The merchant's key-value pairs.
+    pub metadata: BTreeMap<String, String>,
+    /// The merchant's label.
+    pub nickname: Option<String>,
+    /// `prod_...`; expandable.
+    pub product: String,
+    /// The billing period of a recurring price.
+    pub recurring: Option<Recurring>,
+    /// `inclusive`, `exclusive` or `unspecified`.
+    pub tax_behavior: Option<String>,
+    /// Always null here.
+    pub tiers_mode: Option<String>,
+    /// Always null here.
+    pub transform_quantity: Option<Value>,
+    /// `one_time` or `recurring`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Yen.
+    pub unit_amount: Option<i64>,
+    /// The same as a decimal string.
+    pub unit_amount_decimal: Option<String>,
+}
+
+impl Price {
+    /// The Stripe JSON.
+    pub fn render(&self) -> Value {
+        serde_json::to_value(self).expect("records serialize")
+    }
+}
+
+/// What an update changed, as Stripe's `data.previous_attributes`: each top-level field that
+/// differs, with its value before; a hash (`metadata`, `address`) lists only its keys that
+/// differ, null for a key it did not have. `None` when nothing changed.
+pub fn previous_attributes(before: &Value, after: &Value) -> Option<Value> {
+    fn diff(
+        before: &serde_json::Map<String, Value>,
+        after: &serde_json::Map<String, Value>,
+    ) -> serde_json::Map<String, Value> {
+        let mut out = serde_json::Map::new();
+        for (k, new) in after {
+            let old = before.get(k).unwrap_or(&Value::Null);
+            if old == new {
+                continue;
+            }
+            let value = match (old, new) {
+                (Value::Object(o), Value::Object(n)) => Value::Object(diff(o, n)),
+                _ => old.clone(),
+            };
+            out.insert(k.clone(), value);
+        }
+        for (k, old) in before {
+            if !after.contains_key(k) {
+                out.insert(k.clone(), old.clone());
+            }
+        }
+        out
+    }
+    let (Value::Object(b), Value::Object(a)) = (before, after) else {
+        return None;
+    };
+    let changed = diff(b, a);
+    (!changed.is_empty()).then_some(Value::Object(changed))
+}
+
 /// The object an event is about, as it was when the event happened.
 #[derive(Debug, Clone, Copy)]
 pub enum Snapshot<'a> {
@@ -564,6 +914,14 @@ pub enum Snapshot<'a> {
     Charge(&'a Charge),
     /// A refund.
     Refund(&'a Refund),
+    /// A customer.
+    Customer(&'a Customer),
+    /// A payment method.
+    PaymentMethod(&'a PaymentMethod),
+    /// A product.
+    Product(&'a Product),
+    /// A price.
+    Price(&'a Price),
     /// A record already serialized for the store (saves doing it twice).
     Stored {
         /// `payment_intent`, `charge` or `refund`.
@@ -580,6 +938,10 @@ impl Snapshot<'_> {
             Snapshot::PaymentIntent(_) => "payment_intent",
             Snapshot::Charge(_) => "charge",
             Snapshot::Refund(_) => "refund",
+            Snapshot::Customer(_) => "customer",
+            Snapshot::PaymentMethod(_) => "payment_method",
+            Snapshot::Product(_) => "product",
+            Snapshot::Price(_) => "price",
             Snapshot::Stored { kind, .. } => kind,
         }
     }
@@ -590,6 +952,10 @@ impl Snapshot<'_> {
             Snapshot::PaymentIntent(v) => serde_json::to_string(v),
             Snapshot::Charge(v) => serde_json::to_string(v),
             Snapshot::Refund(v) => serde_json::to_string(v),
+            Snapshot::Customer(v) => serde_json::to_string(v),
+            Snapshot::PaymentMethod(v) => serde_json::to_string(v),
+            Snapshot::Product(v) => serde_json::to_string(v),
+            Snapshot::Price(v) => serde_json::to_string(v),
             Snapshot::Stored { doc, .. } => return std::borrow::Cow::Borrowed(doc),
         };
         std::borrow::Cow::Owned(json.expect("records serialize"))
@@ -611,6 +977,8 @@ pub struct EventRow {
     pub kind: String,
     /// The object's stored document at the time.
     pub doc: String,
+    /// What an update changed (`data.previous_attributes`), as JSON.
+    pub previous: Option<String>,
 }
 
 impl EventRow {
@@ -621,10 +989,26 @@ impl EventRow {
                 serde_json::from_str::<PaymentIntent>(&self.doc).map(|p| p.render(base_url))
             }
             "charge" => serde_json::from_str::<Charge>(&self.doc).map(|c| c.render()),
-            _ => serde_json::from_str::<Refund>(&self.doc).map(|r| r.render(base_url)),
+            crate::checkout::SESSION_KIND => {
+                serde_json::from_str::<crate::checkout::Session>(&self.doc)
+                    .map(|s| s.render(base_url))
+            }
+            crate::checkout::LINK_KIND => {
+                serde_json::from_str::<crate::checkout::PaymentLink>(&self.doc)
+                    .map(|l| l.render(base_url))
+            }
+            "refund" => serde_json::from_str::<Refund>(&self.doc).map(|r| r.render(base_url)),
+            // Kept in Stripe's shape already.
+            _ => serde_json::from_str::<Value>(&self.doc),
         }
         .unwrap_or_else(|e| json!({"error": format!("unreadable snapshot: {e}")}));
-        event_json(&self.id, &self.event_type, self.created, object)
+        let mut event = event_json(&self.id, &self.event_type, self.created, object);
+        if let Some(previous) = &self.previous
+            && let Ok(previous) = serde_json::from_str::<Value>(previous)
+        {
+            event["data"]["previous_attributes"] = previous;
+        }
+        event
     }
 }
 

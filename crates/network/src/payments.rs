@@ -47,7 +47,9 @@ const KONBINI: &str = "payment_method_options[konbini]";
 
 /// The parameters that may come with a confirm (and with a create that confirms).
 pub const CONFIRM_PARAMS: &[&str] = &[
+    "allowed_payment_method_types[]",
     "expand[]",
+    "payment_method",
     "receipt_email",
     "return_url",
     "payment_method_data[type]",
@@ -60,6 +62,35 @@ pub const CONFIRM_PARAMS: &[&str] = &[
     "payment_method_options[konbini][product_description]",
     "payment_method_options[konbini][setup_future_usage]",
 ];
+
+/// The first API version that refuses `payment_method_types` on a PaymentIntent (Stripe's
+/// changelog, "Removes the payment_method_types parameter from PaymentIntents and
+/// SetupIntents", 2026-09-30.endive): a request naming it or a later one is refused; an
+/// older one, or none (curl), keeps it.
+pub const PAYMENT_METHOD_TYPES_REMOVED_IN: &str = "2026-09-30";
+
+/// Refuse `payment_method_types` to a caller of `stripe_version` (its `Stripe-Version`
+/// header) that is 2026-09-30.endive or later, with Stripe's code for it; the objects still
+/// answer `payment_method_types` (read-only).
+pub fn check_payment_method_types_version(
+    form: &Form,
+    stripe_version: Option<&str>,
+) -> Result<(), ApiError> {
+    let Some(version) = stripe_version else {
+        return Ok(());
+    };
+    let date = version.split('.').next().unwrap_or(version);
+    if date >= PAYMENT_METHOD_TYPES_REMOVED_IN && form.has("payment_method_types") {
+        return Err(ApiError::invalid(
+            "payment_method_types_no_longer_supported",
+            "payment_method_types",
+            format!(
+                "payment_method_types is no longer a parameter of PaymentIntents as of API version 2026-09-30.endive (this request asks for {version}): leave it out (konbini is this network's only payment method) or send allowed_payment_method_types."
+            ),
+        ));
+    }
+    Ok(())
+}
 
 /// The parameters a create takes besides [`CONFIRM_PARAMS`].
 pub const CREATE_ONLY_PARAMS: &[&str] = &[
@@ -219,6 +250,99 @@ fn apply_billing(form: &Form, billing: &mut Option<Billing>) {
     });
 }
 
+/// The PaymentMethod a create or a confirm names (`payment_method`, whose billing details
+/// become the payment's) or makes (`payment_method_data`, kept as a konbini PaymentMethod,
+/// as Stripe makes one): the payment's `payment_method` names it, so that it expands.
+fn take_payment_method(
+    tx: &dyn Tx,
+    form: &Form,
+    pi: &mut PaymentIntent,
+    billing: &mut Option<Billing>,
+    now: i64,
+) -> Result<(), ApiError> {
+    if let Some(id) = form.string("payment_method") {
+        if form.has("payment_method_data") {
+            return Err(ApiError::invalid(
+                "parameter_invalid_string",
+                "payment_method_data",
+                "You may only specify one of these parameters: payment_method, payment_method_data.",
+            ));
+        }
+        let pm = crate::customers::find_pm(tx, id, "payment_method")?;
+        if let Some(owner) = &pm.customer
+            && pi.customer.as_deref() != Some(owner.as_str())
+        {
+            return Err(invalid(
+                "payment_method",
+                format!(
+                    "The PaymentMethod {id} is attached to the customer {owner}: a PaymentIntent may use it only with customer={owner}."
+                ),
+            ));
+        }
+        let d = &pm.billing_details;
+        *billing = Some(Billing {
+            name: d.name.clone().unwrap_or_default(),
+            email: d.email.clone().unwrap_or_default(),
+            phone: d.phone.clone(),
+        });
+        pi.payment_method = Some(pm.id);
+        return Ok(());
+    }
+    let Some(b) = billing else {
+        return Ok(());
+    };
+    let kept = match &pi.payment_method {
+        Some(id) => tx.pm(id)?.is_some(),
+        None => false,
+    };
+    if kept && !form.has("payment_method_data") {
+        return Ok(());
+    }
+    let mut pm = crate::customers::new_pm(
+        crate::objects::BillingDetails {
+            name: Some(b.name.clone()).filter(|n| !n.is_empty()),
+            email: Some(b.email.clone()).filter(|e| !e.is_empty()),
+            phone: b.phone.clone(),
+            ..Default::default()
+        },
+        BTreeMap::new(),
+        now,
+    );
+    pm.seq = tx.insert_pm(&pm)?;
+    pi.payment_method = Some(pm.id);
+    Ok(())
+}
+
+/// `allowed_payment_method_types[]`, if sent: Stripe keeps the methods that fit and drops
+/// the rest silently, so the list must hold konbini (the only one here); it cannot come with
+/// `payment_method_types`.
+fn allowed_types(form: &Form) -> Result<Option<Vec<String>>, ApiError> {
+    if !form.has("allowed_payment_method_types") {
+        return Ok(None);
+    }
+    if form.has("payment_method_types") {
+        return Err(ApiError::invalid(
+            "parameters_exclusive",
+            "allowed_payment_method_types",
+            "You may only specify one of these parameters: allowed_payment_method_types, payment_method_types.",
+        ));
+    }
+    let types: Vec<String> = form
+        .array("allowed_payment_method_types")
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+    if !types.iter().any(|t| t == "konbini") {
+        return Err(invalid(
+            "allowed_payment_method_types",
+            format!(
+                "None of the allowed payment method types {types:?} can pay here: this network accepts only konbini."
+            ),
+        ));
+    }
+    Ok(Some(types))
+}
+
 fn check_payment_method_type(form: &Form) -> Result<(), ApiError> {
     if let Some(t) = form.string("payment_method_data[type]")
         && t != "konbini"
@@ -268,13 +392,21 @@ const STATEMENT_DESCRIPTOR_MAX_CHARS: usize = 22;
 
 /// `statement_descriptor`, if sent: at most 22 characters.
 fn statement_descriptor(form: &Form) -> Result<Option<String>, ApiError> {
-    let Some(d) = form.string("statement_descriptor") else {
+    statement_descriptor_of(form, "statement_descriptor")
+}
+
+/// A statement descriptor parameter `param`, if sent: at most 22 characters.
+pub(crate) fn statement_descriptor_of(
+    form: &Form,
+    param: &str,
+) -> Result<Option<String>, ApiError> {
+    let Some(d) = form.string(param) else {
         return Ok(None);
     };
     if d.chars().count() > STATEMENT_DESCRIPTOR_MAX_CHARS {
         return Err(ApiError::invalid(
             "parameter_invalid_string",
-            "statement_descriptor",
+            param,
             format!(
                 "The statement descriptor must be at most {STATEMENT_DESCRIPTOR_MAX_CHARS} characters (got {}).",
                 d.chars().count()
@@ -308,6 +440,7 @@ pub fn create(
             format!("The payment method type {t:?} is invalid: this network accepts only konbini."),
         ));
     }
+    let allowed = allowed_types(form)?;
     check_payment_method_type(form)?;
     let confirm = form.bool("confirm")?.unwrap_or(false);
     let mut konbini = KonbiniOptions::default();
@@ -327,9 +460,13 @@ pub fn create(
         description: form.string("description").map(str::to_owned),
         metadata: form.metadata()?,
         receipt_email: form.string("receipt_email").map(str::to_owned),
-        customer: form.string("customer").map(str::to_owned),
+        customer: form
+            .string("customer")
+            .map(|id| crate::customers::live_customer(tx, id, "customer").map(|c| c.id))
+            .transpose()?,
         statement_descriptor: statement_descriptor(form)?,
         payment_method_types: vec!["konbini".to_owned()],
+        allowed_payment_method_types: allowed,
         billing,
         payment_method: None,
         konbini,
@@ -350,8 +487,10 @@ pub fn create(
         tx.update_pi(&pi)?;
         emit_pi(tx, &pi, "payment_intent.requires_action", now)?;
     } else {
-        if pi.billing.is_some() {
-            pi.payment_method = Some(new_id("pm"));
+        let mut billing = pi.billing.take();
+        take_payment_method(tx, form, &mut pi, &mut billing, now)?;
+        pi.billing = billing;
+        if pi.payment_method.is_some() {
             pi.status = PiStatus::RequiresConfirmation;
         }
         tx.insert_pi(&pi)?;
@@ -370,6 +509,10 @@ pub fn confirm(
     // `client_secret`: what a page's Stripe.js sends (checked by the route).
     form.check_known(&[CONFIRM_PARAMS, &["client_secret"]].concat())?;
     check_payment_method_type(form)?;
+    refuse_checkout_owned(tx, pi, "confirm")?;
+    if let Some(allowed) = allowed_types(form)? {
+        pi.allowed_payment_method_types = Some(allowed);
+    }
     let wake = confirm_pi(tx, settings, pi, form, now)?;
     claim_codes(tx, pi)?;
     tx.update_pi(pi)?;
@@ -379,6 +522,7 @@ pub fn confirm(
 
 /// The parameters of `POST /v1/payment_intents/{id}`.
 pub const UPDATE_PARAMS: &[&str] = &[
+    "allowed_payment_method_types[]",
     "amount",
     "currency",
     "customer",
@@ -458,10 +602,18 @@ pub fn update(
     if let Some(c) = form.string("currency") {
         check_currency(&c.to_ascii_lowercase())?;
     }
+    if let Some(allowed) = allowed_types(form)? {
+        pi.allowed_payment_method_types = Some(allowed);
+    }
     form.merge_metadata(&mut pi.metadata)?;
     update_string(form, "description", &mut pi.description);
     update_string(form, "receipt_email", &mut pi.receipt_email);
     update_string(form, "customer", &mut pi.customer);
+    if let Some(id) = &pi.customer
+        && form.string("customer").is_some()
+    {
+        crate::customers::live_customer(tx, id, "customer")?;
+    }
     if form.get("statement_descriptor").is_some() {
         pi.statement_descriptor = statement_descriptor(form)?.filter(|d| !d.is_empty());
     }
@@ -562,6 +714,7 @@ fn confirm_pi(
     apply_konbini_options(form, &mut options, now)?;
     let mut billing = pi.billing.clone();
     apply_billing(form, &mut billing);
+    take_payment_method(tx, form, pi, &mut billing, now)?;
     let billing_name = billing.as_ref().map_or("", |b| b.name.as_str());
     if billing_name.is_empty() {
         return Err(ApiError::missing(
@@ -649,9 +802,6 @@ fn confirm_pi(
     .map_err(|e| ApiError::internal(format!("could not build the bill barcode: {e}")))?;
     pi.konbini = options;
     pi.billing = billing;
-    if pi.payment_method.is_none() {
-        pi.payment_method = Some(new_id("pm"));
-    }
     pi.status = PiStatus::RequiresAction;
     pi.expired = false;
     pi.last_payment_error = None;
@@ -714,6 +864,23 @@ fn emit_pi(tx: &dyn Tx, pi: &PaymentIntent, event_type: &str, now: i64) -> Resul
     Ok(())
 }
 
+/// Stripe: "You can't confirm or cancel the PaymentIntent for a Checkout Session. To cancel,
+/// expire the Checkout Session instead" (stripe-node 23.1.0, `Checkout.Session.payment_intent`).
+/// The wording of the refusal is ours; the code is Stripe's for a state that forbids it.
+fn refuse_checkout_owned(tx: &dyn Tx, pi: &PaymentIntent, action: &str) -> Result<(), ApiError> {
+    match tx.session_by_pi(pi.seq)? {
+        Some(session) => Err(ApiError::invalid(
+            "payment_intent_unexpected_state",
+            "",
+            format!(
+                "You can't {action} the PaymentIntent {} of the Checkout Session {}: a Checkout Session's payment is confirmed by its page. To cancel, expire the Checkout Session instead.",
+                pi.id, session.id
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
 /// `POST /v1/payment_intents/{id}/cancel`.
 pub fn cancel(tx: &dyn Tx, pi: &mut PaymentIntent, form: &Form, now: i64) -> Result<(), ApiError> {
     form.check_known(&["cancellation_reason", "expand[]"])?;
@@ -745,6 +912,7 @@ pub fn cancel(tx: &dyn Tx, pi: &mut PaymentIntent, form: &Form, now: i64) -> Res
             "requires_payment_method, requires_confirmation, requires_action",
         ));
     }
+    refuse_checkout_owned(tx, pi, "cancel")?;
     pi.status = PiStatus::Canceled;
     pi.canceled_at = Some(now);
     pi.cancellation_reason = reason.map(str::to_owned);
@@ -808,6 +976,7 @@ pub fn succeed(
         now,
         stored("payment_intent", &pi_doc),
     )?;
+    crate::checkout::pi_succeeded(tx, pi, now)?;
     Ok(charge)
 }
 
@@ -824,13 +993,15 @@ pub fn expire(tx: &dyn Tx, pi: &mut PaymentIntent, now: i64) -> Result<(), ApiEr
     }));
     tx.update_pi(pi)?;
     emit_pi(tx, pi, "payment_intent.payment_failed", now)?;
+    crate::checkout::pi_expired(tx, pi, now)?;
     Ok(())
 }
 
 /// Run whatever is due by `now`: test-mode successes, expiries, refund deadlines and
-/// transfers. Returns how many records changed.
+/// transfers, and Checkout Sessions nobody completed in time. Returns how many records
+/// changed.
 pub fn run_due(tx: &dyn Tx, now: i64) -> Result<usize, ApiError> {
-    let mut changed = 0;
+    let mut changed = crate::checkout::run_due(tx, now)?;
     for mut pi in tx.due_pis(now, 500)? {
         if pi.status != PiStatus::RequiresAction {
             tx.update_pi(&pi)?;

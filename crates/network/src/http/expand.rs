@@ -3,14 +3,14 @@
 //! request's work runs, as Stripe refuses an unknown path before it looks the object up;
 //! and a PaymentIntent or a charge rendered with the expansions asked for.
 //!
-//! Expanding a field that is null answers null. `customer` is accepted and stays the id it
-//! holds until the network keeps Customers. Events never expand their objects.
+//! Expanding a field that is null answers null; a deleted customer expands to its stub.
+//! Events never expand their objects.
 
 use serde_json::{Value, json};
 
 use crate::Settings;
 use crate::error::ApiError;
-use crate::objects::{Charge, PaymentIntent};
+use crate::objects::{Charge, Customer, PaymentIntent, PaymentMethod, Price, Product};
 use crate::storage::Tx;
 
 /// Stripe's limit on an expansion path's depth.
@@ -24,6 +24,10 @@ pub(super) enum Kind {
     BalanceTransaction,
     PaymentMethod,
     Customer,
+    /// A customer's `invoice_settings` (a path segment, not itself expandable).
+    InvoiceSettings,
+    Product,
+    Price,
     /// A field that is always null here (`application`, `review`, ...), a list included
     /// whole (`refunds`), or a balance transaction's `source` (its charge, unexpanded):
     /// nothing below it expands.
@@ -38,6 +42,10 @@ fn child(kind: Kind, field: &str) -> Option<Kind> {
             Customer
         }
         (PaymentIntent, "latest_charge") => Charge,
+        (Customer, "invoice_settings") => InvoiceSettings,
+        (InvoiceSettings, "default_payment_method") => PaymentMethod,
+        (Product, "default_price") => Price,
+        (Price, "product") => Product,
         (PaymentIntent, "payment_method") => PaymentMethod,
         (Charge, "balance_transaction") => BalanceTransaction,
         (Charge, "payment_intent") => PaymentIntent,
@@ -55,7 +63,14 @@ fn child(kind: Kind, field: &str) -> Option<Kind> {
             | "source_transfer"
             | "refunds",
         )
-        | (BalanceTransaction, "source") => Leaf,
+        | (BalanceTransaction, "source")
+        | (
+            Customer,
+            "default_source" | "test_clock" | "cash_balance" | "sources" | "subscriptions"
+            | "tax_ids",
+        )
+        | (Product, "tax_code")
+        | (Price, "currency_options") => Leaf,
         _ => return None,
     })
 }
@@ -175,10 +190,110 @@ pub(super) fn render_pi(
     {
         v["latest_charge"] = render_charge(tx, settings, now, &charge, &rest)?;
     }
-    if below(paths, "payment_method").is_some()
+    if let Some(rest) = below(paths, "payment_method")
         && let Some(id) = &pi.payment_method
     {
-        v["payment_method"] = payment_method(pi, id);
+        v["payment_method"] = match tx.pm(id)? {
+            Some(pm) => render_pm(tx, &pm, &rest)?,
+            // A payment confirmed before payment methods were kept.
+            None => payment_method(pi, id),
+        };
+    }
+    if let Some(rest) = below(paths, "customer")
+        && let Some(id) = &pi.customer
+    {
+        v["customer"] = customer_value(tx, id, &rest)?;
+    }
+    Ok(v)
+}
+
+/// The customer `id` expanded (with `paths` below it), or the id if it is not kept.
+fn customer_value(tx: &dyn Tx, id: &str, paths: &[&str]) -> Result<Value, ApiError> {
+    Ok(match tx.customer(id)? {
+        Some(c) => render_customer(tx, &c, paths)?,
+        None => Value::from(id),
+    })
+}
+
+/// A customer's Stripe JSON (its stub if deleted) with `paths` expanded (checked by
+/// [`check`]).
+pub(super) fn render_customer(
+    tx: &dyn Tx,
+    c: &Customer,
+    paths: &[&str],
+) -> Result<Value, ApiError> {
+    let mut v = c.render();
+    if c.deleted {
+        return Ok(v);
+    }
+    if let Some(rest) = below(paths, "invoice_settings")
+        && let Some(rest) = below(&rest, "default_payment_method")
+        && let Some(id) = &c.invoice_settings.default_payment_method
+        && let Some(pm) = tx.pm(id)?
+    {
+        v["invoice_settings"]["default_payment_method"] = render_pm(tx, &pm, &rest)?;
+    }
+    for list in ["sources", "subscriptions", "tax_ids"] {
+        if below(paths, list).is_some() {
+            v[list] = json!({
+                "object": "list",
+                "url": format!("/v1/customers/{}/{list}", c.id),
+                "has_more": false,
+                "data": [],
+            });
+        }
+    }
+    if below(paths, "cash_balance").is_some() {
+        v["cash_balance"] = Value::Null;
+    }
+    Ok(v)
+}
+
+/// A payment method's Stripe JSON with `paths` expanded (checked by [`check`]).
+pub(super) fn render_pm(
+    tx: &dyn Tx,
+    pm: &PaymentMethod,
+    paths: &[&str],
+) -> Result<Value, ApiError> {
+    let mut v = pm.render();
+    if let Some(rest) = below(paths, "customer")
+        && let Some(id) = &pm.customer
+    {
+        v["customer"] = customer_value(tx, id, &rest)?;
+    }
+    Ok(v)
+}
+
+/// A product's Stripe JSON with `paths` expanded (checked by [`check`]).
+pub(super) fn render_product(tx: &dyn Tx, p: &Product, paths: &[&str]) -> Result<Value, ApiError> {
+    let mut v = p.render();
+    if let Some(rest) = below(paths, "default_price")
+        && let Some(id) = &p.default_price
+        && let Some(price) = tx.price(id)?
+    {
+        v["default_price"] = render_price(tx, &price, &rest)?;
+    }
+    Ok(v)
+}
+
+/// A price's Stripe JSON with `paths` expanded (checked by [`check`]).
+pub(super) fn render_price(tx: &dyn Tx, p: &Price, paths: &[&str]) -> Result<Value, ApiError> {
+    let mut v = p.render();
+    if let Some(rest) = below(paths, "product") {
+        v["product"] = match tx.product(&p.product)? {
+            Some(product) => render_product(tx, &product, &rest)?,
+            None => json!({"id": p.product, "object": "product", "deleted": true}),
+        };
+    }
+    if below(paths, "currency_options").is_some() {
+        v["currency_options"] = json!({
+            p.currency.clone(): {
+                "custom_unit_amount": null,
+                "tax_behavior": p.tax_behavior,
+                "unit_amount": p.unit_amount,
+                "unit_amount_decimal": p.unit_amount_decimal,
+            }
+        });
     }
     Ok(v)
 }
@@ -198,6 +313,11 @@ pub(super) fn render_charge(
             txn["source"] = charge.render();
         }
         v["balance_transaction"] = txn;
+    }
+    if let Some(rest) = below(paths, "customer")
+        && let Some(id) = &charge.customer
+    {
+        v["customer"] = customer_value(tx, id, &rest)?;
     }
     let pi = tx.pi(&charge.payment_intent)?;
     if let Some(rest) = below(paths, "payment_intent")

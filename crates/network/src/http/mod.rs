@@ -1,20 +1,30 @@
 //! The network's HTTP surface (axum): `/health`; the Stripe-compatible merchant API under
-//! `/v1`, one module per resource (`payment_intents`, `charges`, `refunds`,
+//! `/v1`, one module per resource (`payment_intents`, `charges`, `refunds`, `customers`,
+//! `payment_methods`, `products`, `prices`, `checkout_sessions`, `payment_links`,
 //! `webhook_endpoints`, `events`, `test_helpers`), all through `merchant`, which gives every
-//! request the same treatment; the signed terminal API under `/terminal/v1` (`terminal`);
-//! and the customer pages `/vouchers/...` and `/refunds/...` (`pages`). A merchant's page
-//! loads the Stripe.js stand-in from `/js/v3/stripe.js` (`stripe_js`) and calls the API
-//! with the publishable key (`publishable`), across origins (`cors`).
+//! request the same treatment (and `search` for every `/search`); the signed terminal API
+//! under `/terminal/v1` (`terminal`); the customer pages `/vouchers/...` and `/refunds/...`
+//! (`pages`), `/checkout/...` and `/pay/...` (`checkout_pages`). A merchant's page loads the
+//! Stripe.js stand-in from `/js/v3/stripe.js` (`stripe_js`) and calls the API with the
+//! publishable key (`publishable`), across origins (`cors`).
 
 mod charges;
+mod checkout_pages;
+mod checkout_sessions;
 mod cors;
+mod customers;
 mod events;
 mod expand;
 mod merchant;
 mod pages;
 mod payment_intents;
+mod payment_links;
+mod payment_methods;
+mod prices;
+mod products;
 mod publishable;
 mod refunds;
+mod search;
 pub(crate) mod server;
 mod stripe_js;
 mod terminal;
@@ -37,10 +47,16 @@ pub(crate) fn router(net: Arc<Network>) -> Router {
     let merchant_api = Router::new()
         .merge(payment_intents::routes())
         .merge(charges::routes())
+        .merge(customers::routes())
+        .merge(payment_methods::routes())
+        .merge(products::routes())
+        .merge(prices::routes())
         .merge(refunds::routes())
         .merge(webhook_endpoints::routes())
         .merge(events::routes())
         .merge(test_helpers::routes())
+        .merge(checkout_sessions::routes())
+        .merge(payment_links::routes())
         // A known URL with another method is an unknown request to Stripe, not a 405.
         .method_not_allowed_fallback(merchant::unknown_url);
     Router::new()
@@ -59,6 +75,7 @@ pub(crate) fn router(net: Arc<Network>) -> Router {
         .merge(merchant_api)
         .merge(terminal::routes())
         .merge(pages::routes())
+        .merge(checkout_pages::routes())
         .merge(stripe_js::routes())
         .fallback(merchant::unknown_url)
         .layer(axum::middleware::from_fn(cors::layer))

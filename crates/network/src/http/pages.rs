@@ -42,19 +42,31 @@ async fn voucher_page(
     let t = token.clone();
     match net
         .storage()
-        .run_read(move |tx| tx.pi_by_voucher(&t))
+        .run_read(move |tx| {
+            let pi = tx.pi_by_voucher(&t)?;
+            // A Checkout Session's payment links on to the session's success_url.
+            let session = match &pi {
+                Some(pi) => tx.session_by_pi(pi.seq)?,
+                None => None,
+            };
+            Ok::<_, StorageError>(pi.map(|pi| (pi, session)))
+        })
         .await
     {
-        Ok(Some(pi)) => html(
-            StatusCode::OK,
-            voucher::voucher_page(
+        Ok(Some((pi, session))) => {
+            let page = voucher::voucher_page(
                 &pi,
                 &net.settings().merchant_name,
                 &token,
                 en,
                 net.clock.unix(),
-            ),
-        ),
+            );
+            let page = match &session {
+                Some(s) => super::checkout_pages::with_success_link(page, s, en),
+                None => page,
+            };
+            html(StatusCode::OK, page)
+        }
         Ok(None) => html(StatusCode::NOT_FOUND, "<!DOCTYPE html><html lang=\"ja\"><meta charset=\"utf-8\"><title>Not found</title><p>この払込票は見つかりません / No such voucher</p></html>".into()),
         Err(StorageError::Failed(_) | StorageError::Closed | StorageError::Unavailable(_)) => failed(),
     }

@@ -1,4 +1,6 @@
-//! `/v1/payment_intents`: create, list, retrieve, update, confirm, cancel. Retrieve and
+//! `/v1/payment_intents`: create, list, search, retrieve, update, confirm, cancel. A caller
+//! on API version 2026-09-30.endive or later (its `Stripe-Version` header) may no longer
+//! send `payment_method_types` to create, update or confirm (`payments.rs`). Retrieve and
 //! confirm also take the publishable key with the payment's `client_secret`
 //! (`publishable.rs`), and then answer only what Stripe shows a publishable key.
 
@@ -6,6 +8,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{Path, State};
+use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::routing::{get, post};
 
@@ -61,8 +64,22 @@ fn check_expand(cx: &Cx<'_>) -> Result<(), ApiError> {
     expand::check(&cx.expand, Kind::PaymentIntent, false)
 }
 
-async fn create(State(net): State<Arc<Network>>, req: MerchantRequest) -> Response {
-    merchant::run(net, req, |tx, cx| {
+/// The request's `Stripe-Version` (both official libraries send their pinned version).
+fn stripe_version(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get("stripe-version")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+async fn create(
+    State(net): State<Arc<Network>>,
+    headers: HeaderMap,
+    req: MerchantRequest,
+) -> Response {
+    let version = stripe_version(&headers);
+    merchant::run(net, req, move |tx, cx| {
+        payments::check_payment_method_types_version(cx.form, version.as_deref())?;
         check_expand(cx)?;
         let (pi, wake) = payments::create(tx, cx.net.settings(), cx.form, cx.now)?;
         Ok(Reply::changed(render(tx, cx, &pi)?, wake))
@@ -100,74 +117,20 @@ async fn list(State(net): State<Arc<Network>>, req: MerchantRequest) -> Response
     .await
 }
 
-/// A search's `page` token: the last answered payment's number, tied to the query by a
-/// hash of its text so that a token is not replayed against another query.
-fn page_token(query: &str, seq: i64) -> String {
-    format!("pis_{seq:x}_{:016x}", fnv1a(query))
-}
-
-/// The payment number a `page` token of `query` resumes after.
-fn page_after(query: &str, token: &str) -> Result<i64, ApiError> {
-    let bad = || {
-        ApiError::invalid(
-            "parameter_invalid_string",
-            "page",
-            "The page token is not one this search returned for this query: send the same query with the next_page of its last answer.",
-        )
-    };
-    let rest = token.strip_prefix("pis_").ok_or_else(bad)?;
-    let (seq, hash) = rest.split_once('_').ok_or_else(bad)?;
-    if hash != format!("{:016x}", fnv1a(query)) {
-        return Err(bad());
-    }
-    i64::from_str_radix(seq, 16).map_err(|_| bad())
-}
-
-/// FNV-1a, 64 bits: stable across builds and nodes.
-fn fnv1a(text: &str) -> u64 {
-    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    })
-}
-
 /// `GET /v1/payment_intents/search`: Stripe's search query language (`search.rs`), newest
 /// first, answered as a `search_result` with `next_page`.
 async fn search(State(net): State<Arc<Network>>, req: MerchantRequest) -> Response {
     merchant::run(net, req, |tx, cx| {
-        let form = cx.form;
-        form.check_known(&["query", "limit", "page", "expand[]"])?;
+        let s = super::search::parse(cx.form, &crate::search::PAYMENT_INTENTS, "pis")?;
         expand::check(&cx.expand, Kind::PaymentIntent, true)?;
-        let text = form
-            .string("query")
-            .ok_or_else(|| ApiError::missing("query"))?;
-        let query = crate::search::parse(text).map_err(|message| ApiError {
-            code: None,
-            ..ApiError::invalid("", "query", message)
-        })?;
-        let limit = merchant::limit_of(form)?;
-        let after = form
-            .string("page")
-            .map(|t| page_after(text, t))
-            .transpose()?;
-        let mut items = tx.search_pis(&query, limit, after)?;
-        let has_more = items.len() > limit as usize;
-        items.truncate(limit as usize);
-        let next_page = match items.last() {
-            Some(last) if has_more => serde_json::Value::from(page_token(text, last.seq)),
-            _ => serde_json::Value::Null,
-        };
+        let items = tx.search_pis(&s.query, s.limit, s.after)?;
         let paths = expand::of_data(&cx.expand);
-        let data = items
-            .iter()
-            .map(|p| expand::render_pi(tx, cx.net.settings(), cx.now, p, &paths))
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(Reply::ok(serde_json::json!({
-            "object": "search_result",
-            "url": "/v1/payment_intents/search",
-            "has_more": has_more,
-            "next_page": next_page,
-            "data": data,
-        })))
+        Ok(Reply::ok(s.answer(
+            "/v1/payment_intents/search",
+            items,
+            |p| p.seq,
+            |p| expand::render_pi(tx, cx.net.settings(), cx.now, p, &paths),
+        )?))
     })
     .await
 }
@@ -190,9 +153,12 @@ async fn retrieve(
 async fn update(
     State(net): State<Arc<Network>>,
     Path(id): Path<String>,
+    headers: HeaderMap,
     req: MerchantRequest,
 ) -> Response {
+    let version = stripe_version(&headers);
     merchant::run(net, req, move |tx, cx| {
+        payments::check_payment_method_types_version(cx.form, version.as_deref())?;
         check_expand(cx)?;
         let mut pi = find(tx, &id, "intent")?;
         let public_url = &cx.net.settings().public_url;
@@ -207,9 +173,12 @@ async fn update(
 async fn confirm(
     State(net): State<Arc<Network>>,
     Path(id): Path<String>,
+    headers: HeaderMap,
     req: MerchantRequest,
 ) -> Response {
+    let version = stripe_version(&headers);
     merchant::run(net, req, move |tx, cx| {
+        payments::check_payment_method_types_version(cx.form, version.as_deref())?;
         check_expand(cx)?;
         let mut pi = find(tx, &id, "intent")?;
         let shown = for_key(cx, &pi)?;

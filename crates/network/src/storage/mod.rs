@@ -44,7 +44,11 @@ use konbini_protocol::Verdict;
 pub use postgres::PostgresStorage;
 pub use sqlite::SqliteStorage;
 
-use crate::objects::{Charge, EventRow, PaymentIntent, Refund, Snapshot, WebhookEndpoint};
+use crate::checkout::{PaymentLink, Session};
+use crate::objects::{
+    Charge, Customer, EventRow, PaymentIntent, PaymentMethod, Price, Product, Refund, Snapshot,
+    WebhookEndpoint,
+};
 
 /// The network's storage could not be opened.
 #[derive(Debug, thiserror::Error)]
@@ -225,6 +229,79 @@ pub struct EventFilter {
     pub types: Vec<String>,
     /// Only types starting with this (`type=payment_intent.*` is `payment_intent.`).
     pub type_prefix: Option<String>,
+    /// Created within.
+    pub created: Created,
+}
+
+/// Which Checkout Sessions a list keeps (each unset filter keeps all).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SessionFilter {
+    /// Created within.
+    pub created: Created,
+    /// Of this customer (`cus_...`).
+    pub customer: Option<String>,
+    /// Whose customer gave this email on the page (`customer_details[email]`).
+    pub email: Option<String>,
+    /// That made this PaymentIntent (its number).
+    pub pi_seq: Option<i64>,
+    /// Made by this Payment Link.
+    pub payment_link: Option<String>,
+    /// In this status (`open`, `complete`, `expired`).
+    pub status: Option<String>,
+}
+
+/// Which customers a list keeps (deleted ones never).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CustomerFilter {
+    /// Only those with exactly this email (case-sensitive, as Stripe's `email` filter).
+    pub email: Option<String>,
+    /// Created within.
+    pub created: Created,
+}
+
+/// Which payment methods a list keeps.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PaymentMethodFilter {
+    /// Only those attached to this customer.
+    pub customer: Option<String>,
+    /// Only those of this type (`konbini`).
+    pub kind: Option<String>,
+}
+
+/// Which products a list keeps.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProductFilter {
+    /// Only active (or inactive) ones.
+    pub active: Option<bool>,
+    /// Only these ids (`ids[]`); empty keeps every id.
+    pub ids: Vec<String>,
+    /// Only shippable (or not) ones.
+    pub shippable: Option<bool>,
+    /// Only this `type` (`service`, `good`).
+    pub kind: Option<String>,
+    /// Only this `url`.
+    pub url: Option<String>,
+    /// Created within.
+    pub created: Created,
+}
+
+/// Which prices a list keeps.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PriceFilter {
+    /// Only active (or inactive) ones.
+    pub active: Option<bool>,
+    /// Only this product's.
+    pub product: Option<String>,
+    /// Only this `type` (`one_time`, `recurring`).
+    pub kind: Option<String>,
+    /// Only this currency.
+    pub currency: Option<String>,
+    /// Only these lookup keys (`lookup_keys[]`); empty keeps every price.
+    pub lookup_keys: Vec<String>,
+    /// Only recurring ones of this interval (`recurring[interval]`).
+    pub interval: Option<String>,
+    /// Only recurring ones of this usage type (`recurring[usage_type]`).
+    pub usage_type: Option<String>,
     /// Created within.
     pub created: Created,
 }
@@ -416,6 +493,44 @@ pub trait Tx {
     /// Refunds whose deadline is at or before `now`, soonest first.
     fn due_refunds(&self, now: i64, limit: i64) -> Result<Vec<Refund>, StorageError>;
 
+    /// A number for the Checkout Session this unit inserts: greater than every session's
+    /// stored. Only in a write.
+    fn next_session_seq(&self) -> Result<i64, StorageError>;
+    /// Keep a new Checkout Session.
+    fn insert_session(&self, session: &Session) -> Result<(), StorageError>;
+    /// Save a changed Checkout Session; returns its stored document (for an event).
+    fn update_session(&self, session: &Session) -> Result<String, StorageError>;
+    /// A Checkout Session by id.
+    fn session(&self, id: &str) -> Result<Option<Session>, StorageError>;
+    /// The Checkout Session whose submission made the PaymentIntent `pi_seq`.
+    fn session_by_pi(&self, pi_seq: i64) -> Result<Option<Session>, StorageError>;
+    /// Checkout Sessions of a page (see the trait's note on lists) that `filter` keeps.
+    fn list_sessions(
+        &self,
+        filter: &SessionFilter,
+        page: Page,
+    ) -> Result<Vec<Session>, StorageError>;
+    /// Open Checkout Sessions whose `expires_at` is at or before `now`, soonest first.
+    fn due_sessions(&self, now: i64, limit: i64) -> Result<Vec<Session>, StorageError>;
+
+    /// A number for the Payment Link this unit inserts. Only in a write.
+    fn next_link_seq(&self) -> Result<i64, StorageError>;
+    /// Keep a new Payment Link.
+    fn insert_link(&self, link: &PaymentLink) -> Result<(), StorageError>;
+    /// Save a changed Payment Link.
+    fn update_link(&self, link: &PaymentLink) -> Result<(), StorageError>;
+    /// A Payment Link by id.
+    fn link(&self, id: &str) -> Result<Option<PaymentLink>, StorageError>;
+    /// The Payment Link whose address carries `token`.
+    fn link_by_token(&self, token: &str) -> Result<Option<PaymentLink>, StorageError>;
+    /// Payment Links of a page (see the trait's note on lists), only active (or inactive)
+    /// ones if `active` is given.
+    fn list_links(
+        &self,
+        active: Option<bool>,
+        page: Page,
+    ) -> Result<Vec<PaymentLink>, StorageError>;
+
     /// Record an event about `object` as it is now, and queue it for every endpoint that
     /// wants it.
     fn emit(
@@ -423,6 +538,17 @@ pub trait Tx {
         event_type: &str,
         created: i64,
         object: Snapshot<'_>,
+    ) -> Result<(), StorageError> {
+        self.emit_update(event_type, created, object, None)
+    }
+    /// [`Tx::emit`] for an update: `previous` is what it changed, as Stripe's
+    /// `data.previous_attributes` (JSON).
+    fn emit_update(
+        &self,
+        event_type: &str,
+        created: i64,
+        object: Snapshot<'_>,
+        previous: Option<&str>,
     ) -> Result<(), StorageError>;
     /// Events of a page (see the trait's note on lists) that `filter` keeps.
     fn list_events(&self, filter: &EventFilter, page: Page) -> Result<Vec<EventRow>, StorageError>;
@@ -430,6 +556,85 @@ pub trait Tx {
     fn event(&self, id: &str) -> Result<Option<EventRow>, StorageError>;
     /// An event by number.
     fn event_by_seq(&self, seq: i64) -> Result<Option<EventRow>, StorageError>;
+
+    /// Keep a new customer; returns its number.
+    fn insert_customer(&self, customer: &Customer) -> Result<i64, StorageError>;
+    /// Save a changed customer (a deleted one included).
+    fn update_customer(&self, customer: &Customer) -> Result<(), StorageError>;
+    /// A customer by id, deleted or not.
+    fn customer(&self, id: &str) -> Result<Option<Customer>, StorageError>;
+    /// Customers of a page (see the trait's note on lists) that `filter` keeps; never the
+    /// deleted.
+    fn list_customers(
+        &self,
+        filter: &CustomerFilter,
+        page: Page,
+    ) -> Result<Vec<Customer>, StorageError>;
+    /// Customers (not deleted) that `query` matches, newest first, older than `after` if
+    /// given, at most `limit` plus one.
+    fn search_customers(
+        &self,
+        query: &crate::search::Query,
+        limit: i64,
+        after: Option<i64>,
+    ) -> Result<Vec<Customer>, StorageError>;
+
+    /// Keep a new payment method; returns its number.
+    fn insert_pm(&self, pm: &PaymentMethod) -> Result<i64, StorageError>;
+    /// Save a changed payment method.
+    fn update_pm(&self, pm: &PaymentMethod) -> Result<(), StorageError>;
+    /// A payment method by id.
+    fn pm(&self, id: &str) -> Result<Option<PaymentMethod>, StorageError>;
+    /// Payment methods of a page (see the trait's note on lists) that `filter` keeps.
+    fn list_pms(
+        &self,
+        filter: &PaymentMethodFilter,
+        page: Page,
+    ) -> Result<Vec<PaymentMethod>, StorageError>;
+
+    /// Keep a new product; returns its number.
+    fn insert_product(&self, product: &Product) -> Result<i64, StorageError>;
+    /// Save a changed product.
+    fn update_product(&self, product: &Product) -> Result<(), StorageError>;
+    /// Delete a product (the rules allow it only when it has no prices); true if it existed.
+    fn delete_product(&self, id: &str) -> Result<bool, StorageError>;
+    /// A product by id.
+    fn product(&self, id: &str) -> Result<Option<Product>, StorageError>;
+    /// Products of a page (see the trait's note on lists) that `filter` keeps.
+    fn list_products(
+        &self,
+        filter: &ProductFilter,
+        page: Page,
+    ) -> Result<Vec<Product>, StorageError>;
+    /// Products that `query` matches, newest first, older than `after` if given, at most
+    /// `limit` plus one.
+    fn search_products(
+        &self,
+        query: &crate::search::Query,
+        limit: i64,
+        after: Option<i64>,
+    ) -> Result<Vec<Product>, StorageError>;
+
+    /// Keep a new price; returns its number. Its lookup key, if any, is unique among prices.
+    fn insert_price(&self, price: &Price) -> Result<i64, StorageError>;
+    /// Save a changed price.
+    fn update_price(&self, price: &Price) -> Result<(), StorageError>;
+    /// A price by id.
+    fn price(&self, id: &str) -> Result<Option<Price>, StorageError>;
+    /// The price holding a lookup key.
+    fn price_by_lookup_key(&self, key: &str) -> Result<Option<Price>, StorageError>;
+    /// How many prices a product has.
+    fn count_prices_of(&self, product: &str) -> Result<i64, StorageError>;
+    /// Prices of a page (see the trait's note on lists) that `filter` keeps.
+    fn list_prices(&self, filter: &PriceFilter, page: Page) -> Result<Vec<Price>, StorageError>;
+    /// Prices that `query` matches, newest first, older than `after` if given, at most
+    /// `limit` plus one.
+    fn search_prices(
+        &self,
+        query: &crate::search::Query,
+        limit: i64,
+        after: Option<i64>,
+    ) -> Result<Vec<Price>, StorageError>;
 
     /// Keep a new webhook endpoint (enabled, healthy).
     fn insert_endpoint(&self, endpoint: &WebhookEndpoint) -> Result<(), StorageError>;

@@ -103,6 +103,11 @@ suite!(
     event_lists_filter_by_type_and_created_and_page_both_ways,
     an_updated_voucher_frees_its_old_codes,
     payment_searches_match_each_field_and_page,
+    products_and_prices_filter_search_and_page_both_ways,
+    lookup_keys_are_unique_and_move_only_when_asked,
+    customers_filter_search_and_page_both_ways_without_the_deleted,
+    payment_methods_attach_detach_and_list_by_customer,
+    updates_carry_previous_attributes_in_their_events,
 );
 
 fn form(body: &str) -> Form {
@@ -1034,7 +1039,22 @@ fn foreign_slip(id: &str) -> serde_json::Value {
 }
 
 /// Payment `i` (1-7) created at `NOW + i`, for `cus_odd` or `cus_even`.
+/// A customer kept under the id `id` (a payment may name only a kept customer).
+async fn customer_named(store: &Arc<dyn Storage>, id: &'static str) {
+    store
+        .run_write(move |tx| {
+            let mut c = crate::customers::create_customer(tx, &form("name=Test"), NOW)?;
+            c.id = id.to_owned();
+            tx.insert_customer(&c)?;
+            Ok::<_, ApiError>(())
+        })
+        .await
+        .unwrap();
+}
+
 async fn seven_payments(store: &Arc<dyn Storage>) {
+    customer_named(store, "cus_odd").await;
+    customer_named(store, "cus_even").await;
     for i in 1..=7 {
         let customer = if i % 2 == 1 { "cus_odd" } else { "cus_even" };
         let body = format!("amount=1500&currency=jpy&customer={customer}");
@@ -1287,7 +1307,7 @@ async fn payment_searches_match_each_field_and_page(store: Arc<dyn Storage>) {
     let search = |q: &'static str, limit, after| {
         let store = store.clone();
         async move {
-            let query = crate::search::parse(q).unwrap();
+            let query = crate::search::parse(q, &crate::search::PAYMENT_INTENTS).unwrap();
             read(&store, move |tx| tx.search_pis(&query, limit, after))
                 .await
                 .iter()
@@ -1321,3 +1341,558 @@ async fn payment_searches_match_each_field_and_page(store: Arc<dyn Storage>) {
             .is_empty()
     );
 }
+
+fn cat<T: Send + 'static>(
+    store: &Arc<dyn Storage>,
+    f: impl FnMut(&dyn Tx) -> Result<T, ApiError> + Send + 'static,
+) -> impl Future<Output = Result<T, ApiError>> + '_ {
+    store.run_write(f)
+}
+
+async fn product(store: &Arc<dyn Storage>, body: String, at: i64) -> crate::objects::Product {
+    cat(store, move |tx| {
+        crate::catalog::create_product(tx, &form(&body), at)
+    })
+    .await
+    .unwrap()
+}
+
+async fn price(store: &Arc<dyn Storage>, body: String, at: i64) -> crate::objects::Price {
+    cat(store, move |tx| {
+        crate::catalog::create_price(tx, &form(&body), at)
+    })
+    .await
+    .unwrap()
+}
+
+/// Six products (the even ones inactive, the first three goods), each with a one-time price
+/// made by `default_price_data`, and a recurring one for the odd ones.
+async fn six_products(store: &Arc<dyn Storage>) -> Vec<crate::objects::Product> {
+    let mut made = Vec::new();
+    for i in 1..=6i64 {
+        let kind = if i <= 3 { "good" } else { "service" };
+        let p = product(
+            store,
+            format!(
+                "name=Onigiri {i}&type={kind}&description=Rice ball number {i}&metadata[n]={i}\
+                 &default_price_data[currency]=jpy&default_price_data[unit_amount]={}",
+                100 * i
+            ),
+            NOW + i,
+        )
+        .await;
+        if i % 2 == 1 {
+            price(
+                store,
+                format!(
+                    "product={}&currency=JPY&unit_amount=980&recurring[interval]=month&lookup_key=plan-{i}",
+                    p.id
+                ),
+                NOW + i,
+            )
+            .await;
+        }
+        if i % 2 == 0 {
+            let id = p.id.clone();
+            cat(store, move |tx| {
+                let mut p = crate::catalog::find_product(tx, &id, "id")?;
+                crate::catalog::update_product(tx, &mut p, &form("active=false"), NOW + 10)?;
+                Ok(p)
+            })
+            .await
+            .unwrap();
+        }
+        made.push(p);
+    }
+    made
+}
+
+async fn products_and_prices_filter_search_and_page_both_ways(store: Arc<dyn Storage>) {
+    let made = six_products(&store).await;
+    let seqs: Vec<i64> = made.iter().map(|p| p.seq).collect();
+    let products = |filter: super::ProductFilter, limit, cursor| {
+        let store = store.clone();
+        async move {
+            read(&store, move |tx| {
+                tx.list_products(&filter, page(limit, cursor))
+            })
+            .await
+            .iter()
+            .map(|p| p.name.clone())
+            .collect::<Vec<_>>()
+        }
+    };
+    let names = |ns: &[i64]| {
+        ns.iter()
+            .map(|n| format!("Onigiri {n}"))
+            .collect::<Vec<_>>()
+    };
+    let all = super::ProductFilter::default();
+    assert_eq!(
+        products(all.clone(), 2, Cursor::First).await,
+        names(&[6, 5, 4])
+    );
+    assert_eq!(
+        products(all.clone(), 2, Cursor::After(seqs[3])).await,
+        names(&[3, 2, 1])
+    );
+    // Before a cursor: the nearest first, the extra one the farthest.
+    assert_eq!(
+        products(all.clone(), 2, Cursor::Before(seqs[0])).await,
+        names(&[2, 3, 4])
+    );
+    let active = super::ProductFilter {
+        active: Some(true),
+        ..Default::default()
+    };
+    assert_eq!(products(active, 10, Cursor::First).await, names(&[5, 3, 1]));
+    let goods = super::ProductFilter {
+        kind: Some("good".into()),
+        active: Some(false),
+        ..Default::default()
+    };
+    assert_eq!(products(goods, 10, Cursor::First).await, names(&[2]));
+    let ids = super::ProductFilter {
+        ids: vec![made[0].id.clone(), made[4].id.clone(), "prod_none".into()],
+        created: Created {
+            gte: Some(NOW + 1),
+            ..Created::default()
+        },
+        ..Default::default()
+    };
+    assert_eq!(products(ids, 10, Cursor::First).await, names(&[5, 1]));
+
+    let prices = |filter: super::PriceFilter, limit, cursor| {
+        let store = store.clone();
+        async move {
+            read(&store, move |tx| {
+                tx.list_prices(&filter, page(limit, cursor))
+            })
+            .await
+            .iter()
+            .map(|p| (p.unit_amount.unwrap(), p.kind.clone()))
+            .collect::<Vec<_>>()
+        }
+    };
+    let one = |a: i64| (a, "one_time".to_owned());
+    let rec = (980, "recurring".to_owned());
+    let of_first = super::PriceFilter {
+        product: Some(made[0].id.clone()),
+        ..Default::default()
+    };
+    assert_eq!(
+        prices(of_first, 10, Cursor::First).await,
+        [rec.clone(), one(100)]
+    );
+    let monthly = super::PriceFilter {
+        interval: Some("month".into()),
+        lookup_keys: vec!["plan-1".into(), "plan-5".into()],
+        ..Default::default()
+    };
+    assert_eq!(
+        prices(monthly, 10, Cursor::First).await,
+        [rec.clone(), rec.clone()]
+    );
+    let one_time = super::PriceFilter {
+        kind: Some("one_time".into()),
+        currency: Some("jpy".into()),
+        active: Some(true),
+        ..Default::default()
+    };
+    assert_eq!(
+        prices(one_time.clone(), 2, Cursor::First).await,
+        [one(600), one(500), one(400)]
+    );
+    let first_price = read(&store, {
+        let f = one_time.clone();
+        move |tx| tx.list_prices(&f, page(10, Cursor::First))
+    })
+    .await
+    .last()
+    .unwrap()
+    .seq;
+    assert_eq!(
+        prices(one_time, 2, Cursor::Before(first_price)).await,
+        [one(200), one(300), one(400)]
+    );
+    let search = |q: &'static str, fields: &'static crate::search::Fields, limit, after| {
+        let store = store.clone();
+        async move {
+            let query = crate::search::parse(q, fields).unwrap();
+            if fields.object == "products" {
+                read(&store, move |tx| tx.search_products(&query, limit, after))
+                    .await
+                    .iter()
+                    .map(|p| p.name.clone())
+                    .collect::<Vec<_>>()
+            } else {
+                read(&store, move |tx| tx.search_prices(&query, limit, after))
+                    .await
+                    .iter()
+                    .map(|p| p.unit_amount.unwrap().to_string())
+                    .collect::<Vec<_>>()
+            }
+        }
+    };
+    use crate::search::{PRICES, PRODUCTS};
+    assert_eq!(
+        search("active:'true'", &PRODUCTS, 10, None).await,
+        names(&[5, 3, 1])
+    );
+    assert_eq!(
+        search(
+            "name~'GIRI 2' OR description~'number 4'",
+            &PRODUCTS,
+            10,
+            None
+        )
+        .await,
+        names(&[4, 2])
+    );
+    assert_eq!(
+        search("-metadata['n']:'3' active:'true'", &PRODUCTS, 1, None).await,
+        names(&[5, 1])
+    );
+    assert_eq!(
+        search("active:'true'", &PRODUCTS, 1, Some(seqs[4])).await,
+        names(&[3, 1])
+    );
+    let product_1 = format!("product:'{}' type:'recurring'", made[0].id);
+    let q: &'static str = Box::leak(product_1.into_boxed_str());
+    assert_eq!(search(q, &PRICES, 10, None).await, ["980"]);
+    assert_eq!(
+        search(
+            "lookup_key:'plan-3' OR lookup_key:'plan-5'",
+            &PRICES,
+            10,
+            None
+        )
+        .await,
+        ["980", "980"]
+    );
+    assert!(search("currency:'usd'", &PRICES, 10, None).await.is_empty());
+}
+
+async fn lookup_keys_are_unique_and_move_only_when_asked(store: Arc<dyn Storage>) {
+    let p = product(&store, "name=Bento".into(), NOW).await;
+    let a = price(
+        &store,
+        format!(
+            "product={}&currency=jpy&unit_amount=500&lookup_key=bento",
+            p.id
+        ),
+        NOW,
+    )
+    .await;
+    let body = format!(
+        "product={}&currency=jpy&unit_amount=550&lookup_key=bento",
+        p.id
+    );
+    let e = cat(&store, move |tx| {
+        crate::catalog::create_price(tx, &form(&body), NOW)
+    })
+    .await
+    .unwrap_err();
+    assert_eq!(e.param.as_deref(), Some("lookup_key"));
+    assert!(e.message.contains(&a.id), "{}", e.message);
+    let b = price(
+        &store,
+        format!(
+            "product={}&currency=jpy&unit_amount=550&lookup_key=bento&transfer_lookup_key=true",
+            p.id
+        ),
+        NOW,
+    )
+    .await;
+    let holder = read(&store, |tx| tx.price_by_lookup_key("bento"))
+        .await
+        .unwrap();
+    assert_eq!(holder.id, b.id);
+    let a_id = a.id.clone();
+    assert_eq!(
+        read(&store, move |tx| tx.price(&a_id))
+            .await
+            .unwrap()
+            .lookup_key,
+        None
+    );
+    // A price in another currency could never be paid at a konbini.
+    let body = format!("product={}&currency=usd&unit_amount=5", p.id);
+    let e = cat(&store, move |tx| {
+        crate::catalog::create_price(tx, &form(&body), NOW)
+    })
+    .await
+    .unwrap_err();
+    assert_eq!(e.param.as_deref(), Some("currency"));
+    assert!(e.message.contains("jpy"), "{}", e.message);
+    // A product with prices is not deleted; one without is.
+    let id = p.id.clone();
+    let e = cat(&store, move |tx| {
+        let p = crate::catalog::find_product(tx, &id, "id")?;
+        crate::catalog::delete_product(tx, &p, NOW)
+    })
+    .await
+    .unwrap_err();
+    assert!(e.message.contains("user-created prices"), "{}", e.message);
+    let lone = product(&store, "name=Lone".into(), NOW).await;
+    let id = lone.id.clone();
+    cat(&store, move |tx| {
+        let p = crate::catalog::find_product(tx, &id, "id")?;
+        crate::catalog::delete_product(tx, &p, NOW)
+    })
+    .await
+    .unwrap();
+    let id = lone.id.clone();
+    assert!(read(&store, move |tx| tx.product(&id)).await.is_none());
+    assert_eq!(read(&store, |tx| tx.count_prices_of("prod_none")).await, 0);
+}
+
+async fn customer(store: &Arc<dyn Storage>, body: String, at: i64) -> crate::objects::Customer {
+    cat(store, move |tx| {
+        crate::customers::create_customer(tx, &form(&body), at)
+    })
+    .await
+    .unwrap()
+}
+
+async fn customers_filter_search_and_page_both_ways_without_the_deleted(store: Arc<dyn Storage>) {
+    let mut made = Vec::new();
+    for i in 1..=6i64 {
+        let email = if i % 2 == 0 {
+            "even@example.jp".to_owned()
+        } else {
+            format!("odd{i}@example.jp")
+        };
+        made.push(
+            customer(
+                &store,
+                format!(
+                    "email={email}&name=Yamada {i}&phone=090000000{i}&metadata[tier]={}",
+                    i % 3
+                ),
+                NOW + i,
+            )
+            .await,
+        );
+    }
+    // The fifth is deleted: kept as a stub, never listed or found.
+    let id = made[4].id.clone();
+    cat(&store, move |tx| {
+        let mut c = crate::customers::find_customer(tx, &id, "id")?;
+        crate::customers::delete_customer(tx, &mut c, NOW + 20)
+    })
+    .await
+    .unwrap();
+    let id = made[4].id.clone();
+    let stub = read(&store, move |tx| tx.customer(&id)).await.unwrap();
+    assert!(stub.deleted);
+    assert_eq!(
+        stub.render(),
+        serde_json::json!({"id": made[4].id, "object": "customer", "deleted": true})
+    );
+    let list = |filter: super::CustomerFilter, limit, cursor| {
+        let store = store.clone();
+        async move {
+            read(&store, move |tx| {
+                tx.list_customers(&filter, page(limit, cursor))
+            })
+            .await
+            .iter()
+            .map(|c| c.name.clone().unwrap())
+            .collect::<Vec<_>>()
+        }
+    };
+    let names = |ns: &[i64]| ns.iter().map(|n| format!("Yamada {n}")).collect::<Vec<_>>();
+    let all = super::CustomerFilter::default();
+    assert_eq!(list(all.clone(), 2, Cursor::First).await, names(&[6, 4, 3]));
+    assert_eq!(
+        list(all.clone(), 2, Cursor::After(made[3].seq)).await,
+        names(&[3, 2, 1])
+    );
+    assert_eq!(
+        list(all.clone(), 2, Cursor::Before(made[1].seq)).await,
+        names(&[3, 4, 6])
+    );
+    let even = super::CustomerFilter {
+        email: Some("even@example.jp".into()),
+        ..Default::default()
+    };
+    assert_eq!(list(even, 10, Cursor::First).await, names(&[6, 4, 2]));
+    // Stripe's email filter is case-sensitive.
+    let upper = super::CustomerFilter {
+        email: Some("EVEN@example.jp".into()),
+        ..Default::default()
+    };
+    assert!(list(upper, 10, Cursor::First).await.is_empty());
+    let window = super::CustomerFilter {
+        created: Created {
+            gt: Some(NOW + 1),
+            lte: Some(NOW + 3),
+            ..Created::default()
+        },
+        ..Default::default()
+    };
+    assert_eq!(list(window, 10, Cursor::First).await, names(&[3, 2]));
+    let search = |q: &'static str, limit, after| {
+        let store = store.clone();
+        async move {
+            let query = crate::search::parse(q, &crate::search::CUSTOMERS).unwrap();
+            read(&store, move |tx| tx.search_customers(&query, limit, after))
+                .await
+                .iter()
+                .map(|c| c.name.clone().unwrap())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(search("email~'ODD'", 10, None).await, names(&[3, 1]));
+    assert_eq!(
+        search("email:'even@example.jp'", 2, None).await,
+        names(&[6, 4, 2])
+    );
+    assert_eq!(
+        search("email:'even@example.jp'", 2, Some(made[3].seq)).await,
+        names(&[2])
+    );
+    assert_eq!(
+        search("name~'mada 6' OR phone~'0003'", 10, None).await,
+        names(&[6, 3])
+    );
+    assert_eq!(
+        search("metadata['tier']:'2' created>1796604000", 10, None).await,
+        names(&[2])
+    );
+    assert_eq!(
+        search("-metadata['tier']:'0'", 10, None).await,
+        names(&[4, 2, 1])
+    );
+}
+
+async fn payment_methods_attach_detach_and_list_by_customer(store: Arc<dyn Storage>) {
+    let taro = customer(&store, "email=taro@example.jp".into(), NOW).await;
+    let hanako = customer(&store, "email=hanako@example.jp".into(), NOW).await;
+    let mut pms = Vec::new();
+    for i in 0..5 {
+        let pm = cat(&store, move |tx| {
+            crate::customers::create_pm(
+                tx,
+                &form(&format!(
+                    "type=konbini&billing_details[name]=Taro {i}&billing_details[email]=t{i}@example.jp"
+                )),
+                NOW + i,
+            )
+        })
+        .await
+        .unwrap();
+        pms.push(pm);
+    }
+    for (i, pm) in pms.iter().enumerate() {
+        let (pm_id, owner) = (
+            pm.id.clone(),
+            if i == 1 {
+                hanako.id.clone()
+            } else {
+                taro.id.clone()
+            },
+        );
+        cat(&store, move |tx| {
+            let mut pm = crate::customers::find_pm(tx, &pm_id, "id")?;
+            crate::customers::attach_request(
+                tx,
+                &mut pm,
+                &form(&format!("customer={owner}")),
+                NOW,
+            )?;
+            Ok(pm)
+        })
+        .await
+        .unwrap();
+    }
+    // Attached elsewhere: refused.
+    let (pm_id, to) = (pms[1].id.clone(), taro.id.clone());
+    let e = cat(&store, move |tx| {
+        let mut pm = crate::customers::find_pm(tx, &pm_id, "id")?;
+        crate::customers::attach_request(tx, &mut pm, &form(&format!("customer={to}")), NOW)
+    })
+    .await
+    .unwrap_err();
+    assert!(e.message.contains("already attached"), "{}", e.message);
+    let pm_id = pms[3].id.clone();
+    cat(&store, move |tx| {
+        let mut pm = crate::customers::find_pm(tx, &pm_id, "id")?;
+        crate::customers::detach(tx, &mut pm, &form(""), NOW)
+    })
+    .await
+    .unwrap();
+    let list = |customer: Option<String>, limit, cursor| {
+        let store = store.clone();
+        async move {
+            let filter = super::PaymentMethodFilter {
+                customer,
+                kind: Some("konbini".into()),
+            };
+            read(&store, move |tx| tx.list_pms(&filter, page(limit, cursor)))
+                .await
+                .iter()
+                .map(|p| p.billing_details.name.clone().unwrap())
+                .collect::<Vec<_>>()
+        }
+    };
+    let names = |ns: &[i64]| ns.iter().map(|n| format!("Taro {n}")).collect::<Vec<_>>();
+    let of_taro = Some(taro.id.clone());
+    assert_eq!(
+        list(of_taro.clone(), 10, Cursor::First).await,
+        names(&[4, 2, 0])
+    );
+    assert_eq!(
+        list(of_taro.clone(), 1, Cursor::After(pms[4].seq)).await,
+        names(&[2, 0])
+    );
+    assert_eq!(
+        list(of_taro.clone(), 1, Cursor::Before(pms[0].seq)).await,
+        names(&[2, 4])
+    );
+    assert_eq!(
+        list(Some(hanako.id.clone()), 10, Cursor::First).await,
+        names(&[1])
+    );
+    assert_eq!(list(None, 10, Cursor::First).await, names(&[4, 3, 2, 1, 0]));
+}
+
+async fn updates_carry_previous_attributes_in_their_events(store: Arc<dyn Storage>) {
+    let c = customer(
+        &store,
+        "email=a@example.jp&name=Before&metadata[k]=v".into(),
+        NOW,
+    )
+    .await;
+    let id = c.id.clone();
+    cat(&store, move |tx| {
+        let mut c = crate::customers::find_customer(tx, &id, "id")?;
+        crate::customers::update_customer(
+            tx,
+            &mut c,
+            &form("name=After&metadata[k]=&metadata[n]=1&email=a@example.jp"),
+            NOW + 1,
+        )
+    })
+    .await
+    .unwrap();
+    let events = read(&store, |tx| {
+        tx.list_events(&EventFilter::default(), page(10, Cursor::First))
+    })
+    .await;
+    let types: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
+    assert_eq!(types, ["customer.updated", "customer.created"]);
+    let updated = events[0].render("http://net");
+    assert_eq!(updated["data"]["object"]["name"], "After");
+    assert_eq!(
+        updated["data"]["previous_attributes"],
+        serde_json::json!({"name": "Before", "metadata": {"k": "v", "n": null}})
+    );
+    assert!(
+        events[1].render("http://net")["data"]
+            .get("previous_attributes")
+            .is_none()
+    );
+}
+mod checkout;

@@ -10,12 +10,14 @@
 use super::{CLIENT_TIMEOUT_OPEN, OpenError, db_message};
 
 /// The migrations, oldest first; version `n` is `MIGRATIONS[n - 1]`.
-const MIGRATIONS: &[&str] = &[
+pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/postgres/0001_network.sql"),
     include_str!("../../../migrations/postgres/0002_terminals.sql"),
     include_str!("../../../migrations/postgres/0003_pi_sequence.sql"),
     include_str!("../../../migrations/postgres/0004_collected_once.sql"),
     include_str!("../../../migrations/postgres/0005_chain_heads.sql"),
+    include_str!("../../../migrations/postgres/0006_customer_journey.sql"),
+    include_str!("../../../migrations/postgres/0007_checkout.sql"),
 ];
 
 /// The name this network's schema goes by in `schema_version`.

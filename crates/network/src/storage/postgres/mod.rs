@@ -564,6 +564,79 @@ mod tests {
         }
     }
 
+    /// 0006 widens the events' kinds and adds `previous`: a database of schema 5 with events
+    /// and deliveries keeps them, and takes the new kinds.
+    #[test]
+    fn a_schema_5_database_with_events_keeps_them_and_takes_the_new_kinds() {
+        let Some(db) = TestDb::create("a_schema_5_database_with_events") else {
+            return;
+        };
+        let rt = runtime();
+        rt.block_on(async {
+            let mut sql = String::from(
+                "CREATE TABLE schema_version (application TEXT NOT NULL, version BIGINT NOT NULL);
+                 INSERT INTO schema_version VALUES ('konbini-network', 5);",
+            );
+            for m in &migrate::MIGRATIONS[..5] {
+                sql.push_str(m);
+            }
+            sql.push_str(
+                "INSERT INTO events (id, type, created, kind, doc)
+                     VALUES ('evt_1', 'charge.succeeded', 10, 'charge', '{}');
+                 INSERT INTO webhook_endpoints (id, created, doc) VALUES ('we_1', 1,
+                     '{\"id\":\"we_1\",\"created\":1,\"url\":\"http://127.0.0.1:9/\",\"enabled_events\":[\"*\"],\"secret\":\"whsec_x\",\"description\":null,\"metadata\":{}}');
+                 INSERT INTO deliveries (event_seq, endpoint, next_at)
+                     SELECT seq, 'we_1', 10 FROM events;",
+            );
+            raw(&db.url, &sql).await;
+            let store: Arc<dyn Storage> = Arc::new(PostgresStorage::open(&db.url).await.unwrap());
+            let kept = store
+                .run_read(|tx| tx.event("evt_1"))
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!((kept.kind.as_str(), kept.previous), ("charge", None));
+            let due = store
+                .run_read(|tx| tx.endpoint_due_deliveries("we_1", 10, 10))
+                .await
+                .unwrap();
+            assert_eq!(due.len(), 1, "the delivery of the kept event is still due");
+            store
+                .run_write(|tx| {
+                    tx.emit_update(
+                        "customer.updated",
+                        11,
+                        crate::objects::Snapshot::Stored {
+                            kind: "customer",
+                            doc: "{}",
+                        },
+                        Some("{\"name\":null}"),
+                    )
+                })
+                .await
+                .unwrap();
+            let e = store
+                .run_read(|tx| tx.event_by_seq(2))
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(e.previous.as_deref(), Some("{\"name\":null}"));
+            let refused = store
+                .run_write(|tx| {
+                    tx.emit(
+                        "x.y",
+                        12,
+                        crate::objects::Snapshot::Stored {
+                            kind: "nothing",
+                            doc: "{}",
+                        },
+                    )
+                })
+                .await;
+            assert!(refused.is_err(), "the kind CHECK still holds");
+        });
+    }
+
     #[test]
     fn nodes_opening_one_new_database_together_migrate_it_once_and_reopen_it() {
         let Some(db) = TestDb::create("nodes_opening_one_new_database_together") else {

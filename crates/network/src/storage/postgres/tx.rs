@@ -18,13 +18,17 @@ use tokio_postgres::Row;
 use tokio_postgres::types::{FromSql, ToSql};
 
 use super::{STATEMENT_TIMEOUT, db_message, retryable};
+use crate::checkout::{PaymentLink, Session};
 use crate::objects::{
-    Charge, EventRow, PaymentIntent, PiStatus, Refund, Snapshot, WebhookEndpoint,
+    Charge, Customer, EventRow, Numbered, PaymentIntent, PaymentMethod, PiStatus, Price, Product,
+    Refund, Snapshot, WebhookEndpoint,
 };
-use crate::search::{Field as SearchField, Join, Query, Value as SearchValue};
+use crate::search::{Field as SearchField, Join, Op, Query, Type, Value as SearchValue};
+use crate::storage::SessionFilter;
 use crate::storage::{
-    ConfirmationRecord, Created, Cursor, DeliveryReport, DueDelivery, EndpointHealth, EventFilter,
-    Fork, Page, PastConfirmation, SavedAnswer, StorageError, Tx,
+    ConfirmationRecord, Created, Cursor, CustomerFilter, DeliveryReport, DueDelivery,
+    EndpointHealth, EventFilter, Fork, Page, PastConfirmation, PaymentMethodFilter, PriceFilter,
+    ProductFilter, SavedAnswer, StorageError, Tx,
 };
 
 /// The client's own bound on a statement: the server's `statement_timeout` and a little
@@ -236,6 +240,79 @@ impl<'a> PgTx<'a> {
             .collect()
     }
 
+    /// A page (the trait's note on lists) of `table`'s records that `b`'s conditions keep.
+    fn numbered_page<T: Numbered>(
+        &self,
+        table: &str,
+        mut b: Built,
+        page: Page,
+    ) -> Result<Vec<T>, StorageError> {
+        let (order, cmp) = match page.cursor {
+            Cursor::Before(_) => ("ASC", ">"),
+            Cursor::First | Cursor::After(_) => ("DESC", "<"),
+        };
+        let at = b.bind(Bound::Int(cursor_seq(page.cursor)));
+        b.and(format!("seq {cmp} {at}"));
+        let limit = b.bind(Bound::Int(page.limit + 1));
+        let sql = format!(
+            "SELECT seq, doc FROM {table} WHERE {} ORDER BY seq {order} LIMIT {limit}",
+            b.conds.join(" AND ")
+        );
+        self.numbered_rows(&sql, &b.params())
+    }
+
+    /// `table`'s records that `cond` (a search) and `b`'s conditions keep, newest first,
+    /// older than `after`, at most `limit` plus one; with their numbers.
+    fn numbered_search<T: DeserializeOwned>(
+        &self,
+        table: &str,
+        mut b: Built,
+        cond: String,
+        limit: i64,
+        after: Option<i64>,
+    ) -> Result<Vec<(i64, T)>, StorageError> {
+        b.and(cond);
+        let at = b.bind(Bound::Int(after.unwrap_or(i64::MAX)));
+        b.and(format!("seq < {at}"));
+        let limit = b.bind(Bound::Int(limit + 1));
+        let sql = format!(
+            "SELECT seq, doc FROM {table} WHERE {} ORDER BY seq DESC LIMIT {limit}",
+            b.conds.join(" AND ")
+        );
+        self.query(&sql, &b.params())?
+            .iter()
+            .map(|row| Ok((self.col(row, 0)?, self.undoc(&self.col::<String>(row, 1)?)?)))
+            .collect()
+    }
+
+    /// The records `sql` selects as (seq, doc), with their numbers.
+    fn numbered_rows<T: Numbered>(
+        &self,
+        sql: &str,
+        params: Params<'_>,
+    ) -> Result<Vec<T>, StorageError> {
+        self.query(sql, params)?
+            .iter()
+            .map(|row| {
+                let seq: i64 = self.col(row, 0)?;
+                Ok(self.undoc::<T>(&self.col::<String>(row, 1)?)?.numbered(seq))
+            })
+            .collect()
+    }
+
+    /// The one record `sql` selects as (seq, doc) by `param`, with its number.
+    fn numbered_one<T: Numbered>(&self, sql: &str, param: &str) -> Result<Option<T>, StorageError> {
+        Ok(self.numbered_rows(sql, &[&param])?.into_iter().next())
+    }
+
+    /// The number `INSERT ... RETURNING seq` answered.
+    fn returned_seq(&self, sql: &str, params: Params<'_>) -> Result<i64, StorageError> {
+        match self.query_opt(sql, params)? {
+            Some(row) => self.col(&row, 0),
+            None => Err(self.message("an INSERT returned no seq")),
+        }
+    }
+
     fn event_row(&self, row: &Row) -> Result<EventRow, StorageError> {
         Ok(EventRow {
             id: self.col(row, 0)?,
@@ -244,6 +321,7 @@ impl<'a> PgTx<'a> {
             kind: self.col(row, 3)?,
             doc: self.col(row, 4)?,
             seq: self.col(row, 5)?,
+            previous: self.col(row, 6)?,
         })
     }
 
@@ -253,6 +331,127 @@ impl<'a> PgTx<'a> {
             endpoint: self.col(row, 1)?,
             attempts: self.col(row, 2)?,
         })
+    }
+}
+
+/// A value bound to a statement built clause by clause.
+enum Bound {
+    Int(i64),
+    Text(String),
+    Bool(bool),
+    Texts(Vec<String>),
+}
+
+/// A statement's conditions built one by one, each value bound, never spliced into the SQL.
+#[derive(Default)]
+struct Built {
+    conds: Vec<String>,
+    binds: Vec<Bound>,
+}
+
+impl Built {
+    /// Bind `v`; its placeholder, cast to its type.
+    fn bind(&mut self, v: Bound) -> String {
+        let cast = match v {
+            Bound::Int(_) => "bigint",
+            Bound::Text(_) => "text",
+            Bound::Bool(_) => "boolean",
+            Bound::Texts(_) => "text[]",
+        };
+        self.binds.push(v);
+        format!("${}::{cast}", self.binds.len())
+    }
+
+    /// Keep only rows where `cond` holds.
+    fn and(&mut self, cond: String) {
+        self.conds.push(cond);
+    }
+
+    /// `expr = value`, if a value is given.
+    fn eq(&mut self, expr: &str, value: Option<Bound>) {
+        if let Some(v) = value {
+            let p = self.bind(v);
+            self.and(format!("{expr} = {p}"));
+        }
+    }
+
+    /// `column` among `values`, unless there are none.
+    fn any_of(&mut self, column: &str, values: &[String]) {
+        if !values.is_empty() {
+            let p = self.bind(Bound::Texts(values.to_vec()));
+            self.and(format!("{column} = ANY({p})"));
+        }
+    }
+
+    /// `created` within the range.
+    fn created(&mut self, c: Created) {
+        for (op, v) in [(">", c.gt), (">=", c.gte), ("<", c.lt), ("<=", c.lte)] {
+            if let Some(v) = v {
+                let p = self.bind(Bound::Int(v));
+                self.and(format!("created {op} {p}"));
+            }
+        }
+    }
+
+    /// A search query as one condition; `field` gives a named field's SQL expression.
+    fn search(&mut self, query: &Query, field: &dyn Fn(&str, Type) -> String) -> String {
+        let mut conds = Vec::new();
+        for c in &query.clauses {
+            let (expr, metadata) = match &c.field {
+                SearchField::Named(name, t) => (field(name, *t), false),
+                SearchField::Metadata(k) => {
+                    let key = self.bind(Bound::Text(k.clone()));
+                    (format!("((doc::jsonb) -> 'metadata' ->> {key})"), true)
+                }
+            };
+            let cmp = match &c.value {
+                SearchValue::Null => format!("{expr} IS NULL"),
+                SearchValue::Int(n) => {
+                    format!("{expr} {} {}", c.op.sql(), self.bind(Bound::Int(*n)))
+                }
+                SearchValue::Bool(v) => format!("{expr} = {}", self.bind(Bound::Bool(*v))),
+                SearchValue::Str(v) if c.op == Op::Contains => format!(
+                    "strpos(lower({expr}), lower({})) > 0",
+                    self.bind(Bound::Text(v.clone()))
+                ),
+                SearchValue::Str(v) if metadata => {
+                    format!("{expr} = {}", self.bind(Bound::Text(v.clone())))
+                }
+                SearchValue::Str(v) => format!(
+                    "lower({expr}) = lower({})",
+                    self.bind(Bound::Text(v.clone()))
+                ),
+            };
+            let not = if c.negated { "NOT " } else { "" };
+            conds.push(format!("{not}COALESCE(({cmp}), FALSE)"));
+        }
+        let join = match query.join {
+            Join::And => " AND ",
+            Join::Or => " OR ",
+        };
+        format!("({})", conds.join(join))
+    }
+
+    fn params(&self) -> Vec<&(dyn ToSql + Sync)> {
+        self.binds
+            .iter()
+            .map(|b| match b {
+                Bound::Int(n) => n as &(dyn ToSql + Sync),
+                Bound::Text(t) => t as &(dyn ToSql + Sync),
+                Bound::Bool(v) => v as &(dyn ToSql + Sync),
+                Bound::Texts(v) => v as &(dyn ToSql + Sync),
+            })
+            .collect()
+    }
+}
+
+/// A search field of a document: `created` is its column.
+fn doc_field(name: &str, t: Type) -> String {
+    match (name, t) {
+        ("created", _) => "created".to_owned(),
+        (_, Type::Int) => format!("(((doc::jsonb) ->> '{name}')::bigint)"),
+        (_, Type::Bool) => format!("(((doc::jsonb) ->> '{name}')::boolean)"),
+        (_, Type::Text { .. }) => format!("((doc::jsonb) ->> '{name}')"),
     }
 }
 
@@ -408,63 +607,13 @@ impl Tx for PgTx<'_> {
         limit: i64,
         after: Option<i64>,
     ) -> Result<Vec<PaymentIntent>, StorageError> {
-        enum Bound {
-            Int(i64),
-            Text(String),
-        }
-        let mut binds: Vec<Bound> = vec![Bound::Int(after.unwrap_or(i64::MAX))];
-        let mut bind = |v: Bound| {
-            let cast = match v {
-                Bound::Int(_) => "bigint",
-                Bound::Text(_) => "text",
-            };
-            binds.push(v);
-            format!("${}::{cast}", binds.len())
-        };
-        let mut conds = Vec::new();
-        for c in &query.clauses {
-            let field = match &c.field {
-                SearchField::Status => "((doc::jsonb) ->> 'status')".to_owned(),
-                SearchField::Currency => "((doc::jsonb) ->> 'currency')".to_owned(),
-                SearchField::Customer => "((doc::jsonb) ->> 'customer')".to_owned(),
-                SearchField::Amount => "(((doc::jsonb) ->> 'amount')::bigint)".to_owned(),
-                SearchField::Created => "created".to_owned(),
-                SearchField::Metadata(k) => format!(
-                    "((doc::jsonb) -> 'metadata' ->> {})",
-                    bind(Bound::Text(k.clone()))
-                ),
-            };
-            let cmp = match &c.value {
-                SearchValue::Null => format!("{field} IS NULL"),
-                SearchValue::Int(n) => format!("{field} {} {}", c.op.sql(), bind(Bound::Int(*n))),
-                SearchValue::Str(v) if matches!(c.field, SearchField::Metadata(_)) => {
-                    format!("{field} = {}", bind(Bound::Text(v.clone())))
-                }
-                SearchValue::Str(v) => {
-                    format!("lower({field}) = lower({})", bind(Bound::Text(v.clone())))
-                }
-            };
-            let not = if c.negated { "NOT " } else { "" };
-            conds.push(format!("{not}COALESCE(({cmp}), FALSE)"));
-        }
-        let join = match query.join {
-            Join::And => " AND ",
-            Join::Or => " OR ",
-        };
-        let limit = bind(Bound::Int(limit + 1));
-        let sql = format!(
-            "SELECT doc FROM payment_intents WHERE seq < $1 AND ({})
-             ORDER BY seq DESC LIMIT {limit}",
-            conds.join(join)
-        );
-        let params: Vec<&(dyn ToSql + Sync)> = binds
-            .iter()
-            .map(|b| match b {
-                Bound::Int(n) => n as &(dyn ToSql + Sync),
-                Bound::Text(t) => t as &(dyn ToSql + Sync),
-            })
-            .collect();
-        self.docs(&sql, &params)
+        let mut b = Built::default();
+        let cond = b.search(query, &doc_field);
+        Ok(self
+            .numbered_search::<PaymentIntent>("payment_intents", b, cond, limit, after)?
+            .into_iter()
+            .map(|(_, pi)| pi)
+            .collect())
     }
 
     fn due_pis(&self, now: i64, limit: i64) -> Result<Vec<PaymentIntent>, StorageError> {
@@ -477,7 +626,8 @@ impl Tx for PgTx<'_> {
     fn next_due(&self) -> Result<Option<i64>, StorageError> {
         let row = self.query_opt(
             "SELECT MIN(t) FROM (SELECT MIN(due_at) AS t FROM payment_intents WHERE due_at IS NOT NULL
-             UNION ALL SELECT MIN(due_at) FROM refunds WHERE due_at IS NOT NULL) AS due",
+             UNION ALL SELECT MIN(due_at) FROM refunds WHERE due_at IS NOT NULL
+             UNION ALL SELECT MIN(due_at) FROM checkout_sessions WHERE due_at IS NOT NULL) AS due",
             &[],
         )?;
         match row {
@@ -608,23 +758,173 @@ impl Tx for PgTx<'_> {
         )
     }
 
-    fn emit(
+    fn next_session_seq(&self) -> Result<i64, StorageError> {
+        let row = self.query_opt(
+            "SELECT COALESCE(MAX(seq), 0) + 1 FROM checkout_sessions",
+            &[],
+        )?;
+        match row {
+            Some(row) => self.col(&row, 0),
+            None => Ok(1),
+        }
+    }
+
+    fn insert_session(&self, s: &Session) -> Result<(), StorageError> {
+        self.execute(
+            "INSERT INTO checkout_sessions
+             (seq, id, created, status, due_at, pi_seq, payment_link, customer, email, doc)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            &[
+                &s.seq,
+                &s.id,
+                &s.created,
+                &s.status.as_str(),
+                &s.due_at(),
+                &s.pi_seq,
+                &s.payment_link,
+                &s.customer,
+                &s.customer_details.as_ref().map(|d| d.email.as_str()),
+                &doc(s),
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn update_session(&self, s: &Session) -> Result<String, StorageError> {
+        let text = doc(s);
+        self.execute(
+            "UPDATE checkout_sessions SET status = $2, due_at = $3, pi_seq = $4, customer = $5,
+             email = $6, doc = $7 WHERE seq = $1",
+            &[
+                &s.seq,
+                &s.status.as_str(),
+                &s.due_at(),
+                &s.pi_seq,
+                &s.customer,
+                &s.customer_details.as_ref().map(|d| d.email.as_str()),
+                &text,
+            ],
+        )?;
+        Ok(text)
+    }
+
+    fn session(&self, id: &str) -> Result<Option<Session>, StorageError> {
+        self.one_doc("SELECT doc FROM checkout_sessions WHERE id = $1", &[&id])
+    }
+
+    fn session_by_pi(&self, pi_seq: i64) -> Result<Option<Session>, StorageError> {
+        self.one_doc(
+            "SELECT doc FROM checkout_sessions WHERE pi_seq = $1",
+            &[&pi_seq],
+        )
+    }
+
+    fn list_sessions(&self, f: &SessionFilter, page: Page) -> Result<Vec<Session>, StorageError> {
+        let (order, from) = order_of(page.cursor);
+        let sql = format!(
+            "SELECT doc FROM checkout_sessions WHERE {from}
+             AND ($2::text IS NULL OR customer = $2::text) AND ($3::text IS NULL OR email = $3::text)
+             AND ($4::bigint IS NULL OR pi_seq = $4::bigint)
+             AND ($5::text IS NULL OR payment_link = $5::text)
+             AND ($6::text IS NULL OR status = $6::text)
+             AND ($7::bigint IS NULL OR created > $7) AND ($8::bigint IS NULL OR created >= $8)
+             AND ($9::bigint IS NULL OR created < $9) AND ($10::bigint IS NULL OR created <= $10)
+             ORDER BY seq {order} LIMIT $11"
+        );
+        let c = f.created;
+        self.docs(
+            &sql,
+            &[
+                &cursor_seq(page.cursor),
+                &f.customer,
+                &f.email,
+                &f.pi_seq,
+                &f.payment_link,
+                &f.status,
+                &c.gt,
+                &c.gte,
+                &c.lt,
+                &c.lte,
+                &(page.limit + 1),
+            ],
+        )
+    }
+
+    fn due_sessions(&self, now: i64, limit: i64) -> Result<Vec<Session>, StorageError> {
+        self.docs(
+            "SELECT doc FROM checkout_sessions WHERE due_at <= $1 ORDER BY due_at LIMIT $2",
+            &[&now, &limit],
+        )
+    }
+
+    fn next_link_seq(&self) -> Result<i64, StorageError> {
+        let row = self.query_opt("SELECT COALESCE(MAX(seq), 0) + 1 FROM payment_links", &[])?;
+        match row {
+            Some(row) => self.col(&row, 0),
+            None => Ok(1),
+        }
+    }
+
+    fn insert_link(&self, l: &PaymentLink) -> Result<(), StorageError> {
+        self.execute(
+            "INSERT INTO payment_links (seq, id, created, active, token, doc)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+            &[&l.seq, &l.id, &l.created, &l.active, &l.token, &doc(l)],
+        )?;
+        Ok(())
+    }
+
+    fn update_link(&self, l: &PaymentLink) -> Result<(), StorageError> {
+        self.execute(
+            "UPDATE payment_links SET active = $2, doc = $3 WHERE seq = $1",
+            &[&l.seq, &l.active, &doc(l)],
+        )?;
+        Ok(())
+    }
+
+    fn link(&self, id: &str) -> Result<Option<PaymentLink>, StorageError> {
+        self.one_doc("SELECT doc FROM payment_links WHERE id = $1", &[&id])
+    }
+
+    fn link_by_token(&self, token: &str) -> Result<Option<PaymentLink>, StorageError> {
+        self.one_doc("SELECT doc FROM payment_links WHERE token = $1", &[&token])
+    }
+
+    fn list_links(
+        &self,
+        active: Option<bool>,
+        page: Page,
+    ) -> Result<Vec<PaymentLink>, StorageError> {
+        let (order, from) = order_of(page.cursor);
+        let sql = format!(
+            "SELECT doc FROM payment_links WHERE {from} AND ($2::boolean IS NULL OR active = $2)
+             ORDER BY seq {order} LIMIT $3"
+        );
+        self.docs(
+            &sql,
+            &[&cursor_seq(page.cursor), &active, &(page.limit + 1)],
+        )
+    }
+
+    fn emit_update(
         &self,
         event_type: &str,
         created: i64,
         object: Snapshot<'_>,
+        previous: Option<&str>,
     ) -> Result<(), StorageError> {
         let event_id = crate::ids::new_id("evt");
         let text = object.doc();
         let row = self.query_opt(
-            "INSERT INTO events (id, type, created, kind, doc) VALUES ($1, $2, $3, $4, $5)
-             RETURNING seq",
+            "INSERT INTO events (id, type, created, kind, doc, previous)
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING seq",
             &[
                 &event_id,
                 &event_type,
                 &created,
                 &object.kind(),
                 &text.as_ref(),
+                &previous,
             ],
         )?;
         let seq: i64 = match row {
@@ -653,7 +953,7 @@ impl Tx for PgTx<'_> {
         let (order, from) = order_of(page.cursor);
         let types: Option<&Vec<String>> = (!filter.types.is_empty()).then_some(&filter.types);
         let sql = format!(
-            "SELECT id, type, created, kind, doc, seq FROM events WHERE {from}
+            "SELECT id, type, created, kind, doc, seq, previous FROM events WHERE {from}
              AND ($2::text[] IS NULL OR type = ANY($2::text[]))
              AND ($3::text IS NULL OR starts_with(type, $3::text))
              AND ($4::bigint IS NULL OR created > $4) AND ($5::bigint IS NULL OR created >= $5)
@@ -681,7 +981,7 @@ impl Tx for PgTx<'_> {
 
     fn event(&self, id: &str) -> Result<Option<EventRow>, StorageError> {
         self.query_opt(
-            "SELECT id, type, created, kind, doc, seq FROM events WHERE id = $1",
+            "SELECT id, type, created, kind, doc, seq, previous FROM events WHERE id = $1",
             &[&id],
         )?
         .map(|row| self.event_row(&row))
@@ -690,11 +990,236 @@ impl Tx for PgTx<'_> {
 
     fn event_by_seq(&self, seq: i64) -> Result<Option<EventRow>, StorageError> {
         self.query_opt(
-            "SELECT id, type, created, kind, doc, seq FROM events WHERE seq = $1",
+            "SELECT id, type, created, kind, doc, seq, previous FROM events WHERE seq = $1",
             &[&seq],
         )?
         .map(|row| self.event_row(&row))
         .transpose()
+    }
+
+    fn insert_customer(&self, c: &Customer) -> Result<i64, StorageError> {
+        self.returned_seq(
+            "INSERT INTO customers (id, created, email, deleted, doc) VALUES ($1, $2, $3, $4, $5)
+             RETURNING seq",
+            &[&c.id, &c.created, &c.email, &c.deleted, &doc(c)],
+        )
+    }
+
+    fn update_customer(&self, c: &Customer) -> Result<(), StorageError> {
+        self.execute(
+            "UPDATE customers SET email = $2, deleted = $3, doc = $4 WHERE id = $1",
+            &[&c.id, &c.email, &c.deleted, &doc(c)],
+        )?;
+        Ok(())
+    }
+
+    fn customer(&self, id: &str) -> Result<Option<Customer>, StorageError> {
+        self.numbered_one("SELECT seq, doc FROM customers WHERE id = $1", id)
+    }
+
+    fn list_customers(
+        &self,
+        filter: &CustomerFilter,
+        page: Page,
+    ) -> Result<Vec<Customer>, StorageError> {
+        let mut b = Built::default();
+        b.and("NOT deleted".into());
+        b.eq("email", filter.email.clone().map(Bound::Text));
+        b.created(filter.created);
+        self.numbered_page("customers", b, page)
+    }
+
+    fn search_customers(
+        &self,
+        query: &Query,
+        limit: i64,
+        after: Option<i64>,
+    ) -> Result<Vec<Customer>, StorageError> {
+        let mut b = Built::default();
+        b.and("NOT deleted".into());
+        let cond = b.search(query, &doc_field);
+        Ok(self
+            .numbered_search::<Customer>("customers", b, cond, limit, after)?
+            .into_iter()
+            .map(|(seq, c)| c.numbered(seq))
+            .collect())
+    }
+
+    fn insert_pm(&self, pm: &PaymentMethod) -> Result<i64, StorageError> {
+        self.returned_seq(
+            "INSERT INTO payment_methods (id, created, customer, doc) VALUES ($1, $2, $3, $4)
+             RETURNING seq",
+            &[&pm.id, &pm.created, &pm.customer, &doc(pm)],
+        )
+    }
+
+    fn update_pm(&self, pm: &PaymentMethod) -> Result<(), StorageError> {
+        self.execute(
+            "UPDATE payment_methods SET customer = $2, doc = $3 WHERE id = $1",
+            &[&pm.id, &pm.customer, &doc(pm)],
+        )?;
+        Ok(())
+    }
+
+    fn pm(&self, id: &str) -> Result<Option<PaymentMethod>, StorageError> {
+        self.numbered_one("SELECT seq, doc FROM payment_methods WHERE id = $1", id)
+    }
+
+    fn list_pms(
+        &self,
+        filter: &PaymentMethodFilter,
+        page: Page,
+    ) -> Result<Vec<PaymentMethod>, StorageError> {
+        let mut b = Built::default();
+        b.eq("customer", filter.customer.clone().map(Bound::Text));
+        b.eq(
+            "((doc::jsonb) ->> 'type')",
+            filter.kind.clone().map(Bound::Text),
+        );
+        self.numbered_page("payment_methods", b, page)
+    }
+
+    fn insert_product(&self, p: &Product) -> Result<i64, StorageError> {
+        self.returned_seq(
+            "INSERT INTO products (id, created, active, doc) VALUES ($1, $2, $3, $4) RETURNING seq",
+            &[&p.id, &p.created, &p.active, &doc(p)],
+        )
+    }
+
+    fn update_product(&self, p: &Product) -> Result<(), StorageError> {
+        self.execute(
+            "UPDATE products SET active = $2, doc = $3 WHERE id = $1",
+            &[&p.id, &p.active, &doc(p)],
+        )?;
+        Ok(())
+    }
+
+    fn delete_product(&self, id: &str) -> Result<bool, StorageError> {
+        Ok(self.execute("DELETE FROM products WHERE id = $1", &[&id])? > 0)
+    }
+
+    fn product(&self, id: &str) -> Result<Option<Product>, StorageError> {
+        self.numbered_one("SELECT seq, doc FROM products WHERE id = $1", id)
+    }
+
+    fn list_products(
+        &self,
+        filter: &ProductFilter,
+        page: Page,
+    ) -> Result<Vec<Product>, StorageError> {
+        let mut b = Built::default();
+        b.eq("active", filter.active.map(Bound::Bool));
+        b.any_of("id", &filter.ids);
+        b.eq(
+            &doc_field("shippable", Type::Bool),
+            filter.shippable.map(Bound::Bool),
+        );
+        b.eq(
+            "((doc::jsonb) ->> 'type')",
+            filter.kind.clone().map(Bound::Text),
+        );
+        b.eq(
+            "((doc::jsonb) ->> 'url')",
+            filter.url.clone().map(Bound::Text),
+        );
+        b.created(filter.created);
+        self.numbered_page("products", b, page)
+    }
+
+    fn search_products(
+        &self,
+        query: &Query,
+        limit: i64,
+        after: Option<i64>,
+    ) -> Result<Vec<Product>, StorageError> {
+        let mut b = Built::default();
+        let cond = b.search(query, &doc_field);
+        Ok(self
+            .numbered_search::<Product>("products", b, cond, limit, after)?
+            .into_iter()
+            .map(|(seq, p)| p.numbered(seq))
+            .collect())
+    }
+
+    fn insert_price(&self, p: &Price) -> Result<i64, StorageError> {
+        self.returned_seq(
+            "INSERT INTO prices (id, created, product, active, lookup_key, doc)
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING seq",
+            &[
+                &p.id,
+                &p.created,
+                &p.product,
+                &p.active,
+                &p.lookup_key,
+                &doc(p),
+            ],
+        )
+    }
+
+    fn update_price(&self, p: &Price) -> Result<(), StorageError> {
+        self.execute(
+            "UPDATE prices SET active = $2, lookup_key = $3, doc = $4 WHERE id = $1",
+            &[&p.id, &p.active, &p.lookup_key, &doc(p)],
+        )?;
+        Ok(())
+    }
+
+    fn price(&self, id: &str) -> Result<Option<Price>, StorageError> {
+        self.numbered_one("SELECT seq, doc FROM prices WHERE id = $1", id)
+    }
+
+    fn price_by_lookup_key(&self, key: &str) -> Result<Option<Price>, StorageError> {
+        self.numbered_one("SELECT seq, doc FROM prices WHERE lookup_key = $1", key)
+    }
+
+    fn count_prices_of(&self, product: &str) -> Result<i64, StorageError> {
+        match self.query_opt(
+            "SELECT COUNT(*) FROM prices WHERE product = $1",
+            &[&product],
+        )? {
+            Some(row) => self.col(&row, 0),
+            None => Ok(0),
+        }
+    }
+
+    fn list_prices(&self, filter: &PriceFilter, page: Page) -> Result<Vec<Price>, StorageError> {
+        let mut b = Built::default();
+        b.eq("active", filter.active.map(Bound::Bool));
+        b.eq("product", filter.product.clone().map(Bound::Text));
+        b.eq(
+            "((doc::jsonb) ->> 'type')",
+            filter.kind.clone().map(Bound::Text),
+        );
+        b.eq(
+            "((doc::jsonb) ->> 'currency')",
+            filter.currency.clone().map(Bound::Text),
+        );
+        b.any_of("lookup_key", &filter.lookup_keys);
+        b.eq(
+            "((doc::jsonb) #>> '{recurring,interval}')",
+            filter.interval.clone().map(Bound::Text),
+        );
+        b.eq(
+            "((doc::jsonb) #>> '{recurring,usage_type}')",
+            filter.usage_type.clone().map(Bound::Text),
+        );
+        b.created(filter.created);
+        self.numbered_page("prices", b, page)
+    }
+
+    fn search_prices(
+        &self,
+        query: &Query,
+        limit: i64,
+        after: Option<i64>,
+    ) -> Result<Vec<Price>, StorageError> {
+        let mut b = Built::default();
+        let cond = b.search(query, &doc_field);
+        Ok(self
+            .numbered_search::<Price>("prices", b, cond, limit, after)?
+            .into_iter()
+            .map(|(seq, p)| p.numbered(seq))
+            .collect())
     }
 
     fn insert_endpoint(&self, ep: &WebhookEndpoint) -> Result<(), StorageError> {

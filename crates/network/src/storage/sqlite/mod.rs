@@ -26,15 +26,19 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use self::wal::{Checkpointer, Tickets, Unsynced, WalSyncer};
+use super::SessionFilter;
 use super::{
     Boxed, ConfirmationRecord, Created, Cursor, DeliveryReport, DueDelivery, EndpointHealth,
     EventFilter, Fork, Page, PastConfirmation, SavedAnswer, Storage, StorageError, StorageFuture,
     Tx, Work,
 };
+use super::{CustomerFilter, PaymentMethodFilter, PriceFilter, ProductFilter};
+use crate::checkout::{PaymentLink, Session};
 use crate::objects::{
-    Charge, EventRow, PaymentIntent, PiStatus, Refund, Snapshot, WebhookEndpoint,
+    Charge, Customer, EventRow, Numbered, PaymentIntent, PaymentMethod, PiStatus, Price, Product,
+    Refund, Snapshot, WebhookEndpoint,
 };
-use crate::search::{Field as SearchField, Join, Query, Value as SearchValue};
+use crate::search::{Field as SearchField, Join, Op, Query, Type, Value as SearchValue};
 
 const MIGRATION_FILES: &[&str] = &[
     include_str!("../../../migrations/sqlite/0001_network.sql"),
@@ -43,10 +47,33 @@ const MIGRATION_FILES: &[&str] = &[
     include_str!("../../../migrations/sqlite/0004_confirmations_per_terminal.sql"),
     include_str!("../../../migrations/sqlite/0005_delivery_claims.sql"),
     include_str!("../../../migrations/sqlite/0006_terminals.sql"),
+    include_str!("../../../migrations/sqlite/0007_customer_journey.sql"),
+    include_str!("../../../migrations/sqlite/0008_checkout.sql"),
 ];
 
 fn migrations() -> Migrations<'static> {
     Migrations::new(MIGRATION_FILES.iter().map(|sql| M::up(sql)).collect())
+}
+
+/// Migrate to this build's schema with foreign keys off, as SQLite's ALTER TABLE procedure
+/// asks of a table rebuilt under references (0007 rebuilds `events`, which `deliveries`
+/// references; `PRAGMA foreign_keys` is a no-op inside the migrations' transactions, so it is
+/// set around them), then check every reference and turn them on.
+fn migrate(conn: &mut Connection) -> Result<(), String> {
+    conn.pragma_update(None, "foreign_keys", "OFF")
+        .map_err(|e| e.to_string())?;
+    migrations().to_latest(conn).map_err(|e| e.to_string())?;
+    let broken: Option<String> = conn
+        .query_row("PRAGMA foreign_key_check", [], |r| r.get(0))
+        .optional()
+        .map_err(|e| e.to_string())?;
+    if let Some(table) = broken {
+        return Err(format!(
+            "after migrating, table {table} has a row whose reference is missing"
+        ));
+    }
+    conn.pragma_update(None, "foreign_keys", "ON")
+        .map_err(|e| e.to_string())
 }
 
 const PI_BY_SEQ: &str = "SELECT doc FROM payment_intents WHERE seq = ?1";
@@ -192,8 +219,6 @@ impl SqliteStorage {
         // Durable all the same: see the syncer started below.
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(err)?;
-        conn.pragma_update(None, "foreign_keys", "ON")
-            .map_err(err)?;
         let sync: i64 = conn
             .pragma_query_value(None, "synchronous", |r| r.get(0))
             .map_err(err)?;
@@ -205,12 +230,21 @@ impl SqliteStorage {
                 expected: "1 (NORMAL)",
             });
         }
-        migrations()
-            .to_latest(&mut conn)
-            .map_err(|e| OpenError::Schema {
-                path: p.clone(),
-                detail: e.to_string(),
-            })?;
+        migrate(&mut conn).map_err(|detail| OpenError::Schema {
+            path: p.clone(),
+            detail,
+        })?;
+        let fk: i64 = conn
+            .pragma_query_value(None, "foreign_keys", |r| r.get(0))
+            .map_err(err)?;
+        if fk != 1 {
+            return Err(OpenError::Pragma {
+                path: p,
+                pragma: "foreign_keys",
+                found: fk.to_string(),
+                expected: "1 (ON)",
+            });
+        }
         // Claims on deliveries are a previous run's: one SQLite store has one network, so
         // nobody holds them now, and a restarted network sends them at once rather than
         // when they lapse.
@@ -549,6 +583,83 @@ impl<'a> SqliteTx<'a> {
             .collect()
     }
 
+    /// A page (the trait's note on lists) of `table`'s records that `b`'s conditions keep.
+    fn numbered_page<T: Numbered>(
+        &self,
+        table: &str,
+        mut b: Built,
+        page: Page,
+    ) -> rusqlite::Result<Vec<T>> {
+        let (order, cmp) = match page.cursor {
+            Cursor::Before(_) => ("ASC", ">"),
+            Cursor::First | Cursor::After(_) => ("DESC", "<"),
+        };
+        let at = b.bind(cursor_seq(page.cursor));
+        b.and(format!("seq {cmp} {at}"));
+        let limit = b.bind(page.limit + 1);
+        let sql = format!(
+            "SELECT seq, doc FROM {table} WHERE {} ORDER BY seq {order} LIMIT {limit}",
+            b.conds.join(" AND ")
+        );
+        self.numbered_rows(&sql, b.binds)
+    }
+
+    /// `table`'s records that `cond` (a search) and `b`'s conditions keep, newest first,
+    /// older than `after`, at most `limit` plus one; with their numbers.
+    fn numbered_search<T: serde::de::DeserializeOwned>(
+        &self,
+        table: &str,
+        mut b: Built,
+        cond: String,
+        limit: i64,
+        after: Option<i64>,
+    ) -> rusqlite::Result<Vec<(i64, T)>> {
+        b.and(cond);
+        let at = b.bind(after.unwrap_or(i64::MAX));
+        b.and(format!("seq < {at}"));
+        let limit = b.bind(limit + 1);
+        let sql = format!(
+            "SELECT seq, doc FROM {table} WHERE {} ORDER BY seq DESC LIMIT {limit}",
+            b.conds.join(" AND ")
+        );
+        let rows: Vec<(i64, String)> = self
+            .tx
+            .prepare(&sql)?
+            .query_map(rusqlite::params_from_iter(b.binds), |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })?
+            .collect::<Result<_, _>>()?;
+        rows.into_iter()
+            .map(|(seq, text)| Ok((seq, undoc(&text)?)))
+            .collect()
+    }
+
+    /// The records `sql` selects as (seq, doc), with their numbers.
+    fn numbered_rows<T: Numbered>(
+        &self,
+        sql: &str,
+        binds: Vec<rusqlite::types::Value>,
+    ) -> rusqlite::Result<Vec<T>> {
+        let rows: Vec<(i64, String)> = self
+            .tx
+            .prepare_cached(sql)?
+            .query_map(rusqlite::params_from_iter(binds), |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })?
+            .collect::<Result<_, _>>()?;
+        rows.into_iter()
+            .map(|(seq, text)| Ok(undoc::<T>(&text)?.numbered(seq)))
+            .collect()
+    }
+
+    /// The one record `sql` selects as (seq, doc) by `param`, with its number.
+    fn numbered_one<T: Numbered>(&self, sql: &str, param: &str) -> rusqlite::Result<Option<T>> {
+        Ok(self
+            .numbered_rows(sql, vec![param.to_owned().into()])?
+            .into_iter()
+            .next())
+    }
+
     fn event_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<EventRow> {
         Ok(EventRow {
             id: r.get(0)?,
@@ -557,7 +668,104 @@ impl<'a> SqliteTx<'a> {
             kind: r.get(3)?,
             doc: r.get(4)?,
             seq: r.get(5)?,
+            previous: r.get(6)?,
         })
+    }
+}
+
+/// A statement's conditions built one by one, each value bound, never spliced into the SQL.
+#[derive(Default)]
+struct Built {
+    conds: Vec<String>,
+    binds: Vec<rusqlite::types::Value>,
+}
+
+impl Built {
+    /// Bind `v`; its placeholder.
+    fn bind(&mut self, v: impl Into<rusqlite::types::Value>) -> String {
+        self.binds.push(v.into());
+        format!("?{}", self.binds.len())
+    }
+
+    /// Keep only rows where `cond` holds.
+    fn and(&mut self, cond: String) {
+        self.conds.push(cond);
+    }
+
+    /// `column = value`, if a value is given.
+    fn eq(&mut self, column: &str, value: Option<impl Into<rusqlite::types::Value>>) {
+        if let Some(v) = value {
+            let p = self.bind(v);
+            self.and(format!("{column} = {p}"));
+        }
+    }
+
+    /// `column` among `values`, unless there are none.
+    fn any_of(&mut self, column: &str, values: &[String]) {
+        if !values.is_empty() {
+            let list = serde_json::to_string(values).expect("strings serialize");
+            let p = self.bind(list);
+            self.and(format!("{column} IN (SELECT value FROM json_each({p}))"));
+        }
+    }
+
+    /// `created` within the range.
+    fn created(&mut self, c: Created) {
+        for (op, v) in [(">", c.gt), (">=", c.gte), ("<", c.lt), ("<=", c.lte)] {
+            if let Some(v) = v {
+                let p = self.bind(v);
+                self.and(format!("created {op} {p}"));
+            }
+        }
+    }
+
+    /// A search query as one condition; `field` gives a named field's SQL expression.
+    fn search(&mut self, query: &Query, field: &dyn Fn(&str, Type) -> String) -> String {
+        let mut conds = Vec::new();
+        for c in &query.clauses {
+            let (expr, metadata) = match &c.field {
+                SearchField::Named(name, t) => (field(name, *t), false),
+                SearchField::Metadata(k) => {
+                    let key = self.bind(k.clone());
+                    (
+                        format!(
+                            "(SELECT value FROM json_each(doc, '$.metadata') WHERE key = {key})"
+                        ),
+                        true,
+                    )
+                }
+            };
+            let cmp = match &c.value {
+                SearchValue::Null => format!("{expr} IS NULL"),
+                SearchValue::Int(n) => format!("{expr} {} {}", c.op.sql(), self.bind(*n)),
+                SearchValue::Bool(v) => format!("{expr} = {}", self.bind(i64::from(*v))),
+                SearchValue::Str(v) if c.op == Op::Contains => {
+                    format!("instr(lower({expr}), lower({})) > 0", self.bind(v.clone()))
+                }
+                SearchValue::Str(v) if metadata => format!("{expr} = {}", self.bind(v.clone())),
+                SearchValue::Str(v) => {
+                    format!("lower({expr}) = lower({})", self.bind(v.clone()))
+                }
+            };
+            let not = if c.negated { "NOT " } else { "" };
+            conds.push(format!("{not}COALESCE(({cmp}), 0)"));
+        }
+        let join = match query.join {
+            Join::And => " AND ",
+            Join::Or => " OR ",
+        };
+        format!("({})", conds.join(join))
+    }
+}
+
+/// A search field of a document: `created` is its column; a boolean is 1 or 0.
+fn doc_field(name: &str, t: Type) -> String {
+    match (name, t) {
+        ("created", _) => "created".to_owned(),
+        (_, Type::Bool) => {
+            format!("(CASE json_type(doc, '$.{name}') WHEN 'true' THEN 1 WHEN 'false' THEN 0 END)")
+        }
+        _ => format!("json_extract(doc, '$.{name}')"),
     }
 }
 
@@ -716,53 +924,13 @@ impl Tx for SqliteTx<'_> {
         after: Option<i64>,
     ) -> Result<Vec<PaymentIntent>, StorageError> {
         self.run(|| {
-            let mut binds: Vec<rusqlite::types::Value> = vec![after.unwrap_or(i64::MAX).into()];
-            let mut bind = |v: rusqlite::types::Value| {
-                binds.push(v);
-                format!("?{}", binds.len())
-            };
-            let mut conds = Vec::new();
-            for c in &query.clauses {
-                let field = match &c.field {
-                    SearchField::Status => "json_extract(doc, '$.status')".to_owned(),
-                    SearchField::Currency => "json_extract(doc, '$.currency')".to_owned(),
-                    SearchField::Customer => "json_extract(doc, '$.customer')".to_owned(),
-                    SearchField::Amount => "json_extract(doc, '$.amount')".to_owned(),
-                    SearchField::Created => "created".to_owned(),
-                    SearchField::Metadata(k) => format!(
-                        "(SELECT value FROM json_each(doc, '$.metadata') WHERE key = {})",
-                        bind(k.clone().into())
-                    ),
-                };
-                let cmp = match &c.value {
-                    SearchValue::Null => format!("{field} IS NULL"),
-                    SearchValue::Int(n) => format!("{field} {} {}", c.op.sql(), bind((*n).into())),
-                    SearchValue::Str(v) if matches!(c.field, SearchField::Metadata(_)) => {
-                        format!("{field} = {}", bind(v.clone().into()))
-                    }
-                    SearchValue::Str(v) => {
-                        format!("lower({field}) = lower({})", bind(v.clone().into()))
-                    }
-                };
-                let not = if c.negated { "NOT " } else { "" };
-                conds.push(format!("{not}COALESCE(({cmp}), 0)"));
-            }
-            let join = match query.join {
-                Join::And => " AND ",
-                Join::Or => " OR ",
-            };
-            let limit = bind((limit + 1).into());
-            let sql = format!(
-                "SELECT doc FROM payment_intents WHERE seq < ?1 AND ({})
-                 ORDER BY seq DESC LIMIT {limit}",
-                conds.join(join)
-            );
-            let rows: Vec<String> = self
-                .tx
-                .prepare(&sql)?
-                .query_map(rusqlite::params_from_iter(binds), |r| r.get(0))?
-                .collect::<Result<_, _>>()?;
-            rows.iter().map(|t| undoc(t)).collect()
+            let mut b = Built::default();
+            let cond = b.search(query, &doc_field);
+            Ok(self
+                .numbered_search::<PaymentIntent>("payment_intents", b, cond, limit, after)?
+                .into_iter()
+                .map(|(_, pi)| pi)
+                .collect())
         })
     }
 
@@ -782,7 +950,8 @@ impl Tx for SqliteTx<'_> {
             self.tx
                 .prepare_cached(
                     "SELECT MIN(t) FROM (SELECT MIN(due_at) AS t FROM payment_intents WHERE due_at IS NOT NULL
-                     UNION ALL SELECT MIN(due_at) FROM refunds WHERE due_at IS NOT NULL)",
+                     UNION ALL SELECT MIN(due_at) FROM refunds WHERE due_at IS NOT NULL
+                     UNION ALL SELECT MIN(due_at) FROM checkout_sessions WHERE due_at IS NOT NULL)",
                 )?
                 .query_row([], |r| r.get(0))
         })
@@ -948,6 +1117,168 @@ impl Tx for SqliteTx<'_> {
         })
     }
 
+    fn next_session_seq(&self) -> Result<i64, StorageError> {
+        self.run(|| {
+            self.tx
+                .prepare_cached("SELECT COALESCE(MAX(seq), 0) + 1 FROM checkout_sessions")?
+                .query_row([], |r| r.get(0))
+        })
+    }
+
+    fn insert_session(&self, s: &Session) -> Result<(), StorageError> {
+        self.run(|| {
+            self.tx
+                .prepare_cached(
+                    "INSERT INTO checkout_sessions
+                     (seq, id, created, status, due_at, pi_seq, payment_link, customer, email, doc)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                )?
+                .execute(params![
+                    s.seq,
+                    s.id,
+                    s.created,
+                    s.status.as_str(),
+                    s.due_at(),
+                    s.pi_seq,
+                    s.payment_link,
+                    s.customer,
+                    s.customer_details.as_ref().map(|d| &d.email),
+                    doc(s)
+                ])?;
+            Ok(())
+        })
+    }
+
+    fn update_session(&self, s: &Session) -> Result<String, StorageError> {
+        self.run(|| {
+            let text = doc(s);
+            self.tx
+                .prepare_cached(
+                    "UPDATE checkout_sessions SET status = ?2, due_at = ?3, pi_seq = ?4,
+                     customer = ?5, email = ?6, doc = ?7 WHERE seq = ?1",
+                )?
+                .execute(params![
+                    s.seq,
+                    s.status.as_str(),
+                    s.due_at(),
+                    s.pi_seq,
+                    s.customer,
+                    s.customer_details.as_ref().map(|d| &d.email),
+                    text
+                ])?;
+            Ok(text)
+        })
+    }
+
+    fn session(&self, id: &str) -> Result<Option<Session>, StorageError> {
+        self.run(|| self.one_doc("SELECT doc FROM checkout_sessions WHERE id = ?1", id))
+    }
+
+    fn session_by_pi(&self, pi_seq: i64) -> Result<Option<Session>, StorageError> {
+        self.run(|| {
+            self.one_doc(
+                "SELECT doc FROM checkout_sessions WHERE pi_seq = ?1",
+                pi_seq,
+            )
+        })
+    }
+
+    fn list_sessions(&self, f: &SessionFilter, page: Page) -> Result<Vec<Session>, StorageError> {
+        self.run(|| {
+            let (order, from) = order_of(page.cursor);
+            let sql = format!(
+                "SELECT doc FROM checkout_sessions WHERE {from}
+                 AND (?2 IS NULL OR customer = ?2) AND (?3 IS NULL OR email = ?3)
+                 AND (?4 IS NULL OR pi_seq = ?4) AND (?5 IS NULL OR payment_link = ?5)
+                 AND (?6 IS NULL OR status = ?6)
+                 AND (?7 IS NULL OR created > ?7) AND (?8 IS NULL OR created >= ?8)
+                 AND (?9 IS NULL OR created < ?9) AND (?10 IS NULL OR created <= ?10)
+                 ORDER BY seq {order} LIMIT ?11"
+            );
+            let c = f.created;
+            self.docs(
+                &sql,
+                params![
+                    cursor_seq(page.cursor),
+                    f.customer,
+                    f.email,
+                    f.pi_seq,
+                    f.payment_link,
+                    f.status,
+                    c.gt,
+                    c.gte,
+                    c.lt,
+                    c.lte,
+                    page.limit + 1
+                ],
+            )
+        })
+    }
+
+    fn due_sessions(&self, now: i64, limit: i64) -> Result<Vec<Session>, StorageError> {
+        self.run(|| {
+            self.docs(
+                "SELECT doc FROM checkout_sessions WHERE due_at <= ?1 ORDER BY due_at LIMIT ?2",
+                params![now, limit],
+            )
+        })
+    }
+
+    fn next_link_seq(&self) -> Result<i64, StorageError> {
+        self.run(|| {
+            self.tx
+                .prepare_cached("SELECT COALESCE(MAX(seq), 0) + 1 FROM payment_links")?
+                .query_row([], |r| r.get(0))
+        })
+    }
+
+    fn insert_link(&self, l: &PaymentLink) -> Result<(), StorageError> {
+        self.run(|| {
+            self.tx
+                .prepare_cached(
+                    "INSERT INTO payment_links (seq, id, created, active, token, doc)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                )?
+                .execute(params![l.seq, l.id, l.created, l.active, l.token, doc(l)])?;
+            Ok(())
+        })
+    }
+
+    fn update_link(&self, l: &PaymentLink) -> Result<(), StorageError> {
+        self.run(|| {
+            self.tx
+                .prepare_cached("UPDATE payment_links SET active = ?2, doc = ?3 WHERE seq = ?1")?
+                .execute(params![l.seq, l.active, doc(l)])?;
+            Ok(())
+        })
+    }
+
+    fn link(&self, id: &str) -> Result<Option<PaymentLink>, StorageError> {
+        self.run(|| self.one_doc("SELECT doc FROM payment_links WHERE id = ?1", id))
+    }
+
+    fn link_by_token(&self, token: &str) -> Result<Option<PaymentLink>, StorageError> {
+        self.run(|| self.one_doc("SELECT doc FROM payment_links WHERE token = ?1", token))
+    }
+
+    fn list_links(
+        &self,
+        active: Option<bool>,
+        page: Page,
+    ) -> Result<Vec<PaymentLink>, StorageError> {
+        self.run(|| {
+            let (order, from) = order_of(page.cursor);
+            let sql = format!(
+                "SELECT doc FROM payment_links WHERE {from} AND (?2 IS NULL OR active = ?2)
+                 ORDER BY seq {order} LIMIT ?3"
+            );
+            self.docs(
+                &sql,
+                params![cursor_seq(page.cursor), active, page.limit + 1],
+            )
+        })
+    }
+
     /// The PaymentIntent a voucher token belongs to.
     fn pi_by_voucher(&self, token: &str) -> Result<Option<PaymentIntent>, StorageError> {
         self.run(|| {
@@ -960,24 +1291,27 @@ impl Tx for SqliteTx<'_> {
 
     /// Record an event about `object` as it is now, and queue it for every endpoint that
     /// wants it.
-    fn emit(
+    fn emit_update(
         &self,
         event_type: &str,
         created: i64,
         object: Snapshot<'_>,
+        previous: Option<&str>,
     ) -> Result<(), StorageError> {
         self.run(|| {
             let event_id = crate::ids::new_id("evt");
             self.tx
                 .prepare_cached(
-                    "INSERT INTO events (id, type, created, kind, doc) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    "INSERT INTO events (id, type, created, kind, doc, previous)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 )?
                 .execute(params![
                     event_id,
                     event_type,
                     created,
                     object.kind(),
-                    object.doc()
+                    object.doc(),
+                    previous
                 ])?;
             let seq = self.tx.last_insert_rowid();
             if self.endpoints.borrow().is_none() {
@@ -1015,7 +1349,7 @@ impl Tx for SqliteTx<'_> {
                 format!("{escaped}%")
             });
             let sql = format!(
-                "SELECT id, type, created, kind, doc, seq FROM events WHERE {from}
+                "SELECT id, type, created, kind, doc, seq, previous FROM events WHERE {from}
                  AND (?2 IS NULL OR type IN (SELECT value FROM json_each(?2)))
                  AND (?3 IS NULL OR type LIKE ?3 ESCAPE '\\')
                  AND (?4 IS NULL OR created > ?4) AND (?5 IS NULL OR created >= ?5)
@@ -1047,10 +1381,257 @@ impl Tx for SqliteTx<'_> {
         self.run(|| {
             self.tx
                 .prepare_cached(
-                    "SELECT id, type, created, kind, doc, seq FROM events WHERE id = ?1",
+                    "SELECT id, type, created, kind, doc, seq, previous FROM events WHERE id = ?1",
                 )?
                 .query_row([id], SqliteTx::event_row)
                 .optional()
+        })
+    }
+
+    fn insert_customer(&self, c: &Customer) -> Result<i64, StorageError> {
+        self.run(|| {
+            self.tx
+                .prepare_cached(
+                    "INSERT INTO customers (id, created, email, deleted, doc) VALUES (?1, ?2, ?3, ?4, ?5)",
+                )?
+                .execute(params![c.id, c.created, c.email, c.deleted, doc(c)])?;
+            Ok(self.tx.last_insert_rowid())
+        })
+    }
+
+    fn update_customer(&self, c: &Customer) -> Result<(), StorageError> {
+        self.run(|| {
+            self.tx
+                .prepare_cached(
+                    "UPDATE customers SET email = ?2, deleted = ?3, doc = ?4 WHERE id = ?1",
+                )?
+                .execute(params![c.id, c.email, c.deleted, doc(c)])?;
+            Ok(())
+        })
+    }
+
+    fn customer(&self, id: &str) -> Result<Option<Customer>, StorageError> {
+        self.run(|| self.numbered_one("SELECT seq, doc FROM customers WHERE id = ?1", id))
+    }
+
+    fn list_customers(
+        &self,
+        filter: &CustomerFilter,
+        page: Page,
+    ) -> Result<Vec<Customer>, StorageError> {
+        self.run(|| {
+            let mut b = Built::default();
+            b.and("deleted = 0".into());
+            b.eq("email", filter.email.clone());
+            b.created(filter.created);
+            self.numbered_page("customers", b, page)
+        })
+    }
+
+    fn search_customers(
+        &self,
+        query: &Query,
+        limit: i64,
+        after: Option<i64>,
+    ) -> Result<Vec<Customer>, StorageError> {
+        self.run(|| {
+            let mut b = Built::default();
+            b.and("deleted = 0".into());
+            let cond = b.search(query, &doc_field);
+            Ok(self
+                .numbered_search::<Customer>("customers", b, cond, limit, after)?
+                .into_iter()
+                .map(|(seq, c)| c.numbered(seq))
+                .collect())
+        })
+    }
+
+    fn insert_pm(&self, pm: &PaymentMethod) -> Result<i64, StorageError> {
+        self.run(|| {
+            self.tx
+                .prepare_cached(
+                    "INSERT INTO payment_methods (id, created, customer, doc) VALUES (?1, ?2, ?3, ?4)",
+                )?
+                .execute(params![pm.id, pm.created, pm.customer, doc(pm)])?;
+            Ok(self.tx.last_insert_rowid())
+        })
+    }
+
+    fn update_pm(&self, pm: &PaymentMethod) -> Result<(), StorageError> {
+        self.run(|| {
+            self.tx
+                .prepare_cached("UPDATE payment_methods SET customer = ?2, doc = ?3 WHERE id = ?1")?
+                .execute(params![pm.id, pm.customer, doc(pm)])?;
+            Ok(())
+        })
+    }
+
+    fn pm(&self, id: &str) -> Result<Option<PaymentMethod>, StorageError> {
+        self.run(|| self.numbered_one("SELECT seq, doc FROM payment_methods WHERE id = ?1", id))
+    }
+
+    fn list_pms(
+        &self,
+        filter: &PaymentMethodFilter,
+        page: Page,
+    ) -> Result<Vec<PaymentMethod>, StorageError> {
+        self.run(|| {
+            let mut b = Built::default();
+            b.eq("customer", filter.customer.clone());
+            b.eq("json_extract(doc, '$.type')", filter.kind.clone());
+            self.numbered_page("payment_methods", b, page)
+        })
+    }
+
+    fn insert_product(&self, p: &Product) -> Result<i64, StorageError> {
+        self.run(|| {
+            self.tx
+                .prepare_cached(
+                    "INSERT INTO products (id, created, active, doc) VALUES (?1, ?2, ?3, ?4)",
+                )?
+                .execute(params![p.id, p.created, p.active, doc(p)])?;
+            Ok(self.tx.last_insert_rowid())
+        })
+    }
+
+    fn update_product(&self, p: &Product) -> Result<(), StorageError> {
+        self.run(|| {
+            self.tx
+                .prepare_cached("UPDATE products SET active = ?2, doc = ?3 WHERE id = ?1")?
+                .execute(params![p.id, p.active, doc(p)])?;
+            Ok(())
+        })
+    }
+
+    fn delete_product(&self, id: &str) -> Result<bool, StorageError> {
+        self.run(|| {
+            Ok(self
+                .tx
+                .prepare_cached("DELETE FROM products WHERE id = ?1")?
+                .execute([id])?
+                > 0)
+        })
+    }
+
+    fn product(&self, id: &str) -> Result<Option<Product>, StorageError> {
+        self.run(|| self.numbered_one("SELECT seq, doc FROM products WHERE id = ?1", id))
+    }
+
+    fn list_products(
+        &self,
+        filter: &ProductFilter,
+        page: Page,
+    ) -> Result<Vec<Product>, StorageError> {
+        self.run(|| {
+            let mut b = Built::default();
+            b.eq("active", filter.active);
+            b.any_of("id", &filter.ids);
+            b.eq(&doc_field("shippable", Type::Bool), filter.shippable);
+            b.eq("json_extract(doc, '$.type')", filter.kind.clone());
+            b.eq("json_extract(doc, '$.url')", filter.url.clone());
+            b.created(filter.created);
+            self.numbered_page("products", b, page)
+        })
+    }
+
+    fn search_products(
+        &self,
+        query: &Query,
+        limit: i64,
+        after: Option<i64>,
+    ) -> Result<Vec<Product>, StorageError> {
+        self.run(|| {
+            let mut b = Built::default();
+            let cond = b.search(query, &doc_field);
+            Ok(self
+                .numbered_search::<Product>("products", b, cond, limit, after)?
+                .into_iter()
+                .map(|(seq, p)| p.numbered(seq))
+                .collect())
+        })
+    }
+
+    fn insert_price(&self, p: &Price) -> Result<i64, StorageError> {
+        self.run(|| {
+            self.tx
+                .prepare_cached(
+                    "INSERT INTO prices (id, created, product, active, lookup_key, doc)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                )?
+                .execute(params![
+                    p.id,
+                    p.created,
+                    p.product,
+                    p.active,
+                    p.lookup_key,
+                    doc(p)
+                ])?;
+            Ok(self.tx.last_insert_rowid())
+        })
+    }
+
+    fn update_price(&self, p: &Price) -> Result<(), StorageError> {
+        self.run(|| {
+            self.tx
+                .prepare_cached(
+                    "UPDATE prices SET active = ?2, lookup_key = ?3, doc = ?4 WHERE id = ?1",
+                )?
+                .execute(params![p.id, p.active, p.lookup_key, doc(p)])?;
+            Ok(())
+        })
+    }
+
+    fn price(&self, id: &str) -> Result<Option<Price>, StorageError> {
+        self.run(|| self.numbered_one("SELECT seq, doc FROM prices WHERE id = ?1", id))
+    }
+
+    fn price_by_lookup_key(&self, key: &str) -> Result<Option<Price>, StorageError> {
+        self.run(|| self.numbered_one("SELECT seq, doc FROM prices WHERE lookup_key = ?1", key))
+    }
+
+    fn count_prices_of(&self, product: &str) -> Result<i64, StorageError> {
+        self.run(|| {
+            self.tx
+                .prepare_cached("SELECT COUNT(*) FROM prices WHERE product = ?1")?
+                .query_row([product], |r| r.get(0))
+        })
+    }
+
+    fn list_prices(&self, filter: &PriceFilter, page: Page) -> Result<Vec<Price>, StorageError> {
+        self.run(|| {
+            let mut b = Built::default();
+            b.eq("active", filter.active);
+            b.eq("product", filter.product.clone());
+            b.eq("json_extract(doc, '$.type')", filter.kind.clone());
+            b.eq("json_extract(doc, '$.currency')", filter.currency.clone());
+            b.any_of("lookup_key", &filter.lookup_keys);
+            b.eq(
+                "json_extract(doc, '$.recurring.interval')",
+                filter.interval.clone(),
+            );
+            b.eq(
+                "json_extract(doc, '$.recurring.usage_type')",
+                filter.usage_type.clone(),
+            );
+            b.created(filter.created);
+            self.numbered_page("prices", b, page)
+        })
+    }
+
+    fn search_prices(
+        &self,
+        query: &Query,
+        limit: i64,
+        after: Option<i64>,
+    ) -> Result<Vec<Price>, StorageError> {
+        self.run(|| {
+            let mut b = Built::default();
+            let cond = b.search(query, &doc_field);
+            Ok(self
+                .numbered_search::<Price>("prices", b, cond, limit, after)?
+                .into_iter()
+                .map(|(seq, p)| p.numbered(seq))
+                .collect())
         })
     }
 
@@ -1229,7 +1810,7 @@ impl Tx for SqliteTx<'_> {
         self.run(|| {
             self.tx
                 .prepare_cached(
-                    "SELECT id, type, created, kind, doc, seq FROM events WHERE seq = ?1",
+                    "SELECT id, type, created, kind, doc, seq, previous FROM events WHERE seq = ?1",
                 )?
                 .query_row([seq], SqliteTx::event_row)
                 .optional()
@@ -1507,6 +2088,81 @@ mod tests {
     #[test]
     fn migrations_are_valid() {
         migrations().validate().unwrap();
+    }
+
+    /// 0007 rebuilds `events`, which `deliveries` references: a store of the previous
+    /// schema with events and deliveries keeps them all, and its references hold.
+    #[test]
+    fn a_store_with_events_and_deliveries_keeps_them_through_the_events_rebuild() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("network.db");
+        {
+            let mut conn = Connection::open(&path).unwrap();
+            conn.pragma_update(None, "foreign_keys", "ON").unwrap();
+            migrations().to_version(&mut conn, 6).unwrap();
+            conn.execute_batch(
+                "INSERT INTO events (seq, id, type, created, kind, doc)
+                     VALUES (1, 'evt_1', 'payment_intent.succeeded', 10, 'payment_intent', '{}'),
+                            (2, 'evt_2', 'charge.succeeded', 11, 'charge', '{}');
+                 INSERT INTO webhook_endpoints (id, created, doc) VALUES ('we_1', 1, '{}');
+                 INSERT INTO deliveries (event_seq, endpoint, delivered, attempts, next_at)
+                     VALUES (1, 'we_1', 1, 1, 10), (2, 'we_1', 0, 3, 99);",
+            )
+            .unwrap();
+        }
+        let store = SqliteStorage::open(&path).unwrap();
+        let db = store.shared.lock();
+        let conn = &db.conn;
+        let events: Vec<(i64, String, Option<String>)> = conn
+            .prepare("SELECT seq, id, previous FROM events ORDER BY seq")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(
+            events,
+            [(1, "evt_1".to_owned(), None), (2, "evt_2".to_owned(), None)]
+        );
+        let deliveries: Vec<(i64, i64)> = conn
+            .prepare("SELECT event_seq, attempts FROM deliveries ORDER BY event_seq")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(deliveries, [(1, 1), (2, 3)]);
+        let fk: i64 = conn
+            .pragma_query_value(None, "foreign_keys", |r| r.get(0))
+            .unwrap();
+        assert_eq!(fk, 1, "foreign keys are on again after migrating");
+        // The references still point at the rebuilt table, and are enforced.
+        assert!(
+            conn.execute(
+                "INSERT INTO deliveries (event_seq, endpoint, next_at) VALUES (3, 'we_1', 1)",
+                []
+            )
+            .is_err()
+        );
+        // The new kinds are taken.
+        conn.execute(
+            "INSERT INTO events (id, type, created, kind, doc, previous)
+             VALUES ('evt_3', 'customer.updated', 12, 'customer', '{}', '{\"name\": null}')",
+            [],
+        )
+        .unwrap();
+        conn.execute(
+            "INSERT INTO deliveries (event_seq, endpoint, next_at) VALUES (3, 'we_1', 1)",
+            [],
+        )
+        .unwrap();
+        assert!(
+            conn.execute(
+                "INSERT INTO events (id, type, created, kind, doc) VALUES ('evt_4', 'x', 1, 'nope', '{}')",
+                []
+            )
+            .is_err()
+        );
     }
 
     #[test]

@@ -1,0 +1,269 @@
+//! Checkout Sessions, their hosted page and Payment Links against a real `konbini network`:
+//! the official stripe-node (with the page driven in Chromium: tests/node/checkout.mjs) and
+//! stripe-python (tests/python/checkout.py), and the page's answers to every kind of input
+//! over plain HTTP (an HTML page each time, never an error dump).
+
+use serde_json::Value;
+
+use crate::common::tempdir;
+use crate::network::{KEY, Net, TERMINALS};
+
+/// A session of one ¥1,200 line whose product name carries HTML.
+fn session(net: &Net, extra: &[(&str, &str)]) -> Value {
+    let mut form = vec![
+        ("line_items[0][price_data][currency]", "jpy"),
+        (
+            "line_items[0][price_data][product_data][name]",
+            "<script>alert(1)</script>Tea",
+        ),
+        ("line_items[0][price_data][unit_amount]", "600"),
+        ("line_items[0][quantity]", "2"),
+        (
+            "success_url",
+            "https://shop.example/done?id={CHECKOUT_SESSION_ID}",
+        ),
+    ];
+    form.extend_from_slice(extra);
+    let (s, v) = net.post("/v1/checkout/sessions", &form);
+    assert_eq!(s, 200, "{v}");
+    v
+}
+
+/// The page at `url` (GET, or POST of `form`), not following redirects: status, location,
+/// content type and body.
+fn page(url: &str, form: Option<&[(&str, &str)]>) -> (u16, String, String, String) {
+    let http = reqwest::blocking::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let r = match form {
+        None => http.get(url).send().unwrap(),
+        Some(f) => http.post(url).form(f).send().unwrap(),
+    };
+    let header = |name: &str| {
+        r.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned()
+    };
+    let (location, kind) = (header("location"), header("content-type"));
+    (r.status().as_u16(), location, kind, r.text().unwrap())
+}
+
+#[test]
+fn the_checkout_page_answers_every_input_with_a_page() {
+    let dir = tempdir();
+    let net = Net::start(&dir.path().join("net.db"), &[]);
+    let s = session(&net, &[("customer_email", "hanako@example.jp")]);
+    let url = s["url"].as_str().unwrap().to_owned();
+    let id = s["id"].as_str().unwrap();
+
+    let (status, _, kind, body) = page(&url, None);
+    assert_eq!(status, 200);
+    assert!(kind.starts_with("text/html"), "{kind}");
+    assert!(
+        body.contains("&lt;script&gt;alert(1)&lt;/script&gt;Tea"),
+        "{body}"
+    );
+    assert!(!body.contains("<script>"), "{body}");
+    assert!(body.contains("value=\"hanako@example.jp\""));
+    assert!(body.contains("lang=\"ja\""));
+    let (_, _, _, en) = page(&format!("{url}?lang=en"), None);
+    assert!(en.contains("lang=\"en\"") && en.contains("Get my payment number"));
+
+    // Bad input comes back as the form with its message; nothing is kept.
+    for (form, message) in [
+        (
+            vec![("name", ""), ("email", "hanako@example.jp")],
+            "お名前を入力してください",
+        ),
+        (
+            vec![
+                ("name", "あいうえおかきくけこさしすせそたちつてとな"),
+                ("email", "hanako@example.jp"),
+            ],
+            "20文字以内",
+        ),
+        (
+            vec![("name", "Hanako"), ("email", "hanako")],
+            "メールアドレス",
+        ),
+        (
+            vec![
+                ("name", "Hanako"),
+                ("email", "hanako@example.jp"),
+                ("phone", "12345"),
+            ],
+            "10桁または11桁",
+        ),
+    ] {
+        let (status, _, kind, body) = page(&url, Some(&form));
+        assert_eq!(status, 400, "{form:?}");
+        assert!(kind.starts_with("text/html"));
+        assert!(body.contains(message), "{form:?}: {body}");
+        assert!(body.contains("role=\"alert\""));
+    }
+    assert_eq!(
+        net.get(&format!("/v1/checkout/sessions/{id}")).1["status"],
+        "open"
+    );
+
+    // Submitted: 303 to the voucher, which links on to success_url.
+    let (status, location, _, _) = page(
+        &url,
+        Some(&[
+            ("name", "Hanako <b>"),
+            ("email", "hanako@example.jp"),
+            ("phone", "09012345678"),
+        ]),
+    );
+    assert_eq!(status, 303);
+    assert!(location.starts_with("/vouchers/"), "{location}");
+    let (status, _, _, voucher) = page(&format!("{}{location}", net.url), None);
+    assert_eq!(status, 200);
+    assert!(
+        voucher.contains(&format!("https://shop.example/done?id={id}")),
+        "{voucher}"
+    );
+    let (_, v) = net.get(&format!(
+        "/v1/checkout/sessions/{id}?expand[]=payment_intent"
+    ));
+    assert_eq!(v["status"], "complete");
+    assert_eq!(v["payment_status"], "unpaid");
+    assert_eq!(v["customer_details"]["name"], "Hanako <b>");
+    assert_eq!(v["payment_intent"]["amount"], 1200);
+    assert_eq!(
+        v["payment_intent"]["payment_method_options"]["konbini"]["confirmation_number"],
+        "09012345678"
+    );
+
+    // Once completed: the page says so, and a second submission is refused.
+    let (status, _, _, body) = page(&url, None);
+    assert_eq!(status, 200);
+    assert!(body.contains("すでに完了") && body.contains("/vouchers/"));
+    let again = [("name", "Jiro"), ("email", "jiro@example.jp")];
+    let (status, _, _, body) = page(&url, Some(&again));
+    assert_eq!(status, 409);
+    assert!(body.contains("すでに完了"));
+
+    // Expired by the merchant: the page says so.
+    let other = session(&net, &[]);
+    let other_id = other["id"].as_str().unwrap();
+    let (s, v) = net.post(&format!("/v1/checkout/sessions/{other_id}/expire"), &[]);
+    assert_eq!((s, &v["status"]), (200, &Value::from("expired")));
+    let (s, e) = net.post(&format!("/v1/checkout/sessions/{other_id}/expire"), &[]);
+    assert_eq!(s, 400, "{e}");
+    assert_eq!(
+        e["error"]["message"],
+        "Only Checkout Sessions with a status in [\"open\"] can be expired. This Checkout Session has a status of `expired`."
+    );
+    let other_url = format!("{}/checkout/{other_id}", net.url);
+    let (status, _, _, body) = page(&other_url, None);
+    assert_eq!(status, 200);
+    assert!(body.contains("有効期限が切れています"));
+    let (status, _, _, _) = page(&other_url, Some(&again));
+    assert_eq!(status, 409);
+
+    // A customer's session: the email comes from the customer, and the payment is theirs.
+    let (_, customer) = net.post(
+        "/v1/customers",
+        &[("email", "saburo@example.jp"), ("name", "Saburo")],
+    );
+    let cus = customer["id"].as_str().unwrap();
+    let theirs = session(&net, &[("customer", cus)]);
+    let theirs_url = theirs["url"].as_str().unwrap();
+    let (_, _, _, body) = page(theirs_url, None);
+    assert!(body.contains("value=\"saburo@example.jp\""), "{body}");
+    let (status, _, _, _) = page(
+        theirs_url,
+        Some(&[("name", "Saburo"), ("email", "saburo@example.jp")]),
+    );
+    assert_eq!(status, 303);
+    let (_, v) = net.get(&format!(
+        "/v1/checkout/sessions/{}?expand[]=payment_intent&expand[]=customer",
+        theirs["id"].as_str().unwrap()
+    ));
+    assert_eq!(v["payment_intent"]["customer"], cus);
+    assert_eq!(v["customer"]["email"], "saburo@example.jp");
+    let (s, e) = net.post(
+        "/v1/checkout/sessions",
+        &[
+            ("line_items[0][price_data][currency]", "jpy"),
+            ("line_items[0][price_data][product_data][name]", "Tea"),
+            ("line_items[0][price_data][unit_amount]", "600"),
+            ("customer", "cus_nobody"),
+        ],
+    );
+    assert_eq!((s, &e["error"]["param"]), (404, &Value::from("customer")));
+
+    // Unknown ids are 404 pages, in HTML.
+    for path in ["/checkout/cs_test_missing", "/pay/no-such-link"] {
+        let (status, _, kind, body) = page(&format!("{}{path}", net.url), None);
+        assert_eq!(status, 404, "{path}");
+        assert!(kind.starts_with("text/html"), "{path}: {kind}");
+        assert!(body.starts_with("<!DOCTYPE html>"));
+    }
+    let (status, _, kind, _) = page(
+        &format!("{}/checkout/cs_test_missing", net.url),
+        Some(&again),
+    );
+    assert_eq!((status, kind.starts_with("text/html")), (404, true));
+}
+
+/// Runs tests/node/checkout.mjs: stripe-node makes sessions and links, Chromium completes
+/// the page on a phone viewport, a signed register confirmation pays the voucher, the test
+/// clock expires a session and a voucher, every webhook verified by the library.
+#[test]
+fn stripe_node_and_a_browser_run_checkout_and_payment_links() {
+    let node_dir = crate::common::node_packages();
+    let dir = tempdir();
+    let net = Net::start(&dir.path().join("net.db"), &[]);
+    let out = std::process::Command::new("node")
+        .arg(node_dir.join("checkout.mjs"))
+        .env("NETWORK_URL", &net.url)
+        .env("STRIPE_KEY", KEY)
+        .env("TERMINAL_ID", TERMINALS[0].0)
+        .env("TERMINAL_SECRET", TERMINALS[0].1)
+        .output()
+        .expect("node");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "checkout.mjs failed:\n{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("ok: checkout"), "{text}");
+}
+
+/// Runs tests/python/checkout.py: stripe-python makes, reads, lists and expires sessions,
+/// is refused as Stripe refuses, and makes and deactivates a Payment Link.
+#[test]
+fn stripe_python_makes_sessions_and_payment_links() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = std::process::Command::new("bash")
+        .arg(root.join("tests/python/stripe-venv.sh"))
+        .output()
+        .expect("bash runs");
+    assert!(
+        out.status.success(),
+        "stripe-python could not be installed from PyPI: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let python = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    let dir = tempdir();
+    let net = Net::start(&dir.path().join("net.db"), &[]);
+    let out = std::process::Command::new(python)
+        .arg(root.join("tests/python/checkout.py"))
+        .env("NETWORK_URL", &net.url)
+        .env("STRIPE_KEY", KEY)
+        .output()
+        .expect("python");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "checkout.py failed:\n{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("ok: python checkout"), "{text}");
+}

@@ -234,6 +234,10 @@ struct NetworkArgs {
     /// The merchant's secret key that the Stripe libraries send as a bearer token.
     #[arg(long, default_value = "sk_test_konbini")]
     api_key: String,
+    /// The merchant's publishable key, which pages send through the network's Stripe.js
+    /// (default: the secret key with pk_ for sk_, so pk_test_konbini).
+    #[arg(long, value_name = "KEY")]
+    publishable_key: Option<String>,
     /// A terminal allowed to confirm payments, as ID=SECRET (repeatable).
     #[arg(long = "terminal", value_name = "ID=SECRET", value_parser = parse_terminal)]
     terminals: Vec<(String, String)>,
@@ -675,6 +679,11 @@ fn run_network(args: NetworkArgs) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("cannot listen on {} (--listen)", args.listen))?;
         let addr = listener.local_addr()?;
         let mut settings = konbini_network::Settings::new(&args.api_key);
+        if let Some(pk) = args.publishable_key {
+            konbini_network::check_publishable_key(&pk, &args.api_key)
+                .map_err(|e| anyhow::anyhow!("--publishable-key: {e}"))?;
+            settings.publishable_key = pk;
+        }
         settings.terminals = args.terminals.into_iter().collect();
         settings.company_code = args.company_code;
         settings.merchant_name = args.merchant_name;

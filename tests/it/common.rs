@@ -139,12 +139,14 @@ pub fn node_packages() -> PathBuf {
     static INSTALL: std::sync::Mutex<()> = std::sync::Mutex::new(());
     let dir = repo().join("tests/node");
     let _guard = INSTALL.lock().unwrap_or_else(|e| e.into_inner());
-    let installed = ["stripe", "receiptline"].iter().all(|p| {
-        dir.join("node_modules")
-            .join(p)
-            .join("package.json")
-            .exists()
-    });
+    let installed = ["stripe", "receiptline", "playwright-core"]
+        .iter()
+        .all(|p| {
+            dir.join("node_modules")
+                .join(p)
+                .join("package.json")
+                .exists()
+        });
     if !installed {
         let out = Command::new("npm")
             .args(["ci", "--no-audit", "--no-fund"])

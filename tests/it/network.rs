@@ -1704,8 +1704,16 @@ fn a_payment_intent_is_updated_as_stripe_allows_and_a_replaced_voucher_is_not_pa
     assert_eq!((s, &v["metadata"]), (200, &json!({})), "{v}");
 }
 
+/// The publishable key that goes with [`KEY`] when none is given (`pk_` for `sk_`).
+pub const PUBLISHABLE_KEY: &str = "pk_test_it";
+
 /// Run a script of tests/node against a fresh network; it prints `ok: <name>`.
 fn run_node(script: &str, ok: &str) {
+    run_node_with(script, ok, &[]);
+}
+
+/// [`run_node`] with more environment for the script.
+fn run_node_with(script: &str, ok: &str, env: &[(&str, &std::ffi::OsStr)]) {
     let node_dir = crate::common::node_packages();
     let dir = tempdir();
     let net = Net::start(&dir.path().join("net.db"), &[]);
@@ -1713,6 +1721,8 @@ fn run_node(script: &str, ok: &str) {
         .arg(node_dir.join(script))
         .env("NETWORK_URL", &net.url)
         .env("STRIPE_KEY", KEY)
+        .env("STRIPE_PUBLISHABLE_KEY", PUBLISHABLE_KEY)
+        .envs(env.iter().copied())
         .output()
         .expect("node");
     let text = String::from_utf8_lossy(&out.stdout);
@@ -2287,4 +2297,353 @@ fn stripe_python_sells_products_at_one_time_and_recurring_yen_prices() {
 #[test]
 fn stripe_python_keeps_customers_and_their_konbini_payment_methods() {
     run_python("customers.py", "ok: customers");
+}
+
+/// A browser screenshot (8-bit RGB or RGBA PNG) as a grey PGM for zxing-cpp.
+fn screenshot_pgm(png_path: &Path, pgm_path: &Path) {
+    let bytes = std::fs::read(png_path).unwrap();
+    let mut decoder = png::Decoder::new(std::io::Cursor::new(bytes));
+    decoder.set_transformations(png::Transformations::EXPAND | png::Transformations::STRIP_16);
+    let mut reader = decoder.read_info().expect("a PNG");
+    let mut buf = vec![0; reader.output_buffer_size().expect("size")];
+    let info = reader.next_frame(&mut buf).expect("a frame");
+    let channels = info.color_type.samples();
+    let mut out = format!("P5 {} {} 255\n", info.width, info.height).into_bytes();
+    for px in buf[..info.buffer_size()].chunks_exact(channels) {
+        // Rec. 601 luma of the colour channels; grey pictures pass through.
+        let luma = if channels >= 3 {
+            (299 * u32::from(px[0]) + 587 * u32::from(px[1]) + 114 * u32::from(px[2])) / 1000
+        } else {
+            u32::from(px[0])
+        };
+        out.push(luma as u8);
+    }
+    std::fs::write(pgm_path, out).unwrap();
+}
+
+/// Issue 18 point 7: the hosted voucher in Chromium on a phone (390 px at scale 2) and a
+/// desktop (1280 px at scale 1), and on a 320-pixel phone at scale 2 and a 360-pixel one at
+/// scale 3, draws each module on whole device pixels
+/// (tests/node/voucher-page.mjs checks the layout, names, markup and void vouchers), and
+/// zxing-cpp, a decoder this project did not write, reads the 44 digits off a full-page
+/// screenshot of each; a cancelled voucher's screenshot has nothing to read.
+#[test]
+fn the_voucher_barcode_is_read_by_zxing_from_phone_and_desktop_screenshots() {
+    let shots = tempdir();
+    run_node_with(
+        "voucher-page.mjs",
+        "ok: voucher page",
+        &[("OUT_DIR", shots.path().as_os_str())],
+    );
+    let barcode = std::fs::read_to_string(shots.path().join("barcode.txt")).unwrap();
+    assert_eq!(barcode.len(), 44, "{barcode}");
+    for shot in [
+        "voucher-phone",
+        "voucher-desktop",
+        "voucher-small",
+        "voucher-dense",
+    ] {
+        let pgm = shots.path().join(format!("{shot}.pgm"));
+        screenshot_pgm(&shots.path().join(format!("{shot}.png")), &pgm);
+        let read = crate::printer::zxing_reads(&pgm);
+        assert!(
+            read.iter()
+                .any(|r| r.starts_with("Code128|") && r[8..].replace(['(', ')'], "") == barcode),
+            "{shot}: {barcode} not in {read:?}"
+        );
+    }
+    let pgm = shots.path().join("voucher-cancelled.pgm");
+    screenshot_pgm(&shots.path().join("voucher-cancelled.png"), &pgm);
+    assert_eq!(
+        crate::printer::zxing_reads(&pgm),
+        Vec::<String>::new(),
+        "a cancelled voucher shows no barcode"
+    );
+}
+
+/// Issue 18 point 6: the Stripe.js stand-in and the example shop
+/// (examples/konbini-stripe-js) in Chromium: confirmKonbiniPayment with handleActions true
+/// (the voucher over the page) and false, retrievePaymentIntent with only the publishable
+/// fields, errors as `{error}`, and the publishable key refused with Stripe's 401
+/// `secret_key_required` everywhere else (tests/node/stripe-js.mjs).
+#[test]
+fn stripe_js_confirms_konbini_payments_with_the_publishable_key_in_a_browser() {
+    run_node("stripe-js.mjs", "ok: stripe.js");
+}
+
+/// Issue 18 point 6 without a browser: `--publishable-key` replaces the default one; the
+/// publishable key reads and confirms a PaymentIntent only with its `client_secret`, is shown
+/// only the publishable fields, and gets Stripe's 401 `secret_key_required` anywhere else;
+/// `/v1` answers carry CORS headers and a browser's preflight is answered; a key that is not
+/// a publishable one is refused at start, naming the flag.
+#[test]
+fn a_publishable_key_does_only_what_stripe_lets_it() {
+    let dir = tempdir();
+    let net = Net::start(
+        &dir.path().join("net.db"),
+        &["--publishable-key", "pk_test_shop"],
+    );
+    let pi = net.pay(1200, &[]);
+    let id = pi["id"].as_str().unwrap();
+    let secret = pi["client_secret"].as_str().unwrap();
+    let pk = |method: &str, path: &str, body: &str| {
+        net.raw(
+            method,
+            path,
+            &[
+                ("authorization", "Bearer pk_test_shop"),
+                ("content-type", "application/x-www-form-urlencoded"),
+            ],
+            body.as_bytes().to_vec(),
+        )
+    };
+    let required = json!({"error": {
+        "type": "invalid_request_error",
+        "code": "secret_key_required",
+        "message": "This API call cannot be made with a publishable API key. Please use a secret API key. You can find a list of your API keys at https://dashboard.stripe.com/account/apikeys.",
+    }});
+    for (method, path) in [
+        ("GET", "/v1/payment_intents".to_owned()),
+        ("POST", "/v1/payment_intents".to_owned()),
+        ("POST", format!("/v1/payment_intents/{id}")),
+        ("POST", format!("/v1/payment_intents/{id}/cancel")),
+        ("GET", "/v1/events".to_owned()),
+        ("GET", "/v1/no_such_thing".to_owned()),
+    ] {
+        assert_eq!(
+            pk(method, &path, "amount=1300"),
+            (401, required.clone()),
+            "{method} {path}"
+        );
+    }
+    // Retrieve: with the client secret only, and only the publishable fields.
+    let (s, v) = pk(
+        "GET",
+        &format!("/v1/payment_intents/{id}?client_secret={secret}"),
+        "",
+    );
+    assert_eq!(s, 200, "{v}");
+    let mut keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+    keys.sort_unstable();
+    assert_eq!(
+        keys,
+        [
+            "amount",
+            "automatic_payment_methods",
+            "canceled_at",
+            "cancellation_reason",
+            "capture_method",
+            "client_secret",
+            "confirmation_method",
+            "created",
+            "currency",
+            "description",
+            "id",
+            "last_payment_error",
+            "livemode",
+            "next_action",
+            "object",
+            "payment_method",
+            "payment_method_types",
+            "processing",
+            "receipt_email",
+            "setup_future_usage",
+            "shipping",
+            "status"
+        ]
+    );
+    assert_eq!(v["next_action"], pi["next_action"]);
+    let (s, v) = pk("GET", &format!("/v1/payment_intents/{id}"), "");
+    assert_eq!(
+        (s, &v["error"]["code"], &v["error"]["param"]),
+        (400, &json!("parameter_missing"), &json!("client_secret"))
+    );
+    let (s, v) = pk(
+        "GET",
+        &format!("/v1/payment_intents/{id}?client_secret={id}_secret_guess"),
+        "",
+    );
+    assert_eq!(s, 400, "{v}");
+    assert_eq!(
+        v["error"]["message"],
+        "The client_secret provided does not match the client_secret associated with the PaymentIntent."
+    );
+    // Confirm: the same rule; a confirm with the right secret issues a new voucher.
+    let confirm = format!("/v1/payment_intents/{id}/confirm");
+    let (s, v) = pk(
+        "POST",
+        &confirm,
+        "payment_method_options[konbini][confirmation_number]=09012345678",
+    );
+    assert_eq!(
+        (s, &v["error"]["param"]),
+        (400, &json!("client_secret")),
+        "{v}"
+    );
+    let (s, v) = pk(
+        "POST",
+        &confirm,
+        &format!(
+            "client_secret={secret}&payment_method_options[konbini][confirmation_number]=09012345678"
+        ),
+    );
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(
+        v["next_action"]["konbini_display_details"]["stores"]["lawson"]["confirmation_number"],
+        "09012345678"
+    );
+    assert!(v.get("payment_method_options").is_none(), "{v}");
+    // An idempotency key the secret key used is never replayed to the publishable key.
+    let form = ("content-type", "application/x-www-form-urlencoded");
+    let body = format!("client_secret={secret}");
+    let sk_auth = format!("Bearer {KEY}");
+    let (s, v) = net.raw(
+        "POST",
+        &confirm,
+        &[
+            ("authorization", &sk_auth),
+            form,
+            ("idempotency-key", "k-1"),
+        ],
+        body.clone().into_bytes(),
+    );
+    assert_eq!(s, 200, "{v}");
+    let (s, v) = net.raw(
+        "POST",
+        &confirm,
+        &[
+            ("authorization", "Bearer pk_test_shop"),
+            form,
+            ("idempotency-key", "k-1"),
+        ],
+        body.into_bytes(),
+    );
+    assert_eq!(
+        (s, &v["error"]["type"]),
+        (400, &json!("idempotency_error")),
+        "{v}"
+    );
+    // The secret key may send a client secret too, but not a wrong one.
+    let (s, _) = net.get(&format!("/v1/payment_intents/{id}?client_secret={secret}"));
+    assert_eq!(s, 200);
+    let (s, v) = net.get(&format!(
+        "/v1/payment_intents/{id}?client_secret=pi_x_secret_y"
+    ));
+    assert_eq!((s, &v["error"]["param"]), (400, &json!("client_secret")));
+    // The default publishable key is gone once another is given; a wrong one is named as one.
+    let (s, v) = net.raw(
+        "GET",
+        "/v1/payment_intents",
+        &[("authorization", "Bearer pk_test_it")],
+        Vec::new(),
+    );
+    assert_eq!(s, 401);
+    assert_eq!(
+        v["error"]["message"],
+        "Invalid API Key provided: pk_test_****t_it"
+    );
+
+    // CORS: an answer says who may read it; a preflight is answered without a key.
+    let r = reqwest::blocking::Client::new()
+        .get(format!(
+            "{}/v1/payment_intents/{id}?client_secret={secret}",
+            net.url
+        ))
+        .bearer_auth("pk_test_shop")
+        .header("origin", "http://shop.example")
+        .send()
+        .unwrap();
+    assert_eq!(r.headers()["access-control-allow-origin"], "*");
+    let r = reqwest::blocking::Client::new()
+        .request(
+            reqwest::Method::OPTIONS,
+            format!("{}/v1/payment_intents/{id}/confirm", net.url),
+        )
+        .header("origin", "http://shop.example")
+        .header("access-control-request-method", "POST")
+        .header(
+            "access-control-request-headers",
+            "authorization,content-type",
+        )
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    assert_eq!(r.headers()["access-control-allow-origin"], "*");
+    let allowed = r.headers()["access-control-allow-headers"]
+        .to_str()
+        .unwrap();
+    assert!(
+        allowed.contains("Authorization") && allowed.contains("Content-Type"),
+        "{allowed}"
+    );
+    assert!(
+        r.headers()["access-control-allow-methods"]
+            .to_str()
+            .unwrap()
+            .contains("POST")
+    );
+    // The script pages load.
+    let r = reqwest::blocking::get(format!("{}/js/v3/stripe.js", net.url)).unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        r.headers()["content-type"],
+        "text/javascript; charset=utf-8"
+    );
+    assert_eq!(r.headers()["cache-control"], "public, max-age=300");
+    assert!(r.text().unwrap().contains("confirmKonbiniPayment"));
+    net.kill();
+
+    // A key that is not publishable is refused at start, naming the flag.
+    for bad in ["sk_test_other", "sk_test_it", "pk_test_with space"] {
+        let out = konbini()
+            .args([
+                "network",
+                "--listen",
+                "127.0.0.1:0",
+                "--api-key",
+                KEY,
+                "--db",
+            ])
+            .arg(dir.path().join("bad.db"))
+            .args(["--publishable-key", bad])
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{bad}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("--publishable-key"), "{bad}: {err}");
+    }
+}
+
+/// Issue 18 point 6 with stripe-python 16.1.0, unmodified (tests/python/publishable_key.py):
+/// the publishable key's 401 `secret_key_required` is its `AuthenticationError`, as from
+/// Stripe, and it still retrieves a PaymentIntent with the client secret.
+#[test]
+fn stripe_python_raises_an_authentication_error_for_a_publishable_key() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let venv = std::process::Command::new("bash")
+        .arg(root.join("tests/python/stripe-venv.sh"))
+        .output()
+        .expect("bash runs");
+    assert!(
+        venv.status.success(),
+        "stripe-python could not be installed from PyPI: {}",
+        String::from_utf8_lossy(&venv.stderr)
+    );
+    let python = String::from_utf8_lossy(&venv.stdout).trim().to_owned();
+    let dir = tempdir();
+    let net = Net::start(&dir.path().join("net.db"), &[]);
+    let out = std::process::Command::new(python)
+        .arg(root.join("tests/python/publishable_key.py"))
+        .env("NETWORK_URL", &net.url)
+        .env("STRIPE_KEY", KEY)
+        .env("STRIPE_PUBLISHABLE_KEY", PUBLISHABLE_KEY)
+        .output()
+        .expect("python");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("ok: python publishable key"), "{text}");
 }

@@ -743,7 +743,7 @@ fn png_to_pgm(bytes: &[u8], margin: usize) -> Vec<u8> {
 
 /// What zxing-cpp (firmware/tests/zxing_read.py, in the venv firmware/tests/zxing-venv.sh
 /// makes when it is missing) reads in a PGM picture: `format|text` per symbol.
-fn zxing_reads(pgm: &Path) -> Vec<String> {
+pub(crate) fn zxing_reads(pgm: &Path) -> Vec<String> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let python = match std::env::var_os("KONBINI_ZXING_PYTHON") {
         Some(p) => std::path::PathBuf::from(p),

@@ -62,6 +62,10 @@ pub const MAX_MERCHANT_BODY_BYTES: usize = 64 * 1024;
 pub struct Settings {
     /// The merchant's secret key (`sk_test_...`).
     pub api_key: String,
+    /// The merchant's publishable key (`pk_test_...`): what a page's Stripe.js sends. It may
+    /// only read and confirm a PaymentIntent whose `client_secret` it holds
+    /// (`http/publishable.rs`).
+    pub publishable_key: String,
     /// Terminal id -> shared secret.
     pub terminals: HashMap<String, String>,
     /// Six digits: the biller code in this network's barcodes.
@@ -83,10 +87,12 @@ pub struct Settings {
 }
 
 impl Settings {
-    /// Settings with the defaults and this key.
+    /// Settings with the defaults and this secret key; the publishable key is
+    /// [`publishable_key_for`] it.
     pub fn new(api_key: &str) -> Settings {
         Settings {
             api_key: api_key.to_owned(),
+            publishable_key: publishable_key_for(api_key),
             terminals: HashMap::new(),
             company_code: DEFAULT_COMPANY_CODE.to_owned(),
             merchant_name: "Konbini Demo Shop".to_owned(),
@@ -97,6 +103,33 @@ impl Settings {
             limits: ServerLimits::default(),
         }
     }
+}
+
+/// The publishable key that goes with a secret key by default: `sk_test_X` gives
+/// `pk_test_X` (`sk_live_X`, `pk_live_X`); any other key `K` gives `pk_test_K`.
+pub fn publishable_key_for(secret_key: &str) -> String {
+    match secret_key.strip_prefix("sk_") {
+        Some(rest) if !rest.is_empty() => format!("pk_{rest}"),
+        _ => format!("pk_test_{secret_key}"),
+    }
+}
+
+/// Why a publishable key cannot be used.
+pub fn check_publishable_key(key: &str, secret_key: &str) -> Result<(), String> {
+    if !key.starts_with("pk_") || key.len() < 4 {
+        return Err(format!(
+            "{key:?} is not a publishable key: it must start with pk_ (pk_test_...)"
+        ));
+    }
+    if !key.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(format!(
+            "{key:?} is not a publishable key: only visible ASCII characters may be used"
+        ));
+    }
+    if key == secret_key {
+        return Err("the publishable key must differ from the secret key".to_owned());
+    }
+    Ok(())
 }
 
 /// A running network's state.
@@ -309,5 +342,32 @@ async fn scheduler(net: Arc<Network>, cancel: CancellationToken) {
             _ = notified => {}
             _ = tokio::time::sleep(Duration::from_secs(1)) => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_publishable_key_is_the_secret_keys_with_pk() {
+        assert_eq!(publishable_key_for("sk_test_konbini"), "pk_test_konbini");
+        assert_eq!(publishable_key_for("sk_live_abc"), "pk_live_abc");
+        assert_eq!(publishable_key_for("secret"), "pk_test_secret");
+        assert_eq!(Settings::new("sk_test_it").publishable_key, "pk_test_it");
+    }
+
+    #[test]
+    fn a_publishable_key_must_look_like_one_and_differ_from_the_secret_key() {
+        assert_eq!(
+            check_publishable_key("pk_test_shop", "sk_test_shop"),
+            Ok(())
+        );
+        for bad in ["sk_test_shop", "pk_", "pk_test_a b", "pk_test_ü", ""] {
+            let e = check_publishable_key(bad, "sk_test_shop").unwrap_err();
+            assert!(e.contains("not a publishable key"), "{bad}: {e}");
+        }
+        let e = check_publishable_key("pk_same", "pk_same").unwrap_err();
+        assert!(e.contains("differ from the secret key"), "{e}");
     }
 }

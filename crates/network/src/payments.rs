@@ -506,7 +506,8 @@ pub fn confirm(
     form: &Form,
     now: i64,
 ) -> Result<bool, ApiError> {
-    form.check_known(CONFIRM_PARAMS)?;
+    // `client_secret`: what a page's Stripe.js sends (checked by the route).
+    form.check_known(&[CONFIRM_PARAMS, &["client_secret"]].concat())?;
     check_payment_method_type(form)?;
     if let Some(allowed) = allowed_types(form)? {
         pi.allowed_payment_method_types = Some(allowed);

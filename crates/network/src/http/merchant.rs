@@ -3,6 +3,9 @@
 //! unknown URL included), and `Idempotency-Key` replay checked and saved in the same
 //! storage transaction as the work itself.
 //!
+//! A publishable key (`pk_test_...`) is taken only where Stripe takes one
+//! (`publishable.rs`); anywhere else it is Stripe's 401 `secret_key_required`.
+//!
 //! A resource's handler takes a [`MerchantRequest`] (the extractor that does the checks)
 //! and hands [`run`] its work: a closure over the transaction and the request's [`Cx`],
 //! answering a [`Reply`] or an `ApiError`.
@@ -24,6 +27,9 @@ use crate::{MAX_MERCHANT_BODY_BYTES, Network};
 pub(super) struct MerchantRequest {
     form: Form,
     key: Option<String>,
+    /// Made with the publishable key: the handler checks the `client_secret` and answers
+    /// only what Stripe shows a publishable key.
+    publishable: bool,
     /// What a request reusing the key must repeat: method, path and parameters.
     fingerprint: String,
 }
@@ -34,7 +40,10 @@ impl FromRequest<Arc<Network>> for MerchantRequest {
     async fn from_request(req: Request, net: &Arc<Network>) -> Result<Self, Response> {
         let (parts, body) = req.into_parts();
         let checked = async {
-            check_key(net, &parts.headers)?;
+            let publishable = check_key(net, &parts.headers)? == KeyKind::Publishable;
+            if publishable && !super::publishable::may_call(&parts.method, parts.uri.path()) {
+                return Err(super::publishable::secret_key_required());
+            }
             let bytes = super::read_body(
                 &parts.headers,
                 body,
@@ -53,8 +62,11 @@ impl FromRequest<Arc<Network>> for MerchantRequest {
             } else {
                 None
             };
+            // A publishable key's requests are told apart, so that no answer made for the
+            // secret key is ever replayed to it.
             let fingerprint = format!(
-                "{} {}?{}",
+                "{}{} {}?{}",
+                if publishable { "pk " } else { "" },
                 parts.method,
                 parts.uri.path(),
                 form.fingerprint()
@@ -62,6 +74,7 @@ impl FromRequest<Arc<Network>> for MerchantRequest {
             Ok::<_, ApiError>(MerchantRequest {
                 form,
                 key,
+                publishable,
                 fingerprint,
             })
         };
@@ -88,7 +101,25 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
         .transpose()
 }
 
-fn check_key(net: &Network, headers: &HeaderMap) -> Result<(), ApiError> {
+/// Which of the merchant's keys a request was made with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum KeyKind {
+    Secret,
+    Publishable,
+}
+
+/// Whether `key` is `expected`, in a time that does not depend on where a guess first
+/// differs.
+pub(super) fn same_key(key: &str, expected: &str) -> bool {
+    key.len() == expected.len()
+        && key
+            .bytes()
+            .zip(expected.bytes())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
+}
+
+fn check_key(net: &Network, headers: &HeaderMap) -> Result<KeyKind, ApiError> {
     let auth = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
@@ -99,28 +130,26 @@ fn check_key(net: &Network, headers: &HeaderMap) -> Result<(), ApiError> {
             "You did not provide an API key. You need to provide your API key in the Authorization header, using Bearer auth (e.g. 'Authorization: Bearer YOUR_SECRET_KEY').",
         ));
     };
-    let expected = net.settings().api_key.as_bytes();
-    // Compared in a time that does not depend on where a guess first differs.
-    let same = key.len() == expected.len()
-        && key
-            .bytes()
-            .zip(expected)
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            == 0;
-    if !same {
-        let tail: String = key
-            .chars()
-            .rev()
-            .take(4)
-            .collect::<Vec<_>>()
-            .into_iter()
-            .rev()
-            .collect();
-        return Err(ApiError::unauthorized(format!(
-            "Invalid API Key provided: sk_test_****{tail}"
-        )));
+    let settings = net.settings();
+    if same_key(key, &settings.api_key) {
+        return Ok(KeyKind::Secret);
     }
-    Ok(())
+    if same_key(key, &settings.publishable_key) {
+        return Ok(KeyKind::Publishable);
+    }
+    let tail: String = key
+        .chars()
+        .rev()
+        .take(4)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    // A wrong publishable key is named as one (Stripe masks all but the last four).
+    let kind = if key.starts_with("pk_") { "pk" } else { "sk" };
+    Err(ApiError::unauthorized(format!(
+        "Invalid API Key provided: {kind}_test_****{tail}"
+    )))
 }
 
 /// What a request's work sees besides the transaction.
@@ -133,6 +162,8 @@ pub(super) struct Cx<'a> {
     pub now: i64,
     /// `expand[]`.
     pub expand: Vec<&'a str>,
+    /// Made with the publishable key (only where `publishable::may_call` lets it).
+    pub publishable: bool,
 }
 
 /// What a merchant request produced.
@@ -207,6 +238,7 @@ pub(super) async fn run(
     let MerchantRequest {
         form,
         key,
+        publishable,
         fingerprint,
     } = req;
     let n = net.clone();
@@ -236,6 +268,7 @@ pub(super) async fn run(
                 form: &form,
                 now,
                 expand: form.array("expand"),
+                publishable,
             };
             // With a key, the work runs in a savepoint, so that an error raised while
             // executing can be saved under the key with the work undone; without one, a

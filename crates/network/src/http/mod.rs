@@ -2,10 +2,13 @@
 //! `/v1`, one module per resource (`payment_intents`, `charges`, `refunds`, `customers`,
 //! `payment_methods`, `products`, `prices`, `webhook_endpoints`, `events`, `test_helpers`),
 //! all through `merchant`, which gives every request the same treatment (and `search` for
-//! every `/search`); the signed terminal API under `/terminal/v1` (`terminal`);
-//! and the customer pages `/vouchers/...` and `/refunds/...` (`pages`).
+//! every `/search`); the signed terminal API under `/terminal/v1` (`terminal`); and the
+//! customer pages `/vouchers/...` and `/refunds/...` (`pages`). A merchant's page loads the
+//! Stripe.js stand-in from `/js/v3/stripe.js` (`stripe_js`) and calls the API with the
+//! publishable key (`publishable`), across origins (`cors`).
 
 mod charges;
+mod cors;
 mod customers;
 mod events;
 mod expand;
@@ -15,9 +18,11 @@ mod payment_intents;
 mod payment_methods;
 mod prices;
 mod products;
+mod publishable;
 mod refunds;
 mod search;
 pub(crate) mod server;
+mod stripe_js;
 mod terminal;
 mod test_helpers;
 mod webhook_endpoints;
@@ -64,7 +69,9 @@ pub(crate) fn router(net: Arc<Network>) -> Router {
         .merge(merchant_api)
         .merge(terminal::routes())
         .merge(pages::routes())
+        .merge(stripe_js::routes())
         .fallback(merchant::unknown_url)
+        .layer(axum::middleware::from_fn(cors::layer))
         .with_state(net)
 }
 

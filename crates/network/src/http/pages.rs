@@ -47,9 +47,15 @@ async fn voucher_page(
     {
         Ok(Some(pi)) => html(
             StatusCode::OK,
-            voucher::voucher_page(&pi, &net.settings().merchant_name, &token, en),
+            voucher::voucher_page(
+                &pi,
+                &net.settings().merchant_name,
+                &token,
+                en,
+                net.clock.unix(),
+            ),
         ),
-        Ok(None) => html(StatusCode::NOT_FOUND, "<!DOCTYPE html><title>Not found</title><p>この払込票は見つかりません / No such voucher</p>".into()),
+        Ok(None) => html(StatusCode::NOT_FOUND, "<!DOCTYPE html><html lang=\"ja\"><meta charset=\"utf-8\"><title>Not found</title><p>この払込票は見つかりません / No such voucher</p></html>".into()),
         Err(StorageError::Failed(_) | StorageError::Closed | StorageError::Unavailable(_)) => failed(),
     }
 }

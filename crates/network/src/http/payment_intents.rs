@@ -1,6 +1,8 @@
-//! `/v1/payment_intents`: create, list, search, retrieve, update, confirm, cancel. A caller
-//! on API version 2026-09-30.endive or later (its `Stripe-Version` header) may no longer
-//! send `payment_method_types` to create, update or confirm (`payments.rs`).
+//! `/v1/payment_intents`: create, list, search, retrieve, update, confirm, cancel. Retrieve
+//! and confirm also take the publishable key with the payment's `client_secret`
+//! (`publishable.rs`), and then answer only what Stripe shows a publishable key. A caller on
+//! API version 2026-09-30.endive or later (its `Stripe-Version` header) may no longer send
+//! `payment_method_types` to create, update or confirm (`payments.rs`).
 
 use std::sync::Arc;
 
@@ -14,6 +16,7 @@ use super::expand::{self, Kind};
 use super::merchant::{
     self, CREATED_PARAMS, Cx, MerchantRequest, Reply, created_of, page_json, page_of,
 };
+use super::publishable;
 use crate::Network;
 use crate::error::ApiError;
 use crate::objects::PaymentIntent;
@@ -38,6 +41,22 @@ fn find(tx: &dyn Tx, id: &str, param: &str) -> Result<PaymentIntent, ApiError> {
 /// The PaymentIntent as answered, with what `expand[]` asks for.
 fn render(tx: &dyn Tx, cx: &Cx<'_>, pi: &PaymentIntent) -> Result<serde_json::Value, ApiError> {
     expand::render_pi(tx, cx.net.settings(), cx.now, pi, &cx.expand)
+}
+
+/// A call that may come with the publishable key: the `client_secret` checked (also when a
+/// secret-key call sends one), and the answer cut to what a publishable key is shown.
+fn for_key(
+    cx: &Cx<'_>,
+    pi: &PaymentIntent,
+) -> Result<fn(serde_json::Value) -> serde_json::Value, ApiError> {
+    if cx.publishable || cx.form.has("client_secret") {
+        publishable::check_client_secret(cx.form, pi)?;
+    }
+    Ok(if cx.publishable {
+        publishable::subset
+    } else {
+        std::convert::identity
+    })
 }
 
 /// Refuse an `expand[]` a PaymentIntent cannot take, before the work runs.
@@ -125,7 +144,8 @@ async fn retrieve(
         cx.form.check_known(&["expand[]", "client_secret"])?;
         check_expand(cx)?;
         let pi = find(tx, &id, "intent")?;
-        Ok(Reply::ok(render(tx, cx, &pi)?))
+        let shown = for_key(cx, &pi)?;
+        Ok(Reply::ok(shown(render(tx, cx, &pi)?)))
     })
     .await
 }
@@ -161,8 +181,9 @@ async fn confirm(
         payments::check_payment_method_types_version(cx.form, version.as_deref())?;
         check_expand(cx)?;
         let mut pi = find(tx, &id, "intent")?;
+        let shown = for_key(cx, &pi)?;
         let wake = payments::confirm(tx, cx.net.settings(), &mut pi, cx.form, cx.now)?;
-        Ok(Reply::changed(render(tx, cx, &pi)?, wake))
+        Ok(Reply::changed(shown(render(tx, cx, &pi)?), wake))
     })
     .await
 }

@@ -1932,7 +1932,43 @@ fn payment_method_types_is_refused_from_endive_on_and_kept_for_older_callers() {
         let (s, pi) = create(version);
         assert_eq!(s, 200, "{version:?}: {pi}");
         assert_eq!(pi["payment_method_types"], json!(["konbini"]));
+        // Named types: no automatic payment methods.
+        assert_eq!(pi["automatic_payment_methods"], Value::Null);
     }
+    // None named: automatic payment methods, on since 2023-08-16 (konbini is the one here).
+    let (s, pi) = net.post(
+        "/v1/payment_intents",
+        &[("amount", "1200"), ("currency", "jpy")],
+    );
+    assert_eq!(
+        (
+            s,
+            &pi["automatic_payment_methods"],
+            &pi["payment_method_types"]
+        ),
+        (
+            200,
+            &json!({"enabled": true, "allow_redirects": "always"}),
+            &json!(["konbini"])
+        )
+    );
+    let (s, e) = net.post(
+        "/v1/payment_intents",
+        &[
+            ("amount", "1200"),
+            ("currency", "jpy"),
+            ("automatic_payment_methods[enabled]", "true"),
+            ("payment_method_types[]", "konbini"),
+        ],
+    );
+    assert_eq!(
+        (s, &e["error"]["code"], &e["error"]["param"]),
+        (
+            400,
+            &json!("parameters_exclusive"),
+            &json!("automatic_payment_methods")
+        )
+    );
     // The same on update and confirm.
     let (_, pi) = create(None);
     let id = pi["id"].as_str().unwrap();

@@ -28,7 +28,8 @@ async function createPaymentIntent(network, secretKey, orderId) {
   const body = new URLSearchParams({
     amount: String(CART.amount),
     currency: 'jpy',
-    'payment_method_types[]': 'konbini',
+    // No payment_method_types: from API version 2026-09-30.endive on Stripe refuses it on
+    // PaymentIntents (konbini is the network's only method anyway).
     description: CART.description,
     'payment_method_options[konbini][product_description]': CART.product,
     'metadata[order_id]': orderId,

@@ -1839,6 +1839,60 @@ fn customers_payment_methods_products_and_prices_refuse_bad_requests_as_stripe_d
     assert_eq!((s, &e["error"]["param"]), (400, &json!("query")), "{e}");
 }
 
+/// A publishable key may make a konbini PaymentMethod (what Stripe.js does), and nothing
+/// else of customers, payment methods, products or prices: Stripe's 401
+/// `secret_key_required`.
+#[test]
+fn a_publishable_key_makes_payment_methods_and_reaches_no_customer_or_catalog() {
+    let dir = tempdir();
+    let net = Net::start(
+        &dir.path().join("net.db"),
+        &["--publishable-key", "pk_test_shop"],
+    );
+    let pk = |method: &str, path: &str, body: &str| {
+        net.raw(
+            method,
+            path,
+            &[
+                ("authorization", "Bearer pk_test_shop"),
+                ("content-type", "application/x-www-form-urlencoded"),
+            ],
+            body.as_bytes().to_vec(),
+        )
+    };
+    let (s, pm) = pk(
+        "POST",
+        "/v1/payment_methods",
+        "type=konbini&billing_details[name]=Taro&billing_details[email]=t@example.jp",
+    );
+    assert_eq!((s, &pm["type"]), (200, &json!("konbini")), "{pm}");
+    let pm_id = pm["id"].as_str().unwrap();
+    let cus = net.customer("Taro");
+    for (method, path) in [
+        ("GET", "/v1/customers".to_owned()),
+        ("POST", "/v1/customers".to_owned()),
+        ("GET", format!("/v1/customers/{cus}")),
+        ("DELETE", format!("/v1/customers/{cus}")),
+        ("GET", "/v1/customers/search?query=name~'Taro'".to_owned()),
+        ("GET", format!("/v1/payment_methods/{pm_id}")),
+        ("POST", format!("/v1/payment_methods/{pm_id}/attach")),
+        ("GET", "/v1/products".to_owned()),
+        ("POST", "/v1/products".to_owned()),
+        ("GET", "/v1/prices".to_owned()),
+        ("POST", "/v1/prices".to_owned()),
+    ] {
+        let (s, e) = pk(method, &path, "");
+        assert_eq!(
+            (s, &e["error"]["code"]),
+            (401, &json!("secret_key_required")),
+            "{method} {path}: {e}"
+        );
+    }
+    // The customer is untouched.
+    let (s, c) = net.get(&format!("/v1/customers/{cus}"));
+    assert_eq!((s, &c["name"]), (200, &json!("Taro")));
+}
+
 /// Stripe removed `payment_method_types` from PaymentIntents in 2026-09-30.endive: a caller
 /// on that version or later (its `Stripe-Version`) is refused; an older one, or one sending
 /// no version (curl), keeps it.
@@ -1878,7 +1932,43 @@ fn payment_method_types_is_refused_from_endive_on_and_kept_for_older_callers() {
         let (s, pi) = create(version);
         assert_eq!(s, 200, "{version:?}: {pi}");
         assert_eq!(pi["payment_method_types"], json!(["konbini"]));
+        // Named types: no automatic payment methods.
+        assert_eq!(pi["automatic_payment_methods"], Value::Null);
     }
+    // None named: automatic payment methods, on since 2023-08-16 (konbini is the one here).
+    let (s, pi) = net.post(
+        "/v1/payment_intents",
+        &[("amount", "1200"), ("currency", "jpy")],
+    );
+    assert_eq!(
+        (
+            s,
+            &pi["automatic_payment_methods"],
+            &pi["payment_method_types"]
+        ),
+        (
+            200,
+            &json!({"enabled": true, "allow_redirects": "always"}),
+            &json!(["konbini"])
+        )
+    );
+    let (s, e) = net.post(
+        "/v1/payment_intents",
+        &[
+            ("amount", "1200"),
+            ("currency", "jpy"),
+            ("automatic_payment_methods[enabled]", "true"),
+            ("payment_method_types[]", "konbini"),
+        ],
+    );
+    assert_eq!(
+        (s, &e["error"]["code"], &e["error"]["param"]),
+        (
+            400,
+            &json!("parameters_exclusive"),
+            &json!("automatic_payment_methods")
+        )
+    );
     // The same on update and confirm.
     let (_, pi) = create(None);
     let id = pi["id"].as_str().unwrap();

@@ -58,6 +58,8 @@ assert.equal(pi.object, 'payment_intent');
 assert.equal(pi.status, 'requires_action');
 assert.equal(pi.next_action.type, 'konbini_display_details');
 assert.equal(pi.metadata.order, '42');
+// No types named: automatic payment methods (konbini, the only one here).
+assert.deepEqual(pi.automatic_payment_methods, { allow_redirects: 'always', enabled: true });
 const details = pi.next_action.konbini_display_details;
 for (const chain of ['familymart', 'lawson', 'ministop', 'seicomart']) {
   assert.match(details.stores[chain].payment_code, /^\d+$/);
@@ -73,6 +75,7 @@ await assert.rejects(
 );
 const allowed = await stripe.paymentIntents.create({ amount: 1200, currency: 'jpy', allowed_payment_method_types: ['konbini'] });
 assert.deepEqual([allowed.allowed_payment_method_types, allowed.payment_method_types], [['konbini'], ['konbini']]);
+assert.equal(allowed.automatic_payment_methods, null);
 await assert.rejects(
   stripe.paymentIntents.create({ amount: 100, currency: 'jpy' }),
   (e) => e.type === 'StripeInvalidRequestError' && e.code === 'amount_too_small' && e.param === 'amount',

@@ -124,19 +124,6 @@ pub fn find_price(tx: &dyn Tx, id: &str, param: &str) -> Result<Price, ApiError>
         .ok_or_else(|| ApiError::missing_resource("price", id, param))
 }
 
-/// `metadata[...]` under `prefix` (`default_price_data[metadata]`), within Stripe's limits.
-fn nested_metadata(form: &Form, prefix: &str) -> Result<BTreeMap<String, String>, ApiError> {
-    let mut pairs = Vec::new();
-    for (k, v) in form.map_under(prefix) {
-        pairs.push(format!("metadata[{}]={}", urlencode(&k), urlencode(&v)));
-    }
-    Form::parse(pairs.join("&").as_bytes())?.metadata()
-}
-
-fn urlencode(s: &str) -> String {
-    form_urlencoded::byte_serialize(s.as_bytes()).collect()
-}
-
 /// `images[]`, each a URL of at most 2048 characters, at most 8 of them.
 fn images(form: &Form) -> Result<Vec<String>, ApiError> {
     let images: Vec<String> = form
@@ -229,7 +216,7 @@ pub fn create_product(tx: &dyn Tx, form: &Form, now: i64) -> Result<Product, Api
         let fields = PriceFields {
             prefix: "default_price_data",
             currency,
-            metadata: nested_metadata(form, "default_price_data[metadata]")?,
+            metadata: form.metadata_of("default_price_data[metadata]")?,
         };
         let price = new_price(form, &fields, &product.id, now)?;
         product.default_price = Some(price.id.clone());
@@ -630,7 +617,7 @@ pub fn create_price(tx: &dyn Tx, form: &Form, now: i64) -> Result<Price, ApiErro
             images: Vec::new(),
             livemode: false,
             marketing_features: Vec::new(),
-            metadata: nested_metadata(form, "product_data[metadata]")?,
+            metadata: form.metadata_of("product_data[metadata]")?,
             name: name.to_owned(),
             package_dimensions: None,
             shippable: None,

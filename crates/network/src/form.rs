@@ -287,11 +287,17 @@ impl Form {
     /// to 50 keys, keys up to 40 characters, values up to 500 characters; an empty value
     /// unsets its key), with Stripe's messages and `param`.
     pub fn metadata(&self) -> Result<BTreeMap<String, String>, ApiError> {
+        self.metadata_of("metadata")
+    }
+
+    /// A metadata hash sent under `name` (`metadata`, or a nested one such as
+    /// `default_price_data[metadata]`), within Stripe's limits, errors naming `name`.
+    pub fn metadata_of(&self, name: &str) -> Result<BTreeMap<String, String>, ApiError> {
         let invalid = |message: String| ApiError {
             code: None,
-            ..ApiError::invalid("parameter_invalid_string", "metadata", message)
+            ..ApiError::invalid("parameter_invalid_string", name, message)
         };
-        let entries = self.map("metadata");
+        let entries = self.map_under(name);
         check_metadata_keys(entries.len())?;
         let mut out = BTreeMap::new();
         for (k, v) in entries {
@@ -306,7 +312,7 @@ impl Form {
                 )));
             }
             if !v.is_empty() {
-                out.insert(k.to_owned(), v.to_owned());
+                out.insert(k, v);
             }
         }
         Ok(out)
@@ -548,6 +554,32 @@ mod tests {
                 .unwrap()
                 .merge_metadata(&mut full)
                 .is_err()
+        );
+    }
+
+    #[test]
+    fn nested_hashes_and_arrays_of_hashes_are_read_where_they_are_sent() {
+        let f = Form::parse(
+            "default_price_data[metadata][a]=1&default_price_data[metadata][a]=2&metadata[b]=3\
+             &marketing_features[1][name]=Two&marketing_features[0][name]=One"
+                .as_bytes(),
+        )
+        .unwrap();
+        assert_eq!(
+            f.metadata_of("default_price_data[metadata]").unwrap(),
+            BTreeMap::from([("a".to_owned(), "2".to_owned())])
+        );
+        assert_eq!(f.metadata().unwrap().len(), 1);
+        assert_eq!(f.array_of("marketing_features", "name"), ["One", "Two"]);
+        let long = format!("product_data[metadata][k]={}", "x".repeat(501));
+        let e = Form::parse(long.as_bytes())
+            .unwrap()
+            .metadata_of("product_data[metadata]")
+            .unwrap_err();
+        assert_eq!(e.param.as_deref(), Some("product_data[metadata]"));
+        assert_eq!(
+            Form::parse(b"name=&url=x").unwrap().update("name"),
+            Some(None)
         );
     }
 

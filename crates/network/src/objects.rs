@@ -136,6 +136,11 @@ pub struct PaymentIntent {
     /// `allowed_payment_method_types`, as sent (2026-07-29.dahlia and later).
     #[serde(default)]
     pub allowed_payment_method_types: Option<Vec<String>>,
+    /// `automatic_payment_methods`: on when the create named no payment method types (the
+    /// default since API version 2023-08-16), with its `allow_redirects`; `None` when it
+    /// named them (or for a payment kept before this field was).
+    #[serde(default)]
+    pub automatic_payment_methods: Option<String>,
     /// The customer, once given.
     pub billing: Option<Billing>,
     /// `pm_...` once a payment method is attached.
@@ -212,7 +217,9 @@ impl PaymentIntent {
             "amount_received": self.amount_received,
             "application": null,
             "application_fee_amount": null,
-            "automatic_payment_methods": null,
+            "automatic_payment_methods": self.automatic_payment_methods.as_ref().map(|redirects| {
+                json!({"allow_redirects": redirects, "enabled": true})
+            }),
             "canceled_at": self.canceled_at,
             "cancellation_reason": self.cancellation_reason,
             "capture_method": "automatic",

@@ -95,6 +95,8 @@ pub fn check_payment_method_types_version(
 /// The parameters a create takes besides [`CONFIRM_PARAMS`].
 pub const CREATE_ONLY_PARAMS: &[&str] = &[
     "amount",
+    "automatic_payment_methods[enabled]",
+    "automatic_payment_methods[allow_redirects]",
     "currency",
     "confirm",
     "customer",
@@ -343,6 +345,41 @@ fn allowed_types(form: &Form) -> Result<Option<Vec<String>>, ApiError> {
     Ok(Some(types))
 }
 
+/// `automatic_payment_methods` of a new payment: on (`allow_redirects` `always` unless sent)
+/// when it names no payment method types, as Stripe has done by default since 2023-08-16;
+/// off when it names them. Sent with `enabled=true` beside a list of types, or beside
+/// `allowed_payment_method_types`, it is refused as Stripe refuses the pair.
+fn automatic_methods(form: &Form, allowed: bool) -> Result<Option<String>, ApiError> {
+    let enabled = form.bool("automatic_payment_methods[enabled]")?;
+    let named = form.has("payment_method_types") || allowed;
+    if enabled == Some(true) && named {
+        let other = if allowed {
+            "allowed_payment_method_types"
+        } else {
+            "payment_method_types"
+        };
+        return Err(ApiError::invalid(
+            "parameters_exclusive",
+            "automatic_payment_methods",
+            format!(
+                "You may only specify one of these parameters: automatic_payment_methods, {other}."
+            ),
+        ));
+    }
+    let redirects = match form.string("automatic_payment_methods[allow_redirects]") {
+        None | Some("always") => "always",
+        Some("never") => "never",
+        Some(other) => {
+            return Err(ApiError::invalid(
+                "parameter_invalid_string",
+                "automatic_payment_methods[allow_redirects]",
+                format!("Invalid allow_redirects: must be always or never (got {other:?})."),
+            ));
+        }
+    };
+    Ok((enabled.unwrap_or(!named)).then(|| redirects.to_owned()))
+}
+
 fn check_payment_method_type(form: &Form) -> Result<(), ApiError> {
     if let Some(t) = form.string("payment_method_data[type]")
         && t != "konbini"
@@ -441,6 +478,7 @@ pub fn create(
         ));
     }
     let allowed = allowed_types(form)?;
+    let automatic = automatic_methods(form, allowed.is_some())?;
     check_payment_method_type(form)?;
     let confirm = form.bool("confirm")?.unwrap_or(false);
     let mut konbini = KonbiniOptions::default();
@@ -467,6 +505,7 @@ pub fn create(
         statement_descriptor: statement_descriptor(form)?,
         payment_method_types: vec!["konbini".to_owned()],
         allowed_payment_method_types: allowed,
+        automatic_payment_methods: automatic,
         billing,
         payment_method: None,
         konbini,

@@ -108,6 +108,7 @@ suite!(
     customers_filter_search_and_page_both_ways_without_the_deleted,
     payment_methods_attach_detach_and_list_by_customer,
     updates_carry_previous_attributes_in_their_events,
+    a_lookup_key_is_taken_once_under_concurrency,
 );
 
 fn form(body: &str) -> Form {
@@ -1895,4 +1896,55 @@ async fn updates_carry_previous_attributes_in_their_events(store: Arc<dyn Storag
             .is_none()
     );
 }
+
+/// Prices made at once with one lookup key: exactly one takes it, the others are refused
+/// naming `lookup_key` (with several nodes, the unique index settles it and the loser, run
+/// again, sees the winner); with `transfer_lookup_key`, each moves it in turn and the key
+/// ends on exactly one price.
+async fn a_lookup_key_is_taken_once_under_concurrency(store: Arc<dyn Storage>) {
+    let p = product(&store, "name=Onigiri".into(), NOW).await;
+    for transfer in [false, true] {
+        let key = if transfer { "moved" } else { "once" };
+        let start = Arc::new(tokio::sync::Barrier::new(4));
+        let handles: Vec<_> = (0..4)
+            .map(|i| {
+                let (store, start) = (store.clone(), start.clone());
+                let body = format!(
+                    "product={}&currency=jpy&unit_amount={}&lookup_key={key}&transfer_lookup_key={transfer}",
+                    p.id,
+                    100 + i
+                );
+                tokio::spawn(async move {
+                    start.wait().await;
+                    store
+                        .run_write(move |tx| crate::catalog::create_price(tx, &form(&body), NOW))
+                        .await
+                })
+            })
+            .collect();
+        let mut made = 0;
+        for h in handles {
+            match h.await.unwrap() {
+                Ok(_) => made += 1,
+                Err(e) => {
+                    assert!(!transfer, "a transfer was refused: {e:?}");
+                    assert_eq!(e.param.as_deref(), Some("lookup_key"), "{e:?}");
+                }
+            }
+        }
+        assert_eq!(made, if transfer { 4 } else { 1 });
+        let holders = read(&store, move |tx| {
+            tx.list_prices(
+                &super::PriceFilter {
+                    lookup_keys: vec![key.to_owned()],
+                    ..Default::default()
+                },
+                page(10, Cursor::First),
+            )
+        })
+        .await;
+        assert_eq!(holders.len(), 1, "{key}: {holders:?}");
+    }
+}
+
 mod checkout;

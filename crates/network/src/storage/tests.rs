@@ -173,10 +173,18 @@ async fn confirm_together(
     terminal: &'static str,
     bodies: Vec<Vec<u8>>,
 ) -> Vec<Verdict> {
-    let start = Arc::new(tokio::sync::Barrier::new(bodies.len()));
-    let handles: Vec<_> = bodies
+    confirm_each(store, bodies.into_iter().map(|b| (terminal, b)).collect()).await
+}
+
+/// [`confirm_together`] with each batch sent by a terminal of its own choosing.
+async fn confirm_each(
+    store: &Arc<dyn Storage>,
+    batches: Vec<(&'static str, Vec<u8>)>,
+) -> Vec<Verdict> {
+    let start = Arc::new(tokio::sync::Barrier::new(batches.len()));
+    let handles: Vec<_> = batches
         .into_iter()
-        .map(|body| {
+        .map(|(terminal, body)| {
             let (store, start) = (store.clone(), start.clone());
             tokio::spawn(async move {
                 start.wait().await;
@@ -936,6 +944,16 @@ async fn one_slip_is_accepted_once_and_one_payment_paid_once_under_concurrency(
 /// each with a slip of its own for the same payment. Returns how many were accepted, and
 /// the verdicts.
 pub(super) async fn race(store: &Arc<dyn Storage>, tasks: usize) -> (usize, Vec<Verdict>) {
+    race_from(store, tasks, |_| "T01").await
+}
+
+/// [`race`] with task `i`'s batch sent by terminal `terminal(i)` (slip ids are per
+/// terminal: a resent slip from another terminal is another slip).
+pub(super) async fn race_from(
+    store: &Arc<dyn Storage>,
+    tasks: usize,
+    terminal: impl Fn(usize) -> &'static str,
+) -> (usize, Vec<Verdict>) {
     let pi = create(store, CONFIRMED).await;
     let bodies = (0..tasks)
         .map(|i| {
@@ -945,10 +963,10 @@ pub(super) async fn race(store: &Arc<dyn Storage>, tasks: usize) -> (usize, Vec<
             } else {
                 format!("J{}-{}-0", pi.seq, i + 1)
             };
-            slip_body(&pi, &slip)
+            (terminal(i), slip_body(&pi, &slip))
         })
         .collect();
-    let verdicts = confirm_together(store, "T01", bodies).await;
+    let verdicts = confirm_each(store, bodies).await;
     let accepted = verdicts.iter().filter(|v| **v == Verdict::Accepted).count();
     let conflicts = verdicts.iter().filter(|v| **v == Verdict::Conflict).count();
     let duplicates = verdicts

@@ -318,12 +318,13 @@ impl Shared {
         work: &mut Work,
         write: bool,
     ) -> Result<Ran, StorageError> {
-        let tx = PgTx::new(client, handle, broken, &self.target);
-        tx.simple(if write {
+        // Sent with the unit's first statement.
+        let begin = if write {
             "BEGIN ISOLATION LEVEL REPEATABLE READ"
         } else {
             "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
-        })?;
+        };
+        let tx = PgTx::new(client, handle, broken, &self.target, begin);
         // A unit that panics leaves no transaction open on a pooled connection.
         let out = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(&tx))) {
             Ok(out) => out,
@@ -342,9 +343,9 @@ impl Shared {
             };
         }
         match out {
-            Ok(answer) if write => match tx.simple("COMMIT") {
+            Ok(answer) if write => match tx.commit() {
                 Ok(()) => Ok(Ran::Done(Ok(answer))),
-                // A serializable commit can still lose (a conflict seen only at commit).
+                // A write sent with the commit can still lose (a key another writer took).
                 Err(_) => match tx.failure() {
                     Some(tx::Failure::Retry(why)) => Ok(Ran::Again(why)),
                     Some(tx::Failure::Failed(e)) => Err(e),
@@ -460,7 +461,7 @@ mod tests {
 
     use super::testdb::TestDb;
     use super::*;
-    use crate::storage::tests::race;
+    use crate::storage::tests::{race, race_from};
 
     fn runtime() -> tokio::runtime::Runtime {
         tokio::runtime::Builder::new_multi_thread()
@@ -591,9 +592,9 @@ mod tests {
         });
     }
 
-    /// Several connections at once confirm the same slip and pay the same payment: exactly
-    /// one is accepted each round, and PostgreSQL made some of them run again (the rule is
-    /// kept by serialization failures and retries, not by a lock in this process).
+    /// Several connections at once, each for a terminal of its own, pay the same payment:
+    /// exactly one is accepted each round, and PostgreSQL made some of them run again (the
+    /// rule is kept by serialization failures and retries, not by a lock in this process).
     #[test]
     fn concurrent_confirmations_are_put_in_order_by_serialization_retries() {
         let Some(db) = TestDb::create("concurrent_confirmations_are_put_in_order") else {
@@ -603,8 +604,9 @@ mod tests {
         rt.block_on(async {
             let pg = Arc::new(PostgresStorage::open(&db.url).await.unwrap());
             let store: Arc<dyn Storage> = pg.clone();
+            let terminals = ["T01", "T02", "T03", "T04", "T05", "T06", "T07", "T08"];
             for round in 0..20 {
-                let (accepted, verdicts) = race(&store, 8).await;
+                let (accepted, verdicts) = race_from(&store, 8, |i| terminals[i]).await;
                 assert_eq!(accepted, 1, "round {round}: {verdicts:?}");
                 if pg.serialization_retries() > 0 && round >= 2 {
                     break;
@@ -618,6 +620,43 @@ mod tests {
                 pg.serialization_retries() > 0,
                 "8 units raced for one payment 20 times and none had to run again"
             );
+        });
+    }
+
+    /// The batches of one terminal sent on several connections at once take turns (the
+    /// terminal's advisory lock, taken before each transaction begins): each begins from a
+    /// snapshot that holds the one before it, so exactly one pays the payment and none
+    /// loses a race and runs again.
+    #[test]
+    fn batches_of_one_terminal_take_turns_without_running_again() {
+        let Some(db) = TestDb::create("batches_of_one_terminal_take_turns") else {
+            return;
+        };
+        let rt = runtime();
+        rt.block_on(async {
+            let pg = Arc::new(PostgresStorage::open(&db.url).await.unwrap());
+            let store: Arc<dyn Storage> = pg.clone();
+            for round in 0..5 {
+                let (accepted, verdicts) = race(&store, 8).await;
+                assert_eq!(accepted, 1, "round {round}: {verdicts:?}");
+            }
+            assert_eq!(pg.serialization_retries(), 0);
+            // Every turn was given back: no session of the network's holds one.
+            let name = db.url.rsplit('/').next().unwrap().to_owned();
+            let (client, conn) = tokio_postgres::connect(&db.url, NoTls).await.unwrap();
+            let driver = tokio::spawn(conn);
+            let held: i64 = client
+                .query_one(
+                    "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+                     WHERE l.locktype = 'advisory' AND l.granted AND a.datname = $1",
+                    &[&name],
+                )
+                .await
+                .unwrap()
+                .get(0);
+            assert_eq!(held, 0);
+            drop(client);
+            let _ = driver.await;
         });
     }
 

@@ -305,11 +305,7 @@ pub fn apply_batch(
 /// the payments their barcodes or codes name, the journal links [`track_chain`] may look at
 /// (each sale's own, its predecessor's and its successor's), the other billers' barcodes.
 /// Asking for more than is used is harmless; nothing used is left out.
-fn questions<'a>(
-    settings: &Settings,
-    terminal: &'a str,
-    items: &'a [Parsed],
-) -> SlipQuestions<'a> {
+fn questions<'a>(settings: &Settings, terminal: &'a str, items: &'a [Parsed]) -> SlipQuestions<'a> {
     let mut ask = SlipQuestions {
         terminal,
         ..SlipQuestions::default()
@@ -367,7 +363,10 @@ impl Known {
     fn pi_by_code(&self, chain: Chain, code: &str) -> Option<PaymentIntent> {
         let holders = self.facts.holders.get(&(chain, code.to_owned()))?;
         let mut latest = None;
-        for pi in holders.iter().filter_map(|seq| self.facts.payments.get(seq)) {
+        for pi in holders
+            .iter()
+            .filter_map(|seq| self.facts.payments.get(seq))
+        {
             let live = pi.status == PiStatus::RequiresAction
                 && pi
                     .voucher
@@ -435,7 +434,15 @@ fn confirm_one(
             if let Err(reason) = judge_paid_at(*paid_at, None, now) {
                 return Ok(rejected(&id, reason));
             }
-            return collect_for_other_biller(tx, known, terminal, c, fingerprint, code.as_str(), now);
+            return collect_for_other_biller(
+                tx,
+                known,
+                terminal,
+                c,
+                fingerprint,
+                code.as_str(),
+                now,
+            );
         }
         let Some(pi) = pi_seq_of(code).and_then(|s| known.facts.payments.get(&s).cloned()) else {
             return Ok(rejected(&id, "unknown_payment"));
@@ -755,7 +762,10 @@ mod tests {
                 tx.chain_turn("t1").unwrap();
                 let ask = SlipQuestions {
                     terminal: "t1",
-                    links: links.iter().flat_map(|l| [l.seq - 1, l.seq, l.seq + 1]).collect(),
+                    links: links
+                        .iter()
+                        .flat_map(|l| [l.seq - 1, l.seq, l.seq + 1])
+                        .collect(),
                     ..SlipQuestions::default()
                 };
                 let mut known = Known {

@@ -36,6 +36,11 @@
 //! write answered before the read began). Grouped writes are plain writes: PostgreSQL's group
 //! commit is its own (`commit_delay`), and each unit keeps its own transaction.
 //!
+//! A unit's statements are sent in as few round trips as its reads allow, and the writes it
+//! needs no answer from go as multi-row statements (see `tx.rs`): a confirmation batch of 100
+//! is three round trips. The batches of one terminal take turns (a session advisory lock
+//! taken before the transaction begins), so that they queue rather than lose races.
+//!
 //! Durability: each session runs with `synchronous_commit=on` (read back at open), so a unit
 //! is answered only after its commit is flushed on the server.
 //!

@@ -80,7 +80,9 @@ type StmtFuture<'f> = Pin<Box<dyn Future<Output = Result<Answer, tokio_postgres:
 
 /// Poll every future, first to last, until all are done; their outputs in that order. The
 /// order of the first polls is the order tokio-postgres sends their requests in.
-async fn in_order<'f>(mut futures: Vec<StmtFuture<'f>>) -> Vec<Result<Answer, tokio_postgres::Error>> {
+async fn in_order<'f>(
+    mut futures: Vec<StmtFuture<'f>>,
+) -> Vec<Result<Answer, tokio_postgres::Error>> {
     let mut out: Vec<Option<Result<Answer, tokio_postgres::Error>>> =
         futures.iter().map(|_| None).collect();
     std::future::poll_fn(|cx| {
@@ -96,7 +98,9 @@ async fn in_order<'f>(mut futures: Vec<StmtFuture<'f>>) -> Vec<Result<Answer, to
         if done { Poll::Ready(()) } else { Poll::Pending }
     })
     .await;
-    out.into_iter().map(|v| v.expect("every future is done")).collect()
+    out.into_iter()
+        .map(|v| v.expect("every future is done"))
+        .collect()
 }
 
 /// The second key of a terminal's turn: the first four bytes of its id's SHA-256 (two
@@ -303,12 +307,20 @@ impl Columns {
             out.push(Stmt::Execute(WRITE_HEADS, vec![&self.heads]));
         }
         if !self.pi_seq.is_empty() {
-            out.push(Stmt::Execute(SAVE_PIS, vec![&self.pi_seq, &self.pi_due, &self.pi_doc]));
+            out.push(Stmt::Execute(
+                SAVE_PIS,
+                vec![&self.pi_seq, &self.pi_due, &self.pi_doc],
+            ));
         }
         if !self.live_seq.is_empty() {
             out.push(Stmt::Execute(
                 UNLIVE_CODES,
-                vec![&self.live_seq, &self.keep_seq, &self.keep_chain, &self.keep_code],
+                vec![
+                    &self.live_seq,
+                    &self.keep_seq,
+                    &self.keep_chain,
+                    &self.keep_code,
+                ],
             ));
         }
         if !self.ch_pi.is_empty() {
@@ -511,38 +523,42 @@ impl<'a> PgTx<'a> {
         all: &[Stmt<'_>],
     ) -> Result<Vec<Result<Answer, tokio_postgres::Error>>, StorageError> {
         let client = self.client;
-        let answers = self.handle.block_on(tokio::time::timeout(CLIENT_TIMEOUT, async {
-            // Statements new to this connection are prepared first, each in a round trip
-            // of its own (once per connection): the requests below then go out in order.
-            let mut prepared = Vec::with_capacity(all.len());
-            for stmt in all {
-                prepared.push(match stmt {
-                    Stmt::Simple(_) => None,
-                    Stmt::Query(sql, _) | Stmt::Execute(sql, _) => {
-                        Some(client.prepare_cached(sql).await?)
-                    }
-                });
-            }
-            let futures: Vec<StmtFuture<'_>> = all
-                .iter()
-                .zip(&prepared)
-                .map(|(stmt, st)| -> StmtFuture<'_> {
-                    match (stmt, st) {
-                        (Stmt::Query(_, params), Some(st)) => {
-                            Box::pin(async move { client.query(st, params).await.map(Answer::Rows) })
+        let answers = self
+            .handle
+            .block_on(tokio::time::timeout(CLIENT_TIMEOUT, async {
+                // Statements new to this connection are prepared first, each in a round trip
+                // of its own (once per connection): the requests below then go out in order.
+                let mut prepared = Vec::with_capacity(all.len());
+                for stmt in all {
+                    prepared.push(match stmt {
+                        Stmt::Simple(_) => None,
+                        Stmt::Query(sql, _) | Stmt::Execute(sql, _) => {
+                            Some(client.prepare_cached(sql).await?)
                         }
-                        (Stmt::Execute(_, params), Some(st)) => Box::pin(async move {
-                            client.execute(st, params).await.map(Answer::Count)
-                        }),
-                        (Stmt::Simple(sql), _) => Box::pin(async move {
-                            client.batch_execute(sql).await.map(|()| Answer::Count(0))
-                        }),
-                        (_, None) => unreachable!("every prepared statement was prepared above"),
-                    }
-                })
-                .collect();
-            Ok::<_, tokio_postgres::Error>(in_order(futures).await)
-        }));
+                    });
+                }
+                let futures: Vec<StmtFuture<'_>> =
+                    all.iter()
+                        .zip(&prepared)
+                        .map(|(stmt, st)| -> StmtFuture<'_> {
+                            match (stmt, st) {
+                                (Stmt::Query(_, params), Some(st)) => Box::pin(async move {
+                                    client.query(st, params).await.map(Answer::Rows)
+                                }),
+                                (Stmt::Execute(_, params), Some(st)) => Box::pin(async move {
+                                    client.execute(st, params).await.map(Answer::Count)
+                                }),
+                                (Stmt::Simple(sql), _) => Box::pin(async move {
+                                    client.batch_execute(sql).await.map(|()| Answer::Count(0))
+                                }),
+                                (_, None) => {
+                                    unreachable!("every prepared statement was prepared above")
+                                }
+                            }
+                        })
+                        .collect();
+                Ok::<_, tokio_postgres::Error>(in_order(futures).await)
+            }));
         match answers {
             Ok(Ok(answers)) => Ok(answers),
             Ok(Err(e)) => Err(self.fail(&e)),
@@ -633,7 +649,10 @@ impl<'a> PgTx<'a> {
     }
 
     fn query(&self, sql: &str, params: Params<'_>) -> Result<Vec<Row>, StorageError> {
-        match self.send(true, vec![Stmt::Query(sql, params.to_vec())])?.pop() {
+        match self
+            .send(true, vec![Stmt::Query(sql, params.to_vec())])?
+            .pop()
+        {
             Some(Answer::Rows(rows)) => Ok(rows),
             _ => Err(self.message("a query answered no rows")),
         }
@@ -644,7 +663,10 @@ impl<'a> PgTx<'a> {
     }
 
     fn execute(&self, sql: &str, params: Params<'_>) -> Result<u64, StorageError> {
-        match self.send(true, vec![Stmt::Execute(sql, params.to_vec())])?.pop() {
+        match self
+            .send(true, vec![Stmt::Execute(sql, params.to_vec())])?
+            .pop()
+        {
             Some(Answer::Count(n)) => Ok(n),
             _ => Err(self.message("a statement answered no count")),
         }
@@ -1634,9 +1656,8 @@ impl Tx for PgTx<'_> {
                 continue;
             };
             let seq: i64 = self.col(&row, 2)?;
-            if !facts.payments.contains_key(&seq) {
-                let pi: PaymentIntent = self.undoc(&self.col::<String>(&row, 3)?)?;
-                facts.payments.insert(seq, pi);
+            if let std::collections::hash_map::Entry::Vacant(e) = facts.payments.entry(seq) {
+                e.insert(self.undoc(&self.col::<String>(&row, 3)?)?);
             }
             facts
                 .holders

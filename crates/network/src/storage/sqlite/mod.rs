@@ -1425,14 +1425,20 @@ impl Tx for SqliteTx<'_> {
                     facts.payments.insert(*seq, pi);
                 }
             }
-            facts.holders.insert((*chain, (*code).to_owned()), holders);
+            if !holders.is_empty() {
+                facts.holders.insert((*chain, (*code).to_owned()), holders);
+            }
         }
         // Nothing is held after the chain's highest sale: those are not looked up.
         let max_seq = match ask.links.is_empty() {
             true => None,
             false => self.chain_max_seq(ask.terminal)?,
         };
-        for seq in ask.links.iter().filter(|s| max_seq.is_some_and(|m| **s <= m)) {
+        for seq in ask
+            .links
+            .iter()
+            .filter(|s| max_seq.is_some_and(|m| **s <= m))
+        {
             if let Some(link) = self.chain_link(ask.terminal, *seq)? {
                 facts.links.insert(*seq, link);
             }

@@ -17,7 +17,7 @@
 //! - a confirmation batch asks for everything its slips need in one round trip
 //!   ([`Tx::slip_facts`]: one statement per kind of question);
 //! - a batch waits for its terminal's turn before its transaction begins
-//!   ([`Tx::chain_max_seq`]): see there.
+//!   ([`Tx::chain_turn`]): see there.
 //!
 //! The first error the database raises is kept ([`PgTx::failure`]): PostgreSQL aborts the
 //! transaction there, so every later statement fails at once without a round trip, and the
@@ -56,7 +56,7 @@ const ENDPOINTS: &str =
 
 type Params<'p> = &'p [&'p (dyn ToSql + Sync)];
 
-/// The advisory lock class of a terminal's turn ([`Tx::chain_max_seq`]); the other key is
+/// The advisory lock class of a terminal's turn ([`Tx::chain_turn`]); the other key is
 /// drawn from the terminal's id ([`turn_key`]).
 const TURN_CLASS: i32 = 0x6b6f_6e62;
 

@@ -6,7 +6,7 @@
 //! A batch is judged inside one storage transaction, a grouped write: the storage keeps two
 //! terminals confirming one payment at once apart, and exactly one is `accepted`. The batch
 //! asks the store everything its slips need at once ([`Tx::slip_facts`]) and then judges
-//! them in order from what it read and what it changed since ([`Known`]), so that a backend
+//! them in order from what it read and what it changed since (`Known`), so that a backend
 //! behind a network round trip answers a batch in a few statements, not a few per slip.
 
 use chrono::{DateTime, Utc};

@@ -11,7 +11,7 @@
 //! - [`sqlite`]: the embedded default, one file, one writer, commits grouped and synced off
 //!   the writer's thread;
 //! - [`postgres`]: one PostgreSQL database shared by several network processes (nodes),
-//!   every unit a serializable transaction run again when it loses a race.
+//!   every unit a repeatable-read transaction run again when it loses a race.
 //!
 //! [`open_storage`] picks one by the `--db` given: a `postgres://` URL or a file path. What
 //! the traits promise, every backend keeps:

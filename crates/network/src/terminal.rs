@@ -4,7 +4,10 @@
 //! verdicts; and each terminal's journal chain, with forks flagged and gaps reported.
 //!
 //! A batch is judged inside one storage transaction, a grouped write: the storage keeps two
-//! terminals confirming one payment at once apart, and exactly one is `accepted`.
+//! terminals confirming one payment at once apart, and exactly one is `accepted`. The batch
+//! asks the store everything its slips need at once ([`Tx::slip_facts`]) and then judges
+//! them in order from what it read and what it changed since (`Known`), so that a backend
+//! behind a network round trip answers a batch in a few statements, not a few per slip.
 
 use chrono::{DateTime, Utc};
 use konbini_domain::{BillBarcode, Chain};
@@ -15,9 +18,11 @@ use serde_json::{Value, json};
 
 use crate::Settings;
 use crate::error::TerminalError;
-use crate::objects::PiStatus;
+use crate::objects::{PaymentIntent, PiStatus};
 use crate::payments::{self, PaidAt};
-use crate::storage::{ConfirmationRecord, StorageError, Tx};
+use crate::storage::{
+    ConfirmationRecord, PastConfirmation, SlipFacts, SlipQuestions, StorageError, Tx,
+};
 
 /// The largest journal sequence number taken (JSON's safe integers): the chain arithmetic
 /// around it (seq - 1, seq + 1) never overflows.
@@ -282,16 +287,100 @@ pub fn apply_batch(
 ) -> Result<(Vec<Outcome>, bool), TerminalError> {
     let mut results = Vec::with_capacity(items.len());
     let mut any = false;
-    let mut chain = ChainCursor {
-        max_seq: tx.chain_max_seq(terminal)?,
-        last: None,
+    // First: it puts this batch in order with the terminal's other batches (see there).
+    tx.chain_turn(terminal)?;
+    let ask = questions(settings, terminal, items);
+    let mut known = Known {
+        facts: tx.slip_facts(&ask)?,
     };
     for item in items {
-        let outcome = confirm_one(tx, settings, terminal, item, now, &mut chain)?;
+        let outcome = confirm_one(tx, settings, terminal, item, now, &mut known)?;
         any |= outcome.verdict == Verdict::Accepted;
         results.push(outcome);
     }
     Ok((results, any))
+}
+
+/// What the store holds that a batch's slips may need, by what the slips say: their ids,
+/// the payments their barcodes or codes name, the journal links [`track_chain`] may look at
+/// (each sale's own, its predecessor's and its successor's), the other billers' barcodes.
+/// Asking for more than is used is harmless; nothing used is left out.
+fn questions<'a>(settings: &Settings, terminal: &'a str, items: &'a [Parsed]) -> SlipQuestions<'a> {
+    let mut ask = SlipQuestions {
+        terminal,
+        ..SlipQuestions::default()
+    };
+    for Parsed(item) in items {
+        let Ok(p) = item else { continue };
+        ask.slips.push(&p.c.id);
+        if let Some(j) = &p.c.journal {
+            ask.links.extend([j.seq - 1, j.seq, j.seq + 1]);
+        }
+        match &p.barcode {
+            Some(Ok(code)) if code.company_code() == settings.company_code => {
+                ask.payments.extend(pi_seq_of(code));
+            }
+            Some(Ok(code)) => ask.collected.push(code.as_str()),
+            Some(Err(_)) => {}
+            None => {
+                if let (Some(chain), Some(code)) = (p.c.chain, p.c.payment_code.as_deref()) {
+                    ask.codes.push((chain, code));
+                }
+            }
+        }
+    }
+    ask.slips.sort_unstable();
+    ask.slips.dedup();
+    ask.payments.sort_unstable();
+    ask.payments.dedup();
+    ask.codes.sort_unstable();
+    ask.codes.dedup();
+    ask.links.sort_unstable();
+    ask.links.dedup();
+    ask.collected.sort_unstable();
+    ask.collected.dedup();
+    ask
+}
+
+/// The payment number a bill barcode of this network carries in its free area.
+fn pi_seq_of(code: &BillBarcode) -> Option<i64> {
+    code.free_area()
+        .parse::<u128>()
+        .ok()
+        .and_then(|n| i64::try_from(n).ok())
+}
+
+/// What a batch knows of the store: the facts it read at its start, with its own changes
+/// since applied to them (a slip judged, a payment paid, a link kept, a barcode collected).
+/// Each question is answered exactly as the store would answer it at that point of the
+/// unit's transaction (its one snapshot plus its own writes), without asking again.
+struct Known {
+    facts: SlipFacts,
+}
+
+impl Known {
+    /// [`Tx::pi_by_code`]: the holder whose live voucher carries the code, else the latest.
+    fn pi_by_code(&self, chain: Chain, code: &str) -> Option<PaymentIntent> {
+        let holders = self.facts.holders.get(&(chain, code.to_owned()))?;
+        let mut latest = None;
+        for pi in holders
+            .iter()
+            .filter_map(|seq| self.facts.payments.get(seq))
+        {
+            let live = pi.status == PiStatus::RequiresAction
+                && pi
+                    .voucher
+                    .as_ref()
+                    .and_then(|v| v.codes.get(&chain))
+                    .map(String::as_str)
+                    == Some(code);
+            if live {
+                return Some(pi.clone());
+            }
+            latest.get_or_insert(pi);
+        }
+        latest.cloned()
+    }
 }
 
 fn confirm_one(
@@ -300,7 +389,7 @@ fn confirm_one(
     terminal: &str,
     item: &Parsed,
     now: i64,
-    chain: &mut ChainCursor,
+    known: &mut Known,
 ) -> Result<Outcome, TerminalError> {
     let Prepared {
         c,
@@ -312,7 +401,7 @@ fn confirm_one(
         Err(outcome) => return Ok(outcome.clone()),
     };
     let id = c.id.to_string();
-    if let Some(before) = tx.confirmation(terminal, &c.id)? {
+    if let Some(before) = known.facts.past.get(&*c.id) {
         if before.fingerprint != *fingerprint {
             return Ok(rejected(&id, "idempotency_mismatch"));
         }
@@ -323,11 +412,11 @@ fn confirm_one(
             } else {
                 Verdict::Conflict
             },
-            reason: before.reason,
+            reason: before.reason.clone(),
         });
     }
     if let Some(j) = &c.journal {
-        track_chain(tx, terminal, j, now, chain)?;
+        track_chain(tx, known, terminal, j, now)?;
     }
     // Which payment, and may it be paid?
     // A keyed-in code or a barcode from a voucher the payment no longer has (it was
@@ -345,14 +434,17 @@ fn confirm_one(
             if let Err(reason) = judge_paid_at(*paid_at, None, now) {
                 return Ok(rejected(&id, reason));
             }
-            return collect_for_other_biller(tx, terminal, c, fingerprint, code.as_str(), now);
+            return collect_for_other_biller(
+                tx,
+                known,
+                terminal,
+                c,
+                fingerprint,
+                code.as_str(),
+                now,
+            );
         }
-        let seq = code
-            .free_area()
-            .parse::<u128>()
-            .ok()
-            .and_then(|n| i64::try_from(n).ok());
-        let Some(pi) = seq.map(|s| tx.pi_by_seq(s)).transpose()?.flatten() else {
+        let Some(pi) = pi_seq_of(code).and_then(|s| known.facts.payments.get(&s).cloned()) else {
             return Ok(rejected(&id, "unknown_payment"));
         };
         // A barcode from a voucher the payment no longer has (reissued by an update or a
@@ -368,7 +460,7 @@ fn confirm_one(
         let Some(chain) = c.chain else {
             return Ok(rejected(&id, "invalid: a keyed-in payment needs its chain"));
         };
-        let Some(pi) = tx.pi_by_code(chain.as_str(), code)? else {
+        let Some(pi) = known.pi_by_code(chain, code) else {
             return Ok(rejected(&id, "unknown_payment"));
         };
         if pi.voucher.as_ref().map(|v| v.confirmation_number.as_str()) != Some(number) {
@@ -419,6 +511,7 @@ fn confirm_one(
                 message: e.message,
                 payment_status: None,
             })?;
+            known.facts.payments.insert(pi.seq, pi);
             (Verdict::Accepted, None)
         }
         Err(r) => (Verdict::Conflict, Some(r.to_owned())),
@@ -430,6 +523,7 @@ fn confirm_one(
     };
     record(
         tx,
+        known,
         terminal,
         c,
         fingerprint,
@@ -487,6 +581,7 @@ fn judge_paid_at(paid_at: DateTime<Utc>, created: Option<i64>, now: i64) -> Resu
 #[allow(clippy::too_many_arguments)]
 fn record(
     tx: &dyn Tx,
+    known: &mut Known,
     terminal: &str,
     c: &Confirmation<'_>,
     fingerprint: &str,
@@ -508,22 +603,33 @@ fn record(
         paid_at: &c.paid_at,
         barcode,
         received_at: now,
-    })
+    })?;
+    known.facts.past.insert(
+        c.id.to_string(),
+        PastConfirmation {
+            fingerprint: fingerprint.to_owned(),
+            verdict: outcome.verdict,
+            reason: outcome.reason.clone(),
+        },
+    );
+    Ok(())
 }
 
 /// A slip of another biller: the network collects for it (no PaymentIntent). Paying the
 /// same slip twice is a conflict.
 fn collect_for_other_biller(
     tx: &dyn Tx,
+    known: &mut Known,
     terminal: &str,
     c: &Confirmation<'_>,
     fingerprint: &str,
     barcode: &str,
     now: i64,
 ) -> Result<Outcome, TerminalError> {
-    let (verdict, reason) = if tx.collected_before(barcode)? {
+    let (verdict, reason) = if known.facts.collected.contains(barcode) {
         (Verdict::Conflict, Some("already_paid".to_owned()))
     } else {
+        known.facts.collected.insert(barcode.to_owned());
         (Verdict::Accepted, None)
     };
     let outcome = Outcome {
@@ -533,6 +639,7 @@ fn collect_for_other_biller(
     };
     record(
         tx,
+        known,
         terminal,
         c,
         fingerprint,
@@ -544,28 +651,19 @@ fn collect_for_other_biller(
     Ok(outcome)
 }
 
-/// What a batch knows of its terminal's chain, to spare the look-ups whose answers it
-/// already has (chain links are never changed once kept).
-struct ChainCursor {
-    /// The highest sale number held: nothing is held after it.
-    max_seq: Option<i64>,
-    /// The link this batch recorded last: sale number and hash.
-    last: Option<(i64, String)>,
-}
-
-/// Record a journal link; flag a fork when it contradicts what the network already holds.
+/// Record a journal link; flag a fork when it contradicts what the network already holds
+/// (the links the batch read, and those it kept since).
 fn track_chain(
     tx: &dyn Tx,
+    known: &mut Known,
     terminal: &str,
     j: &JournalLink<'_>,
     now: i64,
-    cursor: &mut ChainCursor,
 ) -> Result<(), StorageError> {
     let flag = |seq: i64, detail: String| tx.flag_fork(terminal, seq, &detail, now);
-    if !tx.insert_chain_link(terminal, j.seq, &j.prev, &j.hash)? {
-        if let Some((prev, hash)) = tx.chain_link(terminal, j.seq)?
-            && (prev != j.prev || hash != j.hash)
-        {
+    let links = &mut known.facts.links;
+    if let Some((prev, hash)) = links.get(&j.seq) {
+        if *prev != j.prev || *hash != j.hash {
             flag(
                 j.seq,
                 format!(
@@ -576,12 +674,10 @@ fn track_chain(
         }
         return Ok(());
     }
-    let before_hash = match &cursor.last {
-        Some((seq, hash)) if *seq == j.seq - 1 => Some(hash.clone()),
-        _ => tx.chain_link(terminal, j.seq - 1)?.map(|(_, hash)| hash),
-    };
-    if let Some(before_hash) = before_hash
-        && before_hash != j.prev
+    tx.add_chain_link(terminal, j.seq, &j.prev, &j.hash)?;
+    links.insert(j.seq, (j.prev.to_string(), j.hash.to_string()));
+    if let Some((_, before_hash)) = links.get(&(j.seq - 1))
+        && *before_hash != j.prev
     {
         flag(
             j.seq,
@@ -593,9 +689,8 @@ fn track_chain(
             ),
         )?;
     }
-    if cursor.max_seq.is_some_and(|max| j.seq < max)
-        && let Some((after_prev, _)) = tx.chain_link(terminal, j.seq + 1)?
-        && after_prev != j.hash
+    if let Some((after_prev, _)) = links.get(&(j.seq + 1))
+        && *after_prev != j.hash
     {
         flag(
             j.seq + 1,
@@ -607,8 +702,6 @@ fn track_chain(
             ),
         )?;
     }
-    cursor.max_seq = Some(cursor.max_seq.map_or(j.seq, |m| m.max(j.seq)));
-    cursor.last = Some((j.seq, j.hash.to_string()));
     Ok(())
 }
 
@@ -666,12 +759,20 @@ mod tests {
         };
         crate::storage::sqlite::in_memory_tx(|tx| {
             let batch = |links: &[JournalLink<'_>]| {
-                let mut cursor = ChainCursor {
-                    max_seq: tx.chain_max_seq("t1").unwrap(),
-                    last: None,
+                tx.chain_turn("t1").unwrap();
+                let ask = SlipQuestions {
+                    terminal: "t1",
+                    links: links
+                        .iter()
+                        .flat_map(|l| [l.seq - 1, l.seq, l.seq + 1])
+                        .collect(),
+                    ..SlipQuestions::default()
+                };
+                let mut known = Known {
+                    facts: tx.slip_facts(&ask).unwrap(),
                 };
                 for l in links {
-                    track_chain(tx, "t1", l, 0, &mut cursor).unwrap();
+                    track_chain(tx, &mut known, "t1", l, 0).unwrap();
                 }
             };
             // In one batch: 2 follows 1 (the link known to the batch), 3 does not follow 2.

@@ -11,7 +11,7 @@
 //! - [`sqlite`]: the embedded default, one file, one writer, commits grouped and synced off
 //!   the writer's thread;
 //! - [`postgres`]: one PostgreSQL database shared by several network processes (nodes),
-//!   every unit a serializable transaction run again when it loses a race.
+//!   every unit a repeatable-read transaction run again when it loses a race.
 //!
 //! [`open_storage`] picks one by the `--db` given: a `postgres://` URL or a file path. What
 //! the traits promise, every backend keeps:
@@ -35,6 +35,7 @@ pub mod sqlite;
 pub(crate) mod tests;
 
 use std::any::Any;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::pin::Pin;
 
@@ -408,6 +409,42 @@ pub struct Fork {
     pub at: i64,
 }
 
+/// Everything a batch of confirmations asks of the store before it judges its slips, asked
+/// at once ([`Tx::slip_facts`]): a backend may answer it with one statement per kind of
+/// question instead of one per slip.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SlipQuestions<'a> {
+    /// The terminal that sent the batch (slip ids and chain links are its own).
+    pub terminal: &'a str,
+    /// Slip ids: their past confirmations.
+    pub slips: Vec<&'a str>,
+    /// PaymentIntents by number (the scanned slips' bill barcodes).
+    pub payments: Vec<i64>,
+    /// Payment codes at a chain (the keyed-in slips): every payment that ever held each.
+    pub codes: Vec<(Chain, &'a str)>,
+    /// Sale numbers of the terminal's journal chain: the links held there.
+    pub links: Vec<i64>,
+    /// Other billers' bill barcodes: whether each was accepted before.
+    pub collected: Vec<&'a str>,
+}
+
+/// The store's answers to [`SlipQuestions`], as one read inside the unit's transaction sees
+/// them. What was not found is absent.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SlipFacts {
+    /// Past confirmations by slip id ([`Tx::confirmation`]).
+    pub past: HashMap<String, PastConfirmation>,
+    /// PaymentIntents by number: those asked for, and every holder of an asked code.
+    pub payments: HashMap<i64, PaymentIntent>,
+    /// Every payment that held each asked code, newest first (the numbers of
+    /// [`SlipFacts::payments`]); [`Tx::pi_by_code`] chooses among them.
+    pub holders: HashMap<(Chain, String), Vec<i64>>,
+    /// Links held by sale number: (prev, hash) ([`Tx::chain_link`]).
+    pub links: HashMap<i64, (String, String)>,
+    /// The asked barcodes accepted before ([`Tx::collected_before`]).
+    pub collected: HashSet<String>,
+}
+
 /// One transaction of a [`Storage`]: everything the network's rules read and write.
 ///
 /// Lists fetch at most `limit` plus one (so the caller can tell `has_more`), newest first;
@@ -713,12 +750,18 @@ pub trait Tx {
     fn insert_confirmation(&self, c: &ConfirmationRecord<'_>) -> Result<(), StorageError>;
     /// Whether another biller's slip with this barcode was already accepted.
     fn collected_before(&self, barcode: &str) -> Result<bool, StorageError>;
+    /// Everything a confirmation batch reads, asked at once: what [`Tx::confirmation`],
+    /// [`Tx::pi_by_seq`], [`Tx::pi_by_code`]'s holders, [`Tx::chain_link`] and
+    /// [`Tx::collected_before`] would answer for each, read in this transaction.
+    fn slip_facts(&self, ask: &SlipQuestions<'_>) -> Result<SlipFacts, StorageError>;
 
-    /// The highest sale number of a terminal's chain held. Called first by a unit that adds
-    /// links to the chain (a confirmation batch): with several writers, it also puts that
-    /// unit in order with every other unit adding to the same terminal's chain, so that each
-    /// sees the links the ones before it kept (a fork between two batches is flagged, never
-    /// missed). Only in a write.
+    /// Put this unit in order with every other unit adding to `terminal`'s chain, so that
+    /// each sees the links the ones before it kept (a fork between two batches is flagged,
+    /// never missed). Called first by a unit that adds links to the chain (a confirmation
+    /// batch). Only in a write. A backend may send it with the unit's next statement.
+    fn chain_turn(&self, terminal: &str) -> Result<(), StorageError>;
+    /// The highest sale number of a terminal's chain held; it takes the unit's
+    /// [`Tx::chain_turn`] first. Only in a write.
     fn chain_max_seq(&self, terminal: &str) -> Result<Option<i64>, StorageError>;
     /// A terminal's link at sale `seq`: (prev, hash).
     fn chain_link(
@@ -726,6 +769,17 @@ pub trait Tx {
         terminal: &str,
         seq: i64,
     ) -> Result<Option<(String, String)>, StorageError>;
+    /// Keep a link the unit found not held (after [`Tx::chain_turn`], by
+    /// [`Tx::chain_link`] or [`Tx::slip_facts`]). Should another writer hold it after all,
+    /// the unit fails (a backend with several writers runs it again), so the link is never
+    /// silently not kept. A backend may send it with the unit's next statement.
+    fn add_chain_link(
+        &self,
+        terminal: &str,
+        seq: i64,
+        prev: &str,
+        hash: &str,
+    ) -> Result<(), StorageError>;
     /// Keep a link unless the sale is already held; true if it was kept.
     fn insert_chain_link(
         &self,

@@ -18,7 +18,7 @@ use konbini_protocol::Verdict;
 use super::postgres::testdb::TestDb;
 use super::{
     ConfirmationRecord, Created, Cursor, EndpointHealth, EventFilter, Page, PostgresStorage,
-    SavedAnswer, SqliteStorage, Storage, StorageError, Tx,
+    SavedAnswer, SlipQuestions, SqliteStorage, Storage, StorageError, Tx,
 };
 use crate::Settings;
 use crate::error::{ApiError, TerminalError};
@@ -99,6 +99,7 @@ suite!(
     one_slip_is_accepted_once_and_one_payment_paid_once_under_concurrency,
     another_billers_slip_is_collected_once_under_concurrency,
     a_fork_between_two_concurrent_batches_of_one_terminal_is_flagged,
+    a_batchs_questions_are_answered_at_once_as_one_by_one,
     payment_lists_filter_by_customer_and_created_and_page_both_ways,
     event_lists_filter_by_type_and_created_and_page_both_ways,
     an_updated_voucher_frees_its_old_codes,
@@ -179,10 +180,18 @@ async fn confirm_together(
     terminal: &'static str,
     bodies: Vec<Vec<u8>>,
 ) -> Vec<Verdict> {
-    let start = Arc::new(tokio::sync::Barrier::new(bodies.len()));
-    let handles: Vec<_> = bodies
+    confirm_each(store, bodies.into_iter().map(|b| (terminal, b)).collect()).await
+}
+
+/// [`confirm_together`] with each batch sent by a terminal of its own choosing.
+async fn confirm_each(
+    store: &Arc<dyn Storage>,
+    batches: Vec<(&'static str, Vec<u8>)>,
+) -> Vec<Verdict> {
+    let start = Arc::new(tokio::sync::Barrier::new(batches.len()));
+    let handles: Vec<_> = batches
         .into_iter()
-        .map(|body| {
+        .map(|(terminal, body)| {
             let (store, start) = (store.clone(), start.clone());
             tokio::spawn(async move {
                 start.wait().await;
@@ -942,6 +951,16 @@ async fn one_slip_is_accepted_once_and_one_payment_paid_once_under_concurrency(
 /// each with a slip of its own for the same payment. Returns how many were accepted, and
 /// the verdicts.
 pub(super) async fn race(store: &Arc<dyn Storage>, tasks: usize) -> (usize, Vec<Verdict>) {
+    race_from(store, tasks, |_| "T01").await
+}
+
+/// [`race`] with task `i`'s batch sent by terminal `terminal(i)` (slip ids are per
+/// terminal: a resent slip from another terminal is another slip).
+pub(super) async fn race_from(
+    store: &Arc<dyn Storage>,
+    tasks: usize,
+    terminal: impl Fn(usize) -> &'static str,
+) -> (usize, Vec<Verdict>) {
     let pi = create(store, CONFIRMED).await;
     let bodies = (0..tasks)
         .map(|i| {
@@ -951,10 +970,10 @@ pub(super) async fn race(store: &Arc<dyn Storage>, tasks: usize) -> (usize, Vec<
             } else {
                 format!("J{}-{}-0", pi.seq, i + 1)
             };
-            slip_body(&pi, &slip)
+            (terminal(i), slip_body(&pi, &slip))
         })
         .collect();
-    let verdicts = confirm_together(store, "T01", bodies).await;
+    let verdicts = confirm_each(store, bodies).await;
     let accepted = verdicts.iter().filter(|v| **v == Verdict::Accepted).count();
     let conflicts = verdicts.iter().filter(|v| **v == Verdict::Conflict).count();
     let duplicates = verdicts
@@ -1021,6 +1040,72 @@ async fn a_fork_between_two_concurrent_batches_of_one_terminal_is_flagged(store:
             "round {round}: {forks:?}"
         );
     }
+}
+
+/// [`Tx::slip_facts`] answers every question of a batch at once as the one-by-one questions
+/// answer it, including what the same unit wrote just before (on PostgreSQL those writes are
+/// still held back when the questions are asked): what is not held is absent.
+async fn a_batchs_questions_are_answered_at_once_as_one_by_one(store: Arc<dyn Storage>) {
+    let a = create(&store, CONFIRMED).await;
+    let b = create(&store, CONFIRMED).await;
+    let (chain, code) = {
+        let (chain, code) = a.voucher.as_ref().unwrap().codes.iter().next().unwrap();
+        (*chain, code.clone())
+    };
+    let h = |n: u8| format!("{n:02x}").repeat(32);
+    let (a_seq, b_seq) = (a.seq, b.seq);
+    let asked = code.clone();
+    let (facts, one_by_one) = write(&store, move |tx| {
+        tx.insert_confirmation(&record("T01", "J1-1-0", Verdict::Accepted, Some("b1")))?;
+        tx.chain_turn("T01")?;
+        tx.add_chain_link("T01", 1, &h(0), &h(1))?;
+        tx.add_chain_link("T01", 2, &h(1), &h(2))?;
+        let mut changed = a.clone();
+        changed.description = Some("changed in this unit".into());
+        tx.update_pi(&changed)?;
+        let ask = SlipQuestions {
+            terminal: "T01",
+            slips: vec!["J1-1-0", "J9-9-9"],
+            payments: vec![a_seq, b_seq, 999_999],
+            codes: vec![(chain, asked.as_str()), (chain, "000000")],
+            links: vec![0, 1, 2, 3],
+            collected: vec!["b1", "b2"],
+        };
+        let facts = tx.slip_facts(&ask)?;
+        let one_by_one = (
+            tx.confirmation("T01", "J1-1-0")?,
+            tx.pi_by_seq(a_seq)?,
+            tx.pi_by_code(chain.as_str(), &asked)?,
+            tx.chain_link("T01", 2)?,
+            tx.collected_before("b1")?,
+        );
+        Ok((facts, one_by_one))
+    })
+    .await;
+    assert_eq!(facts.past.len(), 1);
+    assert_eq!(facts.past.get("J1-1-0"), one_by_one.0.as_ref());
+    let mut numbers: Vec<i64> = facts.payments.keys().copied().collect();
+    numbers.sort_unstable();
+    assert_eq!(numbers, [a_seq, b_seq]);
+    assert_eq!(facts.payments.get(&a_seq), one_by_one.1.as_ref());
+    assert_eq!(
+        facts.payments[&a_seq].description.as_deref(),
+        Some("changed in this unit")
+    );
+    assert_eq!(facts.holders.len(), 1);
+    assert_eq!(facts.holders[&(chain, code.clone())], [a_seq]);
+    assert_eq!(one_by_one.2.map(|pi| pi.seq), Some(a_seq));
+    let mut links: Vec<i64> = facts.links.keys().copied().collect();
+    links.sort_unstable();
+    assert_eq!(links, [1, 2]);
+    assert_eq!(facts.links.get(&2), one_by_one.3.as_ref());
+    assert!(one_by_one.4);
+    assert_eq!(
+        facts.collected.into_iter().collect::<Vec<_>>(),
+        ["b1".to_owned()]
+    );
+    // Kept: the links written behind were committed with the unit.
+    assert_eq!(read(&store, |tx| tx.chain_seqs("T01")).await, [1, 2]);
 }
 
 /// A confirmation of another biller's slip (company code 919123, not ours; 123,000 yen),

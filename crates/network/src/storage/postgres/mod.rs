@@ -36,6 +36,11 @@
 //! write answered before the read began). Grouped writes are plain writes: PostgreSQL's group
 //! commit is its own (`commit_delay`), and each unit keeps its own transaction.
 //!
+//! A unit's statements are sent in as few round trips as its reads allow, and the writes it
+//! needs no answer from go as multi-row statements (see `tx.rs`): a confirmation batch of 100
+//! is three round trips. The batches of one terminal take turns (a session advisory lock
+//! taken before the transaction begins), so that they queue rather than lose races.
+//!
 //! Durability: each session runs with `synchronous_commit=on` (read back at open), so a unit
 //! is answered only after its commit is flushed on the server.
 //!
@@ -318,12 +323,13 @@ impl Shared {
         work: &mut Work,
         write: bool,
     ) -> Result<Ran, StorageError> {
-        let tx = PgTx::new(client, handle, broken, &self.target);
-        tx.simple(if write {
+        // Sent with the unit's first statement.
+        let begin = if write {
             "BEGIN ISOLATION LEVEL REPEATABLE READ"
         } else {
             "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
-        })?;
+        };
+        let tx = PgTx::new(client, handle, broken, &self.target, begin);
         // A unit that panics leaves no transaction open on a pooled connection.
         let out = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(&tx))) {
             Ok(out) => out,
@@ -342,9 +348,9 @@ impl Shared {
             };
         }
         match out {
-            Ok(answer) if write => match tx.simple("COMMIT") {
+            Ok(answer) if write => match tx.commit() {
                 Ok(()) => Ok(Ran::Done(Ok(answer))),
-                // A serializable commit can still lose (a conflict seen only at commit).
+                // A write sent with the commit can still lose (a key another writer took).
                 Err(_) => match tx.failure() {
                     Some(tx::Failure::Retry(why)) => Ok(Ran::Again(why)),
                     Some(tx::Failure::Failed(e)) => Err(e),
@@ -460,7 +466,7 @@ mod tests {
 
     use super::testdb::TestDb;
     use super::*;
-    use crate::storage::tests::race;
+    use crate::storage::tests::{race, race_from};
 
     fn runtime() -> tokio::runtime::Runtime {
         tokio::runtime::Builder::new_multi_thread()
@@ -664,9 +670,9 @@ mod tests {
         });
     }
 
-    /// Several connections at once confirm the same slip and pay the same payment: exactly
-    /// one is accepted each round, and PostgreSQL made some of them run again (the rule is
-    /// kept by serialization failures and retries, not by a lock in this process).
+    /// Several connections at once, each for a terminal of its own, pay the same payment:
+    /// exactly one is accepted each round, and PostgreSQL made some of them run again (the
+    /// rule is kept by serialization failures and retries, not by a lock in this process).
     #[test]
     fn concurrent_confirmations_are_put_in_order_by_serialization_retries() {
         let Some(db) = TestDb::create("concurrent_confirmations_are_put_in_order") else {
@@ -676,8 +682,9 @@ mod tests {
         rt.block_on(async {
             let pg = Arc::new(PostgresStorage::open(&db.url).await.unwrap());
             let store: Arc<dyn Storage> = pg.clone();
+            let terminals = ["T01", "T02", "T03", "T04", "T05", "T06", "T07", "T08"];
             for round in 0..20 {
-                let (accepted, verdicts) = race(&store, 8).await;
+                let (accepted, verdicts) = race_from(&store, 8, |i| terminals[i]).await;
                 assert_eq!(accepted, 1, "round {round}: {verdicts:?}");
                 if pg.serialization_retries() > 0 && round >= 2 {
                     break;
@@ -691,6 +698,43 @@ mod tests {
                 pg.serialization_retries() > 0,
                 "8 units raced for one payment 20 times and none had to run again"
             );
+        });
+    }
+
+    /// The batches of one terminal sent on several connections at once take turns (the
+    /// terminal's advisory lock, taken before each transaction begins): each begins from a
+    /// snapshot that holds the one before it, so exactly one pays the payment and none
+    /// loses a race and runs again.
+    #[test]
+    fn batches_of_one_terminal_take_turns_without_running_again() {
+        let Some(db) = TestDb::create("batches_of_one_terminal_take_turns") else {
+            return;
+        };
+        let rt = runtime();
+        rt.block_on(async {
+            let pg = Arc::new(PostgresStorage::open(&db.url).await.unwrap());
+            let store: Arc<dyn Storage> = pg.clone();
+            for round in 0..5 {
+                let (accepted, verdicts) = race(&store, 8).await;
+                assert_eq!(accepted, 1, "round {round}: {verdicts:?}");
+            }
+            assert_eq!(pg.serialization_retries(), 0);
+            // Every turn was given back: no session of the network's holds one.
+            let name = db.url.rsplit('/').next().unwrap().to_owned();
+            let (client, conn) = tokio_postgres::connect(&db.url, NoTls).await.unwrap();
+            let driver = tokio::spawn(conn);
+            let held: i64 = client
+                .query_one(
+                    "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+                     WHERE l.locktype = 'advisory' AND l.granted AND a.datname = $1",
+                    &[&name],
+                )
+                .await
+                .unwrap()
+                .get(0);
+            assert_eq!(held, 0);
+            drop(client);
+            let _ = driver.await;
         });
     }
 

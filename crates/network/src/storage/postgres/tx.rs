@@ -2,12 +2,31 @@
 //! method is one or two statements, prepared once per connection and driven to completion
 //! on the calling (blocking) thread through the runtime's handle.
 //!
+//! Round trips, not rows, are what a unit's statements cost most on both sides (a network
+//! node and the server each spend some 50 us of CPU per statement, whatever it does), so:
+//!
+//! - `BEGIN` is sent with the unit's first statement, not on its own;
+//! - the writes whose answer the unit does not need (a payment saved, a charge, an event and
+//!   its deliveries, a confirmation, a chain link, a fork) wait in [`Pending`] and go with
+//!   the unit's next statement, those of a kind as one multi-row statement (`unnest` of
+//!   arrays), all of them pipelined ahead of that statement in one round trip (tokio-postgres
+//!   sends the requests of futures polled together back to back). Every read waits for them,
+//!   so a unit always reads its own writes; the commit sends them, checks their answers, and
+//!   only then sends `COMMIT`. A pending write that fails (a key another writer took) fails
+//!   the unit as it would have failed at once: the first error is kept, and decides;
+//! - a confirmation batch asks for everything its slips need in one round trip
+//!   ([`Tx::slip_facts`]: one statement per kind of question);
+//! - a batch waits for its terminal's turn before its transaction begins
+//!   ([`Tx::chain_turn`]): see there.
+//!
 //! The first error the database raises is kept ([`PgTx::failure`]): PostgreSQL aborts the
 //! transaction there, so every later statement fails at once without a round trip, and the
 //! runner decides from it whether the unit is run again (a serialization failure) or fails,
 //! whatever the unit itself made of the error.
 
 use std::cell::{Cell, RefCell};
+use std::pin::Pin;
+use std::task::Poll;
 use std::time::Duration;
 
 use konbini_domain::Chain;
@@ -28,7 +47,7 @@ use crate::storage::SessionFilter;
 use crate::storage::{
     ConfirmationRecord, Created, Cursor, CustomerFilter, DeliveryReport, DueDelivery,
     EndpointHealth, EventFilter, Fork, Page, PastConfirmation, PaymentMethodFilter, PriceFilter,
-    ProductFilter, SavedAnswer, StorageError, Tx,
+    ProductFilter, SavedAnswer, SlipFacts, SlipQuestions, StorageError, Tx,
 };
 
 /// The client's own bound on a statement: the server's `statement_timeout` and a little
@@ -40,6 +59,334 @@ const ENDPOINTS: &str =
     "SELECT doc, status = 'disabled' FROM webhook_endpoints ORDER BY created, id";
 
 type Params<'p> = &'p [&'p (dyn ToSql + Sync)];
+
+/// The advisory lock class of a terminal's turn ([`Tx::chain_turn`]); the other key is
+/// drawn from the terminal's id ([`turn_key`]).
+const TURN_CLASS: i32 = 0x6b6f_6e62;
+
+/// One statement of a round trip.
+enum Stmt<'p> {
+    /// Without parameters, in the simple protocol (transaction control, advisory locks).
+    Simple(&'p str),
+    /// Prepared, answering rows.
+    Query(&'p str, Vec<&'p (dyn ToSql + Sync)>),
+    /// Prepared, answering how many rows it changed.
+    Execute(&'p str, Vec<&'p (dyn ToSql + Sync)>),
+}
+
+/// What a statement answered.
+enum Answer {
+    Rows(Vec<Row>),
+    Count(u64),
+}
+
+type StmtFuture<'f> = Pin<Box<dyn Future<Output = Result<Answer, tokio_postgres::Error>> + 'f>>;
+
+/// Poll every future, first to last, until all are done; their outputs in that order. The
+/// order of the first polls is the order tokio-postgres sends their requests in.
+async fn in_order<'f>(
+    mut futures: Vec<StmtFuture<'f>>,
+) -> Vec<Result<Answer, tokio_postgres::Error>> {
+    let mut out: Vec<Option<Result<Answer, tokio_postgres::Error>>> =
+        futures.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut done = true;
+        for (future, slot) in futures.iter_mut().zip(out.iter_mut()) {
+            if slot.is_none() {
+                match future.as_mut().poll(cx) {
+                    Poll::Ready(v) => *slot = Some(v),
+                    Poll::Pending => done = false,
+                }
+            }
+        }
+        if done { Poll::Ready(()) } else { Poll::Pending }
+    })
+    .await;
+    out.into_iter()
+        .map(|v| v.expect("every future is done"))
+        .collect()
+}
+
+/// The second key of a terminal's turn: the first four bytes of its id's SHA-256 (two
+/// terminals that share one only take turns with each other too).
+fn turn_key(terminal: &str) -> i32 {
+    use sha2::Digest;
+    let d = sha2::Sha256::digest(terminal.as_bytes());
+    i32::from_be_bytes([d[0], d[1], d[2], d[3]])
+}
+
+/// Writes waiting to be sent with the unit's next statement (see the module's doc), in
+/// rows; [`Columns`] turns them into one statement per kind.
+#[derive(Default)]
+struct Pending {
+    /// Terminals whose chain head row this unit writes ([`Tx::chain_turn`]), each once.
+    heads: Vec<String>,
+    /// Payments saved: (seq, due_at, doc); a payment saved again keeps its place and the
+    /// last save.
+    pis: Vec<(i64, Option<i64>, String)>,
+    /// The payment codes that stay live, per payment saved (none once it is not payable);
+    /// a payment saved again with the same codes keeps one entry (with
+    /// other codes, the pending writes are sent first: [`Tx::update_pi`]).
+    live: Vec<(i64, Vec<(&'static str, String)>)>,
+    /// Charges: (id, txn_id, pi_seq, doc).
+    charges: Vec<(String, String, i64, String)>,
+    /// Events: (id, type, created, kind, doc, previous attributes), in the order emitted.
+    events: Vec<(String, String, i64, &'static str, String, Option<String>)>,
+    /// Deliveries of those events: (event id, endpoint, next_at).
+    deliveries: Vec<(String, String, i64)>,
+    /// Confirmations kept.
+    confirmations: Vec<ConfirmationRow>,
+    /// Chain links: (terminal, seq, prev, hash).
+    links: Vec<(String, i64, String, String)>,
+    /// Forks flagged: (terminal, seq, detail, at), in the order flagged.
+    forks: Vec<(String, i64, String, i64)>,
+}
+
+/// A [`ConfirmationRecord`] kept for later.
+struct ConfirmationRow {
+    id: String,
+    terminal: String,
+    fingerprint: String,
+    status: &'static str,
+    reason: Option<String>,
+    pi_seq: Option<i64>,
+    chain: &'static str,
+    store: String,
+    amount: i64,
+    paid_at: String,
+    barcode: Option<String>,
+    received_at: i64,
+}
+
+impl Pending {
+    fn is_empty(&self) -> bool {
+        self.heads.is_empty()
+            && self.pis.is_empty()
+            && self.charges.is_empty()
+            && self.events.is_empty()
+            && self.confirmations.is_empty()
+            && self.links.is_empty()
+            && self.forks.is_empty()
+    }
+}
+
+const WRITE_HEADS: &str = "INSERT INTO terminal_chain_heads (terminal, batches)
+     SELECT terminal, 1 FROM unnest($1::text[]) AS h(terminal)
+     ON CONFLICT (terminal) DO UPDATE SET batches = terminal_chain_heads.batches + 1";
+const SAVE_PIS: &str = "UPDATE payment_intents AS p SET due_at = u.due_at, doc = u.doc
+     FROM unnest($1::bigint[], $2::bigint[], $3::text[]) AS u(seq, due_at, doc)
+     WHERE p.seq = u.seq";
+const UNLIVE_CODES: &str = "UPDATE payment_codes AS c SET live = FALSE
+     WHERE c.pi_seq = ANY($1::bigint[]) AND c.live
+     AND (c.pi_seq, c.chain, c.code) NOT IN
+         (SELECT * FROM unnest($2::bigint[], $3::text[], $4::text[]))";
+const INSERT_CHARGES: &str = "INSERT INTO charges (id, txn_id, pi_seq, doc)
+     SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[])";
+const INSERT_EVENTS: &str = "WITH new AS (
+         INSERT INTO events (id, type, created, kind, doc, previous)
+         SELECT id, type, created, kind, doc, previous
+         FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $9::text[])
+              WITH ORDINALITY AS e(id, type, created, kind, doc, previous, n)
+         ORDER BY n
+         RETURNING seq, id)
+     INSERT INTO deliveries (event_seq, endpoint, next_at)
+     SELECT new.seq, d.endpoint, d.next_at
+     FROM new JOIN unnest($6::text[], $7::text[], $8::bigint[]) AS d(event, endpoint, next_at)
+          ON d.event = new.id";
+const INSERT_CONFIRMATIONS: &str = "INSERT INTO confirmations (id, terminal, fingerprint, status,
+     reason, pi_seq, chain, store, amount, paid_at, barcode, received_at)
+     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
+         $6::bigint[], $7::text[], $8::text[], $9::bigint[], $10::text[], $11::text[],
+         $12::bigint[])";
+const INSERT_LINKS: &str = "INSERT INTO terminal_chain (terminal, seq, prev, hash)
+     SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[])";
+const INSERT_FORKS: &str = "INSERT INTO chain_flags (terminal, seq, kind, detail, at)
+     SELECT terminal, seq, 'fork', detail, at
+     FROM unnest($1::text[], $2::bigint[], $3::text[], $4::bigint[])
+          WITH ORDINALITY AS f(terminal, seq, detail, at, n)
+     ORDER BY n";
+
+/// [`Pending`]'s writes as the arrays of their statements.
+#[derive(Default)]
+struct Columns {
+    heads: Vec<String>,
+    pi_seq: Vec<i64>,
+    pi_due: Vec<Option<i64>>,
+    pi_doc: Vec<String>,
+    live_seq: Vec<i64>,
+    keep_seq: Vec<i64>,
+    keep_chain: Vec<&'static str>,
+    keep_code: Vec<String>,
+    ch: [Vec<String>; 3],
+    ch_pi: Vec<i64>,
+    ev: [Vec<String>; 3],
+    ev_created: Vec<i64>,
+    ev_kind: Vec<&'static str>,
+    ev_previous: Vec<Option<String>>,
+    dl: [Vec<String>; 2],
+    dl_next: Vec<i64>,
+    cf_text: [Vec<String>; 6],
+    cf_status: Vec<&'static str>,
+    cf_chain: Vec<&'static str>,
+    cf_opt: [Vec<Option<String>>; 2],
+    cf_pi: Vec<Option<i64>>,
+    cf_int: [Vec<i64>; 2],
+    ln: [Vec<String>; 3],
+    ln_seq: Vec<i64>,
+    fk: [Vec<String>; 2],
+    fk_int: [Vec<i64>; 2],
+}
+
+impl Columns {
+    fn of(p: Pending) -> Columns {
+        let mut c = Columns {
+            heads: p.heads,
+            ..Columns::default()
+        };
+        for (seq, due, doc) in p.pis {
+            c.pi_seq.push(seq);
+            c.pi_due.push(due);
+            c.pi_doc.push(doc);
+        }
+        for (seq, keep) in p.live {
+            c.live_seq.push(seq);
+            for (chain, code) in keep {
+                c.keep_seq.push(seq);
+                c.keep_chain.push(chain);
+                c.keep_code.push(code);
+            }
+        }
+        for (id, txn, pi, doc) in p.charges {
+            c.ch[0].push(id);
+            c.ch[1].push(txn);
+            c.ch[2].push(doc);
+            c.ch_pi.push(pi);
+        }
+        for (id, kind_of, created, kind, doc, previous) in p.events {
+            c.ev_previous.push(previous);
+            c.ev[0].push(id);
+            c.ev[1].push(kind_of);
+            c.ev[2].push(doc);
+            c.ev_created.push(created);
+            c.ev_kind.push(kind);
+        }
+        for (event, endpoint, next) in p.deliveries {
+            c.dl[0].push(event);
+            c.dl[1].push(endpoint);
+            c.dl_next.push(next);
+        }
+        for r in p.confirmations {
+            let [id, terminal, fingerprint, store, paid_at, _] = &mut c.cf_text;
+            id.push(r.id);
+            terminal.push(r.terminal);
+            fingerprint.push(r.fingerprint);
+            store.push(r.store);
+            paid_at.push(r.paid_at);
+            c.cf_status.push(r.status);
+            c.cf_chain.push(r.chain);
+            c.cf_opt[0].push(r.reason);
+            c.cf_opt[1].push(r.barcode);
+            c.cf_pi.push(r.pi_seq);
+            c.cf_int[0].push(r.amount);
+            c.cf_int[1].push(r.received_at);
+        }
+        for (terminal, seq, prev, hash) in p.links {
+            c.ln[0].push(terminal);
+            c.ln[1].push(prev);
+            c.ln[2].push(hash);
+            c.ln_seq.push(seq);
+        }
+        for (terminal, seq, detail, at) in p.forks {
+            c.fk[0].push(terminal);
+            c.fk[1].push(detail);
+            c.fk_int[0].push(seq);
+            c.fk_int[1].push(at);
+        }
+        c
+    }
+
+    /// One statement per kind of write, in an order the foreign keys allow (payments before
+    /// what refers to them, events with their deliveries), the chain heads first (the
+    /// unit's order with its terminal's other batches).
+    fn statements(&self) -> Vec<Stmt<'_>> {
+        let mut out = Vec::new();
+        if !self.heads.is_empty() {
+            out.push(Stmt::Execute(WRITE_HEADS, vec![&self.heads]));
+        }
+        if !self.pi_seq.is_empty() {
+            out.push(Stmt::Execute(
+                SAVE_PIS,
+                vec![&self.pi_seq, &self.pi_due, &self.pi_doc],
+            ));
+        }
+        if !self.live_seq.is_empty() {
+            out.push(Stmt::Execute(
+                UNLIVE_CODES,
+                vec![
+                    &self.live_seq,
+                    &self.keep_seq,
+                    &self.keep_chain,
+                    &self.keep_code,
+                ],
+            ));
+        }
+        if !self.ch_pi.is_empty() {
+            out.push(Stmt::Execute(
+                INSERT_CHARGES,
+                vec![&self.ch[0], &self.ch[1], &self.ch_pi, &self.ch[2]],
+            ));
+        }
+        if !self.ev_created.is_empty() {
+            out.push(Stmt::Execute(
+                INSERT_EVENTS,
+                vec![
+                    &self.ev[0],
+                    &self.ev[1],
+                    &self.ev_created,
+                    &self.ev_kind,
+                    &self.ev[2],
+                    &self.dl[0],
+                    &self.dl[1],
+                    &self.dl_next,
+                    &self.ev_previous,
+                ],
+            ));
+        }
+        if !self.cf_int[0].is_empty() {
+            let [id, terminal, fingerprint, store, paid_at, _] = &self.cf_text;
+            out.push(Stmt::Execute(
+                INSERT_CONFIRMATIONS,
+                vec![
+                    id,
+                    terminal,
+                    fingerprint,
+                    &self.cf_status,
+                    &self.cf_opt[0],
+                    &self.cf_pi,
+                    &self.cf_chain,
+                    store,
+                    &self.cf_int[0],
+                    paid_at,
+                    &self.cf_opt[1],
+                    &self.cf_int[1],
+                ],
+            ));
+        }
+        if !self.ln_seq.is_empty() {
+            out.push(Stmt::Execute(
+                INSERT_LINKS,
+                vec![&self.ln[0], &self.ln_seq, &self.ln[1], &self.ln[2]],
+            ));
+        }
+        if !self.fk_int[0].is_empty() {
+            out.push(Stmt::Execute(
+                INSERT_FORKS,
+                vec![&self.fk[0], &self.fk_int[0], &self.fk[1], &self.fk_int[1]],
+            ));
+        }
+        out
+    }
+}
 
 /// Why a run of a unit cannot commit.
 #[derive(Debug, Clone)]
@@ -60,6 +407,15 @@ pub(super) struct PgTx<'a> {
     failure: RefCell<Option<Failure>>,
     /// The webhook endpoints, read once per transaction for [`Tx::emit`].
     endpoints: RefCell<Option<Vec<WebhookEndpoint>>>,
+    /// `BEGIN ...`, until it is sent with the unit's first statement.
+    begin: Cell<Option<&'static str>>,
+    /// Writes not sent yet.
+    pending: RefCell<Pending>,
+    /// The terminal's turn this run holds (the key of its session advisory lock), released
+    /// with the transaction's end.
+    turn: Cell<Option<i32>>,
+    /// What waits for that turn, sent before `BEGIN`.
+    wait_turn: RefCell<Option<String>>,
 }
 
 fn doc<T: Serialize>(value: &T) -> String {
@@ -76,11 +432,14 @@ fn verdict_of(text: &str) -> Verdict {
 }
 
 impl<'a> PgTx<'a> {
+    /// A run of a unit in a transaction that `begin` (`BEGIN ...`) starts, sent with its
+    /// first statement.
     pub(super) fn new(
         client: &'a deadpool_postgres::Object,
         handle: &'a tokio::runtime::Handle,
         broken: &'a Cell<bool>,
         target: &'a str,
+        begin: &'static str,
     ) -> PgTx<'a> {
         PgTx {
             client,
@@ -89,6 +448,10 @@ impl<'a> PgTx<'a> {
             broken,
             failure: RefCell::new(None),
             endpoints: RefCell::new(None),
+            begin: Cell::new(Some(begin)),
+            pending: RefCell::new(Pending::default()),
+            turn: Cell::new(None),
+            wait_turn: RefCell::new(None),
         }
     }
 
@@ -128,17 +491,84 @@ impl<'a> PgTx<'a> {
         err
     }
 
-    /// Drive `fut` to its end on this thread, within [`CLIENT_TIMEOUT`].
-    fn drive<T>(
-        &self,
-        fut: impl Future<Output = Result<T, tokio_postgres::Error>>,
-    ) -> Result<T, StorageError> {
+    /// Send, in one round trip, the wait for a terminal's turn (before the transaction), then
+    /// `BEGIN` if it was not sent yet, then the pending writes if `flush`, then `stmts`, and
+    /// wait for every answer (within [`CLIENT_TIMEOUT`]); the answers to `stmts`. The first
+    /// error, in that order, is the one kept: those after it are its consequence.
+    fn send(&self, flush: bool, stmts: Vec<Stmt<'_>>) -> Result<Vec<Answer>, StorageError> {
         self.check()?;
-        match self
+        let first = self.wait_turn.borrow_mut().take();
+        let pending = if flush {
+            std::mem::take(&mut *self.pending.borrow_mut())
+        } else {
+            Pending::default()
+        };
+        let columns = Columns::of(pending);
+        let mut all: Vec<Stmt<'_>> = Vec::new();
+        all.extend(first.as_deref().map(Stmt::Simple));
+        all.extend(self.begin.take().map(Stmt::Simple));
+        all.extend(columns.statements());
+        let theirs = all.len();
+        all.extend(stmts);
+        if all.is_empty() {
+            return Ok(Vec::new());
+        }
+        let answers = self.round_trip(&all)?;
+        let mut out = Vec::with_capacity(answers.len() - theirs);
+        for (i, answer) in answers.into_iter().enumerate() {
+            let answer = answer.map_err(|e| self.fail(&e))?;
+            if i >= theirs {
+                out.push(answer);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Send `all` in one round trip and wait for every answer, within [`CLIENT_TIMEOUT`]
+    /// (a connection that does not answer is marked broken).
+    fn round_trip(
+        &self,
+        all: &[Stmt<'_>],
+    ) -> Result<Vec<Result<Answer, tokio_postgres::Error>>, StorageError> {
+        let client = self.client;
+        let answers = self
             .handle
-            .block_on(tokio::time::timeout(CLIENT_TIMEOUT, fut))
-        {
-            Ok(Ok(v)) => Ok(v),
+            .block_on(tokio::time::timeout(CLIENT_TIMEOUT, async {
+                // Statements new to this connection are prepared first, each in a round trip
+                // of its own (once per connection): the requests below then go out in order.
+                let mut prepared = Vec::with_capacity(all.len());
+                for stmt in all {
+                    prepared.push(match stmt {
+                        Stmt::Simple(_) => None,
+                        Stmt::Query(sql, _) | Stmt::Execute(sql, _) => {
+                            Some(client.prepare_cached(sql).await?)
+                        }
+                    });
+                }
+                let futures: Vec<StmtFuture<'_>> =
+                    all.iter()
+                        .zip(&prepared)
+                        .map(|(stmt, st)| -> StmtFuture<'_> {
+                            match (stmt, st) {
+                                (Stmt::Query(_, params), Some(st)) => Box::pin(async move {
+                                    client.query(st, params).await.map(Answer::Rows)
+                                }),
+                                (Stmt::Execute(_, params), Some(st)) => Box::pin(async move {
+                                    client.execute(st, params).await.map(Answer::Count)
+                                }),
+                                (Stmt::Simple(sql), _) => Box::pin(async move {
+                                    client.batch_execute(sql).await.map(|()| Answer::Count(0))
+                                }),
+                                (_, None) => {
+                                    unreachable!("every prepared statement was prepared above")
+                                }
+                            }
+                        })
+                        .collect();
+                Ok::<_, tokio_postgres::Error>(in_order(futures).await)
+            }));
+        match answers {
+            Ok(Ok(answers)) => Ok(answers),
             Ok(Err(e)) => Err(self.fail(&e)),
             Err(_) => {
                 self.broken.set(true);
@@ -154,17 +584,72 @@ impl<'a> PgTx<'a> {
         }
     }
 
-    /// A statement without parameters or rows (transaction control).
+    /// A statement without parameters or rows (transaction control), after the pending
+    /// writes.
     pub(super) fn simple(&self, sql: &str) -> Result<(), StorageError> {
-        self.drive(self.client.batch_execute(sql))
+        self.send(true, vec![Stmt::Simple(sql)])?;
+        Ok(())
+    }
+
+    /// Commit: the pending writes first, their answers checked, and only then `COMMIT` (a
+    /// node that dies before it leaves nothing); the terminal's turn is released with it.
+    /// Whatever fails, the transaction is ended (rolled back) and the turn released.
+    pub(super) fn commit(&self) -> Result<(), StorageError> {
+        if self.begin.get().is_some() && self.pending.borrow().is_empty() {
+            // Nothing was sent: nothing to commit.
+            return Ok(());
+        }
+        if let Err(e) = self.send(true, Vec::new()) {
+            self.rollback();
+            return Err(e);
+        }
+        let unlock = self
+            .turn
+            .take()
+            .map(|key| format!("SELECT pg_advisory_unlock({TURN_CLASS}, {key})"));
+        let mut all = vec![Stmt::Simple("COMMIT")];
+        all.extend(unlock.as_deref().map(Stmt::Simple));
+        let mut answers = match self.round_trip(&all) {
+            Ok(answers) => answers.into_iter(),
+            Err(e) => {
+                self.broken.set(true);
+                return Err(e);
+            }
+        };
+        match answers.next() {
+            Some(Ok(_)) => {}
+            Some(Err(e)) => {
+                let err = self.fail(&e);
+                if unlock.is_some() {
+                    self.turn.set(None);
+                    // The turn may still be held: never pool the connection again.
+                    self.broken.set(true);
+                }
+                return Err(err);
+            }
+            None => return Err(self.message("COMMIT answered nothing")),
+        }
+        // Committed. A turn that could not be released goes with its connection.
+        if answers.any(|a| a.is_err()) {
+            self.broken.set(true);
+        }
+        Ok(())
     }
 
     /// Roll back, whatever happened before (the error, if any, is the caller's to report; a
-    /// connection that cannot roll back is marked broken, and is not pooled again).
+    /// connection that cannot roll back is marked broken, and is not pooled again), and
+    /// release the terminal's turn. What was never sent is dropped.
     pub(super) fn rollback(&self) {
+        *self.pending.borrow_mut() = Pending::default();
+        let sql = match self.turn.take() {
+            Some(key) => format!("ROLLBACK; SELECT pg_advisory_unlock({TURN_CLASS}, {key})"),
+            // Nothing was begun.
+            None if self.begin.get().is_some() => return,
+            None => "ROLLBACK".to_owned(),
+        };
         let done = self.handle.block_on(tokio::time::timeout(
             CLIENT_TIMEOUT,
-            self.client.batch_execute("ROLLBACK"),
+            self.client.batch_execute(&sql),
         ));
         if !matches!(done, Ok(Ok(()))) {
             self.broken.set(true);
@@ -172,10 +657,13 @@ impl<'a> PgTx<'a> {
     }
 
     fn query(&self, sql: &str, params: Params<'_>) -> Result<Vec<Row>, StorageError> {
-        self.drive(async {
-            let st = self.client.prepare_cached(sql).await?;
-            self.client.query(&st, params).await
-        })
+        match self
+            .send(true, vec![Stmt::Query(sql, params.to_vec())])?
+            .pop()
+        {
+            Some(Answer::Rows(rows)) => Ok(rows),
+            _ => Err(self.message("a query answered no rows")),
+        }
     }
 
     fn query_opt(&self, sql: &str, params: Params<'_>) -> Result<Option<Row>, StorageError> {
@@ -183,10 +671,20 @@ impl<'a> PgTx<'a> {
     }
 
     fn execute(&self, sql: &str, params: Params<'_>) -> Result<u64, StorageError> {
-        self.drive(async {
-            let st = self.client.prepare_cached(sql).await?;
-            self.client.execute(&st, params).await
-        })
+        match self
+            .send(true, vec![Stmt::Execute(sql, params.to_vec())])?
+            .pop()
+        {
+            Some(Answer::Count(n)) => Ok(n),
+            _ => Err(self.message("a statement answered no count")),
+        }
+    }
+
+    /// Keep a write for the unit's next statement (after the error already met, if any).
+    fn later(&self, add: impl FnOnce(&mut Pending)) -> Result<(), StorageError> {
+        self.check()?;
+        add(&mut self.pending.borrow_mut());
+        Ok(())
     }
 
     /// Column `i` of `row`.
@@ -230,8 +728,12 @@ impl<'a> PgTx<'a> {
         sql: &str,
         params: Params<'_>,
     ) -> Result<Vec<WebhookEndpoint>, StorageError> {
-        self.query(sql, params)?
-            .iter()
+        self.endpoints_of(&self.query(sql, params)?)
+    }
+
+    /// Webhook endpoints from rows of (doc, disabled).
+    fn endpoints_of(&self, rows: &[Row]) -> Result<Vec<WebhookEndpoint>, StorageError> {
+        rows.iter()
             .map(|row| {
                 let mut ep: WebhookEndpoint = self.undoc(&self.col::<String>(row, 0)?)?;
                 ep.disabled = self.col(row, 1)?;
@@ -475,9 +977,12 @@ impl Tx for PgTx<'_> {
     fn savepoint(&self, work: &mut dyn FnMut(&dyn Tx) -> bool) -> Result<(), StorageError> {
         self.simple("SAVEPOINT unit")?;
         if work(self) {
-            // Fails if the work met an error it did not report: the transaction is aborted.
+            // Sends the work's pending writes; fails if the work met an error it did not
+            // report: the transaction is aborted.
             return self.simple("RELEASE SAVEPOINT unit");
         }
+        // The work's writes not sent yet are dropped with it.
+        *self.pending.borrow_mut() = Pending::default();
         // What the work read of the endpoints may be gone with it.
         *self.endpoints.borrow_mut() = None;
         // An error inside is undone with the work, unless the whole unit must run again (a
@@ -541,26 +1046,39 @@ impl Tx for PgTx<'_> {
     }
 
     /// Also keeps `payment_codes.live` true of exactly the codes on the payment's voucher
-    /// while it is payable (what the unique index `payment_codes_live` holds to).
+    /// while it is payable (what the unique index `payment_codes_live` holds to). Sent with
+    /// the unit's next statement.
     fn update_pi(&self, pi: &PaymentIntent) -> Result<String, StorageError> {
         let text = doc(pi);
-        self.execute(
-            "UPDATE payment_intents SET due_at = $2, doc = $3 WHERE seq = $1",
-            &[&pi.seq, &pi.due_at(), &text],
-        )?;
-        let (chains, codes): (Vec<&str>, Vec<&str>) = match &pi.voucher {
+        let keep: Vec<(&'static str, String)> = match &pi.voucher {
             Some(v) if pi.status == PiStatus::RequiresAction => v
                 .codes
                 .iter()
-                .map(|(chain, code)| (chain.as_str(), code.as_str()))
-                .unzip(),
-            _ => (Vec::new(), Vec::new()),
+                .map(|(chain, code)| (chain.as_str(), code.clone()))
+                .collect(),
+            _ => Vec::new(),
         };
-        self.execute(
-            "UPDATE payment_codes SET live = FALSE WHERE pi_seq = $1 AND live
-             AND (chain, code) NOT IN (SELECT * FROM unnest($2::text[], $3::text[]))",
-            &[&pi.seq, &chains, &codes],
-        )?;
+        // A payment saved again with other live codes than a save still pending (a voucher
+        // reissued, then made unpayable, in one unit): the pending save is sent first, so
+        // each save's codes are judged in order, as one statement at a time would.
+        let other_codes = self
+            .pending
+            .borrow()
+            .live
+            .iter()
+            .any(|(seq, kept)| *seq == pi.seq && *kept != keep);
+        if other_codes {
+            self.send(true, Vec::new())?;
+        }
+        self.later(|p| {
+            match p.pis.iter_mut().find(|(seq, ..)| *seq == pi.seq) {
+                Some(saved) => *saved = (pi.seq, pi.due_at(), text.clone()),
+                None => p.pis.push((pi.seq, pi.due_at(), text.clone())),
+            }
+            if !p.live.iter().any(|(seq, _)| *seq == pi.seq) {
+                p.live.push((pi.seq, keep));
+            }
+        })?;
         Ok(text)
     }
 
@@ -686,12 +1204,17 @@ impl Tx for PgTx<'_> {
         )
     }
 
+    /// Sent with the unit's next statement.
     fn insert_charge(&self, pi_seq: i64, charge: &Charge) -> Result<String, StorageError> {
         let text = doc(charge);
-        self.execute(
-            "INSERT INTO charges (id, txn_id, pi_seq, doc) VALUES ($1, $2, $3, $4)",
-            &[&charge.id, &charge.balance_transaction, &pi_seq, &text],
-        )?;
+        self.later(|p| {
+            p.charges.push((
+                charge.id.clone(),
+                charge.balance_transaction.clone(),
+                pi_seq,
+                text.clone(),
+            ));
+        })?;
         Ok(text)
     }
 
@@ -906,6 +1429,7 @@ impl Tx for PgTx<'_> {
         )
     }
 
+    /// Sent with the unit's next statement, with its deliveries.
     fn emit_update(
         &self,
         event_type: &str,
@@ -913,40 +1437,39 @@ impl Tx for PgTx<'_> {
         object: Snapshot<'_>,
         previous: Option<&str>,
     ) -> Result<(), StorageError> {
+        self.check()?;
         let event_id = crate::ids::new_id("evt");
-        let text = object.doc();
-        let row = self.query_opt(
-            "INSERT INTO events (id, type, created, kind, doc, previous)
-             VALUES ($1, $2, $3, $4, $5, $6) RETURNING seq",
-            &[
-                &event_id,
-                &event_type,
-                &created,
-                &object.kind(),
-                &text.as_ref(),
-                &previous,
-            ],
-        )?;
-        let seq: i64 = match row {
-            Some(row) => self.col(&row, 0)?,
-            None => return Err(self.message("INSERT INTO events returned no seq")),
-        };
         if self.endpoints.borrow().is_none() {
-            let rows = self.endpoint_rows(ENDPOINTS, &[])?;
-            *self.endpoints.borrow_mut() = Some(rows);
+            // No pending write touches the endpoints: they need not be sent first.
+            let rows = match self
+                .send(false, vec![Stmt::Query(ENDPOINTS, Vec::new())])?
+                .pop()
+            {
+                Some(Answer::Rows(rows)) => rows,
+                _ => return Err(self.message("the endpoints' query answered no rows")),
+            };
+            let endpoints = self.endpoints_of(&rows)?;
+            *self.endpoints.borrow_mut() = Some(endpoints);
         }
         let cached = self.endpoints.borrow();
-        // A disabled endpoint gets no new event (Stripe does not send events created while
-        // an endpoint is disabled); the events themselves are kept and listed.
-        for ep in cached.iter().flatten() {
-            if !ep.disabled && ep.wants(event_type) {
-                self.execute(
-                    "INSERT INTO deliveries (event_seq, endpoint, next_at) VALUES ($1, $2, $3)",
-                    &[&seq, &ep.id, &created],
-                )?;
+        self.later(|p| {
+            // A disabled endpoint gets no new event (Stripe does not send events created
+            // while an endpoint is disabled); the events themselves are kept and listed.
+            for ep in cached.iter().flatten() {
+                if !ep.disabled && ep.wants(event_type) {
+                    p.deliveries
+                        .push((event_id.clone(), ep.id.clone(), created));
+                }
             }
-        }
-        Ok(())
+            p.events.push((
+                event_id,
+                event_type.to_owned(),
+                created,
+                object.kind(),
+                object.doc().into_owned(),
+                previous.map(str::to_owned),
+            ));
+        })
     }
 
     fn list_events(&self, filter: &EventFilter, page: Page) -> Result<Vec<EventRow>, StorageError> {
@@ -1453,27 +1976,24 @@ impl Tx for PgTx<'_> {
         .transpose()
     }
 
+    /// Sent with the unit's next statement.
     fn insert_confirmation(&self, c: &ConfirmationRecord<'_>) -> Result<(), StorageError> {
-        self.execute(
-            "INSERT INTO confirmations (id, terminal, fingerprint, status, reason, pi_seq, chain,
-             store, amount, paid_at, barcode, received_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-            &[
-                &c.id,
-                &c.terminal,
-                &c.fingerprint,
-                &c.verdict.as_str(),
-                &c.reason,
-                &c.pi_seq,
-                &c.chain.map_or("", Chain::as_str),
-                &c.store,
-                &c.amount,
-                &c.paid_at,
-                &c.barcode,
-                &c.received_at,
-            ],
-        )?;
-        Ok(())
+        self.later(|p| {
+            p.confirmations.push(ConfirmationRow {
+                id: c.id.to_owned(),
+                terminal: c.terminal.to_owned(),
+                fingerprint: c.fingerprint.to_owned(),
+                status: c.verdict.as_str(),
+                reason: c.reason.map(str::to_owned),
+                pi_seq: c.pi_seq,
+                chain: c.chain.map_or("", Chain::as_str),
+                store: c.store.to_owned(),
+                amount: c.amount,
+                paid_at: c.paid_at.to_owned(),
+                barcode: c.barcode.map(str::to_owned),
+                received_at: c.received_at,
+            });
+        })
     }
 
     fn collected_before(&self, barcode: &str) -> Result<bool, StorageError> {
@@ -1488,15 +2008,35 @@ impl Tx for PgTx<'_> {
         }
     }
 
+    /// Two batches of one terminal at repeatable read would each miss the other's links (no
+    /// row in common): both write the terminal's head row first, so the second waits for the
+    /// first and runs again from a snapshot that holds its links (migration 0005). That
+    /// alone keeps the rule.
+    ///
+    /// So that the second does not lose a race and run again (nor the third, twice), a unit
+    /// whose first statement this is first waits for the terminal's turn, before its
+    /// transaction (and so its snapshot) begins: a session advisory lock on the terminal,
+    /// held until the transaction ends ([`PgTx::commit`], [`PgTx::rollback`]; a node that
+    /// dies loses its session, and the lock with it). The batches of one terminal then run
+    /// one after the other on every node, each from a snapshot that holds the one before.
+    /// All of it goes with the unit's next statement.
+    fn chain_turn(&self, terminal: &str) -> Result<(), StorageError> {
+        self.check()?;
+        if self.begin.get().is_some() && self.turn.get().is_none() {
+            let key = turn_key(terminal);
+            self.turn.set(Some(key));
+            *self.wait_turn.borrow_mut() =
+                Some(format!("SELECT pg_advisory_lock({TURN_CLASS}, {key})"));
+        }
+        self.later(|p| {
+            if !p.heads.iter().any(|t| t == terminal) {
+                p.heads.push(terminal.to_owned());
+            }
+        })
+    }
+
     fn chain_max_seq(&self, terminal: &str) -> Result<Option<i64>, StorageError> {
-        // Two batches of one terminal at repeatable read would each miss the other's links
-        // (no row in common): both write the terminal's head row first, so the second waits
-        // for the first and runs again from a snapshot that holds its links (migration 0005).
-        self.execute(
-            "INSERT INTO terminal_chain_heads (terminal, batches) VALUES ($1, 1)
-             ON CONFLICT (terminal) DO UPDATE SET batches = terminal_chain_heads.batches + 1",
-            &[&terminal],
-        )?;
+        self.chain_turn(terminal)?;
         match self.query_opt(
             "SELECT MAX(seq) FROM terminal_chain WHERE terminal = $1",
             &[&terminal],
@@ -1533,6 +2073,21 @@ impl Tx for PgTx<'_> {
         )? == 1)
     }
 
+    /// Sent with the unit's next statement.
+    fn add_chain_link(
+        &self,
+        terminal: &str,
+        seq: i64,
+        prev: &str,
+        hash: &str,
+    ) -> Result<(), StorageError> {
+        self.later(|p| {
+            p.links
+                .push((terminal.to_owned(), seq, prev.to_owned(), hash.to_owned()));
+        })
+    }
+
+    /// Sent with the unit's next statement.
     fn flag_fork(
         &self,
         terminal: &str,
@@ -1540,11 +2095,125 @@ impl Tx for PgTx<'_> {
         detail: &str,
         at: i64,
     ) -> Result<(), StorageError> {
-        self.execute(
-            "INSERT INTO chain_flags (terminal, seq, kind, detail, at) VALUES ($1, $2, 'fork', $3, $4)",
-            &[&terminal, &seq, &detail, &at],
-        )?;
-        Ok(())
+        self.later(|p| {
+            p.forks
+                .push((terminal.to_owned(), seq, detail.to_owned(), at));
+        })
+    }
+
+    /// One statement per kind of question, all in one round trip.
+    fn slip_facts(&self, ask: &SlipQuestions<'_>) -> Result<SlipFacts, StorageError> {
+        let chains: Vec<&str> = ask.codes.iter().map(|(chain, _)| chain.as_str()).collect();
+        let codes: Vec<&str> = ask.codes.iter().map(|(_, code)| *code).collect();
+        let terminal = &ask.terminal;
+        let mut stmts = Vec::new();
+        let mut asked = [false; 5];
+        if !ask.slips.is_empty() {
+            asked[0] = true;
+            stmts.push(Stmt::Query(
+                "SELECT id, fingerprint, status, reason FROM confirmations
+                 WHERE terminal = $1 AND id = ANY($2::text[])",
+                vec![terminal, &ask.slips],
+            ));
+        }
+        if !ask.payments.is_empty() {
+            asked[1] = true;
+            stmts.push(Stmt::Query(
+                "SELECT doc FROM payment_intents WHERE seq = ANY($1::bigint[])",
+                vec![&ask.payments],
+            ));
+        }
+        if !ask.codes.is_empty() {
+            asked[2] = true;
+            stmts.push(Stmt::Query(
+                "SELECT c.chain, c.code, c.pi_seq, p.doc FROM payment_codes c
+                 JOIN payment_intents p ON p.seq = c.pi_seq
+                 WHERE (c.chain, c.code) IN (SELECT * FROM unnest($1::text[], $2::text[]))
+                 ORDER BY c.pi_seq DESC",
+                vec![&chains, &codes],
+            ));
+        }
+        if !ask.links.is_empty() {
+            asked[3] = true;
+            stmts.push(Stmt::Query(
+                "SELECT seq, prev, hash FROM terminal_chain
+                 WHERE terminal = $1 AND seq = ANY($2::bigint[])",
+                vec![terminal, &ask.links],
+            ));
+        }
+        if !ask.collected.is_empty() {
+            asked[4] = true;
+            stmts.push(Stmt::Query(
+                "SELECT DISTINCT barcode FROM confirmations
+                 WHERE barcode = ANY($1::text[]) AND pi_seq IS NULL AND status = 'accepted'",
+                vec![&ask.collected],
+            ));
+        }
+        // The batch's events will need the endpoints: read with the rest.
+        let endpoints = self.endpoints.borrow().is_none();
+        if endpoints {
+            stmts.push(Stmt::Query(ENDPOINTS, Vec::new()));
+        }
+        let mut answers = self.send(true, stmts)?;
+        if endpoints {
+            match answers.pop() {
+                Some(Answer::Rows(rows)) => {
+                    let read = self.endpoints_of(&rows)?;
+                    *self.endpoints.borrow_mut() = Some(read);
+                }
+                _ => return Err(self.message("the endpoints' query answered no rows")),
+            }
+        }
+        let mut answers = answers.into_iter();
+        let mut facts = SlipFacts::default();
+        let mut next = |wanted: bool| -> Result<Vec<Row>, StorageError> {
+            if !wanted {
+                return Ok(Vec::new());
+            }
+            match answers.next() {
+                Some(Answer::Rows(rows)) => Ok(rows),
+                _ => Err(self.message("a question of the batch answered no rows")),
+            }
+        };
+        for row in next(asked[0])? {
+            let status: String = self.col(&row, 2)?;
+            facts.past.insert(
+                self.col(&row, 0)?,
+                PastConfirmation {
+                    fingerprint: self.col(&row, 1)?,
+                    verdict: verdict_of(&status),
+                    reason: self.col(&row, 3)?,
+                },
+            );
+        }
+        for row in next(asked[1])? {
+            let pi: PaymentIntent = self.undoc(&self.col::<String>(&row, 0)?)?;
+            facts.payments.insert(pi.seq, pi);
+        }
+        for row in next(asked[2])? {
+            let chain: String = self.col(&row, 0)?;
+            let Ok(chain) = chain.parse::<Chain>() else {
+                continue;
+            };
+            let seq: i64 = self.col(&row, 2)?;
+            if let std::collections::hash_map::Entry::Vacant(e) = facts.payments.entry(seq) {
+                e.insert(self.undoc(&self.col::<String>(&row, 3)?)?);
+            }
+            facts
+                .holders
+                .entry((chain, self.col(&row, 1)?))
+                .or_default()
+                .push(seq);
+        }
+        for row in next(asked[3])? {
+            facts
+                .links
+                .insert(self.col(&row, 0)?, (self.col(&row, 1)?, self.col(&row, 2)?));
+        }
+        for row in next(asked[4])? {
+            facts.collected.insert(self.col(&row, 0)?);
+        }
+        Ok(facts)
     }
 
     fn chain_seqs(&self, terminal: &str) -> Result<Vec<i64>, StorageError> {

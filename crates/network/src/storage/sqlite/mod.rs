@@ -29,8 +29,8 @@ use self::wal::{Checkpointer, Tickets, Unsynced, WalSyncer};
 use super::SessionFilter;
 use super::{
     Boxed, ConfirmationRecord, Created, Cursor, DeliveryReport, DueDelivery, EndpointHealth,
-    EventFilter, Fork, Page, PastConfirmation, SavedAnswer, Storage, StorageError, StorageFuture,
-    Tx, Work,
+    EventFilter, Fork, Page, PastConfirmation, SavedAnswer, SlipFacts, SlipQuestions, Storage,
+    StorageError, StorageFuture, Tx, Work,
 };
 use super::{CustomerFilter, PaymentMethodFilter, PriceFilter, ProductFilter};
 use crate::checkout::{PaymentLink, Session};
@@ -1974,6 +1974,69 @@ impl Tx for SqliteTx<'_> {
         })
     }
 
+    /// One prepared statement per question, as the single writer asks them one by one
+    /// anyway (each an in-process call, no round trip to save).
+    fn slip_facts(&self, ask: &SlipQuestions<'_>) -> Result<SlipFacts, StorageError> {
+        let mut facts = SlipFacts::default();
+        for id in &ask.slips {
+            if let Some(past) = self.confirmation(ask.terminal, id)? {
+                facts.past.insert((*id).to_owned(), past);
+            }
+        }
+        for seq in &ask.payments {
+            if let Some(pi) = self.pi_by_seq(*seq)? {
+                facts.payments.insert(*seq, pi);
+            }
+        }
+        for (chain, code) in &ask.codes {
+            let holders: Vec<i64> = self.run(|| {
+                let seqs = self
+                    .tx
+                    .prepare_cached(
+                        "SELECT pi_seq FROM payment_codes WHERE chain = ?1 AND code = ?2 ORDER BY pi_seq DESC",
+                    )?
+                    .query_map([chain.as_str(), code], |r| r.get(0))?
+                    .collect::<Result<_, _>>()?;
+                Ok(seqs)
+            })?;
+            for seq in &holders {
+                if !facts.payments.contains_key(seq)
+                    && let Some(pi) = self.pi_by_seq(*seq)?
+                {
+                    facts.payments.insert(*seq, pi);
+                }
+            }
+            if !holders.is_empty() {
+                facts.holders.insert((*chain, (*code).to_owned()), holders);
+            }
+        }
+        // Nothing is held after the chain's highest sale: those are not looked up.
+        let max_seq = match ask.links.is_empty() {
+            true => None,
+            false => self.chain_max_seq(ask.terminal)?,
+        };
+        for seq in ask
+            .links
+            .iter()
+            .filter(|s| max_seq.is_some_and(|m| **s <= m))
+        {
+            if let Some(link) = self.chain_link(ask.terminal, *seq)? {
+                facts.links.insert(*seq, link);
+            }
+        }
+        for barcode in &ask.collected {
+            if self.collected_before(barcode)? {
+                facts.collected.insert((*barcode).to_owned());
+            }
+        }
+        Ok(facts)
+    }
+
+    /// The single writer already puts every unit in order.
+    fn chain_turn(&self, _terminal: &str) -> Result<(), StorageError> {
+        Ok(())
+    }
+
     fn chain_max_seq(&self, terminal: &str) -> Result<Option<i64>, StorageError> {
         self.run(|| {
             self.tx
@@ -1994,6 +2057,23 @@ impl Tx for SqliteTx<'_> {
                 )?
                 .query_row(params![terminal, seq], |r| Ok((r.get(0)?, r.get(1)?)))
                 .optional()
+        })
+    }
+
+    fn add_chain_link(
+        &self,
+        terminal: &str,
+        seq: i64,
+        prev: &str,
+        hash: &str,
+    ) -> Result<(), StorageError> {
+        self.run(|| {
+            self.tx
+                .prepare_cached(
+                    "INSERT INTO terminal_chain (terminal, seq, prev, hash) VALUES (?1, ?2, ?3, ?4)",
+                )?
+                .execute(params![terminal, seq, prev, hash])?;
+            Ok(())
         })
     }
 

@@ -1243,7 +1243,7 @@ pub fn complete(
         pairs.append_pair("customer", c);
     }
     let form = Form::parse(pairs.finish().as_bytes()).map_err(|e| Refusal::Failed(e.message))?;
-    let (pi, wake) = payments::create(tx, settings, &form, now).map_err(|e| {
+    let (mut pi, wake) = payments::create(tx, settings, &form, now).map_err(|e| {
         // The one refusal a customer can act on: the store network rejected the number.
         if e.code == Some("payment_intent_konbini_rejected_confirmation_number") {
             Refusal::Input(if en {
@@ -1257,6 +1257,9 @@ pub fn complete(
             Refusal::Payment(e.message)
         }
     })?;
+    pi.checkout_session = Some(session.id.clone());
+    tx.update_pi(&pi)
+        .map_err(|e| Refusal::Failed(e.to_string()))?;
     session.status = SessionStatus::Complete;
     session.payment_intent = Some(pi.id.clone());
     session.pi_seq = Some(pi.seq);
@@ -1272,6 +1275,9 @@ pub fn complete(
 /// A PaymentIntent was paid at a store: its session (if a session made it) is `paid`, with
 /// `checkout.session.async_payment_succeeded` after the PaymentIntent's events.
 pub fn pi_succeeded(tx: &dyn Tx, pi: &PaymentIntent, now: i64) -> Result<(), ApiError> {
+    if pi.checkout_session.is_none() {
+        return Ok(());
+    }
     let Some(mut session) = tx.session_by_pi(pi.seq)? else {
         return Ok(());
     };
@@ -1283,6 +1289,9 @@ pub fn pi_succeeded(tx: &dyn Tx, pi: &PaymentIntent, now: i64) -> Result<(), Api
 /// A PaymentIntent's voucher ran out unpaid: its session (if any) stays complete and
 /// unpaid, with `checkout.session.async_payment_failed` after `payment_intent.payment_failed`.
 pub fn pi_expired(tx: &dyn Tx, pi: &PaymentIntent, now: i64) -> Result<(), ApiError> {
+    if pi.checkout_session.is_none() {
+        return Ok(());
+    }
     let Some(session) = tx.session_by_pi(pi.seq)? else {
         return Ok(());
     };

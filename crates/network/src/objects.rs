@@ -163,6 +163,11 @@ pub struct PaymentIntent {
     pub last_payment_error: Option<Value>,
     /// A test-mode outcome waiting for its time.
     pub auto: Option<AutoOutcome>,
+    /// The Checkout Session whose page made this payment (`cs_...`). Kept, never shown
+    /// (Stripe's PaymentIntent names no session): the rules ask for the session only of a
+    /// payment that has one, so a register's batch of other payments asks nothing more.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkout_session: Option<String>,
 }
 
 impl PaymentIntent {

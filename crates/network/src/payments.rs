@@ -517,6 +517,7 @@ pub fn create(
         amount_received: 0,
         last_payment_error: None,
         auto: None,
+        checkout_session: None,
     };
     let mut wake = false;
     if confirm {
@@ -907,6 +908,9 @@ fn emit_pi(tx: &dyn Tx, pi: &PaymentIntent, event_type: &str, now: i64) -> Resul
 /// expire the Checkout Session instead" (stripe-node 23.1.0, `Checkout.Session.payment_intent`).
 /// The wording of the refusal is ours; the code is Stripe's for a state that forbids it.
 fn refuse_checkout_owned(tx: &dyn Tx, pi: &PaymentIntent, action: &str) -> Result<(), ApiError> {
+    if pi.checkout_session.is_none() {
+        return Ok(());
+    }
     match tx.session_by_pi(pi.seq)? {
         Some(session) => Err(ApiError::invalid(
             "payment_intent_unexpected_state",

@@ -385,7 +385,18 @@ pub struct NetworkFigures {
 /// Measure the network: `payments` PaymentIntents created, then all confirmed by barcode
 /// in signed batches of 100, against raw `/health` round trips, with `clients` at once.
 pub fn network_figures(payments: usize, clients: usize) -> anyhow::Result<NetworkFigures> {
-    network_figures_on(payments, clients, None, 1)
+    network_figures_on(payments, clients, None, 1, Terminals::One)
+}
+
+/// Who sends a bench's confirmation batches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Terminals {
+    /// One terminal, its batches taken by whichever client is free (out of order): one
+    /// register's worst case, every batch in the same terminal's turn.
+    One,
+    /// A terminal per client, each sending its own journal chain's batches in order, as a
+    /// chain's registers do.
+    PerClient,
 }
 
 /// [`network_figures`] on the store `db` names (a `postgres://` URL), or a fresh SQLite file,
@@ -395,6 +406,7 @@ pub fn network_figures_on(
     clients: usize,
     db: Option<&str>,
     nodes: usize,
+    terminals: Terminals,
 ) -> anyhow::Result<NetworkFigures> {
     use konbini_protocol::sign;
     use tokio_util::sync::CancellationToken;
@@ -485,30 +497,46 @@ pub fn network_figures_on(
             "a payment came back without its barcode"
         );
 
-        // Confirmations, signed batches of 100.
-        let batches: Vec<Vec<serde_json::Value>> = all
-            .chunks(100)
-            .enumerate()
-            .map(|(b, chunk)| {
-                chunk
-                    .iter()
-                    .enumerate()
-                    .map(|(i, (barcode, amount))| {
-                        let seq = (b * 100 + i + 1) as i64;
-                        serde_json::json!({
-                            "id": format!("bench-{seq}"),
-                            "store": "0001",
-                            "chain": "lawson",
-                            "paid_at": chrono::Utc::now().to_rfc3339(),
-                            "amount": amount,
-                            "barcode": barcode,
-                            "journal": {"seq": seq, "prev": format!("{:064x}", seq - 1), "hash": format!("{seq:064x}")},
-                        })
+        // Confirmations, signed batches of 100: each client's queue of (terminal, batch),
+        // taken from its end. One terminal: one queue shared by every client. A terminal per
+        // client: client c sends every clients-th batch, numbered along its own chain.
+        let senders = match terminals {
+            Terminals::One => 1,
+            Terminals::PerClient => clients,
+        };
+        anyhow::ensure!(senders <= 64, "at most 64 clients send as terminals of their own");
+        let mut queues: Vec<Vec<(String, Vec<serde_json::Value>)>> = vec![Vec::new(); senders];
+        for (b, chunk) in all.chunks(100).enumerate() {
+            let (sender, nth) = (b % senders, b / senders);
+            let terminal = match terminals {
+                Terminals::One => "bench".to_owned(),
+                Terminals::PerClient => format!("bench-{sender}"),
+            };
+            let batch = chunk
+                .iter()
+                .enumerate()
+                .map(|(i, (barcode, amount))| {
+                    let seq = (nth * 100 + i + 1) as i64;
+                    serde_json::json!({
+                        "id": format!("{terminal}-{seq}"),
+                        "store": "0001",
+                        "chain": "lawson",
+                        "paid_at": chrono::Utc::now().to_rfc3339(),
+                        "amount": amount,
+                        "barcode": barcode,
+                        "journal": {"seq": seq, "prev": format!("{:064x}", seq - 1), "hash": format!("{seq:064x}")},
                     })
-                    .collect()
+                })
+                .collect();
+            queues[sender].push((terminal, batch));
+        }
+        let queues: Vec<_> = queues
+            .into_iter()
+            .map(|mut q| {
+                q.reverse();
+                std::sync::Arc::new(std::sync::Mutex::new(q))
             })
             .collect();
-        let queue = std::sync::Arc::new(std::sync::Mutex::new(batches));
         let stats_before = match db {
             Some(url) => Some(pg_stats(url)?),
             None => None,
@@ -518,12 +546,12 @@ pub fn network_figures_on(
         let start = Instant::now();
         let mut set = tokio::task::JoinSet::new();
         for c in 0..clients {
-            let (client, queue) = (client.clone(), queue.clone());
+            let (client, queue) = (client.clone(), queues[c % queues.len()].clone());
             let url = format!("{}/terminal/v1/confirmations", bases[c % bases.len()]);
             set.spawn(async move {
                 let mut accepted = 0usize;
                 loop {
-                    let Some(batch) = queue.lock().map_err(|_| anyhow::anyhow!("poisoned"))?.pop() else {
+                    let Some((terminal, batch)) = queue.lock().map_err(|_| anyhow::anyhow!("poisoned"))?.pop() else {
                         break;
                     };
                     let body = serde_json::json!({ "confirmations": batch }).to_string();
@@ -531,7 +559,7 @@ pub fn network_figures_on(
                     let sig = sign("bench-secret", t, "POST", "/terminal/v1/confirmations", body.as_bytes());
                     let v: serde_json::Value = client
                         .post(&url)
-                        .header("Konbini-Terminal", "bench")
+                        .header("Konbini-Terminal", terminal)
                         .header("Konbini-Signature", sig)
                         .header("content-type", "application/json")
                         .body(body)
@@ -651,6 +679,12 @@ async fn bench_node(
     settings
         .terminals
         .insert("bench".to_owned(), "bench-secret".to_owned());
+    // The network bench's terminals when each client is a register of its own.
+    for i in 0..64 {
+        settings
+            .terminals
+            .insert(format!("bench-{i}"), "bench-secret".to_owned());
+    }
     let net = Network::open_db(db, settings).await?;
     Ok((base, tokio::spawn(serve(net, listener, cancel.clone()))))
 }

@@ -221,26 +221,36 @@ fn run_bench(what: Option<BenchCommand>) -> anyhow::Result<ExitCode> {
         db: Some(url),
     }) = &what
     {
+        use figures::Terminals;
         let (payments, clients) = ((*payments).max(100), (*clients).max(1));
-        let sqlite = figures::network_figures(payments, clients)?;
+        let on_sqlite =
+            |terminals| figures::network_figures_on(payments, clients, None, 1, terminals);
         // Each PostgreSQL round on a scratch database of its own, made and dropped here.
-        let on_pg = |nodes: usize| -> anyhow::Result<figures::NetworkFigures> {
+        let on_pg = |nodes: usize, terminals| -> anyhow::Result<figures::NetworkFigures> {
             let scratch = figures::ScratchPostgres::create(url)?;
-            figures::network_figures_on(payments, clients, Some(&scratch.url()), nodes)
+            figures::network_figures_on(payments, clients, Some(&scratch.url()), nodes, terminals)
         };
-        let one = on_pg(1)?;
-        let two = on_pg(2)?;
-        println!(
-            "network on SQLite: confirmations in signed batches of 100, {clients} clients: {:.0}/s (goal >= 20,000/s: {:.2}x); PaymentIntent create+confirm {:.0}/s; /health {:.0}/s; CPU {:.1} us/confirmation",
-            sqlite.confirmations_per_second,
-            sqlite.confirmations_per_second / 20_000.0,
-            sqlite.creations_per_second,
-            sqlite.health_per_second,
-            sqlite.cpu_us_per_confirmation.0,
-        );
-        for f in [&one, &two] {
+        // A chain's registers (a terminal per client) first: the figures the goals are for.
+        // Then one terminal's batches from every client: they take turns (a terminal's
+        // journal chain is judged in order), so they show one register's ceiling instead.
+        let sqlite = on_sqlite(Terminals::PerClient)?;
+        let one = on_pg(1, Terminals::PerClient)?;
+        let two = on_pg(2, Terminals::PerClient)?;
+        let sqlite_1 = on_sqlite(Terminals::One)?;
+        let one_1 = on_pg(1, Terminals::One)?;
+        let sqlite_line = |f: &figures::NetworkFigures, who: &str| {
             println!(
-                "network on PostgreSQL, {} node(s) on one database (same machine as the server): confirmations {:.0}/s ({:.2}x SQLite, goal >= 0.5x; {:.2}x one node, goal >= 0.9x); PaymentIntent create+confirm {:.0}/s ({:.2}x SQLite); CPU per confirmation: {:.1} us in the nodes and clients, {:.1} us in PostgreSQL's processes",
+                "network on SQLite, {who}: confirmations in signed batches of 100, {clients} clients: {:.0}/s (goal >= 20,000/s: {:.2}x); PaymentIntent create+confirm {:.0}/s; /health {:.0}/s; CPU {:.1} us/confirmation",
+                f.confirmations_per_second,
+                f.confirmations_per_second / 20_000.0,
+                f.creations_per_second,
+                f.health_per_second,
+                f.cpu_us_per_confirmation.0,
+            );
+        };
+        let pg_line = |f: &figures::NetworkFigures, sqlite: &figures::NetworkFigures, who: &str| {
+            println!(
+                "network on PostgreSQL, {} node(s) on one database (same machine as the server), {who}: confirmations {:.0}/s ({:.2}x SQLite, goal >= 0.5x; {:.2}x one node, goal >= 0.9x); PaymentIntent create+confirm {:.0}/s ({:.2}x SQLite); CPU per confirmation: {:.1} us in the nodes and clients, {:.1} us in PostgreSQL's processes",
                 f.nodes,
                 f.confirmations_per_second,
                 f.confirmations_per_second / sqlite.confirmations_per_second,
@@ -253,7 +263,20 @@ fn run_bench(what: Option<BenchCommand>) -> anyhow::Result<ExitCode> {
             if let Some(stats) = &f.db_stats {
                 println!("  database statistics over the confirmations: {stats}");
             }
-        }
+        };
+        let chain = format!("{clients} terminals, one per client");
+        sqlite_line(&sqlite, &chain);
+        pg_line(&one, &sqlite, &chain);
+        pg_line(&two, &sqlite, &chain);
+        let single = "one terminal's batches from every client";
+        sqlite_line(&sqlite_1, single);
+        println!(
+            "network on PostgreSQL, 1 node, {single}: confirmations {:.0}/s ({:.2}x SQLite's one terminal; batches of one terminal take turns); CPU per confirmation: {:.1} us in the node and clients, {:.1} us in PostgreSQL's processes",
+            one_1.confirmations_per_second,
+            one_1.confirmations_per_second / sqlite_1.confirmations_per_second,
+            one_1.cpu_us_per_confirmation.0,
+            one_1.cpu_us_per_confirmation.1.unwrap_or(f64::NAN),
+        );
         return Ok(ExitCode::SUCCESS);
     }
     let sync = match &what {

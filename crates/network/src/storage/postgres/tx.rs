@@ -121,9 +121,9 @@ fn turn_key(terminal: &str) -> i32 {
 struct Pending {
     /// Terminals whose chain head row this unit writes ([`Tx::chain_turn`]), each once.
     heads: Vec<String>,
-    /// Payments saved: (seq, due_at, doc); a payment saved again keeps its place and the
-    /// last save.
-    pis: Vec<(i64, Option<i64>, String)>,
+    /// Payments saved: (seq, due_at, voucher token, doc); a payment saved again keeps its
+    /// place and the last save.
+    pis: Vec<(i64, Option<i64>, Option<String>, String)>,
     /// The payment codes that stay live, per payment saved (none once it is not payable);
     /// a payment saved again with the same codes keeps one entry (with
     /// other codes, the pending writes are sent first: [`Tx::update_pi`]).
@@ -173,8 +173,10 @@ impl Pending {
 const WRITE_HEADS: &str = "INSERT INTO terminal_chain_heads (terminal, batches)
      SELECT terminal, 1 FROM unnest($1::text[]) AS h(terminal)
      ON CONFLICT (terminal) DO UPDATE SET batches = terminal_chain_heads.batches + 1";
-const SAVE_PIS: &str = "UPDATE payment_intents AS p SET due_at = u.due_at, doc = u.doc
-     FROM unnest($1::bigint[], $2::bigint[], $3::text[]) AS u(seq, due_at, doc)
+const SAVE_PIS: &str = "UPDATE payment_intents AS p
+     SET due_at = u.due_at, voucher_token = u.voucher_token, doc = u.doc
+     FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[])
+          AS u(seq, due_at, voucher_token, doc)
      WHERE p.seq = u.seq";
 const UNLIVE_CODES: &str = "UPDATE payment_codes AS c SET live = FALSE
      WHERE c.pi_seq = ANY($1::bigint[]) AND c.live
@@ -212,6 +214,7 @@ struct Columns {
     heads: Vec<String>,
     pi_seq: Vec<i64>,
     pi_due: Vec<Option<i64>>,
+    pi_token: Vec<Option<String>>,
     pi_doc: Vec<String>,
     live_seq: Vec<i64>,
     keep_seq: Vec<i64>,
@@ -243,9 +246,10 @@ impl Columns {
             heads: p.heads,
             ..Columns::default()
         };
-        for (seq, due, doc) in p.pis {
+        for (seq, due, token, doc) in p.pis {
             c.pi_seq.push(seq);
             c.pi_due.push(due);
+            c.pi_token.push(token);
             c.pi_doc.push(doc);
         }
         for (seq, keep) in p.live {
@@ -316,7 +320,7 @@ impl Columns {
         if !self.pi_seq.is_empty() {
             out.push(Stmt::Execute(
                 SAVE_PIS,
-                vec![&self.pi_seq, &self.pi_due, &self.pi_doc],
+                vec![&self.pi_seq, &self.pi_due, &self.pi_token, &self.pi_doc],
             ));
         }
         if !self.live_seq.is_empty() {
@@ -423,6 +427,11 @@ fn doc<T: Serialize>(value: &T) -> String {
 }
 
 /// A kept confirmation's verdict: `accepted`, or anything else (`conflict`).
+/// The payment's hosted voucher token, kept in a column of its own.
+fn voucher_token(pi: &PaymentIntent) -> Option<String> {
+    pi.voucher.as_ref().map(|v| v.token.clone())
+}
+
 fn verdict_of(text: &str) -> Verdict {
     if text == "accepted" {
         Verdict::Accepted
@@ -1039,8 +1048,16 @@ impl Tx for PgTx<'_> {
 
     fn insert_pi(&self, pi: &PaymentIntent) -> Result<(), StorageError> {
         self.execute(
-            "INSERT INTO payment_intents (seq, id, created, due_at, doc) VALUES ($1, $2, $3, $4, $5)",
-            &[&pi.seq, &pi.id, &pi.created, &pi.due_at(), &doc(pi)],
+            "INSERT INTO payment_intents (seq, id, created, due_at, voucher_token, doc)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+            &[
+                &pi.seq,
+                &pi.id,
+                &pi.created,
+                &pi.due_at(),
+                &voucher_token(pi),
+                &doc(pi),
+            ],
         )?;
         Ok(())
     }
@@ -1071,9 +1088,10 @@ impl Tx for PgTx<'_> {
             self.send(true, Vec::new())?;
         }
         self.later(|p| {
+            let saved = (pi.seq, pi.due_at(), voucher_token(pi), text.clone());
             match p.pis.iter_mut().find(|(seq, ..)| *seq == pi.seq) {
-                Some(saved) => *saved = (pi.seq, pi.due_at(), text.clone()),
-                None => p.pis.push((pi.seq, pi.due_at(), text.clone())),
+                Some(was) => *was = saved,
+                None => p.pis.push(saved),
             }
             if !p.live.iter().any(|(seq, _)| *seq == pi.seq) {
                 p.live.push((pi.seq, keep));
@@ -1199,7 +1217,7 @@ impl Tx for PgTx<'_> {
 
     fn pi_by_voucher(&self, token: &str) -> Result<Option<PaymentIntent>, StorageError> {
         self.one_doc(
-            "SELECT doc FROM payment_intents WHERE (doc::jsonb) #>> '{voucher,token}' = $1",
+            "SELECT doc FROM payment_intents WHERE voucher_token = $1",
             &[&token],
         )
     }

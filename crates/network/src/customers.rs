@@ -120,7 +120,7 @@ fn check_email(param: &str, email: &str) -> Result<(), ApiError> {
 
 /// An address sent under `prefix` (`address`, `shipping[address]`), or `None` if no part of
 /// it was.
-fn address_of(form: &Form, prefix: &str) -> Option<Address> {
+pub(crate) fn address_of(form: &Form, prefix: &str) -> Option<Address> {
     if !ADDRESS_FIELDS
         .iter()
         .any(|f| form.get(&format!("{prefix}[{f}]")).is_some())

@@ -197,12 +197,40 @@ fn the_checkout_page_answers_every_input_with_a_page() {
     );
     assert_eq!((s, &e["error"]["param"]), (404, &Value::from("customer")));
 
-    // Unknown ids are 404 pages, in HTML.
-    for path in ["/checkout/cs_test_missing", "/pay/no-such-link"] {
+    // Unknown ids are 404 pages, in HTML, on every page route, in the page's language.
+    for (path, lang, says) in [
+        ("/checkout/cs_test_missing", "ja", "ページが見つかりません"),
+        ("/checkout/cs_test_missing?lang=en", "en", "Not found"),
+        ("/pay/no-such-link", "ja", "ページが見つかりません"),
+        (
+            "/vouchers/no-such-voucher",
+            "ja",
+            "この払込票は見つかりません",
+        ),
+        (
+            "/vouchers/no-such-voucher?lang=en",
+            "en",
+            "This payment voucher does not exist",
+        ),
+        (
+            "/refunds/no-such-refund",
+            "ja",
+            "This refund page does not exist",
+        ),
+    ] {
         let (status, _, kind, body) = page(&format!("{}{path}", net.url), None);
         assert_eq!(status, 404, "{path}");
         assert!(kind.starts_with("text/html"), "{path}: {kind}");
         assert!(body.starts_with("<!DOCTYPE html>"));
+        assert!(
+            body.contains(&format!("<html lang=\"{lang}\">")),
+            "{path}: {body}"
+        );
+        assert!(
+            body.contains("name=\"viewport\""),
+            "{path}: made for a phone"
+        );
+        assert!(body.contains(says), "{path}: {body}");
     }
     let (status, _, kind, _) = page(
         &format!("{}/checkout/cs_test_missing", net.url),

@@ -1942,6 +1942,54 @@ fn payment_methods_are_given_by_id_or_with_an_address_and_updated_on_a_payment()
     );
 }
 
+/// Stripe takes the key as HTTP Basic's user name too (`curl -u sk_test_...:`, as its API
+/// reference shows every call); a wrong one is named as with Bearer, a credential that is
+/// not Basic's is no key at all.
+#[test]
+fn the_key_is_taken_as_a_basic_auth_user_name_as_stripe_takes_it() {
+    let dir = tempdir();
+    let net = Net::start(&dir.path().join("net.db"), &[]);
+    let basic = |user: &str| {
+        Net::answer(
+            net.http
+                .post(format!("{}/v1/payment_intents", net.url))
+                .basic_auth(user, None::<&str>)
+                .form(&[("amount", "1200"), ("currency", "jpy")])
+                .send()
+                .unwrap(),
+        )
+    };
+    let (s, pi) = basic(KEY);
+    assert_eq!((s, &pi["object"]), (200, &json!("payment_intent")), "{pi}");
+    let (s, e) = basic("sk_test_wrongkey9876");
+    assert_eq!(s, 401, "{e}");
+    assert_eq!(
+        e["error"]["message"],
+        "Invalid API Key provided: sk_test_****9876"
+    );
+    let (s, e) = net.raw(
+        "GET",
+        "/v1/payment_intents",
+        &[("authorization", "Basic %%%not-base64%%%")],
+        Vec::new(),
+    );
+    assert_eq!(s, 401, "{e}");
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("You did not provide an API key."),
+        "{e}"
+    );
+    // The publishable key as Basic's user: only where a publishable key may go.
+    let (s, e) = basic(PUBLISHABLE_KEY);
+    assert_eq!(
+        (s, &e["error"]["code"]),
+        (401, &json!("secret_key_required")),
+        "{e}"
+    );
+}
+
 /// The publishable key that goes with [`KEY`] when none is given (`pk_` for `sk_`).
 pub const PUBLISHABLE_KEY: &str = "pk_test_it";
 

@@ -655,8 +655,14 @@ fn line_items(
                 ));
             }
             Some(q) => q,
-            None if price_data_allowed => 1,
-            None => return Err(ApiError::missing(&p("quantity"))),
+            // Stripe's words for a line without one, sessions and links alike (quoted in
+            // stripe/stripe-java#1584).
+            None => {
+                return Err(ApiError {
+                    message: format!("Quantity is required. Add `quantity` to `line_items[{i}]`"),
+                    ..ApiError::missing(&p("quantity"))
+                });
+            }
         };
         let metadata = if item.has("metadata") {
             Some(item.metadata().map_err(|e| ApiError {
@@ -991,6 +997,9 @@ pub fn create_session(tx: &dyn Tx, form: &Form, now: i64) -> Result<Session, Api
     let customer_creation = customer_creation(form)?;
     let customer = form.string("customer").map(str::to_owned);
     let customer_email = form.string("customer_email").map(str::to_owned);
+    if let Some(e) = &customer_email {
+        crate::customers::check_email("customer_email", e)?;
+    }
     if customer.is_some() && customer_email.is_some() {
         return Err(ApiError::invalid(
             "parameter_invalid_string",
@@ -1565,6 +1574,7 @@ mod tests {
              &line_items[1][price_data][product_data][name]=Cake\
              &line_items[1][price_data][product_data][description]=Strawberry\
              &line_items[1][price_data][unit_amount_decimal]=450\
+             &line_items[1][quantity]=1\
              &customer_email=a@example.jp&metadata[order]=7&locale=en\
              &payment_method_options[konbini][expires_after_days]=2\
              &success_url=https://shop.example/ok?s={{CHECKOUT_SESSION_ID}}\
@@ -1640,6 +1650,20 @@ mod tests {
             Some("line_items[0][price_data][currency]")
         );
         assert!(e.message.contains("Invalid currency: usd"), "{}", e.message);
+        let e = refused(&format!("{TEA}&customer_email=hanako"));
+        assert_eq!(
+            (e.param.as_deref(), e.message.as_str()),
+            (Some("customer_email"), "Invalid email address: hanako")
+        );
+        let e = refused(&TEA.replace("&line_items[0][quantity]=2", ""));
+        assert_eq!(
+            (e.code, e.param.as_deref(), e.message.as_str()),
+            (
+                Some("parameter_missing"),
+                Some("line_items[0][quantity]"),
+                "Quantity is required. Add `quantity` to `line_items[0]`"
+            )
+        );
         let e = refused(&format!(
             "{TEA}&line_items[0][price_data][recurring][interval]=month"
         ));

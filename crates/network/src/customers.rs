@@ -106,7 +106,7 @@ pub fn find_pm(tx: &dyn Tx, id: &str, param: &str) -> Result<PaymentMethod, ApiE
 
 /// An email address as Stripe accepts one: something@something, no spaces, at most 512
 /// characters.
-fn check_email(param: &str, email: &str) -> Result<(), ApiError> {
+pub(crate) fn check_email(param: &str, email: &str) -> Result<(), ApiError> {
     let (local, domain) = email.rsplit_once('@').unwrap_or(("", ""));
     if local.is_empty()
         || domain.is_empty()

@@ -1857,6 +1857,36 @@ fn payment_methods_are_given_by_id_or_with_an_address_and_updated_on_a_payment()
         (404, &json!("resource_missing"), &json!("payment_method")),
         "{e}"
     );
+    // payment_method_data makes a new one, address and all, which the payment names.
+    let (s, v) = net.post(
+        &path,
+        &[
+            ("payment_method_data[type]", "konbini"),
+            ("payment_method_data[billing_details][name]", "Hiro Ono"),
+            (
+                "payment_method_data[billing_details][email]",
+                "hiro@example.jp",
+            ),
+            (
+                "payment_method_data[billing_details][address][postal_code]",
+                "060-0001",
+            ),
+            ("expand[]", "payment_method"),
+        ],
+    );
+    assert_eq!(s, 200, "{v}");
+    assert_ne!(v["payment_method"]["id"], json!(pm_id));
+    assert_eq!(
+        v["payment_method"]["billing_details"]["address"]["postal_code"],
+        "060-0001"
+    );
+    assert_eq!(v["status"], "requires_confirmation");
+    let (s, e) = net.post(&path, &[("payment_method_data[type]", "card")]);
+    assert_eq!(
+        (s, &e["error"]["param"]),
+        (400, &json!("payment_method_data[type]")),
+        "{e}"
+    );
     let (s, e) = net.post(&path, &[("payment_method", "")]);
     assert_eq!(
         (s, &e["error"]["code"]),

@@ -585,6 +585,17 @@ pub const UPDATE_PARAMS: &[&str] = &[
     "metadata",
     "metadata[*]",
     "payment_method",
+    "payment_method_data[type]",
+    "payment_method_data[billing_details][name]",
+    "payment_method_data[billing_details][email]",
+    "payment_method_data[billing_details][phone]",
+    "payment_method_data[billing_details][address][city]",
+    "payment_method_data[billing_details][address][country]",
+    "payment_method_data[billing_details][address][line1]",
+    "payment_method_data[billing_details][address][line2]",
+    "payment_method_data[billing_details][address][postal_code]",
+    "payment_method_data[billing_details][address][state]",
+    "payment_method_data[metadata][*]",
     "payment_method_options[konbini][confirmation_number]",
     "payment_method_options[konbini][expires_after_days]",
     "payment_method_options[konbini][expires_at]",
@@ -601,6 +612,7 @@ const UPDATABLE_UNTIL_FINISHED: &[&str] = &[
     "currency",
     "customer",
     "payment_method",
+    "payment_method_data",
     "payment_method_options",
     "statement_descriptor",
 ];
@@ -674,14 +686,19 @@ pub fn update(
         pi.statement_descriptor = statement_descriptor(form)?.filter(|d| !d.is_empty());
     }
     let payment_method_before = pi.payment_method.clone();
-    if form.string("payment_method").is_some() {
+    if form.string("payment_method").is_some() || form.has("payment_method_data") {
         // A kept PaymentMethod (one attached to a customer only for that customer's
-        // payments, the customer as updated above); its billing details become the
-        // payment's. A payment waiting for one now waits for its confirmation, as Stripe's.
+        // payments, the customer as updated above), or a new one from
+        // `payment_method_data` (Stripe: "this hash will be used to create a PaymentMethod.
+        // The new PaymentMethod will appear in the payment_method property"); its billing
+        // details become the payment's. A payment waiting for one now waits for its
+        // confirmation, as Stripe's.
+        check_payment_method_type(form)?;
         let mut billing = pi.billing.clone();
+        apply_billing(form, &mut billing);
         take_payment_method(tx, form, pi, &mut billing, now)?;
         pi.billing = billing;
-        if pi.status == PiStatus::RequiresPaymentMethod {
+        if pi.status == PiStatus::RequiresPaymentMethod && pi.payment_method.is_some() {
             pi.status = PiStatus::RequiresConfirmation;
         }
     } else if form.get("payment_method").is_some() {

@@ -2020,6 +2020,58 @@ fn the_key_is_taken_as_a_basic_auth_user_name_as_stripe_takes_it() {
     );
 }
 
+/// A Customer's includable fields (Stripe answers them only when `expand[]` names them):
+/// empty lists, no cash or credit balance, and Stripe Tax's view of where the customer is.
+#[test]
+fn a_customers_includable_fields_come_only_when_expanded() {
+    let dir = tempdir();
+    let net = Net::start(&dir.path().join("net.db"), &[]);
+    let (_, c) = net.post(
+        "/v1/customers",
+        &[
+            ("name", "Taro"),
+            ("address[country]", "JP"),
+            ("address[state]", "東京都"),
+        ],
+    );
+    let id = c["id"].as_str().unwrap();
+    for field in [
+        "tax",
+        "invoice_credit_balance",
+        "subscriptions",
+        "sources",
+        "tax_ids",
+        "cash_balance",
+    ] {
+        assert_eq!(c.get(field), None, "{field} only when expanded");
+    }
+    let (s, v) = net.get(&format!(
+        "/v1/customers/{id}?expand[]=tax&expand[]=invoice_credit_balance&expand[]=subscriptions"
+    ));
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(
+        v["tax"],
+        json!({
+            "automatic_tax": "not_collecting",
+            "ip_address": null,
+            "location": {"country": "JP", "source": "billing_address", "state": "東京都"},
+            "provider": "stripe",
+        })
+    );
+    assert_eq!(v["invoice_credit_balance"], json!({}));
+    assert_eq!(v["subscriptions"]["object"], "list");
+    let (_, bare) = net.post("/v1/customers", &[("name", "Nowhere")]);
+    let (_, v) = net.get("/v1/customers?expand[]=data.tax&limit=1");
+    assert_eq!(v["data"][0]["id"], bare["id"], "newest first");
+    assert_eq!(
+        v["data"][0]["tax"]["automatic_tax"], "unrecognized_location",
+        "{v}"
+    );
+    assert_eq!(v["data"][0]["tax"]["location"], Value::Null);
+    let (s, e) = net.get(&format!("/v1/customers/{id}?expand[]=tax.location"));
+    assert_eq!(s, 400, "{e}");
+}
+
 /// The publishable key that goes with [`KEY`] when none is given (`pk_` for `sk_`).
 pub const PUBLISHABLE_KEY: &str = "pk_test_it";
 

@@ -197,12 +197,40 @@ fn the_checkout_page_answers_every_input_with_a_page() {
     );
     assert_eq!((s, &e["error"]["param"]), (404, &Value::from("customer")));
 
-    // Unknown ids are 404 pages, in HTML.
-    for path in ["/checkout/cs_test_missing", "/pay/no-such-link"] {
+    // Unknown ids are 404 pages, in HTML, on every page route, in the page's language.
+    for (path, lang, says) in [
+        ("/checkout/cs_test_missing", "ja", "ページが見つかりません"),
+        ("/checkout/cs_test_missing?lang=en", "en", "Not found"),
+        ("/pay/no-such-link", "ja", "ページが見つかりません"),
+        (
+            "/vouchers/no-such-voucher",
+            "ja",
+            "この払込票は見つかりません",
+        ),
+        (
+            "/vouchers/no-such-voucher?lang=en",
+            "en",
+            "This payment voucher does not exist",
+        ),
+        (
+            "/refunds/no-such-refund",
+            "ja",
+            "This refund page does not exist",
+        ),
+    ] {
         let (status, _, kind, body) = page(&format!("{}{path}", net.url), None);
         assert_eq!(status, 404, "{path}");
         assert!(kind.starts_with("text/html"), "{path}: {kind}");
         assert!(body.starts_with("<!DOCTYPE html>"));
+        assert!(
+            body.contains(&format!("<html lang=\"{lang}\">")),
+            "{path}: {body}"
+        );
+        assert!(
+            body.contains("name=\"viewport\""),
+            "{path}: made for a phone"
+        );
+        assert!(body.contains(says), "{path}: {body}");
     }
     let (status, _, kind, _) = page(
         &format!("{}/checkout/cs_test_missing", net.url),
@@ -266,4 +294,138 @@ fn stripe_python_makes_sessions_and_payment_links() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(text.contains("ok: python checkout"), "{text}");
+}
+
+/// `customer_creation: always` makes a Customer from what the customer gives on the page
+/// (`customer.created`), named by the session and its PaymentIntent; `if_required` (the
+/// default) makes none for a one-time konbini payment; a session with a `customer` uses it.
+#[test]
+fn customer_creation_always_makes_a_customer_from_the_page_and_if_required_none() {
+    let dir = tempdir();
+    let net = Net::start(&dir.path().join("net.db"), &[]);
+    let submit = |s: &Value, form: &[(&str, &str)]| {
+        let (status, location, _, body) = page(s["url"].as_str().unwrap(), Some(form));
+        assert_eq!(status, 303, "{body}");
+        assert!(location.starts_with("/vouchers/"), "{location}");
+        let (_, v) = net.get(&format!(
+            "/v1/checkout/sessions/{}?expand[]=customer&expand[]=payment_intent",
+            s["id"].as_str().unwrap()
+        ));
+        v
+    };
+    let customers = |net: &Net| net.get("/v1/customers").1["data"].as_array().unwrap().len();
+
+    let plain = session(&net, &[]);
+    assert_eq!(plain["customer_creation"], "if_required");
+    let done = submit(&plain, &[("name", "Jiro"), ("email", "jiro@example.jp")]);
+    assert_eq!(done["customer"], Value::Null);
+    assert_eq!(done["payment_intent"]["customer"], Value::Null);
+    assert_eq!(customers(&net), 0, "if_required makes no Customer");
+
+    let always = session(&net, &[("customer_creation", "always")]);
+    assert_eq!(
+        (&always["customer_creation"], &always["customer"]),
+        (&Value::from("always"), &Value::Null)
+    );
+    let done = submit(
+        &always,
+        &[
+            ("name", "Hanako <b>"),
+            ("email", "hanako@example.jp"),
+            ("phone", "090-1234-5678"),
+        ],
+    );
+    let customer = &done["customer"];
+    assert_eq!(customer["object"], "customer");
+    assert_eq!(
+        (&customer["name"], &customer["email"], &customer["phone"]),
+        (
+            &Value::from("Hanako <b>"),
+            &Value::from("hanako@example.jp"),
+            &Value::from("09012345678")
+        )
+    );
+    let cus = customer["id"].as_str().unwrap();
+    assert_eq!(done["payment_intent"]["customer"], cus);
+    assert_eq!(done["customer_creation"], "always");
+    assert_eq!(customers(&net), 1);
+    let (_, events) = net.get("/v1/events?type=customer.created");
+    assert_eq!(events["data"][0]["data"]["object"]["id"], cus);
+    let (_, listed) = net.get(&format!("/v1/checkout/sessions?customer={cus}"));
+    assert_eq!(listed["data"][0]["id"], always["id"]);
+
+    // A refused submission (a rejected confirmation number) keeps no Customer.
+    let refused = session(&net, &[("customer_creation", "always")]);
+    let (status, _, _, _) = page(
+        refused["url"].as_str().unwrap(),
+        Some(&[
+            ("name", "Saburo"),
+            ("email", "saburo@example.jp"),
+            ("phone", "01234567890"),
+        ]),
+    );
+    assert_eq!(status, 400);
+    assert_eq!(customers(&net), 1);
+
+    // A session for a customer uses that one, and says null for customer_creation.
+    let theirs = session(&net, &[("customer", cus)]);
+    assert_eq!(theirs["customer_creation"], Value::Null);
+    let done = submit(
+        &theirs,
+        &[("name", "Hanako"), ("email", "hanako@example.jp")],
+    );
+    assert_eq!(done["payment_intent"]["customer"], cus);
+    assert_eq!(customers(&net), 1);
+
+    // Payment Links take it and pass it on to each session.
+    let (s, link) = net.post(
+        "/v1/payment_links",
+        &[
+            ("line_items[0][price]", &price(&net)),
+            ("line_items[0][quantity]", "1"),
+            ("customer_creation", "always"),
+        ],
+    );
+    assert_eq!(s, 200, "{link}");
+    assert_eq!(link["customer_creation"], "always");
+    let (status, location, _, _) = page(link["url"].as_str().unwrap(), None);
+    assert_eq!(status, 303);
+    let made = location
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .split('?')
+        .next()
+        .unwrap();
+    let (_, from_link) = net.get(&format!("/v1/checkout/sessions/{made}"));
+    assert_eq!(from_link["customer_creation"], "always");
+    for path in ["/v1/checkout/sessions", "/v1/payment_links"] {
+        let (s, e) = net.post(
+            path,
+            &[
+                ("line_items[0][price]", &price(&net)),
+                ("line_items[0][quantity]", "1"),
+                ("customer_creation", "sometimes"),
+            ],
+        );
+        assert_eq!(
+            (s, &e["error"]["param"]),
+            (400, &Value::from("customer_creation")),
+            "{path}: {e}"
+        );
+    }
+}
+
+/// A ¥800 Price of a new Product.
+fn price(net: &Net) -> String {
+    let (s, p) = net.post(
+        "/v1/prices",
+        &[
+            ("currency", "jpy"),
+            ("unit_amount", "800"),
+            ("product_data[name]", "Tea"),
+        ],
+    );
+    assert_eq!(s, 200, "{p}");
+    p["id"].as_str().unwrap().to_owned()
 }

@@ -1704,6 +1704,374 @@ fn a_payment_intent_is_updated_as_stripe_allows_and_a_replaced_voucher_is_not_pa
     assert_eq!((s, &v["metadata"]), (200, &json!({})), "{v}");
 }
 
+/// A PaymentMethod given by id (with the publishable key, as Stripe.js confirms) or made
+/// with a billing address from `payment_method_data`, and a PaymentIntent's
+/// `payment_method` updated as Stripe allows it: before confirmation it waits for the
+/// confirmation, in `requires_action` the voucher is reissued to the new details (the old
+/// one no longer payable), after success it is refused.
+#[test]
+fn payment_methods_are_given_by_id_or_with_an_address_and_updated_on_a_payment() {
+    let dir = tempdir();
+    let net = Net::start(&dir.path().join("net.db"), &[]);
+    // A POST as a page's Stripe.js makes it: the publishable key.
+    let pk_post = |path: &str, form: &[(&str, &str)]| {
+        let body: String = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(form)
+            .finish();
+        net.raw(
+            "POST",
+            path,
+            &[
+                ("authorization", &format!("Bearer {PUBLISHABLE_KEY}")),
+                ("content-type", "application/x-www-form-urlencoded"),
+            ],
+            body.into_bytes(),
+        )
+    };
+    let new_pi = || {
+        let (s, pi) = net.post(
+            "/v1/payment_intents",
+            &[("amount", "1500"), ("currency", "jpy")],
+        );
+        assert_eq!(s, 200, "{pi}");
+        (
+            pi["id"].as_str().unwrap().to_owned(),
+            pi["client_secret"].as_str().unwrap().to_owned(),
+        )
+    };
+    // Made with the publishable key, address and all; confirmed by its id.
+    let (s, pm) = pk_post(
+        "/v1/payment_methods",
+        &[
+            ("type", "konbini"),
+            ("billing_details[name]", "Kenji Mori"),
+            ("billing_details[email]", "kenji@example.jp"),
+            ("billing_details[address][country]", "JP"),
+            ("billing_details[address][postal_code]", "150-0001"),
+        ],
+    );
+    assert_eq!(s, 200, "{pm}");
+    let pm_id = pm["id"].as_str().unwrap();
+    let (id, secret) = new_pi();
+    let (s, pi) = pk_post(
+        &format!("/v1/payment_intents/{id}/confirm"),
+        &[("client_secret", &secret), ("payment_method", pm_id)],
+    );
+    assert_eq!(s, 200, "{pi}");
+    assert_eq!(
+        (&pi["status"], &pi["payment_method"]),
+        (&json!("requires_action"), &json!(pm_id))
+    );
+    assert_eq!(pi.get("metadata"), None, "the publishable subset");
+    let (_, full) = net.get(&format!("/v1/payment_intents/{id}?expand[]=latest_charge"));
+    assert_eq!(full["payment_method"], json!(pm_id));
+    // Both at once is refused, naming payment_method_data.
+    let (id2, secret2) = new_pi();
+    let (s, e) = pk_post(
+        &format!("/v1/payment_intents/{id2}/confirm"),
+        &[
+            ("client_secret", &secret2),
+            ("payment_method", pm_id),
+            ("payment_method_data[type]", "konbini"),
+        ],
+    );
+    assert_eq!(
+        (s, &e["error"]["param"]),
+        (400, &json!("payment_method_data")),
+        "{e}"
+    );
+    // An address (and metadata) in payment_method_data go to the PaymentMethod it makes.
+    let (s, pi) = pk_post(
+        &format!("/v1/payment_intents/{id2}/confirm"),
+        &[
+            ("client_secret", &secret2),
+            ("payment_method_data[type]", "konbini"),
+            ("payment_method_data[billing_details][name]", "Yumi Aoki"),
+            (
+                "payment_method_data[billing_details][email]",
+                "yumi@example.jp",
+            ),
+            (
+                "payment_method_data[billing_details][address][city]",
+                "渋谷区",
+            ),
+            (
+                "payment_method_data[billing_details][address][line1]",
+                "神宮前1-1-1",
+            ),
+            ("payment_method_data[metadata][source]", "web"),
+        ],
+    );
+    assert_eq!(s, 200, "{pi}");
+    let (_, made) = net.get(&format!(
+        "/v1/payment_intents/{id2}?expand[]=payment_method"
+    ));
+    let details = &made["payment_method"]["billing_details"];
+    assert_eq!(
+        details["address"],
+        json!({"city": "渋谷区", "country": null, "line1": "神宮前1-1-1", "line2": null, "postal_code": null, "state": null})
+    );
+    assert_eq!(details["name"], "Yumi Aoki");
+    assert_eq!(made["payment_method"]["metadata"], json!({"source": "web"}));
+    let (s, e) = pk_post(
+        &format!("/v1/payment_intents/{id2}/confirm"),
+        &[
+            ("client_secret", &secret2),
+            (
+                "payment_method_data[billing_details][address][planet]",
+                "Mars",
+            ),
+        ],
+    );
+    assert_eq!(
+        (s, &e["error"]["code"], &e["error"]["param"]),
+        (
+            400,
+            &json!("parameter_unknown"),
+            &json!("payment_method_data[billing_details][address][planet]")
+        ),
+        "{e}"
+    );
+
+    // Update: before confirmation the payment waits for its confirmation.
+    let (id3, _) = new_pi();
+    let path = format!("/v1/payment_intents/{id3}");
+    let (_, pm) = net.post(
+        "/v1/payment_methods",
+        &[
+            ("type", "konbini"),
+            ("billing_details[name]", "Hiro Ono"),
+            ("billing_details[email]", "hiro@example.jp"),
+        ],
+    );
+    let pm_id = pm["id"].as_str().unwrap();
+    let (s, v) = net.post(&path, &[("payment_method", pm_id)]);
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(
+        (&v["status"], &v["payment_method"]),
+        (&json!("requires_confirmation"), &json!(pm_id))
+    );
+    let (s, e) = net.post(&path, &[("payment_method", "pm_nosuchthing")]);
+    assert_eq!(
+        (s, &e["error"]["code"], &e["error"]["param"]),
+        (404, &json!("resource_missing"), &json!("payment_method")),
+        "{e}"
+    );
+    // payment_method_data makes a new one, address and all, which the payment names.
+    let (s, v) = net.post(
+        &path,
+        &[
+            ("payment_method_data[type]", "konbini"),
+            ("payment_method_data[billing_details][name]", "Hiro Ono"),
+            (
+                "payment_method_data[billing_details][email]",
+                "hiro@example.jp",
+            ),
+            (
+                "payment_method_data[billing_details][address][postal_code]",
+                "060-0001",
+            ),
+            ("expand[]", "payment_method"),
+        ],
+    );
+    assert_eq!(s, 200, "{v}");
+    assert_ne!(v["payment_method"]["id"], json!(pm_id));
+    assert_eq!(
+        v["payment_method"]["billing_details"]["address"]["postal_code"],
+        "060-0001"
+    );
+    assert_eq!(v["status"], "requires_confirmation");
+    let (s, e) = net.post(&path, &[("payment_method_data[type]", "card")]);
+    assert_eq!(
+        (s, &e["error"]["param"]),
+        (400, &json!("payment_method_data[type]")),
+        "{e}"
+    );
+    let (s, e) = net.post(&path, &[("payment_method", "")]);
+    assert_eq!(
+        (s, &e["error"]["code"]),
+        (400, &json!("parameter_invalid_empty")),
+        "{e}"
+    );
+    // The publishable key may not update.
+    let (s, e) = pk_post(&path, &[("payment_method", pm_id)]);
+    assert_eq!(
+        (s, &e["error"]["code"]),
+        (401, &json!("secret_key_required")),
+        "{e}"
+    );
+    let (s, v) = net.post(&format!("{path}/confirm"), &[]);
+    assert_eq!(s, 200, "{v}");
+    let (old_code, old_number) = codes(&v, "lawson");
+
+    // In requires_action: a PaymentMethod attached to another customer is refused; one of
+    // the payment's own customer reissues the voucher with its details.
+    let owner = net.customer("Owner");
+    let (_, theirs) = net.post(
+        "/v1/payment_methods",
+        &[
+            ("type", "konbini"),
+            ("billing_details[name]", "Owner Two"),
+            ("billing_details[email]", "owner@example.jp"),
+        ],
+    );
+    let theirs = theirs["id"].as_str().unwrap();
+    let (s, v) = net.post(
+        &format!("/v1/payment_methods/{theirs}/attach"),
+        &[("customer", &owner)],
+    );
+    assert_eq!(s, 200, "{v}");
+    let (s, e) = net.post(&path, &[("payment_method", theirs)]);
+    assert_eq!(
+        (s, &e["error"]["param"]),
+        (400, &json!("payment_method")),
+        "{e}"
+    );
+    let (s, v) = net.post(&path, &[("customer", &owner), ("payment_method", theirs)]);
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(
+        (&v["status"], &v["payment_method"], &v["customer"]),
+        (&json!("requires_action"), &json!(theirs), &json!(owner))
+    );
+    let (new_code, new_number) = codes(&v, "lawson");
+    assert_ne!(new_code, old_code);
+    assert_eq!(new_number, old_number, "the customer's number stays");
+    assert_eq!(
+        lookup(&net, "lawson", &old_code, &old_number).1["error"]["code"],
+        "not_payable"
+    );
+    assert_eq!(lookup(&net, "lawson", &new_code, &new_number).0, 200);
+    let (_, charge_side) = net.get(&format!("{path}?expand[]=payment_method"));
+    assert_eq!(
+        charge_side["payment_method"]["billing_details"]["name"],
+        "Owner Two"
+    );
+
+    // Succeeded: refused as Stripe refuses money-shaping updates.
+    let r = confirm(
+        &net,
+        0,
+        vec![slip(
+            "s-pm",
+            "lawson",
+            1500,
+            net.now(),
+            json!({"payment_code": new_code, "confirmation_number": new_number}),
+        )],
+    );
+    assert_eq!(r[0]["status"], "accepted", "{r:?}");
+    let (s, e) = net.post(&path, &[("payment_method", theirs)]);
+    assert_eq!(
+        (s, &e["error"]["code"], &e["error"]["param"]),
+        (
+            400,
+            &json!("payment_intent_unexpected_state"),
+            &json!("payment_method")
+        ),
+        "{e}"
+    );
+}
+
+/// Stripe takes the key as HTTP Basic's user name too (`curl -u sk_test_...:`, as its API
+/// reference shows every call); a wrong one is named as with Bearer, a credential that is
+/// not Basic's is no key at all.
+#[test]
+fn the_key_is_taken_as_a_basic_auth_user_name_as_stripe_takes_it() {
+    let dir = tempdir();
+    let net = Net::start(&dir.path().join("net.db"), &[]);
+    let basic = |user: &str| {
+        Net::answer(
+            net.http
+                .post(format!("{}/v1/payment_intents", net.url))
+                .basic_auth(user, None::<&str>)
+                .form(&[("amount", "1200"), ("currency", "jpy")])
+                .send()
+                .unwrap(),
+        )
+    };
+    let (s, pi) = basic(KEY);
+    assert_eq!((s, &pi["object"]), (200, &json!("payment_intent")), "{pi}");
+    let (s, e) = basic("sk_test_wrongkey9876");
+    assert_eq!(s, 401, "{e}");
+    assert_eq!(
+        e["error"]["message"],
+        "Invalid API Key provided: sk_test_****9876"
+    );
+    let (s, e) = net.raw(
+        "GET",
+        "/v1/payment_intents",
+        &[("authorization", "Basic %%%not-base64%%%")],
+        Vec::new(),
+    );
+    assert_eq!(s, 401, "{e}");
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("You did not provide an API key."),
+        "{e}"
+    );
+    // The publishable key as Basic's user: only where a publishable key may go.
+    let (s, e) = basic(PUBLISHABLE_KEY);
+    assert_eq!(
+        (s, &e["error"]["code"]),
+        (401, &json!("secret_key_required")),
+        "{e}"
+    );
+}
+
+/// A Customer's includable fields (Stripe answers them only when `expand[]` names them):
+/// empty lists, no cash or credit balance, and Stripe Tax's view of where the customer is.
+#[test]
+fn a_customers_includable_fields_come_only_when_expanded() {
+    let dir = tempdir();
+    let net = Net::start(&dir.path().join("net.db"), &[]);
+    let (_, c) = net.post(
+        "/v1/customers",
+        &[
+            ("name", "Taro"),
+            ("address[country]", "JP"),
+            ("address[state]", "東京都"),
+        ],
+    );
+    let id = c["id"].as_str().unwrap();
+    for field in [
+        "tax",
+        "invoice_credit_balance",
+        "subscriptions",
+        "sources",
+        "tax_ids",
+        "cash_balance",
+    ] {
+        assert_eq!(c.get(field), None, "{field} only when expanded");
+    }
+    let (s, v) = net.get(&format!(
+        "/v1/customers/{id}?expand[]=tax&expand[]=invoice_credit_balance&expand[]=subscriptions"
+    ));
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(
+        v["tax"],
+        json!({
+            "automatic_tax": "not_collecting",
+            "ip_address": null,
+            "location": {"country": "JP", "source": "billing_address", "state": "東京都"},
+            "provider": "stripe",
+        })
+    );
+    assert_eq!(v["invoice_credit_balance"], json!({}));
+    assert_eq!(v["subscriptions"]["object"], "list");
+    let (_, bare) = net.post("/v1/customers", &[("name", "Nowhere")]);
+    let (_, v) = net.get("/v1/customers?expand[]=data.tax&limit=1");
+    assert_eq!(v["data"][0]["id"], bare["id"], "newest first");
+    assert_eq!(
+        v["data"][0]["tax"]["automatic_tax"], "unrecognized_location",
+        "{v}"
+    );
+    assert_eq!(v["data"][0]["tax"]["location"], Value::Null);
+    let (s, e) = net.get(&format!("/v1/customers/{id}?expand[]=tax.location"));
+    assert_eq!(s, 400, "{e}");
+}
+
 /// The publishable key that goes with [`KEY`] when none is given (`pk_` for `sk_`).
 pub const PUBLISHABLE_KEY: &str = "pk_test_it";
 

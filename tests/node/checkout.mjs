@@ -161,6 +161,8 @@ assert.equal(successHref, `${shopUrl}/thanks?session_id=${session.id}`);
 const done = await stripe.checkout.sessions.retrieve(session.id, { expand: ['payment_intent.payment_method'] });
 assert.deepEqual([done.status, done.payment_status, done.url], ['complete', 'unpaid', null]);
 assert.deepEqual([done.customer_details.name, done.customer_details.email, done.customer_details.phone], ['山田 花子', 'hanako@example.jp', '09012345678']);
+// customer_creation defaults to if_required: a one-time konbini payment makes no Customer.
+assert.deepEqual([done.customer_creation, done.customer, done.payment_intent.customer], ['if_required', null, null]);
 const pi = done.payment_intent;
 assert.deepEqual([pi.status, pi.amount, pi.description, pi.metadata.order], ['requires_action', 2100, 'Order A-1', 'A-1']);
 assert.equal(pi.payment_method.type, 'konbini');
@@ -251,6 +253,33 @@ assert.equal(await desktop.locator('#inactive').textContent(), `Sold out ${EVIL}
 assert.equal(await desktop.locator('main img').count(), 0);
 assert.deepEqual((await stripe.paymentLinks.list({ active: false })).data.map((l) => l.id), [link.id]);
 assert.equal((await stripe.paymentLinks.retrieve(link.id)).metadata.campaign, 'winter');
+
+// --- customer_creation 'always': the page's details make a Customer (customer.created),
+// named by the session and its PaymentIntent; a link passes it on to each session.
+const always = await stripe.checkout.sessions.create({ line_items: [line()], customer_creation: 'always' });
+assert.deepEqual([always.customer_creation, always.customer], ['always', null]);
+await desktop.goto(always.url);
+await desktop.fill('#name', 'Saburo <i>Ito</i>');
+await desktop.fill('#email', 'saburo@example.jp');
+await desktop.fill('#phone', '080-1111-2222');
+await Promise.all([desktop.waitForURL(/\/vouchers\//), desktop.click('button[type=submit]')]);
+const withCustomer = await stripe.checkout.sessions.retrieve(always.id, { expand: ['customer', 'payment_intent'] });
+assert.equal(withCustomer.customer_creation, 'always');
+const madeCustomer = withCustomer.customer;
+assert.deepEqual([madeCustomer.object, madeCustomer.name, madeCustomer.email, madeCustomer.phone], ['customer', 'Saburo <i>Ito</i>', 'saburo@example.jp', '08011112222']);
+assert.equal(withCustomer.payment_intent.customer, madeCustomer.id);
+await eventOf('customer.created', madeCustomer.id);
+assert.deepEqual((await stripe.checkout.sessions.list({ customer: madeCustomer.id })).data.map((s) => s.id), [always.id]);
+assert.deepEqual((await stripe.paymentIntents.list({ customer: madeCustomer.id })).data.map((p) => p.id), [withCustomer.payment_intent.id]);
+const alwaysLink = await stripe.paymentLinks.create({ line_items: [{ price: tea.id, quantity: 1 }], customer_creation: 'always' });
+assert.equal(alwaysLink.customer_creation, 'always');
+await desktop.goto(alwaysLink.url);
+const linkSession = await stripe.checkout.sessions.retrieve(desktop.url().split('/checkout/')[1].split('?')[0]);
+assert.deepEqual([linkSession.payment_link, linkSession.customer_creation], [alwaysLink.id, 'always']);
+await assert.rejects(
+  stripe.checkout.sessions.create({ line_items: [line()], customer_creation: 'sometimes' }),
+  (e) => e.statusCode === 400 && e.param === 'customer_creation',
+);
 
 // --- English by ?lang=en, and a 404 page for an unknown session.
 await page.goto(`${url.origin}/checkout/${dropped.id}?lang=en`);

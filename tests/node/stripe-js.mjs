@@ -129,6 +129,52 @@ try {
   assert.equal(paid.paymentIntent.status, 'succeeded');
   assert.equal(paid.paymentIntent.next_action, null);
 
+  // 4b. A kept PaymentMethod: made in the page with createPaymentMethod (billing address
+  // included), then confirmed by its id; and an address given inline to confirm.
+  const ADDRESS = { country: 'JP', postal_code: '150-0001', state: '東京都', city: '渋谷区', line1: '神宮前1-1-1', line2: 'ハイツ <b>101</b>' };
+  const kept = await page.evaluate(async (address) => {
+    const out = {};
+    const make = () => fetch('/create-payment-intent', { method: 'POST' }).then((r) => r.json());
+    const made = await make();
+    out.created = await window.stripe.createPaymentMethod({
+      type: 'konbini', billing_details: { name: 'Kenji Mori', email: 'kenji@example.jp', phone: '09033334444', address },
+    });
+    out.byId = await window.stripe.confirmKonbiniPayment(made.clientSecret, {
+      payment_method: out.created.paymentMethod && out.created.paymentMethod.id,
+    }, { handleActions: false });
+    const inline = await make();
+    out.inline = await window.stripe.confirmKonbiniPayment(inline.clientSecret, {
+      payment_method: { billing_details: { name: 'Yumi Aoki', email: 'yumi@example.jp', address } },
+    }, { handleActions: false });
+    const missing = await make();
+    out.missing = await window.stripe.confirmKonbiniPayment(missing.clientSecret, { payment_method: 'pm_nosuchthing' });
+    out.badType = await window.stripe.createPaymentMethod({ type: 'card', billing_details: { name: 'x' } });
+    try {
+      window.stripe.createPaymentMethod('konbini');
+      out.thrownPm = null;
+    } catch (e) {
+      out.thrownPm = e.name;
+    }
+    return out;
+  }, ADDRESS);
+  assert.equal(kept.created.error, undefined, JSON.stringify(kept.created.error));
+  const keptPm = kept.created.paymentMethod;
+  assert.match(keptPm.id, /^pm_/);
+  assert.deepEqual([keptPm.type, keptPm.billing_details.name, keptPm.billing_details.address], ['konbini', 'Kenji Mori', ADDRESS]);
+  assert.equal(kept.byId.error, undefined, JSON.stringify(kept.byId.error));
+  assert.deepEqual([kept.byId.paymentIntent.status, kept.byId.paymentIntent.payment_method], ['requires_action', keptPm.id]);
+  let seen = await api('GET', `/v1/payment_intents/${kept.byId.paymentIntent.id}?expand[]=payment_method`);
+  assert.equal(seen.body.payment_method.billing_details.email, 'kenji@example.jp');
+  assert.equal(seen.body.next_action.konbini_display_details.stores.lawson.confirmation_number.length, 11);
+  assert.equal(kept.inline.error, undefined, JSON.stringify(kept.inline.error));
+  seen = await api('GET', `/v1/payment_intents/${kept.inline.paymentIntent.id}?expand[]=payment_method`);
+  assert.deepEqual(seen.body.payment_method.billing_details.address, ADDRESS);
+  assert.equal(seen.body.payment_method.billing_details.name, 'Yumi Aoki');
+  assert.deepEqual([kept.missing.error.code, kept.missing.error.param], ['resource_missing', 'payment_method']);
+  assert.equal(kept.missing.paymentIntent, undefined);
+  assert.equal(kept.badType.error.param, 'type');
+  assert.equal(kept.thrownPm, 'IntegrationError');
+
   // 5. Errors resolve as {error}, as Stripe.js resolves them; bad arguments throw.
   const errors = await page.evaluate(async ({ firstSecret }) => {
     const out = {};

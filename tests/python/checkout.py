@@ -5,6 +5,7 @@ raises and exits non-zero."""
 
 import os
 import time
+import urllib.parse
 import urllib.request
 
 import stripe
@@ -73,6 +74,26 @@ try:
 except stripe.InvalidRequestError:
     pass
 assert [s.id for s in stripe.checkout.Session.list(status="expired")] == [session.id]
+
+refused({"line_items": [{"price_data": line()["price_data"]}]}, "parameter_missing", "line_items[0][quantity]")
+refused({"line_items": [line()], "customer_email": "jiro"}, param="customer_email")
+
+# customer_creation="always": the page's details make a Customer, named by the session and
+# its PaymentIntent; "if_required" (the default) makes none.
+for creation, makes in (("always", True), ("if_required", False)):
+    s = stripe.checkout.Session.create(line_items=[line()], customer_creation=creation)
+    assert (s.customer_creation, s.customer) == (creation, None)
+    form = urllib.parse.urlencode({"name": "三郎", "email": f"saburo-{creation}@example.jp"}).encode()
+    urllib.request.urlopen(urllib.request.Request(s.url, data=form)).read()
+    done = stripe.checkout.Session.retrieve(s.id, expand=["customer", "payment_intent"])
+    assert done.status == "complete", done.status
+    if makes:
+        assert (done.customer.name, done.customer.email) == ("三郎", "saburo-always@example.jp")
+        assert done.payment_intent.customer == done.customer.id
+        assert stripe.Customer.list(email="saburo-always@example.jp").data[0].id == done.customer.id
+    else:
+        assert done.customer is None and done.payment_intent.customer is None
+        assert stripe.Customer.list(email="saburo-if_required@example.jp").data == []
 
 # A Payment Link: made from a Price, opened (a new session), deactivated.
 price = stripe.Price.create(currency="jpy", unit_amount=700, product_data={"name": "Mochi"})

@@ -246,6 +246,10 @@ pub struct Session {
     pub submit_type: Option<String>,
     /// `billing_address_collection`, as sent.
     pub billing_address_collection: Option<String>,
+    /// `customer_creation` as sent (`always` or `if_required`); `None` when not sent (then
+    /// `if_required` unless a `customer` was given, as Stripe answers it).
+    #[serde(default)]
+    pub customer_creation: Option<String>,
 }
 
 impl Session {
@@ -269,6 +273,23 @@ impl Session {
         self.locale
             .as_deref()
             .is_some_and(|l| l != "ja" && l != "auto")
+    }
+
+    /// `customer_creation` as answered: as sent, else `if_required` for a session made
+    /// without a `customer` (Stripe's default since 2022-08-01), null for one made with one.
+    fn customer_creation_shown(&self) -> Value {
+        match (&self.customer_creation, &self.customer) {
+            (Some(c), _) => json!(c),
+            (None, Some(_)) => Value::Null,
+            (None, None) => json!("if_required"),
+        }
+    }
+
+    /// Whether completing the page makes a Customer: `customer_creation: always` and no
+    /// `customer` given (Stripe: "The Checkout Session will always create a Customer when a
+    /// Session confirmation is attempted"; `if_required` makes none for a one-time payment).
+    fn creates_customer(&self) -> bool {
+        self.customer_creation.as_deref() == Some("always") && self.customer.is_none()
     }
 
     /// `success_url` with `{CHECKOUT_SESSION_ID}` replaced by the session's id.
@@ -325,7 +346,7 @@ impl Session {
             },
             "customer": self.customer,
             "customer_account": null,
-            "customer_creation": if self.customer.is_some() { Value::Null } else { json!("if_required") },
+            "customer_creation": self.customer_creation_shown(),
             "customer_details": customer_details,
             "customer_email": self.customer_email,
             "discounts": [],
@@ -425,6 +446,10 @@ pub struct PaymentLink {
     pub payment_method_types: Option<Vec<String>>,
     /// `phone_number_collection[enabled]`.
     pub phone_number_collection: bool,
+    /// `customer_creation` as sent (`always` or `if_required`; `if_required` when not sent),
+    /// copied to each session the link makes.
+    #[serde(default)]
+    pub customer_creation: Option<String>,
 }
 
 impl PaymentLink {
@@ -464,7 +489,7 @@ impl PaymentLink {
                 "submit": null,
                 "terms_of_service_acceptance": null,
             },
-            "customer_creation": "if_required",
+            "customer_creation": self.customer_creation.as_deref().unwrap_or("if_required"),
             "inactive_message": self.inactive_message,
             "invoice_creation": invoice_creation(),
             "livemode": false,
@@ -630,8 +655,14 @@ fn line_items(
                 ));
             }
             Some(q) => q,
-            None if price_data_allowed => 1,
-            None => return Err(ApiError::missing(&p("quantity"))),
+            // Stripe's words for a line without one, sessions and links alike (quoted in
+            // stripe/stripe-java#1584).
+            None => {
+                return Err(ApiError {
+                    message: format!("Quantity is required. Add `quantity` to `line_items[{i}]`"),
+                    ..ApiError::missing(&p("quantity"))
+                });
+            }
         };
         let metadata = if item.has("metadata") {
             Some(item.metadata().map_err(|e| ApiError {
@@ -851,6 +882,19 @@ fn check_types(form: &Form, name: &str) -> Result<Option<Vec<String>>, ApiError>
 }
 
 /// An `http(s)://` URL, or Stripe's "Not a valid URL" naming `param`.
+/// `customer_creation`: `always` or `if_required`, as sent.
+fn customer_creation(form: &Form) -> Result<Option<String>, ApiError> {
+    match form.string("customer_creation") {
+        None => Ok(None),
+        Some(c @ ("always" | "if_required")) => Ok(Some(c.to_owned())),
+        Some(c) => Err(ApiError::invalid(
+            "parameter_invalid_string",
+            "customer_creation",
+            format!("Invalid customer_creation: must be one of if_required or always (got {c:?})."),
+        )),
+    }
+}
+
 fn url_param(form: &Form, param: &str) -> Result<Option<String>, ApiError> {
     let Some(u) = form.string(param) else {
         return Ok(None);
@@ -950,18 +994,12 @@ pub fn create_session(tx: &dyn Tx, form: &Form, now: i64) -> Result<Session, Api
             "You may only specify one of these parameters: allowed_payment_method_types, payment_method_types.",
         ));
     }
-    if let Some(c) = form.string("customer_creation")
-        && c != "if_required"
-        && c != "always"
-    {
-        return Err(ApiError::invalid(
-            "parameter_invalid_string",
-            "customer_creation",
-            format!("Invalid customer_creation: must be one of if_required or always (got {c:?})."),
-        ));
-    }
+    let customer_creation = customer_creation(form)?;
     let customer = form.string("customer").map(str::to_owned);
     let customer_email = form.string("customer_email").map(str::to_owned);
+    if let Some(e) = &customer_email {
+        crate::customers::check_email("customer_email", e)?;
+    }
     if customer.is_some() && customer_email.is_some() {
         return Err(ApiError::invalid(
             "parameter_invalid_string",
@@ -1067,6 +1105,7 @@ pub fn create_session(tx: &dyn Tx, form: &Form, now: i64) -> Result<Session, Api
         phone_number_collection,
         submit_type: form.string("submit_type").map(str::to_owned),
         billing_address_collection: form.string("billing_address_collection").map(str::to_owned),
+        customer_creation,
     };
     tx.insert_session(&session)?;
     Ok(session)
@@ -1207,6 +1246,27 @@ pub fn complete(
         return Err(Refusal::NotOpen(status));
     }
     let (name, email, phone) = input.check(en)?;
+    if session.creates_customer() {
+        // The Customer from what the customer gave (`customer.created`), before the
+        // PaymentIntent, which names it, as does the session.
+        let mut details = form_urlencoded::Serializer::new(String::new());
+        details
+            .append_pair("name", &name)
+            .append_pair("email", &email);
+        if let Some(p) = &phone {
+            details.append_pair("phone", p);
+        }
+        let form =
+            Form::parse(details.finish().as_bytes()).map_err(|e| Refusal::Failed(e.message))?;
+        let customer = crate::customers::create_customer(tx, &form, now).map_err(|e| {
+            if e.status.is_server_error() {
+                Refusal::Failed(e.message)
+            } else {
+                Refusal::Payment(e.message)
+            }
+        })?;
+        session.customer = Some(customer.id);
+    }
     let mut pairs = form_urlencoded::Serializer::new(String::new());
     pairs
         .append_pair("amount", &session.total().to_string())
@@ -1397,6 +1457,7 @@ pub fn create_link(tx: &dyn Tx, form: &Form, now: i64) -> Result<PaymentLink, Ap
         phone_number_collection: form
             .bool("phone_number_collection[enabled]")?
             .unwrap_or(false),
+        customer_creation: customer_creation(form)?,
     };
     tx.insert_link(&link)?;
     emit_link(tx, "payment_link.created", &link, now)?;
@@ -1486,6 +1547,7 @@ pub fn session_from_link(
         phone_number_collection: link.phone_number_collection,
         submit_type: None,
         billing_address_collection: None,
+        customer_creation: link.customer_creation.clone(),
     };
     tx.insert_session(&session)?;
     Ok(Some(session))
@@ -1521,6 +1583,7 @@ mod tests {
              &line_items[1][price_data][product_data][name]=Cake\
              &line_items[1][price_data][product_data][description]=Strawberry\
              &line_items[1][price_data][unit_amount_decimal]=450\
+             &line_items[1][quantity]=1\
              &customer_email=a@example.jp&metadata[order]=7&locale=en\
              &payment_method_options[konbini][expires_after_days]=2\
              &success_url=https://shop.example/ok?s={{CHECKOUT_SESSION_ID}}\
@@ -1596,6 +1659,20 @@ mod tests {
             Some("line_items[0][price_data][currency]")
         );
         assert!(e.message.contains("Invalid currency: usd"), "{}", e.message);
+        let e = refused(&format!("{TEA}&customer_email=hanako"));
+        assert_eq!(
+            (e.param.as_deref(), e.message.as_str()),
+            (Some("customer_email"), "Invalid email address: hanako")
+        );
+        let e = refused(&TEA.replace("&line_items[0][quantity]=2", ""));
+        assert_eq!(
+            (e.code, e.param.as_deref(), e.message.as_str()),
+            (
+                Some("parameter_missing"),
+                Some("line_items[0][quantity]"),
+                "Quantity is required. Add `quantity` to `line_items[0]`"
+            )
+        );
         let e = refused(&format!(
             "{TEA}&line_items[0][price_data][recurring][interval]=month"
         ));

@@ -106,7 +106,7 @@ pub fn find_pm(tx: &dyn Tx, id: &str, param: &str) -> Result<PaymentMethod, ApiE
 
 /// An email address as Stripe accepts one: something@something, no spaces, at most 512
 /// characters.
-fn check_email(param: &str, email: &str) -> Result<(), ApiError> {
+pub(crate) fn check_email(param: &str, email: &str) -> Result<(), ApiError> {
     let (local, domain) = email.rsplit_once('@').unwrap_or(("", ""));
     if local.is_empty()
         || domain.is_empty()
@@ -120,7 +120,7 @@ fn check_email(param: &str, email: &str) -> Result<(), ApiError> {
 
 /// An address sent under `prefix` (`address`, `shipping[address]`), or `None` if no part of
 /// it was.
-fn address_of(form: &Form, prefix: &str) -> Option<Address> {
+pub(crate) fn address_of(form: &Form, prefix: &str) -> Option<Address> {
     if !ADDRESS_FIELDS
         .iter()
         .any(|f| form.get(&format!("{prefix}[{f}]")).is_some())

@@ -56,6 +56,13 @@ pub const CONFIRM_PARAMS: &[&str] = &[
     "payment_method_data[billing_details][name]",
     "payment_method_data[billing_details][email]",
     "payment_method_data[billing_details][phone]",
+    "payment_method_data[billing_details][address][city]",
+    "payment_method_data[billing_details][address][country]",
+    "payment_method_data[billing_details][address][line1]",
+    "payment_method_data[billing_details][address][line2]",
+    "payment_method_data[billing_details][address][postal_code]",
+    "payment_method_data[billing_details][address][state]",
+    "payment_method_data[metadata][*]",
     "payment_method_options[konbini][confirmation_number]",
     "payment_method_options[konbini][expires_after_days]",
     "payment_method_options[konbini][expires_at]",
@@ -300,14 +307,22 @@ fn take_payment_method(
     if kept && !form.has("payment_method_data") {
         return Ok(());
     }
+    // `payment_method_data` takes what `POST /v1/payment_methods` takes (Stripe's
+    // `payment_method_data` is "the parameters of a PaymentMethod to create"): the address
+    // and metadata go to the PaymentMethod; the payment keeps name, email and phone.
     let mut pm = crate::customers::new_pm(
         crate::objects::BillingDetails {
             name: Some(b.name.clone()).filter(|n| !n.is_empty()),
             email: Some(b.email.clone()).filter(|e| !e.is_empty()),
             phone: b.phone.clone(),
+            address: crate::customers::address_of(
+                form,
+                "payment_method_data[billing_details][address]",
+            )
+            .unwrap_or_default(),
             ..Default::default()
         },
-        BTreeMap::new(),
+        form.metadata_of("payment_method_data[metadata]")?,
         now,
     );
     pm.seq = tx.insert_pm(&pm)?;
@@ -570,6 +585,18 @@ pub const UPDATE_PARAMS: &[&str] = &[
     "expand[]",
     "metadata",
     "metadata[*]",
+    "payment_method",
+    "payment_method_data[type]",
+    "payment_method_data[billing_details][name]",
+    "payment_method_data[billing_details][email]",
+    "payment_method_data[billing_details][phone]",
+    "payment_method_data[billing_details][address][city]",
+    "payment_method_data[billing_details][address][country]",
+    "payment_method_data[billing_details][address][line1]",
+    "payment_method_data[billing_details][address][line2]",
+    "payment_method_data[billing_details][address][postal_code]",
+    "payment_method_data[billing_details][address][state]",
+    "payment_method_data[metadata][*]",
     "payment_method_options[konbini][confirmation_number]",
     "payment_method_options[konbini][expires_after_days]",
     "payment_method_options[konbini][expires_at]",
@@ -585,6 +612,8 @@ const UPDATABLE_UNTIL_FINISHED: &[&str] = &[
     "amount",
     "currency",
     "customer",
+    "payment_method",
+    "payment_method_data",
     "payment_method_options",
     "statement_descriptor",
 ];
@@ -657,11 +686,37 @@ pub fn update(
     if form.get("statement_descriptor").is_some() {
         pi.statement_descriptor = statement_descriptor(form)?.filter(|d| !d.is_empty());
     }
+    let payment_method_before = pi.payment_method.clone();
+    if form.string("payment_method").is_some() || form.has("payment_method_data") {
+        // A kept PaymentMethod (one attached to a customer only for that customer's
+        // payments, the customer as updated above), or a new one from
+        // `payment_method_data` (Stripe: "this hash will be used to create a PaymentMethod.
+        // The new PaymentMethod will appear in the payment_method property"); its billing
+        // details become the payment's. A payment waiting for one now waits for its
+        // confirmation, as Stripe's.
+        check_payment_method_type(form)?;
+        let mut billing = pi.billing.clone();
+        apply_billing(form, &mut billing);
+        take_payment_method(tx, form, pi, &mut billing, now)?;
+        pi.billing = billing;
+        if pi.status == PiStatus::RequiresPaymentMethod && pi.payment_method.is_some() {
+            pi.status = PiStatus::RequiresConfirmation;
+        }
+    } else if form.get("payment_method").is_some() {
+        // Stripe's answer to an empty value for a parameter that cannot be unset.
+        return Err(ApiError::invalid(
+            "parameter_invalid_empty",
+            "payment_method",
+            "You passed an empty string for 'payment_method'. We assume empty values are an attempt to unset a parameter; however 'payment_method' cannot be unset. You should remove 'payment_method' from your request or supply a non-empty value.",
+        ));
+    }
     let mut konbini = pi.konbini.clone();
     apply_konbini_options(form, &mut konbini, now)?;
     pi.konbini = konbini;
     let reissue = pi.status == PiStatus::RequiresAction
-        && (pi.amount != amount_before || pi.konbini != konbini_before);
+        && (pi.amount != amount_before
+            || pi.konbini != konbini_before
+            || pi.payment_method != payment_method_before);
     if !reissue {
         tx.update_pi(pi)?;
         return Ok(false);

@@ -81,16 +81,20 @@ fn page(title: &str, en: bool, switch: Option<&str>, body: &str) -> String {
 
 /// The 404 page of an unknown session or link.
 fn not_found(en: bool) -> Response {
+    missing_page(
+        en,
+        "このお支払いページは見つかりません。お店から届いたアドレスをご確認ください。",
+        "This payment page does not exist. Check the address the shop gave you.",
+    )
+}
+
+/// A 404 page for a customer's page whose id is unknown (a session, a link, a voucher, a
+/// refund): the house page, in Japanese or English, saying what was not found.
+pub(super) fn missing_page(en: bool, ja_text: &str, en_text: &str) -> Response {
     let (title, text) = if en {
-        (
-            "Not found",
-            "This payment page does not exist. Check the address the shop gave you.",
-        )
+        ("Not found", en_text)
     } else {
-        (
-            "ページが見つかりません",
-            "このお支払いページは見つかりません。お店から届いたアドレスをご確認ください。",
-        )
+        ("ページが見つかりません", ja_text)
     };
     html(
         StatusCode::NOT_FOUND,
@@ -98,7 +102,7 @@ fn not_found(en: bool) -> Response {
             title,
             en,
             None,
-            &format!("<h1>{title}</h1><section><p>{text}</p></section>"),
+            &format!("<h1>{title}</h1><section><p>{}</p></section>", esc(text)),
         ),
     )
 }

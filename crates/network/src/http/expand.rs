@@ -66,8 +66,14 @@ fn child(kind: Kind, field: &str) -> Option<Kind> {
         | (BalanceTransaction, "source")
         | (
             Customer,
-            "default_source" | "test_clock" | "cash_balance" | "sources" | "subscriptions"
-            | "tax_ids",
+            "default_source"
+            | "test_clock"
+            | "cash_balance"
+            | "sources"
+            | "subscriptions"
+            | "tax_ids"
+            | "tax"
+            | "invoice_credit_balance",
         )
         | (Product, "tax_code")
         | (Price, "currency_options") => Leaf,
@@ -245,6 +251,29 @@ pub(super) fn render_customer(
     }
     if below(paths, "cash_balance").is_some() {
         v["cash_balance"] = Value::Null;
+    }
+    // Included only when asked for (Stripe's "includable" fields): no credit balance, and
+    // Stripe Tax's view of the customer, registered to collect tax nowhere here
+    // (stripe-node `Customer.Tax`: `not_collecting` where the location is known from the
+    // billing address, `unrecognized_location` where it is not).
+    if below(paths, "invoice_credit_balance").is_some() {
+        v["invoice_credit_balance"] = json!({});
+    }
+    if below(paths, "tax").is_some() {
+        let country = c.address.as_ref().and_then(|a| a.country.clone());
+        let location = country.as_ref().map(|country| {
+            json!({
+                "country": country,
+                "source": "billing_address",
+                "state": c.address.as_ref().and_then(|a| a.state.clone()),
+            })
+        });
+        v["tax"] = json!({
+            "automatic_tax": if location.is_some() { "not_collecting" } else { "unrecognized_location" },
+            "ip_address": null,
+            "location": location,
+            "provider": "stripe",
+        });
     }
     Ok(v)
 }

@@ -124,8 +124,16 @@ fn check_key(net: &Network, headers: &HeaderMap) -> Result<KeyKind, ApiError> {
         .get("authorization")
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    let key = auth.strip_prefix("Bearer ").map(str::trim);
-    let Some(key) = key.filter(|k| !k.is_empty()) else {
+    let key = match auth.split_once(' ') {
+        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("bearer") => {
+            Some(rest.trim().to_owned())
+        }
+        // Stripe takes the key as HTTP Basic's user name too, with no password (its API
+        // reference, "Authentication": `curl ... -u sk_test_...:`).
+        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("basic") => basic_user(rest.trim()),
+        _ => None,
+    };
+    let Some(key) = key.as_deref().filter(|k| !k.is_empty()) else {
         return Err(ApiError::unauthorized(
             "You did not provide an API key. You need to provide your API key in the Authorization header, using Bearer auth (e.g. 'Authorization: Bearer YOUR_SECRET_KEY').",
         ));
@@ -150,6 +158,17 @@ fn check_key(net: &Network, headers: &HeaderMap) -> Result<KeyKind, ApiError> {
     Err(ApiError::unauthorized(format!(
         "Invalid API Key provided: {kind}_test_****{tail}"
     )))
+}
+
+/// The user name of an HTTP Basic credential (`base64(user:password)`), if it decodes.
+fn basic_user(credential: &str) -> Option<String> {
+    use base64::Engine as _;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(credential)
+        .ok()?;
+    let text = String::from_utf8(bytes).ok()?;
+    let user = text.split_once(':').map_or(text.as_str(), |(u, _)| u);
+    Some(user.trim().to_owned())
 }
 
 /// What a request's work sees besides the transaction.

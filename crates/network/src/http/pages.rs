@@ -67,8 +67,14 @@ async fn voucher_page(
             };
             html(StatusCode::OK, page)
         }
-        Ok(None) => html(StatusCode::NOT_FOUND, "<!DOCTYPE html><html lang=\"ja\"><meta charset=\"utf-8\"><title>Not found</title><p>この払込票は見つかりません / No such voucher</p></html>".into()),
-        Err(StorageError::Failed(_) | StorageError::Closed | StorageError::Unavailable(_)) => failed(),
+        Ok(None) => super::checkout_pages::missing_page(
+            en,
+            "この払込票は見つかりません。お店から届いたアドレスをご確認ください。",
+            "This payment voucher does not exist. Check the address the shop gave you.",
+        ),
+        Err(StorageError::Failed(_) | StorageError::Closed | StorageError::Unavailable(_)) => {
+            failed()
+        }
     }
 }
 
@@ -88,9 +94,10 @@ async fn refund_page(State(net): State<Arc<Network>>, Path(token): Path<String>)
 fn refund_answer(found: Option<&Refund>, message: Option<&str>, token: &str) -> Response {
     match found {
         Some(r) => html(StatusCode::OK, voucher::refund_page(r, token, message)),
-        None => html(
-            StatusCode::NOT_FOUND,
-            "<!DOCTYPE html><p>No such refund</p>".into(),
+        None => super::checkout_pages::missing_page(
+            false,
+            "この返金のページは見つかりません。お店から届いたアドレスをご確認ください。 / This refund page does not exist.",
+            "This refund page does not exist.",
         ),
     }
 }

@@ -10,6 +10,10 @@
  *     payment_method_options: { konbini: { confirmation_number: phone } },
  *   }, { handleActions: true });
  *   const { paymentIntent } = await stripe.retrievePaymentIntent(clientSecret);
+ *   const { paymentMethod } = await stripe.createPaymentMethod({ type: 'konbini', billing_details });
+ *
+ * data.payment_method is either a PaymentMethod's id ('pm_...', kept by the network) or its
+ * details ({billing_details: {name, email, phone, address}}), sent as payment_method_data.
  *
  * The signatures and results are Stripe.js's (stripe-js types/stripe-js/stripe.d.ts and
  * payment-intents.d.ts): promises that resolve with {paymentIntent} or {error}, never reject
@@ -189,6 +193,20 @@
         });
       }
       return { paymentIntent: pi };
+    });
+  };
+
+  // Stripe.js's createPaymentMethod(paymentMethodData): a PaymentMethod made with the
+  // publishable key (here of type konbini, the network's only type), resolved as
+  // {paymentMethod} or {error}; its id can then be given to confirmKonbiniPayment. Only the
+  // object form: the older (type, element, data) form needs Elements, which this stand-in
+  // does not have.
+  StripeInstance.prototype.createPaymentMethod = function (data) {
+    if (!data || typeof data !== 'object' || Array.isArray(data)) {
+      throw IntegrationError('Invalid value for createPaymentMethod: data should be an object with type and billing_details. You specified: ' + String(data) + '.');
+    }
+    return this._request('POST', '/v1/payment_methods', data).then(function (r) {
+      return r.error ? { error: r.error } : { paymentMethod: r.body };
     });
   };
 

@@ -169,6 +169,7 @@ fn link(seq: i64, token: &str, active: bool) -> PaymentLink {
         payment_intent_data: PiData::default(),
         payment_method_types: None,
         phone_number_collection: false,
+        customer_creation: None,
     }
 }
 

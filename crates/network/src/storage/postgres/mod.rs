@@ -643,6 +643,51 @@ mod tests {
         });
     }
 
+    /// Migration 0008 moves the voucher token out of the document into a column: a payment
+    /// kept by schema 7 (the token only in its document, found by the expression index) is
+    /// still found by its voucher once the database is opened by this build.
+    #[test]
+    fn a_schema_7_payment_is_found_by_its_voucher_after_0008() {
+        let Some(db) = TestDb::create("a_schema_7_payment_is_found_by_its_voucher") else {
+            return;
+        };
+        let rt = runtime();
+        rt.block_on(async {
+            let store: Arc<dyn Storage> = Arc::new(PostgresStorage::open(&db.url).await.unwrap());
+            let body = "amount=1200&currency=jpy&confirm=true&payment_method_data[type]=konbini&payment_method_data[billing_details][name]=A&payment_method_data[billing_details][email]=a%40example.jp";
+            let pi = store
+                .run_write(move |tx| {
+                    crate::payments::create(
+                        tx,
+                        &crate::Settings::new("sk_test_x"),
+                        &crate::form::Form::parse(body.as_bytes()).unwrap(),
+                        1_800_000_000,
+                    )
+                    .map(|(pi, _)| pi)
+                })
+                .await
+                .unwrap();
+            drop(store);
+            // Back to schema 7 as it kept payments: no column, the expression index.
+            raw(
+                &db.url,
+                "DROP INDEX payment_intents_voucher_token;
+                 ALTER TABLE payment_intents DROP COLUMN voucher_token;
+                 CREATE INDEX payment_intents_voucher
+                     ON payment_intents (((doc::jsonb) #>> '{voucher,token}'));
+                 UPDATE schema_version SET version = 7;",
+            )
+            .await;
+            let store: Arc<dyn Storage> = Arc::new(PostgresStorage::open(&db.url).await.unwrap());
+            let token = pi.voucher.as_ref().unwrap().token.clone();
+            let found = store
+                .run_read(move |tx| tx.pi_by_voucher(&token))
+                .await
+                .unwrap();
+            assert_eq!(found.map(|p| p.id), Some(pi.id));
+        });
+    }
+
     #[test]
     fn nodes_opening_one_new_database_together_migrate_it_once_and_reopen_it() {
         let Some(db) = TestDb::create("nodes_opening_one_new_database_together") else {

@@ -130,8 +130,8 @@ struct Pending {
     live: Vec<(i64, Vec<(&'static str, String)>)>,
     /// Charges: (id, txn_id, pi_seq, doc).
     charges: Vec<(String, String, i64, String)>,
-    /// Events: (id, type, created, kind, doc, previous attributes), in the order emitted.
-    events: Vec<(String, String, i64, &'static str, String, Option<String>)>,
+    /// Events, in the order emitted.
+    events: Vec<EventRowOut>,
     /// Deliveries of those events: (event id, endpoint, next_at).
     deliveries: Vec<(String, String, i64)>,
     /// Confirmations kept.
@@ -141,6 +141,9 @@ struct Pending {
     /// Forks flagged: (terminal, seq, detail, at), in the order flagged.
     forks: Vec<(String, i64, String, i64)>,
 }
+
+/// An event kept for later: (id, type, created, kind, doc, previous attributes).
+type EventRowOut = (String, String, i64, &'static str, String, Option<String>);
 
 /// A [`ConfirmationRecord`] kept for later.
 struct ConfirmationRow {

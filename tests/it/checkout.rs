@@ -429,3 +429,74 @@ fn price(net: &Net) -> String {
     assert_eq!(s, 200, "{p}");
     p["id"].as_str().unwrap().to_owned()
 }
+
+/// The whole journey with a register in it: a customer completes a session's page, takes
+/// the voucher to a store, and `konbini replay` (the register's core, journal and sync task)
+/// scans its barcode, takes the cash and sends the slip up; the session becomes `paid` and
+/// the merchant hears `checkout.session.async_payment_succeeded`, once.
+#[test]
+fn a_replayed_register_pays_a_checkout_voucher_and_the_session_is_paid() {
+    use serde_json::json;
+    let dir = tempdir();
+    let net = Net::start(&dir.path().join("net.db"), &[]);
+    let s = session(&net, &[]);
+    let (url, id) = (s["url"].as_str().unwrap(), s["id"].as_str().unwrap());
+    let (status, location, _, _) = page(
+        url,
+        Some(&[("name", "Hanako"), ("email", "hanako@example.jp")]),
+    );
+    assert_eq!(status, 303, "{location}");
+    let (_, v) = net.get(&format!(
+        "/v1/checkout/sessions/{id}?expand[]=payment_intent"
+    ));
+    assert_eq!(v["payment_status"], "unpaid");
+    let barcode = crate::network::barcode_of(&v["payment_intent"]);
+
+    let base = net.now() + 1;
+    let at = |s: usize| crate::sync::log_time(base, s);
+    let lines = [
+        json!({"konbini_scan_log": 1, "terminal": TERMINALS[0].0,
+            "store": {"code": "0042", "chain": "lawson", "name": "ローソン 札幌北口店"}}),
+        json!({"at": at(0), "scan": format!("]C1{barcode}")}),
+        json!({"at": at(10), "tender": 2000}),
+        json!({"at": at(20), "complete": true}),
+    ];
+    let log = dir.path().join("store.jsonl");
+    std::fs::write(
+        &log,
+        lines.iter().map(|l| format!("{l}\n")).collect::<String>(),
+    )
+    .unwrap();
+    net.advance(60);
+    let journal = dir.path().join("journal.db");
+    let summary = crate::sync::summary(&crate::sync::replay(
+        &log,
+        &journal,
+        &net.url,
+        TERMINALS[0].1,
+        "30",
+        &[],
+    ));
+    assert_eq!(summary["sales"]["completed"], 1, "{summary}");
+    assert_eq!(summary["sync"]["sent"], 1, "{summary}");
+
+    let start = std::time::Instant::now();
+    let paid = loop {
+        let (_, v) = net.get(&format!("/v1/checkout/sessions/{id}"));
+        if v["payment_status"] == "paid" || start.elapsed() > std::time::Duration::from_secs(10) {
+            break v;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert_eq!(paid["payment_status"], "paid", "{paid}");
+    assert_eq!(paid["status"], "complete");
+    let (_, events) = net.get("/v1/events?type=checkout.session.async_payment_succeeded");
+    let for_this: Vec<_> = events["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["data"]["object"]["id"] == id)
+        .collect();
+    assert_eq!(for_this.len(), 1, "{events}");
+    assert_eq!(for_this[0]["data"]["object"]["payment_status"], "paid");
+}

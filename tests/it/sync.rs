@@ -13,7 +13,7 @@ use crate::common::{konbini, stderr, stdout, tempdir};
 use crate::network::{Hook, Net, TERMINALS, barcode_of, codes};
 
 /// A scan log time `offset` seconds after `base` (Unix seconds), in Japan time.
-fn log_time(base: i64, offset: usize) -> String {
+pub(crate) fn log_time(base: i64, offset: usize) -> String {
     chrono::DateTime::from_timestamp(base + offset as i64, 0)
         .unwrap()
         .with_timezone(&chrono::FixedOffset::east_opt(9 * 3600).unwrap())
@@ -48,7 +48,7 @@ fn payments_and_log(net: &Net, n: usize, log: &Path) -> Vec<String> {
     ids
 }
 
-fn replay(
+pub(crate) fn replay(
     log: &Path,
     journal: &Path,
     url: &str,
@@ -69,7 +69,7 @@ fn replay(
     cmd.output().unwrap()
 }
 
-fn summary(out: &Output) -> Value {
+pub(crate) fn summary(out: &Output) -> Value {
     assert!(out.status.success(), "replay failed: {}", stderr(out));
     serde_json::from_str(&stdout(out)).unwrap_or_else(|e| panic!("{e}: {}", stdout(out)))
 }

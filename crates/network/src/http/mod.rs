@@ -24,6 +24,7 @@ mod prices;
 mod products;
 mod publishable;
 mod refunds;
+mod resource;
 mod search;
 pub(crate) mod server;
 mod stripe_js;

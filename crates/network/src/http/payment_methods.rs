@@ -10,29 +10,26 @@ use axum::routing::{get, post};
 
 use super::expand::{self, Kind};
 use super::merchant::{self, Cx, MerchantRequest, Reply, page_json, page_of};
+use super::resource;
 use crate::Network;
 use crate::customers;
 use crate::error::ApiError;
+use crate::objects::PaymentMethod;
 use crate::storage::{PaymentMethodFilter, Tx};
 
 pub(super) fn routes() -> Router<Arc<Network>> {
     Router::new()
         .route("/v1/payment_methods", post(create).get(list))
-        .route("/v1/payment_methods/{id}", get(retrieve).post(update))
+        .route(
+            "/v1/payment_methods/{id}",
+            get(resource::retrieve::<PaymentMethod>).post(update),
+        )
         .route("/v1/payment_methods/{id}/attach", post(attach))
         .route("/v1/payment_methods/{id}/detach", post(detach))
 }
 
 async fn create(State(net): State<Arc<Network>>, req: MerchantRequest) -> Response {
-    merchant::run(net, req, |tx, cx| {
-        expand::check(&cx.expand, Kind::PaymentMethod, false)?;
-        let pm = customers::create_pm(tx, cx.form, cx.now)?;
-        Ok(Reply::changed(
-            expand::render_pm(tx, &pm, &cx.expand)?,
-            false,
-        ))
-    })
-    .await
+    resource::create(net, req, customers::create_pm).await
 }
 
 /// A page of payment methods (of `customer`, if given; `type` filters), as a list at `url`.
@@ -96,35 +93,12 @@ async fn list(State(net): State<Arc<Network>>, req: MerchantRequest) -> Response
     .await
 }
 
-async fn retrieve(
-    State(net): State<Arc<Network>>,
-    Path(id): Path<String>,
-    req: MerchantRequest,
-) -> Response {
-    merchant::run(net, req, move |tx, cx| {
-        cx.form.check_known(&["expand[]"])?;
-        expand::check(&cx.expand, Kind::PaymentMethod, false)?;
-        let pm = customers::find_pm(tx, &id, "id")?;
-        Ok(Reply::ok(expand::render_pm(tx, &pm, &cx.expand)?))
-    })
-    .await
-}
-
 async fn update(
     State(net): State<Arc<Network>>,
     Path(id): Path<String>,
     req: MerchantRequest,
 ) -> Response {
-    merchant::run(net, req, move |tx, cx| {
-        expand::check(&cx.expand, Kind::PaymentMethod, false)?;
-        let mut pm = customers::find_pm(tx, &id, "id")?;
-        customers::update_pm(tx, &mut pm, cx.form, cx.now)?;
-        Ok(Reply::changed(
-            expand::render_pm(tx, &pm, &cx.expand)?,
-            false,
-        ))
-    })
-    .await
+    resource::update(net, req, id, customers::update_pm).await
 }
 
 async fn attach(
@@ -132,16 +106,7 @@ async fn attach(
     Path(id): Path<String>,
     req: MerchantRequest,
 ) -> Response {
-    merchant::run(net, req, move |tx, cx| {
-        expand::check(&cx.expand, Kind::PaymentMethod, false)?;
-        let mut pm = customers::find_pm(tx, &id, "id")?;
-        customers::attach_request(tx, &mut pm, cx.form, cx.now)?;
-        Ok(Reply::changed(
-            expand::render_pm(tx, &pm, &cx.expand)?,
-            false,
-        ))
-    })
-    .await
+    resource::update(net, req, id, customers::attach_request).await
 }
 
 async fn detach(
@@ -149,14 +114,5 @@ async fn detach(
     Path(id): Path<String>,
     req: MerchantRequest,
 ) -> Response {
-    merchant::run(net, req, move |tx, cx| {
-        expand::check(&cx.expand, Kind::PaymentMethod, false)?;
-        let mut pm = customers::find_pm(tx, &id, "id")?;
-        customers::detach(tx, &mut pm, cx.form, cx.now)?;
-        Ok(Reply::changed(
-            expand::render_pm(tx, &pm, &cx.expand)?,
-            false,
-        ))
-    })
-    .await
+    resource::update(net, req, id, customers::detach).await
 }

@@ -6,7 +6,7 @@
 use serde_json::Value;
 
 use crate::common::tempdir;
-use crate::network::{KEY, Net, TERMINALS};
+use crate::network::{Net, TERMINALS};
 
 /// A session of one ¥1,200 line whose product name carries HTML.
 fn session(net: &Net, extra: &[(&str, &str)]) -> Value {
@@ -244,56 +244,22 @@ fn the_checkout_page_answers_every_input_with_a_page() {
 /// clock expires a session and a voucher, every webhook verified by the library.
 #[test]
 fn stripe_node_and_a_browser_run_checkout_and_payment_links() {
-    let node_dir = crate::common::node_packages();
-    let dir = tempdir();
-    let net = Net::start(&dir.path().join("net.db"), &[]);
-    let out = std::process::Command::new("node")
-        .arg(node_dir.join("checkout.mjs"))
-        .env("NETWORK_URL", &net.url)
-        .env("STRIPE_KEY", KEY)
-        .env("TERMINAL_ID", TERMINALS[0].0)
-        .env("TERMINAL_SECRET", TERMINALS[0].1)
-        .output()
-        .expect("node");
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "checkout.mjs failed:\n{text}\n{}",
-        String::from_utf8_lossy(&out.stderr)
+    let (id, secret) = TERMINALS[0];
+    crate::network::run_node_with(
+        "checkout.mjs",
+        "ok: checkout",
+        &[
+            ("TERMINAL_ID", id.as_ref()),
+            ("TERMINAL_SECRET", secret.as_ref()),
+        ],
     );
-    assert!(text.contains("ok: checkout"), "{text}");
 }
 
 /// Runs tests/python/checkout.py: stripe-python makes, reads, lists and expires sessions,
 /// is refused as Stripe refuses, and makes and deactivates a Payment Link.
 #[test]
 fn stripe_python_makes_sessions_and_payment_links() {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let out = std::process::Command::new("bash")
-        .arg(root.join("tests/python/stripe-venv.sh"))
-        .output()
-        .expect("bash runs");
-    assert!(
-        out.status.success(),
-        "stripe-python could not be installed from PyPI: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let python = String::from_utf8_lossy(&out.stdout).trim().to_owned();
-    let dir = tempdir();
-    let net = Net::start(&dir.path().join("net.db"), &[]);
-    let out = std::process::Command::new(python)
-        .arg(root.join("tests/python/checkout.py"))
-        .env("NETWORK_URL", &net.url)
-        .env("STRIPE_KEY", KEY)
-        .output()
-        .expect("python");
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "checkout.py failed:\n{text}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(text.contains("ok: python checkout"), "{text}");
+    crate::network::run_python_with("checkout.py", "ok: python checkout", &[]);
 }
 
 /// `customer_creation: always` makes a Customer from what the customer gives on the page

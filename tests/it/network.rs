@@ -2081,7 +2081,7 @@ fn run_node(script: &str, ok: &str) {
 }
 
 /// [`run_node`] with more environment for the script.
-fn run_node_with(script: &str, ok: &str, env: &[(&str, &std::ffi::OsStr)]) {
+pub(crate) fn run_node_with(script: &str, ok: &str, env: &[(&str, &std::ffi::OsStr)]) {
     let node_dir = crate::common::node_packages();
     let dir = tempdir();
     let net = Net::start(&dir.path().join("net.db"), &[]);
@@ -2714,6 +2714,11 @@ fn payment_intents_are_searched_with_stripes_query_language() {
 /// Run a script of tests/python with stripe-python (in the venv tests/python/stripe-venv.sh
 /// makes) against a fresh network; it prints `ok: <name>`.
 fn run_python(script: &str, ok: &str) {
+    run_python_with(script, ok, &[]);
+}
+
+/// [`run_python`] with more environment for the script.
+pub(crate) fn run_python_with(script: &str, ok: &str, env: &[(&str, &str)]) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let out = std::process::Command::new("bash")
         .arg(root.join("tests/python/stripe-venv.sh"))
@@ -2731,6 +2736,7 @@ fn run_python(script: &str, ok: &str) {
         .arg(root.join("tests/python").join(script))
         .env("NETWORK_URL", &net.url)
         .env("STRIPE_KEY", KEY)
+        .envs(env.iter().copied())
         .output()
         .expect("python");
     let text = String::from_utf8_lossy(&out.stdout);
@@ -3077,31 +3083,9 @@ fn a_publishable_key_does_only_what_stripe_lets_it() {
 /// Stripe, and it still retrieves a PaymentIntent with the client secret.
 #[test]
 fn stripe_python_raises_an_authentication_error_for_a_publishable_key() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let venv = std::process::Command::new("bash")
-        .arg(root.join("tests/python/stripe-venv.sh"))
-        .output()
-        .expect("bash runs");
-    assert!(
-        venv.status.success(),
-        "stripe-python could not be installed from PyPI: {}",
-        String::from_utf8_lossy(&venv.stderr)
+    run_python_with(
+        "publishable_key.py",
+        "ok: python publishable key",
+        &[("STRIPE_PUBLISHABLE_KEY", PUBLISHABLE_KEY)],
     );
-    let python = String::from_utf8_lossy(&venv.stdout).trim().to_owned();
-    let dir = tempdir();
-    let net = Net::start(&dir.path().join("net.db"), &[]);
-    let out = std::process::Command::new(python)
-        .arg(root.join("tests/python/publishable_key.py"))
-        .env("NETWORK_URL", &net.url)
-        .env("STRIPE_KEY", KEY)
-        .env("STRIPE_PUBLISHABLE_KEY", PUBLISHABLE_KEY)
-        .output()
-        .expect("python");
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{text}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(text.contains("ok: python publishable key"), "{text}");
 }

@@ -542,6 +542,7 @@ pub fn network_figures_on(
             None => None,
         };
         let pg_cpu_before = db.map(|_| postgres_cpu());
+        let profiler = Profiler::start()?;
         let cpu_before = process_cpu()?;
         let start = Instant::now();
         let mut set = tokio::task::JoinSet::new();
@@ -579,6 +580,7 @@ pub fn network_figures_on(
             accepted += r??;
         }
         let confirmations_per_second = per_second(accepted as u64, start.elapsed());
+        profiler.stop();
         let per = |d: Duration| d.as_secs_f64() * 1e6 / accepted.max(1) as f64;
         let cpu = per(process_cpu()?.saturating_sub(cpu_before));
         let pg_cpu = pg_cpu_before.map(|before| per(postgres_cpu().saturating_sub(before)));
@@ -607,6 +609,34 @@ pub fn network_figures_on(
     });
     let _ = std::fs::remove_dir_all(&dir);
     figures
+}
+
+/// A profiler run around the confirmations alone: the shell command in
+/// `KONBINI_BENCH_PROFILE` (for example `perf record -a -g -o /tmp/confirm.data`), started
+/// as they begin and stopped with SIGINT when they end; the figures are then those of a
+/// profiled run.
+struct Profiler(Option<std::process::Child>);
+
+impl Profiler {
+    fn start() -> anyhow::Result<Profiler> {
+        let Ok(command) = std::env::var("KONBINI_BENCH_PROFILE") else {
+            return Ok(Profiler(None));
+        };
+        let child = std::process::Command::new("sh")
+            .args(["-c", &format!("exec {command}")])
+            .spawn()?;
+        // Let it attach before the first batch.
+        std::thread::sleep(Duration::from_millis(300));
+        Ok(Profiler(Some(child)))
+    }
+
+    fn stop(self) {
+        if let Some(mut child) = self.0 {
+            // SAFETY: kill(2) on the child this struct started and has not yet reaped.
+            unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+            let _ = child.wait();
+        }
+    }
 }
 
 /// Store-and-forward figures: draining a journal's outbox to a local network, and the time

@@ -25,8 +25,8 @@
 //!   times before it committed (0.02x the SQLite backend's rate). Repeatable read conflicts
 //!   only where two units really wrote the same row or key, and the rules above are all
 //!   such writes;
-//! - a payment code is unique among the payable payments of a chain by a partial unique index
-//!   (`payment_codes_live`, migration 0001);
+//! - a payment code is unique among the payable payments of a chain by the key of
+//!   `payable_codes` (migration 0009; a partial unique index of `payment_codes` before);
 //! - webhook deliveries are taken with a claim
 //!   ([`Tx::claim_due_deliveries`](crate::storage::Tx::claim_due_deliveries)): `FOR UPDATE
 //!   SKIP LOCKED` and a `claimed_until` lease, so two nodes never send one delivery at once,
@@ -669,6 +669,7 @@ mod tests {
                 .unwrap();
             drop(store);
             // Back to schema 7 as it kept payments: no column, the expression index.
+            raw(&db.url, UNDO_0009).await;
             raw(
                 &db.url,
                 "DROP INDEX payment_intents_voucher_token;
@@ -685,6 +686,97 @@ mod tests {
                 .await
                 .unwrap();
             assert_eq!(found.map(|p| p.id), Some(pi.id));
+        });
+    }
+
+    /// What migration 0009 did, undone: the schema of 8 with its rows, for the tests of
+    /// migrations from before it.
+    const UNDO_0009: &str = "
+        ALTER TABLE payment_codes ADD COLUMN live BOOLEAN NOT NULL DEFAULT FALSE;
+        UPDATE payment_codes AS c SET live = TRUE FROM payable_codes AS p
+            WHERE (p.chain, p.code, p.pi_seq) = (c.chain, c.code, c.pi_seq);
+        DROP TABLE payable_codes;
+        CREATE UNIQUE INDEX payment_codes_live ON payment_codes (chain, code) WHERE live;
+        CREATE INDEX payment_codes_pi ON payment_codes (pi_seq) WHERE live;
+        ALTER TABLE charges ADD FOREIGN KEY (pi_seq) REFERENCES payment_intents (seq);
+        ALTER TABLE payment_codes ADD FOREIGN KEY (pi_seq) REFERENCES payment_intents (seq);
+        ALTER TABLE deliveries ADD FOREIGN KEY (event_seq) REFERENCES events (seq);
+        UPDATE schema_version SET version = 8;";
+
+    /// Migration 0009 moves the payable codes out of `payment_codes.live` into a table of
+    /// their own: a database of schema 8 with a live code and a dead one comes out with the
+    /// live one still refused to another payment, the dead one free, and both still found.
+    #[test]
+    fn a_schema_8_database_keeps_its_payable_codes_after_0009() {
+        let Some(db) = TestDb::create("a_schema_8_database_keeps_its_payable_codes") else {
+            return;
+        };
+        let rt = runtime();
+        rt.block_on(async {
+            let store: Arc<dyn Storage> = Arc::new(PostgresStorage::open(&db.url).await.unwrap());
+            let create = |amount: i64| {
+                let body = format!("amount={amount}&currency=jpy&confirm=true&payment_method_data[type]=konbini&payment_method_data[billing_details][name]=A&payment_method_data[billing_details][email]=a%40example.jp");
+                move |tx: &dyn crate::storage::Tx| {
+                    crate::payments::create(
+                        tx,
+                        &crate::Settings::new("sk_test_x"),
+                        &crate::form::Form::parse(body.as_bytes()).unwrap(),
+                        1_800_000_000,
+                    )
+                    .map(|(pi, _)| pi)
+                }
+            };
+            let pi = store.run_write(create(1200)).await.unwrap();
+            let other = store.run_write(create(1300)).await.unwrap();
+            drop(store);
+            // Back to schema 8 as it kept codes, with one more code the payment held once.
+            raw(
+                &db.url,
+                &format!(
+                    "{UNDO_0009}
+                     INSERT INTO payment_codes (chain, code, pi_seq, live)
+                         VALUES ('lawson', 'GONE-1', {}, FALSE);",
+                    pi.seq
+                ),
+            )
+            .await;
+            let store: Arc<dyn Storage> = Arc::new(PostgresStorage::open(&db.url).await.unwrap());
+            let (chain, code) = pi
+                .voucher
+                .as_ref()
+                .unwrap()
+                .codes
+                .iter()
+                .next()
+                .map(|(c, code)| (*c, code.clone()))
+                .unwrap();
+            use konbini_domain::Chain;
+            let (taken, code2) = (other.seq, code.clone());
+            let refused = store
+                .run_write(move |tx| tx.claim_code(chain, &code2, taken))
+                .await
+                .unwrap();
+            assert!(!refused, "a code live in schema 8 is still payable, held");
+            let free = store
+                .run_write(move |tx| tx.claim_code(Chain::Lawson, "GONE-1", taken))
+                .await
+                .unwrap();
+            assert!(free, "a code dead in schema 8 is free to claim");
+            let (chain_s, code3) = (chain.as_str(), code.clone());
+            let found = store
+                .run_read(move |tx| tx.pi_by_code(chain_s, &code3))
+                .await
+                .unwrap();
+            assert_eq!(found.map(|p| p.id), Some(pi.id.clone()));
+            let held = store
+                .run_read(|tx| tx.pi_by_code("lawson", "GONE-1"))
+                .await
+                .unwrap();
+            assert_eq!(
+                held.map(|p| p.id),
+                Some(other.id),
+                "the newest holder of a code is found first"
+            );
         });
     }
 

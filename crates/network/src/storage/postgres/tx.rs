@@ -34,7 +34,7 @@ use konbini_protocol::Verdict;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio_postgres::Row;
-use tokio_postgres::types::{FromSql, ToSql};
+use tokio_postgres::types::{FromSql, ToSql, Type as PgType};
 
 use super::{STATEMENT_TIMEOUT, db_message, retryable};
 use crate::checkout::{PaymentLink, Session};
@@ -72,6 +72,15 @@ enum Stmt<'p> {
     Query(&'p str, Vec<&'p (dyn ToSql + Sync)>),
     /// Prepared, answering how many rows it changed.
     Execute(&'p str, Vec<&'p (dyn ToSql + Sync)>),
+    /// Planned afresh for its parameters each time it is sent (the unnamed statement, in the
+    /// same one message as its execution), answering rows. For the statements that join
+    /// against arrays or look keys up in them: a plan prepared once per connection is
+    /// planned on the table sizes of then, and one made while a table was small (a new
+    /// chain's first minutes, before autovacuum's first ANALYZE) scanned all of
+    /// `payment_intents` for each batch from then on: found with `auto_explain` on `bench
+    /// network --db`, a fifth of the server's time. Planning a batch's few statements costs
+    /// far less than that.
+    Fresh(&'p str, Vec<(&'p (dyn ToSql + Sync), PgType)>),
 }
 
 /// What a statement answered.
@@ -181,8 +190,11 @@ const SAVE_PIS: &str = "UPDATE payment_intents AS p
      FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[])
           AS u(seq, due_at, voucher_token, doc)
      WHERE p.seq = u.seq";
-const UNLIVE_CODES: &str = "UPDATE payment_codes AS c SET live = FALSE
-     WHERE c.pi_seq = ANY($1::bigint[]) AND c.live
+/// A payment's codes that are no longer on a payable voucher of it stop being payable: their
+/// rows leave `payable_codes` (a delete writes no index entry; the update of a `live` flag
+/// it replaced wrote one per code, four per payment paid: migration 0009).
+const UNLIVE_CODES: &str = "DELETE FROM payable_codes AS c
+     WHERE c.pi_seq = ANY($1::bigint[])
      AND (c.pi_seq, c.chain, c.code) NOT IN
          (SELECT * FROM unnest($2::bigint[], $3::text[], $4::text[]))";
 const INSERT_CHARGES: &str = "INSERT INTO charges (id, txn_id, pi_seq, doc)
@@ -321,19 +333,24 @@ impl Columns {
             out.push(Stmt::Execute(WRITE_HEADS, vec![&self.heads]));
         }
         if !self.pi_seq.is_empty() {
-            out.push(Stmt::Execute(
+            out.push(Stmt::Fresh(
                 SAVE_PIS,
-                vec![&self.pi_seq, &self.pi_due, &self.pi_token, &self.pi_doc],
+                vec![
+                    (&self.pi_seq, PgType::INT8_ARRAY),
+                    (&self.pi_due, PgType::INT8_ARRAY),
+                    (&self.pi_token, PgType::TEXT_ARRAY),
+                    (&self.pi_doc, PgType::TEXT_ARRAY),
+                ],
             ));
         }
         if !self.live_seq.is_empty() {
-            out.push(Stmt::Execute(
+            out.push(Stmt::Fresh(
                 UNLIVE_CODES,
                 vec![
-                    &self.live_seq,
-                    &self.keep_seq,
-                    &self.keep_chain,
-                    &self.keep_code,
+                    (&self.live_seq, PgType::INT8_ARRAY),
+                    (&self.keep_seq, PgType::INT8_ARRAY),
+                    (&self.keep_chain, PgType::TEXT_ARRAY),
+                    (&self.keep_code, PgType::TEXT_ARRAY),
                 ],
             ));
         }
@@ -551,7 +568,7 @@ impl<'a> PgTx<'a> {
                 let mut prepared = Vec::with_capacity(all.len());
                 for stmt in all {
                     prepared.push(match stmt {
-                        Stmt::Simple(_) => None,
+                        Stmt::Simple(_) | Stmt::Fresh(..) => None,
                         Stmt::Query(sql, _) | Stmt::Execute(sql, _) => {
                             Some(client.prepare_cached(sql).await?)
                         }
@@ -570,6 +587,9 @@ impl<'a> PgTx<'a> {
                                 }),
                                 (Stmt::Simple(sql), _) => Box::pin(async move {
                                     client.batch_execute(sql).await.map(|()| Answer::Count(0))
+                                }),
+                                (Stmt::Fresh(sql, params), _) => Box::pin(async move {
+                                    client.query_typed(sql, params).await.map(Answer::Rows)
                                 }),
                                 (_, None) => {
                                     unreachable!("every prepared statement was prepared above")
@@ -1065,9 +1085,9 @@ impl Tx for PgTx<'_> {
         Ok(())
     }
 
-    /// Also keeps `payment_codes.live` true of exactly the codes on the payment's voucher
-    /// while it is payable (what the unique index `payment_codes_live` holds to). Sent with
-    /// the unit's next statement.
+    /// Also keeps in `payable_codes` exactly the codes on the payment's voucher while it is
+    /// payable (their key is the rule "a code is unique among the payable payments of a
+    /// chain"). Sent with the unit's next statement.
     fn update_pi(&self, pi: &PaymentIntent) -> Result<String, StorageError> {
         let text = doc(pi);
         let keep: Vec<(&'static str, String)> = match &pi.voucher {
@@ -1175,22 +1195,27 @@ impl Tx for PgTx<'_> {
         }
     }
 
-    /// A code is payable while its `live` row stands; the claim is that row, which the unique
-    /// index refuses a second of (the loser of a race between nodes runs again).
+    /// A code is payable while its `payable_codes` row stands; the claim is that row, whose
+    /// key refuses a second (a claim of another node not yet in this unit's snapshot fails
+    /// it with a serialization failure, and it runs again). The code is also kept in
+    /// `payment_codes`, every payment that ever held it, for the register's questions
+    /// about a code no longer payable.
     fn claim_code(&self, chain: Chain, code: &str, pi_seq: i64) -> Result<bool, StorageError> {
-        let held = self.query_opt(
-            "SELECT 1 FROM payment_codes WHERE chain = $1 AND code = $2 AND live",
-            &[&chain.as_str(), &code],
-        )?;
-        if held.is_some() {
-            return Ok(false);
-        }
-        self.execute(
-            "INSERT INTO payment_codes (chain, code, pi_seq, live) VALUES ($1, $2, $3, TRUE)
-             ON CONFLICT (chain, code, pi_seq) DO UPDATE SET live = TRUE",
+        let row = self.query_opt(
+            "WITH claim AS (
+                 INSERT INTO payable_codes (chain, code, pi_seq) VALUES ($1, $2, $3)
+                 ON CONFLICT (chain, code) DO NOTHING
+                 RETURNING chain, code, pi_seq),
+             held AS (
+                 INSERT INTO payment_codes (chain, code, pi_seq) SELECT * FROM claim
+                 ON CONFLICT (chain, code, pi_seq) DO NOTHING)
+             SELECT count(*) FROM claim",
             &[&chain.as_str(), &code, &pi_seq],
         )?;
-        Ok(true)
+        match row {
+            Some(row) => Ok(self.col::<i64>(&row, 0)? == 1),
+            None => Err(self.message("a code's claim answered no row")),
+        }
     }
 
     fn pi_by_code(&self, chain: &str, code: &str) -> Result<Option<PaymentIntent>, StorageError> {
@@ -2131,43 +2156,43 @@ impl Tx for PgTx<'_> {
         let mut asked = [false; 5];
         if !ask.slips.is_empty() {
             asked[0] = true;
-            stmts.push(Stmt::Query(
+            stmts.push(Stmt::Fresh(
                 "SELECT id, fingerprint, status, reason FROM confirmations
                  WHERE terminal = $1 AND id = ANY($2::text[])",
-                vec![terminal, &ask.slips],
+                vec![(terminal, PgType::TEXT), (&ask.slips, PgType::TEXT_ARRAY)],
             ));
         }
         if !ask.payments.is_empty() {
             asked[1] = true;
-            stmts.push(Stmt::Query(
+            stmts.push(Stmt::Fresh(
                 "SELECT doc FROM payment_intents WHERE seq = ANY($1::bigint[])",
-                vec![&ask.payments],
+                vec![(&ask.payments, PgType::INT8_ARRAY)],
             ));
         }
         if !ask.codes.is_empty() {
             asked[2] = true;
-            stmts.push(Stmt::Query(
+            stmts.push(Stmt::Fresh(
                 "SELECT c.chain, c.code, c.pi_seq, p.doc FROM payment_codes c
                  JOIN payment_intents p ON p.seq = c.pi_seq
                  WHERE (c.chain, c.code) IN (SELECT * FROM unnest($1::text[], $2::text[]))
                  ORDER BY c.pi_seq DESC",
-                vec![&chains, &codes],
+                vec![(&chains, PgType::TEXT_ARRAY), (&codes, PgType::TEXT_ARRAY)],
             ));
         }
         if !ask.links.is_empty() {
             asked[3] = true;
-            stmts.push(Stmt::Query(
+            stmts.push(Stmt::Fresh(
                 "SELECT seq, prev, hash FROM terminal_chain
                  WHERE terminal = $1 AND seq = ANY($2::bigint[])",
-                vec![terminal, &ask.links],
+                vec![(terminal, PgType::TEXT), (&ask.links, PgType::INT8_ARRAY)],
             ));
         }
         if !ask.collected.is_empty() {
             asked[4] = true;
-            stmts.push(Stmt::Query(
+            stmts.push(Stmt::Fresh(
                 "SELECT DISTINCT barcode FROM confirmations
                  WHERE barcode = ANY($1::text[]) AND pi_seq IS NULL AND status = 'accepted'",
-                vec![&ask.collected],
+                vec![(&ask.collected, PgType::TEXT_ARRAY)],
             ));
         }
         // The batch's events will need the endpoints: read with the rest.

@@ -19,7 +19,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/postgres/0006_customer_journey.sql"),
     include_str!("../../../migrations/postgres/0007_checkout.sql"),
     include_str!("../../../migrations/postgres/0008_voucher_token.sql"),
-    include_str!("../../../migrations/postgres/0009_payable_codes.sql"),
+    include_str!("../../../migrations/postgres/0009_confirmation_rows.sql"),
 ];
 
 /// The name this network's schema goes by in `schema_version`.

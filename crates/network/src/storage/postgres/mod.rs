@@ -701,11 +701,19 @@ mod tests {
         ALTER TABLE charges ADD FOREIGN KEY (pi_seq) REFERENCES payment_intents (seq);
         ALTER TABLE payment_codes ADD FOREIGN KEY (pi_seq) REFERENCES payment_intents (seq);
         ALTER TABLE deliveries ADD FOREIGN KEY (event_seq) REFERENCES events (seq);
+        ALTER TABLE payment_intents ADD COLUMN due_at BIGINT;
+        UPDATE payment_intents AS p SET due_at = d.due_at FROM payment_dues AS d
+            WHERE d.seq = p.seq;
+        DROP TABLE payment_dues;
+        CREATE INDEX payment_intents_due ON payment_intents (due_at) WHERE due_at IS NOT NULL;
+        ALTER TABLE payment_intents RESET (fillfactor);
         UPDATE schema_version SET version = 8;";
 
     /// Migration 0009 moves the payable codes out of `payment_codes.live` into a table of
-    /// their own: a database of schema 8 with a live code and a dead one comes out with the
-    /// live one still refused to another payment, the dead one free, and both still found.
+    /// their own, and the due times out of `payment_intents`: a database of schema 8 with a
+    /// live code and a dead one comes out with the live one still refused to another
+    /// payment, the dead one free, and both still found; its payments are still due when
+    /// they were.
     #[test]
     fn a_schema_8_database_keeps_its_payable_codes_after_0009() {
         let Some(db) = TestDb::create("a_schema_8_database_keeps_its_payable_codes") else {
@@ -741,6 +749,21 @@ mod tests {
             )
             .await;
             let store: Arc<dyn Storage> = Arc::new(PostgresStorage::open(&db.url).await.unwrap());
+            let due_before = (pi.due_at().unwrap(), other.due_at().unwrap());
+            let due = store
+                .run_read(|tx| tx.due_pis(i64::MAX, 10))
+                .await
+                .unwrap();
+            assert_eq!(
+                due.iter().map(|p| (p.seq, p.due_at())).collect::<Vec<_>>(),
+                vec![
+                    (pi.seq, Some(due_before.0)),
+                    (other.seq, Some(due_before.1))
+                ],
+                "both payments are still due, in order"
+            );
+            let next = store.run_read(|tx| tx.next_due()).await.unwrap();
+            assert_eq!(next, Some(due_before.0.min(due_before.1)));
             let (chain, code) = pi
                 .voucher
                 .as_ref()

@@ -185,11 +185,24 @@ impl Pending {
 const WRITE_HEADS: &str = "INSERT INTO terminal_chain_heads (terminal, batches)
      SELECT terminal, 1 FROM unnest($1::text[]) AS h(terminal)
      ON CONFLICT (terminal) DO UPDATE SET batches = terminal_chain_heads.batches + 1";
+/// The payments' documents: no indexed column changes unless the voucher was reissued, so
+/// PostgreSQL rewrites each row on its own page with no new index entry (HOT; migration
+/// 0009 moved the due time, which paying clears, out to `payment_dues`).
 const SAVE_PIS: &str = "UPDATE payment_intents AS p
-     SET due_at = u.due_at, voucher_token = u.voucher_token, doc = u.doc
-     FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[])
-          AS u(seq, due_at, voucher_token, doc)
+     SET voucher_token = u.voucher_token, doc = u.doc
+     FROM unnest($1::bigint[], $2::text[], $3::text[]) AS u(seq, voucher_token, doc)
      WHERE p.seq = u.seq";
+/// The saved payments' due times: a row for each that has one (written only when it
+/// changed), none for the others.
+const SAVE_DUES: &str = "WITH gone AS (
+         DELETE FROM payment_dues AS d
+         USING unnest($1::bigint[], $2::bigint[]) AS u(seq, due_at)
+         WHERE d.seq = u.seq AND u.due_at IS NULL)
+     INSERT INTO payment_dues (seq, due_at)
+     SELECT seq, due_at FROM unnest($1::bigint[], $2::bigint[]) AS u(seq, due_at)
+     WHERE due_at IS NOT NULL
+     ON CONFLICT (seq) DO UPDATE SET due_at = EXCLUDED.due_at
+         WHERE payment_dues.due_at <> EXCLUDED.due_at";
 /// A payment's codes that are no longer on a payable voucher of it stop being payable: their
 /// rows leave `payable_codes` (a delete writes no index entry; the update of a `live` flag
 /// it replaced wrote one per code, four per payment paid: migration 0009).
@@ -337,9 +350,15 @@ impl Columns {
                 SAVE_PIS,
                 vec![
                     (&self.pi_seq, PgType::INT8_ARRAY),
-                    (&self.pi_due, PgType::INT8_ARRAY),
                     (&self.pi_token, PgType::TEXT_ARRAY),
                     (&self.pi_doc, PgType::TEXT_ARRAY),
+                ],
+            ));
+            out.push(Stmt::Fresh(
+                SAVE_DUES,
+                vec![
+                    (&self.pi_seq, PgType::INT8_ARRAY),
+                    (&self.pi_due, PgType::INT8_ARRAY),
                 ],
             ));
         }
@@ -1071,8 +1090,11 @@ impl Tx for PgTx<'_> {
 
     fn insert_pi(&self, pi: &PaymentIntent) -> Result<(), StorageError> {
         self.execute(
-            "INSERT INTO payment_intents (seq, id, created, due_at, voucher_token, doc)
-             VALUES ($1, $2, $3, $4, $5, $6)",
+            "WITH pi AS (
+                 INSERT INTO payment_intents (seq, id, created, voucher_token, doc)
+                 VALUES ($1, $2, $3, $5, $6))
+             INSERT INTO payment_dues (seq, due_at)
+             SELECT $1, $4::bigint WHERE $4::bigint IS NOT NULL",
             &[
                 &pi.seq,
                 &pi.id,
@@ -1177,14 +1199,15 @@ impl Tx for PgTx<'_> {
 
     fn due_pis(&self, now: i64, limit: i64) -> Result<Vec<PaymentIntent>, StorageError> {
         self.docs(
-            "SELECT doc FROM payment_intents WHERE due_at <= $1 ORDER BY due_at LIMIT $2",
+            "SELECT p.doc FROM payment_dues AS d JOIN payment_intents AS p ON p.seq = d.seq
+             WHERE d.due_at <= $1 ORDER BY d.due_at LIMIT $2",
             &[&now, &limit],
         )
     }
 
     fn next_due(&self) -> Result<Option<i64>, StorageError> {
         let row = self.query_opt(
-            "SELECT MIN(t) FROM (SELECT MIN(due_at) AS t FROM payment_intents WHERE due_at IS NOT NULL
+            "SELECT MIN(t) FROM (SELECT MIN(due_at) AS t FROM payment_dues
              UNION ALL SELECT MIN(due_at) FROM refunds WHERE due_at IS NOT NULL
              UNION ALL SELECT MIN(due_at) FROM checkout_sessions WHERE due_at IS NOT NULL) AS due",
             &[],

@@ -28,3 +28,20 @@ ALTER TABLE payment_codes DROP COLUMN live;
 ALTER TABLE charges DROP CONSTRAINT charges_pi_seq_fkey;
 ALTER TABLE payment_codes DROP CONSTRAINT payment_codes_pi_seq_fkey;
 ALTER TABLE deliveries DROP CONSTRAINT deliveries_event_seq_fkey;
+-- A payment's due time (when the scheduler must look at it next) in a table of its own,
+-- rows only for payments that have one. Paying a payment cleared `due_at`, a column with an
+-- index, so its row's new version could never be a HOT update: it took new entries in every
+-- index of the table. Now paying deletes its `payment_dues` row and rewrites the payment's
+-- document in place on its page (HOT: no index entry), with room left on each page for
+-- that (fillfactor 70). With the two changes above, 90-100 us of the server's CPU per
+-- confirmation became about 80 (`bench network --db`, five runs against one).
+CREATE TABLE payment_dues (
+    seq    BIGINT PRIMARY KEY,
+    due_at BIGINT NOT NULL
+);
+CREATE INDEX payment_dues_at ON payment_dues (due_at);
+INSERT INTO payment_dues (seq, due_at)
+    SELECT seq, due_at FROM payment_intents WHERE due_at IS NOT NULL;
+DROP INDEX payment_intents_due;
+ALTER TABLE payment_intents DROP COLUMN due_at;
+ALTER TABLE payment_intents SET (fillfactor = 70);

@@ -1,3 +1,6 @@
+-- Nothing else writes these tables while their rows move (a node of an older build still
+-- running would otherwise commit a code or a due time between a copy and a drop below).
+LOCK TABLE payment_intents, payment_codes IN EXCLUSIVE MODE;
 -- The codes payable now, in a table of their own. Before, `payment_codes.live` said which
 -- were, and paying a payment updated its four code rows to `live = FALSE`: four new row
 -- versions and four entries in the primary key's index per payment paid, with PostgreSQL
@@ -33,8 +36,8 @@ ALTER TABLE deliveries DROP CONSTRAINT deliveries_event_seq_fkey;
 -- index, so its row's new version could never be a HOT update: it took new entries in every
 -- index of the table. Now paying deletes its `payment_dues` row and rewrites the payment's
 -- document in place on its page (HOT: no index entry), with room left on each page for
--- that (fillfactor 70). With the two changes above, 90-100 us of the server's CPU per
--- confirmation became about 80 (`bench network --db`, five runs against one).
+-- that (fillfactor 70, for the pages written from now on). With the two changes above,
+-- 90-100 us of the server's CPU per confirmation became 82-94 (`bench network --db`).
 CREATE TABLE payment_dues (
     seq    BIGINT PRIMARY KEY,
     due_at BIGINT NOT NULL

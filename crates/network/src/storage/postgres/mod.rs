@@ -47,7 +47,8 @@
 //! Where the units run: each on tokio's blocking pool, holding one pooled connection for its
 //! whole transaction; inside, each statement of the (synchronous) unit is driven through the
 //! runtime's [`Handle::block_on`](tokio::runtime::Handle::block_on), prepared once per
-//! connection (`prepare_cached`), and bounded by a client-side timeout as well as the
+//! connection (`prepare_cached`; those whose plan depends on how big the tables are now,
+//! planned afresh each time: `tx.rs`), and bounded by a client-side timeout as well as the
 //! server's `statement_timeout`, so a lost connection or a vanished server fails the unit
 //! ([`StorageError::Failed`], answered 500 by the callers) and never hangs it. A pool whose
 //! every connection is busy makes a unit wait at most [`POOL_WAIT`], then fails it with a
@@ -425,8 +426,9 @@ fn retryable(e: &tokio_postgres::Error) -> bool {
     match e.code() {
         Some(c) if *c == SqlState::T_R_SERIALIZATION_FAILURE => true,
         Some(c) if *c == SqlState::T_R_DEADLOCK_DETECTED => true,
-        // A key another transaction inserted first (a slip id, an Idempotency-Key, a payment
-        // code's claim, a chain link): the loser runs again from a new snapshot and sees the
+        // A key another transaction inserted first (a slip id, an Idempotency-Key, a chain
+        // link; a payment code's claim loses with a serialization failure instead, being an
+        // `ON CONFLICT DO NOTHING`): the loser runs again from a new snapshot and sees the
         // winner's row (see the module's doc).
         Some(c) if *c == SqlState::UNIQUE_VIOLATION => true,
         _ => false,
@@ -695,6 +697,7 @@ mod tests {
         ALTER TABLE payment_codes ADD COLUMN live BOOLEAN NOT NULL DEFAULT FALSE;
         UPDATE payment_codes AS c SET live = TRUE FROM payable_codes AS p
             WHERE (p.chain, p.code, p.pi_seq) = (c.chain, c.code, c.pi_seq);
+        ALTER TABLE payment_codes ALTER COLUMN live SET DEFAULT TRUE;
         DROP TABLE payable_codes;
         CREATE UNIQUE INDEX payment_codes_live ON payment_codes (chain, code) WHERE live;
         CREATE INDEX payment_codes_pi ON payment_codes (pi_seq) WHERE live;

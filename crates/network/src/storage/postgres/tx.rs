@@ -1,6 +1,7 @@
 //! One run of a unit of work in one PostgreSQL transaction: the [`Tx`] the rules see. Each
-//! method is one or two statements, prepared once per connection and driven to completion
-//! on the calling (blocking) thread through the runtime's handle.
+//! method is one or two statements, prepared once per connection (or planned afresh each
+//! time: [`Stmt::Fresh`]) and driven to completion on the calling (blocking) thread through
+//! the runtime's handle.
 //!
 //! Round trips, not rows, are what a unit's statements cost most on both sides (a network
 //! node and the server each spend some 50 us of CPU per statement, whatever it does), so:
@@ -337,9 +338,9 @@ impl Columns {
         c
     }
 
-    /// One statement per kind of write, in an order the foreign keys allow (payments before
-    /// what refers to them, events with their deliveries), the chain heads first (the
-    /// unit's order with its terminal's other batches).
+    /// One statement per kind of write, payments before what refers to them and events with
+    /// their deliveries, the chain heads first (the unit's order with its terminal's other
+    /// batches).
     fn statements(&self) -> Vec<Stmt<'_>> {
         let mut out = Vec::new();
         if !self.heads.is_empty() {
@@ -1200,7 +1201,7 @@ impl Tx for PgTx<'_> {
     fn due_pis(&self, now: i64, limit: i64) -> Result<Vec<PaymentIntent>, StorageError> {
         self.docs(
             "SELECT p.doc FROM payment_dues AS d JOIN payment_intents AS p ON p.seq = d.seq
-             WHERE d.due_at <= $1 ORDER BY d.due_at LIMIT $2",
+             WHERE d.due_at <= $1 ORDER BY d.due_at, d.seq LIMIT $2",
             &[&now, &limit],
         )
     }

@@ -938,7 +938,7 @@ impl Tx for SqliteTx<'_> {
     fn due_pis(&self, now: i64, limit: i64) -> Result<Vec<PaymentIntent>, StorageError> {
         self.run(|| {
             self.docs(
-                "SELECT doc FROM payment_intents WHERE due_at <= ?1 ORDER BY due_at LIMIT ?2",
+                "SELECT doc FROM payment_intents WHERE due_at <= ?1 ORDER BY due_at, seq LIMIT ?2",
                 params![now, limit],
             )
         })

@@ -572,15 +572,42 @@ mod tests {
         }
     }
 
+    /// Run `test` with the URL of a new database of its own (see [`TestDb`]: without a
+    /// server the test is skipped, or fails under CI), on a runtime of its own.
+    fn on_new_db<F: Future<Output = ()>>(name: &str, test: impl FnOnce(String) -> F) {
+        let Some(db) = TestDb::create(name) else {
+            return;
+        };
+        runtime().block_on(test(db.url.clone()));
+    }
+
+    /// A unit that creates and confirms a konbini payment of `amount` yen.
+    fn new_payment(
+        amount: i64,
+    ) -> impl FnMut(
+        &dyn crate::storage::Tx,
+    ) -> Result<crate::objects::PaymentIntent, crate::error::ApiError>
+    + Send
+    + 'static {
+        let body = format!(
+            "amount={amount}&currency=jpy&confirm=true&payment_method_data[type]=konbini&payment_method_data[billing_details][name]=A&payment_method_data[billing_details][email]=a%40example.jp"
+        );
+        move |tx| {
+            crate::payments::create(
+                tx,
+                &crate::Settings::new("sk_test_x"),
+                &crate::form::Form::parse(body.as_bytes()).unwrap(),
+                1_800_000_000,
+            )
+            .map(|(pi, _)| pi)
+        }
+    }
+
     /// 0006 widens the events' kinds and adds `previous`: a database of schema 5 with events
     /// and deliveries keeps them, and takes the new kinds.
     #[test]
     fn a_schema_5_database_with_events_keeps_them_and_takes_the_new_kinds() {
-        let Some(db) = TestDb::create("a_schema_5_database_with_events") else {
-            return;
-        };
-        let rt = runtime();
-        rt.block_on(async {
+        on_new_db("a_schema_5_database_with_events", |url| async move {
             let mut sql = String::from(
                 "CREATE TABLE schema_version (application TEXT NOT NULL, version BIGINT NOT NULL);
                  INSERT INTO schema_version VALUES ('konbini-network', 5);",
@@ -596,8 +623,8 @@ mod tests {
                  INSERT INTO deliveries (event_seq, endpoint, next_at)
                      SELECT seq, 'we_1', 10 FROM events;",
             );
-            raw(&db.url, &sql).await;
-            let store: Arc<dyn Storage> = Arc::new(PostgresStorage::open(&db.url).await.unwrap());
+            raw(&url, &sql).await;
+            let store: Arc<dyn Storage> = Arc::new(PostgresStorage::open(&url).await.unwrap());
             let kept = store
                 .run_read(|tx| tx.event("evt_1"))
                 .await
@@ -650,45 +677,32 @@ mod tests {
     /// still found by its voucher once the database is opened by this build.
     #[test]
     fn a_schema_7_payment_is_found_by_its_voucher_after_0008() {
-        let Some(db) = TestDb::create("a_schema_7_payment_is_found_by_its_voucher") else {
-            return;
-        };
-        let rt = runtime();
-        rt.block_on(async {
-            let store: Arc<dyn Storage> = Arc::new(PostgresStorage::open(&db.url).await.unwrap());
-            let body = "amount=1200&currency=jpy&confirm=true&payment_method_data[type]=konbini&payment_method_data[billing_details][name]=A&payment_method_data[billing_details][email]=a%40example.jp";
-            let pi = store
-                .run_write(move |tx| {
-                    crate::payments::create(
-                        tx,
-                        &crate::Settings::new("sk_test_x"),
-                        &crate::form::Form::parse(body.as_bytes()).unwrap(),
-                        1_800_000_000,
-                    )
-                    .map(|(pi, _)| pi)
-                })
-                .await
-                .unwrap();
-            drop(store);
-            // Back to schema 7 as it kept payments: no column, the expression index.
-            raw(&db.url, UNDO_0009).await;
-            raw(
-                &db.url,
-                "DROP INDEX payment_intents_voucher_token;
+        on_new_db(
+            "a_schema_7_payment_is_found_by_its_voucher",
+            |url| async move {
+                let store: Arc<dyn Storage> = Arc::new(PostgresStorage::open(&url).await.unwrap());
+                let pi = store.run_write(new_payment(1200)).await.unwrap();
+                drop(store);
+                // Back to schema 7 as it kept payments: no column, the expression index.
+                raw(&url, UNDO_0009).await;
+                raw(
+                    &url,
+                    "DROP INDEX payment_intents_voucher_token;
                  ALTER TABLE payment_intents DROP COLUMN voucher_token;
                  CREATE INDEX payment_intents_voucher
                      ON payment_intents (((doc::jsonb) #>> '{voucher,token}'));
                  UPDATE schema_version SET version = 7;",
-            )
-            .await;
-            let store: Arc<dyn Storage> = Arc::new(PostgresStorage::open(&db.url).await.unwrap());
-            let token = pi.voucher.as_ref().unwrap().token.clone();
-            let found = store
-                .run_read(move |tx| tx.pi_by_voucher(&token))
-                .await
-                .unwrap();
-            assert_eq!(found.map(|p| p.id), Some(pi.id));
-        });
+                )
+                .await;
+                let store: Arc<dyn Storage> = Arc::new(PostgresStorage::open(&url).await.unwrap());
+                let token = pi.voucher.as_ref().unwrap().token.clone();
+                let found = store
+                    .run_read(move |tx| tx.pi_by_voucher(&token))
+                    .await
+                    .unwrap();
+                assert_eq!(found.map(|p| p.id), Some(pi.id));
+            },
+        );
     }
 
     /// What migration 0009 did, undone: the schema of 8 with its rows, for the tests of
@@ -719,118 +733,101 @@ mod tests {
     /// they were.
     #[test]
     fn a_schema_8_database_keeps_its_payable_codes_after_0009() {
-        let Some(db) = TestDb::create("a_schema_8_database_keeps_its_payable_codes") else {
-            return;
-        };
-        let rt = runtime();
-        rt.block_on(async {
-            let store: Arc<dyn Storage> = Arc::new(PostgresStorage::open(&db.url).await.unwrap());
-            let create = |amount: i64| {
-                let body = format!("amount={amount}&currency=jpy&confirm=true&payment_method_data[type]=konbini&payment_method_data[billing_details][name]=A&payment_method_data[billing_details][email]=a%40example.jp");
-                move |tx: &dyn crate::storage::Tx| {
-                    crate::payments::create(
-                        tx,
-                        &crate::Settings::new("sk_test_x"),
-                        &crate::form::Form::parse(body.as_bytes()).unwrap(),
-                        1_800_000_000,
-                    )
-                    .map(|(pi, _)| pi)
-                }
-            };
-            let pi = store.run_write(create(1200)).await.unwrap();
-            let other = store.run_write(create(1300)).await.unwrap();
-            drop(store);
-            // Back to schema 8 as it kept codes, with one more code the payment held once.
-            raw(
-                &db.url,
-                &format!(
-                    "{UNDO_0009}
+        on_new_db(
+            "a_schema_8_database_keeps_its_payable_codes",
+            |url| async move {
+                let store: Arc<dyn Storage> = Arc::new(PostgresStorage::open(&url).await.unwrap());
+                let pi = store.run_write(new_payment(1200)).await.unwrap();
+                let other = store.run_write(new_payment(1300)).await.unwrap();
+                drop(store);
+                // Back to schema 8 as it kept codes, with one more code the payment held once.
+                raw(
+                    &url,
+                    &format!(
+                        "{UNDO_0009}
                      INSERT INTO payment_codes (chain, code, pi_seq, live)
                          VALUES ('lawson', 'GONE-1', {}, FALSE);",
-                    pi.seq
-                ),
-            )
-            .await;
-            let store: Arc<dyn Storage> = Arc::new(PostgresStorage::open(&db.url).await.unwrap());
-            let due_before = (pi.due_at().unwrap(), other.due_at().unwrap());
-            let due = store
-                .run_read(|tx| tx.due_pis(i64::MAX, 10))
-                .await
-                .unwrap();
-            assert_eq!(
-                due.iter().map(|p| (p.seq, p.due_at())).collect::<Vec<_>>(),
-                vec![
-                    (pi.seq, Some(due_before.0)),
-                    (other.seq, Some(due_before.1))
-                ],
-                "both payments are still due, in order"
-            );
-            let next = store.run_read(|tx| tx.next_due()).await.unwrap();
-            assert_eq!(next, Some(due_before.0.min(due_before.1)));
-            let (chain, code) = pi
-                .voucher
-                .as_ref()
-                .unwrap()
-                .codes
-                .iter()
-                .next()
-                .map(|(c, code)| (*c, code.clone()))
-                .unwrap();
-            use konbini_domain::Chain;
-            let (taken, code2) = (other.seq, code.clone());
-            let refused = store
-                .run_write(move |tx| tx.claim_code(chain, &code2, taken))
-                .await
-                .unwrap();
-            assert!(!refused, "a code live in schema 8 is still payable, held");
-            let free = store
-                .run_write(move |tx| tx.claim_code(Chain::Lawson, "GONE-1", taken))
-                .await
-                .unwrap();
-            assert!(free, "a code dead in schema 8 is free to claim");
-            let (chain_s, code3) = (chain.as_str(), code.clone());
-            let found = store
-                .run_read(move |tx| tx.pi_by_code(chain_s, &code3))
-                .await
-                .unwrap();
-            assert_eq!(found.map(|p| p.id), Some(pi.id.clone()));
-            let held = store
-                .run_read(|tx| tx.pi_by_code("lawson", "GONE-1"))
-                .await
-                .unwrap();
-            assert_eq!(
-                held.map(|p| p.id),
-                Some(other.id),
-                "the newest holder of a code is found first"
-            );
-        });
+                        pi.seq
+                    ),
+                )
+                .await;
+                let store: Arc<dyn Storage> = Arc::new(PostgresStorage::open(&url).await.unwrap());
+                let due_before = (pi.due_at().unwrap(), other.due_at().unwrap());
+                let due = store.run_read(|tx| tx.due_pis(i64::MAX, 10)).await.unwrap();
+                assert_eq!(
+                    due.iter().map(|p| (p.seq, p.due_at())).collect::<Vec<_>>(),
+                    vec![
+                        (pi.seq, Some(due_before.0)),
+                        (other.seq, Some(due_before.1))
+                    ],
+                    "both payments are still due, in order"
+                );
+                let next = store.run_read(|tx| tx.next_due()).await.unwrap();
+                assert_eq!(next, Some(due_before.0.min(due_before.1)));
+                let (chain, code) = pi
+                    .voucher
+                    .as_ref()
+                    .unwrap()
+                    .codes
+                    .iter()
+                    .next()
+                    .map(|(c, code)| (*c, code.clone()))
+                    .unwrap();
+                use konbini_domain::Chain;
+                let (taken, code2) = (other.seq, code.clone());
+                let refused = store
+                    .run_write(move |tx| tx.claim_code(chain, &code2, taken))
+                    .await
+                    .unwrap();
+                assert!(!refused, "a code live in schema 8 is still payable, held");
+                let free = store
+                    .run_write(move |tx| tx.claim_code(Chain::Lawson, "GONE-1", taken))
+                    .await
+                    .unwrap();
+                assert!(free, "a code dead in schema 8 is free to claim");
+                let (chain_s, code3) = (chain.as_str(), code.clone());
+                let found = store
+                    .run_read(move |tx| tx.pi_by_code(chain_s, &code3))
+                    .await
+                    .unwrap();
+                assert_eq!(found.map(|p| p.id), Some(pi.id.clone()));
+                let held = store
+                    .run_read(|tx| tx.pi_by_code("lawson", "GONE-1"))
+                    .await
+                    .unwrap();
+                assert_eq!(
+                    held.map(|p| p.id),
+                    Some(other.id),
+                    "the newest holder of a code is found first"
+                );
+            },
+        );
     }
 
     #[test]
     fn nodes_opening_one_new_database_together_migrate_it_once_and_reopen_it() {
-        let Some(db) = TestDb::create("nodes_opening_one_new_database_together") else {
-            return;
-        };
-        let rt = runtime();
-        rt.block_on(async {
-            let opens: Vec<_> = (0..3)
-                .map(|_| {
-                    let url = db.url.clone();
-                    tokio::spawn(async move { PostgresStorage::open(&url).await })
-                })
-                .collect();
-            for o in opens {
-                o.await.unwrap().unwrap();
-            }
-            let store: Arc<dyn Storage> = Arc::new(PostgresStorage::open(&db.url).await.unwrap());
-            store.run_write(|tx| tx.set_meta("k", "v")).await.unwrap();
-            drop(store);
-            let store: Arc<dyn Storage> = Arc::new(PostgresStorage::open(&db.url).await.unwrap());
-            assert_eq!(
-                store.run_read(|tx| tx.meta("k")).await.unwrap().as_deref(),
-                Some("v")
-            );
-        });
+        on_new_db(
+            "nodes_opening_one_new_database_together",
+            |url| async move {
+                let opens: Vec<_> = (0..3)
+                    .map(|_| {
+                        let url = url.clone();
+                        tokio::spawn(async move { PostgresStorage::open(&url).await })
+                    })
+                    .collect();
+                for o in opens {
+                    o.await.unwrap().unwrap();
+                }
+                let store: Arc<dyn Storage> = Arc::new(PostgresStorage::open(&url).await.unwrap());
+                store.run_write(|tx| tx.set_meta("k", "v")).await.unwrap();
+                drop(store);
+                let store: Arc<dyn Storage> = Arc::new(PostgresStorage::open(&url).await.unwrap());
+                assert_eq!(
+                    store.run_read(|tx| tx.meta("k")).await.unwrap().as_deref(),
+                    Some("v")
+                );
+            },
+        );
     }
 
     /// Several connections at once, each for a terminal of its own, pay the same payment:
@@ -838,30 +835,29 @@ mod tests {
     /// rule is kept by serialization failures and retries, not by a lock in this process).
     #[test]
     fn concurrent_confirmations_are_put_in_order_by_serialization_retries() {
-        let Some(db) = TestDb::create("concurrent_confirmations_are_put_in_order") else {
-            return;
-        };
-        let rt = runtime();
-        rt.block_on(async {
-            let pg = Arc::new(PostgresStorage::open(&db.url).await.unwrap());
-            let store: Arc<dyn Storage> = pg.clone();
-            let terminals = ["T01", "T02", "T03", "T04", "T05", "T06", "T07", "T08"];
-            for round in 0..20 {
-                let (accepted, verdicts) = race_from(&store, 8, |i| terminals[i]).await;
-                assert_eq!(accepted, 1, "round {round}: {verdicts:?}");
-                if pg.serialization_retries() > 0 && round >= 2 {
-                    break;
+        on_new_db(
+            "concurrent_confirmations_are_put_in_order",
+            |url| async move {
+                let pg = Arc::new(PostgresStorage::open(&url).await.unwrap());
+                let store: Arc<dyn Storage> = pg.clone();
+                let terminals = ["T01", "T02", "T03", "T04", "T05", "T06", "T07", "T08"];
+                for round in 0..20 {
+                    let (accepted, verdicts) = race_from(&store, 8, |i| terminals[i]).await;
+                    assert_eq!(accepted, 1, "round {round}: {verdicts:?}");
+                    if pg.serialization_retries() > 0 && round >= 2 {
+                        break;
+                    }
                 }
-            }
-            eprintln!(
-                "{} units ran again after a serialization failure",
-                pg.serialization_retries()
-            );
-            assert!(
-                pg.serialization_retries() > 0,
-                "8 units raced for one payment 20 times and none had to run again"
-            );
-        });
+                eprintln!(
+                    "{} units ran again after a serialization failure",
+                    pg.serialization_retries()
+                );
+                assert!(
+                    pg.serialization_retries() > 0,
+                    "8 units raced for one payment 20 times and none had to run again"
+                );
+            },
+        );
     }
 
     /// The batches of one terminal sent on several connections at once take turns (the
@@ -870,12 +866,8 @@ mod tests {
     /// loses a race and runs again.
     #[test]
     fn batches_of_one_terminal_take_turns_without_running_again() {
-        let Some(db) = TestDb::create("batches_of_one_terminal_take_turns") else {
-            return;
-        };
-        let rt = runtime();
-        rt.block_on(async {
-            let pg = Arc::new(PostgresStorage::open(&db.url).await.unwrap());
+        on_new_db("batches_of_one_terminal_take_turns", |url| async move {
+            let pg = Arc::new(PostgresStorage::open(&url).await.unwrap());
             let store: Arc<dyn Storage> = pg.clone();
             for round in 0..5 {
                 let (accepted, verdicts) = race(&store, 8).await;
@@ -883,8 +875,8 @@ mod tests {
             }
             assert_eq!(pg.serialization_retries(), 0);
             // Every turn was given back: no session of the network's holds one.
-            let name = db.url.rsplit('/').next().unwrap().to_owned();
-            let (client, conn) = tokio_postgres::connect(&db.url, NoTls).await.unwrap();
+            let name = url.rsplit('/').next().unwrap().to_owned();
+            let (client, conn) = tokio_postgres::connect(&url, NoTls).await.unwrap();
             let driver = tokio::spawn(conn);
             let held: i64 = client
                 .query_one(
@@ -958,13 +950,9 @@ mod tests {
     /// hangs, keeps nothing), and the next unit gets a working connection.
     #[test]
     fn a_connection_lost_mid_unit_fails_that_unit_only() {
-        let Some(db) = TestDb::create("a_connection_lost_mid_unit") else {
-            return;
-        };
-        let rt = runtime();
-        rt.block_on(async {
+        on_new_db("a_connection_lost_mid_unit", |url| async move {
             let store: Arc<dyn Storage> = Arc::new(
-                PostgresStorage::open_with(&db.url, 2, POOL_WAIT)
+                PostgresStorage::open_with(&url, 2, POOL_WAIT)
                     .await
                     .unwrap(),
             );
@@ -988,9 +976,9 @@ mod tests {
                 .await
                 .unwrap();
             // Kill every session of the network's on this database.
-            let name = db.url.rsplit('/').next().unwrap().to_owned();
+            let name = url.rsplit('/').next().unwrap().to_owned();
             raw(
-                &db.url,
+                &url,
                 &format!(
                     "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
                      WHERE datname = '{name}' AND pid <> pg_backend_pid()"
@@ -1035,14 +1023,10 @@ mod tests {
     /// Every connection busy: a unit waits its bounded time, then fails saying why.
     #[test]
     fn an_exhausted_pool_fails_a_unit_after_a_bounded_wait() {
-        let Some(db) = TestDb::create("an_exhausted_pool") else {
-            return;
-        };
-        let rt = runtime();
-        rt.block_on(async {
+        on_new_db("an_exhausted_pool", |url| async move {
             let wait = Duration::from_millis(300);
             let store: Arc<dyn Storage> =
-                Arc::new(PostgresStorage::open_with(&db.url, 1, wait).await.unwrap());
+                Arc::new(PostgresStorage::open_with(&url, 1, wait).await.unwrap());
             let (started, is_started) = mpsc::channel::<()>();
             let (go, wait_go) = mpsc::channel::<()>();
             let wait_go = Mutex::new(wait_go);

@@ -263,6 +263,10 @@ struct NetworkArgs {
     /// each delivery).
     #[arg(long, value_name = "any|public", default_value = "any", value_parser = parse_webhook_targets)]
     webhook_targets: konbini_network::webhooks::targets::WebhookTargets,
+    /// Seconds one webhook delivery may take (connecting, sending, the endpoint's answer)
+    /// before it counts as failed and is retried.
+    #[arg(long, value_name = "SECONDS", default_value_t = konbini_network::webhooks::DEFAULT_DELIVERY_TIMEOUT.as_secs(), value_parser = clap::value_parser!(u64).range(1..=3600))]
+    webhook_timeout: u64,
     /// Connections served at once; one more is answered 503 and closed (kept below the
     /// process's descriptor limit).
     #[arg(long, default_value_t = konbini_network::DEFAULT_MAX_CONNECTIONS)]
@@ -690,6 +694,7 @@ fn run_network(args: NetworkArgs) -> anyhow::Result<ExitCode> {
         settings.expiry_grace_seconds = args.expiry_grace;
         settings.test_autopay = args.test_autopay;
         settings.webhook_targets = args.webhook_targets;
+        settings.webhook_timeout = std::time::Duration::from_secs(args.webhook_timeout);
         settings.limits = konbini_network::ServerLimits {
             max_connections: crate::fd_limit::connections_within(args.max_connections),
             header_timeout: std::time::Duration::from_secs(args.idle_timeout),

@@ -6,6 +6,19 @@ use std::process::{Command, Output};
 
 use chrono::{DateTime, FixedOffset};
 
+/// Wait until `check` holds, looking every 50 ms; fail (rather than hang) after two
+/// minutes, which only a hang reaches.
+pub fn until(what: &str, mut check: impl FnMut() -> bool) {
+    let start = std::time::Instant::now();
+    while !check() {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(120),
+            "never: {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
 pub fn konbini() -> Command {
     Command::new(env!("CARGO_BIN_EXE_konbini"))
 }

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::common::{konbini, read_request, stdout, tempdir};
+use crate::common::{konbini, read_request, stdout, tempdir, until};
 use crate::network::{KEY, Net, TERMINALS, barcode_of, slip};
 
 /// A database of its own on the test server, dropped when this is dropped.
@@ -90,15 +90,6 @@ impl Drop for Db {
             &self.server,
             &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
         );
-    }
-}
-
-/// Wait (up to 30 s: only a hang reaches it) until `check` holds.
-fn until(what: &str, mut check: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !check() {
-        assert!(start.elapsed() < Duration::from_secs(30), "never: {what}");
-        std::thread::sleep(Duration::from_millis(50));
     }
 }
 
@@ -682,14 +673,16 @@ fn registers_keep_selling_through_a_database_restart_and_then_drain() {
     let url = format!("postgres://postgres@127.0.0.1:{}/konbini", cluster.port);
     let node = Net::start(Path::new(&url), &[]);
     let dir = tempdir();
-    let fleet = konbini()
+    let mut fleet = konbini()
         .args(["fleet", "--network", &node.url, "--api-key", KEY])
-        .args(["--stores", "1", "--registers", "3", "--sales", "600"])
+        // Days long enough that the registers are still selling when the server goes down,
+        // even where they sell fast: 600 sales each were once done in about a second.
+        .args(["--stores", "1", "--registers", "3", "--sales", "3000"])
         .args([
             "--concurrency",
             "3",
             "--drain-timeout",
-            "120",
+            "300",
             "--json",
             "--dir",
         ])
@@ -705,6 +698,10 @@ fn registers_keep_selling_through_a_database_restart_and_then_drain() {
     until("the first confirmations", || confirmed() > 0);
     cluster.crash();
     let at_crash = confirmed();
+    assert!(
+        fleet.try_wait().unwrap().is_none(),
+        "the fleet had finished its days before the server went down: no outage to sell through"
+    );
     // Meanwhile the network answers at once, a Stripe-shaped error, never a hang.
     let asked = Instant::now();
     let (s, v) = node.get("/v1/payment_intents");

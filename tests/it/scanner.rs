@@ -2,7 +2,7 @@
 //! "scanner"), the reader opens the slave by a symlink, as it would `/dev/konbini/scanner`.
 
 use std::fs::File;
-use std::io::Write;
+use std::io::{BufRead, BufReader, Write};
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
@@ -77,13 +77,19 @@ struct Harness {
     task: tokio::task::JoinHandle<ReaderStats>,
 }
 
+/// A reader whose inter-byte timeout is long enough that a stalled test thread on a busy
+/// machine never splits a frame.
 fn start(link: &Path) -> Harness {
+    start_with(link, Duration::from_secs(2))
+}
+
+fn start_with(link: &Path, inter_byte_timeout: Duration) -> Harness {
     let mut config = ReaderConfig::new(link);
     config.reconnect = konbini_domain::retry::RetryPolicy::exponential(
         Duration::from_millis(10),
         Duration::from_millis(50),
     );
-    config.inter_byte_timeout = Duration::from_millis(80);
+    config.inter_byte_timeout = inter_byte_timeout;
     let (tx, events) = mpsc::channel(64);
     let cancel = CancellationToken::new();
     let task = tokio::spawn(reader::run(config, tx, cancel.clone()));
@@ -154,7 +160,9 @@ async fn noise_a_100_kb_line_and_a_lost_suffix_are_survived_and_counted() {
     let dir = tempdir();
     let link = dir.path().join("scanner");
     let mut plug = plug_in(&link);
-    let mut h = start(&link);
+    // Short, so that a lost suffix is dropped soon; the wait below is far longer, so the
+    // reader sees the timeout before the next frame even when it is slow to be scheduled.
+    let mut h = start_with(&link, Duration::from_millis(100));
     h.connected().await;
     // A wrong baud rate looks like this: bytes that are not text.
     send(&mut plug, b"\xff\xfe\x80garbage\x00\r");
@@ -164,7 +172,7 @@ async fn noise_a_100_kb_line_and_a_lost_suffix_are_survived_and_counted() {
     send(&mut plug, b"\r\n");
     // A frame whose suffix never comes: dropped after the inter-byte timeout...
     send(&mut plug, b"]C19191234");
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
     // ...so the next frame is not glued to it.
     send(&mut plug, format!("{CODE}\r\n").as_bytes());
     assert_eq!(h.next_frame().await, CODE);
@@ -291,7 +299,7 @@ fn scan_test_reads_the_simulator_through_an_unplug() {
     };
     assert!(sim(&first, false).wait().unwrap().success());
     // The first scanner has come and gone; the test starts now and must wait for it.
-    let test = Command::new(env!("CARGO_BIN_EXE_konbini"))
+    let mut test = Command::new(env!("CARGO_BIN_EXE_konbini"))
         .args([
             "devices",
             "scan-test",
@@ -304,17 +312,32 @@ fn scan_test_reads_the_simulator_through_an_unplug() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(300));
+    // Its stderr is read as it comes: the scanner is plugged back only once the test has
+    // said it is waiting, however long it takes to start.
+    let (said, heard) = std::sync::mpsc::channel();
+    let stderr = BufReader::new(test.stderr.take().unwrap());
+    let reader = std::thread::spawn(move || {
+        let mut all = String::new();
+        for line in stderr.lines() {
+            let line = line.unwrap();
+            if line.contains("not connected") {
+                let _ = said.send(());
+            }
+            all.push_str(&line);
+            all.push('\n');
+        }
+        all
+    });
+    heard
+        .recv_timeout(Duration::from_secs(30))
+        .expect("scan-test says it is waiting for the scanner");
     // Plugged back, and it stays plugged until the test has read it.
     let mut second_sim = sim(&second, true);
     let out = test.wait_with_output().unwrap();
     second_sim.kill().unwrap();
     second_sim.wait().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let err = reader.join().unwrap();
+    assert!(out.status.success(), "{err}");
     let lines: Vec<serde_json::Value> = String::from_utf8(out.stdout)
         .unwrap()
         .lines()
@@ -327,7 +350,6 @@ fn scan_test_reads_the_simulator_through_an_unplug() {
     assert_eq!(lines[1]["symbology"], serde_json::Value::Null);
     assert_eq!(lines[1]["outcome"], "malformed");
     assert!(lines[0]["at"].as_str().unwrap().ends_with("+09:00"));
-    let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("not connected"), "{err}");
     assert!(err.contains("connected"), "{err}");
 }

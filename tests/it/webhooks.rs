@@ -10,21 +10,11 @@ use std::io::BufReader;
 use std::net::TcpListener;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::common::{read_request, tempdir};
+use crate::common::{read_request, tempdir, until};
 use crate::network::{Hook, Net};
-
-/// Wait until `f` holds; fail (rather than hang) after two minutes.
-fn until(what: &str, mut f: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !f() {
-        assert!(start.elapsed() < Duration::from_secs(120), "never: {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
 
 /// An endpoint on loopback that accepts every connection, reads the request and never
 /// answers. It counts the requests it holds and the connections the network gave up on.
@@ -88,7 +78,9 @@ fn create_endpoint(net: &Net, url: &str, events: &str) -> String {
 #[test]
 fn a_webhook_endpoint_that_never_answers_delays_only_itself() {
     let dir = tempdir();
-    let net = Net::start(&dir.path().join("net.db"), &[]);
+    // The held request must outlast the 100 payments and their deliveries on a slow
+    // machine: with the default 10 s, a busy run could see it closed by the timeout.
+    let net = Net::start(&dir.path().join("net.db"), &["--webhook-timeout", "600"]);
     let dead = Holding::start();
     let hook = Hook::start(0);
     let event = "payment_intent.requires_action";

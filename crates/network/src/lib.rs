@@ -84,6 +84,10 @@ pub struct Settings {
     /// Where webhook endpoints may point: anywhere (a developer's laptop, the default), or
     /// only public addresses (a network shared by a team). See [`webhooks::targets`].
     pub webhook_targets: webhooks::targets::WebhookTargets,
+    /// How long one webhook delivery may take, connecting included, before it counts as
+    /// failed and is retried ([`webhooks::DEFAULT_DELIVERY_TIMEOUT`] by default). A
+    /// delivery's claim outlasts it (see `webhooks::claim_seconds`).
+    pub webhook_timeout: std::time::Duration,
     /// What one peer may take of the server: connections, header and body timeouts.
     pub limits: ServerLimits,
 }
@@ -102,6 +106,7 @@ impl Settings {
             expiry_grace_seconds: DEFAULT_EXPIRY_GRACE_SECONDS,
             test_autopay: false,
             webhook_targets: webhooks::targets::WebhookTargets::Any,
+            webhook_timeout: webhooks::DEFAULT_DELIVERY_TIMEOUT,
             limits: ServerLimits::default(),
         }
     }

@@ -36,15 +36,22 @@ use self::targets::WebhookTargets;
 use crate::Network;
 use crate::storage::{DueDelivery, EndpointHealth, StorageError};
 
-/// How long one delivery may take before it counts as failed.
-const DELIVERY_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long one delivery may take before it counts as failed, unless
+/// [`crate::Settings::webhook_timeout`] says otherwise.
+pub const DEFAULT_DELIVERY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Retrying a delivery: 1 s after the first failure, doubling up to an hour, until a 2xx.
 const RETRY: RetryPolicy =
     RetryPolicy::exponential(Duration::from_secs(1), Duration::from_secs(3600));
 /// How long a delivery taken to be sent is claimed (network clock, seconds): longer than
 /// an attempt may take, so that only a node that stopped leaves a claim to lapse; then
-/// another node sends the delivery.
-const CLAIM_SECONDS: i64 = 60;
+/// another node sends the delivery. At least a minute, and 50 s more than the delivery
+/// timeout.
+fn claim_seconds(timeout: Duration) -> i64 {
+    i64::try_from(timeout.as_secs())
+        .unwrap_or(i64::MAX / 2)
+        .saturating_add(50)
+        .max(60)
+}
 /// Requests in flight to one endpoint at once: enough that one slow answer does not hold
 /// up the endpoint's next events, few enough not to flood a receiver that is struggling.
 pub const IN_FLIGHT_PER_ENDPOINT: usize = 4;
@@ -143,7 +150,8 @@ pub async fn run(net: Arc<Network>, cancel: CancellationToken) {
 /// Deliver events until cancelled, disabling endpoints by `policy`: keep one worker per
 /// enabled endpoint and wake them all when events are committed.
 pub async fn run_with(net: Arc<Network>, cancel: CancellationToken, policy: DisablePolicy) {
-    let client = match client(net.settings().webhook_targets) {
+    let settings = net.settings();
+    let client = match client(settings.webhook_targets, settings.webhook_timeout) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("konbini network: webhook delivery is off: no HTTP client ({e})");
@@ -195,9 +203,9 @@ pub async fn run_with(net: Arc<Network>, cancel: CancellationToken, policy: Disa
 /// The HTTP client of every delivery: no redirects followed (a redirect could lead anywhere),
 /// and under [`WebhookTargets::Public`] a resolver that hands over only public addresses and
 /// no proxy (a proxy would resolve the name itself, unchecked).
-fn client(targets: WebhookTargets) -> reqwest::Result<reqwest::Client> {
+fn client(targets: WebhookTargets, timeout: Duration) -> reqwest::Result<reqwest::Client> {
     let builder = reqwest::Client::builder()
-        .timeout(DELIVERY_TIMEOUT)
+        .timeout(timeout)
         .redirect(reqwest::redirect::Policy::none());
     match targets {
         WebhookTargets::Any => builder,
@@ -377,7 +385,7 @@ async fn read_due(
             let mut jobs = Vec::with_capacity(free);
             // Claimed, not just read: another node over the same store does not take these
             // while this one sends them (see `Tx::claim_due_deliveries`).
-            let until = now.saturating_add(CLAIM_SECONDS);
+            let until = now.saturating_add(claim_seconds(n.settings().webhook_timeout));
             for d in tx.claim_due_deliveries(&id, now, until, limit)? {
                 // Its claim lapsed while in flight (the test clock moved on): still ours.
                 if flying.contains(&d.event_seq) {

@@ -70,6 +70,8 @@ pub(crate) fn router(net: Arc<Network>) -> Router {
                     "confirmations": net
                         .confirmations_seen
                         .load(std::sync::atomic::Ordering::Relaxed),
+                    // Terminal uploads whose bodies are being read now.
+                    "uploads": net.uploads.in_progress(),
                 }))
             }),
         )

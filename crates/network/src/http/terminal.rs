@@ -76,6 +76,12 @@ impl Uploads {
             terminal: terminal.to_owned(),
         })
     }
+
+    /// Uploads being read now, all terminals together.
+    pub(crate) fn in_progress(&self) -> u32 {
+        let map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        map.values().sum()
+    }
 }
 
 impl Drop for Upload<'_> {

@@ -228,7 +228,13 @@ fn advance(net: &Network, seconds: i64) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dead_endpoint_delays_only_itself() {
     let dir = tempfile::tempdir().unwrap();
-    let net = open(&dir.path().join("net.db"), WebhookTargets::Any).await;
+    // The held request must not time out while the 100 deliveries are made, however slow
+    // this machine is today: a closed request would then be the timeout, not a wrong order.
+    let mut settings = Settings::new("sk_test_webhooks");
+    settings.webhook_timeout = Duration::from_secs(600);
+    let net = Network::open(&dir.path().join("net.db"), settings)
+        .await
+        .unwrap();
     let dead = Holding::start().await;
     let healthy = Healthy::start().await;
     // The dead endpoint is the older one: it comes first wherever order could favour it.

@@ -2430,7 +2430,24 @@ mod tests {
             let s = store.clone();
             rt.spawn(async move { s.run_write(|tx| tx.set_meta("k", "v")).await })
         };
-        std::thread::sleep(WHILE);
+        // Committed (another connection sees it), not yet synced: only now may the read
+        // below see it, and so wait for the sync.
+        let raw = rusqlite::Connection::open(dir.path().join("n.db")).unwrap();
+        let seen = || {
+            raw.query_row("SELECT count(*) FROM meta WHERE key = 'k'", [], |r| {
+                r.get::<_, i64>(0)
+            })
+            .unwrap_or(0)
+                == 1
+        };
+        let looking = std::time::Instant::now();
+        while !seen() {
+            assert!(
+                looking.elapsed() < Duration::from_secs(60),
+                "never committed"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
         let read = {
             let s = store.clone();
             rt.spawn(async move { s.run_read(|tx| tx.meta("k")).await })

@@ -481,6 +481,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         },
                         runtime: None,
                         latency: None,
+                        verdicts: None,
                     }),
                     group_sales,
                 },
@@ -606,13 +607,14 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 println!("{}", serde_json::to_string(&summary)?);
             } else {
                 println!(
-                    "{} registers ({} failed) in {:.1} s: {} sales, {} slips; confirmations {} accepted, {} conflict, {} rejected, {} pending; {:.0} sales/s",
+                    "{} registers ({} failed) in {:.1} s: {} sales, {} slips; confirmations {} accepted, {} duplicate, {} conflict, {} rejected, {} pending; {:.0} sales/s",
                     summary.registers,
                     summary.failed,
                     summary.seconds,
                     summary.sales,
                     summary.slips,
-                    summary.sent,
+                    summary.accepted,
+                    summary.duplicate,
                     summary.conflicts,
                     summary.rejected,
                     summary.pending,

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use chrono::NaiveDate;
+use konbini_domain::retry::{Jitter, Retry, RetryPolicy};
 use tokio::sync::Semaphore;
 
 use crate::replay::synth::{SynthOptions, write_log};
@@ -57,8 +58,12 @@ pub struct FleetSummary {
     pub sales: u64,
     /// Slips paid.
     pub slips: u64,
-    /// Confirmations accepted (or duplicates of accepted ones).
+    /// Slips the network has (accepted now or before: the outboxes' `sent`).
     pub sent: u64,
+    /// The network's verdicts on this run's slips, as they were answered: accepted...
+    pub accepted: u64,
+    /// ...a duplicate of one it had already accepted (a resend after a lost answer)...
+    pub duplicate: u64,
     /// Still pending at the end (not drained in time).
     pub pending: u64,
     /// Conflicts (cash the network will not credit).
@@ -124,6 +129,7 @@ pub fn run(
     let total = (opts.stores * opts.registers) as u64;
     let totals = Arc::new(Totals::default());
     let latency = Arc::new(crate::sync::LatencyHistogram::default());
+    let verdicts = Arc::new(crate::sync::VerdictCounts::default());
     let progress = Arc::new(progress);
     let per_node = rt.block_on(async {
         let http = reqwest::Client::builder()
@@ -134,7 +140,6 @@ pub fn run(
             .split(',')
             .map(|n| n.trim().trim_end_matches('/').to_owned())
             .collect();
-        let first = nodes[0].clone();
         let before = node_counts(&http, &nodes).await;
         let slots = Arc::new(Semaphore::new(concurrency));
         let mut tasks = tokio::task::JoinSet::new();
@@ -143,10 +148,18 @@ pub fn run(
             for register in 1..=opts.registers {
                 let id = terminal_id(store, register);
                 let secret = format!("{:032x}", rand::random::<u128>());
-                register_terminal(&http, &first, &opts.api_key, &id, &secret).await?;
+                register_terminal(
+                    &http,
+                    &rotated_list(&nodes, n as usize),
+                    &opts.api_key,
+                    (&id, &secret),
+                    opts.drain_timeout,
+                )
+                .await?;
                 let slot = slots.clone().acquire_owned().await?;
                 let job = RegisterJob {
                     latency: latency.clone(),
+                    verdicts: verdicts.clone(),
                     opts: opts.clone(),
                     store,
                     id,
@@ -215,6 +228,8 @@ pub fn run(
         sales: get(&totals.sales),
         slips: get(&totals.slips),
         sent: get(&totals.sent),
+        accepted: verdicts.get()[0],
+        duplicate: verdicts.get()[1],
         pending: get(&totals.pending),
         conflicts: get(&totals.conflicts),
         rejected: get(&totals.rejected),
@@ -255,33 +270,62 @@ fn peak_rss_mb() -> Option<f64> {
         .map(|kb| kb / 1024.0)
 }
 
-/// Register a terminal with the network (`POST /v1/test_helpers/terminals`).
+/// Register a terminal with the network (`POST /v1/test_helpers/terminals`), trying the
+/// nodes in the order its register will (`nodes`, already rotated). A node that cannot be
+/// reached, or answers 5xx or 429, is passed over for the next; when all have failed, the
+/// round is tried again after a backoff (0.2 s doubling to 5 s), until `patience` has
+/// passed. So a node killed mid-run, or the database restarting, does not end the fleet
+/// (registrations go on while registers sell); a refusal (a wrong key: 4xx) ends it at once.
 async fn register_terminal(
     http: &reqwest::Client,
-    network: &str,
+    nodes: &[String],
     api_key: &str,
-    id: &str,
-    secret: &str,
+    (id, secret): (&str, &str),
+    patience: Duration,
 ) -> anyhow::Result<()> {
-    let r = http
-        .post(format!("{network}/v1/test_helpers/terminals"))
-        .bearer_auth(api_key)
-        .form(&[("id", id), ("secret", secret)])
-        .send()
-        .await
-        .with_context(|| format!("cannot reach the network at {network}"))?;
-    let status = r.status();
-    anyhow::ensure!(
-        status.is_success(),
-        "the network refused terminal {id}: {status} {}",
-        r.text().await.unwrap_or_default()
-    );
-    Ok(())
+    const RETRY: RetryPolicy =
+        RetryPolicy::exponential(Duration::from_millis(200), Duration::from_secs(5))
+            .with_jitter(Jitter::Full);
+    let started = Instant::now();
+    let mut retry = Retry::new(RETRY);
+    loop {
+        let mut last = String::new();
+        for node in nodes {
+            let sent = http
+                .post(format!("{node}/v1/test_helpers/terminals"))
+                .bearer_auth(api_key)
+                .form(&[("id", id), ("secret", secret)])
+                .send()
+                .await;
+            match sent {
+                Ok(r) if r.status().is_success() => return Ok(()),
+                Ok(r) => {
+                    let status = r.status();
+                    let body = r.text().await.unwrap_or_default();
+                    anyhow::ensure!(
+                        status.is_server_error()
+                            || status == reqwest::StatusCode::TOO_MANY_REQUESTS,
+                        "the network at {node} refused terminal {id}: {status} {body}"
+                    );
+                    last = format!("{node} answered {status} {body}");
+                }
+                Err(e) => last = format!("cannot reach the network at {node}: {e}"),
+            }
+        }
+        let delay = retry.failed().unwrap_or(RETRY.max);
+        anyhow::ensure!(
+            started.elapsed() + delay <= patience,
+            "cannot register terminal {id} within {} s: {last}",
+            patience.as_secs()
+        );
+        tokio::time::sleep(delay).await;
+    }
 }
 
 /// One register's day.
 struct RegisterJob {
     latency: Arc<crate::sync::LatencyHistogram>,
+    verdicts: Arc<crate::sync::VerdictCounts>,
     opts: FleetOptions,
     store: usize,
     id: String,
@@ -294,11 +338,15 @@ struct RegisterJob {
 
 /// `nodes` as a list starting at node `start mod N`, the others after it in order.
 fn rotated(nodes: &[String], start: usize) -> String {
+    rotated_list(nodes, start).join(",")
+}
+
+/// The nodes from `start` (mod their number) on, round the list.
+fn rotated_list(nodes: &[String], start: usize) -> Vec<String> {
     let n = nodes.len().max(1);
     (0..nodes.len())
-        .map(|i| nodes[(start + i) % n].as_str())
-        .collect::<Vec<_>>()
-        .join(",")
+        .map(|i| nodes[(start + i) % n].clone())
+        .collect()
 }
 
 impl RegisterJob {
@@ -344,6 +392,7 @@ impl RegisterJob {
                     limits: konbini_register::OfflineLimits::default(),
                     runtime: Some(self.runtime.clone()),
                     latency: Some(self.latency.clone()),
+                    verdicts: Some(self.verdicts.clone()),
                 }),
                 group_sales: self.opts.group_sales.max(1),
                 barcodes: Default::default(),

@@ -79,6 +79,8 @@ pub struct UpstreamOptions {
     pub runtime: Option<tokio::runtime::Handle>,
     /// Time each slip from its sale's commit to its acceptance into this histogram.
     pub latency: Option<Arc<crate::sync::LatencyHistogram>>,
+    /// Count the network's verdicts on this run's slips into this.
+    pub verdicts: Option<Arc<crate::sync::VerdictCounts>>,
 }
 
 /// The runtime an online replay's sync task runs on.
@@ -174,6 +176,9 @@ impl Online {
         let handle = Arc::new(SyncHandle::default());
         if let Some(h) = &opts.latency {
             handle.track_latency(h.clone());
+        }
+        if let Some(c) = &opts.verdicts {
+            handle.count_verdicts(c.clone());
         }
         // Know the link before the first slip: the offline limits apply only once the
         // network is known to be unreachable (not while nothing has been tried yet).

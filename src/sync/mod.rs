@@ -68,6 +68,35 @@ pub struct SyncHandle {
     status: Mutex<SyncStatus>,
     /// Commit-to-accepted latency, when asked for (`konbini fleet`).
     latency: std::sync::OnceLock<LatencyTracker>,
+    /// The network's verdicts counted as they come, when asked for (`konbini fleet`).
+    verdicts: std::sync::OnceLock<Arc<VerdictCounts>>,
+}
+
+/// The network's verdicts on the slips sent in this run, counted as each batch's answer is
+/// recorded (many registers may add to one). A slip counts once: a duplicate is a slip the
+/// network already had, sent again because the answer that accepted it was lost.
+#[derive(Debug, Default)]
+pub struct VerdictCounts {
+    counts: [std::sync::atomic::AtomicU64; 4],
+}
+
+impl VerdictCounts {
+    fn count(&self, verdict: Verdict) {
+        let i = match verdict {
+            Verdict::Accepted => 0,
+            Verdict::Duplicate => 1,
+            Verdict::Conflict => 2,
+            Verdict::Rejected => 3,
+        };
+        self.counts[i].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Accepted, duplicate, conflict, rejected.
+    pub fn get(&self) -> [u64; 4] {
+        self.counts
+            .each_ref()
+            .map(|c| c.load(std::sync::atomic::Ordering::Relaxed))
+    }
 }
 
 /// When each group of sales was committed, to time each slip from its commit to the
@@ -149,6 +178,11 @@ impl SyncHandle {
             histogram,
             commits: Mutex::new(std::collections::VecDeque::new()),
         });
+    }
+
+    /// Count the network's verdicts into `counts`.
+    pub fn count_verdicts(&self, counts: Arc<VerdictCounts>) {
+        let _ = self.verdicts.set(counts);
     }
 
     /// Whether latency is tracked.
@@ -723,6 +757,11 @@ pub async fn run<U: Upstream>(
                         .map(|(key, _)| key.0),
                 );
                 recorder.push(results).await?;
+                if let Some(counts) = handle.verdicts.get() {
+                    for v in &verdicts {
+                        counts.count(v.verdict);
+                    }
+                }
                 mark = after;
                 backoff.reset();
                 handle.update(|st| {

@@ -63,13 +63,19 @@ fn fresh_db(test: &str) -> Option<Db> {
             panic!("{test}: PostgreSQL is required in CI and is unreachable: {e}")
         }
         Err(e) => {
-            eprintln!(
-                "\nSKIPPED: {test} needs PostgreSQL on {}:{} (user postgres, trust auth): {e}\n",
+            skipped(&format!(
+                "{test} needs PostgreSQL on {}:{} (user postgres, trust auth; KONBINI_TEST_POSTGRES=host:port names another): {e}",
                 server.0, server.1
-            );
+            ));
             None
         }
     }
+}
+
+/// Say that a test was skipped where a plain `cargo test` shows it: on the process's
+/// stderr, which the test harness does not capture (`eprintln!` in a passing test is hidden).
+fn skipped(why: &str) {
+    let _ = writeln!(std::io::stderr().lock(), "\nSKIPPED: {why}\n");
 }
 
 fn rand_u64() -> u64 {
@@ -189,6 +195,89 @@ fn nodes_over_one_postgres_database_serve_one_network() {
 }
 
 #[test]
+fn two_nodes_given_the_same_slips_at_once_accept_each_once() {
+    let Some(db) = fresh_db("two_nodes_given_the_same_slips_at_once_accept_each_once") else {
+        return;
+    };
+    let url = db.url();
+    let nodes: Vec<Net> = (0..2)
+        .map(|_| Net::start(std::path::Path::new(&url), &[]))
+        .collect();
+    let pis: Vec<Value> = (0..10)
+        .map(|i| nodes[i % 2].pay(1000 + i as i64, &[]))
+        .collect();
+    let now = nodes[0].now();
+    // Each slip three times to each node, all at once (a terminal has at most eight
+    // uploads read at once by a node); and, with the first, a second slip for the same
+    // payment from another terminal, to both.
+    let mut results: Vec<(usize, String)> = Vec::new();
+    for (i, pi) in pis.iter().enumerate() {
+        results.extend(std::thread::scope(|scope| {
+            let mut handles = Vec::new();
+            for n in nodes.iter().cycle().take(6) {
+                let b = json!({"confirmations": [slip(&format!("slip-{i}"), "familymart", 1000 + i as i64, now, json!({"barcode": barcode_of(pi)}))]});
+                handles.push(scope.spawn(move || {
+                    let (s, v) = n.terminal(0, "POST", "/terminal/v1/confirmations", &b);
+                    assert_eq!(s, 200, "{v}");
+                    (i, v["results"][0]["status"].as_str().unwrap().to_owned())
+                }));
+            }
+            for n in nodes.iter().filter(|_| i == 0) {
+                let b = json!({"confirmations": [slip("other-slip", "familymart", 1000, now, json!({"barcode": barcode_of(pi)}))]});
+                handles.push(scope.spawn(move || {
+                    let (s, v) = n.terminal(1, "POST", "/terminal/v1/confirmations", &b);
+                    assert_eq!(s, 200, "{v}");
+                    (usize::MAX, v["results"][0]["status"].as_str().unwrap().to_owned())
+                }));
+            }
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap())
+                .collect::<Vec<_>>()
+        }));
+    }
+    for i in 1..10 {
+        let mut mine: Vec<&str> = results
+            .iter()
+            .filter(|(p, _)| *p == i)
+            .map(|(_, s)| s.as_str())
+            .collect();
+        mine.sort();
+        assert_eq!(
+            mine,
+            [
+                "accepted",
+                "duplicate",
+                "duplicate",
+                "duplicate",
+                "duplicate",
+                "duplicate"
+            ],
+            "payment {i}: {results:?}"
+        );
+    }
+    // The first payment: its slip and the other one raced; one of them was accepted.
+    let first: Vec<&str> = results
+        .iter()
+        .filter(|(p, _)| *p == 0 || *p == usize::MAX)
+        .map(|(_, s)| s.as_str())
+        .collect();
+    assert_eq!(
+        first.iter().filter(|s| **s == "accepted").count(),
+        1,
+        "{first:?}"
+    );
+    assert!(
+        first
+            .iter()
+            .all(|s| ["accepted", "duplicate", "conflict"].contains(s)),
+        "{first:?}"
+    );
+    let (_, charges) = nodes[1].get("/v1/events?type=charge.succeeded&limit=100");
+    assert_eq!(charges["data"].as_array().unwrap().len(), 10, "{charges}");
+}
+
+#[test]
 fn a_store_of_another_schema_or_a_wrong_url_is_one_clear_error() {
     let Some(db) = fresh_db("a_store_of_another_schema_or_a_wrong_url_is_one_clear_error") else {
         return;
@@ -244,6 +333,11 @@ fn a_fleet_of_registers_confirms_every_slip_once() {
     assert!(s["sales"].as_u64().unwrap() >= 8 * 15, "{s}");
     let sent = s["sent"].as_u64().unwrap();
     assert!(sent > 0, "{s}");
+    // Every slip of these new journals was answered in this run, accepted or (a resend
+    // after a lost answer) a duplicate; none conflicts, none is refused.
+    let verdict = |k: &str| s[k].as_u64().unwrap_or_else(|| panic!("no {k}: {s}"));
+    assert_eq!(verdict("accepted") + verdict("duplicate"), sent, "{s}");
+    assert_eq!((verdict("conflicts"), verdict("rejected")), (0, 0), "{s}");
     // Accepted slips were timed from their sale's commit (one accepted in the instant
     // between its commit and the commit being noted is not), and the one node judged all.
     let timed = s["latency_samples"].as_u64().unwrap();
@@ -258,6 +352,39 @@ fn a_fleet_of_registers_confirms_every_slip_once() {
             crate::common::verify(&j).unwrap_or_else(|e| panic!("{}: {e}", j.display()));
         }
     }
+}
+
+#[test]
+fn a_fleet_passes_over_a_dead_node_and_stops_at_a_wrong_key() {
+    let dir = tempdir();
+    let net = Net::start(&dir.path().join("net.db"), &[]);
+    // Port 1: nothing listens, connections are refused. Register 1 of each two starts
+    // there; its terminal is registered, and its slips confirmed, at the live node.
+    let nodes = format!("http://127.0.0.1:1,{}", net.url);
+    let out = konbini()
+        .args(["fleet", "--network", &nodes, "--api-key", KEY])
+        .args(["--stores", "2", "--registers", "1", "--sales", "5"])
+        .args(["--concurrency", "2", "--json", "--dir"])
+        .arg(dir.path().join("fleet"))
+        .output()
+        .unwrap();
+    let s = finished_fleet(&out);
+    assert_eq!(s["registers"], 2, "{s}");
+    assert_eq!(s["per_node"][0][1], 0, "{s}");
+    assert_eq!(s["per_node"][1][1], s["sent"], "{s}");
+    // A wrong key is no outage: one clear error, at once.
+    let out = konbini()
+        .args(["fleet", "--network", &net.url, "--api-key", "sk_test_wrong"])
+        .args(["--stores", "1", "--registers", "1", "--sales", "5", "--dir"])
+        .arg(dir.path().join("wrong"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = crate::common::stderr(&out);
+    assert!(
+        err.contains("refused terminal S0001-R01") && err.contains("401"),
+        "{err}"
+    );
 }
 
 impl Db {
@@ -536,7 +663,7 @@ impl OwnCluster {
             if std::env::var_os("CI").is_some() {
                 panic!("{test}: initdb is required in CI and is not under /usr/lib/postgresql");
             }
-            eprintln!("\nSKIPPED: {test} needs PostgreSQL's initdb and pg_ctl\n");
+            skipped(&format!("{test} needs PostgreSQL's initdb and pg_ctl"));
             return None;
         };
         let uid = Command::new("id").arg("-u").output().unwrap();
@@ -719,6 +846,11 @@ fn registers_keep_selling_through_a_database_restart_and_then_drain() {
     let out = fleet.wait_with_output().unwrap();
     let summary = finished_fleet(&out);
     let sent = summary["sent"].as_u64().unwrap();
+    assert_eq!(
+        summary["accepted"].as_u64().unwrap() + summary["duplicate"].as_u64().unwrap(),
+        sent,
+        "{summary}"
+    );
     assert!(
         at_crash < sent,
         "slips sold during the outage queued and drained after it: {at_crash} before, {summary}"

@@ -2,7 +2,8 @@
 //! dropped after it (on a panic too: the drop runs while the test unwinds).
 //!
 //! The server is `postgres://postgres@127.0.0.1:5432` (trust auth), or the one in the
-//! environment variable [`SERVER_VAR`]. Where it cannot be reached, [`TestDb::create`] says
+//! environment variable [`SERVER_VAR`]: `host:port` as the README, `.ci/run` and the
+//! integration tests take it, or a URL without a database name. Where it cannot be reached, [`TestDb::create`] says
 //! so on stderr and the test passes without running, unless `CI` is set: there an
 //! unreachable server fails the test.
 
@@ -12,7 +13,8 @@ use std::time::Duration;
 
 use tokio_postgres::NoTls;
 
-/// The environment variable naming another server (a URL without a database name).
+/// The environment variable naming another server: `host:port` (user postgres), or a URL
+/// without a database name.
 pub(crate) const SERVER_VAR: &str = "KONBINI_TEST_POSTGRES";
 const DEFAULT_SERVER: &str = "postgres://postgres@127.0.0.1:5432";
 
@@ -25,12 +27,31 @@ pub(crate) struct TestDb {
 }
 
 fn server() -> String {
-    std::env::var(SERVER_VAR)
-        .ok()
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| DEFAULT_SERVER.to_owned())
-        .trim_end_matches('/')
-        .to_owned()
+    server_of(std::env::var(SERVER_VAR).ok().as_deref())
+}
+
+fn server_of(var: Option<&str>) -> String {
+    let var = var.map(str::trim).filter(|s| !s.is_empty());
+    let server = match var {
+        None => DEFAULT_SERVER.to_owned(),
+        Some(url) if url.contains("://") => url.to_owned(),
+        Some(host_port) => format!("postgres://postgres@{host_port}"),
+    };
+    server.trim_end_matches('/').to_owned()
+}
+
+#[test]
+fn the_server_variable_takes_host_port_or_a_url() {
+    assert_eq!(server_of(None), DEFAULT_SERVER);
+    assert_eq!(server_of(Some("")), DEFAULT_SERVER);
+    assert_eq!(
+        server_of(Some("127.0.0.1:5433")),
+        "postgres://postgres@127.0.0.1:5433"
+    );
+    assert_eq!(
+        server_of(Some("postgres://me@db.local:6543/")),
+        "postgres://me@db.local:6543"
+    );
 }
 
 /// Run `sql` on the server's maintenance database `postgres`, on a thread and runtime of its

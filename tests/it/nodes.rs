@@ -317,6 +317,30 @@ fn a_store_of_another_schema_or_a_wrong_url_is_one_clear_error() {
 }
 
 #[test]
+fn a_database_url_is_never_taken_for_a_file_name() {
+    let dir = tempdir();
+    let run = |db: &str| {
+        let out = konbini()
+            .current_dir(dir.path())
+            .args(["network", "--listen", "127.0.0.1:0", "--db", db])
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{db}");
+        crate::common::stderr(&out)
+    };
+    // Another kind of database: one clear error, and no file made.
+    let err = run("mysql://root@127.0.0.1/shop");
+    assert!(
+        err.contains("mysql://root@127.0.0.1/shop") && err.contains("postgres://"),
+        "{err}"
+    );
+    // PostgreSQL's scheme in capitals is PostgreSQL's (nothing listens on port 1).
+    let err = run("POSTGRESQL://postgres@127.0.0.1:1/x");
+    assert!(err.contains("127.0.0.1:1"), "{err}");
+    assert_eq!(crate::common::file_names(dir.path()), Vec::<String>::new());
+}
+
+#[test]
 fn a_fleet_of_registers_confirms_every_slip_once() {
     let dir = tempdir();
     let net = Net::start(&dir.path().join("net.db"), &[]);

@@ -60,6 +60,11 @@ pub enum OpenStorageError {
     /// The PostgreSQL database.
     #[error(transparent)]
     Postgres(#[from] postgres::OpenError),
+    /// A URL of another kind of database: not a file name either.
+    #[error(
+        "{0:?} is a URL of a database this network cannot use: give a postgres:// (or postgresql://) URL, or the path of a SQLite file"
+    )]
+    OtherScheme(String),
 }
 
 /// Open the network's storage named by `db`: a `postgres://` (or `postgresql://`) URL opens
@@ -67,7 +72,19 @@ pub enum OpenStorageError {
 /// `:memory:` for a throwaway one). Either is migrated to this build's schema.
 pub async fn open_storage(db: &str) -> Result<std::sync::Arc<dyn Storage>, OpenStorageError> {
     if is_postgres_url(db) {
-        return Ok(std::sync::Arc::new(PostgresStorage::open(db).await?));
+        // The scheme as PostgreSQL's client takes it (lower case); the rest as given.
+        let (scheme, rest) = db.split_once("://").unwrap_or_default();
+        let url = format!("{}://{rest}", scheme.to_ascii_lowercase());
+        return Ok(std::sync::Arc::new(PostgresStorage::open(&url).await?));
+    }
+    // `mysql://...`, `sqlite://...`: a URL, not a file to create.
+    if let Some((scheme, _)) = db.split_once("://")
+        && !scheme.is_empty()
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+    {
+        return Err(OpenStorageError::OtherScheme(db.to_owned()));
     }
     let path = std::path::PathBuf::from(db);
     let storage = tokio::task::spawn_blocking(move || SqliteStorage::open(&path))
@@ -78,7 +95,9 @@ pub async fn open_storage(db: &str) -> Result<std::sync::Arc<dyn Storage>, OpenS
 
 /// Whether `db` names a PostgreSQL database rather than a file.
 pub fn is_postgres_url(db: &str) -> bool {
-    db.starts_with("postgres://") || db.starts_with("postgresql://")
+    db.split_once("://").is_some_and(|(scheme, _)| {
+        scheme.eq_ignore_ascii_case("postgres") || scheme.eq_ignore_ascii_case("postgresql")
+    })
 }
 
 /// The storage failed: nothing of the unit of work was kept.

@@ -179,12 +179,25 @@ fn nodes_over_one_postgres_database_serve_one_network() {
     );
     let (_, charges) = nodes[2].get("/v1/events?type=charge.succeeded");
     assert_eq!(charges["data"].as_array().unwrap().len(), 1, "{charges}");
-    // The clock is shared: moved at one node, it moves at the others.
+    // The clock is shared: moved at one node, it has moved at the others at once (each
+    // request reads the stored offset), for the clock and for what a request stamps.
     let before = nodes[2].now();
     nodes[0].advance(86_400);
-    until("the clock move reaches the third node", || {
-        nodes[2].now() >= before + 86_400
-    });
+    assert!(nodes[2].now() >= before + 86_400, "the third node's clock");
+    let (s, later) = nodes[1].post(
+        "/v1/payment_intents",
+        &[("amount", "900"), ("currency", "jpy")],
+    );
+    assert_eq!(s, 200, "{later}");
+    assert!(
+        later["created"].as_i64().unwrap() >= before + 86_400,
+        "{later}"
+    );
+    nodes[2].advance(-86_400);
+    assert!(
+        nodes[1].now() < before + 86_400,
+        "moved back at one node, back at the others"
+    );
     // A node killed does not take the network with it.
     let mut nodes = nodes;
     nodes.remove(0).kill();
@@ -609,7 +622,8 @@ fn a_node_killed_mid_delivery_leaves_the_event_to_another_node() {
     };
     let url = db.url();
     let hook = HoldFirst::start();
-    let a = Net::start(Path::new(&url), &[]);
+    // A gives a delivery 5 s: its claim lasts 10 s of the clock's base.
+    let a = Net::start(Path::new(&url), &["--webhook-timeout", "5"]);
     let (s, ep) = a.post(
         "/v1/webhook_endpoints",
         &[
@@ -639,10 +653,14 @@ fn a_node_killed_mid_delivery_leaves_the_event_to_another_node() {
         .as_str()
         .unwrap()
         .to_owned();
-    a.kill();
-    // Another node takes it once A's claim (60 s of the network's clock) has lapsed.
+    // Moving the test clock a day on does not end A's claim: B, over the same database,
+    // does not send the event while A is sending it.
     let b = Net::start(Path::new(&url), &[]);
-    b.advance(120);
+    b.advance(86_400);
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(hook.bodies.lock().unwrap().len(), 1, "sent twice at once");
+    a.kill();
+    // B takes it once A's claim has lapsed (10 s of the base after A took it).
     until("node B delivering the event", || {
         hook.answered.load(Ordering::SeqCst) >= 1
     });

@@ -4,6 +4,13 @@
 //!
 //! The clock is the wall clock plus an offset. The offset is kept in the network's
 //! database by its owner, so a restarted simulator resumes at the same simulated time.
+//!
+//! Several nodes over one PostgreSQL database share one clock: each request reads the
+//! stored offset before it reads the time (`Network::sync_clock`), so a move made at one
+//! node holds at once at every other; and the base is the database server's time, where a
+//! node's own wall clock is more than [`MAX_SKEW_MS`] away from it (the scheduler
+//! measures that every second). Within that, a node keeps its own wall clock as the base,
+//! so that the clock never steps back by a measurement's jitter.
 
 use std::sync::atomic::{AtomicI64, Ordering};
 
@@ -24,10 +31,17 @@ pub const LATEST: &str = "2099-10-01T00:00:00Z";
 /// [`LATEST`] in Unix seconds.
 pub const LATEST_UNIX: i64 = 4_094_496_000;
 
+/// How far a node's wall clock may be from its database server's before the node takes
+/// the server's time as its base.
+pub const MAX_SKEW_MS: i64 = 50;
+
 /// Wall time plus a movable offset, in milliseconds.
 #[derive(Debug, Default)]
 pub struct Clock {
     offset_ms: AtomicI64,
+    /// The base's distance from this machine's wall clock (0 unless the database server's
+    /// time is more than [`MAX_SKEW_MS`] away).
+    skew_ms: AtomicI64,
 }
 
 impl Clock {
@@ -35,16 +49,41 @@ impl Clock {
     pub fn with_offset_ms(offset_ms: i64) -> Clock {
         Clock {
             offset_ms: AtomicI64::new(offset_ms),
+            skew_ms: AtomicI64::new(0),
         }
+    }
+
+    /// The base: the wall clock, or the database server's time (see [`MAX_SKEW_MS`]).
+    pub fn base(&self) -> DateTime<Utc> {
+        let wall = Utc::now();
+        wall.checked_add_signed(chrono::Duration::milliseconds(
+            self.skew_ms.load(Ordering::Relaxed),
+        ))
+        .unwrap_or(wall)
     }
 
     /// Now, on this clock.
     pub fn now(&self) -> DateTime<Utc> {
-        let wall = Utc::now();
-        wall.checked_add_signed(chrono::Duration::milliseconds(
+        let base = self.base();
+        base.checked_add_signed(chrono::Duration::milliseconds(
             self.offset_ms.load(Ordering::Relaxed),
         ))
-        .unwrap_or(wall)
+        .unwrap_or(base)
+    }
+
+    /// The database server said its time was `server_ms` at the wall clock's `wall_ms`
+    /// (the middle of the exchange): take it as the base if it is more than
+    /// [`MAX_SKEW_MS`] from the wall clock, else keep the wall clock.
+    pub fn note_server_time(&self, server_ms: i64, wall_ms: i64) {
+        let skew = server_ms.saturating_sub(wall_ms);
+        let skew = if skew.abs() > MAX_SKEW_MS { skew } else { 0 };
+        self.skew_ms
+            .store(skew.clamp(-MAX_OFFSET_MS, MAX_OFFSET_MS), Ordering::Relaxed);
+    }
+
+    /// The base's distance from this machine's wall clock, in milliseconds.
+    pub fn skew_ms(&self) -> i64 {
+        self.skew_ms.load(Ordering::Relaxed)
     }
 
     /// Now, in Unix seconds.
@@ -65,11 +104,11 @@ impl Clock {
             .clamp(-MAX_OFFSET_MS, MAX_OFFSET_MS)
     }
 
-    /// The offset that makes now `unix` seconds (within [`MAX_OFFSET_MS`] of the wall
-    /// clock). Changes nothing.
-    pub fn offset_for_unix(unix: i64) -> i64 {
+    /// The offset that makes now `unix` seconds (within [`MAX_OFFSET_MS`] of the base).
+    /// Changes nothing.
+    pub fn offset_for_unix(&self, unix: i64) -> i64 {
         unix.saturating_mul(1000)
-            .saturating_sub(Utc::now().timestamp_millis())
+            .saturating_sub(self.base().timestamp_millis())
             .clamp(-MAX_OFFSET_MS, MAX_OFFSET_MS)
     }
 
@@ -116,15 +155,31 @@ mod tests {
         clock.set_offset_ms(Clock::offset_advanced(clock.offset_ms(), i64::MAX));
         assert_eq!(clock.offset_ms(), MAX_OFFSET_MS);
         let _ = clock.now();
-        clock.set_offset_ms(Clock::offset_for_unix(i64::MIN));
+        clock.set_offset_ms(clock.offset_for_unix(i64::MIN));
         assert_eq!(clock.offset_ms(), -MAX_OFFSET_MS);
         let _ = clock.now();
     }
 
     #[test]
+    fn a_server_time_far_off_becomes_the_base_and_a_near_one_does_not() {
+        let clock = Clock::default();
+        let wall = Utc::now().timestamp_millis();
+        clock.note_server_time(wall + MAX_SKEW_MS, wall);
+        assert_eq!(clock.skew_ms(), 0, "within the bound: the wall clock stays");
+        clock.note_server_time(wall + 3_600_000, wall);
+        assert_eq!(clock.skew_ms(), 3_600_000);
+        assert!((clock.unix() - Utc::now().timestamp() - 3600).abs() <= 1);
+        // The offset for a time is counted from that base.
+        clock.set_offset_ms(clock.offset_for_unix(1_800_000_000));
+        assert!((clock.unix() - 1_800_000_000).abs() <= 1);
+        clock.note_server_time(wall - MAX_SKEW_MS - 1, wall);
+        assert_eq!(clock.skew_ms(), -MAX_SKEW_MS - 1);
+    }
+
+    #[test]
     fn set_unix_puts_now_there() {
         let clock = Clock::default();
-        clock.set_offset_ms(Clock::offset_for_unix(1_800_000_000));
+        clock.set_offset_ms(clock.offset_for_unix(1_800_000_000));
         assert!((clock.unix() - 1_800_000_000).abs() <= 1);
     }
 }

@@ -86,7 +86,7 @@ pub struct Settings {
     pub webhook_targets: webhooks::targets::WebhookTargets,
     /// How long one webhook delivery may take, connecting included, before it counts as
     /// failed and is retried ([`webhooks::DEFAULT_DELIVERY_TIMEOUT`] by default). A
-    /// delivery's claim outlasts it (see `webhooks::claim_seconds`).
+    /// delivery's claim outlasts it by 5 s (see `webhooks::claim_seconds`).
     pub webhook_timeout: std::time::Duration,
     /// What one peer may take of the server: connections, header and body timeouts.
     pub limits: ServerLimits,
@@ -233,6 +233,26 @@ impl Network {
         &*self.storage
     }
 
+    /// Over a store that several nodes share, take the clock's offset from the store now,
+    /// before a request reads the time: a move made at another node holds for it at once
+    /// (one small read; nothing on a SQLite store, which one process owns). A failed read
+    /// leaves the clock as it was: the request's own unit meets the same failure and
+    /// answers it.
+    pub(crate) async fn sync_clock(&self) {
+        if !self.storage.shared() {
+            return;
+        }
+        let stored = self
+            .storage()
+            .run_read(|tx| {
+                Ok::<_, StorageError>(tx.meta(CLOCK_META_KEY)?.and_then(|v| v.parse::<i64>().ok()))
+            })
+            .await;
+        if let Ok(Some(offset)) = stored {
+            self.clock.set_offset_ms(offset);
+        }
+    }
+
     /// A terminal's shared secret: from `--terminal ID=SECRET`, else registered in the store
     /// (by any node), read through a short cache.
     pub async fn terminal_secret(&self, id: &str) -> Result<Option<Arc<str>>, StorageError> {
@@ -322,11 +342,19 @@ async fn scheduler(net: Arc<Network>, cancel: CancellationToken) {
             .storage()
             .run_write(move |tx| {
                 // The clock is shared through the store: a move made on another node over
-                // the same database reaches this one here, within a second.
+                // the same database reaches this one here, within a second (and each
+                // request reads it: `sync_clock`); and the base is the database server's
+                // time when this machine's is far from it.
                 if let Some(offset) = tx.meta(CLOCK_META_KEY)?.and_then(|v| v.parse().ok())
                     && offset != n.clock.offset_ms()
                 {
                     n.clock.set_offset_ms(offset);
+                }
+                let asked = chrono::Utc::now().timestamp_millis();
+                if let Some(server) = tx.database_now_ms()? {
+                    let answered = chrono::Utc::now().timestamp_millis();
+                    n.clock
+                        .note_server_time(server, asked + (answered - asked) / 2);
                 }
                 let now = n.clock.unix();
                 let changed = payments::run_due(tx, now)?;

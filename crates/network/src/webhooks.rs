@@ -34,7 +34,7 @@ use sha2::Sha256;
 
 use self::targets::WebhookTargets;
 use crate::Network;
-use crate::storage::{DueDelivery, EndpointHealth, StorageError};
+use crate::storage::{DueDelivery, EndpointHealth, Lease, StorageError};
 
 /// How long one delivery may take before it counts as failed, unless
 /// [`crate::Settings::webhook_timeout`] says otherwise.
@@ -42,15 +42,18 @@ pub const DEFAULT_DELIVERY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Retrying a delivery: 1 s after the first failure, doubling up to an hour, until a 2xx.
 const RETRY: RetryPolicy =
     RetryPolicy::exponential(Duration::from_secs(1), Duration::from_secs(3600));
-/// How long a delivery taken to be sent is claimed (network clock, seconds): longer than
-/// an attempt may take, so that only a node that stopped leaves a claim to lapse; then
-/// another node sends the delivery. At least a minute, and 50 s more than the delivery
-/// timeout.
+/// How long a delivery taken to be sent is claimed (seconds of the clock's base, which
+/// moving the test clock leaves alone: `storage::Lease`): the delivery timeout, which
+/// bounds an attempt, and 5 s to record its result. A node that stopped leaves its claim
+/// to lapse, and another node sends the delivery then. A node slower than that to record
+/// an answer may see the event sent again by another (webhooks are delivered at least
+/// once, as Stripe's are: <https://docs.stripe.com/webhooks#handle-duplicate-events>), and
+/// never loses it; a delivered event is never made due again (`Tx::delivery_done`).
 fn claim_seconds(timeout: Duration) -> i64 {
     i64::try_from(timeout.as_secs())
         .unwrap_or(i64::MAX / 2)
-        .saturating_add(50)
-        .max(60)
+        .saturating_add(5)
+        .min(crate::storage::MAX_CLAIM_SECONDS)
 }
 /// Requests in flight to one endpoint at once: enough that one slow answer does not hold
 /// up the endpoint's next events, few enough not to flood a receiver that is struggling.
@@ -384,10 +387,16 @@ async fn read_due(
             let limit = i64::try_from(free).unwrap_or(i64::MAX);
             let mut jobs = Vec::with_capacity(free);
             // Claimed, not just read: another node over the same store does not take these
-            // while this one sends them (see `Tx::claim_due_deliveries`).
-            let until = now.saturating_add(claim_seconds(n.settings().webhook_timeout));
-            for d in tx.claim_due_deliveries(&id, now, until, limit)? {
-                // Its claim lapsed while in flight (the test clock moved on): still ours.
+            // while this one sends them (see `Tx::claim_due_deliveries`). The claim is on
+            // the clock's base, which moving the test clock leaves alone.
+            let base = n.clock.base().timestamp();
+            let lease = Lease {
+                now: base,
+                until: base.saturating_add(claim_seconds(n.settings().webhook_timeout)),
+            };
+            for d in tx.claim_due_deliveries(&id, now, lease, limit)? {
+                // Still in flight here: a claim that lapsed meanwhile (this node was too
+                // slow to hear the answer) is still ours to finish.
                 if flying.contains(&d.event_seq) {
                     continue;
                 }

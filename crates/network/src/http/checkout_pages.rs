@@ -302,6 +302,7 @@ async fn show(
     Path(id): Path<String>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
+    net.sync_clock().await;
     let now = net.clock.unix();
     let found = net
         .storage()
@@ -399,6 +400,7 @@ async fn submit(
         email: form.get("email").unwrap_or("").to_owned(),
         phone: form.get("phone").unwrap_or("").to_owned(),
     };
+    net.sync_clock().await;
     let now = net.clock.unix();
     let n = net.clone();
     let lang = q.get("lang").cloned();
@@ -466,6 +468,7 @@ async fn visit_link(
     Path(token): Path<String>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
+    net.sync_clock().await;
     let now = net.clock.unix();
     let done = net
         .storage()

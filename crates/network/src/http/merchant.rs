@@ -253,6 +253,7 @@ pub(super) async fn run(
     req: MerchantRequest,
     mut work: impl FnMut(&dyn Tx, &Cx<'_>) -> Result<Reply, ApiError> + Send + 'static,
 ) -> Response {
+    net.sync_clock().await;
     let now = net.clock.unix();
     let MerchantRequest {
         form,

@@ -40,6 +40,7 @@ async fn voucher_page(
 ) -> Response {
     let en = q.get("lang").is_some_and(|l| l == "en");
     let t = token.clone();
+    net.sync_clock().await;
     match net
         .storage()
         .run_read(move |tx| {
@@ -142,6 +143,7 @@ async fn refund_submit(
         Ok(f) => f,
         Err(e) => return html(StatusCode::BAD_REQUEST, voucher::esc(&e.message)),
     };
+    net.sync_clock().await;
     let now = net.clock.unix();
     let t = token.clone();
     let out = net

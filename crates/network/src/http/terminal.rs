@@ -116,6 +116,7 @@ async fn lookup(
         payment_code: field("payment_code")?,
         confirmation_number: field("confirmation_number")?,
     };
+    net.sync_clock().await;
     let now = net.clock.unix();
     let n = net.clone();
     let found = net
@@ -160,6 +161,7 @@ async fn confirmations(
     let items = terminal::parse_batch(&bytes)?;
     net.confirmations_seen
         .fetch_add(items.len() as u64, std::sync::atomic::Ordering::Relaxed);
+    net.sync_clock().await;
     let now = net.clock.unix();
     let n = net.clone();
     // A grouped write: the storage may commit it with other terminals' batches.

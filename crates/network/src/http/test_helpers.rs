@@ -164,7 +164,7 @@ async fn move_clock(State(net): State<Arc<Network>>, req: MerchantRequest) -> Re
             .unwrap_or_else(|| clock.offset_ms());
         let offset = match (form.int("advance_seconds")?, form.int("now")?) {
             (Some(secs), None) => Clock::offset_advanced(stored, secs),
-            (None, Some(t)) => Clock::offset_for_unix(t),
+            (None, Some(t)) => clock.offset_for_unix(t),
             _ => {
                 return Err(ApiError::invalid(
                     "parameter_missing",
@@ -175,7 +175,7 @@ async fn move_clock(State(net): State<Arc<Network>>, req: MerchantRequest) -> Re
         };
         // Where the offset would put the clock now: only between the bounds in which the
         // network can issue vouchers (a bill barcode's deadline year is 2000-2099).
-        let target = chrono::Utc::now().timestamp() + offset / 1000;
+        let target = clock.base().timestamp() + offset / 1000;
         if !(crate::clock::EARLIEST_UNIX..=crate::clock::LATEST_UNIX).contains(&target) {
             let param = if form.int("now")?.is_some() {
                 "now"

@@ -51,6 +51,22 @@ use crate::objects::{
     WebhookEndpoint,
 };
 
+/// A claim on webhook deliveries, in seconds of the clock's base (`Clock::base`: no test
+/// clock offset, so moving the test clock neither ends a claim nor stretches one). A stored
+/// claim is in force while `now < claimed_until <= now + MAX_CLAIM_SECONDS`: one further
+/// off was stamped on another time scale (before claims were kept on the base) and is
+/// taken as lapsed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lease {
+    /// The time now.
+    pub now: i64,
+    /// Until when the deliveries taken are claimed.
+    pub until: i64,
+}
+
+/// The longest a claim may run (the longest delivery timeout, an hour, and a margin).
+pub const MAX_CLAIM_SECONDS: i64 = 3700;
+
 /// The network's storage could not be opened.
 #[derive(Debug, thiserror::Error)]
 pub enum OpenStorageError {
@@ -142,6 +158,12 @@ pub trait Storage: Send + Sync + 'static {
 
     /// Run `work` in one read-only transaction (it sees every write answered before it).
     fn read(&self, work: Work) -> StorageFuture<'_>;
+
+    /// Whether other processes (nodes) write to this store too: then what one node keeps
+    /// in memory (the clock's offset) is read from the store where it must be exact.
+    fn shared(&self) -> bool {
+        false
+    }
 }
 
 impl dyn Storage {
@@ -478,6 +500,11 @@ pub trait Tx {
 
     /// A value of the network's own settings (its clock's offset, say).
     fn meta(&self, key: &str) -> Result<Option<String>, StorageError>;
+    /// The database server's own time (Unix milliseconds), where it has one of its own: a
+    /// store that several nodes share.
+    fn database_now_ms(&self) -> Result<Option<i64>, StorageError> {
+        Ok(None)
+    }
     /// Set a value of the network's own settings.
     fn set_meta(&self, key: &str, value: &str) -> Result<(), StorageError>;
 
@@ -716,23 +743,25 @@ pub trait Tx {
         limit: i64,
     ) -> Result<Vec<DueDelivery>, StorageError>;
     /// Take up to `limit` of one endpoint's undelivered deliveries that are due at or before
-    /// `now` and not claimed past `now`, in event order, and claim each until `until` (the
-    /// network's clock, unix seconds), in this transaction. What a webhook worker sends: with
-    /// several nodes over one store, a delivery one node has taken is not taken by another
-    /// while its claim lasts (so it is not sent twice at once), and a node killed
-    /// mid-delivery loses nothing: its claim lapses and another node sends the delivery.
-    /// [`Tx::delivery_done`] ends the claim. A write: run it in a write unit.
+    /// `now` (the network's clock) and not under a claim, in event order, and claim each
+    /// under `lease`, in this transaction. What a webhook worker sends: with several nodes
+    /// over one store, a delivery one node has taken is not taken by another while its claim
+    /// lasts (so it is not sent twice at once), and a node killed mid-delivery loses nothing:
+    /// its claim lapses and another node sends the delivery. [`Tx::delivery_done`] ends the
+    /// claim. A write: run it in a write unit.
     fn claim_due_deliveries(
         &self,
         endpoint: &str,
         now: i64,
-        until: i64,
+        lease: Lease,
         limit: i64,
     ) -> Result<Vec<DueDelivery>, StorageError>;
     /// Make every undelivered delivery of the endpoint due at `now` (it was re-enabled).
     fn resume_deliveries(&self, endpoint: &str, now: i64) -> Result<(), StorageError>;
     /// Record a delivery attempt: delivered or not, the HTTP status or the transport error,
-    /// and when to try again; the delivery's claim ends.
+    /// and when to try again; the delivery's claim ends. An attempt that ends after the
+    /// delivery was delivered (by another node, once this one's claim had lapsed) changes
+    /// nothing: a delivered event is never made due again.
     fn delivery_done(
         &self,
         delivery: &DueDelivery,

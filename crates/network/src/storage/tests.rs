@@ -17,8 +17,8 @@ use konbini_protocol::Verdict;
 
 use super::postgres::testdb::TestDb;
 use super::{
-    ConfirmationRecord, Created, Cursor, EndpointHealth, EventFilter, Page, PostgresStorage,
-    SavedAnswer, SlipQuestions, SqliteStorage, Storage, StorageError, Tx,
+    ConfirmationRecord, Created, Cursor, EndpointHealth, EventFilter, Lease, MAX_CLAIM_SECONDS,
+    Page, PostgresStorage, SavedAnswer, SlipQuestions, SqliteStorage, Storage, StorageError, Tx,
 };
 use crate::Settings;
 use crate::error::{ApiError, TerminalError};
@@ -588,15 +588,26 @@ async fn events_deliveries_and_endpoints(store: Arc<dyn Storage>) {
         .is_empty()
     );
 
-    // Claims: what one worker took is not taken again until its claim lapses.
-    let claim = |now: i64, limit: i64| {
+    // Claims: what one worker took is not taken again until its claim lapses. (Here the
+    // test clock and the base agree; a lease is the base's time.)
+    let claim_at = |now: i64, lease: Lease, limit: i64| {
         let store = store.clone();
         async move {
             store
-                .run_write(move |tx| tx.claim_due_deliveries("we_all", now, now + 60, limit))
+                .run_write(move |tx| tx.claim_due_deliveries("we_all", now, lease, limit))
                 .await
                 .unwrap()
         }
+    };
+    let claim = |now: i64, limit: i64| {
+        claim_at(
+            now,
+            Lease {
+                now,
+                until: now + 60,
+            },
+            limit,
+        )
     };
     let one = claim(NOW + 1, 1).await;
     assert_eq!(one.len(), 1);
@@ -604,6 +615,13 @@ async fn events_deliveries_and_endpoints(store: Arc<dyn Storage>) {
     assert_eq!(two.len(), 1);
     assert!(two[0].event_seq > one[0].event_seq);
     assert!(claim(NOW + 2, 10).await.is_empty());
+    // The test clock moved a week on: due by then, but the claims are on the base, which
+    // has not moved, and hold.
+    let week_on = Lease {
+        now: NOW + 2,
+        until: NOW + 62,
+    };
+    assert!(claim_at(NOW + 7 * 86_400, week_on, 10).await.is_empty());
     // Lapsed (its node died): taken again, in event order.
     let again = claim(NOW + 61, 10).await;
     assert_eq!(
@@ -619,6 +637,12 @@ async fn events_deliveries_and_endpoints(store: Arc<dyn Storage>) {
     })
     .await;
     assert!(claim(NOW + 99, 10).await.is_empty());
+    // A late failure of the delivered one (a node whose claim lapsed) undoes nothing.
+    let late = again[0].clone();
+    write(&store, move |tx| {
+        tx.delivery_done(&late, false, None, Some("timed out"), NOW + 200)
+    })
+    .await;
     let report = read(&store, |tx| tx.delivery_report()).await;
     let mine: Vec<_> = report.iter().filter(|r| r.endpoint == "we_all").collect();
     assert_eq!(mine.len(), 2);
@@ -628,7 +652,16 @@ async fn events_deliveries_and_endpoints(store: Arc<dyn Storage>) {
     assert_eq!(mine[1].event, events[0].id);
     // Resumed: due now, and claimable (no claim left behind by delivery_done).
     write(&store, |tx| tx.resume_deliveries("we_all", NOW + 62)).await;
-    assert_eq!(claim(NOW + 62, 10).await.len(), 1);
+    // Claimed until a time no lease reaches (stamped on the test clock's scale, as claims
+    // were before they were kept on the base): taken as lapsed.
+    let far = Lease {
+        now: NOW + 62,
+        until: NOW + 62 + 30 * 86_400,
+    };
+    assert_eq!(claim_at(NOW + 62, far, 10).await.len(), 1);
+    const { assert!(30 * 86_400 > MAX_CLAIM_SECONDS) };
+    assert_eq!(claim(NOW + 63, 10).await.len(), 1);
+    assert!(claim(NOW + 64, 10).await.is_empty());
 
     // Health: a disabled endpoint is listed as such and gets no new event.
     assert_eq!(
@@ -854,7 +887,13 @@ async fn deliveries_are_claimed_by_one_worker_at_a_time(store: Arc<dyn Storage>)
                 let mut mine = Vec::new();
                 loop {
                     let got = store
-                        .run_write(|tx| tx.claim_due_deliveries("we_all", NOW + 30, NOW + 90, 4))
+                        .run_write(|tx| {
+                            let lease = Lease {
+                                now: NOW + 30,
+                                until: NOW + 90,
+                            };
+                            tx.claim_due_deliveries("we_all", NOW + 30, lease, 4)
+                        })
                         .await
                         .unwrap();
                     if got.is_empty() {

@@ -273,6 +273,10 @@ impl Storage for PostgresStorage {
     fn read(&self, work: Work) -> StorageFuture<'_> {
         self.run(work, false)
     }
+
+    fn shared(&self) -> bool {
+        true
+    }
 }
 
 /// How one run of a unit ended.

@@ -44,12 +44,12 @@ use crate::objects::{
     Refund, Snapshot, WebhookEndpoint,
 };
 use crate::search::{Field as SearchField, Join, Op, Query, Type, Value as SearchValue};
-use crate::storage::SessionFilter;
 use crate::storage::{
     ConfirmationRecord, Created, Cursor, CustomerFilter, DeliveryReport, DueDelivery,
     EndpointHealth, EventFilter, Fork, Page, PastConfirmation, PaymentMethodFilter, PriceFilter,
     ProductFilter, SavedAnswer, SlipFacts, SlipQuestions, StorageError, Tx,
 };
+use crate::storage::{Lease, MAX_CLAIM_SECONDS, SessionFilter};
 
 /// The client's own bound on a statement: the server's `statement_timeout` and a little
 /// more, for a server that answers nothing at all.
@@ -1055,6 +1055,17 @@ impl Tx for PgTx<'_> {
         }
     }
 
+    fn database_now_ms(&self) -> Result<Option<i64>, StorageError> {
+        // clock_timestamp(): the time now, not the transaction's start.
+        match self.query_opt(
+            "SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint",
+            &[],
+        )? {
+            Some(row) => Ok(Some(self.col(&row, 0)?)),
+            None => Ok(None),
+        }
+    }
+
     fn set_meta(&self, key: &str, value: &str) -> Result<(), StorageError> {
         self.execute(
             "INSERT INTO meta (key, value) VALUES ($1, $2)
@@ -1906,21 +1917,23 @@ impl Tx for PgTx<'_> {
         &self,
         endpoint: &str,
         now: i64,
-        until: i64,
+        lease: Lease,
         limit: i64,
     ) -> Result<Vec<DueDelivery>, StorageError> {
+        let longest = lease.now.saturating_add(MAX_CLAIM_SECONDS);
         let mut due = self
             .query(
                 "WITH due AS (
                      SELECT event_seq FROM deliveries
                      WHERE endpoint = $1 AND NOT delivered AND next_at <= $2
-                       AND (claimed_until IS NULL OR claimed_until <= $2)
+                       AND (claimed_until IS NULL OR claimed_until <= $5
+                            OR claimed_until > $6)
                      ORDER BY event_seq LIMIT $4
                      FOR UPDATE SKIP LOCKED)
                  UPDATE deliveries AS d SET claimed_until = $3 FROM due
                  WHERE d.endpoint = $1 AND d.event_seq = due.event_seq
                  RETURNING d.event_seq, d.endpoint, d.attempts",
-                &[&endpoint, &now, &until, &limit],
+                &[&endpoint, &now, &lease.until, &limit, &lease.now, &longest],
             )?
             .iter()
             .map(|row| self.due_delivery(row))
@@ -1950,7 +1963,7 @@ impl Tx for PgTx<'_> {
         self.execute(
             "UPDATE deliveries SET delivered = $3, attempts = attempts + 1, last_status = $4,
              last_error = $5, next_at = $6, claimed_until = NULL
-             WHERE event_seq = $1 AND endpoint = $2",
+             WHERE event_seq = $1 AND endpoint = $2 AND NOT delivered",
             &[
                 &d.event_seq,
                 &d.endpoint,

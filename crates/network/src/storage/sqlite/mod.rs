@@ -26,13 +26,13 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use self::wal::{Checkpointer, Tickets, Unsynced, WalSyncer};
-use super::SessionFilter;
 use super::{
     Boxed, ConfirmationRecord, Created, Cursor, DeliveryReport, DueDelivery, EndpointHealth,
     EventFilter, Fork, Page, PastConfirmation, SavedAnswer, SlipFacts, SlipQuestions, Storage,
     StorageError, StorageFuture, Tx, Work,
 };
 use super::{CustomerFilter, PaymentMethodFilter, PriceFilter, ProductFilter};
+use super::{Lease, MAX_CLAIM_SECONDS, SessionFilter};
 use crate::checkout::{PaymentLink, Session};
 use crate::objects::{
     Charge, Customer, EventRow, Numbered, PaymentIntent, PaymentMethod, PiStatus, Price, Product,
@@ -1762,19 +1762,21 @@ impl Tx for SqliteTx<'_> {
         &self,
         endpoint: &str,
         now: i64,
-        until: i64,
+        lease: Lease,
         limit: i64,
     ) -> Result<Vec<DueDelivery>, StorageError> {
+        let longest = lease.now.saturating_add(MAX_CLAIM_SECONDS);
         self.run(|| {
             let due: Vec<DueDelivery> = self
                 .tx
                 .prepare_cached(
                     "SELECT event_seq, endpoint, attempts FROM deliveries
                      WHERE endpoint = ?1 AND delivered = 0 AND next_at <= ?2
-                       AND (claimed_until IS NULL OR claimed_until <= ?2)
+                       AND (claimed_until IS NULL OR claimed_until <= ?4
+                            OR claimed_until > ?5)
                      ORDER BY event_seq LIMIT ?3",
                 )?
-                .query_map(params![endpoint, now, limit], |r| {
+                .query_map(params![endpoint, now, limit, lease.now, longest], |r| {
                     Ok(DueDelivery {
                         event_seq: r.get(0)?,
                         endpoint: r.get(1)?,
@@ -1786,7 +1788,7 @@ impl Tx for SqliteTx<'_> {
                 "UPDATE deliveries SET claimed_until = ?3 WHERE event_seq = ?1 AND endpoint = ?2",
             )?;
             for d in &due {
-                claim.execute(params![d.event_seq, d.endpoint, until])?;
+                claim.execute(params![d.event_seq, d.endpoint, lease.until])?;
             }
             Ok(due)
         })
@@ -1831,7 +1833,7 @@ impl Tx for SqliteTx<'_> {
                 .prepare_cached(
                     "UPDATE deliveries SET delivered = ?3, attempts = attempts + 1, last_status = ?4,
                      last_error = ?5, next_at = ?6, claimed_until = NULL
-                     WHERE event_seq = ?1 AND endpoint = ?2",
+                     WHERE event_seq = ?1 AND endpoint = ?2 AND delivered = 0",
                 )?
                 .execute(params![
                     d.event_seq,
@@ -2334,7 +2336,8 @@ mod tests {
         let path = dir.path().join("net.db");
         let rt = runtime();
         let claim = |store: &dyn Storage| {
-            rt.block_on(store.run_write(|tx| tx.claim_due_deliveries("we_1", 10, 70, 10)))
+            let lease = Lease { now: 10, until: 70 };
+            rt.block_on(store.run_write(move |tx| tx.claim_due_deliveries("we_1", 10, lease, 10)))
                 .unwrap()
                 .len()
         };

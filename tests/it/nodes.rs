@@ -179,6 +179,33 @@ fn nodes_over_one_postgres_database_serve_one_network() {
     );
     let (_, charges) = nodes[2].get("/v1/events?type=charge.succeeded");
     assert_eq!(charges["data"].as_array().unwrap().len(), 1, "{charges}");
+    // A new secret given at one node is taken at once at a node that had the old one
+    // (nodes 0 and 1 read it above; a failed MAC reads the store again when what the node
+    // holds is more than 2 s old).
+    let chain_with = |n: &Net, secret: &str| {
+        let path = konbini_protocol::CHAIN_PATH;
+        let sig = konbini_protocol::sign(secret, chrono::Utc::now().timestamp(), "GET", path, b"");
+        n.raw(
+            "GET",
+            path,
+            &[
+                ("Konbini-Terminal", "fleet-T1"),
+                ("Konbini-Signature", &sig),
+            ],
+            Vec::new(),
+        )
+        .0
+    };
+    assert_eq!(chain_with(&nodes[1], "a-secret-of-sixteen"), 200);
+    std::thread::sleep(Duration::from_millis(2100));
+    let (s, v) = nodes[0].post(
+        "/v1/test_helpers/terminals",
+        &[("id", "fleet-T1"), ("secret", "another-secret-of-16")],
+    );
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(chain_with(&nodes[1], "another-secret-of-16"), 200);
+    assert_eq!(chain_with(&nodes[2], "another-secret-of-16"), 200);
+    assert_eq!(chain_with(&nodes[2], "a-secret-of-sixteen"), 401);
     // The clock is shared: moved at one node, it has moved at the others at once (each
     // request reads the stored offset), for the clock and for what a request stamps.
     let before = nodes[2].now();

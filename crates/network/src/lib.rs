@@ -285,6 +285,38 @@ impl Network {
         Ok(secret)
     }
 
+    /// After a signature failed under the cached secret of a terminal registered in the
+    /// store: the store's secret now, if what the cache holds was read more than
+    /// [`TERMINAL_UNKNOWN_FOR`] ago (another node may have given the terminal a new secret
+    /// since). `None` when there is nothing newer to try: a terminal of the flags, or one
+    /// read just now. So a stranger's bad signatures cost the store at most one read per
+    /// terminal per that long.
+    pub async fn terminal_secret_again(&self, id: &str) -> Result<Option<Arc<str>>, StorageError> {
+        if self.settings.terminals.contains_key(id) {
+            return Ok(None);
+        }
+        {
+            let cache = self
+                .terminal_cache
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            if cache
+                .get(id)
+                .is_some_and(|(_, at)| at.elapsed() < TERMINAL_UNKNOWN_FOR)
+            {
+                return Ok(None);
+            }
+        }
+        let key = id.to_owned();
+        let secret = self
+            .storage()
+            .run_read(move |tx| tx.terminal_secret(&key))
+            .await?
+            .map(Arc::from);
+        self.remember_terminal(id, secret.clone());
+        Ok(secret)
+    }
+
     /// Note what the store says of a terminal.
     pub(crate) fn remember_terminal(&self, id: &str, secret: Option<Arc<str>>) {
         let mut cache = self

@@ -76,6 +76,16 @@ impl<'a> Caller<'a> {
         }
     }
 
+    /// Whether `secret` is the one the MAC is checked with.
+    pub fn has_secret(&self, secret: &str) -> bool {
+        *self.secret == *secret
+    }
+
+    /// Check the MAC with `secret` from now on (the store's newer one).
+    pub fn set_secret(&mut self, secret: std::sync::Arc<str>) {
+        self.secret = secret;
+    }
+
     /// Check the MAC over the request as received; the terminal's id.
     pub fn verify(
         &self,

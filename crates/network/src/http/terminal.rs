@@ -41,6 +41,29 @@ async fn caller<'a>(net: &Network, headers: &'a HeaderMap) -> Result<Caller<'a>,
     Ok(Caller::new(id, secret, signed))
 }
 
+/// The caller's MAC checked; on a failure, checked once more with the store's secret when
+/// the cached one may be stale (`Network::terminal_secret_again`): a terminal given a new
+/// secret at another node is taken with it at once here, not after the cache's minute.
+async fn verified(
+    net: &Network,
+    mut caller: terminal::Caller<'_>,
+    method: &str,
+    path: &str,
+    body: &[u8],
+) -> Result<String, TerminalError> {
+    let first = caller.verify(method, path, body);
+    if first.is_ok() {
+        return first;
+    }
+    match net.terminal_secret_again(caller.terminal).await? {
+        Some(secret) if !caller.has_secret(&secret) => {
+            caller.set_secret(secret);
+            caller.verify(method, path, body)
+        }
+        _ => first,
+    }
+}
+
 /// The request's path and query, as signed.
 fn signed_path(uri: &Uri) -> &str {
     uri.path_and_query().map_or(uri.path(), |p| p.as_str())
@@ -102,9 +125,14 @@ async fn lookup(
     headers: HeaderMap,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Response, TerminalError> {
-    caller(&net, &headers)
-        .await?
-        .verify("GET", signed_path(&uri), b"")?;
+    verified(
+        &net,
+        caller(&net, &headers).await?,
+        "GET",
+        signed_path(&uri),
+        b"",
+    )
+    .await?;
     let field = |k: &str| {
         query
             .get(k)
@@ -157,7 +185,7 @@ async fn confirmations(
         message: e.message,
         payment_status: None,
     })?;
-    let terminal = caller.verify("POST", signed_path(&uri), &bytes)?;
+    let terminal = verified(&net, caller, "POST", signed_path(&uri), &bytes).await?;
     let items = terminal::parse_batch(&bytes)?;
     net.confirmations_seen
         .fetch_add(items.len() as u64, std::sync::atomic::Ordering::Relaxed);
@@ -180,9 +208,14 @@ async fn chain(
     uri: Uri,
     headers: HeaderMap,
 ) -> Result<Response, TerminalError> {
-    let terminal = caller(&net, &headers)
-        .await?
-        .verify("GET", signed_path(&uri), b"")?;
+    let terminal = verified(
+        &net,
+        caller(&net, &headers).await?,
+        "GET",
+        signed_path(&uri),
+        b"",
+    )
+    .await?;
     let report = net
         .storage()
         .run_read(move |tx| terminal::chain_report(tx, &terminal))

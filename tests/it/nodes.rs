@@ -207,9 +207,24 @@ fn nodes_over_one_postgres_database_serve_one_network() {
     assert_eq!(chain_with(&nodes[2], "another-secret-of-16"), 200);
     assert_eq!(chain_with(&nodes[2], "a-secret-of-sixteen"), 401);
     // The clock is shared: moved at one node, it has moved at the others at once (each
-    // request reads the stored offset), for the clock and for what a request stamps.
+    // request reads the stored offset), for the clock, for a terminal's batch and for what
+    // a request stamps.
     let before = nodes[2].now();
+    let to_pay = nodes[0].pay(800, &[]);
     nodes[0].advance(86_400);
+    let paid_at = nodes[0].now();
+    // A slip paid a day on: in the future of a node that had not heard of the move.
+    let (s, v) = nodes[1].terminal(
+        0,
+        "POST",
+        "/terminal/v1/confirmations",
+        &json!({"confirmations": [slip("paid-a-day-on", "lawson", 800, paid_at, json!({"barcode": barcode_of(&to_pay)}))]}),
+    );
+    assert_eq!(
+        (s, v["results"][0]["status"].as_str()),
+        (200, Some("accepted")),
+        "{v}"
+    );
     assert!(nodes[2].now() >= before + 86_400, "the third node's clock");
     let (s, later) = nodes[1].post(
         "/v1/payment_intents",

@@ -293,7 +293,7 @@ pub fn apply_batch(
     settings: &Settings,
     terminal: &str,
     items: &[Parsed],
-    now: i64,
+    now: impl FnOnce(Option<i64>) -> i64,
 ) -> Result<(Vec<Outcome>, bool), TerminalError> {
     let mut results = Vec::with_capacity(items.len());
     let mut any = false;
@@ -303,6 +303,9 @@ pub fn apply_batch(
     let mut known = Known {
         facts: tx.slip_facts(&ask)?,
     };
+    // The time, once the store has said where the test clock stands (with several nodes,
+    // another may have moved it).
+    let now = now(known.facts.clock_offset_ms);
     for item in items {
         let outcome = confirm_one(tx, settings, terminal, item, now, &mut known)?;
         any |= outcome.verdict == Verdict::Accepted;

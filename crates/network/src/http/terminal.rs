@@ -189,13 +189,21 @@ async fn confirmations(
     let items = terminal::parse_batch(&bytes)?;
     net.confirmations_seen
         .fetch_add(items.len() as u64, std::sync::atomic::Ordering::Relaxed);
-    net.sync_clock().await;
-    let now = net.clock.unix();
     let n = net.clone();
-    // A grouped write: the storage may commit it with other terminals' batches.
+    // A grouped write: the storage may commit it with other terminals' batches. The clock's
+    // offset is read with the batch's facts (no read of its own, as `sync_clock` makes).
     let (results, accepted) = net
         .storage()
-        .run_grouped(move |tx| terminal::apply_batch(tx, n.settings(), &terminal, &items, now))
+        .run_grouped(move |tx| {
+            let clock = &n.clock;
+            let now = |stored: Option<i64>| {
+                if let Some(offset) = stored {
+                    clock.set_offset_ms(offset);
+                }
+                clock.unix()
+            };
+            terminal::apply_batch(tx, n.settings(), &terminal, &items, now)
+        })
         .await?;
     if accepted {
         net.wake(false, true);

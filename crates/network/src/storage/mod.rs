@@ -484,6 +484,10 @@ pub struct SlipFacts {
     pub links: HashMap<i64, (String, String)>,
     /// The asked barcodes accepted before ([`Tx::collected_before`]).
     pub collected: HashSet<String>,
+    /// The test clock's offset as the store holds it, where other nodes may have moved it
+    /// (a shared store: read with the rest, no extra round trip); `None` where this node's
+    /// own clock is the network's.
+    pub clock_offset_ms: Option<i64>,
 }
 
 /// One transaction of a [`Storage`]: everything the network's rules read and write.

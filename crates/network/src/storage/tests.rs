@@ -166,7 +166,7 @@ async fn confirm(store: &Arc<dyn Storage>, terminal: &'static str, body: Vec<u8>
     let (outcomes, _) = store
         .run_grouped(move |tx| {
             let items = terminal::parse_batch(&body)?;
-            terminal::apply_batch(tx, &Settings::new("sk_test_x"), terminal, &items, NOW)
+            terminal::apply_batch(tx, &Settings::new("sk_test_x"), terminal, &items, |_| NOW)
         })
         .await
         .unwrap_or_else(|e: TerminalError| panic!("{e:?}"));
@@ -211,6 +211,28 @@ async fn meta_and_atomic_units(store: Arc<dyn Storage>) {
     write(&store, |tx| tx.set_meta("k", "v1")).await;
     write(&store, |tx| tx.set_meta("k", "v2")).await;
     assert_eq!(read(&store, |tx| tx.meta("k")).await.as_deref(), Some("v2"));
+
+    // The clock's offset: a store several nodes share says where it stands with a batch's
+    // facts, and its server's time; one a single node owns says neither (its node's own
+    // clock is the network's).
+    write(&store, |tx| tx.set_meta(crate::CLOCK_META_KEY, "86400000")).await;
+    let (facts, server) = write(&store, |tx| {
+        Ok((
+            tx.slip_facts(&SlipQuestions {
+                terminal: "reg-1",
+                ..SlipQuestions::default()
+            })?,
+            tx.database_now_ms()?,
+        ))
+    })
+    .await;
+    if store.shared() {
+        assert_eq!(facts.clock_offset_ms, Some(86_400_000));
+        let wall = chrono::Utc::now().timestamp_millis();
+        assert!((server.unwrap() - wall).abs() < 60_000, "{server:?} {wall}");
+    } else {
+        assert_eq!((facts.clock_offset_ms, server), (None, None));
+    }
 
     // A unit that fails keeps nothing.
     let failed: Result<(), StorageError> = store

@@ -56,6 +56,8 @@ use crate::storage::{Lease, MAX_CLAIM_SECONDS, SessionFilter};
 const CLIENT_TIMEOUT: Duration = STATEMENT_TIMEOUT.saturating_add(Duration::from_secs(5));
 
 const PI_BY_SEQ: &str = "SELECT doc FROM payment_intents WHERE seq = $1";
+/// The test clock's offset (`crate::CLOCK_META_KEY`).
+const CLOCK_OFFSET: &str = "SELECT value FROM meta WHERE key = 'clock_offset_ms'";
 const ENDPOINTS: &str =
     "SELECT doc, status = 'disabled' FROM webhook_endpoints ORDER BY created, id";
 
@@ -2232,6 +2234,8 @@ impl Tx for PgTx<'_> {
                 vec![(&ask.collected, PgType::TEXT_ARRAY)],
             ));
         }
+        // The test clock's offset, which another node may have moved: read with the rest.
+        stmts.push(Stmt::Query(CLOCK_OFFSET, Vec::new()));
         // The batch's events will need the endpoints: read with the rest.
         let endpoints = self.endpoints.borrow().is_none();
         if endpoints {
@@ -2247,8 +2251,15 @@ impl Tx for PgTx<'_> {
                 _ => return Err(self.message("the endpoints' query answered no rows")),
             }
         }
+        let clock = match answers.pop() {
+            Some(Answer::Rows(rows)) => rows,
+            _ => return Err(self.message("the clock's query answered no rows")),
+        };
         let mut answers = answers.into_iter();
         let mut facts = SlipFacts::default();
+        if let Some(row) = clock.first() {
+            facts.clock_offset_ms = self.col::<String>(row, 0)?.parse().ok();
+        }
         let mut next = |wanted: bool| -> Result<Vec<Row>, StorageError> {
             if !wanted {
                 return Ok(Vec::new());
@@ -2332,5 +2343,18 @@ impl Tx for PgTx<'_> {
             })
         })
         .collect()
+    }
+}
+
+#[cfg(test)]
+mod clock_query {
+    #[test]
+    fn reads_the_key_the_network_keeps_its_clock_under() {
+        let key = format!("'{}'", crate::CLOCK_META_KEY);
+        assert!(
+            super::CLOCK_OFFSET.ends_with(&key),
+            "{}",
+            super::CLOCK_OFFSET
+        );
     }
 }

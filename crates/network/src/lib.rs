@@ -233,6 +233,20 @@ impl Network {
         &*self.storage
     }
 
+    /// Now (Unix seconds), inside a unit of work: over a store that several nodes share, the
+    /// clock's offset is first read from the store in `tx` (a move made at another node holds
+    /// at once), as [`Network::sync_clock`] does outside one.
+    pub(crate) fn now_in(&self, tx: &dyn storage::Tx) -> Result<i64, StorageError> {
+        if self.storage.shared()
+            && let Some(offset) = tx
+                .meta(CLOCK_META_KEY)?
+                .and_then(|v| v.parse::<i64>().ok())
+        {
+            self.clock.set_offset_ms(offset);
+        }
+        Ok(self.clock.unix())
+    }
+
     /// Over a store that several nodes share, take the clock's offset from the store now,
     /// before a request reads the time: a move made at another node holds for it at once
     /// (one small read; nothing on a SQLite store, which one process owns). A failed read

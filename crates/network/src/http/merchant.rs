@@ -253,8 +253,6 @@ pub(super) async fn run(
     req: MerchantRequest,
     mut work: impl FnMut(&dyn Tx, &Cx<'_>) -> Result<Reply, ApiError> + Send + 'static,
 ) -> Response {
-    net.sync_clock().await;
-    let now = net.clock.unix();
     let MerchantRequest {
         form,
         key,
@@ -265,6 +263,8 @@ pub(super) async fn run(
     let done = net
         .storage()
         .run_write(move |tx| -> Result<Done, Nothing> {
+            // Read where the unit is, not before it: with several nodes, the stored offset.
+            let now = n.now_in(tx)?;
             if let Some(k) = &key
                 && let Some(saved) = tx.idempotent(k)?
             {

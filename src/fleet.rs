@@ -132,7 +132,9 @@ pub fn run(
     let verdicts = Arc::new(crate::sync::VerdictCounts::default());
     let progress = Arc::new(progress);
     let per_node = rt.block_on(async {
+        // A node that drops packets rather than refusing them is passed over in 2 s.
         let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(2))
             .timeout(Duration::from_secs(30))
             .build()?;
         let nodes: Vec<String> = opts
@@ -221,6 +223,7 @@ pub fn run(
         )
     })?;
     let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+    let answered = verdicts.get();
     let ms = |p: f64| latency.percentile(p).map_or(0.0, |d| d.as_secs_f64() * 1e3);
     Ok(FleetSummary {
         registers: get(&totals.registers),
@@ -228,8 +231,8 @@ pub fn run(
         sales: get(&totals.sales),
         slips: get(&totals.slips),
         sent: get(&totals.sent),
-        accepted: verdicts.get()[0],
-        duplicate: verdicts.get()[1],
+        accepted: answered[0],
+        duplicate: answered[1],
         pending: get(&totals.pending),
         conflicts: get(&totals.conflicts),
         rejected: get(&totals.rejected),

@@ -384,10 +384,14 @@ fn a_database_url_is_never_taken_for_a_file_name() {
         crate::common::stderr(&out)
     };
     // Another kind of database: one clear error, and no file made.
-    let err = run("mysql://root@127.0.0.1/shop");
+    let err = run("mysql://root:hunter2@127.0.0.1/shop");
     assert!(
-        err.contains("mysql://root@127.0.0.1/shop") && err.contains("postgres://"),
+        err.contains("mysql://") && err.contains("postgres://"),
         "{err}"
+    );
+    assert!(
+        !err.contains("hunter2"),
+        "a password is not repeated: {err}"
     );
     // PostgreSQL's scheme in capitals is PostgreSQL's (nothing listens on port 1).
     let err = run("POSTGRESQL://postgres@127.0.0.1:1/x");
@@ -450,7 +454,11 @@ fn a_fleet_passes_over_a_dead_node_and_stops_at_a_wrong_key() {
     let s = finished_fleet(&out);
     assert_eq!(s["registers"], 2, "{s}");
     assert_eq!(s["per_node"][0][1], 0, "{s}");
-    assert_eq!(s["per_node"][1][1], s["sent"], "{s}");
+    // The live node judged every slip (a batch resent after a lost answer counts again).
+    assert!(
+        s["per_node"][1][1].as_u64().unwrap() >= s["sent"].as_u64().unwrap(),
+        "{s}"
+    );
     // A wrong key is no outage: one clear error, at once.
     let out = konbini()
         .args(["fleet", "--network", &net.url, "--api-key", "sk_test_wrong"])
@@ -664,8 +672,9 @@ fn a_node_killed_mid_delivery_leaves_the_event_to_another_node() {
     };
     let url = db.url();
     let hook = HoldFirst::start();
-    // A gives a delivery 5 s: its claim lasts 10 s of the clock's base.
-    let a = Net::start(Path::new(&url), &["--webhook-timeout", "5"]);
+    // A gives a delivery the default 10 s: its claim lasts 15 s of the clock's base, long
+    // enough that A's own attempt does not time out while B starts and the clock moves.
+    let a = Net::start(Path::new(&url), &[]);
     let (s, ep) = a.post(
         "/v1/webhook_endpoints",
         &[
@@ -702,7 +711,7 @@ fn a_node_killed_mid_delivery_leaves_the_event_to_another_node() {
     std::thread::sleep(Duration::from_secs(2));
     assert_eq!(hook.bodies.lock().unwrap().len(), 1, "sent twice at once");
     a.kill();
-    // B takes it once A's claim has lapsed (10 s of the base after A took it).
+    // B takes it once A's claim has lapsed (15 s of the base after A took it).
     until("node B delivering the event", || {
         hook.answered.load(Ordering::SeqCst) >= 1
     });

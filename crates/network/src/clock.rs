@@ -6,11 +6,15 @@
 //! database by its owner, so a restarted simulator resumes at the same simulated time.
 //!
 //! Several nodes over one PostgreSQL database share one clock: each request reads the
-//! stored offset before it reads the time (`Network::sync_clock`), so a move made at one
-//! node holds at once at every other; and the base is the database server's time, where a
-//! node's own wall clock is more than [`MAX_SKEW_MS`] away from it (the scheduler
-//! measures that every second). Within that, a node keeps its own wall clock as the base,
-//! so that the clock never steps back by a measurement's jitter.
+//! stored offset and counts its time from the value it read (`Network::now_in`,
+//! `Network::now_synced`), so a move made at one node holds at once at every other; and
+//! the base is the database server's time, where a node's own wall clock is more than
+//! [`MAX_SKEW_MS`] away from it (measured at start and by the scheduler). Within that, a
+//! node keeps its own wall clock as the base. A measurement is taken only from an exchange
+//! quicker than [`MAX_SKEW_MS`], and an adopted distance changes only when a measurement
+//! differs from it by more than that, or falls back to zero under half of it: so the clock
+//! does not wobble with each measurement's error, and steps (once) only for a node whose
+//! clock was really off.
 
 use std::sync::atomic::{AtomicI64, Ordering};
 
@@ -64,21 +68,45 @@ impl Clock {
 
     /// Now, on this clock.
     pub fn now(&self) -> DateTime<Utc> {
+        self.now_with(self.offset_ms.load(Ordering::Relaxed))
+    }
+
+    /// Now, with `offset_ms` (one just read from the store) rather than the one held: a
+    /// request counts from what it read, whatever another request sets meanwhile.
+    pub fn now_with(&self, offset_ms: i64) -> DateTime<Utc> {
         let base = self.base();
         base.checked_add_signed(chrono::Duration::milliseconds(
-            self.offset_ms.load(Ordering::Relaxed),
+            offset_ms.clamp(-MAX_OFFSET_MS, MAX_OFFSET_MS),
         ))
         .unwrap_or(base)
     }
 
-    /// The database server said its time was `server_ms` at the wall clock's `wall_ms`
-    /// (the middle of the exchange): take it as the base if it is more than
-    /// [`MAX_SKEW_MS`] from the wall clock, else keep the wall clock.
-    pub fn note_server_time(&self, server_ms: i64, wall_ms: i64) {
-        let skew = server_ms.saturating_sub(wall_ms);
-        let skew = if skew.abs() > MAX_SKEW_MS { skew } else { 0 };
-        self.skew_ms
-            .store(skew.clamp(-MAX_OFFSET_MS, MAX_OFFSET_MS), Ordering::Relaxed);
+    /// The database server said its time was `server_ms` in an exchange that began at the
+    /// wall clock's `asked_ms` and was answered at `answered_ms`. Taken only from a quick
+    /// exchange; see the module's doc for when the base moves.
+    pub fn note_server_time(&self, server_ms: i64, asked_ms: i64, answered_ms: i64) {
+        let round_trip = answered_ms.saturating_sub(asked_ms);
+        if !(0..=MAX_SKEW_MS).contains(&round_trip) {
+            return;
+        }
+        let measured = server_ms
+            .saturating_sub(asked_ms.saturating_add(round_trip / 2))
+            .clamp(-MAX_OFFSET_MS, MAX_OFFSET_MS);
+        let held = self.skew_ms.load(Ordering::Relaxed);
+        let next = if held == 0 {
+            if measured.unsigned_abs() > MAX_SKEW_MS.unsigned_abs() {
+                measured
+            } else {
+                0
+            }
+        } else if measured.unsigned_abs() < (MAX_SKEW_MS / 2).unsigned_abs() {
+            0
+        } else if measured.abs_diff(held) > MAX_SKEW_MS.unsigned_abs() {
+            measured
+        } else {
+            held
+        };
+        self.skew_ms.store(next, Ordering::Relaxed);
     }
 
     /// The base's distance from this machine's wall clock, in milliseconds.
@@ -164,16 +192,38 @@ mod tests {
     fn a_server_time_far_off_becomes_the_base_and_a_near_one_does_not() {
         let clock = Clock::default();
         let wall = Utc::now().timestamp_millis();
-        clock.note_server_time(wall + MAX_SKEW_MS, wall);
+        // Asked at `wall`, answered 10 ms later: the server's time is taken as of wall + 5.
+        let note =
+            |server_ahead: i64| clock.note_server_time(wall + 5 + server_ahead, wall, wall + 10);
+        note(MAX_SKEW_MS);
         assert_eq!(clock.skew_ms(), 0, "within the bound: the wall clock stays");
-        clock.note_server_time(wall + 3_600_000, wall);
+        note(3_600_000);
         assert_eq!(clock.skew_ms(), 3_600_000);
         assert!((clock.unix() - Utc::now().timestamp() - 3600).abs() <= 1);
         // The offset for a time is counted from that base.
         clock.set_offset_ms(clock.offset_for_unix(1_800_000_000));
         assert!((clock.unix() - 1_800_000_000).abs() <= 1);
-        clock.note_server_time(wall - MAX_SKEW_MS - 1, wall);
+        // A measurement's error does not move an adopted distance; a real change does.
+        note(3_600_000 + MAX_SKEW_MS);
+        assert_eq!(clock.skew_ms(), 3_600_000);
+        note(-MAX_SKEW_MS - 1);
         assert_eq!(clock.skew_ms(), -MAX_SKEW_MS - 1);
+        // Near the bound it stays adopted; well inside, it falls back to the wall clock.
+        note(-MAX_SKEW_MS + 5);
+        assert_eq!(clock.skew_ms(), -MAX_SKEW_MS - 1);
+        note(MAX_SKEW_MS / 2 - 1);
+        assert_eq!(clock.skew_ms(), 0);
+        // A slow exchange says nothing.
+        clock.note_server_time(wall + 3_600_000, wall, wall + MAX_SKEW_MS + 1);
+        assert_eq!(clock.skew_ms(), 0);
+    }
+
+    #[test]
+    fn a_time_counted_from_an_offset_read_ignores_the_one_held() {
+        let clock = Clock::with_offset_ms(-86_400_000);
+        let a_day_on = clock.now_with(86_400_000).timestamp();
+        assert!((a_day_on - Utc::now().timestamp() - 86_400).abs() <= 1);
+        assert!((clock.unix() - Utc::now().timestamp() + 86_400).abs() <= 1);
     }
 
     #[test]

@@ -211,7 +211,7 @@ impl Network {
             .await?
             .and_then(|v| v.parse().ok())
             .unwrap_or(0);
-        Ok(Arc::new(Network {
+        let net = Arc::new(Network {
             settings,
             clock: Clock::with_offset_ms(offset),
             storage,
@@ -220,7 +220,17 @@ impl Network {
             uploads: http::Uploads::default(),
             terminal_cache: std::sync::Mutex::new(HashMap::new()),
             confirmations_seen: std::sync::atomic::AtomicU64::new(0),
-        }))
+        });
+        // The base before the first request: a few exchanges, one quick one is enough.
+        if net.storage.shared() {
+            for _ in 0..3 {
+                let n = net.clone();
+                net.storage()
+                    .run_read(move |tx| n.note_server_time(tx))
+                    .await?;
+            }
+        }
+        Ok(net)
     }
 
     /// The settings.
@@ -235,26 +245,36 @@ impl Network {
 
     /// Now (Unix seconds), inside a unit of work: over a store that several nodes share, the
     /// clock's offset is first read from the store in `tx` (a move made at another node holds
-    /// at once), as [`Network::sync_clock`] does outside one.
+    /// at once) and the time counted from the value read; on a SQLite store, which one
+    /// process owns, the node's own clock.
     pub(crate) fn now_in(&self, tx: &dyn storage::Tx) -> Result<i64, StorageError> {
-        if self.storage.shared()
-            && let Some(offset) = tx
-                .meta(CLOCK_META_KEY)?
-                .and_then(|v| v.parse::<i64>().ok())
-        {
-            self.clock.set_offset_ms(offset);
-        }
-        Ok(self.clock.unix())
+        let stored = match self.storage.shared() {
+            true => tx.meta(CLOCK_META_KEY)?.and_then(|v| v.parse::<i64>().ok()),
+            false => None,
+        };
+        Ok(self.now_from(stored))
     }
 
-    /// Over a store that several nodes share, take the clock's offset from the store now,
-    /// before a request reads the time: a move made at another node holds for it at once
-    /// (one small read; nothing on a SQLite store, which one process owns). A failed read
-    /// leaves the clock as it was: the request's own unit meets the same failure and
-    /// answers it.
-    pub(crate) async fn sync_clock(&self) {
+    /// Now (Unix seconds), counted from `stored`, the offset just read from the store where
+    /// there is one (kept for the scheduler and the webhook workers too); else the node's
+    /// own clock.
+    pub(crate) fn now_from(&self, stored: Option<i64>) -> i64 {
+        match stored {
+            Some(offset) => {
+                self.clock.set_offset_ms(offset);
+                self.clock.now_with(offset).timestamp()
+            }
+            None => self.clock.unix(),
+        }
+    }
+
+    /// Now (Unix seconds), for a request whose work does not run in one unit that could
+    /// read it: as [`Network::now_in`], with a small read of its own over a shared store. A
+    /// failed read leaves the node's own clock: the request's own reads meet the same
+    /// failure and answer it.
+    pub(crate) async fn now_synced(&self) -> i64 {
         if !self.storage.shared() {
-            return;
+            return self.clock.unix();
         }
         let stored = self
             .storage()
@@ -262,9 +282,17 @@ impl Network {
                 Ok::<_, StorageError>(tx.meta(CLOCK_META_KEY)?.and_then(|v| v.parse::<i64>().ok()))
             })
             .await;
-        if let Ok(Some(offset)) = stored {
-            self.clock.set_offset_ms(offset);
+        self.now_from(stored.ok().flatten())
+    }
+
+    /// Measure the database server's time against this machine's (see [`clock`]).
+    fn note_server_time(&self, tx: &dyn storage::Tx) -> Result<(), StorageError> {
+        let asked = chrono::Utc::now().timestamp_millis();
+        if let Some(server) = tx.database_now_ms()? {
+            let answered = chrono::Utc::now().timestamp_millis();
+            self.clock.note_server_time(server, asked, answered);
         }
+        Ok(())
     }
 
     /// A terminal's shared secret: from `--terminal ID=SECRET`, else registered in the store
@@ -302,33 +330,35 @@ impl Network {
     /// After a signature failed under the cached secret of a terminal registered in the
     /// store: the store's secret now, if what the cache holds was read more than
     /// [`TERMINAL_UNKNOWN_FOR`] ago (another node may have given the terminal a new secret
-    /// since). `None` when there is nothing newer to try: a terminal of the flags, or one
-    /// read just now. So a stranger's bad signatures cost the store at most one read per
+    /// since). `None` when there is nothing newer to try: a terminal of the flags, a store
+    /// no other node writes (this node's cache is then the store's word), one read just now,
+    /// or a read that failed. The entry is stamped before the read, so requests at once
+    /// do not each read: a stranger's bad signatures cost the store at most one read per
     /// terminal per that long.
-    pub async fn terminal_secret_again(&self, id: &str) -> Result<Option<Arc<str>>, StorageError> {
-        if self.settings.terminals.contains_key(id) {
-            return Ok(None);
+    pub async fn terminal_secret_again(&self, id: &str) -> Option<Arc<str>> {
+        if self.settings.terminals.contains_key(id) || !self.storage.shared() {
+            return None;
         }
         {
-            let cache = self
+            let mut cache = self
                 .terminal_cache
                 .lock()
                 .unwrap_or_else(|e| e.into_inner());
-            if cache
-                .get(id)
-                .is_some_and(|(_, at)| at.elapsed() < TERMINAL_UNKNOWN_FOR)
-            {
-                return Ok(None);
+            match cache.get_mut(id) {
+                Some((_, at)) if at.elapsed() < TERMINAL_UNKNOWN_FOR => return None,
+                Some((_, at)) => *at = std::time::Instant::now(),
+                None => {}
             }
         }
         let key = id.to_owned();
         let secret = self
             .storage()
             .run_read(move |tx| tx.terminal_secret(&key))
-            .await?
+            .await
+            .ok()?
             .map(Arc::from);
         self.remember_terminal(id, secret.clone());
-        Ok(secret)
+        secret
     }
 
     /// Note what the store says of a terminal.
@@ -389,19 +419,14 @@ async fn scheduler(net: Arc<Network>, cancel: CancellationToken) {
             .run_write(move |tx| {
                 // The clock is shared through the store: a move made on another node over
                 // the same database reaches this one here, within a second (and each
-                // request reads it: `sync_clock`); and the base is the database server's
+                // request reads it: `now_in`); and the base is the database server's
                 // time when this machine's is far from it.
                 if let Some(offset) = tx.meta(CLOCK_META_KEY)?.and_then(|v| v.parse().ok())
                     && offset != n.clock.offset_ms()
                 {
                     n.clock.set_offset_ms(offset);
                 }
-                let asked = chrono::Utc::now().timestamp_millis();
-                if let Some(server) = tx.database_now_ms()? {
-                    let answered = chrono::Utc::now().timestamp_millis();
-                    n.clock
-                        .note_server_time(server, asked + (answered - asked) / 2);
-                }
+                n.note_server_time(tx)?;
                 let now = n.clock.unix();
                 let changed = payments::run_due(tx, now)?;
                 if prune {

@@ -302,8 +302,7 @@ async fn show(
     Path(id): Path<String>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    net.sync_clock().await;
-    let now = net.clock.unix();
+    let now = net.now_synced().await;
     let found = net
         .storage()
         .run_read(move |tx| -> Result<_, StorageError> {
@@ -400,8 +399,7 @@ async fn submit(
         email: form.get("email").unwrap_or("").to_owned(),
         phone: form.get("phone").unwrap_or("").to_owned(),
     };
-    net.sync_clock().await;
-    let now = net.clock.unix();
+    let now = net.now_synced().await;
     let n = net.clone();
     let lang = q.get("lang").cloned();
     let typed_input = input.clone();
@@ -468,8 +466,7 @@ async fn visit_link(
     Path(token): Path<String>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    net.sync_clock().await;
-    let now = net.clock.unix();
+    let now = net.now_synced().await;
     let done = net
         .storage()
         .run_write(move |tx| -> Result<_, crate::error::ApiError> {

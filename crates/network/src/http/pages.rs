@@ -40,7 +40,7 @@ async fn voucher_page(
 ) -> Response {
     let en = q.get("lang").is_some_and(|l| l == "en");
     let t = token.clone();
-    net.sync_clock().await;
+    let now = net.now_synced().await;
     match net
         .storage()
         .run_read(move |tx| {
@@ -55,13 +55,7 @@ async fn voucher_page(
         .await
     {
         Ok(Some((pi, session))) => {
-            let page = voucher::voucher_page(
-                &pi,
-                &net.settings().merchant_name,
-                &token,
-                en,
-                net.clock.unix(),
-            );
+            let page = voucher::voucher_page(&pi, &net.settings().merchant_name, &token, en, now);
             let page = match &session {
                 Some(s) => super::checkout_pages::with_success_link(page, s, en),
                 None => page,
@@ -143,8 +137,7 @@ async fn refund_submit(
         Ok(f) => f,
         Err(e) => return html(StatusCode::BAD_REQUEST, voucher::esc(&e.message)),
     };
-    net.sync_clock().await;
-    let now = net.clock.unix();
+    let now = net.now_synced().await;
     let t = token.clone();
     let out = net
         .storage()

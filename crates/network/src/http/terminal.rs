@@ -55,7 +55,7 @@ async fn verified(
     if first.is_ok() {
         return first;
     }
-    match net.terminal_secret_again(caller.terminal).await? {
+    match net.terminal_secret_again(caller.terminal).await {
         Some(secret) if !caller.has_secret(&secret) => {
             caller.set_secret(secret);
             caller.verify(method, path, body)
@@ -144,12 +144,13 @@ async fn lookup(
         payment_code: field("payment_code")?,
         confirmation_number: field("confirmation_number")?,
     };
-    net.sync_clock().await;
-    let now = net.clock.unix();
     let n = net.clone();
     let found = net
         .storage()
-        .run_read(move |tx| terminal::lookup(tx, n.settings(), &q, now))
+        .run_read(move |tx| {
+            let now = n.now_in(tx)?;
+            terminal::lookup(tx, n.settings(), &q, now)
+        })
         .await?;
     Ok(axum::Json(found).into_response())
 }
@@ -191,17 +192,11 @@ async fn confirmations(
         .fetch_add(items.len() as u64, std::sync::atomic::Ordering::Relaxed);
     let n = net.clone();
     // A grouped write: the storage may commit it with other terminals' batches. The clock's
-    // offset is read with the batch's facts (no read of its own, as `sync_clock` makes).
+    // offset is read with the batch's facts (no read of its own, as `now_synced` makes).
     let (results, accepted) = net
         .storage()
         .run_grouped(move |tx| {
-            let clock = &n.clock;
-            let now = |stored: Option<i64>| {
-                if let Some(offset) = stored {
-                    clock.set_offset_ms(offset);
-                }
-                clock.unix()
-            };
+            let now = |stored: Option<i64>| n.now_from(stored);
             terminal::apply_batch(tx, n.settings(), &terminal, &items, now)
         })
         .await?;

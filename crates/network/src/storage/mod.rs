@@ -76,9 +76,10 @@ pub enum OpenStorageError {
     /// The PostgreSQL database.
     #[error(transparent)]
     Postgres(#[from] postgres::OpenError),
-    /// A URL of another kind of database: not a file name either.
+    /// A URL of another kind of database (its scheme; the rest, which may hold a password,
+    /// is not repeated): not a file name either.
     #[error(
-        "{0:?} is a URL of a database this network cannot use: give a postgres:// (or postgresql://) URL, or the path of a SQLite file"
+        "--db: a {0}:// URL names a database this network cannot use: give a postgres:// (or postgresql://) URL, or the path of a SQLite file"
     )]
     OtherScheme(String),
 }
@@ -100,7 +101,7 @@ pub async fn open_storage(db: &str) -> Result<std::sync::Arc<dyn Storage>, OpenS
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
     {
-        return Err(OpenStorageError::OtherScheme(db.to_owned()));
+        return Err(OpenStorageError::OtherScheme(scheme.to_owned()));
     }
     let path = std::path::PathBuf::from(db);
     let storage = tokio::task::spawn_blocking(move || SqliteStorage::open(&path))

@@ -29,8 +29,11 @@
 //!   `payable_codes` (migration 0009; a partial unique index of `payment_codes` before);
 //! - webhook deliveries are taken with a claim
 //!   ([`Tx::claim_due_deliveries`](crate::storage::Tx::claim_due_deliveries)): `FOR UPDATE
-//!   SKIP LOCKED` and a `claimed_until` lease, so two nodes never send one delivery at once,
-//!   and a node that dies mid-delivery leaves it to another once the lease lapses.
+//!   SKIP LOCKED` and a `claimed_until` lease on the clock's base (the delivery timeout and
+//!   5 s), so two nodes do not send one delivery at once while its sender lives and answers
+//!   within it, and a node that dies mid-delivery leaves it to another once the lease lapses.
+//!   A node slower than its lease may see the event sent again (webhooks are at least once);
+//!   a delivered event is never made due again.
 //!
 //! Reads run in `READ ONLY` transactions at `REPEATABLE READ` (one snapshot, taken after every
 //! write answered before the read began). Grouped writes are plain writes: PostgreSQL's group

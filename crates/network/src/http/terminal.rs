@@ -64,6 +64,16 @@ async fn verified(
     }
 }
 
+/// A GET's terminal, its signature checked (the body is empty).
+async fn signed_get(
+    net: &Network,
+    uri: &Uri,
+    headers: &HeaderMap,
+) -> Result<String, TerminalError> {
+    let caller = caller(net, headers).await?;
+    verified(net, caller, "GET", signed_path(uri), b"").await
+}
+
 /// The request's path and query, as signed.
 fn signed_path(uri: &Uri) -> &str {
     uri.path_and_query().map_or(uri.path(), |p| p.as_str())
@@ -125,14 +135,7 @@ async fn lookup(
     headers: HeaderMap,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Response, TerminalError> {
-    verified(
-        &net,
-        caller(&net, &headers).await?,
-        "GET",
-        signed_path(&uri),
-        b"",
-    )
-    .await?;
+    signed_get(&net, &uri, &headers).await?;
     let field = |k: &str| {
         query
             .get(k)
@@ -211,14 +214,7 @@ async fn chain(
     uri: Uri,
     headers: HeaderMap,
 ) -> Result<Response, TerminalError> {
-    let terminal = verified(
-        &net,
-        caller(&net, &headers).await?,
-        "GET",
-        signed_path(&uri),
-        b"",
-    )
-    .await?;
+    let terminal = signed_get(&net, &uri, &headers).await?;
     let report = net
         .storage()
         .run_read(move |tx| terminal::chain_report(tx, &terminal))

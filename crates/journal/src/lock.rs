@@ -201,19 +201,25 @@ fn pid_file(journal: &Path) -> Option<u32> {
 /// The pid holding an exclusive `flock` on the file, from the kernel's lock table
 /// (`/proc/locks`: `1: FLOCK  ADVISORY  WRITE 1234 fe:00:5373988 0 EOF`, the device as
 /// hex major:minor). None where there is no such table or no such lock.
+///
+/// The table is read a page at a time, by position; while other processes take and drop
+/// locks between two reads, a line can be skipped (a busy machine running many tests at
+/// once showed it). So a table without the lock is read again, up to three times in all.
 fn holder_pid((dev, ino): FileKey) -> Option<u32> {
-    let table = std::fs::read_to_string("/proc/locks").ok()?;
     let file = format!(
         "{:02x}:{:02x}:{ino}",
         libc::major(dev as libc::dev_t),
         libc::minor(dev as libc::dev_t)
     );
-    table.lines().find_map(|line| {
-        let fields: Vec<&str> = line.split_whitespace().collect();
-        match fields.as_slice() {
-            [_, "FLOCK", _, "WRITE", pid, f, ..] if *f == file => pid.parse().ok(),
-            _ => None,
-        }
+    (0..3).find_map(|_| {
+        let table = std::fs::read_to_string("/proc/locks").ok()?;
+        table.lines().find_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            match fields.as_slice() {
+                [_, "FLOCK", _, "WRITE", pid, f, ..] if *f == file => pid.parse().ok(),
+                _ => None,
+            }
+        })
     })
 }
 

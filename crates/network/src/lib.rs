@@ -248,9 +248,10 @@ impl Network {
     /// at once) and the time counted from the value read; on a SQLite store, which one
     /// process owns, the node's own clock.
     pub(crate) fn now_in(&self, tx: &dyn storage::Tx) -> Result<i64, StorageError> {
-        let stored = match self.storage.shared() {
-            true => tx.meta(CLOCK_META_KEY)?.and_then(|v| v.parse::<i64>().ok()),
-            false => None,
+        let stored = if self.storage.shared() {
+            tx.meta(CLOCK_META_KEY)?.and_then(|v| v.parse::<i64>().ok())
+        } else {
+            None
         };
         Ok(self.now_from(stored))
     }
@@ -317,6 +318,11 @@ impl Network {
                 }
             }
         }
+        self.read_terminal(id).await
+    }
+
+    /// A terminal's secret as the store has it now, remembered.
+    async fn read_terminal(&self, id: &str) -> Result<Option<Arc<str>>, StorageError> {
         let key = id.to_owned();
         let secret = self
             .storage()
@@ -350,15 +356,7 @@ impl Network {
                 None => {}
             }
         }
-        let key = id.to_owned();
-        let secret = self
-            .storage()
-            .run_read(move |tx| tx.terminal_secret(&key))
-            .await
-            .ok()?
-            .map(Arc::from);
-        self.remember_terminal(id, secret.clone());
-        secret
+        self.read_terminal(id).await.ok().flatten()
     }
 
     /// Note what the store says of a terminal.
